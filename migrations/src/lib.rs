@@ -1,0 +1,32 @@
+//! The schema, as sea-orm migrations. Every tenant-owned table's primary key starts with
+//! `tenant_id`, so the schema can be distributed by tenant (Citus) without change.
+//!
+//! The DDL is written once with a few type placeholders, so SQLite (`cairn up`) and
+//! PostgreSQL get the same tables: `{uuid}`, `{ts}` (UTC timestamp), `{serial}` (an
+//! auto-incrementing bigint primary key).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_init;
+
+/// Applies Cairn's migrations in order.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_init::Migration)]
+    }
+}
+
+/// Runs `ddl` (statements separated by `;`) with the placeholders filled in for the backend.
+pub(crate) async fn run_ddl(manager: &SchemaManager<'_>, ddl: &str) -> Result<(), DbErr> {
+    let pg = manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    let sql = ddl
+        .replace("{uuid}", if pg { "uuid" } else { "blob" })
+        .replace("{ts}", if pg { "timestamptz" } else { "text" })
+        .replace("{serial}", if pg { "bigserial primary key" } else { "integer primary key autoincrement" });
+    for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        manager.get_connection().execute_unprepared(stmt).await?;
+    }
+    Ok(())
+}

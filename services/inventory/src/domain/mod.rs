@@ -1,0 +1,215 @@
+//! The inventory domain: one tenant's stock book, kept in memory by its single writer.
+//!
+//! Pure and synchronous: no clock (callers pass `now`), no I/O, no async. Every command either
+//! applies fully and returns the [`StockEvent`]s describing what changed, or returns an error
+//! and leaves the book untouched. The engine persists the events (ledger rows, levels,
+//! reservations, outbox) in one transaction per batch.
+
+mod book;
+
+pub use book::*;
+
+use kernel::{LineReservationState as LineState, OrderStatus, Timestamp};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Why a stock command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StockError {
+    #[error("unknown SKU `{0}`")]
+    UnknownSku(String),
+    #[error("unknown warehouse `{0}`")]
+    UnknownWarehouse(String),
+    #[error("no reservation with that id")]
+    UnknownReservation,
+    #[error("not enough stock")]
+    Insufficient(Vec<Shortage>),
+    #[error("{0} `{1}` already exists with different fields")]
+    AlreadyExists(&'static str, String),
+    #[error("the Idempotency-Key was used for a different request")]
+    KeyReused,
+    #[error("cannot {action} a reservation that is {state}")]
+    InvalidTransition { action: &'static str, state: &'static str },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A line that could not be reserved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shortage {
+    pub sku_code: String,
+    pub requested: i64,
+    pub available: i64,
+}
+
+/// A stock location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warehouse {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+}
+
+/// A stock-keeping unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sku {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    /// Units never promised to anyone.
+    pub safety_stock: i64,
+}
+
+/// On-hand and reserved units of one SKU in one warehouse. `version` is the stored row's
+/// version (0 = not stored yet); writes are fenced on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Level {
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub version: i64,
+}
+
+/// Part of a line taken from one warehouse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alloc {
+    pub warehouse_id: Uuid,
+    pub quantity: i64,
+}
+
+/// One reserved line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResLine {
+    /// The order line id, or the line's index for API reservations.
+    pub line_ref: String,
+    pub sku_id: Uuid,
+    pub sku_code: String,
+    pub quantity: i64,
+    pub state: LineState,
+    pub allocations: Vec<Alloc>,
+    /// When the line joined the backorder queue (FIFO by this, then by reservation key).
+    pub backordered_at: Option<Timestamp>,
+}
+
+/// A reservation: made through the API, or the stock side of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    pub id: Uuid,
+    pub key: String,
+    pub reference: String,
+    pub order_id: Option<Uuid>,
+    /// Hash of the request that created it (API reservations), for idempotency.
+    pub request_hash: String,
+    /// Held lines expire at this time.
+    pub expires_at: Option<Timestamp>,
+    pub paid_at: Option<Timestamp>,
+    /// The order revision applied last (0 for API reservations).
+    pub revision: i64,
+    /// Increases with every change.
+    pub version: i64,
+    pub lines: Vec<ResLine>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Reservation {
+    /// One word for the whole reservation: the most pressing of its lines' states.
+    pub fn state(&self) -> LineState {
+        const ORDER: [LineState; 7] = [
+            LineState::Backordered,
+            LineState::Held,
+            LineState::Confirmed,
+            LineState::Committed,
+            LineState::Expired,
+            LineState::Released,
+            LineState::Unreserved,
+        ];
+        ORDER.into_iter().find(|s| self.lines.iter().any(|l| l.state == *s)).unwrap_or(LineState::Unreserved)
+    }
+}
+
+/// Why stock moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovementKind {
+    Receipt,
+    Adjustment,
+    Reserve,
+    Release,
+    Commit,
+    Expire,
+}
+
+impl MovementKind {
+    /// The ledger's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MovementKind::Receipt => "receipt",
+            MovementKind::Adjustment => "adjustment",
+            MovementKind::Reserve => "reserve",
+            MovementKind::Release => "release",
+            MovementKind::Commit => "commit",
+            MovementKind::Expire => "expire",
+        }
+    }
+}
+
+/// One row of the append-only stock ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Movement {
+    pub sku_id: Uuid,
+    pub warehouse_id: Uuid,
+    pub kind: MovementKind,
+    pub on_hand_delta: i64,
+    pub reserved_delta: i64,
+    pub reservation_id: Option<Uuid>,
+    pub cause: String,
+}
+
+/// What a command changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StockEvent {
+    WarehouseCreated(Uuid),
+    SkuCreated(Uuid),
+    /// A ledger movement; the (sku, warehouse) level changed by its deltas.
+    Moved(Movement),
+    /// The reservation with this key changed (state, lines or expiry).
+    ReservationChanged(String),
+}
+
+/// An order as inventory needs it (from `order.changed`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncOrder {
+    pub order_id: Uuid,
+    pub reference: String,
+    pub revision: i64,
+    pub status: OrderStatus,
+    pub created_at: Timestamp,
+    pub paid_at: Option<Timestamp>,
+    pub hold_ttl_seconds: i64,
+    pub lines: Vec<kernel::events::OrderLineRef>,
+}
+
+/// A line of an API reservation request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReserveLine {
+    pub sku_code: String,
+    pub quantity: i64,
+}
+
+/// An API reservation request: all lines or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reserve {
+    pub key: String,
+    pub request_hash: String,
+    pub reference: String,
+    pub lines: Vec<ReserveLine>,
+    pub ttl_seconds: i64,
+}
+
+/// A stock correction or receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adjust {
+    pub sku_code: String,
+    pub warehouse_code: Option<String>,
+    pub delta: i64,
+    pub reason: String,
+}

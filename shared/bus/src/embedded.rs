@@ -1,0 +1,119 @@
+//! The embedded bus: the outbox is the queue and each consumer keeps a durable cursor.
+//! Nothing acknowledged is lost across `kill -9`: an event exists once its producer's
+//! transaction committed, and a consumer's cursor only moves past events it has applied.
+
+use crate::{SharedHandler, Shutdown, entities::{consumer_cursors, outbox, parked_messages}};
+use futures_util::StreamExt;
+use kernel::Envelope;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict};
+use std::time::Duration;
+
+const BATCH: u64 = 512;
+
+/// Runs one consumer until shutdown.
+pub async fn run(db: store::Db, handler: SharedHandler, mut shutdown: Shutdown) {
+    let mut commits = db.subscribe_commits();
+    let mut cursor: Option<i64> = None;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let pos = match cursor {
+            Some(p) => p,
+            None => match load_cursor(&db, handler.name()).await {
+                Ok(p) => {
+                    cursor = Some(p);
+                    p
+                }
+                Err(e) => {
+                    tracing::error!(consumer = handler.name(), error = %e, "cannot read cursor");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+        };
+        commits.borrow_and_update();
+        match step(&db, &handler, pos).await {
+            Ok(Some(next)) => cursor = Some(next),
+            Ok(None) => {
+                tokio::select! {
+                    _ = commits.changed() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Err(e) => {
+                tracing::error!(consumer = handler.name(), error = %e, "embedded bus step failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+async fn load_cursor(db: &store::Db, consumer: &str) -> Result<i64, DbErr> {
+    Ok(consumer_cursors::Entity::find_by_id(consumer.to_owned()).one(db.conn()).await?.map_or(0, |c| c.position))
+}
+
+/// Handles the next batch after `pos`; returns the new position, or `None` when idle.
+pub async fn step(db: &store::Db, handler: &SharedHandler, pos: i64) -> anyhow::Result<Option<i64>> {
+    let rows = outbox::Entity::find()
+        .filter(outbox::Column::Seq.gt(pos))
+        .order_by_asc(outbox::Column::Seq)
+        .limit(BATCH)
+        .all(db.conn())
+        .await?;
+    let Some(last) = rows.last().map(|r| r.seq) else { return Ok(None) };
+    let topics = handler.topics();
+    let envs: Vec<Envelope> = rows
+        .iter()
+        .filter(|r| topics.contains(&r.kind.as_str()))
+        .filter_map(|r| match serde_json::from_str(&r.envelope) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::error!(seq = r.seq, error = %e, "unreadable outbox row skipped");
+                None
+            }
+        })
+        .collect();
+    let results: Vec<_> = futures_util::stream::iter(envs)
+        .map(|env| {
+            let handler = handler.clone();
+            async move {
+                match crate::handle_with_retry(handler.as_ref(), &env).await {
+                    Ok(()) => Ok(()),
+                    Err((err, attempts)) => park(db, handler.name(), &env, &err, attempts).await,
+                }
+            }
+        })
+        .buffer_unordered(handler.concurrency().max(1))
+        .collect()
+        .await;
+    // A message that could neither be applied nor parked keeps the cursor where it is; the
+    // batch is retried and the inbox makes the already-applied ones no-ops.
+    results.into_iter().collect::<Result<Vec<()>, DbErr>>()?;
+    let tx = db.write().await?;
+    consumer_cursors::Entity::insert(consumer_cursors::ActiveModel { consumer: Set(handler.name().to_owned()), position: Set(last) })
+        .on_conflict(OnConflict::column(consumer_cursors::Column::Consumer).update_column(consumer_cursors::Column::Position).to_owned())
+        .exec_without_returning(&*tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(last))
+}
+
+async fn park(db: &store::Db, consumer: &str, env: &Envelope, err: &anyhow::Error, attempts: u32) -> Result<(), DbErr> {
+    tracing::error!(consumer, message_id = %env.id, kind = %env.kind, error = ?err, "message parked after repeated failures");
+    let tx = db.write().await?;
+    parked_messages::Entity::insert(parked_messages::ActiveModel {
+        consumer: Set(consumer.to_owned()),
+        message_id: Set(env.id),
+        tenant_id: Set(env.tenant_id.0),
+        envelope: Set(serde_json::to_string(env).expect("envelopes serialize")),
+        error: Set(format!("{err:#}")),
+        attempts: Set(attempts as i32),
+        parked_at: Set(chrono::Utc::now()),
+    })
+    .on_conflict(OnConflict::columns([parked_messages::Column::Consumer, parked_messages::Column::MessageId]).do_nothing().to_owned())
+    .exec_without_returning(&*tx)
+    .await?;
+    tx.commit().await
+}

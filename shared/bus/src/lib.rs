@@ -1,0 +1,113 @@
+//! The message bus: a transactional outbox, an inbox per consumer, and two transports.
+//!
+//! Producers write events with [`outbox::enqueue`] inside the transaction that changes their
+//! state. Consumers implement [`Handler`] and record each message with [`inbox::claim`] inside
+//! the transaction of its effect, so a redelivered message is a no-op.
+//!
+//! Transports:
+//! - [`embedded`]: the outbox table *is* the queue; each consumer keeps a durable cursor
+//!   (`consumer_cursors`). Used by `cairn up` on SQLite, where commits are serialised and the
+//!   outbox sequence is therefore commit order.
+//! - [`rabbit`]: a relay publishes outbox rows to the topic exchange with publisher confirms and
+//!   marks them published only after the confirm; consumers read quorum queues and ack after
+//!   their transaction commits. Messages that fail [`MAX_ATTEMPTS`] times are parked.
+
+pub mod embedded;
+pub mod entities;
+pub mod inbox;
+pub mod outbox;
+pub mod rabbit;
+
+use kernel::Envelope;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Deliveries of one message before it is parked for a person to look at.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// A consumer of integration events.
+#[async_trait::async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// The consumer's name: its queue, cursor and inbox scope. Never change it once deployed.
+    fn name(&self) -> &'static str;
+    /// The event types it consumes (routing keys).
+    fn topics(&self) -> &'static [&'static str];
+    /// How many messages it may handle at once. Handlers that batch internally (inventory)
+    /// want many; the default keeps per-consumer order.
+    fn concurrency(&self) -> usize {
+        1
+    }
+    /// Applies one message exactly once (use [`inbox::claim`] in the effect's transaction).
+    /// An error means "try again later"; it MUST leave no partial effect behind.
+    async fn handle(&self, env: Envelope) -> anyhow::Result<()>;
+}
+
+/// A shared handler.
+pub type SharedHandler = Arc<dyn Handler>;
+
+/// Set to `true` to ask every loop to stop after its current batch.
+pub type Shutdown = watch::Receiver<bool>;
+
+/// Which transport runs the consumers.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// The database alone (SQLite, `cairn up`).
+    Embedded,
+    /// RabbitMQ. `prefix` namespaces the exchange and queue names (tests use one per test).
+    Rabbit { url: String, prefix: String },
+}
+
+/// Health of the bus connection, for `/readyz`.
+#[derive(Debug, Clone, Default)]
+pub struct BusHealth {
+    connected: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BusHealth {
+    /// Reachable (always true for the embedded bus, which is the database).
+    pub fn is_up(&self) -> bool {
+        self.connected.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    pub(crate) fn set(&self, up: bool) {
+        self.connected.store(up, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Starts the transport: the relay (RabbitMQ only) and one loop per handler.
+pub fn start(
+    db: store::Db,
+    transport: &Transport,
+    handlers: Vec<SharedHandler>,
+    shutdown: Shutdown,
+) -> (BusHealth, Vec<tokio::task::JoinHandle<()>>) {
+    let health = BusHealth::default();
+    let tasks = match transport {
+        Transport::Embedded => {
+            health.set(true);
+            handlers.into_iter().map(|h| tokio::spawn(embedded::run(db.clone(), h, shutdown.clone()))).collect()
+        }
+        Transport::Rabbit { url, prefix } => {
+            let topo = rabbit::Topology::new(url, prefix);
+            let mut tasks = vec![tokio::spawn(rabbit::relay(db.clone(), topo.clone(), health.clone(), shutdown.clone()))];
+            tasks.extend(handlers.into_iter().map(|h| tokio::spawn(rabbit::consume(topo.clone(), h, health.clone(), shutdown.clone()))));
+            tasks
+        }
+    };
+    (health, tasks)
+}
+
+/// Runs `handler` with retries; returns the last error after [`MAX_ATTEMPTS`].
+pub(crate) async fn handle_with_retry(handler: &dyn Handler, env: &Envelope) -> Result<(), (anyhow::Error, u32)> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match handler.handle(env.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt >= MAX_ATTEMPTS => return Err((e, attempt)),
+            Err(e) => {
+                tracing::warn!(consumer = handler.name(), message_id = %env.id, kind = %env.kind, attempt, error = %e, "handler failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+        }
+    }
+}

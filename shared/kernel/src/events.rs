@@ -1,0 +1,224 @@
+//! The integration-event envelope and the contracts services publish to each other.
+//! A consumer depends on these types, never on the producer's tables.
+
+use crate::{TenantId, Timestamp, trade::TradeSnapshot};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Every message on the bus, whatever the transport.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Envelope {
+    /// UUID v7; consumers dedupe on it.
+    pub id: Uuid,
+    /// e.g. `order.changed`; also the routing key.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub tenant_id: TenantId,
+    pub occurred_at: Timestamp,
+    pub correlation_id: Uuid,
+    pub causation_id: Option<Uuid>,
+    /// What must be handled in order (e.g. the order id); used to partition work.
+    pub partition_key: String,
+    pub schema_version: u32,
+    pub payload: serde_json::Value,
+}
+
+impl Envelope {
+    /// A new envelope for `event`, caused by `cause` when there is one.
+    pub fn new<E: Event>(tenant_id: TenantId, event: &E, occurred_at: Timestamp, cause: Option<&Envelope>) -> Envelope {
+        let id = crate::new_id();
+        Envelope {
+            id,
+            kind: E::TYPE.to_owned(),
+            tenant_id,
+            occurred_at,
+            correlation_id: cause.map_or(id, |c| c.correlation_id),
+            causation_id: cause.map(|c| c.id),
+            partition_key: event.partition_key(),
+            schema_version: 1,
+            payload: serde_json::to_value(event).expect("events serialize"),
+        }
+    }
+
+    /// The payload as the event type it claims to be.
+    pub fn decode<E: Event>(&self) -> Result<E, serde_json::Error> {
+        serde_json::from_value(self.payload.clone())
+    }
+}
+
+/// An integration event: a payload with a stable type name.
+pub trait Event: Serialize + for<'de> Deserialize<'de> {
+    /// The routing key, e.g. `order.changed`.
+    const TYPE: &'static str;
+    /// Events with the same key must be applied in order.
+    fn partition_key(&self) -> String;
+}
+
+/// channels → orders: a marketplace told us (push or pull) what a trade looks like now.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TradeReceived {
+    pub channel_id: Uuid,
+    pub marketplace: String,
+    pub shop_id: String,
+    /// The marketplace topic, e.g. `trade.TradeBuyerPay`.
+    pub topic: String,
+    pub message_id: String,
+    /// How long an unpaid order holds its stock, from the channel's settings.
+    pub hold_ttl_seconds: i64,
+    pub trade: TradeSnapshot,
+}
+
+impl Event for TradeReceived {
+    const TYPE: &'static str = "channel.trade_received";
+    fn partition_key(&self) -> String {
+        format!("{}:{}", self.channel_id, self.trade.external_id)
+    }
+}
+
+/// Cairn's order states (see ARCHITECTURE.md, Orders).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    Allocated,
+    Backordered,
+    OnHold,
+    PartiallyShipped,
+    Shipped,
+    Completed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// The wire name, as in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Allocated => "allocated",
+            OrderStatus::Backordered => "backordered",
+            OrderStatus::OnHold => "on_hold",
+            OrderStatus::PartiallyShipped => "partially_shipped",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Completed => "completed",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        Self::ALL.iter().copied().find(|x| x.as_str() == s)
+    }
+
+    /// Every state, in lifecycle order.
+    pub const ALL: [OrderStatus; 9] = [
+        OrderStatus::PendingPayment,
+        OrderStatus::Paid,
+        OrderStatus::Allocated,
+        OrderStatus::Backordered,
+        OrderStatus::OnHold,
+        OrderStatus::PartiallyShipped,
+        OrderStatus::Shipped,
+        OrderStatus::Completed,
+        OrderStatus::Cancelled,
+    ];
+}
+
+/// One order line as inventory needs it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OrderLineRef {
+    pub external_line_id: String,
+    pub sku_code: String,
+    pub quantity: i64,
+    /// A refund succeeded for this line.
+    pub refunded: bool,
+}
+
+/// orders → inventory (and anyone else): the order as it is now. Consumers apply it only
+/// when `revision` is newer than what they applied, so redelivery and reordering are harmless.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderChanged {
+    pub order_id: Uuid,
+    pub channel_id: Uuid,
+    pub external_id: String,
+    pub status: OrderStatus,
+    /// Monotonic per order: the marketplace's `modified` in microseconds.
+    pub revision: i64,
+    pub created_at: Timestamp,
+    pub paid_at: Option<Timestamp>,
+    pub hold_ttl_seconds: i64,
+    pub lines: Vec<OrderLineRef>,
+}
+
+impl Event for OrderChanged {
+    const TYPE: &'static str = "order.changed";
+    fn partition_key(&self) -> String {
+        self.order_id.to_string()
+    }
+}
+
+/// The state of one reserved line, as inventory reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineReservationState {
+    /// Nothing reserved (an unpaid line for which there was no stock to hold).
+    Unreserved,
+    Held,
+    Confirmed,
+    Committed,
+    Released,
+    Expired,
+    Backordered,
+}
+
+impl LineReservationState {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unreserved => "unreserved",
+            Self::Held => "held",
+            Self::Confirmed => "confirmed",
+            Self::Committed => "committed",
+            Self::Released => "released",
+            Self::Expired => "expired",
+            Self::Backordered => "backordered",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Unreserved, Self::Held, Self::Confirmed, Self::Committed, Self::Released, Self::Expired, Self::Backordered]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// One line of [`ReservationChanged`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReservedLine {
+    pub line_ref: String,
+    pub sku_code: String,
+    pub quantity: i64,
+    pub state: LineReservationState,
+}
+
+/// inventory → orders: a reservation's lines changed state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReservationChanged {
+    pub reservation_id: Uuid,
+    pub reservation_key: String,
+    pub reference: String,
+    /// Set when the reservation belongs to an order.
+    pub order_id: Option<Uuid>,
+    /// Increases with every change of this reservation.
+    pub version: i64,
+    pub lines: Vec<ReservedLine>,
+}
+
+impl Event for ReservationChanged {
+    const TYPE: &'static str = "stock.reservation_changed";
+    fn partition_key(&self) -> String {
+        self.reservation_key.clone()
+    }
+}

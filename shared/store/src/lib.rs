@@ -1,0 +1,115 @@
+//! Database connections and write transactions for every service.
+//!
+//! The same code runs on SQLite (`cairn up`) and PostgreSQL (distributed mode). SQLite allows
+//! one writer at a time; rather than let concurrent writers fail with `SQLITE_BUSY`, every write
+//! transaction passes a process-wide gate on SQLite (a no-op on PostgreSQL). Each commit also
+//! bumps a change counter that the embedded bus waits on instead of polling.
+
+use sea_orm::{
+    ConnectOptions, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait,
+};
+use std::{sync::Arc, time::Duration};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+
+/// A connection pool plus the write gate and change signal.
+#[derive(Clone)]
+pub struct Db {
+    conn: DatabaseConnection,
+    gate: Option<Arc<Mutex<()>>>,
+    changed: Arc<watch::Sender<u64>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("backend", &self.backend()).finish()
+    }
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbErr> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false);
+        let sqlite = url.starts_with("sqlite:");
+        if sqlite {
+            // WAL lets readers run beside the writer; FULL makes every commit durable against
+            // power loss, not only against a crash of the process.
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        }
+        let conn = sea_orm::Database::connect(opts).await?;
+        Ok(Db { conn, gate: sqlite.then(|| Arc::new(Mutex::new(()))), changed: Arc::new(watch::channel(0).0) })
+    }
+
+    /// For reads, and for writes of a single statement outside a transaction.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// True on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.backend() == DatabaseBackend::Postgres
+    }
+
+    /// Starts a write transaction (waiting at the gate on SQLite).
+    pub async fn write(&self) -> Result<WriteTx, DbErr> {
+        let guard = match &self.gate {
+            Some(g) => Some(g.clone().lock_owned().await),
+            None => None,
+        };
+        let tx = self.conn.begin().await?;
+        Ok(WriteTx { tx, _guard: guard, changed: self.changed.clone() })
+    }
+
+    /// A receiver that sees a new value after every commit through [`WriteTx::commit`].
+    pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Is the database answering?
+    pub async fn ping(&self) -> bool {
+        self.conn.ping().await.is_ok()
+    }
+}
+
+/// A write transaction; dropping it without `commit` rolls back.
+pub struct WriteTx {
+    tx: DatabaseTransaction,
+    _guard: Option<OwnedMutexGuard<()>>,
+    changed: Arc<watch::Sender<u64>>,
+}
+
+impl WriteTx {
+    /// Commits and wakes whoever waits for new rows.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.tx.commit().await?;
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+}
+
+/// True when `err` is a unique-constraint violation (on either backend).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}

@@ -1,1 +1,84 @@
-fn main() {}
+//! `cairn`: one binary for every role.
+
+use cairn::{Config, Service, app};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "cairn", version, about = "Cairn, the seller back office")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every service in one process on a SQLite file: the zero-setup default.
+    Up {
+        #[arg(long, env = "CAIRN_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./.cairn")]
+        data_dir: PathBuf,
+    },
+    /// Only the named services (all when none), on PostgreSQL and RabbitMQ from CAIRN_* variables.
+    Serve {
+        #[arg(value_enum)]
+        services: Vec<Service>,
+    },
+    /// Apply database migrations (CAIRN_DATABASE_URL, or the SQLite file of --data-dir).
+    Migrate {
+        #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./.cairn")]
+        data_dir: PathBuf,
+    },
+    /// Print the OpenAPI document (YAML).
+    Openapi,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up { listen, data_dir } => {
+            telemetry::init(telemetry::Format::Pretty, "info,sqlx=warn,sea_orm=warn");
+            let started = std::time::Instant::now();
+            let running = cairn::spawn(Config::embedded(&listen, &data_dir)?).await?;
+            let url = running.url();
+            println!("Cairn is up in {} ms — data in {}", started.elapsed().as_millis(), data_dir.display());
+            println!("  API docs: {url}/docs");
+            println!("  health:   {url}/healthz");
+            println!("  sign up:  curl -X POST {url}/v1/signup -H 'content-type: application/json' -d '{{\"tenant_name\":\"Demo\",\"email\":\"me@example.com\",\"password\":\"correct horse\"}}'");
+            running.wait(shutdown_signal()).await;
+        }
+        Command::Serve { services } => {
+            telemetry::init(telemetry::Format::Json, "info,sqlx=warn,sea_orm=warn,lapin=warn");
+            let running = cairn::spawn(Config::distributed(services)?).await?;
+            running.wait(shutdown_signal()).await;
+        }
+        Command::Migrate { data_dir } => {
+            telemetry::init(telemetry::Format::Pretty, "info,sqlx=warn");
+            let url = match std::env::var("CAIRN_DATABASE_URL") {
+                Ok(u) if !u.is_empty() => u,
+                _ => {
+                    std::fs::create_dir_all(&data_dir)?;
+                    cairn::config::sqlite_url(&data_dir)
+                }
+            };
+            let db = store::Db::connect(&url, 2).await?;
+            app::migrate(&db).await?;
+            println!("migrations applied");
+        }
+        Command::Openapi => print!("{}", cairn::openapi_yaml()),
+    }
+    Ok(())
+}

@@ -1,1 +1,9 @@
-//! orders
+//! orders: the order aggregate, built from channel trade snapshots (newer `modified` wins),
+//! its state machine, line reservation states reported by inventory, and a timeline.
+
+pub mod consumer;
+pub mod db;
+pub mod domain;
+pub mod http;
+
+pub use http::OrdersApi;

@@ -74,9 +74,14 @@ impl BusHealth {
 }
 
 /// Starts the transport: the relay (RabbitMQ only) and one loop per handler.
+///
+/// `bindings` names every consumer of the whole system with its topics, whether or not it runs
+/// in this process: a RabbitMQ publisher declares all queues before it publishes, so no event
+/// is published into the void while a consumer's service is still starting.
 pub fn start(
     db: store::Db,
     transport: &Transport,
+    bindings: &[(&'static str, &'static [&'static str])],
     handlers: Vec<SharedHandler>,
     shutdown: Shutdown,
 ) -> (BusHealth, Vec<tokio::task::JoinHandle<()>>) {
@@ -87,7 +92,7 @@ pub fn start(
             handlers.into_iter().map(|h| tokio::spawn(embedded::run(db.clone(), h, shutdown.clone()))).collect()
         }
         Transport::Rabbit { url, prefix } => {
-            let topo = rabbit::Topology::new(url, prefix);
+            let topo = bindings.iter().fold(rabbit::Topology::new(url, prefix), |t, (c, topics)| t.with_binding(c, topics));
             let mut tasks = vec![tokio::spawn(rabbit::relay(db.clone(), topo.clone(), health.clone(), shutdown.clone()))];
             tasks.extend(handlers.into_iter().map(|h| tokio::spawn(rabbit::consume(topo.clone(), h, health.clone(), shutdown.clone()))));
             tasks

@@ -50,6 +50,12 @@ impl Db {
         Ok(Db { conn, gate: sqlite.then(|| Arc::new(Mutex::new(()))), changed: Arc::new(watch::channel(0).0) })
     }
 
+    /// A handle that is not connected (every call fails): for building API objects whose
+    /// handlers never run, such as when printing the OpenAPI document.
+    pub fn disconnected() -> Db {
+        Db { conn: DatabaseConnection::default(), gate: None, changed: Arc::new(watch::channel(0).0) }
+    }
+
     /// For reads, and for writes of a single statement outside a transaction.
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
@@ -112,4 +118,37 @@ impl std::ops::Deref for WriteTx {
 /// True when `err` is a unique-constraint violation (on either backend).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Stored responses of mutating API calls, keyed by the caller's `Idempotency-Key`.
+pub mod idempotency_keys {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        /// Which operation the key belongs to, e.g. `stock.adjustment`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub scope: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub request_hash: String,
+        pub status: i32,
+        pub response: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Hex SHA-256 of a request's canonical JSON, to tell a replay from a different request.
+pub fn request_hash<T: serde::Serialize>(req: &T) -> String {
+    use sha2::Digest;
+    let bytes = serde_json::to_vec(req).expect("requests serialize");
+    sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

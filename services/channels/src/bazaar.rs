@@ -1,0 +1,177 @@
+//! The Bazaar protocol (BAZAAR.md): webhook signatures and the trade snapshot format.
+
+use base64::Engine as _;
+use hmac::{KeyInit, Mac};
+use kernel::{Money, Timestamp, trade::{TradeLine, TradeSnapshot, TradeStatus}};
+use serde::Deserialize;
+
+/// How far a webhook's timestamp may be from our clock, either way.
+pub const MAX_SKEW_SECONDS: i64 = 300;
+/// Largest webhook body accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The topics Bazaar pushes.
+pub const TOPICS: &[&str] = &[
+    "trade.TradeCreate",
+    "trade.TradeBuyerPay",
+    "trade.TradeSellerShip",
+    "trade.TradePartlySellerShip",
+    "trade.TradeSuccess",
+    "trade.TradeClose",
+    "trade.TradeChanged",
+    "refund.RefundCreated",
+    "refund.RefundSuccess",
+    "refund.RefundClosed",
+];
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// base64(HMAC-SHA256(secret, "{timestamp}.{body}")).
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Checks a signature in constant time over the raw bytes.
+pub fn verify(secret: &str, timestamp: &str, body: &[u8], signature_b64: &str) -> bool {
+    let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()) else { return false };
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.verify_slice(&sig).is_ok()
+}
+
+/// A webhook body.
+#[derive(Debug, Deserialize)]
+pub struct Message {
+    pub topic: String,
+    pub shop_id: String,
+    pub trade: Trade,
+}
+
+/// A trade as Bazaar writes it.
+#[derive(Debug, Deserialize)]
+pub struct Trade {
+    pub tid: String,
+    pub status: TradeStatus,
+    pub created: chrono::DateTime<chrono::FixedOffset>,
+    pub pay_time: Option<chrono::DateTime<chrono::FixedOffset>>,
+    pub modified: chrono::DateTime<chrono::FixedOffset>,
+    #[serde(default)]
+    pub buyer_nick: String,
+    pub buyer_memo: Option<String>,
+    #[serde(default = "cny")]
+    pub currency: String,
+    pub payment: String,
+    #[serde(default = "zero")]
+    pub post_fee: String,
+    #[serde(default = "zero")]
+    pub discount_fee: String,
+    pub orders: Vec<Line>,
+}
+
+fn cny() -> String {
+    "CNY".into()
+}
+fn zero() -> String {
+    "0.00".into()
+}
+
+/// A trade line (`orders[]` in Bazaar's words).
+#[derive(Debug, Deserialize)]
+pub struct Line {
+    pub oid: String,
+    pub outer_sku_id: String,
+    #[serde(default)]
+    pub title: String,
+    pub num: i64,
+    pub price: String,
+    pub payment: String,
+    #[serde(default = "no_refund")]
+    pub refund_status: String,
+}
+
+fn no_refund() -> String {
+    "NO_REFUND".into()
+}
+
+fn utc(t: chrono::DateTime<chrono::FixedOffset>) -> Timestamp {
+    t.with_timezone(&chrono::Utc)
+}
+
+impl Trade {
+    /// The marketplace-neutral snapshot, or why the trade is not one.
+    pub fn into_snapshot(self) -> Result<TradeSnapshot, String> {
+        if self.tid.is_empty() || self.tid.len() > 64 {
+            return Err("trade.tid must be 1-64 characters".into());
+        }
+        if self.orders.is_empty() {
+            return Err("trade.orders must not be empty".into());
+        }
+        let money = |field: &str, v: &str| Money::parse(v).map_err(|e| format!("{field}: {e}"));
+        let mut lines = Vec::with_capacity(self.orders.len());
+        for l in self.orders {
+            if l.num <= 0 || l.num > 1_000_000 {
+                return Err(format!("orders[{}].num must be between 1 and 1000000", l.oid));
+            }
+            if l.outer_sku_id.is_empty() || l.oid.is_empty() {
+                return Err("every order line needs an oid and an outer_sku_id".into());
+            }
+            lines.push(TradeLine {
+                unit_price: money("price", &l.price)?,
+                payment: money("payment", &l.payment)?,
+                external_line_id: l.oid,
+                sku_code: l.outer_sku_id,
+                title: l.title,
+                quantity: l.num,
+                refund_status: l.refund_status,
+            });
+        }
+        Ok(TradeSnapshot {
+            external_id: self.tid,
+            status: self.status,
+            created: utc(self.created),
+            pay_time: self.pay_time.map(utc),
+            modified: utc(self.modified),
+            buyer_nick: self.buyer_nick,
+            buyer_memo: self.buyer_memo,
+            currency: self.currency,
+            payment: money("payment", &self.payment)?,
+            post_fee: money("post_fee", &self.post_fee)?,
+            discount_fee: money("discount_fee", &self.discount_fee)?,
+            lines,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"{"topic":"trade.TradeBuyerPay","shop_id":"shop-8848","trade":{"tid":"T2026111100000001","status":"WAIT_SELLER_SEND_GOODS","created":"2026-11-11T00:00:00.120+08:00","pay_time":"2026-11-11T00:00:03.005+08:00","modified":"2026-11-11T00:00:03.005+08:00","buyer_nick":"买家小王","buyer_memo":null,"receiver":{"name":"王小明"},"currency":"CNY","payment":"398.00","post_fee":"0.00","discount_fee":"20.00","invoice_request":null,"orders":[{"oid":"O2026111100000001","outer_sku_id":"TEE-RED-M","title":"纯棉T恤 红色 M","num":2,"price":"209.00","payment":"398.00","refund_status":"NO_REFUND"}]}}"#;
+
+    #[test]
+    fn parses_the_protocol_sample() {
+        let m: Message = serde_json::from_str(SAMPLE).unwrap();
+        let s = m.trade.into_snapshot().unwrap();
+        assert_eq!(s.status, TradeStatus::WaitSellerSendGoods);
+        assert_eq!(s.payment, Money(39800));
+        assert_eq!(s.lines[0].quantity, 2);
+        assert_eq!(s.modified.to_rfc3339(), "2026-11-10T16:00:03.005+00:00");
+    }
+
+    #[test]
+    fn signatures_verify_and_tampering_fails() {
+        let sig = sign("s3cret", 1_700_000_000, SAMPLE.as_bytes());
+        assert!(verify("s3cret", "1700000000", SAMPLE.as_bytes(), &sig));
+        assert!(!verify("other", "1700000000", SAMPLE.as_bytes(), &sig));
+        assert!(!verify("s3cret", "1700000001", SAMPLE.as_bytes(), &sig));
+        let mut tampered = SAMPLE.as_bytes().to_vec();
+        tampered[10] ^= 1;
+        assert!(!verify("s3cret", "1700000000", &tampered, &sig));
+        assert!(!verify("s3cret", "1700000000", SAMPLE.as_bytes(), "not base64!"));
+    }
+}

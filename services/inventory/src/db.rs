@@ -1,0 +1,202 @@
+//! inventory's tables, and loading/persisting a tenant's [`Book`].
+
+use crate::domain::{Book, Level, Movement, ResLine, Reservation, Sku, Warehouse};
+use kernel::{TenantId, Timestamp};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+
+
+pub mod warehouses {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "warehouses")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub code: String,
+        pub name: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod skus {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "skus")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub code: String,
+        pub name: String,
+        pub safety_stock: i64,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod stock_levels {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stock_levels")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sku_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub warehouse_id: Uuid,
+        pub on_hand: i64,
+        pub reserved: i64,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod reservations {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "reservations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub reservation_key: String,
+        pub reference: String,
+        pub order_id: Option<Uuid>,
+        pub request_hash: String,
+        pub state: String,
+        pub expires_at: Option<DateTimeUtc>,
+        pub paid_at: Option<DateTimeUtc>,
+        pub revision: i64,
+        pub version: i64,
+        /// JSON array of lines with their allocations.
+        pub lines: String,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod stock_ledger {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stock_ledger")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub sku_id: Uuid,
+        pub warehouse_id: Uuid,
+        pub kind: String,
+        pub on_hand_delta: i64,
+        pub reserved_delta: i64,
+        pub reservation_id: Option<Uuid>,
+        pub cause: String,
+        pub at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Converts a stored reservation.
+pub fn reservation_from_row(r: reservations::Model) -> Result<Reservation, DbErr> {
+    let lines: Vec<ResLine> = serde_json::from_str(&r.lines).map_err(|e| DbErr::Custom(format!("reservation {} lines: {e}", r.id)))?;
+    Ok(Reservation {
+        id: r.id,
+        key: r.reservation_key,
+        reference: r.reference,
+        order_id: r.order_id,
+        request_hash: r.request_hash,
+        expires_at: r.expires_at,
+        paid_at: r.paid_at,
+        revision: r.revision,
+        version: r.version,
+        lines,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
+}
+
+/// The row for a reservation.
+pub fn reservation_to_row(tenant: TenantId, r: &Reservation) -> reservations::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    reservations::ActiveModel {
+        tenant_id: Set(tenant.0),
+        id: Set(r.id),
+        reservation_key: Set(r.key.clone()),
+        reference: Set(r.reference.clone()),
+        order_id: Set(r.order_id),
+        request_hash: Set(r.request_hash.clone()),
+        state: Set(r.state().as_str().to_owned()),
+        expires_at: Set(r.expires_at),
+        paid_at: Set(r.paid_at),
+        revision: Set(r.revision),
+        version: Set(r.version),
+        lines: Set(serde_json::to_string(&r.lines).expect("lines serialize")),
+        created_at: Set(r.created_at),
+        updated_at: Set(r.updated_at),
+    }
+}
+
+/// Loads everything the tenant's book holds.
+pub async fn load_book<C: ConnectionTrait>(conn: &C, tenant: TenantId) -> Result<Book, DbErr> {
+    let t = tenant.0;
+    let whs = warehouses::Entity::find().filter(warehouses::Column::TenantId.eq(t)).order_by_asc(warehouses::Column::CreatedAt).all(conn).await?;
+    let skus = skus::Entity::find().filter(skus::Column::TenantId.eq(t)).all(conn).await?;
+    let levels = stock_levels::Entity::find().filter(stock_levels::Column::TenantId.eq(t)).all(conn).await?;
+    let res = reservations::Entity::find().filter(reservations::Column::TenantId.eq(t)).all(conn).await?;
+    Ok(Book::from_parts(
+        whs.into_iter().map(|w| Warehouse { id: w.id, code: w.code, name: w.name }).collect(),
+        skus.into_iter().map(|s| Sku { id: s.id, code: s.code, name: s.name, safety_stock: s.safety_stock }).collect(),
+        levels.into_iter().map(|l| ((l.sku_id, l.warehouse_id), Level { on_hand: l.on_hand, reserved: l.reserved, version: l.version })).collect(),
+        res.into_iter().map(reservation_from_row).collect::<Result<_, _>>()?,
+    ))
+}
+
+/// A ledger row for a movement.
+pub fn ledger_row(tenant: TenantId, m: &Movement, at: Timestamp) -> stock_ledger::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    stock_ledger::ActiveModel {
+        tenant_id: Set(tenant.0),
+        id: Set(kernel::new_id()),
+        sku_id: Set(m.sku_id),
+        warehouse_id: Set(m.warehouse_id),
+        kind: Set(m.kind.as_str().to_owned()),
+        on_hand_delta: Set(m.on_hand_delta),
+        reserved_delta: Set(m.reserved_delta),
+        reservation_id: Set(m.reservation_id),
+        cause: Set(m.cause.clone()),
+        at: Set(at),
+    }
+}
+

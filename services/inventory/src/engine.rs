@@ -1,0 +1,525 @@
+//! The hot path: one writer per partition of tenants, holding their books in memory, taking
+//! commands in batches and persisting each batch in one transaction (group commit) before
+//! answering anyone in it.
+//!
+//! Throughput is bounded by commits per second, not by row-lock contention: a thousand
+//! reservations of one hot SKU become one level update, one ledger insert and one reservation
+//! upsert. Each stored level carries a `version`; a write that does not find the version it
+//! loaded fails the batch, the partition drops its cached book and callers retry — that fences
+//! a stale writer (a second instance, or one that lost ownership) instead of overselling.
+//!
+//! Partitioning is by tenant, not by (tenant, SKU): an API reservation is atomic across all its
+//! lines, which needs one writer to own every SKU it names. A tenant's hot SKU therefore shares
+//! a writer with its other SKUs, which costs nothing extra because the writer batches anyway.
+
+use crate::{
+    db::{self, skus, stock_levels, warehouses},
+    domain::{Adjust, Book, Reservation, Reserve, Sku, StockError, StockEvent, SyncOrder, Warehouse},
+};
+use kernel::{Envelope, TenantId, Timestamp, events::{ReservationChanged, ReservedLine}};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, OnConflict},
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+/// The consumer name under which order messages are recorded in the inbox.
+pub const CONSUMER: &str = "inventory";
+/// Most commands one transaction carries.
+pub const MAX_BATCH: usize = 1024;
+const IDEMPOTENCY_SCOPE: &str = "stock.adjustment";
+
+/// A command for a tenant's book.
+#[derive(Debug)]
+pub enum Command {
+    CreateWarehouse { code: String, name: String },
+    CreateSku { code: String, name: String, safety_stock: i64 },
+    /// With the caller's Idempotency-Key and request hash, when given.
+    Adjust { adjust: Adjust, idempotency: Option<(String, String)> },
+    Reserve(Reserve),
+    Confirm(Uuid),
+    Release(Uuid),
+    Commit(Uuid),
+    /// From an `order.changed` message; the message is claimed in the batch's transaction.
+    SyncOrder { sync: SyncOrder, message: Envelope },
+}
+
+/// One SKU's stock as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockView {
+    pub sku_code: String,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub safety_stock: i64,
+    pub available: i64,
+    pub warehouses: Vec<WarehouseStock>,
+}
+
+/// One warehouse's part of a [`StockView`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarehouseStock {
+    pub warehouse_code: String,
+    pub on_hand: i64,
+    pub reserved: i64,
+}
+
+/// What a command answered.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Warehouse(Warehouse),
+    Sku(Sku),
+    Stock(StockView),
+    /// `created` is false when the same request was replayed.
+    Reservation { reservation: Reservation, created: bool },
+    Done,
+}
+
+/// Why a command got no answer from the book.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Stock(#[from] StockError),
+    /// The batch could not be stored; nothing of it took effect. Retry.
+    #[error("inventory is temporarily unavailable: {0}")]
+    Unavailable(String),
+}
+
+struct Job {
+    tenant: TenantId,
+    cmd: Command,
+    reply: oneshot::Sender<Result<Reply, EngineError>>,
+}
+
+/// Handle to the partition writers.
+#[derive(Clone)]
+pub struct Engine {
+    parts: std::sync::Arc<Vec<mpsc::Sender<Job>>>,
+}
+
+impl Engine {
+    /// Starts `partitions` writers over `db`. They stop when every `Engine` clone is dropped.
+    /// With `background`, they also expire holds every second (run it in the inventory
+    /// service only, so that other processes do not compete for the same books).
+    pub fn start(db: store::Db, partitions: usize, background: bool) -> (Engine, Vec<tokio::task::JoinHandle<()>>) {
+        let partitions = partitions.max(1);
+        let mut senders = Vec::new();
+        let mut tasks = Vec::new();
+        for index in 0..partitions {
+            let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+            senders.push(tx);
+            let p = Partition { db: db.clone(), books: HashMap::new(), index, count: partitions, background };
+            tasks.push(tokio::spawn(p.run(rx)));
+        }
+        (Engine { parts: std::sync::Arc::new(senders) }, tasks)
+    }
+
+    /// An engine with no writers (every call fails): for building the API when only its
+    /// OpenAPI document is wanted.
+    pub fn detached() -> Engine {
+        Engine { parts: std::sync::Arc::new(vec![mpsc::channel(1).0]) }
+    }
+
+    fn partition_of(tenant: TenantId, count: usize) -> usize {
+        (tenant.0.as_u128() % count as u128) as usize
+    }
+
+    /// Runs a command on the tenant's book and waits until its effect is committed.
+    pub async fn call(&self, tenant: TenantId, cmd: Command) -> Result<Reply, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        let part = &self.parts[Self::partition_of(tenant, self.parts.len())];
+        part.send(Job { tenant, cmd, reply: tx }).await.map_err(|_| EngineError::Unavailable("shutting down".into()))?;
+        rx.await.map_err(|_| EngineError::Unavailable("writer stopped".into()))?
+    }
+}
+
+/// What one batch must write.
+#[derive(Default)]
+struct Pending {
+    warehouses: Vec<(TenantId, Uuid)>,
+    skus: Vec<(TenantId, Uuid)>,
+    levels: BTreeSet<(TenantId, Uuid, Uuid)>,
+    ledger: Vec<db::stock_ledger::ActiveModel>,
+    reservations: BTreeSet<(TenantId, String)>,
+    inbox: Vec<Envelope>,
+    idempotency: Vec<store::idempotency_keys::ActiveModel>,
+}
+
+impl Pending {
+    fn record(&mut self, tenant: TenantId, events: &[StockEvent], now: Timestamp) {
+        for e in events {
+            match e {
+                StockEvent::WarehouseCreated(id) => self.warehouses.push((tenant, *id)),
+                StockEvent::SkuCreated(id) => self.skus.push((tenant, *id)),
+                StockEvent::Moved(m) => {
+                    self.levels.insert((tenant, m.sku_id, m.warehouse_id));
+                    self.ledger.push(db::ledger_row(tenant, m, now));
+                }
+                StockEvent::ReservationChanged(key) => {
+                    self.reservations.insert((tenant, key.clone()));
+                }
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.warehouses.is_empty() && self.skus.is_empty() && self.levels.is_empty() && self.reservations.is_empty() && self.inbox.is_empty() && self.idempotency.is_empty()
+    }
+}
+
+struct Partition {
+    db: store::Db,
+    books: HashMap<TenantId, Book>,
+    index: usize,
+    count: usize,
+    background: bool,
+}
+
+impl Partition {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        if self.background {
+            self.load_tenants_with_holds().await;
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                job = rx.recv() => {
+                    let Some(job) = job else { return };
+                    let mut jobs = vec![job];
+                    while jobs.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(j) => jobs.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    self.run_batch(jobs).await;
+                }
+                _ = tick.tick(), if self.background => self.expire().await,
+            }
+        }
+    }
+
+    /// After a restart, tenants with held stock must be loaded so that their holds expire.
+    async fn load_tenants_with_holds(&mut self) {
+        let rows: Result<Vec<Uuid>, DbErr> = db::reservations::Entity::find()
+            .select_only()
+            .column(db::reservations::Column::TenantId)
+            .distinct()
+            .filter(db::reservations::Column::ExpiresAt.is_not_null())
+            .into_tuple()
+            .all(self.db.conn())
+            .await;
+        match rows {
+            Ok(ids) => {
+                for t in ids.into_iter().map(TenantId) {
+                    if Engine::partition_of(t, self.count) == self.index {
+                        let _ = self.book(t).await;
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot list tenants with holds"),
+        }
+    }
+
+    async fn book(&mut self, tenant: TenantId) -> Result<&mut Book, DbErr> {
+        if !self.books.contains_key(&tenant) {
+            let book = db::load_book(self.db.conn(), tenant).await?;
+            self.books.insert(tenant, book);
+        }
+        Ok(self.books.get_mut(&tenant).expect("just inserted"))
+    }
+
+    async fn expire(&mut self) {
+        let now = chrono::Utc::now();
+        let mut pending = Pending::default();
+        for (tenant, book) in &mut self.books {
+            let ev = book.expire_due(now);
+            pending.record(*tenant, &ev, now);
+        }
+        if !pending.is_empty()
+            && let Err(e) = self.persist(pending, now).await
+        {
+            tracing::error!(error = %e, "storing expired holds failed; reloading books");
+            self.books.clear();
+        }
+    }
+
+    async fn seen_messages(&self, jobs: &[Job]) -> Result<HashSet<Uuid>, DbErr> {
+        let ids: Vec<Uuid> = jobs.iter().filter_map(|j| match &j.cmd { Command::SyncOrder { message, .. } => Some(message.id), _ => None }).collect();
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let rows: Vec<Uuid> = bus::entities::inbox::Entity::find()
+            .select_only()
+            .column(bus::entities::inbox::Column::MessageId)
+            .filter(bus::entities::inbox::Column::Consumer.eq(CONSUMER))
+            .filter(bus::entities::inbox::Column::MessageId.is_in(ids))
+            .into_tuple()
+            .all(self.db.conn())
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn stored_idempotency(&self, tenant: TenantId, key: &str) -> Result<Option<store::idempotency_keys::Model>, DbErr> {
+        store::idempotency_keys::Entity::find_by_id((tenant.0, IDEMPOTENCY_SCOPE.to_owned(), key.to_owned())).one(self.db.conn()).await
+    }
+
+    async fn run_batch(&mut self, jobs: Vec<Job>) {
+        let now = chrono::Utc::now();
+        let mut seen = match self.seen_messages(&jobs).await {
+            Ok(s) => s,
+            Err(e) => return fail_all(jobs, &e),
+        };
+        let mut pending = Pending::default();
+        let mut replies: Vec<(oneshot::Sender<Result<Reply, EngineError>>, Result<Reply, EngineError>)> = Vec::with_capacity(jobs.len());
+        let mut batch_keys: HashMap<(TenantId, String), (String, StockView)> = HashMap::new();
+        for job in jobs {
+            let tenant = job.tenant;
+            // Stored idempotency keys are looked up before the book is borrowed.
+            let stored = match &job.cmd {
+                Command::Adjust { idempotency: Some((key, _)), .. } if !batch_keys.contains_key(&(tenant, key.clone())) => match self.stored_idempotency(tenant, key).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        replies.push((job.reply, Err(EngineError::Unavailable(e.to_string()))));
+                        continue;
+                    }
+                },
+                _ => None,
+            };
+            let book = match self.book(tenant).await {
+                Ok(b) => b,
+                Err(e) => {
+                    replies.push((job.reply, Err(EngineError::Unavailable(e.to_string()))));
+                    continue;
+                }
+            };
+            let ev = book.ensure_main(kernel::new_id());
+            pending.record(tenant, &ev, now);
+            let result = apply(book, tenant, job.cmd, now, &mut pending, &mut seen, &mut batch_keys, stored);
+            replies.push((job.reply, result));
+        }
+        if !pending.is_empty()
+            && let Err(e) = self.persist(pending, now).await
+        {
+            tracing::warn!(error = %e, "stock batch failed; dropping cached books");
+            self.books.clear();
+            for (tx, _) in replies {
+                let _ = tx.send(Err(EngineError::Unavailable(e.to_string())));
+            }
+            return;
+        }
+        for (tx, r) in replies {
+            let _ = tx.send(r);
+        }
+    }
+
+    async fn persist(&mut self, p: Pending, now: Timestamp) -> Result<(), DbErr> {
+        let tx = self.db.write().await?;
+        for (tenant, id) in &p.warehouses {
+            let w = self.books[tenant].warehouses().iter().find(|w| w.id == *id).cloned().expect("created warehouse is in the book");
+            warehouses::Entity::insert(warehouses::ActiveModel { tenant_id: Set(tenant.0), id: Set(w.id), code: Set(w.code), name: Set(w.name), created_at: Set(now) })
+                .exec_without_returning(&*tx)
+                .await?;
+        }
+        for (tenant, id) in &p.skus {
+            let s = self.books[tenant].sku_by_id(*id).cloned().expect("created SKU is in the book");
+            skus::Entity::insert(skus::ActiveModel { tenant_id: Set(tenant.0), id: Set(s.id), code: Set(s.code), name: Set(s.name), safety_stock: Set(s.safety_stock), created_at: Set(now) })
+                .exec_without_returning(&*tx)
+                .await?;
+        }
+        for (tenant, sku, wh) in &p.levels {
+            let l = self.books[tenant].level(*sku, *wh);
+            if l.version == 0 {
+                stock_levels::Entity::insert(stock_levels::ActiveModel {
+                    tenant_id: Set(tenant.0),
+                    sku_id: Set(*sku),
+                    warehouse_id: Set(*wh),
+                    on_hand: Set(l.on_hand),
+                    reserved: Set(l.reserved),
+                    version: Set(1),
+                })
+                .exec_without_returning(&*tx)
+                .await?;
+            } else {
+                let res = stock_levels::Entity::update_many()
+                    .col_expr(stock_levels::Column::OnHand, Expr::value(l.on_hand))
+                    .col_expr(stock_levels::Column::Reserved, Expr::value(l.reserved))
+                    .col_expr(stock_levels::Column::Version, Expr::value(l.version + 1))
+                    .filter(stock_levels::Column::TenantId.eq(tenant.0))
+                    .filter(stock_levels::Column::SkuId.eq(*sku))
+                    .filter(stock_levels::Column::WarehouseId.eq(*wh))
+                    .filter(stock_levels::Column::Version.eq(l.version))
+                    .exec(&*tx)
+                    .await?;
+                if res.rows_affected != 1 {
+                    return Err(DbErr::Custom(format!("stock level {sku}/{wh} changed under us (stale writer fenced)")));
+                }
+            }
+        }
+        for chunk in p.ledger.chunks(500) {
+            db::stock_ledger::Entity::insert_many(chunk.to_vec()).exec_without_returning(&*tx).await?;
+        }
+        let mut envs = Vec::with_capacity(p.reservations.len());
+        let rows: Vec<_> = p
+            .reservations
+            .iter()
+            .map(|(tenant, key)| {
+                let r = self.books[tenant].reservation(key).expect("changed reservation is in the book");
+                envs.push(Envelope::new(*tenant, &changed_event(r), now, None));
+                db::reservation_to_row(*tenant, r)
+            })
+            .collect();
+        for chunk in rows.chunks(200) {
+            use db::reservations::Column as C;
+            db::reservations::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::columns([C::TenantId, C::Id])
+                        .update_columns([C::State, C::ExpiresAt, C::PaidAt, C::Revision, C::Version, C::Lines, C::UpdatedAt])
+                        .to_owned(),
+                )
+                .exec_without_returning(&*tx)
+                .await?;
+        }
+        for chunk in envs.chunks(500) {
+            bus::outbox::enqueue(&*tx, chunk).await?;
+        }
+        for env in &p.inbox {
+            bus::inbox::claim(&*tx, CONSUMER, env).await?;
+        }
+        for row in p.idempotency {
+            store::idempotency_keys::Entity::insert(row).exec_without_returning(&*tx).await?;
+        }
+        tx.commit().await?;
+        for (tenant, sku, wh) in &p.levels {
+            if let Some(l) = self.books.get_mut(tenant).and_then(|b| b.level_mut(*sku, *wh)) {
+                l.version += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn fail_all(jobs: Vec<Job>, e: &DbErr) {
+    for j in jobs {
+        let _ = j.reply.send(Err(EngineError::Unavailable(e.to_string())));
+    }
+}
+
+/// The integration event for a changed reservation.
+pub fn changed_event(r: &Reservation) -> ReservationChanged {
+    ReservationChanged {
+        reservation_id: r.id,
+        reservation_key: r.key.clone(),
+        reference: r.reference.clone(),
+        order_id: r.order_id,
+        version: r.version,
+        lines: r.lines.iter().map(|l| ReservedLine { line_ref: l.line_ref.clone(), sku_code: l.sku_code.clone(), quantity: l.quantity, state: l.state }).collect(),
+    }
+}
+
+/// The API view of one SKU's stock in a book.
+pub fn stock_view(book: &Book, sku: &Sku) -> StockView {
+    let warehouses: Vec<WarehouseStock> = book
+        .warehouses()
+        .iter()
+        .map(|w| {
+            let l = book.level(sku.id, w.id);
+            WarehouseStock { warehouse_code: w.code.clone(), on_hand: l.on_hand, reserved: l.reserved }
+        })
+        .collect();
+    let on_hand = warehouses.iter().map(|w| w.on_hand).sum();
+    let reserved = warehouses.iter().map(|w| w.reserved).sum();
+    StockView { sku_code: sku.code.clone(), on_hand, reserved, safety_stock: sku.safety_stock, available: book.available(sku.id).max(0), warehouses }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    book: &mut Book,
+    tenant: TenantId,
+    cmd: Command,
+    now: Timestamp,
+    pending: &mut Pending,
+    seen: &mut HashSet<Uuid>,
+    batch_keys: &mut HashMap<(TenantId, String), (String, StockView)>,
+    stored: Option<store::idempotency_keys::Model>,
+) -> Result<Reply, EngineError> {
+    match cmd {
+        Command::CreateWarehouse { code, name } => {
+            let (w, ev) = book.create_warehouse(kernel::new_id(), &code, &name)?;
+            pending.record(tenant, &ev, now);
+            Ok(Reply::Warehouse(w))
+        }
+        Command::CreateSku { code, name, safety_stock } => {
+            let (s, ev) = book.create_sku(kernel::new_id(), &code, &name, safety_stock)?;
+            pending.record(tenant, &ev, now);
+            Ok(Reply::Sku(s))
+        }
+        Command::Adjust { adjust, idempotency } => {
+            if let Some((key, hash)) = &idempotency {
+                let earlier = stored
+                    .map(|s| (s.request_hash, serde_json::from_str::<StockView>(&s.response).ok()))
+                    .or_else(|| batch_keys.get(&(tenant, key.clone())).map(|(h, v)| (h.clone(), Some(v.clone()))));
+                if let Some((h, view)) = earlier {
+                    return match view {
+                        Some(v) if &h == hash => Ok(Reply::Stock(v)),
+                        Some(_) => Err(StockError::KeyReused.into()),
+                        None => Err(EngineError::Unavailable("stored response unreadable".into())),
+                    };
+                }
+            }
+            let ev = book.adjust(&adjust, now)?;
+            pending.record(tenant, &ev, now);
+            let sku = book.sku(&adjust.sku_code).expect("adjusted SKU exists").clone();
+            let view = stock_view(book, &sku);
+            if let Some((key, hash)) = idempotency {
+                pending.idempotency.push(store::idempotency_keys::ActiveModel {
+                    tenant_id: Set(tenant.0),
+                    scope: Set(IDEMPOTENCY_SCOPE.into()),
+                    key: Set(key.clone()),
+                    request_hash: Set(hash.clone()),
+                    status: Set(201),
+                    response: Set(serde_json::to_string(&view).expect("views serialize")),
+                    created_at: Set(now),
+                });
+                batch_keys.insert((tenant, key), (hash, view.clone()));
+            }
+            Ok(Reply::Stock(view))
+        }
+        Command::Reserve(r) => {
+            let key = r.key.clone();
+            let (created, ev) = book.reserve(kernel::new_id(), r, now)?;
+            pending.record(tenant, &ev, now);
+            Ok(Reply::Reservation { reservation: book.reservation(&key).expect("reserved").clone(), created })
+        }
+        Command::Confirm(id) | Command::Release(id) | Command::Commit(id) if book.reservation_by_id(id).is_none() => Err(StockError::UnknownReservation.into()),
+        Command::Confirm(id) => transition(book, tenant, id, now, pending, Book::confirm),
+        Command::Release(id) => transition(book, tenant, id, now, pending, Book::release),
+        Command::Commit(id) => transition(book, tenant, id, now, pending, Book::commit),
+        Command::SyncOrder { sync, message } => {
+            if !seen.insert(message.id) {
+                return Ok(Reply::Done);
+            }
+            let ev = book.sync_order(kernel::new_id(), sync, now);
+            pending.record(tenant, &ev, now);
+            pending.inbox.push(message);
+            Ok(Reply::Done)
+        }
+    }
+}
+
+fn transition(
+    book: &mut Book,
+    tenant: TenantId,
+    id: Uuid,
+    now: Timestamp,
+    pending: &mut Pending,
+    f: fn(&mut Book, Uuid, Timestamp) -> Result<Vec<StockEvent>, StockError>,
+) -> Result<Reply, EngineError> {
+    let ev = f(book, id, now)?;
+    pending.record(tenant, &ev, now);
+    Ok(Reply::Reservation { reservation: book.reservation_by_id(id).expect("exists").clone(), created: false })
+}

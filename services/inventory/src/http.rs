@@ -1,0 +1,486 @@
+//! The inventory API: warehouses, SKUs, stock, adjustments and reservations.
+
+use crate::{
+    db,
+    domain::{Adjust, Reservation, Reserve, ReserveLine, StockError},
+    engine::{Command, EngineError, Reply, StockView},
+};
+use crate::Engine;
+use auth::BearerAuth;
+use chrono::{DateTime, Utc};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags, param::{Header, Path, Query}, payload::Json};
+use problem::{ApiResult, Code, Problem, ProblemResponse, ShortLine};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Tags)]
+enum Tag {
+    /// Warehouses, SKUs, stock levels, adjustments and reservations.
+    Inventory,
+}
+
+/// The inventory HTTP API.
+pub struct InventoryApi {
+    db: store::Db,
+    engine: Engine,
+}
+
+impl InventoryApi {
+    /// Builds the API over the database (reads) and the engine (writes).
+    pub fn new(db: store::Db, engine: Engine) -> Self {
+        InventoryApi { db, engine }
+    }
+}
+
+fn problem(e: EngineError) -> ProblemResponse {
+    match e {
+        EngineError::Unavailable(d) => {
+            tracing::warn!(detail = %d, "inventory write failed");
+            Problem::new(Code::Unavailable, "Inventory could not store the change; nothing was applied. Retry.").into()
+        }
+        EngineError::Stock(s) => match s {
+            StockError::UnknownSku(c) => Problem::new(Code::UnknownSku, format!("SKU `{c}` does not exist")),
+            StockError::UnknownWarehouse(c) => Problem::new(Code::NotFound, format!("warehouse `{c}` does not exist")),
+            StockError::UnknownReservation => Problem::not_found("reservation"),
+            StockError::Insufficient(lines) => {
+                let mut p = Problem::new(Code::InsufficientStock, "Not enough stock for every line; nothing was reserved.");
+                p.lines = Some(lines.into_iter().map(|l| ShortLine { sku_code: l.sku_code, requested: l.requested, available: l.available }).collect());
+                p
+            }
+            StockError::AlreadyExists(what, code) => Problem::new(Code::AlreadyExists, format!("{what} `{code}` already exists with different fields")),
+            StockError::KeyReused => Problem::new(Code::IdempotencyKeyReused, "This Idempotency-Key was already used with a different request body."),
+            e @ StockError::InvalidTransition { .. } => Problem::new(Code::InvalidStateTransition, e.to_string()),
+            StockError::Invalid(m) => Problem::new(Code::InvalidInput, m),
+        }
+        .into(),
+    }
+}
+
+fn check_code(field: &str, code: &str) -> Result<(), ProblemResponse> {
+    let ok = !code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok { Ok(()) } else { Err(Problem::new(Code::InvalidInput, format!("{field} must be 1-64 characters of letters, digits, '-', '_' or '.'")).into()) }
+}
+
+fn check_key(key: &str) -> Result<(), ProblemResponse> {
+    if key.is_empty() || key.len() > 255 {
+        return Err(Problem::new(Code::InvalidInput, "Idempotency-Key must be 1-255 characters").into());
+    }
+    Ok(())
+}
+
+/// A stock location.
+#[derive(Debug, Object)]
+struct WarehouseDto {
+    id: Uuid,
+    code: String,
+    name: String,
+}
+
+#[derive(Debug, Object)]
+struct NewWarehouse {
+    /// Unique per tenant, e.g. `SH-01`.
+    code: String,
+    #[oai(validator(min_length = 1, max_length = 200))]
+    name: String,
+}
+
+#[derive(ApiResponse)]
+enum WarehouseCreated {
+    /// Created (or the same warehouse again).
+    #[oai(status = 201)]
+    Created(Json<WarehouseDto>),
+}
+
+#[derive(ApiResponse)]
+enum WarehouseList {
+    /// The tenant's warehouses.
+    #[oai(status = 200)]
+    Ok(Json<Vec<WarehouseDto>>),
+}
+
+/// A stock-keeping unit.
+#[derive(Debug, Object)]
+struct SkuDto {
+    id: Uuid,
+    /// The seller's code; marketplaces' `outer_sku_id`.
+    code: String,
+    name: String,
+    /// Units never promised to anyone.
+    safety_stock: i64,
+}
+
+#[derive(Debug, Object)]
+struct NewSku {
+    code: String,
+    #[oai(validator(min_length = 1, max_length = 200))]
+    name: String,
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+    safety_stock: Option<i64>,
+}
+
+#[derive(ApiResponse)]
+enum SkuCreated {
+    /// Created (or the same SKU again).
+    #[oai(status = 201)]
+    Created(Json<SkuDto>),
+}
+
+#[derive(ApiResponse)]
+enum SkuList {
+    /// The tenant's SKUs.
+    #[oai(status = 200)]
+    Ok(Json<Vec<SkuDto>>),
+}
+
+/// One SKU's stock across warehouses.
+#[derive(Debug, Object)]
+struct StockDto {
+    sku_code: String,
+    on_hand: i64,
+    reserved: i64,
+    safety_stock: i64,
+    /// on_hand − reserved − safety_stock (never below 0).
+    available: i64,
+    warehouses: Vec<WarehouseStockDto>,
+}
+
+#[derive(Debug, Object)]
+struct WarehouseStockDto {
+    warehouse_code: String,
+    on_hand: i64,
+    reserved: i64,
+}
+
+impl From<StockView> for StockDto {
+    fn from(v: StockView) -> Self {
+        StockDto {
+            sku_code: v.sku_code,
+            on_hand: v.on_hand,
+            reserved: v.reserved,
+            safety_stock: v.safety_stock,
+            available: v.available,
+            warehouses: v.warehouses.into_iter().map(|w| WarehouseStockDto { warehouse_code: w.warehouse_code, on_hand: w.on_hand, reserved: w.reserved }).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Object, Serialize)]
+struct NewAdjustment {
+    sku_code: String,
+    /// Defaults to `MAIN`.
+    warehouse_code: Option<String>,
+    /// Units received (positive) or removed (negative); never zero.
+    #[oai(validator(minimum(value = "-1000000000"), maximum(value = "1000000000")))]
+    delta: i64,
+    #[oai(validator(min_length = 1, max_length = 500))]
+    reason: String,
+}
+
+#[derive(ApiResponse)]
+enum AdjustmentCreated {
+    /// Applied; the SKU's stock afterwards (the first result again for a replayed key).
+    #[oai(status = 201)]
+    Created(Json<StockDto>),
+}
+
+#[derive(ApiResponse)]
+enum StockFound {
+    /// The SKU's stock.
+    #[oai(status = 200)]
+    Ok(Json<StockDto>),
+}
+
+/// A movement in the append-only stock ledger.
+#[derive(Debug, Object)]
+struct LedgerEntryDto {
+    id: Uuid,
+    warehouse_code: String,
+    /// receipt, adjustment, reserve, release, commit or expire.
+    kind: String,
+    on_hand_delta: i64,
+    reserved_delta: i64,
+    reservation_id: Option<Uuid>,
+    cause: String,
+    at: DateTime<Utc>,
+}
+
+#[derive(ApiResponse)]
+enum LedgerFound {
+    /// Movements, oldest first.
+    #[oai(status = 200)]
+    Ok(Json<Vec<LedgerEntryDto>>),
+}
+
+#[derive(Debug, Object, Serialize)]
+struct ReserveLineDto {
+    sku_code: String,
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
+    quantity: i64,
+}
+
+#[derive(Debug, Object, Serialize)]
+struct NewReservation {
+    /// Your reference, e.g. an order number.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    reference: String,
+    #[oai(validator(min_items = 1, max_items = 200))]
+    lines: Vec<ReserveLineDto>,
+    /// How long the hold lasts unless confirmed; default 1800.
+    #[oai(validator(minimum(value = "1"), maximum(value = "604800")))]
+    ttl_seconds: Option<i64>,
+}
+
+/// A reservation line and its state.
+#[derive(Debug, Object)]
+struct ReservationLineDto {
+    line_ref: String,
+    sku_code: String,
+    quantity: i64,
+    /// held, confirmed, committed, released, expired, backordered or unreserved.
+    state: String,
+}
+
+/// A reservation.
+#[derive(Debug, Object)]
+struct ReservationDto {
+    id: Uuid,
+    reference: String,
+    /// The order this reservation belongs to, if any.
+    order_id: Option<Uuid>,
+    state: String,
+    expires_at: Option<DateTime<Utc>>,
+    lines: Vec<ReservationLineDto>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<&Reservation> for ReservationDto {
+    fn from(r: &Reservation) -> Self {
+        ReservationDto {
+            id: r.id,
+            reference: r.reference.clone(),
+            order_id: r.order_id,
+            state: r.state().as_str().to_owned(),
+            expires_at: r.expires_at,
+            lines: r.lines.iter().map(|l| ReservationLineDto { line_ref: l.line_ref.clone(), sku_code: l.sku_code.clone(), quantity: l.quantity, state: l.state.as_str().to_owned() }).collect(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum ReservationCreated {
+    /// Reserved (or the first result of this Idempotency-Key).
+    #[oai(status = 201)]
+    Created(Json<ReservationDto>),
+}
+
+#[derive(ApiResponse)]
+enum ReservationFound {
+    /// The reservation.
+    #[oai(status = 200)]
+    Ok(Json<ReservationDto>),
+}
+
+const DEFAULT_TTL_SECONDS: i64 = 1800;
+
+#[OpenApi(prefix_path = "/v1", tag = "Tag::Inventory")]
+impl InventoryApi {
+    /// Create a warehouse. Every tenant also has `MAIN`.
+    #[oai(path = "/warehouses", method = "post")]
+    async fn create_warehouse(&self, auth: BearerAuth, body: Json<NewWarehouse>) -> ApiResult<WarehouseCreated> {
+        check_code("code", &body.code)?;
+        let reply = self.engine.call(auth.0.tenant_id, Command::CreateWarehouse { code: body.0.code, name: body.0.name }).await.map_err(problem)?;
+        let Reply::Warehouse(w) = reply else { unreachable!("warehouse command answers a warehouse") };
+        Ok(WarehouseCreated::Created(Json(WarehouseDto { id: w.id, code: w.code, name: w.name })))
+    }
+
+    /// List warehouses.
+    #[oai(path = "/warehouses", method = "get")]
+    async fn list_warehouses(&self, auth: BearerAuth) -> ApiResult<WarehouseList> {
+        let rows = db::warehouses::Entity::find()
+            .filter(db::warehouses::Column::TenantId.eq(auth.0.tenant_id.0))
+            .order_by_asc(db::warehouses::Column::CreatedAt)
+            .all(self.db.conn())
+            .await
+            .map_err(Problem::internal)?;
+        Ok(WarehouseList::Ok(Json(rows.into_iter().map(|w| WarehouseDto { id: w.id, code: w.code, name: w.name }).collect())))
+    }
+
+    /// Create a SKU.
+    #[oai(path = "/skus", method = "post")]
+    async fn create_sku(&self, auth: BearerAuth, body: Json<NewSku>) -> ApiResult<SkuCreated> {
+        check_code("code", &body.code)?;
+        let cmd = Command::CreateSku { code: body.0.code, name: body.0.name, safety_stock: body.0.safety_stock.unwrap_or(0) };
+        let Reply::Sku(s) = self.engine.call(auth.0.tenant_id, cmd).await.map_err(problem)? else { unreachable!("SKU command answers a SKU") };
+        Ok(SkuCreated::Created(Json(SkuDto { id: s.id, code: s.code, name: s.name, safety_stock: s.safety_stock })))
+    }
+
+    /// List SKUs.
+    #[oai(path = "/skus", method = "get")]
+    async fn list_skus(&self, auth: BearerAuth) -> ApiResult<SkuList> {
+        let rows = db::skus::Entity::find()
+            .filter(db::skus::Column::TenantId.eq(auth.0.tenant_id.0))
+            .order_by_asc(db::skus::Column::Code)
+            .all(self.db.conn())
+            .await
+            .map_err(Problem::internal)?;
+        Ok(SkuList::Ok(Json(rows.into_iter().map(|s| SkuDto { id: s.id, code: s.code, name: s.name, safety_stock: s.safety_stock }).collect())))
+    }
+
+    /// Receive or remove stock. Send an `Idempotency-Key` to make retries safe.
+    #[oai(path = "/stock/adjustments", method = "post")]
+    async fn adjust(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
+        body: Json<NewAdjustment>,
+    ) -> ApiResult<AdjustmentCreated> {
+        check_code("sku_code", &body.sku_code)?;
+        if body.delta == 0 {
+            return Err(Problem::new(Code::InvalidInput, "delta must not be zero").into());
+        }
+        let idempotency = match key.0 {
+            Some(k) => {
+                check_key(&k)?;
+                Some((k, store::request_hash(&body.0)))
+            }
+            None => None,
+        };
+        let adjust = Adjust { sku_code: body.0.sku_code, warehouse_code: body.0.warehouse_code, delta: body.0.delta, reason: body.0.reason };
+        let Reply::Stock(v) = self.engine.call(auth.0.tenant_id, Command::Adjust { adjust, idempotency }).await.map_err(problem)? else {
+            unreachable!("adjustments answer stock")
+        };
+        Ok(AdjustmentCreated::Created(Json(v.into())))
+    }
+
+    /// One SKU's stock: on hand, reserved, available, per warehouse.
+    #[oai(path = "/stock/:sku_code", method = "get")]
+    async fn stock(&self, auth: BearerAuth, sku_code: Path<String>) -> ApiResult<StockFound> {
+        let t = auth.0.tenant_id.0;
+        let sku = db::skus::Entity::find()
+            .filter(db::skus::Column::TenantId.eq(t))
+            .filter(db::skus::Column::Code.eq(sku_code.0.clone()))
+            .one(self.db.conn())
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(|| Problem::new(Code::UnknownSku, format!("SKU `{}` does not exist", sku_code.0)))?;
+        let whs = db::warehouses::Entity::find().filter(db::warehouses::Column::TenantId.eq(t)).order_by_asc(db::warehouses::Column::CreatedAt).all(self.db.conn()).await.map_err(Problem::internal)?;
+        let levels = db::stock_levels::Entity::find()
+            .filter(db::stock_levels::Column::TenantId.eq(t))
+            .filter(db::stock_levels::Column::SkuId.eq(sku.id))
+            .all(self.db.conn())
+            .await
+            .map_err(Problem::internal)?;
+        let warehouses: Vec<WarehouseStockDto> = whs
+            .iter()
+            .map(|w| {
+                let l = levels.iter().find(|l| l.warehouse_id == w.id);
+                WarehouseStockDto { warehouse_code: w.code.clone(), on_hand: l.map_or(0, |l| l.on_hand), reserved: l.map_or(0, |l| l.reserved) }
+            })
+            .collect();
+        let on_hand: i64 = warehouses.iter().map(|w| w.on_hand).sum();
+        let reserved: i64 = warehouses.iter().map(|w| w.reserved).sum();
+        Ok(StockFound::Ok(Json(StockDto { sku_code: sku.code, on_hand, reserved, safety_stock: sku.safety_stock, available: (on_hand - reserved - sku.safety_stock).max(0), warehouses })))
+    }
+
+    /// The stock ledger of one SKU: every movement with its cause, oldest first.
+    #[oai(path = "/stock/:sku_code/ledger", method = "get")]
+    async fn ledger(&self, auth: BearerAuth, sku_code: Path<String>, limit: Query<Option<u64>>) -> ApiResult<LedgerFound> {
+        let t = auth.0.tenant_id.0;
+        let sku = db::skus::Entity::find()
+            .filter(db::skus::Column::TenantId.eq(t))
+            .filter(db::skus::Column::Code.eq(sku_code.0.clone()))
+            .one(self.db.conn())
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(|| Problem::new(Code::UnknownSku, format!("SKU `{}` does not exist", sku_code.0)))?;
+        let whs = db::warehouses::Entity::find().filter(db::warehouses::Column::TenantId.eq(t)).all(self.db.conn()).await.map_err(Problem::internal)?;
+        let rows = db::stock_ledger::Entity::find()
+            .filter(db::stock_ledger::Column::TenantId.eq(t))
+            .filter(db::stock_ledger::Column::SkuId.eq(sku.id))
+            .order_by_asc(db::stock_ledger::Column::Id)
+            .limit(limit.0.unwrap_or(10_000).min(100_000))
+            .all(self.db.conn())
+            .await
+            .map_err(Problem::internal)?;
+        let code = |id: Uuid| whs.iter().find(|w| w.id == id).map_or_else(|| id.to_string(), |w| w.code.clone());
+        Ok(LedgerFound::Ok(Json(
+            rows.into_iter()
+                .map(|r| LedgerEntryDto {
+                    id: r.id,
+                    warehouse_code: code(r.warehouse_id),
+                    kind: r.kind,
+                    on_hand_delta: r.on_hand_delta,
+                    reserved_delta: r.reserved_delta,
+                    reservation_id: r.reservation_id,
+                    cause: r.cause,
+                    at: r.at,
+                })
+                .collect(),
+        )))
+    }
+
+    /// Reserve stock for every line, or none. Requires an `Idempotency-Key`.
+    #[oai(path = "/reservations", method = "post")]
+    async fn reserve(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
+        body: Json<NewReservation>,
+    ) -> ApiResult<ReservationCreated> {
+        let Some(key) = key.0 else {
+            return Err(Problem::new(Code::IdempotencyKeyRequired, "Send an Idempotency-Key header so a retried reservation is not made twice.").into());
+        };
+        check_key(&key)?;
+        for l in &body.lines {
+            check_code("sku_code", &l.sku_code)?;
+        }
+        let cmd = Reserve {
+            key: format!("api:{key}"),
+            request_hash: store::request_hash(&body.0),
+            reference: body.0.reference,
+            lines: body.0.lines.into_iter().map(|l| ReserveLine { sku_code: l.sku_code, quantity: l.quantity }).collect(),
+            ttl_seconds: body.0.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS),
+        };
+        let Reply::Reservation { reservation, .. } = self.engine.call(auth.0.tenant_id, Command::Reserve(cmd)).await.map_err(problem)? else {
+            unreachable!("reserve answers a reservation")
+        };
+        Ok(ReservationCreated::Created(Json((&reservation).into())))
+    }
+
+    /// One reservation.
+    #[oai(path = "/reservations/:id", method = "get")]
+    async fn get_reservation(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReservationFound> {
+        let row = db::reservations::Entity::find_by_id((auth.0.tenant_id.0, id.0)).one(self.db.conn()).await.map_err(Problem::internal)?.ok_or_else(|| Problem::not_found("reservation"))?;
+        let r = db::reservation_from_row(row).map_err(Problem::internal)?;
+        Ok(ReservationFound::Ok(Json((&r).into())))
+    }
+
+    /// Confirm a held reservation (e.g. paid): it no longer expires.
+    #[oai(path = "/reservations/:id/confirm", method = "post")]
+    async fn confirm(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReservationFound> {
+        self.transition(auth, Command::Confirm(id.0)).await
+    }
+
+    /// Release a reservation: its stock becomes available again.
+    #[oai(path = "/reservations/:id/release", method = "post")]
+    async fn release(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReservationFound> {
+        self.transition(auth, Command::Release(id.0)).await
+    }
+
+    /// Commit a reservation (shipped): on-hand and reserved both drop.
+    #[oai(path = "/reservations/:id/commit", method = "post")]
+    async fn commit(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReservationFound> {
+        self.transition(auth, Command::Commit(id.0)).await
+    }
+}
+
+impl InventoryApi {
+    async fn transition(&self, auth: BearerAuth, cmd: Command) -> ApiResult<ReservationFound> {
+        let Reply::Reservation { reservation, .. } = self.engine.call(auth.0.tenant_id, cmd).await.map_err(problem)? else {
+            unreachable!("transitions answer a reservation")
+        };
+        Ok(ReservationFound::Ok(Json((&reservation).into())))
+    }
+}

@@ -165,13 +165,17 @@ impl OrdersHandler {
     #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
     async fn apply_reservation(&self, env: &Envelope) -> anyhow::Result<()> {
         let ev: ReservationChanged = env.decode()?;
-        let Some(order_id) = ev.order_id else { return Ok(()) };
         let t = env.tenant_id.0;
         let now = chrono::Utc::now();
         let tx = self.db.write().await?;
         if !bus::inbox::claim(&*tx, CONSUMER, env).await? {
             return Ok(());
         }
+        let Some(order_id) = ev.order_id else {
+            // An API reservation: nothing of an order to update, but the message is handled.
+            tx.commit().await?;
+            return Ok(());
+        };
         let Some(order) = find_order(&*tx, self.db.is_postgres(), t, sea_orm::Condition::all().add(orders::Column::Id.eq(order_id))).await? else {
             tx.commit().await?;
             return Ok(());

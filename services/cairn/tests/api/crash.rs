@@ -1,0 +1,163 @@
+//! Failures in the middle of a stream: nothing acknowledged is lost, nothing applied twice.
+
+use futures_util::{StreamExt, stream};
+use serde_json::{Value, json};
+use std::{
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+use testkit::{LEDGER_MISMATCHES, TempDir, bazaar::{Trade, sign}};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_cairn(dir: &TempDir, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&dir.0)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start cairn")
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get(format!("{base}/healthz")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "cairn did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn post(client: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
+    let r = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+/// Sends one signed webhook; `Some(status)` if an answer came back.
+async fn deliver(client: &reqwest::Client, ch: &Value, shop: &str, tid: &str, msg: &Value) -> Option<u16> {
+    let body = serde_json::to_vec(msg).unwrap();
+    let ts = chrono::Utc::now().timestamp();
+    let r = client
+        .post(ch["webhook_url"].as_str().unwrap())
+        .header("content-type", "application/json")
+        .header("X-Bazaar-Topic", msg["topic"].as_str().unwrap())
+        .header("X-Bazaar-Message-Id", format!("{tid}-pay"))
+        .header("X-Bazaar-Timestamp", ts.to_string())
+        .header("X-Bazaar-Signature", sign(ch["webhook_secret"].as_str().unwrap(), ts, &body))
+        .header("X-Bazaar-Shop-Id", shop)
+        .body(body)
+        .send()
+        .await
+        .ok()?;
+    Some(r.status().as_u16())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_mid_stream_loses_no_acknowledged_webhook() {
+    const TRADES: usize = 400;
+    let dir = TempDir::new("cairn-crash");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let mut child = start_cairn(&dir, port);
+    wait_healthy(&client, &base).await;
+    let signup = post(&client, format!("{base}/v1/signup"), "", json!({"tenant_name": "Crashy", "email": "crash@example.com", "password": "correct horse battery"})).await;
+    let token = signup["access_token"].as_str().unwrap().to_owned();
+    post(&client, format!("{base}/v1/skus"), &token, json!({"code": "BOX", "name": "Box"})).await;
+    post(&client, format!("{base}/v1/stock/adjustments"), &token, json!({"sku_code": "BOX", "delta": 300, "reason": "count"})).await;
+    let ch = post(&client, format!("{base}/v1/channels"), &token, json!({"marketplace": "bazaar", "shop_id": "shop-k", "name": "K"})).await;
+    let start = chrono::Utc::now();
+    let trades: Vec<(String, Value)> = (0..TRADES).map(|i| { let tid = format!("K{i:05}"); let m = Trade::new("shop-k", &tid, start, "BOX", 1).paid_msg(i as i64); (tid, m) }).collect();
+
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let sender = {
+        let (client, ch, trades, acked) = (client.clone(), ch.clone(), trades.clone(), acked.clone());
+        tokio::spawn(async move {
+            stream::iter(trades)
+                .for_each_concurrent(16, |(tid, msg)| {
+                    let (client, ch, acked) = (client.clone(), ch.clone(), acked.clone());
+                    async move {
+                        if deliver(&client, &ch, "shop-k", &tid, &msg).await == Some(200) {
+                            acked.lock().unwrap().push(tid);
+                        }
+                    }
+                })
+                .await
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while acked.lock().unwrap().len() < 150 {
+        assert!(Instant::now() < deadline, "stream too slow");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    child.kill().expect("SIGKILL"); // kill -9, mid-stream
+    child.wait().unwrap();
+    sender.await.unwrap();
+    let acked: Vec<String> = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 150 && acked.len() < TRADES, "the kill landed mid-stream ({} acked)", acked.len());
+
+    let mut child = start_cairn(&dir, port);
+    wait_healthy(&client, &base).await;
+    let db = store::Db::connect(&cairn::config::sqlite_url(&dir.0), 2).await.unwrap();
+    testkit::settle(&db).await;
+    for tid in &acked {
+        let page: Value = client.get(format!("{base}/v1/orders?external_id={tid}")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        assert_eq!(page["total"], 1, "acknowledged trade {tid} has its order after the crash");
+    }
+    // Bazaar retries whatever it did not get a 2xx for (and some it did): all converge.
+    for (tid, msg) in &trades {
+        assert_eq!(deliver(&client, &ch, "shop-k", tid, msg).await, Some(200));
+    }
+    testkit::settle(&db).await;
+    let page: Value = client.get(format!("{base}/v1/orders?per_page=1")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(page["total"], TRADES);
+    let s: Value = client.get(format!("{base}/v1/stock/BOX")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!((s["on_hand"].as_i64(), s["reserved"].as_i64()), (Some(300), Some(300)), "no reservation applied twice");
+    let reserve_rows = testkit::scalar(&db, "select count(*) from stock_ledger where kind = 'reserve'").await;
+    assert_eq!(reserve_rows, 300, "one reserve movement per reserved line");
+    assert_eq!(testkit::scalar(&db, LEDGER_MISMATCHES).await, 0);
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "SIGTERM drains and exits cleanly: {status:?}");
+}
+
+fn rabbitmqctl(cmd: &str) {
+    let prefix = std::env::var("CAIRN_TEST_RABBITMQCTL").expect("CAIRN_TEST_RABBITMQCTL is set by `cargo xtask test`");
+    let ok = Command::new("sh").arg("-c").arg(format!("{prefix} {cmd}")).stdout(Stdio::null()).status().unwrap().success();
+    assert!(ok, "rabbitmqctl {cmd} failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rabbitmq_restart_mid_stream_loses_nothing() {
+    const TRADES: usize = 200;
+    let app = testkit::spawn_app(testkit::Backend::Distributed).await;
+    let t = app.signup("Broker chaos").await;
+    app.create_sku(&t, "CUP", 0).await;
+    app.adjust(&t, "CUP", 150).await;
+    let ch = app.connect_bazaar(&t, "shop-r", None).await;
+    let start = chrono::Utc::now();
+    for i in 0..TRADES {
+        if i == TRADES / 3 {
+            rabbitmqctl("stop_app");
+        }
+        if i == 2 * TRADES / 3 {
+            rabbitmqctl("start_app");
+        }
+        let tid = format!("R{i:05}");
+        let msg = Trade::new("shop-r", &tid, start, "CUP", 1).paid_msg(i as i64);
+        app.post_webhook(&ch, &format!("{tid}-pay"), &msg).await.expect(200);
+    }
+    app.settle().await;
+    assert_eq!(app.get("/v1/orders?per_page=1", &t.token).await.expect(200)["total"], TRADES);
+    assert_eq!(app.get("/v1/orders?status=allocated&per_page=1", &t.token).await.expect(200)["total"], 150);
+    assert_eq!(app.get("/v1/orders?status=backordered&per_page=1", &t.token).await.expect(200)["total"], 50);
+    let s = app.stock(&t, "CUP").await;
+    assert_eq!((s["on_hand"].as_i64(), s["reserved"].as_i64()), (Some(150), Some(150)));
+    assert_eq!(app.scalar(LEDGER_MISMATCHES).await, 0);
+    app.shutdown().await;
+}

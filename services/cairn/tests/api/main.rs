@@ -1,0 +1,24 @@
+//! Behaviour tests against real components. Each test runs twice: on the embedded default
+//! (SQLite + embedded bus) and on PostgreSQL + RabbitMQ (started by `cargo xtask test`).
+
+/// Declares a test that runs on both backends.
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn embedded() {
+                super::$name(testkit::spawn_app(testkit::Backend::Embedded).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn distributed() {
+                super::$name(testkit::spawn_app(testkit::Backend::Distributed).await).await
+            }
+        }
+    };
+}
+
+mod auth;
+mod crash;
+mod inventory;
+mod isolation;
+mod webhooks;

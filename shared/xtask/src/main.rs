@@ -1,1 +1,231 @@
-fn main() {}
+//! `cargo xtask`: Cairn's project automation (std only, no dependencies).
+//!
+//! Run `cargo xtask help` for the commands.
+
+/// `say!("...")` prints an `xtask: ...` progress line on stderr.
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::util::say_line(&format!($($arg)*)) };
+}
+pub(crate) use say;
+
+mod install;
+mod openapi;
+mod services;
+mod util;
+
+use services::Services;
+use std::{
+    io::{self, BufRead, Write},
+    os::unix::process::ExitStatusExt,
+    process::ExitCode,
+    thread,
+    time::Instant,
+};
+use util::{cargo_command, secs, shell_quote, workspace_root};
+
+const USAGE: &str = "\
+cargo xtask — Cairn project automation
+
+USAGE:
+    cargo xtask test [-- <cargo test args>]
+        The project's single test command. Installs PostgreSQL and RabbitMQ with apt-get if
+        missing (Debian, as root), starts a throwaway instance of each on free 127.0.0.1 ports,
+        checks openapi/cairn.yaml for drift, runs `cargo test --workspace --locked <args>`
+        with the CAIRN_TEST_* variables below, then stops both servers and deletes their files
+        (also on failure or Ctrl-C). Exits with cargo test's exit code.
+        `--workspace` is left out when <args> select packages (-p/--package), so
+        `cargo xtask test -- -p kernel` tests only kernel.
+
+    cargo xtask openapi [--check]
+        Regenerates openapi/cairn.yaml with `cargo run -p cairn -- openapi`.
+        --check: write nothing; exit 1 naming the first differing line if it is out of date.
+
+    cargo xtask bench
+        Starts the same servers (PostgreSQL with its default durability: fsync on) and runs the
+        hot-SKU benchmark, `cargo bench -p inventory --bench hot_sku`, which prints Cairn's
+        reservations per second beside the naive one-UPDATE-per-reservation baseline.
+    cargo xtask services
+        Starts the same throwaway servers, prints `export CAIRN_TEST_...=...` lines for running
+        `cargo test` by hand in another shell, and stops everything when stdin gets a line
+        or closes (Enter, Ctrl-D) or on Ctrl-C.
+
+    cargo xtask help
+
+VARIABLES SET FOR THE TESTS:
+    CAIRN_TEST_PG_URL       postgres://postgres@127.0.0.1:<port>/postgres (superuser, trust auth)
+    CAIRN_TEST_AMQP_URL     amqp://guest:guest@127.0.0.1:<port>/%2f
+    CAIRN_TEST_RABBITMQCTL  shell command prefix controlling that RabbitMQ node; append a
+                            rabbitmqctl sub-command: sh -c \"$CAIRN_TEST_RABBITMQCTL stop_app\"
+
+KNOBS:
+    CAIRN_XTASK_SKIP_OPENAPI=1  `test` skips the OpenAPI drift check
+    CAIRN_XTASK_TMPDIR=<dir>    where the servers' temp dirs go (default /tmp; must be
+                                traversable by the postgres and rabbitmq users)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
+    let result = match args.first().map(String::as_str) {
+        None | Some("help" | "-h" | "--help") => {
+            print!("{USAGE}");
+            Ok(0)
+        }
+        Some("test") => test(rest),
+        Some("openapi") => openapi_cmd(rest),
+        Some("services") => services_cmd(rest),
+        Some("bench") => bench(rest),
+        Some(services::REAPER_ARG) => Ok(services::reaper_main()),
+        Some(other) => Err(format!("unknown command `{other}` (see `cargo xtask help`)")),
+    };
+    let code = result.unwrap_or_else(|e| {
+        say!("error: {e}");
+        1
+    });
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn skip_openapi() -> bool {
+    std::env::var("CAIRN_XTASK_SKIP_OPENAPI").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// `cargo xtask test [-- args]`
+fn test(args: &[String]) -> Result<i32, String> {
+    let t_all = Instant::now();
+    let root = workspace_root()?;
+    let extra: &[String] = match args.first() {
+        Some(a) if a == "--" => &args[1..],
+        _ => args,
+    };
+
+    // The drift check compiles cairn; do it while the servers boot.
+    let drift = if skip_openapi() {
+        say!("CAIRN_XTASK_SKIP_OPENAPI is set: skipping the OpenAPI drift check");
+        None
+    } else {
+        let root = root.clone();
+        Some(thread::spawn(move || openapi::generate(&root)))
+    };
+    let services = Services::start();
+    let generated = drift.map(|h| h.join().unwrap_or_else(|_| Err("the OpenAPI generation panicked".into())));
+    let services = services?;
+
+    if let Some(generated) = generated {
+        if let Err(e) = generated.and_then(|yaml| openapi::check(&root, &yaml)) {
+            say!("OpenAPI drift check failed: {e}");
+            return Ok(1); // `services` drops here: servers stopped, files removed
+        }
+        say!("{} is up to date", openapi::SPEC);
+    }
+
+    let mut cmd = cargo_command(&root);
+    cmd.arg("test");
+    if !selects_packages(extra) && !extra.iter().take_while(|a| *a != "--").any(|a| a == "--workspace" || a == "--all") {
+        cmd.arg("--workspace");
+    }
+    cmd.arg("--locked").args(extra);
+    for (k, v) in services.instance().test_env() {
+        cmd.env(k, v);
+    }
+    say!("$ {}", util::show(&cmd));
+    let t_test = Instant::now();
+    let status = cmd.status().map_err(|e| format!("cannot run cargo test: {e}"))?;
+    let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    say!("cargo test finished in {} (exit code {code})", secs(t_test.elapsed()));
+
+    drop(services);
+    say!("total {} — {}", secs(t_all.elapsed()), if code == 0 { "OK" } else { "FAILED" });
+    Ok(code)
+}
+
+/// `cargo xtask bench`
+fn bench(args: &[String]) -> Result<i32, String> {
+    if !args.is_empty() {
+        return Err(format!("usage: cargo xtask bench (got {args:?})"));
+    }
+    let root = workspace_root()?;
+    let services = Services::start_with(true)?;
+    let mut cmd = cargo_command(&root);
+    cmd.args(["bench", "--locked", "-p", "inventory", "--bench", "hot_sku"]);
+    cmd.env("CAIRN_BENCH_PG_URL", services.instance().pg_url());
+    say!("$ {}", util::show(&cmd));
+    let status = cmd.status().map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    drop(services);
+    Ok(status.code().unwrap_or(1))
+}
+
+/// Whether cargo test args (before a `--`) pick packages, which `--workspace` would override.
+fn selects_packages(args: &[String]) -> bool {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "-p" || a == "--package" || a.starts_with("--package=") || (a.starts_with("-p") && !a.starts_with("--")))
+}
+
+/// `cargo xtask openapi [--check]`
+fn openapi_cmd(args: &[String]) -> Result<i32, String> {
+    let check = match args {
+        [] => false,
+        [a] if a == "--check" => true,
+        _ => return Err(format!("usage: cargo xtask openapi [--check] (got {args:?})")),
+    };
+    let root = workspace_root()?;
+    let yaml = openapi::generate(&root)?;
+    if check {
+        return Ok(match openapi::check(&root, &yaml) {
+            Ok(()) => {
+                say!("{} is up to date", openapi::SPEC);
+                0
+            }
+            Err(e) => {
+                say!("{e}");
+                1
+            }
+        });
+    }
+    if openapi::write(&root, &yaml)? {
+        say!("wrote {} ({} lines)", openapi::SPEC, yaml.lines().count());
+    } else {
+        say!("{} is already up to date", openapi::SPEC);
+    }
+    Ok(0)
+}
+
+/// `cargo xtask services`
+fn services_cmd(args: &[String]) -> Result<i32, String> {
+    if !args.is_empty() {
+        return Err("usage: cargo xtask services".into());
+    }
+    let services = Services::start()?;
+    {
+        let mut out = io::stdout().lock();
+        for (k, v) in services.instance().test_env() {
+            let _ = writeln!(out, "export {k}={}", shell_quote(&v));
+        }
+        let _ = out.flush();
+    }
+    say!("servers are running; paste the export lines above into another shell and run `cargo test`");
+    say!("press Enter or Ctrl-D here (or Ctrl-C) to stop them");
+    let mut line = String::new();
+    let _ = io::stdin().lock().read_line(&mut line);
+    drop(services);
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selects_packages;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn package_selection_drops_workspace() {
+        assert!(selects_packages(&args(&["-p", "kernel"])));
+        assert!(selects_packages(&args(&["-pkernel"])));
+        assert!(selects_packages(&args(&["--package=kernel", "--lib"])));
+        assert!(!selects_packages(&args(&[])));
+        assert!(!selects_packages(&args(&["--exclude", "cairn"])));
+        assert!(!selects_packages(&args(&["--", "-p"])), "after `--` args belong to the test binary");
+    }
+}

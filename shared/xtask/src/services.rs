@@ -599,6 +599,7 @@ mod tests {
             amqp_port: 2,
             dist_port: 3,
             epmd_port: 4,
+            durable: false,
         };
         let back = Instance::from_line(&inst.to_line()).unwrap();
         assert_eq!(back.to_line(), inst.to_line());

@@ -184,7 +184,6 @@ create table reservations (
     primary key (tenant_id, id),
     unique (tenant_id, reservation_key)
 );
-create index reservations_live on reservations (tenant_id, state);
 create table stock_ledger (
     tenant_id {uuid} not null,
     id {uuid} not null,

@@ -358,13 +358,7 @@ impl InventoryApi {
     #[oai(path = "/stock/:sku_code", method = "get")]
     async fn stock(&self, auth: BearerAuth, sku_code: Path<String>) -> ApiResult<StockFound> {
         let t = auth.0.tenant_id.0;
-        let sku = db::skus::Entity::find()
-            .filter(db::skus::Column::TenantId.eq(t))
-            .filter(db::skus::Column::Code.eq(sku_code.0.clone()))
-            .one(self.db.conn())
-            .await
-            .map_err(Problem::internal)?
-            .ok_or_else(|| Problem::new(Code::UnknownSku, format!("SKU `{}` does not exist", sku_code.0)))?;
+        let sku = self.find_sku(t, &sku_code.0).await?;
         let whs = db::warehouses::Entity::find().filter(db::warehouses::Column::TenantId.eq(t)).order_by_asc(db::warehouses::Column::CreatedAt).all(self.db.conn()).await.map_err(Problem::internal)?;
         let levels = db::stock_levels::Entity::find()
             .filter(db::stock_levels::Column::TenantId.eq(t))
@@ -388,13 +382,7 @@ impl InventoryApi {
     #[oai(path = "/stock/:sku_code/ledger", method = "get")]
     async fn ledger(&self, auth: BearerAuth, sku_code: Path<String>, limit: Query<Option<u64>>) -> ApiResult<LedgerFound> {
         let t = auth.0.tenant_id.0;
-        let sku = db::skus::Entity::find()
-            .filter(db::skus::Column::TenantId.eq(t))
-            .filter(db::skus::Column::Code.eq(sku_code.0.clone()))
-            .one(self.db.conn())
-            .await
-            .map_err(Problem::internal)?
-            .ok_or_else(|| Problem::new(Code::UnknownSku, format!("SKU `{}` does not exist", sku_code.0)))?;
+        let sku = self.find_sku(t, &sku_code.0).await?;
         let whs = db::warehouses::Entity::find().filter(db::warehouses::Column::TenantId.eq(t)).all(self.db.conn()).await.map_err(Problem::internal)?;
         let rows = db::stock_ledger::Entity::find()
             .filter(db::stock_ledger::Column::TenantId.eq(t))
@@ -477,6 +465,17 @@ impl InventoryApi {
 }
 
 impl InventoryApi {
+    /// The tenant's SKU with this code, or `unknown_sku` (also for another tenant's code).
+    async fn find_sku(&self, tenant: Uuid, code: &str) -> Result<db::skus::Model, ProblemResponse> {
+        db::skus::Entity::find()
+            .filter(db::skus::Column::TenantId.eq(tenant))
+            .filter(db::skus::Column::Code.eq(code))
+            .one(self.db.conn())
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(|| Problem::new(Code::UnknownSku, format!("SKU `{code}` does not exist")).into())
+    }
+
     async fn transition(&self, auth: BearerAuth, cmd: Command) -> ApiResult<ReservationFound> {
         let Reply::Reservation { reservation, .. } = self.engine.call(auth.0.tenant_id, cmd).await.map_err(problem)? else {
             unreachable!("transitions answer a reservation")

@@ -297,7 +297,7 @@ impl Partition {
                     continue;
                 }
             };
-            let ev = book.ensure_main(kernel::new_id());
+            let ev = book.ensure_main(kernel::new_id);
             pending.record(tenant, &ev, now);
             let result = apply(book, tenant, job.cmd, now, &mut pending, &mut seen, &mut batch_keys, stored);
             replies.push((job.reply, result));

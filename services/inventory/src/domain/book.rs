@@ -183,11 +183,12 @@ impl Book {
 
     // ---- commands ----
 
-    /// Creates the `MAIN` warehouse if the tenant has none yet.
-    pub fn ensure_main(&mut self, id: Uuid) -> Vec<StockEvent> {
+    /// Creates the `MAIN` warehouse (with the id `new_id` gives) if the tenant has none yet.
+    pub fn ensure_main(&mut self, new_id: impl FnOnce() -> Uuid) -> Vec<StockEvent> {
         if self.warehouse(MAIN_WAREHOUSE).is_some() {
             return Vec::new();
         }
+        let id = new_id();
         self.warehouses.push(Warehouse { id, code: MAIN_WAREHOUSE.into(), name: "Main warehouse".into() });
         vec![StockEvent::WarehouseCreated(id)]
     }
@@ -510,7 +511,7 @@ mod tests {
 
     fn book(on_hand: i64, safety: i64) -> (Book, Uuid) {
         let mut b = Book::default();
-        b.ensure_main(Uuid::now_v7());
+        b.ensure_main(Uuid::now_v7);
         let (sku, _) = b.create_sku(Uuid::now_v7(), "TEE", "Tee", safety).unwrap();
         b.adjust(&Adjust { sku_code: "TEE".into(), warehouse_code: None, delta: on_hand, reason: "count".into() }, t(0)).unwrap();
         (b, sku.id)

@@ -24,6 +24,14 @@ async fn a_signed_webhook_becomes_an_order_with_reserved_stock(app: TestApp) {
     app.adjust(&t, "TEE-RED-M", 10).await;
     let ch = app.connect_bazaar(&t, "shop-8848", None).await;
     assert!(ch.webhook_url.ends_with(&format!("/v1/webhooks/bazaar/{}", ch.id)));
+    // Connecting the same shop again is the first result; different settings or a marketplace
+    // we do not speak are refused, and nothing new is stored.
+    let again = app.connect_bazaar(&t, "shop-8848", None).await;
+    assert_eq!((again.id, again.secret.as_str()), (ch.id, ch.secret.as_str()));
+    app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "shop-8848", "name": "Renamed"})).await.assert_problem(409, "already_exists");
+    app.post("/v1/channels", &t.token, &json!({"marketplace": "amazon", "shop_id": "s-2", "name": "X"})).await.assert_problem(400, "invalid_input");
+    app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "s-3", "name": "X", "hold_ttl_seconds": 5})).await.assert_problem(400, "malformed_request");
+    assert_eq!(app.scalar("select count(*) from channels").await, 1);
     let trade = Trade::new("shop-8848", "T2026111100000001", chrono::Utc::now(), "TEE-RED-M", 2);
 
     let r = app.post_webhook(&ch, "m-1", &trade.created_msg()).await.expect(200);

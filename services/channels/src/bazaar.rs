@@ -25,23 +25,24 @@ pub const TOPICS: &[&str] = &[
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
-/// base64(HMAC-SHA256(secret, "{timestamp}.{body}")).
-pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+/// HMAC-SHA256 over `"{timestamp}.{body}"`, the message BAZAAR.md signs.
+fn mac(secret: &str, timestamp: &str, body: &[u8]) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
+    mac.update(timestamp.as_bytes());
     mac.update(b".");
     mac.update(body);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    mac
+}
+
+/// base64(HMAC-SHA256(secret, "{timestamp}.{body}")).
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(mac(secret, &timestamp.to_string(), body).finalize().into_bytes())
 }
 
 /// Checks a signature in constant time over the raw bytes.
 pub fn verify(secret: &str, timestamp: &str, body: &[u8], signature_b64: &str) -> bool {
     let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()) else { return false };
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac.verify_slice(&sig).is_ok()
+    mac(secret, timestamp, body).verify_slice(&sig).is_ok()
 }
 
 /// A webhook body.
@@ -161,6 +162,14 @@ mod tests {
         assert_eq!(s.payment, Money(39800));
         assert_eq!(s.lines[0].quantity, 2);
         assert_eq!(s.modified.to_rfc3339(), "2026-11-10T16:00:03.005+00:00");
+    }
+
+    #[test]
+    fn signatures_match_an_independent_implementation() {
+        // Computed with Python's hmac/hashlib/base64, so signer and verifier cannot share a bug.
+        let body = r#"{"tid":"T1","buyer_nick":"买家"}"#.as_bytes();
+        assert_eq!(sign("whsec_test", 1_700_000_000, body), "xcYy/L5pbXfy2u3pabHsRUpgqVfhXTULwo6tZVWHBPI=");
+        assert!(verify("whsec_test", "1700000000", body, "xcYy/L5pbXfy2u3pabHsRUpgqVfhXTULwo6tZVWHBPI="));
     }
 
     #[test]

@@ -8,13 +8,14 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m0001_init;
+mod m0002_invoicing;
 
 /// Applies Cairn's migrations in order.
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_init::Migration)]
+        vec![Box::new(m0001_init::Migration), Box::new(m0002_invoicing::Migration)]
     }
 }
 

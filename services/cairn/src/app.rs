@@ -9,6 +9,7 @@ use auth::JwtKeys;
 use channels::ChannelsApi;
 use identity::IdentityApi;
 use inventory::{Engine, http::InventoryApi};
+use invoicing::InvoicingApi;
 use orders::OrdersApi;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
@@ -20,10 +21,14 @@ use migration::MigratorTrait;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::sync::watch;
 
-type Apis = (HealthApi, IdentityApi, ChannelsApi, OrdersApi, InventoryApi);
+type Apis = (HealthApi, IdentityApi, ChannelsApi, OrdersApi, InventoryApi, InvoicingApi);
 
 /// Every consumer in the system with its topics (see [`bus::start`]).
-pub const BINDINGS: &[(&str, &[&str])] = &[(orders::consumer::CONSUMER, orders::consumer::TOPICS), (inventory::engine::CONSUMER, inventory::consumer::TOPICS)];
+pub const BINDINGS: &[(&str, &[&str])] = &[
+    (orders::consumer::CONSUMER, orders::consumer::TOPICS),
+    (inventory::engine::CONSUMER, inventory::consumer::TOPICS),
+    (invoicing::consumer::CONSUMER, invoicing::consumer::TOPICS),
+];
 
 /// The API service; with `parts`, wired to live dependencies, without, for the spec only.
 pub fn api_service(parts: Option<(Apis, &str)>) -> OpenApiService<Apis, ()> {
@@ -40,15 +45,24 @@ pub fn api_service(parts: Option<(Apis, &str)>) -> OpenApiService<Apis, ()> {
                     IdentityApi::new(db.clone(), keys),
                     ChannelsApi::new(db.clone(), "http://localhost:8080"),
                     OrdersApi::new(db.clone()),
-                    InventoryApi::new(db, engine),
+                    InventoryApi::new(db.clone(), engine),
+                    InvoicingApi::new(
+                        invoicing::Invoicing { db, key: invoicing::VerifyKey::derive(&secrecy::SecretString::from("spec-only")), public_url: "http://localhost:8080".into() },
+                        Arc::new(invoicing_pdf_renderer()),
+                    ),
                 ),
                 "http://localhost:8080".to_owned(),
             )
         }
     };
     OpenApiService::new(apis, "Cairn", env!("CARGO_PKG_VERSION"))
-        .description("Cairn, the seller back office: inventory, orders and marketplace channels. Every error is application/problem+json with a stable `code`.")
+        .description("Cairn, the seller back office: inventory, orders, marketplace channels and invoicing. Every error is application/problem+json with a stable `code`.")
         .server(server)
+}
+
+/// The PDF renderer with Cairn's embedded CJK font.
+fn invoicing_pdf_renderer() -> invoicing_pdf::Renderer {
+    invoicing_pdf::Renderer::new()
 }
 
 /// A running Cairn.
@@ -107,12 +121,16 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     if config.runs(Service::Inventory) {
         handlers.push(Arc::new(inventory::consumer::OrderStockHandler::new(engine.clone())));
     }
-    let (bus_health, bus_tasks) = bus::start(db.clone(), &config.transport, BINDINGS, handlers, stop_rx.clone());
-    tasks.extend(bus_tasks);
-
     let acceptor = TcpListener::bind(config.listen.as_str()).into_acceptor().await.with_context(|| format!("binding {}", config.listen))?;
     let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let invoicing = invoicing::Invoicing { db: db.clone(), key: invoicing::VerifyKey::derive(&config.jwt_secret), public_url: public_url.clone() };
+    if config.runs(Service::Invoicing) {
+        handlers.push(Arc::new(invoicing::consumer::InvoicingHandler::new(invoicing.clone())));
+    }
+    let (bus_health, bus_tasks) = bus::start(db.clone(), &config.transport, BINDINGS, handlers, stop_rx.clone());
+    tasks.extend(bus_tasks);
+
     let keys = JwtKeys::new(&config.jwt_secret, config.jwt_ttl_seconds);
     let apis = (
         HealthApi { db: Some(db.clone()), bus: Some(bus_health) },
@@ -120,6 +138,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         ChannelsApi::new(db.clone(), &public_url),
         OrdersApi::new(db.clone()),
         InventoryApi::new(db.clone(), engine.clone()),
+        InvoicingApi::new(invoicing, Arc::new(invoicing_pdf_renderer())),
     );
     let service = api_service(Some((apis, &public_url)));
     let docs = service.swagger_ui();

@@ -12,11 +12,12 @@ pub enum Service {
     Channels,
     Orders,
     Inventory,
+    Invoicing,
 }
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 4] = [Service::Identity, Service::Channels, Service::Orders, Service::Inventory];
+    pub const ALL: [Service; 5] = [Service::Identity, Service::Channels, Service::Orders, Service::Inventory, Service::Invoicing];
 
     /// The service that owns an API path, if any.
     pub fn owning(path: &str) -> Option<Service> {
@@ -27,6 +28,7 @@ impl Service {
             "channels" | "webhooks" => Service::Channels,
             "orders" => Service::Orders,
             "warehouses" | "skus" | "stock" | "reservations" => Service::Inventory,
+            "invoices" | "invoicing" => Service::Invoicing,
             _ => return None,
         })
     }

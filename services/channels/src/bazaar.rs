@@ -71,6 +71,8 @@ pub struct Trade {
     pub post_fee: String,
     #[serde(default = "zero")]
     pub discount_fee: String,
+    #[serde(default)]
+    pub invoice_request: Option<kernel::trade::InvoiceRequest>,
     pub orders: Vec<Line>,
 }
 
@@ -97,6 +99,11 @@ pub struct Line {
 
 fn no_refund() -> String {
     "NO_REFUND".into()
+}
+
+/// A Chinese taxpayer id: the 18-character unified social credit code, or an older 15/20-digit one.
+fn valid_tax_id(t: &str) -> bool {
+    (15..=20).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
 }
 
 fn utc(t: chrono::DateTime<chrono::FixedOffset>) -> Timestamp {
@@ -143,6 +150,13 @@ impl Trade {
             payment: money("payment", &self.payment)?,
             post_fee: money("post_fee", &self.post_fee)?,
             discount_fee: money("discount_fee", &self.discount_fee)?,
+            invoice_request: match self.invoice_request {
+                Some(r) if r.title.trim().is_empty() || r.title.chars().count() > 100 => return Err("invoice_request.title must be 1-100 characters".into()),
+                Some(r) if r.kind == kernel::trade::InvoiceBuyerKind::Company && r.tax_id.as_deref().is_none_or(|t| !valid_tax_id(t)) => {
+                    return Err("invoice_request.tax_id must be a 15-20 character tax id for a company".into());
+                }
+                r => r,
+            },
             lines,
         })
     }

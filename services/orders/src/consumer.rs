@@ -155,7 +155,25 @@ impl OrdersHandler {
             created_at: snap.created,
             paid_at: snap.pay_time,
             hold_ttl_seconds: ev.hold_ttl_seconds,
-            lines: snap.lines.iter().map(|l| OrderLineRef { external_line_id: l.external_line_id.clone(), sku_code: l.sku_code.clone(), quantity: l.quantity, refunded: l.refunded() }).collect(),
+            lines: snap
+                .lines
+                .iter()
+                .map(|l| OrderLineRef {
+                    external_line_id: l.external_line_id.clone(),
+                    sku_code: l.sku_code.clone(),
+                    quantity: l.quantity,
+                    refunded: l.refunded(),
+                    title: l.title.clone(),
+                    unit_price: l.unit_price,
+                    payment: l.payment,
+                })
+                .collect(),
+            currency: snap.currency.clone(),
+            payment: snap.payment,
+            post_fee: snap.post_fee,
+            discount_fee: snap.discount_fee,
+            buyer_nick: snap.buyer_nick.clone(),
+            invoice_request: snap.invoice_request.clone(),
         };
         bus::outbox::enqueue(&*tx, &[Envelope::new(TenantId(t), &changed, now, Some(env))]).await?;
         tx.commit().await?;

@@ -1,7 +1,7 @@
 //! The integration-event envelope and the contracts services publish to each other.
 //! A consumer depends on these types, never on the producer's tables.
 
-use crate::{TenantId, Timestamp, trade::TradeSnapshot};
+use crate::{Money, TenantId, Timestamp, trade::{InvoiceRequest, TradeSnapshot}};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -125,14 +125,22 @@ impl OrderStatus {
     ];
 }
 
-/// One order line as inventory needs it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// One order line as inventory (and invoicing) need it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OrderLineRef {
     pub external_line_id: String,
     pub sku_code: String,
     pub quantity: i64,
     /// A refund succeeded for this line.
     pub refunded: bool,
+    // What invoicing needs; absent from events written before they existed.
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub unit_price: Money,
+    /// What the buyer paid for the line, as the marketplace reports it.
+    #[serde(default)]
+    pub payment: Money,
 }
 
 /// orders → inventory (and anyone else): the order as it is now. Consumers apply it only
@@ -149,6 +157,21 @@ pub struct OrderChanged {
     pub paid_at: Option<Timestamp>,
     pub hold_ttl_seconds: i64,
     pub lines: Vec<OrderLineRef>,
+    // The commercial terms, for invoicing; absent from events written before they existed.
+    #[serde(default)]
+    pub currency: String,
+    /// What the buyer paid for the whole order (lines − discount + post fee).
+    #[serde(default)]
+    pub payment: Money,
+    #[serde(default)]
+    pub post_fee: Money,
+    /// The order-level discount.
+    #[serde(default)]
+    pub discount_fee: Money,
+    #[serde(default)]
+    pub buyer_nick: String,
+    #[serde(default)]
+    pub invoice_request: Option<InvoiceRequest>,
 }
 
 impl Event for OrderChanged {

@@ -51,5 +51,29 @@ pub struct TradeSnapshot {
     pub payment: Money,
     pub post_fee: Money,
     pub discount_fee: Money,
+    /// The buyer asked for an invoice (null when not).
+    #[serde(default)]
+    pub invoice_request: Option<InvoiceRequest>,
     pub lines: Vec<TradeLine>,
+}
+
+/// Who the buyer wants the invoice made out to (BAZAAR.md `invoice_request`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InvoiceRequest {
+    pub kind: InvoiceBuyerKind,
+    /// A company's registered name, or a person's name.
+    pub title: String,
+    /// The company's unified social credit code; none for a person.
+    #[serde(default)]
+    pub tax_id: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// A personal or a company invoice.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceBuyerKind {
+    Personal,
+    Company,
 }

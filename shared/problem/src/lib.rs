@@ -30,6 +30,7 @@ pub enum Code {
     EmailTaken,
     InsufficientStock,
     InvalidStateTransition,
+    NotConfigured,
     PayloadTooLarge,
     UnsupportedMediaType,
     IdempotencyKeyReused,
@@ -59,6 +60,7 @@ impl Code {
             EmailTaken => ("email_taken", StatusCode::CONFLICT, "This email already has an account"),
             InsufficientStock => ("insufficient_stock", StatusCode::CONFLICT, "Not enough stock available"),
             InvalidStateTransition => ("invalid_state_transition", StatusCode::CONFLICT, "The resource is not in a state that allows this"),
+            NotConfigured => ("not_configured", StatusCode::CONFLICT, "This feature is not set up for the tenant yet"),
             PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large"),
             UnsupportedMediaType => ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported content type"),
             IdempotencyKeyReused => ("idempotency_key_reused", StatusCode::UNPROCESSABLE_ENTITY, "This Idempotency-Key was used for a different request"),
@@ -262,7 +264,7 @@ mod tests {
         let all = [
             MalformedRequest, InvalidInput, MissingHeader, IdempotencyKeyRequired, Unauthorized, InvalidCredentials,
             InvalidSignature, StaleTimestamp, Forbidden, NotFound, UnknownSku, MethodNotAllowed, AlreadyExists,
-            EmailTaken, InsufficientStock, InvalidStateTransition, PayloadTooLarge, UnsupportedMediaType,
+            EmailTaken, InsufficientStock, InvalidStateTransition, NotConfigured, PayloadTooLarge, UnsupportedMediaType,
             IdempotencyKeyReused, RateLimited, Internal, Unavailable,
         ];
         let mut names: Vec<_> = all.iter().map(|c| c.describe().0).collect();

@@ -14,6 +14,8 @@ pub struct Line {
     pub sku: String,
     pub num: i64,
     pub refund_status: &'static str,
+    /// Unit price in fen.
+    pub price: i64,
 }
 
 /// A trade whose snapshots a test sends.
@@ -23,12 +25,37 @@ pub struct Trade {
     pub tid: String,
     pub created: DateTime<Utc>,
     pub lines: Vec<Line>,
+    /// Fen.
+    pub discount_fee: i64,
+    /// Fen.
+    pub post_fee: i64,
+    pub invoice_request: Value,
 }
 
 impl Trade {
     /// A trade created at `created` with one line.
     pub fn new(shop_id: &str, tid: &str, created: DateTime<Utc>, sku: &str, num: i64) -> Trade {
-        Trade { shop_id: shop_id.into(), tid: tid.into(), created, lines: vec![Line { oid: format!("{tid}-1"), sku: sku.into(), num, refund_status: "NO_REFUND" }] }
+        Trade {
+            shop_id: shop_id.into(),
+            tid: tid.into(),
+            created,
+            lines: vec![Line { oid: format!("{tid}-1"), sku: sku.into(), num, refund_status: "NO_REFUND", price: 9900 }],
+            discount_fee: 0,
+            post_fee: 0,
+            invoice_request: Value::Null,
+        }
+    }
+
+    /// Adds a line of `num` × `sku` at `price` fen.
+    pub fn line(mut self, sku: &str, num: i64, price: i64) -> Trade {
+        let oid = format!("{}-{}", self.tid, self.lines.len() + 1);
+        self.lines.push(Line { oid, sku: sku.into(), num, refund_status: "NO_REFUND", price });
+        self
+    }
+
+    /// What the buyer pays: Σ price × num − discount + post fee, in fen.
+    pub fn payment(&self) -> i64 {
+        self.lines.iter().map(|l| l.price * l.num).sum::<i64>() - self.discount_fee + self.post_fee
     }
 
     /// The webhook message for this trade in `status`, modified `offset_ms` after creation,
@@ -36,12 +63,18 @@ impl Trade {
     pub fn message(&self, topic: &str, status: &str, offset_ms: i64, paid_ms: Option<i64>) -> Value {
         let cst = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
         let at = |ms: i64| (self.created + Duration::milliseconds(ms)).with_timezone(&cst).to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+        let yuan = |fen: i64| format!("{}.{:02}", fen / 100, fen % 100);
         let orders: Vec<Value> = self
             .lines
             .iter()
-            .map(|l| json!({"oid": l.oid, "outer_sku_id": l.sku, "title": format!("商品 {}", l.sku), "num": l.num, "price": "99.00", "payment": format!("{}.00", 99 * l.num), "refund_status": l.refund_status}))
+            .enumerate()
+            .map(|(i, l)| {
+                // The marketplace reports each line's share of the discount in its `payment`;
+                // here the first line carries all of it.
+                let paid = l.price * l.num - if i == 0 { self.discount_fee } else { 0 };
+                json!({"oid": l.oid, "outer_sku_id": l.sku, "title": format!("商品 {}", l.sku), "num": l.num, "price": yuan(l.price), "payment": yuan(paid), "refund_status": l.refund_status})
+            })
             .collect();
-        let total: i64 = self.lines.iter().map(|l| 99 * l.num).sum();
         json!({
             "topic": topic,
             "shop_id": self.shop_id,
@@ -55,10 +88,10 @@ impl Trade {
                 "buyer_memo": null,
                 "receiver": {"name": "王小明", "phone": "13800000000", "province": "浙江省", "city": "杭州市", "district": "余杭区", "address": "文一西路969号", "zip": "311121"},
                 "currency": "CNY",
-                "payment": format!("{total}.00"),
-                "post_fee": "0.00",
-                "discount_fee": "0.00",
-                "invoice_request": null,
+                "payment": yuan(self.payment()),
+                "post_fee": yuan(self.post_fee),
+                "discount_fee": yuan(self.discount_fee),
+                "invoice_request": self.invoice_request,
                 "orders": orders
             }
         })
@@ -72,6 +105,23 @@ impl Trade {
     /// Paid `paid_ms` after creation (`trade.TradeBuyerPay`).
     pub fn paid_msg(&self, paid_ms: i64) -> Value {
         self.message("trade.TradeBuyerPay", "WAIT_SELLER_SEND_GOODS", paid_ms, Some(paid_ms))
+    }
+
+    /// A refund of the lines `oids` succeeded at `at_ms` (`refund.RefundSuccess`); the trade
+    /// still waits to ship the rest.
+    pub fn refunded_msg(&self, paid_ms: i64, at_ms: i64, oids: &[&str]) -> Value {
+        let mut t = self.clone();
+        for l in &mut t.lines {
+            if oids.contains(&l.oid.as_str()) {
+                l.refund_status = "SUCCESS";
+            }
+        }
+        t.message("refund.RefundSuccess", "WAIT_SELLER_SEND_GOODS", at_ms, Some(paid_ms))
+    }
+
+    /// Shipped at `at_ms` (`trade.TradeSellerShip`, WAIT_BUYER_CONFIRM_GOODS).
+    pub fn shipped_msg(&self, paid_ms: i64, at_ms: i64) -> Value {
+        self.message("trade.TradeSellerShip", "WAIT_BUYER_CONFIRM_GOODS", at_ms, Some(paid_ms))
     }
 
     /// Closed after payment at `at_ms` (`trade.TradeClose`, TRADE_CLOSED).

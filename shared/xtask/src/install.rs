@@ -1,4 +1,5 @@
-//! Finding (and, on Debian, installing) the PostgreSQL and RabbitMQ server binaries.
+//! Finding (and, on Debian, installing) the PostgreSQL and RabbitMQ server binaries, and
+//! poppler's `pdftotext`, which the invoice tests read PDFs back with.
 
 use crate::util::{effective_uid, lookup_user, secs};
 use std::{
@@ -22,7 +23,7 @@ pub struct Tools {
     pub as_service_users: bool,
 }
 
-const PACKAGES: [&str; 2] = ["postgresql", "rabbitmq-server"];
+const PACKAGES: [&str; 3] = ["postgresql", "rabbitmq-server", "poppler-utils"];
 
 /// Finds the binaries, running apt-get first if any are missing.
 pub fn ensure_installed() -> Result<Tools, String> {
@@ -57,6 +58,9 @@ fn missing() -> Vec<&'static str> {
     }
     if find_rabbitmq().is_none() {
         missing.push("RabbitMQ server (/usr/sbin/rabbitmq-server, /usr/sbin/rabbitmqctl)");
+    }
+    if !Path::new("/usr/bin/pdftotext").exists() {
+        missing.push("poppler-utils (/usr/bin/pdftotext)");
     }
     missing
 }

@@ -20,5 +20,6 @@ macro_rules! both {
 mod auth;
 mod crash;
 mod inventory;
+mod invoicing;
 mod isolation;
 mod webhooks;

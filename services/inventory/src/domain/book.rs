@@ -530,7 +530,7 @@ mod tests {
             created_at: t(0),
             paid_at: Some(t(paid_at)),
             hold_ttl_seconds: 1800,
-            lines: vec![OrderLineRef { external_line_id: "O1".into(), sku_code: "TEE".into(), quantity: qty, refunded: false }],
+            lines: vec![OrderLineRef { external_line_id: "O1".into(), sku_code: "TEE".into(), quantity: qty, refunded: false, ..Default::default() }],
         }
     }
 

@@ -9,13 +9,15 @@ pub use sea_orm_migration::prelude::*;
 
 mod m0001_init;
 mod m0002_invoicing;
+mod m0003_channel_sync;
+mod m0004_shipments;
 
 /// Applies Cairn's migrations in order.
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_init::Migration), Box::new(m0002_invoicing::Migration)]
+        vec![Box::new(m0001_init::Migration), Box::new(m0002_invoicing::Migration), Box::new(m0003_channel_sync::Migration), Box::new(m0004_shipments::Migration)]
     }
 }
 

@@ -28,6 +28,7 @@ pub const BINDINGS: &[(&str, &[&str])] = &[
     (orders::consumer::CONSUMER, orders::consumer::TOPICS),
     (inventory::engine::CONSUMER, inventory::consumer::TOPICS),
     (invoicing::consumer::CONSUMER, invoicing::consumer::TOPICS),
+    (channels::writeback::CONSUMER, channels::writeback::TOPICS),
 ];
 
 /// The API service; with `parts`, wired to live dependencies, without, for the spec only.
@@ -43,7 +44,7 @@ pub fn api_service(parts: Option<(Apis, &str)>) -> OpenApiService<Apis, ()> {
                 (
                     HealthApi { db: None, bus: None },
                     IdentityApi::new(db.clone(), keys),
-                    ChannelsApi::new(db.clone(), "http://localhost:8080"),
+                    ChannelsApi::new(db.clone(), "http://localhost:8080", channels::reconcile::Reconciler::new(db.clone(), Default::default())),
                     OrdersApi::new(db.clone()),
                     InventoryApi::new(db.clone(), engine),
                     InvoicingApi::new(
@@ -128,6 +129,12 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     if config.runs(Service::Invoicing) {
         handlers.push(Arc::new(invoicing::consumer::InvoicingHandler::new(invoicing.clone())));
     }
+    let reconciler = channels::reconcile::Reconciler::new(db.clone(), config.reconcile.clone());
+    if config.runs(Service::Channels) {
+        handlers.push(Arc::new(channels::writeback::WritebackHandler::new(db.clone())));
+        tasks.push(reconciler.clone().start(stop_rx.clone()));
+        tasks.push(channels::writeback::Worker::new(db.clone(), config.writeback_tick).start(stop_rx.clone()));
+    }
     let (bus_health, bus_tasks) = bus::start(db.clone(), &config.transport, BINDINGS, handlers, stop_rx.clone());
     tasks.extend(bus_tasks);
 
@@ -135,7 +142,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let apis = (
         HealthApi { db: Some(db.clone()), bus: Some(bus_health) },
         IdentityApi::new(db.clone(), keys.clone()),
-        ChannelsApi::new(db.clone(), &public_url),
+        ChannelsApi::new(db.clone(), &public_url, reconciler),
         OrdersApi::new(db.clone()),
         InventoryApi::new(db.clone(), engine.clone()),
         InvoicingApi::new(invoicing, Arc::new(invoicing_pdf_renderer())),

@@ -50,6 +50,19 @@ pub struct Config {
     pub migrate: bool,
     /// How long SIGTERM waits for in-flight requests.
     pub drain_seconds: u64,
+    /// Reconciliation pulls (channels).
+    pub reconcile: channels::reconcile::Settings,
+    /// How often the write-back worker looks for due write-backs when idle.
+    pub writeback_tick: std::time::Duration,
+}
+
+/// Reconciliation and write-back settings from `CAIRN_RECONCILE_INTERVAL_SECONDS` (default 60),
+/// `CAIRN_RECONCILE_OVERLAP_SECONDS` (30) and `CAIRN_WRITEBACK_TICK_MS` (500).
+fn channel_settings() -> anyhow::Result<(channels::reconcile::Settings, std::time::Duration)> {
+    let mut r = channels::reconcile::Settings::default();
+    r.interval = std::time::Duration::from_secs(parsed("CAIRN_RECONCILE_INTERVAL_SECONDS", 60u64)?.max(1));
+    r.overlap = chrono::Duration::seconds(parsed("CAIRN_RECONCILE_OVERLAP_SECONDS", 30i64)?.max(0));
+    Ok((r, std::time::Duration::from_millis(parsed("CAIRN_WRITEBACK_TICK_MS", 500u64)?.max(10))))
 }
 
 fn env(name: &str) -> Option<String> {
@@ -110,6 +123,8 @@ impl Config {
             inventory_partitions: parsed("CAIRN_INVENTORY_PARTITIONS", 4)?,
             migrate: true,
             drain_seconds: 20,
+            reconcile: channel_settings()?.0,
+            writeback_tick: channel_settings()?.1,
         })
     }
 
@@ -135,6 +150,8 @@ impl Config {
             inventory_partitions: parsed("CAIRN_INVENTORY_PARTITIONS", 8)?,
             migrate: parsed("CAIRN_MIGRATE_ON_START", false)?,
             drain_seconds: parsed("CAIRN_DRAIN_SECONDS", 20)?,
+            reconcile: channel_settings()?.0,
+            writeback_tick: channel_settings()?.1,
         })
     }
 

@@ -3,6 +3,8 @@
 
 pub mod app;
 pub mod config;
+pub mod demo;
+pub mod double11;
 pub mod health;
 
 pub use app::{Running, spawn};

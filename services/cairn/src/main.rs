@@ -1,7 +1,7 @@
 //! `cairn`: one binary for every role.
 
 use cairn::{Config, Service, app};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -19,6 +19,10 @@ enum Command {
         listen: String,
         #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./.cairn")]
         data_dir: PathBuf,
+        /// Also run the Bazaar marketplace simulator in-process, wired to Cairn: a demo seller,
+        /// two shops, a catalog with stock, and a steady trickle of trades.
+        #[arg(long)]
+        demo: bool,
     },
     /// Only the named services (all when none), on PostgreSQL and RabbitMQ from CAIRN_* variables.
     Serve {
@@ -32,6 +36,24 @@ enum Command {
     },
     /// Print the OpenAPI document (YAML).
     Openapi,
+    /// Bazaar, the marketplace simulator (BAZAAR.md): runs it standalone, or a scenario.
+    Sim(Box<SimArgs>),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SimArgs {
+    #[command(subcommand)]
+    scenario: Option<Scenario>,
+    #[command(flatten)]
+    config: bazaar_sim::SimConfig,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// A flash sale against Cairn (embedded, or --cairn-url), verified from both sides, next to
+    /// a bare-endpoint baseline. Exits 1 if an order was lost, oversold or applied twice.
+    Double11(cairn::double11::Double11Args),
 }
 
 async fn shutdown_signal() {
@@ -49,7 +71,13 @@ async fn shutdown_signal() {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Up { listen, data_dir } => {
+        Command::Up { listen, data_dir, demo: true } => {
+            telemetry::init(telemetry::Format::Pretty, "info,sqlx=warn,sea_orm=warn");
+            let demo = cairn::demo::start(cairn::demo::DemoOptions::new(&data_dir, listen)).await?;
+            println!("{}", demo.welcome());
+            demo.wait(shutdown_signal()).await;
+        }
+        Command::Up { listen, data_dir, demo: false } => {
             telemetry::init(telemetry::Format::Pretty, "info,sqlx=warn,sea_orm=warn");
             let started = std::time::Instant::now();
             let running = cairn::spawn(Config::embedded(&listen, &data_dir)?).await?;
@@ -79,6 +107,30 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
         }
         Command::Openapi => print!("{}", cairn::openapi_yaml()),
+        Command::Sim(sim) if sim.scenario.is_none() => {
+            let SimArgs { config, .. } = *sim;
+            telemetry::init(telemetry::Format::Pretty, "info");
+            let sim = bazaar_sim::spawn(config).await?;
+            println!("Bazaar is up at {} (Open API under /api/v1, admin API under /admin)", sim.url());
+            println!("  app key {}, app secret {}", sim.app_key(), sim.app_secret());
+            for shop in sim.shops().await {
+                println!("  shop {} ({}): access token {}", shop.shop_id, shop.name, shop.access_token);
+            }
+            if let Some(path) = &sim.config().state_file {
+                println!("  state is saved to {} on exit", path.display());
+            }
+            shutdown_signal().await;
+            sim.shutdown().await?;
+        }
+        Command::Sim(sim) => {
+            let Some(Scenario::Double11(args)) = sim.scenario else { unreachable!("no scenario is handled above") };
+            telemetry::init(telemetry::Format::Pretty, "warn");
+            let report = cairn::double11::run(args).await?;
+            println!("{report}");
+            if !report.ok() {
+                std::process::exit(1);
+            }
+        }
     }
     Ok(())
 }

@@ -2,11 +2,14 @@
 
 use crate::{
     bazaar,
-    db::{channels, webhook_messages},
+    db::{channel_pull_finds, channel_sync, channels, shipment_writebacks, stock_pushes},
+    ingest::{self, Incoming, Ingested, Source},
+    reconcile::{ReconcileError, Reconciler},
+    writeback::{self, state},
 };
 use auth::BearerAuth;
 use chrono::{DateTime, Utc};
-use kernel::{Envelope, TenantId, events::TradeReceived};
+use kernel::Timestamp;
 use poem::{Request, RequestBody};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi, Tags,
@@ -15,7 +18,7 @@ use poem_openapi::{
     registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry},
 };
 use problem::{ApiResult, Code, Problem};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 #[derive(Tags)]
@@ -30,21 +33,74 @@ enum Tag {
 pub struct ChannelsApi {
     db: store::Db,
     public_url: String,
+    reconciler: Reconciler,
 }
 
 impl ChannelsApi {
     /// `public_url` is where marketplaces reach this deployment (for `webhook_url`).
-    pub fn new(db: store::Db, public_url: impl Into<String>) -> Self {
-        ChannelsApi { db, public_url: public_url.into().trim_end_matches('/').to_owned() }
+    pub fn new(db: store::Db, public_url: impl Into<String>, reconciler: Reconciler) -> Self {
+        ChannelsApi { db, public_url: public_url.into().trim_end_matches('/').to_owned(), reconciler }
     }
 }
+
+/// The marketplaces a shop can be connected from.
+pub const MARKETPLACES: &[&str] = &["bazaar", "shopify"];
 
 /// The default hold of an unpaid order's stock.
 pub const DEFAULT_HOLD_TTL_SECONDS: i64 = 1800;
 
+/// A shop's Open API credentials (Bazaar: BAZAAR.md "Open API"), for reconciliation and
+/// write-backs. Without them a shop is push-only.
+#[derive(Debug, Clone, PartialEq, Object)]
+struct ApiCredentials {
+    /// e.g. `https://api.bazaar.example` (no trailing path).
+    #[oai(validator(min_length = 8, max_length = 300))]
+    base_url: String,
+    #[oai(validator(min_length = 1, max_length = 128))]
+    app_key: String,
+    #[oai(validator(min_length = 1, max_length = 256))]
+    app_secret: String,
+    #[oai(validator(min_length = 1, max_length = 512))]
+    access_token: String,
+}
+
+/// How much of each SKU's sellable stock the shop displays: `percent` of what the other shops'
+/// reserves leave, at least `min` and this shop's own `reserve`, at most `max`, never more than
+/// there is.
+#[derive(Debug, Clone, Copy, PartialEq, Object)]
+struct StockSync {
+    /// 0-100; default 100.
+    #[oai(default = "default_percent", validator(minimum(value = "0"), maximum(value = "100")))]
+    percent: i32,
+    #[oai(validator(minimum(value = "0")))]
+    max: Option<i64>,
+    #[oai(default, validator(minimum(value = "0")))]
+    min: i64,
+    /// Units set aside for this shop: the other shops never display them.
+    #[oai(default, validator(minimum(value = "0")))]
+    reserve: i64,
+}
+
+fn default_percent() -> i32 {
+    100
+}
+
+impl Default for StockSync {
+    fn default() -> Self {
+        StockSync { percent: 100, max: None, min: 0, reserve: 0 }
+    }
+}
+
+/// Where the shop's Open API is (secrets are never shown).
+#[derive(Debug, Object)]
+struct ApiInfo {
+    base_url: String,
+    app_key: String,
+}
+
 #[derive(Debug, Object)]
 struct NewChannel {
-    /// Only `bazaar` for now.
+    /// `bazaar` or `shopify`.
     marketplace: String,
     /// The marketplace's shop id (`X-Bazaar-Shop-Id`).
     #[oai(validator(min_length = 1, max_length = 64))]
@@ -54,6 +110,14 @@ struct NewChannel {
     /// How long an unpaid order holds stock (default 1800 s).
     #[oai(validator(minimum(value = "60"), maximum(value = "604800")))]
     hold_ttl_seconds: Option<i64>,
+    /// The shop's Open API (reconciliation pulls, shipment and stock write-backs).
+    api: Option<ApiCredentials>,
+    /// Stock sync rules (default: show everything sellable).
+    stock_sync: Option<StockSync>,
+    /// Shopify only: the app's client secret, which Shopify signs webhooks with. Bazaar
+    /// webhooks are signed with a secret Cairn generates.
+    #[oai(validator(min_length = 16, max_length = 256))]
+    webhook_secret: Option<String>,
 }
 
 /// A connected shop.
@@ -69,6 +133,10 @@ struct ChannelDto {
     /// The HMAC secret the marketplace signs webhooks with.
     #[oai(skip_serializing_if_is_none)]
     webhook_secret: Option<String>,
+    /// The shop's Open API, when given (reconciliation and write-backs run only then).
+    #[oai(skip_serializing_if_is_none)]
+    api: Option<ApiInfo>,
+    stock_sync: StockSync,
     created_at: DateTime<Utc>,
 }
 
@@ -91,6 +159,93 @@ enum ChannelFound {
     /// One channel.
     #[oai(status = 200)]
     Ok(Json<ChannelDto>),
+}
+
+/// What one pull did.
+#[derive(Debug, Object)]
+struct RunDto {
+    window_start: Option<DateTime<Utc>>,
+    window_end: Option<DateTime<Utc>>,
+    /// Trade versions the marketplace listed.
+    pulled: i64,
+    /// Versions Cairn had not received by push; they are now on their way to orders.
+    found_by_pull_only: i64,
+    /// Trades that could not be read, with why.
+    unreadable: Vec<String>,
+    /// Why the pull stopped early (the checkpoint stays at the last full window).
+    #[oai(skip_serializing_if_is_none)]
+    error: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum Reconciled {
+    /// The pull ran.
+    #[oai(status = 200)]
+    Ok(Json<RunDto>),
+}
+
+/// The last pull.
+#[derive(Debug, Object)]
+struct LastRun {
+    at: DateTime<Utc>,
+    window_start: Option<DateTime<Utc>>,
+    window_end: Option<DateTime<Utc>>,
+    pulled: i64,
+    found_by_pull_only: i64,
+    #[oai(skip_serializing_if_is_none)]
+    error: Option<String>,
+}
+
+/// A trade version found by pull before push delivered it.
+#[derive(Debug, Object)]
+struct FoundDto {
+    external_id: String,
+    modified: DateTime<Utc>,
+    status: String,
+    found_at: DateTime<Utc>,
+}
+
+/// Write-backs by state.
+#[derive(Debug, Object)]
+struct WritebackCounts {
+    shipments_pending: i64,
+    shipments_done: i64,
+    shipments_rejected: i64,
+    /// Shipped in Cairn, but the shop has no Open API credentials to write them back with.
+    shipments_without_api: i64,
+    stock_pending: i64,
+    stock_synced: i64,
+    stock_rejected: i64,
+    #[oai(skip_serializing_if_is_none)]
+    last_error: Option<String>,
+}
+
+/// How far Cairn's view of a shop can be behind the marketplace.
+#[derive(Debug, Object)]
+struct SyncReport {
+    /// Whether the shop is pulled (it has Open API credentials).
+    reconciles: bool,
+    interval_seconds: i64,
+    /// Every trade modified before this is known to Cairn.
+    checkpoint: Option<DateTime<Utc>>,
+    /// Now − checkpoint.
+    sync_lag_seconds: Option<f64>,
+    next_pull_at: Option<DateTime<Utc>>,
+    last_run: Option<LastRun>,
+    runs: i64,
+    pulled: i64,
+    /// Trade versions that only pull delivered (push missed or had not yet delivered them).
+    found_by_pull_only: i64,
+    /// The latest 50 of them.
+    recent_found: Vec<FoundDto>,
+    writebacks: WritebackCounts,
+}
+
+#[derive(ApiResponse)]
+enum SyncFound {
+    /// The report.
+    #[oai(status = 200)]
+    Ok(Json<SyncReport>),
 }
 
 /// What the webhook answers.
@@ -153,9 +308,43 @@ impl ChannelsApi {
             shop_id: c.shop_id,
             name: c.name,
             hold_ttl_seconds: c.hold_ttl_seconds,
+            api: c.api_base_url.clone().map(|base_url| ApiInfo { base_url, app_key: c.app_key.clone().unwrap_or_default() }),
+            stock_sync: StockSync { percent: c.stock_percent, max: c.stock_max, min: c.stock_min, reserve: c.stock_reserve },
             created_at: c.created_at,
         }
     }
+
+    async fn channel(&self, tenant: uuid::Uuid, id: Uuid) -> Result<channels::Model, Problem> {
+        channels::Entity::find_by_id((tenant, id)).one(self.db.conn()).await.map_err(Problem::internal)?.ok_or_else(|| Problem::not_found("channel"))
+    }
+}
+
+fn same_api(c: &channels::Model, api: &Option<ApiCredentials>) -> bool {
+    match api {
+        None => c.api_base_url.is_none(),
+        Some(a) => {
+            c.api_base_url.as_deref() == Some(a.base_url.as_str())
+                && c.app_key.as_deref() == Some(a.app_key.as_str())
+                && c.app_secret.as_deref() == Some(a.app_secret.as_str())
+                && c.access_token.as_deref() == Some(a.access_token.as_str())
+        }
+    }
+}
+
+fn check_api(api: &Option<ApiCredentials>) -> Result<(), Problem> {
+    if let Some(a) = api
+        && reqwest_free_url_ok(&a.base_url).is_none()
+    {
+        return Err(Problem::new(Code::InvalidInput, "api.base_url must be an http(s) URL such as https://api.bazaar.example"));
+    }
+    Ok(())
+}
+
+/// `Some(())` for an absolute http(s) URL with a host.
+fn reqwest_free_url_ok(url: &str) -> Option<()> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let host = rest.split('/').next()?;
+    (!host.is_empty() && !host.contains(char::is_whitespace)).then_some(())
 }
 
 fn header<'h>(h: &'h Header<Option<String>>, name: &str) -> Result<&'h str, Problem> {
@@ -165,13 +354,22 @@ fn header<'h>(h: &'h Header<Option<String>>, name: &str) -> Result<&'h str, Prob
 #[OpenApi(prefix_path = "/v1")]
 impl ChannelsApi {
     /// Connect a marketplace shop. Returns the webhook URL and secret to configure there.
+    /// Connecting the same shop again with the same settings returns it unchanged.
     #[oai(path = "/channels", method = "post", tag = "Tag::Channels")]
     async fn create(&self, auth: BearerAuth, body: Json<NewChannel>) -> ApiResult<ChannelCreated> {
         let t = auth.0.tenant_id.0;
-        if body.marketplace != "bazaar" {
-            return Err(Problem::new(Code::InvalidInput, "marketplace must be `bazaar`").into());
+        if !MARKETPLACES.contains(&body.marketplace.as_str()) {
+            return Err(Problem::new(Code::InvalidInput, format!("marketplace must be one of {}", MARKETPLACES.join(", "))).into());
         }
+        if body.marketplace == "shopify" && body.webhook_secret.is_none() {
+            return Err(Problem::new(Code::InvalidInput, "a Shopify shop needs `webhook_secret`: the app's client secret, which signs its webhooks").into());
+        }
+        if body.marketplace != "shopify" && body.webhook_secret.is_some() {
+            return Err(Problem::new(Code::InvalidInput, "`webhook_secret` is generated by Cairn for this marketplace; leave it out").into());
+        }
+        check_api(&body.api)?;
         let ttl = body.hold_ttl_seconds.unwrap_or(DEFAULT_HOLD_TTL_SECONDS);
+        let rules = body.stock_sync.unwrap_or_default();
         let existing = channels::Entity::find()
             .filter(channels::Column::TenantId.eq(t))
             .filter(channels::Column::Marketplace.eq(body.marketplace.clone()))
@@ -180,23 +378,38 @@ impl ChannelsApi {
             .await
             .map_err(Problem::internal)?;
         if let Some(c) = existing {
-            return if c.name == body.name && c.hold_ttl_seconds == ttl {
+            let same = c.name == body.name
+                && c.hold_ttl_seconds == ttl
+                && same_api(&c, &body.api)
+                && body.webhook_secret.as_ref().is_none_or(|s| *s == c.webhook_secret)
+                && self.dto(c.clone(), false).stock_sync == rules;
+            return if same {
                 Ok(ChannelCreated::Created(Json(self.dto(c, true))))
             } else {
                 Err(Problem::new(Code::AlreadyExists, format!("shop `{}` is already connected with different settings", c.shop_id)).into())
             };
         }
+        let body = body.0;
+        let api = body.api;
         let row = channels::Model {
             tenant_id: t,
             id: kernel::new_id(),
-            marketplace: body.0.marketplace,
-            shop_id: body.0.shop_id,
-            name: body.0.name,
-            webhook_secret: new_secret(),
+            marketplace: body.marketplace,
+            shop_id: body.shop_id,
+            name: body.name,
+            webhook_secret: body.webhook_secret.unwrap_or_else(new_secret),
             previous_secret: None,
             secret_rotated_at: None,
             hold_ttl_seconds: ttl,
             created_at: Utc::now(),
+            api_base_url: api.as_ref().map(|a| a.base_url.trim_end_matches('/').to_owned()),
+            app_key: api.as_ref().map(|a| a.app_key.clone()),
+            app_secret: api.as_ref().map(|a| a.app_secret.clone()),
+            access_token: api.map(|a| a.access_token),
+            stock_percent: rules.percent,
+            stock_max: rules.max,
+            stock_min: rules.min,
+            stock_reserve: rules.reserve,
         };
         let tx = self.db.write().await.map_err(Problem::internal)?;
         let am: channels::ActiveModel = row.clone().into();
@@ -204,7 +417,124 @@ impl ChannelsApi {
             return Err(if store::is_unique_violation(&e) { Problem::new(Code::AlreadyExists, "this shop was connected concurrently; retry") } else { Problem::internal(e) }.into());
         }
         tx.commit().await.map_err(Problem::internal)?;
+        // A new shop starts displaying what the tenant has (and others' reserves may shift).
+        writeback::replan_tenant(&self.db, t).await.map_err(Problem::internal)?;
         Ok(ChannelCreated::Created(Json(self.dto(row, true))))
+    }
+
+    /// Change a shop's stock sync rules; every SKU's displayed quantity is recomputed and
+    /// pushed.
+    #[oai(path = "/channels/:id/stock-sync", method = "put", tag = "Tag::Channels")]
+    async fn set_stock_sync(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<StockSync>) -> ApiResult<ChannelFound> {
+        let t = auth.0.tenant_id.0;
+        let mut c = self.channel(t, id.0).await?;
+        let r = body.0;
+        if r.max.is_some_and(|m| m < r.min) {
+            return Err(Problem::new(Code::InvalidInput, "stock_sync.max must not be below min").into());
+        }
+        channels::Entity::update_many()
+            .col_expr(channels::Column::StockPercent, r.percent.into())
+            .col_expr(channels::Column::StockMax, r.max.into())
+            .col_expr(channels::Column::StockMin, r.min.into())
+            .col_expr(channels::Column::StockReserve, r.reserve.into())
+            .filter(channels::Column::TenantId.eq(t))
+            .filter(channels::Column::Id.eq(c.id))
+            .exec(self.db.conn())
+            .await
+            .map_err(Problem::internal)?;
+        writeback::replan_tenant(&self.db, t).await.map_err(Problem::internal)?;
+        (c.stock_percent, c.stock_max, c.stock_min, c.stock_reserve) = (r.percent, r.max, r.min, r.reserve);
+        Ok(ChannelFound::Ok(Json(self.dto(c, false))))
+    }
+
+    /// Pull the shop's trades from the marketplace now (from the stored checkpoint) and feed
+    /// whatever push missed into the order pipeline.
+    #[oai(path = "/channels/:id/reconcile", method = "post", tag = "Tag::Channels")]
+    async fn reconcile_now(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Reconciled> {
+        let c = self.channel(auth.0.tenant_id.0, id.0).await?;
+        match self.reconciler.reconcile(&c).await {
+            Ok(r) => Ok(Reconciled::Ok(Json(RunDto {
+                window_start: r.window_start,
+                window_end: r.window_end,
+                pulled: r.pulled,
+                found_by_pull_only: r.found,
+                unreadable: r.unreadable,
+                error: r.error,
+            }))),
+            Err(ReconcileError::NotConfigured) => Err(Problem::new(Code::NotConfigured, ReconcileError::NotConfigured.to_string()).into()),
+            Err(ReconcileError::Busy) => Err(Problem::new(Code::Busy, ReconcileError::Busy.to_string()).into()),
+            Err(ReconcileError::Db(e)) => Err(Problem::internal(e).into()),
+        }
+    }
+
+    /// The shop's sync report: reconciliation checkpoint and lag, what pull found that push
+    /// missed, and the write-backs waiting or refused.
+    #[oai(path = "/channels/:id/sync", method = "get", tag = "Tag::Channels")]
+    async fn sync_report(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<SyncFound> {
+        let t = auth.0.tenant_id.0;
+        let c = self.channel(t, id.0).await?;
+        let conn = self.db.conn();
+        let sync = channel_sync::Entity::find_by_id((t, c.id)).one(conn).await.map_err(Problem::internal)?;
+        let recent = channel_pull_finds::Entity::find()
+            .filter(channel_pull_finds::Column::TenantId.eq(t))
+            .filter(channel_pull_finds::Column::ChannelId.eq(c.id))
+            .order_by_desc(channel_pull_finds::Column::FoundAt)
+            .limit(50)
+            .all(conn)
+            .await
+            .map_err(Problem::internal)?;
+        let count_ships = |st: &'static str| {
+            shipment_writebacks::Entity::find()
+                .filter(shipment_writebacks::Column::TenantId.eq(t))
+                .filter(shipment_writebacks::Column::ChannelId.eq(c.id))
+                .filter(shipment_writebacks::Column::State.eq(st))
+                .count(conn)
+        };
+        let count_stock = |st: &'static str| {
+            stock_pushes::Entity::find()
+                .filter(stock_pushes::Column::TenantId.eq(t))
+                .filter(stock_pushes::Column::ChannelId.eq(c.id))
+                .filter(stock_pushes::Column::State.eq(st))
+                .count(conn)
+        };
+        let last_error = stock_pushes::Entity::find()
+            .filter(stock_pushes::Column::TenantId.eq(t))
+            .filter(stock_pushes::Column::ChannelId.eq(c.id))
+            .filter(stock_pushes::Column::LastError.is_not_null())
+            .order_by_desc(stock_pushes::Column::UpdatedAt)
+            .one(conn)
+            .await
+            .map_err(Problem::internal)?
+            .and_then(|p| p.last_error);
+        let now = Utc::now();
+        let checkpoint = sync.as_ref().and_then(|s| s.checkpoint);
+        Ok(SyncFound::Ok(Json(SyncReport {
+            reconciles: c.api_base_url.is_some(),
+            interval_seconds: self.reconciler.settings().interval.as_secs() as i64,
+            checkpoint,
+            sync_lag_seconds: checkpoint.map(|cp| (now - cp).num_milliseconds() as f64 / 1000.0),
+            next_pull_at: sync.as_ref().map(|s| s.next_pull_at),
+            last_run: sync.as_ref().and_then(|s| {
+                s.last_run_at.map(|at| LastRun { at, window_start: s.last_window_start, window_end: s.last_window_end, pulled: s.last_pulled, found_by_pull_only: s.last_found, error: s.last_error.clone() })
+            }),
+            runs: sync.as_ref().map_or(0, |s| s.runs),
+            pulled: sync.as_ref().map_or(0, |s| s.pulled),
+            found_by_pull_only: sync.as_ref().map_or(0, |s| s.found),
+            recent_found: recent
+                .into_iter()
+                .map(|f| FoundDto { external_id: f.external_id, modified: Timestamp::from_timestamp_micros(f.modified_us).unwrap_or_default(), status: f.status, found_at: f.found_at })
+                .collect(),
+            writebacks: WritebackCounts {
+                shipments_pending: count_ships(state::PENDING).await.map_err(Problem::internal)? as i64,
+                shipments_done: count_ships(state::DONE).await.map_err(Problem::internal)? as i64,
+                shipments_rejected: count_ships(state::REJECTED).await.map_err(Problem::internal)? as i64,
+                shipments_without_api: count_ships(state::NO_API).await.map_err(Problem::internal)? as i64,
+                stock_pending: count_stock(state::PENDING).await.map_err(Problem::internal)? as i64,
+                stock_synced: count_stock(state::SYNCED).await.map_err(Problem::internal)? as i64,
+                stock_rejected: count_stock(state::REJECTED).await.map_err(Problem::internal)? as i64,
+                last_error,
+            },
+        })))
     }
 
     /// List connected shops.
@@ -277,38 +607,12 @@ impl ChannelsApi {
             return Err(Problem::new(Code::InvalidInput, "body shop_id/topic do not match the headers").into());
         }
         let trade = msg.trade.into_snapshot().map_err(|e| Problem::new(Code::InvalidInput, e))?;
-        let tenant = TenantId(channel.tenant_id);
-        let event = TradeReceived {
-            channel_id: channel.id,
-            marketplace: "bazaar".into(),
-            shop_id: channel.shop_id.clone(),
-            topic: topic.to_owned(),
-            message_id: message_id.to_owned(),
-            hold_ttl_seconds: channel.hold_ttl_seconds,
-            trade,
+        let body = String::from_utf8_lossy(&body.0);
+        let m = Incoming { channel: &channel, source: Source::Push, message_id, topic, body: &body, trade };
+        let status = match ingest::ingest(&self.db, m, now).await.map_err(Problem::internal)? {
+            Ingested::Duplicate => "duplicate",
+            Ingested::Applied | Ingested::Stale => "accepted",
         };
-        let tx = self.db.write().await.map_err(Problem::internal)?;
-        let inserted = webhook_messages::Entity::insert(webhook_messages::ActiveModel {
-            tenant_id: Set(tenant.0),
-            channel_id: Set(channel.id),
-            message_id: Set(message_id.to_owned()),
-            topic: Set(topic.to_owned()),
-            body: Set(String::from_utf8_lossy(&body.0).into_owned()),
-            received_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::columns([webhook_messages::Column::TenantId, webhook_messages::Column::ChannelId, webhook_messages::Column::MessageId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&*tx)
-        .await
-        .map_err(Problem::internal)?;
-        if inserted == 0 {
-            return Ok(WebhookAccepted::Ok(Json(WebhookAck { status: "duplicate".into(), message_id: message_id.to_owned() })));
-        }
-        bus::outbox::enqueue(&*tx, &[Envelope::new(tenant, &event, now, None)]).await.map_err(Problem::internal)?;
-        tx.commit().await.map_err(Problem::internal)?;
-        Ok(WebhookAccepted::Ok(Json(WebhookAck { status: "accepted".into(), message_id: message_id.to_owned() })))
+        Ok(WebhookAccepted::Ok(Json(WebhookAck { status: status.into(), message_id: message_id.to_owned() })))
     }
 }

@@ -1,11 +1,18 @@
-//! channels: connected shops and webhook ingress.
+//! channels: connected shops, webhook ingress, reconciliation pulls and write-backs.
 //!
 //! A webhook is answered 2xx only after the raw message (for dedupe and audit) and the
 //! `channel.trade_received` event are committed in one transaction; everything after that
 //! runs from the outbox.
 
 pub mod bazaar;
+pub mod bazaar_client;
+pub mod connector;
 pub mod db;
 pub mod http;
+pub mod ingest;
+pub mod reconcile;
+pub mod shopify;
+pub mod stock;
+pub mod writeback;
 
 pub use http::ChannelsApi;

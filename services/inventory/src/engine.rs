@@ -8,6 +8,10 @@
 //! loaded fails the batch, the partition drops its cached book and callers retry — that fences
 //! a stale writer (a second instance, or one that lost ownership) instead of overselling.
 //!
+//! Each batch also announces, in the same transaction, the sellable quantity of every SKU whose
+//! levels it wrote (`stock.level_changed`, once per SKU per batch however many commands touched
+//! it), for channels to push to the marketplaces.
+//!
 //! Partitioning is by tenant, not by (tenant, SKU): an API reservation is atomic across all its
 //! lines, which needs one writer to own every SKU it names. A tenant's hot SKU therefore shares
 //! a writer with its other SKUs, which costs nothing extra because the writer batches anyway.
@@ -16,7 +20,7 @@ use crate::{
     db::{self, skus, stock_levels, warehouses},
     domain::{Adjust, Book, Reservation, Reserve, Sku, StockError, StockEvent, SyncOrder, Warehouse},
 };
-use kernel::{Envelope, TenantId, Timestamp, events::{ReservationChanged, ReservedLine}};
+use kernel::{Envelope, TenantId, Timestamp, events::{ReservationChanged, ReservedLine, StockLevelChanged}};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, OnConflict},
@@ -88,10 +92,13 @@ pub enum EngineError {
     Unavailable(String),
 }
 
+/// Where a command's answer goes.
+type ReplyTo = oneshot::Sender<Result<Reply, EngineError>>;
+
 struct Job {
     tenant: TenantId,
     cmd: Command,
-    reply: oneshot::Sender<Result<Reply, EngineError>>,
+    reply: ReplyTo,
 }
 
 /// Handle to the partition writers.
@@ -275,7 +282,7 @@ impl Partition {
             Err(e) => return fail_all(jobs, &e),
         };
         let mut pending = Pending::default();
-        let mut replies: Vec<(oneshot::Sender<Result<Reply, EngineError>>, Result<Reply, EngineError>)> = Vec::with_capacity(jobs.len());
+        let mut replies: Vec<(ReplyTo, Result<Reply, EngineError>)> = Vec::with_capacity(jobs.len());
         let mut batch_keys: HashMap<(TenantId, String), (String, StockView)> = HashMap::new();
         for job in jobs {
             let tenant = job.tenant;
@@ -363,7 +370,7 @@ impl Partition {
         for chunk in p.ledger.chunks(500) {
             db::stock_ledger::Entity::insert_many(chunk.to_vec()).exec_without_returning(&*tx).await?;
         }
-        let mut envs = Vec::with_capacity(p.reservations.len());
+        let mut envs = Vec::with_capacity(p.reservations.len() + 1);
         let rows: Vec<_> = p
             .reservations
             .iter()
@@ -384,6 +391,7 @@ impl Partition {
                 .exec_without_returning(&*tx)
                 .await?;
         }
+        envs.extend(self.level_events(&p.levels, now));
         for chunk in envs.chunks(500) {
             bus::outbox::enqueue(&*tx, chunk).await?;
         }
@@ -400,6 +408,41 @@ impl Partition {
             }
         }
         Ok(())
+    }
+}
+
+impl Partition {
+    /// `stock.level_changed` for every SKU with a level in `levels` (the levels a batch is
+    /// about to write), with its totals after the batch.
+    ///
+    /// `version` is the sum, over the SKU's warehouses, of `stock_levels.version` as the batch
+    /// stores it. Every write of a level row adds one to its version (a new row starts at 1),
+    /// rows are never deleted, and a batch that does not find the versions it loaded fails
+    /// whole (see the module docs), so the sum strictly increases with every committed batch
+    /// that changes the SKU, also across restarts and a change of writer, at no extra storage.
+    /// It is not contiguous: a batch that writes two warehouses of a SKU adds two.
+    fn level_events(&self, levels: &BTreeSet<(TenantId, Uuid, Uuid)>, now: Timestamp) -> Vec<Envelope> {
+        let mut out = Vec::new();
+        let mut last = None;
+        // Sorted by (tenant, SKU, warehouse): each SKU's warehouses are adjacent.
+        for (tenant, sku, _) in levels {
+            if last == Some((*tenant, *sku)) {
+                continue;
+            }
+            last = Some((*tenant, *sku));
+            let book = &self.books[tenant];
+            let Some(s) = book.sku_by_id(*sku) else { continue };
+            let (mut on_hand, mut reserved, mut version) = (0, 0, 0);
+            for w in book.warehouses() {
+                let l = book.level(*sku, w.id);
+                on_hand += l.on_hand;
+                reserved += l.reserved;
+                version += l.version + i64::from(levels.contains(&(*tenant, *sku, w.id)));
+            }
+            let ev = StockLevelChanged { sku_code: s.code.clone(), available: book.available(*sku).max(0), on_hand, reserved, version };
+            out.push(Envelope::new(*tenant, &ev, now, None));
+        }
+        out
     }
 }
 

@@ -57,14 +57,14 @@ fn problem(e: EngineError) -> ProblemResponse {
     }
 }
 
-fn check_code(field: &str, code: &str) -> Result<(), ProblemResponse> {
+fn check_code(field: &str, code: &str) -> Result<(), Problem> {
     let ok = !code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if ok { Ok(()) } else { Err(Problem::new(Code::InvalidInput, format!("{field} must be 1-64 characters of letters, digits, '-', '_' or '.'")).into()) }
+    if ok { Ok(()) } else { Err(Problem::new(Code::InvalidInput, format!("{field} must be 1-64 characters of letters, digits, '-', '_' or '.'"))) }
 }
 
-fn check_key(key: &str) -> Result<(), ProblemResponse> {
+fn check_key(key: &str) -> Result<(), Problem> {
     if key.is_empty() || key.len() > 255 {
-        return Err(Problem::new(Code::InvalidInput, "Idempotency-Key must be 1-255 characters").into());
+        return Err(Problem::new(Code::InvalidInput, "Idempotency-Key must be 1-255 characters"));
     }
     Ok(())
 }

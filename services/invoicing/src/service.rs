@@ -27,7 +27,7 @@ use kernel::{
     events::OrderChanged,
     trade::{InvoiceBuyerKind, InvoiceRequest},
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -188,25 +188,7 @@ fn year_in_china(at: Timestamp) -> i32 {
     at.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")).year()
 }
 
-/// SQL with `?` placeholders, numbered for PostgreSQL.
-fn stmt(db: &store::Db, sql: &str, values: Vec<Value>) -> Statement {
-    let sql = if db.is_postgres() {
-        let mut n = 0;
-        sql.chars()
-            .map(|c| {
-                if c == '?' {
-                    n += 1;
-                    format!("${n}")
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect()
-    } else {
-        sql.to_owned()
-    };
-    Statement::from_sql_and_values(db.backend(), sql, values)
-}
+use store::stmt;
 
 impl Invoicing {
     /// The settings of `tenant`, if it set invoicing up.

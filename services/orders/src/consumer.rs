@@ -2,11 +2,12 @@
 
 use crate::{
     db::{order_lines, order_timeline, orders},
-    domain::{refine, status_for_trade},
+    domain::{refine, shipment::with_shipments, status_for_trade},
+    outgoing,
 };
 use kernel::{
     Envelope, Event, LineReservationState, OrderStatus, TenantId,
-    events::{OrderChanged, OrderLineRef, ReservationChanged, TradeReceived},
+    events::{ReservationChanged, TradeReceived},
 };
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -49,7 +50,8 @@ impl bus::Handler for OrdersHandler {
     }
 }
 
-async fn find_order<C: ConnectionTrait>(conn: &C, pg: bool, tenant: Uuid, filter: sea_orm::Condition) -> Result<Option<orders::Model>, DbErr> {
+/// The tenant's order matching `filter`, locked until the transaction ends on PostgreSQL.
+pub(crate) async fn find_order<C: ConnectionTrait>(conn: &C, pg: bool, tenant: Uuid, filter: sea_orm::Condition) -> Result<Option<orders::Model>, DbErr> {
     let mut q = orders::Entity::find().filter(orders::Column::TenantId.eq(tenant)).filter(filter);
     if pg {
         // Serialises the snapshot and reservation handlers on one order (SQLite already
@@ -59,7 +61,8 @@ async fn find_order<C: ConnectionTrait>(conn: &C, pg: bool, tenant: Uuid, filter
     q.one(conn).await
 }
 
-fn timeline(tenant: Uuid, order_id: Uuid, at: kernel::Timestamp, kind: &str, detail: String) -> order_timeline::ActiveModel {
+/// A timeline entry.
+pub(crate) fn timeline(tenant: Uuid, order_id: Uuid, at: kernel::Timestamp, kind: &str, detail: String) -> order_timeline::ActiveModel {
     order_timeline::ActiveModel { tenant_id: Set(tenant), order_id: Set(order_id), id: Set(kernel::new_id()), at: Set(at), kind: Set(kind.to_owned()), detail: Set(detail) }
 }
 
@@ -83,6 +86,8 @@ impl OrdersHandler {
         let existing = find_order(&*tx, self.db.is_postgres(), t, cond).await?;
         if existing.as_ref().is_some_and(|o| o.revision >= revision) {
             // Stale or duplicate snapshot: record that we saw the message, change nothing.
+            // After a shipment made here the revision is the shipment's time (see
+            // `service::ship`), so a snapshot the marketplace produced before it is stale too.
             tx.commit().await?;
             return Ok(());
         }
@@ -110,10 +115,16 @@ impl OrdersHandler {
                     refund_status: l.refund_status.clone(),
                     reservation_state: old.and_then(|o| o.reservation_state.clone()),
                     reservation_version: old.map_or(0, |o| o.reservation_version),
+                    // Shipped through Cairn: the marketplace's snapshot does not know it (or
+                    // not yet), so the line keeps it, as it keeps its reservation state.
+                    shipped_waybill: old.and_then(|o| o.shipped_waybill.clone()),
                 }
             })
             .collect();
         let status = refine(status_for_trade(snap.status), &lines.iter().map(|l| res_state(&l.reservation_state)).collect::<Vec<_>>());
+        // A snapshot that has not caught up with a shipment made here (the write-back is still
+        // on its way) does not take the order back to paid.
+        let status = with_shipments(status, &lines.iter().map(|l| (outgoing::refunded(l), l.shipped_waybill.is_some())).collect::<Vec<_>>());
         let row = orders::Model {
             tenant_id: t,
             id: order_id,
@@ -131,7 +142,9 @@ impl OrdersHandler {
             snapshot: serde_json::to_string(snap)?,
             created_at: existing.as_ref().map_or(now, |o| o.created_at),
             updated_at: now,
+            hold_ttl_seconds: ev.hold_ttl_seconds,
         };
+        let changed = outgoing::order_changed(&row, status, snap, &lines);
         let detail = match &existing {
             None => format!("Received from {} shop {} ({}): {}", ev.marketplace, ev.shop_id, ev.topic, status.as_str()),
             Some(o) if o.status != status.as_str() => format!("{} → {} ({})", o.status, status.as_str(), ev.topic),
@@ -146,35 +159,6 @@ impl OrdersHandler {
         }
         order_lines::Entity::insert_many(lines.into_iter().map(order_lines::ActiveModel::from)).exec_without_returning(&*tx).await?;
         order_timeline::Entity::insert(timeline(t, order_id, now, if existing.is_some() { "status" } else { "created" }, detail)).exec_without_returning(&*tx).await?;
-        let changed = OrderChanged {
-            order_id,
-            channel_id: ev.channel_id,
-            external_id: snap.external_id.clone(),
-            status,
-            revision,
-            created_at: snap.created,
-            paid_at: snap.pay_time,
-            hold_ttl_seconds: ev.hold_ttl_seconds,
-            lines: snap
-                .lines
-                .iter()
-                .map(|l| OrderLineRef {
-                    external_line_id: l.external_line_id.clone(),
-                    sku_code: l.sku_code.clone(),
-                    quantity: l.quantity,
-                    refunded: l.refunded(),
-                    title: l.title.clone(),
-                    unit_price: l.unit_price,
-                    payment: l.payment,
-                })
-                .collect(),
-            currency: snap.currency.clone(),
-            payment: snap.payment,
-            post_fee: snap.post_fee,
-            discount_fee: snap.discount_fee,
-            buyer_nick: snap.buyer_nick.clone(),
-            invoice_request: snap.invoice_request.clone(),
-        };
         bus::outbox::enqueue(&*tx, &[Envelope::new(TenantId(t), &changed, now, Some(env))]).await?;
         tx.commit().await?;
         Ok(())

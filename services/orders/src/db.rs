@@ -25,6 +25,8 @@ pub mod orders {
         pub snapshot: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// The channel's hold TTL from the last snapshot (0 for orders stored before it was kept).
+        pub hold_ttl_seconds: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -55,6 +57,8 @@ pub mod order_lines {
         pub reservation_state: Option<String>,
         /// The inventory reservation version this state came from.
         pub reservation_version: i64,
+        /// The waybill the line left with, when the seller shipped it through Cairn.
+        pub shipped_waybill: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -84,4 +88,35 @@ pub mod order_timeline {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod order_shipments {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "order_shipments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub order_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub waybill_no: String,
+        pub company_code: String,
+        /// JSON array of the marketplace line ids this waybill carried.
+        pub line_ids: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    impl Model {
+        /// The line ids, as stored.
+        pub fn lines(&self) -> Result<Vec<String>, DbErr> {
+            serde_json::from_str(&self.line_ids).map_err(|e| DbErr::Custom(format!("shipment {} line_ids: {e}", self.waybill_no)))
+        }
+    }
 }

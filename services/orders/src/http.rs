@@ -1,11 +1,15 @@
-//! `/v1/orders`: list and inspect orders.
+//! `/v1/orders`: list and inspect orders, and record shipments.
 
-use crate::db::{order_lines, order_timeline, orders};
+use crate::{
+    db::{order_lines, order_shipments, order_timeline, orders},
+    domain::shipment::{ShipError, ShipRequest},
+    service::{self, ShipFailure},
+};
 use auth::BearerAuth;
 use chrono::{DateTime, Utc};
 use kernel::{Money, OrderStatus};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags, param::{Path, Query}, payload::Json};
-use problem::{ApiResult, Code, Problem};
+use problem::{ApiResult, Code, Problem, ProblemResponse};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -41,6 +45,8 @@ struct LineDto {
     /// held, confirmed, committed, released, expired, backordered or unreserved; null until
     /// inventory has processed the line.
     reservation_state: Option<String>,
+    /// The waybill the line left with, when it was shipped through Cairn; null otherwise.
+    shipped_waybill: Option<String>,
 }
 
 /// Something that happened to an order.
@@ -74,6 +80,50 @@ struct OrderDto {
     /// Only in `GET /v1/orders/{id}`.
     #[oai(skip_serializing_if_is_none)]
     timeline: Option<Vec<TimelineDto>>,
+    /// Shipments recorded through Cairn, oldest first. Only in `GET /v1/orders/{id}`.
+    #[oai(skip_serializing_if_is_none)]
+    shipments: Option<Vec<ShipmentDto>>,
+}
+
+/// A shipment recorded through Cairn: one waybill and the lines it carried.
+#[derive(Debug, Object)]
+struct ShipmentDto {
+    waybill_no: String,
+    /// The carrier's code, e.g. `SF`.
+    company_code: String,
+    /// The marketplace line ids (`external_line_id`) shipped.
+    lines: Vec<String>,
+    shipped_at: DateTime<Utc>,
+}
+
+impl TryFrom<order_shipments::Model> for ShipmentDto {
+    type Error = sea_orm::DbErr;
+    fn try_from(s: order_shipments::Model) -> Result<Self, Self::Error> {
+        Ok(ShipmentDto { lines: s.lines()?, waybill_no: s.waybill_no, company_code: s.company_code, shipped_at: s.created_at })
+    }
+}
+
+/// The seller shipped (some of) an order.
+#[derive(Debug, Object)]
+struct NewShipment {
+    /// The carrier's code, e.g. `SF`: 1-32 letters, digits, `-` or `_`.
+    company_code: String,
+    /// 1-64 letters, digits, `-` or `_`. Recording the same waybill again with the same
+    /// carrier and lines returns the first result and changes nothing.
+    waybill_no: String,
+    /// The marketplace line ids (`external_line_id`) in this parcel; leave out to ship every
+    /// line not yet shipped and not refunded.
+    lines: Option<Vec<String>>,
+}
+
+/// A recorded shipment and where it left the order.
+#[derive(Debug, Object)]
+struct ShipmentRecorded {
+    order_id: Uuid,
+    /// The order's status now: `partially_shipped` or `shipped` after a new shipment; for a
+    /// repeated request, whatever the status is now.
+    status: String,
+    shipment: ShipmentDto,
 }
 
 /// A page of orders.
@@ -94,12 +144,30 @@ enum OrdersFound {
 
 #[derive(ApiResponse)]
 enum OrderFound {
-    /// The order, its lines and its timeline.
+    /// The order, its lines, its shipments and its timeline.
     #[oai(status = 200)]
     Ok(Json<OrderDto>),
 }
 
-fn dto(o: orders::Model, lines: Vec<order_lines::Model>, timeline: Option<Vec<order_timeline::Model>>) -> OrderDto {
+#[derive(ApiResponse)]
+enum ShipmentDone {
+    /// Recorded (or the same shipment again, with nothing changed).
+    #[oai(status = 200)]
+    Ok(Json<ShipmentRecorded>),
+}
+
+fn ship_problem(e: ShipFailure) -> ProblemResponse {
+    match e {
+        ShipFailure::NotFound => Problem::not_found("order"),
+        ShipFailure::Refused(ShipError::Invalid(m)) => Problem::new(Code::InvalidInput, m),
+        ShipFailure::Refused(ShipError::NotShippable(m)) => Problem::new(Code::InvalidStateTransition, m),
+        ShipFailure::Refused(e @ ShipError::WaybillReused(_)) => Problem::new(Code::AlreadyExists, e.to_string()),
+        ShipFailure::Unknown(e) => Problem::internal(e),
+    }
+    .into()
+}
+
+fn dto(o: orders::Model, lines: Vec<order_lines::Model>, timeline: Option<Vec<order_timeline::Model>>, shipments: Option<Vec<ShipmentDto>>) -> OrderDto {
     OrderDto {
         id: o.id,
         channel_id: o.channel_id,
@@ -123,9 +191,11 @@ fn dto(o: orders::Model, lines: Vec<order_lines::Model>, timeline: Option<Vec<or
                 payment: Money(l.payment).to_string(),
                 refund_status: l.refund_status,
                 reservation_state: l.reservation_state,
+                shipped_waybill: l.shipped_waybill,
             })
             .collect(),
         timeline: timeline.map(|t| t.into_iter().map(|e| TimelineDto { at: e.at, kind: e.kind, detail: e.detail }).collect()),
+        shipments,
     }
 }
 
@@ -173,13 +243,14 @@ impl OrdersApi {
             .map(|o| {
                 let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut lines).into_iter().partition(|l| l.order_id == o.id);
                 lines = rest;
-                dto(o, mine, None)
+                dto(o, mine, None, None)
             })
             .collect();
         Ok(OrdersFound::Ok(Json(OrderPage { items, total, page, per_page })))
     }
 
-    /// One order with its lines, each line's reservation state, and its timeline.
+    /// One order with its lines (each with its reservation state and waybill), its shipments
+    /// and its timeline.
     #[oai(path = "/orders/:id", method = "get")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<OrderFound> {
         let t = auth.0.tenant_id.0;
@@ -198,6 +269,23 @@ impl OrdersApi {
             .all(self.db.conn())
             .await
             .map_err(Problem::internal)?;
-        Ok(OrderFound::Ok(Json(dto(o, lines, Some(timeline)))))
+        let shipments = service::shipments(self.db.conn(), t, o.id)
+            .await
+            .and_then(|s| s.into_iter().map(ShipmentDto::try_from).collect::<Result<Vec<_>, _>>())
+            .map_err(Problem::internal)?;
+        Ok(OrderFound::Ok(Json(dto(o, lines, Some(timeline), Some(shipments)))))
+    }
+
+    /// Record that the seller shipped lines of a paid order under a waybill (all lines not yet
+    /// shipped when `lines` is left out). The order becomes `partially_shipped` or `shipped`,
+    /// the shipped lines' stock is committed, and the shipment is written back to the
+    /// marketplace. Idempotent by waybill: the same waybill with the same carrier and lines is
+    /// the first result; with a different carrier or lines, `already_exists`.
+    #[oai(path = "/orders/:id/ship", method = "post")]
+    async fn ship(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<NewShipment>) -> ApiResult<ShipmentDone> {
+        let req = ShipRequest { company_code: body.0.company_code, waybill_no: body.0.waybill_no, lines: body.0.lines };
+        let done = service::ship(&self.db, auth.0.tenant_id, id.0, req, Utc::now()).await.map_err(ship_problem)?;
+        let shipment = ShipmentDto::try_from(done.shipment).map_err(Problem::internal)?;
+        Ok(ShipmentDone::Ok(Json(ShipmentRecorded { order_id: done.order_id, status: done.status.as_str().to_owned(), shipment })))
     }
 }

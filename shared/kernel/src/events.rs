@@ -141,6 +141,10 @@ pub struct OrderLineRef {
     /// What the buyer paid for the line, as the marketplace reports it.
     #[serde(default)]
     pub payment: Money,
+    /// The seller shipped this line through Cairn (`POST /v1/orders/{id}/ship`); its stock is
+    /// committed even while the order as a whole is only partially shipped.
+    #[serde(default)]
+    pub shipped: bool,
 }
 
 /// orders → inventory (and anyone else): the order as it is now. Consumers apply it only
@@ -243,5 +247,48 @@ impl Event for ReservationChanged {
     const TYPE: &'static str = "stock.reservation_changed";
     fn partition_key(&self) -> String {
         self.reservation_key.clone()
+    }
+}
+
+/// orders → channels: the seller shipped (some of) an order through Cairn; the shipment is
+/// written back to the marketplace. One event per (order, waybill).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderShipped {
+    pub order_id: Uuid,
+    pub channel_id: Uuid,
+    /// The marketplace's trade id.
+    pub external_id: String,
+    /// The carrier's code, e.g. `SF`.
+    pub company_code: String,
+    pub waybill_no: String,
+    /// The marketplace line ids shipped; `None` when the whole order shipped.
+    pub external_line_ids: Option<Vec<String>>,
+    pub shipped_at: Timestamp,
+}
+
+impl Event for OrderShipped {
+    const TYPE: &'static str = "order.shipped";
+    fn partition_key(&self) -> String {
+        self.order_id.to_string()
+    }
+}
+
+/// inventory → channels: a SKU's sellable quantity changed. Emitted at most once per SKU per
+/// committed batch, with the level after the batch; consumers keep the newest `version`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StockLevelChanged {
+    pub sku_code: String,
+    /// on hand − reserved − safety stock, over every warehouse, never below zero.
+    pub available: i64,
+    pub on_hand: i64,
+    pub reserved: i64,
+    /// Increases with every change of this SKU's levels (the engine's batch sequence).
+    pub version: i64,
+}
+
+impl Event for StockLevelChanged {
+    const TYPE: &'static str = "stock.level_changed";
+    fn partition_key(&self) -> String {
+        self.sku_code.clone()
     }
 }

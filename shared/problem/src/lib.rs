@@ -31,6 +31,7 @@ pub enum Code {
     InsufficientStock,
     InvalidStateTransition,
     NotConfigured,
+    Busy,
     PayloadTooLarge,
     UnsupportedMediaType,
     IdempotencyKeyReused,
@@ -60,6 +61,7 @@ impl Code {
             EmailTaken => ("email_taken", StatusCode::CONFLICT, "This email already has an account"),
             InsufficientStock => ("insufficient_stock", StatusCode::CONFLICT, "Not enough stock available"),
             InvalidStateTransition => ("invalid_state_transition", StatusCode::CONFLICT, "The resource is not in a state that allows this"),
+            Busy => ("busy", StatusCode::CONFLICT, "Another operation on this resource is running; retry shortly"),
             NotConfigured => ("not_configured", StatusCode::CONFLICT, "This feature is not set up for the tenant yet"),
             PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large"),
             UnsupportedMediaType => ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported content type"),
@@ -264,7 +266,7 @@ mod tests {
         let all = [
             MalformedRequest, InvalidInput, MissingHeader, IdempotencyKeyRequired, Unauthorized, InvalidCredentials,
             InvalidSignature, StaleTimestamp, Forbidden, NotFound, UnknownSku, MethodNotAllowed, AlreadyExists,
-            EmailTaken, InsufficientStock, InvalidStateTransition, NotConfigured, PayloadTooLarge, UnsupportedMediaType,
+            EmailTaken, InsufficientStock, InvalidStateTransition, NotConfigured, Busy, PayloadTooLarge, UnsupportedMediaType,
             IdempotencyKeyReused, RateLimited, Internal, Unavailable,
         ];
         let mut names: Vec<_> = all.iter().map(|c| c.describe().0).collect();

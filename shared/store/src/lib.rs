@@ -152,3 +152,23 @@ pub fn request_hash<T: serde::Serialize>(req: &T) -> String {
     let bytes = serde_json::to_vec(req).expect("requests serialize");
     sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// SQL written with `?` placeholders, numbered `$1, $2…` for PostgreSQL.
+pub fn stmt(db: &Db, sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
+    let sql = if db.is_postgres() {
+        let mut n = 0;
+        sql.chars()
+            .map(|c| {
+                if c == '?' {
+                    n += 1;
+                    format!("${n}")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        sql.to_owned()
+    };
+    sea_orm::Statement::from_sql_and_values(db.backend(), sql, values)
+}

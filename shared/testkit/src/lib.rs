@@ -131,6 +131,10 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts a Cairn from a prepared config (e.g. to restart on the same data).
 pub async fn start(backend: Backend, config: cairn::Config, dir: TempDir) -> TestApp {
+    if let Ok(filter) = std::env::var("CAIRN_TEST_LOG") {
+        // Logs of the app under test, e.g. CAIRN_TEST_LOG=warn (tests capture them per test).
+        telemetry::init(telemetry::Format::Pretty, &filter);
+    }
     let running = cairn::spawn(config.clone()).await.expect("cairn starts");
     TestApp {
         backend,

@@ -22,4 +22,7 @@ mod crash;
 mod inventory;
 mod invoicing;
 mod isolation;
+mod reconcile;
+mod shipping;
+mod shopify;
 mod webhooks;

@@ -122,6 +122,7 @@ impl Book {
 
     // ---- low-level movements ----
 
+    #[allow(clippy::too_many_arguments)]
     fn mv(&mut self, sku_id: Uuid, warehouse_id: Uuid, kind: MovementKind, on_hand_delta: i64, reserved_delta: i64, reservation_id: Option<Uuid>, cause: &str, ev: &mut Vec<StockEvent>) {
         let l = self.levels.entry((sku_id, warehouse_id)).or_default();
         l.on_hand += on_hand_delta;
@@ -136,7 +137,7 @@ impl Book {
             return None;
         }
         let mut free: Vec<(i64, Uuid)> = self.warehouses.iter().map(|w| { let l = self.level(sku_id, w.id); (l.on_hand - l.reserved, w.id) }).filter(|(f, _)| *f > 0).collect();
-        free.sort_by(|a, b| b.0.cmp(&a.0));
+        free.sort_by_key(|f| std::cmp::Reverse(f.0));
         let mut left = qty;
         let mut allocs = Vec::new();
         for (f, wh) in free {
@@ -410,6 +411,13 @@ impl Book {
             let release = cmd.status == O::Cancelled || ol.refunded;
             match (line.state, cmd.status) {
                 (S::Committed | S::Released, _) => {}
+                // Shipped through Cairn: the stock has left, whatever the order's status says
+                // (a partial shipment commits exactly its lines) and even if a refund or a
+                // cancellation came with the same revision (that is a return, not a release).
+                (S::Held | S::Confirmed, _) if ol.shipped => {
+                    self.give_back(&mut line, MovementKind::Commit, r.id, &cause, &mut ev);
+                    line.state = S::Committed;
+                }
                 (S::Held | S::Confirmed, _) if release => {
                     self.give_back(&mut line, MovementKind::Release, r.id, &cause, &mut ev);
                     freed.push(line.sku_id);
@@ -653,6 +661,60 @@ mod tests {
         // Paying after expiry reserves again if stock is still there.
         b.sync_order(Uuid::now_v7(), order(id, 2, OrderStatus::Paid, 5, 40), t(41));
         assert_eq!(b.reservation(&format!("order:{id}")).unwrap().state(), LineState::Confirmed);
+    }
+
+    fn two_lines(id: Uuid, rev: i64, status: OrderStatus, shipped: [bool; 2]) -> SyncOrder {
+        let mut o = order(id, rev, status, 2, 1);
+        o.lines.push(OrderLineRef { external_line_id: "O2".into(), sku_code: "TEE".into(), quantity: 3, ..Default::default() });
+        for (l, s) in o.lines.iter_mut().zip(shipped) {
+            l.shipped = s;
+        }
+        o
+    }
+
+    #[test]
+    fn a_partial_shipment_commits_exactly_the_shipped_lines() {
+        let (mut b, sku) = book(10, 0);
+        let id = Uuid::now_v7();
+        let key = format!("order:{id}");
+        b.sync_order(Uuid::now_v7(), two_lines(id, 1, OrderStatus::Paid, [false, false]), t(1));
+        assert_eq!(b.available(sku), 5);
+        let ev = b.sync_order(Uuid::now_v7(), two_lines(id, 2, OrderStatus::PartiallyShipped, [true, false]), t(2));
+        let commits: Vec<_> = ev.iter().filter_map(|e| match e { StockEvent::Moved(m) => Some(m), _ => None }).collect();
+        assert_eq!(commits.len(), 1);
+        assert_eq!((commits[0].kind, commits[0].on_hand_delta, commits[0].reserved_delta), (MovementKind::Commit, -2, -2));
+        let states: Vec<LineState> = b.reservation(&key).unwrap().lines.iter().map(|l| l.state).collect();
+        assert_eq!(states, [LineState::Committed, LineState::Confirmed]);
+        let main = b.warehouse("MAIN").unwrap().id;
+        assert_eq!(b.level(sku, main), Level { on_hand: 8, reserved: 3, version: 0 });
+        check_invariants(&b, sku);
+        // The rest ships; the first line is not committed twice.
+        b.sync_order(Uuid::now_v7(), two_lines(id, 3, OrderStatus::Shipped, [true, true]), t(3));
+        assert_eq!(b.level(sku, main), Level { on_hand: 5, reserved: 0, version: 0 });
+        assert_eq!(b.reservation(&key).unwrap().state(), LineState::Committed);
+        check_invariants(&b, sku);
+    }
+
+    #[test]
+    fn a_shipped_line_is_committed_even_when_a_hold_or_a_refund_comes_with_it() {
+        let (mut b, sku) = book(10, 0);
+        let id = Uuid::now_v7();
+        let key = format!("order:{id}");
+        // Still held (inventory never saw the payment), then shipped with a refunded line.
+        b.sync_order(Uuid::now_v7(), two_lines(id, 1, OrderStatus::PendingPayment, [false, false]), t(1));
+        let mut o = two_lines(id, 2, OrderStatus::PartiallyShipped, [true, false]);
+        o.lines[1].refunded = true;
+        b.sync_order(Uuid::now_v7(), o, t(2));
+        let r = b.reservation(&key).unwrap();
+        assert_eq!(r.lines.iter().map(|l| l.state).collect::<Vec<_>>(), [LineState::Committed, LineState::Released]);
+        assert_eq!(r.expires_at, None, "nothing is held any more");
+        // Cancelled after shipping: the shipped line stays committed, nothing comes back.
+        let mut o = two_lines(id, 3, OrderStatus::Cancelled, [true, false]);
+        o.lines[1].refunded = true;
+        assert!(b.sync_order(Uuid::now_v7(), o, t(3)).iter().all(|e| !matches!(e, StockEvent::Moved(_))));
+        let main = b.warehouse("MAIN").unwrap().id;
+        assert_eq!(b.level(sku, main), Level { on_hand: 8, reserved: 0, version: 0 });
+        check_invariants(&b, sku);
     }
 
     #[test]

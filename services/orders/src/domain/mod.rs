@@ -1,5 +1,7 @@
 //! The order state machine: pure, no I/O.
 
+pub mod shipment;
+
 use kernel::{LineReservationState as Res, OrderStatus, trade::TradeStatus};
 
 /// The order status a marketplace trade status implies, before stock is considered.
@@ -21,7 +23,7 @@ pub fn refine(status: OrderStatus, lines: &[Option<Res>]) -> OrderStatus {
         return status;
     }
     let live: Vec<Option<Res>> = lines.iter().copied().filter(|l| !matches!(l, Some(Res::Released))).collect();
-    if live.iter().any(|l| *l == Some(Res::Backordered)) {
+    if live.contains(&Some(Res::Backordered)) {
         OrderStatus::Backordered
     } else if !live.is_empty() && live.iter().all(|l| *l == Some(Res::Confirmed)) {
         OrderStatus::Allocated

@@ -1,0 +1,270 @@
+//! Cairn against the Bazaar simulator: chaos on push, reconciliation by pull, write-backs
+//! through outages.
+
+use bazaar_sim::{BurstConfig, ChaosConfig, NewLine, NewShop, NewTrade, RefundOutcome, RefundRequest, ShopUpdate, Sim, SimConfig, WritebackKind, WritebackOutcome};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use std::{collections::HashMap, time::Duration};
+use testkit::{Backend, LEDGER_MISMATCHES, Tenant, TestApp, TempDir};
+use uuid::Uuid;
+
+/// Declares a test on both backends, with Cairn pulling every second.
+macro_rules! both_fast {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn embedded() {
+                super::$name(super::fast_app(testkit::Backend::Embedded).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn distributed() {
+                super::$name(super::fast_app(testkit::Backend::Distributed).await).await
+            }
+        }
+    };
+}
+
+both_fast!(chaos_on_push_ends_with_every_trade_in_its_latest_status);
+both_fast!(writebacks_land_once_after_bazaar_comes_back);
+both_fast!(reconcile_and_sync_reject_bad_input);
+
+async fn fast_app(backend: Backend) -> TestApp {
+    let dir = TempDir::new("cairn-test");
+    let mut c = testkit::config(backend, &dir.0).await;
+    c.reconcile.interval = Duration::from_secs(1);
+    c.reconcile.overlap = chrono::Duration::seconds(5);
+    c.reconcile.settle = chrono::Duration::milliseconds(300);
+    c.writeback_tick = Duration::from_millis(50);
+    testkit::start(backend, c, dir).await
+}
+
+/// Creates `shop_id` on Bazaar, connects it to Cairn with its Open API credentials, and points
+/// Bazaar's webhooks at Cairn.
+async fn connect(app: &TestApp, sim: &Sim, t: &Tenant, shop_id: &str, stock_sync: Option<Value>) -> Uuid {
+    let shop = sim.create_shop(NewShop { shop_id: Some(shop_id.into()), ..NewShop::default() }).await.unwrap();
+    let mut body = json!({
+        "marketplace": "bazaar", "shop_id": shop_id, "name": format!("店铺 {shop_id}"), "hold_ttl_seconds": 3600,
+        "api": {"base_url": sim.url(), "app_key": shop.app_key, "app_secret": shop.app_secret, "access_token": shop.access_token},
+    });
+    if let Some(r) = stock_sync {
+        body["stock_sync"] = r;
+    }
+    let b = app.post("/v1/channels", &t.token, &body).await.expect(201);
+    assert_eq!(b["api"]["app_key"], shop.app_key.as_str());
+    assert!(b["api"].get("app_secret").is_none() && b["api"].get("access_token").is_none(), "secrets are never shown: {b}");
+    let update = ShopUpdate { webhook_url: Some(b["webhook_url"].as_str().unwrap().into()), webhook_secret: Some(b["webhook_secret"].as_str().unwrap().into()), ..ShopUpdate::default() };
+    sim.upsert_shop(shop_id, update).await.unwrap();
+    b["id"].as_str().unwrap().parse().unwrap()
+}
+
+fn micros(bazaar_time: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(bazaar_time).unwrap().timestamp_micros()
+}
+
+/// Trade id → (marketplace status, revision) of every order of `tenant` in Cairn.
+async fn cairn_orders(app: &TestApp, tenant: Uuid) -> HashMap<String, (String, i64)> {
+    let rows = app
+        .db
+        .conn()
+        .query_all_raw(store::stmt(&app.db, "select external_id, trade_status, revision from orders where tenant_id = ?", vec![tenant.into()]))
+        .await
+        .unwrap();
+    rows.iter().map(|r| (r.try_get_by_index::<String>(0).unwrap(), (r.try_get_by_index::<String>(1).unwrap(), r.try_get_by_index::<i64>(2).unwrap()))).collect()
+}
+
+/// How many Bazaar trades Cairn does not have in their latest version.
+async fn behind(app: &TestApp, sim: &Sim, shops: &[(Tenant, String)]) -> (usize, Vec<String>) {
+    let mut missing = Vec::new();
+    let mut total = 0;
+    for (t, shop) in shops {
+        let ours = cairn_orders(app, t.tenant_id).await;
+        for trade in sim.trades(Some(shop)).await {
+            total += 1;
+            let status = serde_json::to_value(trade.status).unwrap().as_str().unwrap().to_owned();
+            match ours.get(&trade.tid) {
+                Some((s, rev)) if *s == status && *rev == micros(&trade.modified) => {}
+                other => missing.push(format!("{} {status} {} vs {other:?}", trade.tid, trade.modified)),
+            }
+        }
+    }
+    (total, missing)
+}
+
+async fn chaos_on_push_ends_with_every_trade_in_its_latest_status(app: TestApp) {
+    let chaos = ChaosConfig { duplicate_rate: 0.10, reorder_rate: 0.10, reorder_ms: 300, drop_rate: 0.05, ..ChaosConfig::default() };
+    let sim = bazaar_sim::spawn(SimConfig { chaos, ..SimConfig::ephemeral() }).await.unwrap();
+    let skus = ["HOT-1", "TEE-1", "CUP-1"];
+    let mut shops = Vec::new();
+    for (i, name) in ["云栈", "青木", "山海"].iter().enumerate() {
+        let t = app.signup(name).await;
+        for sku in skus {
+            app.create_sku(&t, sku, 0).await;
+            app.adjust(&t, sku, if sku == "HOT-1" { 25 } else { 1000 }).await;
+        }
+        let shop_id = format!("shop-{i}");
+        connect(&app, &sim, &t, &shop_id, None).await;
+        shops.push((t, shop_id));
+    }
+
+    // A webhook outage while the burst runs: Bazaar's retries (compressed 1000×) outlast it.
+    sim.set_webhook_outage(Duration::from_secs(3));
+    let burst = BurstConfig {
+        shops: shops.iter().map(|(_, s)| s.clone()).collect(),
+        orders: 360,
+        skus: skus.iter().map(|s| (*s).to_owned()).collect(),
+        hot_sku_share: 0.4,
+        pay: true,
+        rate_limit: Some(300.0),
+        max_lines: 2,
+        max_num: 2,
+    };
+    let report = sim.burst(burst).await.unwrap();
+    assert_eq!(report.created, 360);
+    // Later changes to some of them: refunds of the first line, unpaid trades that time out.
+    for tid in report.tids.iter().step_by(9) {
+        let trade = sim.trade(tid).await.unwrap();
+        sim.refund(tid, RefundRequest { oids: Some(vec![trade.orders[0].oid.clone()]), outcome: RefundOutcome::Success }).await.unwrap();
+    }
+    for (_, shop) in &shops {
+        for n in 0..6 {
+            let t = sim.create_trade(NewTrade::new(shop, vec![NewLine::new("TEE-1", 1)])).await.unwrap();
+            if n % 2 == 0 {
+                sim.close_unpaid(&t.tid).await.unwrap();
+            }
+        }
+    }
+    sim.wait_delivered(Duration::from_secs(60)).await.unwrap();
+    let stats = sim.stats();
+    assert!(stats.messages_dropped > 0 && stats.messages_duplicated > 0, "chaos did happen: {stats:?}");
+
+    // Everything push missed is found by the next pulls (one per second here).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (total, missing) = behind(&app, &sim, &shops).await;
+        assert_eq!(total, 360 + 18);
+        if missing.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{} trades not in their latest version after 30 s, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    app.settle().await;
+
+    let mut found = 0;
+    for (t, _) in &shops {
+        let chans = app.get("/v1/channels", &t.token).await.expect(200);
+        let id = chans[0]["id"].as_str().unwrap();
+        let r = app.get(&format!("/v1/channels/{id}/sync"), &t.token).await.expect(200);
+        assert!(r["runs"].as_i64().unwrap() >= 1 && r["reconciles"] == true, "{r}");
+        assert!(r["sync_lag_seconds"].as_f64().unwrap() < 10.0, "{r}");
+        found += r["found_by_pull_only"].as_i64().unwrap();
+    }
+    assert!(found > 0, "dropped messages ({}) were found by pull", stats.messages_dropped);
+
+    // Zero oversold, zero double-applied, and the ledger explains every level.
+    assert_eq!(app.scalar("select count(*) from stock_levels where reserved > on_hand or on_hand < 0").await, 0);
+    assert_eq!(
+        app.scalar("select count(*) from (select reservation_id, sku_id from stock_ledger where kind = 'reserve' group by reservation_id, sku_id having count(*) > 1) d").await,
+        0,
+        "a line was reserved twice"
+    );
+    assert_eq!(app.scalar(LEDGER_MISMATCHES).await, 0);
+    for (t, _) in &shops {
+        let hot = app.stock(t, "HOT-1").await;
+        assert!(hot["available"].as_i64().unwrap() >= 0 && hot["reserved"].as_i64().unwrap() <= 25, "{hot}");
+    }
+    sim.shutdown().await.unwrap();
+}
+
+async fn writebacks_land_once_after_bazaar_comes_back(app: TestApp) {
+    let sim = bazaar_sim::spawn(SimConfig { chaos: ChaosConfig { api_fail_after_rate: 0.3, ..ChaosConfig::default() }, ..SimConfig::ephemeral() }).await.unwrap();
+    let t = app.signup("Writeback").await;
+    app.create_sku(&t, "TEE-1", 0).await;
+    app.adjust(&t, "TEE-1", 100).await;
+    connect(&app, &sim, &t, "shop-a", Some(json!({"percent": 50}))).await;
+    connect(&app, &sim, &t, "shop-b", Some(json!({"reserve": 5}))).await;
+    let quantity = |shop: &'static str| {
+        let sim = sim.clone();
+        async move { sim.items(shop).await.into_iter().find(|i| i.outer_sku_id == "TEE-1").map(|i| i.quantity) }
+    };
+    // Shop A: half of what B's reserve leaves; shop B: everything.
+    wait_for("initial quantities", || async { quantity("shop-a").await == Some(47) && quantity("shop-b").await == Some(100) }).await;
+
+    // Bazaar's Open API goes down; a paid trade arrives by push and the seller ships it.
+    sim.set_api_outage(Duration::from_secs(4));
+    let trade = sim.create_trade(NewTrade::new("shop-a", vec![NewLine { price: Some("59.00".into()), ..NewLine::new("TEE-1", 3) }])).await.unwrap();
+    sim.pay(&trade.tid).await.unwrap();
+    sim.wait_delivered(Duration::from_secs(30)).await.unwrap();
+    app.settle().await;
+    let order = app.order_by_tid(&t, &trade.tid).await.expect("order arrived");
+    let ship = json!({"company_code": "SF", "waybill_no": "SF1234567890"});
+    app.post(&format!("/v1/orders/{}/ship", order["id"].as_str().unwrap()), &t.token, &ship).await.expect(200);
+    app.settle().await;
+    assert!(sim.api_outage_left().is_some(), "the test is meant to ship while Bazaar is down");
+
+    // When it is back: the shipment lands exactly once, the quantities settle on the new level
+    // (97 available: A shows (97 − 5) / 2, B all of it).
+    wait_for("the shipment write-back", || async { sim.trade(&trade.tid).await.unwrap().status == bazaar_sim::TradeStatus::WaitBuyerConfirmGoods }).await;
+    wait_for("final quantities", || async { quantity("shop-a").await == Some(46) && quantity("shop-b").await == Some(97) }).await;
+    let wbs = sim.writebacks(None);
+    let ships: Vec<_> = wbs.iter().filter(|w| w.kind == WritebackKind::Ship).collect();
+    assert_eq!(ships.iter().filter(|w| w.outcome == WritebackOutcome::Applied).count(), 1, "{ships:?}");
+    assert!(ships.iter().all(|w| w.outcome != WritebackOutcome::Rejected), "{ships:?}");
+    assert!(wbs.iter().all(|w| w.outcome != WritebackOutcome::Rejected), "no write-back was refused: {wbs:?}");
+    // Every quantity Bazaar applied for a shop was a level Cairn computed, in order.
+    for (shop, expected) in [("shop-a", [47, 46]), ("shop-b", [100, 97])] {
+        let applied: Vec<i64> = wbs.iter().filter(|w| w.kind == WritebackKind::Quantity && w.shop_id == shop && w.outcome == WritebackOutcome::Applied).map(|w| w.payload["quantity"].as_i64().unwrap()).collect();
+        assert_eq!(applied.last(), expected.last(), "{shop}: {applied:?}");
+        assert!(applied.iter().all(|q| expected.contains(q)), "{shop} was pushed something else: {applied:?}");
+    }
+    let chans = app.get("/v1/channels", &t.token).await.expect(200);
+    let a = chans.as_array().unwrap().iter().find(|c| c["shop_id"] == "shop-a").unwrap()["id"].as_str().unwrap().to_owned();
+    let r = app.get(&format!("/v1/channels/{a}/sync"), &t.token).await.expect(200);
+    assert_eq!((r["writebacks"]["shipments_done"].as_i64(), r["writebacks"]["shipments_pending"].as_i64()), (Some(1), Some(0)), "{r}");
+
+    // A rule change is pushed too.
+    app.call(reqwest::Method::PUT, &format!("/v1/channels/{a}/stock-sync"), Some(&t.token), Some(&json!({"percent": 100, "max": 20})), &[]).await.expect(200);
+    wait_for("the new rule's quantity", || async { quantity("shop-a").await == Some(20) }).await;
+    sim.shutdown().await.unwrap();
+}
+
+async fn reconcile_and_sync_reject_bad_input(app: TestApp) {
+    let t = app.signup("Strict").await;
+    let other = app.signup("Other").await;
+    let push_only = app.connect_bazaar(&t, "shop-push", None).await;
+    let api = json!({"base_url": "ftp://nope", "app_key": "k", "app_secret": "s", "access_token": "a"});
+    app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "s-1", "name": "X", "api": api})).await.assert_problem(400, "invalid_input");
+    app.post("/v1/channels", &t.token, &json!({"marketplace": "shopify", "shop_id": "s.myshopify.com", "name": "X"})).await.assert_problem(400, "invalid_input");
+    app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "s-2", "name": "X", "webhook_secret": "0123456789abcdef"})).await.assert_problem(400, "invalid_input");
+    assert_eq!(app.scalar("select count(*) from channels").await, 1);
+
+    let reconcile = format!("/v1/channels/{}/reconcile", push_only.id);
+    app.post(&reconcile, &t.token, &json!({})).await.assert_problem(409, "not_configured");
+    app.post(&reconcile, &other.token, &json!({})).await.assert_problem(404, "not_found");
+    app.get(&format!("/v1/channels/{}/sync", push_only.id), &other.token).await.assert_problem(404, "not_found");
+    let sync = app.get(&format!("/v1/channels/{}/sync", push_only.id), &t.token).await.expect(200);
+    assert_eq!((sync["reconciles"].as_bool(), sync["runs"].as_i64()), (Some(false), Some(0)));
+
+    let rules = format!("/v1/channels/{}/stock-sync", push_only.id);
+    let put = |token: String, body: Value| {
+        let (app, rules) = (&app, rules.clone());
+        async move { app.call(reqwest::Method::PUT, &rules, Some(&token), Some(&body), &[]).await }
+    };
+    put(t.token.clone(), json!({"percent": 50, "min": 10, "max": 5})).await.assert_problem(400, "invalid_input");
+    assert_eq!(put(t.token.clone(), json!({"percent": 150})).await.status.as_u16(), 400);
+    put(other.token.clone(), json!({"percent": 50})).await.assert_problem(404, "not_found");
+    let unchanged = app.get(&format!("/v1/channels/{}", push_only.id), &t.token).await.expect(200);
+    assert_eq!(unchanged["stock_sync"]["percent"], 100);
+}
+
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,374 @@
+//! Write-backs to the marketplaces: shipments and the stock each shop displays.
+//!
+//! Events arrive through the bus (`order.shipped`, `stock.level_changed`) and become rows
+//! (`shipment_writebacks`, `stock_pushes`) in the same transaction as the inbox claim; a worker
+//! sends due rows and records the outcome. That is the outbox pattern towards the marketplace:
+//! a row is only finished when the marketplace answered 2xx, so an outage of any length costs
+//! retries, never a write-back.
+//!
+//! - Stock is coalesced per (shop, SKU): the row holds the newest `desired` quantity and the
+//!   last `pushed` one; a burst of reservations becomes one call with the latest figure.
+//! - Retries back off exponentially (1 s doubling to 60 s) or as `Retry-After` says. A worker
+//!   claims a row by moving its `next_attempt_at` forward with a conditional update, so two
+//!   instances never send the same row at once.
+//! - Both calls are idempotent at the marketplace (same waybill; a quantity is a level), so a
+//!   call whose answer was lost is safely repeated.
+
+use crate::{
+    connector::{self, CallError, MarketplaceApi},
+    db::{channel_stock_levels, channels, shipment_writebacks, stock_pushes},
+    stock::{self, Rules},
+};
+use chrono::{Duration as ChronoDuration, Utc};
+use kernel::{
+    Envelope, Event, Timestamp,
+    events::{OrderShipped, StockLevelChanged},
+};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict};
+use std::{collections::HashMap, time::Duration};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// The consumer name.
+pub const CONSUMER: &str = "channels";
+/// The topics it binds.
+pub const TOPICS: &[&str] = &[OrderShipped::TYPE, StockLevelChanged::TYPE];
+
+/// Row states.
+pub mod state {
+    /// Waiting to be sent (or retried).
+    pub const PENDING: &str = "pending";
+    /// The marketplace shows what Cairn wants.
+    pub const SYNCED: &str = "synced";
+    /// The shipment was written back.
+    pub const DONE: &str = "done";
+    /// The marketplace refused it for good; `last_error` says why.
+    pub const REJECTED: &str = "rejected";
+    /// The shop has no Open API credentials: nothing can be written back.
+    pub const NO_API: &str = "no_api";
+}
+
+/// The rules of a connected shop.
+pub fn rules(c: &channels::Model) -> Rules {
+    Rules { percent: c.stock_percent, max: c.stock_max, min: c.stock_min, reserve: c.stock_reserve }
+}
+
+/// Turns bus events into write-back rows.
+pub struct WritebackHandler {
+    db: store::Db,
+}
+
+impl WritebackHandler {
+    /// A handler writing to `db`.
+    pub fn new(db: store::Db) -> Self {
+        WritebackHandler { db }
+    }
+}
+
+#[async_trait::async_trait]
+impl bus::Handler for WritebackHandler {
+    fn name(&self) -> &'static str {
+        CONSUMER
+    }
+    fn topics(&self) -> &'static [&'static str] {
+        TOPICS
+    }
+    fn concurrency(&self) -> usize {
+        4
+    }
+    async fn handle(&self, env: Envelope) -> anyhow::Result<()> {
+        match env.kind.as_str() {
+            OrderShipped::TYPE => self.shipped(&env).await,
+            StockLevelChanged::TYPE => self.level(&env).await,
+            other => anyhow::bail!("channels does not consume {other}"),
+        }
+    }
+}
+
+impl WritebackHandler {
+    #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
+    async fn shipped(&self, env: &Envelope) -> anyhow::Result<()> {
+        let ev: OrderShipped = env.decode()?;
+        let t = env.tenant_id.0;
+        let now = Utc::now();
+        let tx = self.db.write().await?;
+        if !bus::inbox::claim(&*tx, CONSUMER, env).await? {
+            return Ok(());
+        }
+        let channel = channels::Entity::find_by_id((t, ev.channel_id)).one(&*tx).await?;
+        let has_api = channel.as_ref().is_some_and(|c| c.api_base_url.is_some());
+        let row = shipment_writebacks::ActiveModel {
+            tenant_id: Set(t),
+            channel_id: Set(ev.channel_id),
+            external_id: Set(ev.external_id),
+            waybill_no: Set(ev.waybill_no),
+            order_id: Set(ev.order_id),
+            company_code: Set(ev.company_code),
+            line_ids: Set(ev.external_line_ids.map(|l| serde_json::to_string(&l).expect("JSON"))),
+            state: Set(if has_api { state::PENDING } else { state::NO_API }.to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            last_error: Set((!has_api).then(|| "the shop has no Open API credentials".to_owned())),
+            created_at: Set(now),
+            done_at: Set(None),
+        };
+        shipment_writebacks::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    shipment_writebacks::Column::TenantId,
+                    shipment_writebacks::Column::ChannelId,
+                    shipment_writebacks::Column::ExternalId,
+                    shipment_writebacks::Column::WaybillNo,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&*tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
+    async fn level(&self, env: &Envelope) -> anyhow::Result<()> {
+        let ev: StockLevelChanged = env.decode()?;
+        let t = env.tenant_id.0;
+        let tx = self.db.write().await?;
+        if !bus::inbox::claim(&*tx, CONSUMER, env).await? {
+            return Ok(());
+        }
+        let newer = tx
+            .execute_raw(store::stmt(
+                &self.db,
+                "insert into channel_stock_levels (tenant_id, sku_code, available, version) values (?, ?, ?, ?) \
+                 on conflict (tenant_id, sku_code) do update set available = excluded.available, version = excluded.version \
+                 where channel_stock_levels.version < excluded.version",
+                vec![t.into(), ev.sku_code.clone().into(), ev.available.into(), ev.version.into()],
+            ))
+            .await?
+            .rows_affected()
+            > 0;
+        if newer {
+            let shops = channels::Entity::find().filter(channels::Column::TenantId.eq(t)).all(&*tx).await?;
+            plan(&self.db, &*tx, &shops, &[(ev.sku_code, ev.available)], Utc::now()).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Sets the quantity each shop of `shops` (one tenant's) should display for each `(sku,
+/// available)`, coalescing into `stock_pushes`.
+pub async fn plan<C: ConnectionTrait>(db: &store::Db, conn: &C, shops: &[channels::Model], levels: &[(String, i64)], now: Timestamp) -> Result<(), DbErr> {
+    let syncing: Vec<&channels::Model> = shops.iter().filter(|c| c.api_base_url.is_some()).collect();
+    let total_reserve: i64 = syncing.iter().map(|c| c.stock_reserve.max(0)).sum();
+    for c in &syncing {
+        for (sku, available) in levels {
+            let desired = stock::allocate(rules(c), *available, total_reserve - c.stock_reserve.max(0));
+            conn.execute_raw(store::stmt(
+                db,
+                "insert into stock_pushes (tenant_id, channel_id, sku_code, desired, pushed, state, attempts, next_attempt_at, last_error, pushed_at, updated_at) \
+                 values (?, ?, ?, ?, null, 'pending', 0, ?, null, null, ?) \
+                 on conflict (tenant_id, channel_id, sku_code) do update set desired = excluded.desired, updated_at = excluded.updated_at, \
+                 state = case when stock_pushes.pushed = excluded.desired then 'synced' else 'pending' end",
+                vec![c.tenant_id.into(), c.id.into(), sku.clone().into(), desired.into(), now.into(), now.into()],
+            ))
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Re-plans every SKU Cairn knows a level of, for one tenant (after a shop's rules changed or a
+/// shop was connected).
+pub async fn replan_tenant(db: &store::Db, tenant: Uuid) -> Result<(), DbErr> {
+    let tx = db.write().await?;
+    let shops = channels::Entity::find().filter(channels::Column::TenantId.eq(tenant)).all(&*tx).await?;
+    let levels: Vec<(String, i64)> =
+        channel_stock_levels::Entity::find().filter(channel_stock_levels::Column::TenantId.eq(tenant)).all(&*tx).await?.into_iter().map(|l| (l.sku_code, l.available)).collect();
+    plan(db, &*tx, &shops, &levels, Utc::now()).await?;
+    tx.commit().await
+}
+
+/// How long a claimed row stays invisible to other workers.
+const CLAIM: ChronoDuration = ChronoDuration::seconds(30);
+
+/// The next retry after `attempts` failures.
+fn backoff(attempts: i32, err: &CallError) -> ChronoDuration {
+    match err {
+        CallError::RateLimited(d) => ChronoDuration::from_std(*d).unwrap_or(ChronoDuration::seconds(1)),
+        _ => ChronoDuration::milliseconds((1000i64 << attempts.clamp(0, 6)).min(60_000)),
+    }
+}
+
+/// Sends due write-backs.
+#[derive(Clone)]
+pub struct Worker {
+    db: store::Db,
+    http: reqwest::Client,
+    tick: Duration,
+}
+
+/// What one pass sent.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Pass {
+    pub sent: usize,
+    pub failed: usize,
+}
+
+impl Worker {
+    /// A worker looking for due rows every `tick`.
+    pub fn new(db: store::Db, tick: Duration) -> Self {
+        Worker { db, http: connector::http_client(), tick }
+    }
+
+    /// Runs passes until `stop` turns true.
+    pub fn start(self, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                let busy = match self.pass().await {
+                    Ok(p) => p.sent + p.failed > 0,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "write-back pass failed");
+                        false
+                    }
+                };
+                if !busy {
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.tick) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+                if *stop.borrow() {
+                    break;
+                }
+            }
+        })
+    }
+
+    /// Sends what is due now, once.
+    pub async fn pass(&self) -> Result<Pass, DbErr> {
+        let now = Utc::now();
+        let mut pass = Pass::default();
+        let mut clients: HashMap<(Uuid, Uuid), Option<Box<dyn MarketplaceApi>>> = HashMap::new();
+        let ships = shipment_writebacks::Entity::find()
+            .filter(shipment_writebacks::Column::State.eq(state::PENDING))
+            .filter(shipment_writebacks::Column::NextAttemptAt.lte(now))
+            .order_by_asc(shipment_writebacks::Column::NextAttemptAt)
+            .limit(100)
+            .all(self.db.conn())
+            .await?;
+        for s in ships {
+            let key = (s.tenant_id, s.channel_id);
+            if !self.claim("shipment_writebacks", "external_id = ? and waybill_no = ?", vec![s.external_id.clone().into(), s.waybill_no.clone().into()], &s, now).await? {
+                continue;
+            }
+            let Some(api) = self.client(&mut clients, key).await? else { continue };
+            let lines: Option<Vec<String>> = s.line_ids.as_deref().and_then(|l| serde_json::from_str(l).ok());
+            let result = api.ship(&s.external_id, &s.company_code, &s.waybill_no, lines.as_deref()).await;
+            let done = Utc::now();
+            let mut q = shipment_writebacks::Entity::update_many()
+                .filter(shipment_writebacks::Column::TenantId.eq(s.tenant_id))
+                .filter(shipment_writebacks::Column::ChannelId.eq(s.channel_id))
+                .filter(shipment_writebacks::Column::ExternalId.eq(s.external_id.clone()))
+                .filter(shipment_writebacks::Column::WaybillNo.eq(s.waybill_no.clone()));
+            q = match &result {
+                Ok(()) => {
+                    pass.sent += 1;
+                    q.col_expr(shipment_writebacks::Column::State, state::DONE.into())
+                        .col_expr(shipment_writebacks::Column::DoneAt, Some(done).into())
+                        .col_expr(shipment_writebacks::Column::LastError, Option::<String>::None.into())
+                }
+                Err(CallError::Rejected { code, message }) => {
+                    pass.failed += 1;
+                    tracing::warn!(tenant_id = %s.tenant_id, tid = %s.external_id, %code, "the marketplace rejected a shipment write-back");
+                    q.col_expr(shipment_writebacks::Column::State, state::REJECTED.into()).col_expr(shipment_writebacks::Column::LastError, Some(format!("{code}: {message}")).into())
+                }
+                Err(e) => {
+                    pass.failed += 1;
+                    q.col_expr(shipment_writebacks::Column::Attempts, (s.attempts + 1).into())
+                        .col_expr(shipment_writebacks::Column::NextAttemptAt, (done + backoff(s.attempts, e)).into())
+                        .col_expr(shipment_writebacks::Column::LastError, Some(e.to_string()).into())
+                }
+            };
+            q.exec(self.db.conn()).await?;
+        }
+
+        let pushes = stock_pushes::Entity::find()
+            .filter(stock_pushes::Column::State.eq(state::PENDING))
+            .filter(stock_pushes::Column::NextAttemptAt.lte(now))
+            .order_by_asc(stock_pushes::Column::NextAttemptAt)
+            .limit(200)
+            .all(self.db.conn())
+            .await?;
+        for p in pushes {
+            let key = (p.tenant_id, p.channel_id);
+            if !self.claim_push(&p, now).await? {
+                continue;
+            }
+            let Some(api) = self.client(&mut clients, key).await? else { continue };
+            let sent = p.desired;
+            let result = api.set_quantity(&p.sku_code, sent).await;
+            let done = Utc::now();
+            let filter = |q: sea_orm::UpdateMany<stock_pushes::Entity>| {
+                q.filter(stock_pushes::Column::TenantId.eq(p.tenant_id)).filter(stock_pushes::Column::ChannelId.eq(p.channel_id)).filter(stock_pushes::Column::SkuCode.eq(p.sku_code.clone()))
+            };
+            match &result {
+                Ok(()) => {
+                    pass.sent += 1;
+                    // `desired` may have moved on while the call was out: then the row stays
+                    // pending and the next pass sends the newer figure.
+                    self.db
+                        .conn()
+                        .execute_raw(store::stmt(
+                            &self.db,
+                            "update stock_pushes set pushed = ?, pushed_at = ?, attempts = 0, last_error = null, next_attempt_at = ?, \
+                             state = case when desired = ? then 'synced' else 'pending' end where tenant_id = ? and channel_id = ? and sku_code = ?",
+                            vec![sent.into(), done.into(), done.into(), sent.into(), p.tenant_id.into(), p.channel_id.into(), p.sku_code.clone().into()],
+                        ))
+                        .await?;
+                }
+                Err(CallError::Rejected { code, message }) => {
+                    pass.failed += 1;
+                    filter(stock_pushes::Entity::update_many())
+                        .col_expr(stock_pushes::Column::State, state::REJECTED.into())
+                        .col_expr(stock_pushes::Column::LastError, Some(format!("{code}: {message}")).into())
+                        .exec(self.db.conn())
+                        .await?;
+                }
+                Err(e) => {
+                    pass.failed += 1;
+                    filter(stock_pushes::Entity::update_many())
+                        .col_expr(stock_pushes::Column::Attempts, (p.attempts + 1).into())
+                        .col_expr(stock_pushes::Column::NextAttemptAt, (done + backoff(p.attempts, e)).into())
+                        .col_expr(stock_pushes::Column::LastError, Some(e.to_string()).into())
+                        .exec(self.db.conn())
+                        .await?;
+                }
+            }
+        }
+        Ok(pass)
+    }
+
+    async fn client<'a>(&self, cache: &'a mut HashMap<(Uuid, Uuid), Option<Box<dyn MarketplaceApi>>>, key: (Uuid, Uuid)) -> Result<Option<&'a dyn MarketplaceApi>, DbErr> {
+        if !cache.contains_key(&key) {
+            let c = channels::Entity::find_by_id(key).one(self.db.conn()).await?;
+            cache.insert(key, c.as_ref().and_then(|c| connector::api_for(c, &self.http)));
+        }
+        Ok(cache.get(&key).and_then(|c| c.as_deref()))
+    }
+
+    async fn claim(&self, table: &str, key_sql: &str, mut key: Vec<sea_orm::Value>, s: &shipment_writebacks::Model, now: Timestamp) -> Result<bool, DbErr> {
+        let mut values = vec![(now + CLAIM).into(), s.tenant_id.into(), s.channel_id.into()];
+        values.append(&mut key);
+        values.push(s.next_attempt_at.into());
+        let sql = format!("update {table} set next_attempt_at = ? where tenant_id = ? and channel_id = ? and {key_sql} and next_attempt_at = ? and state = 'pending'");
+        Ok(self.db.conn().execute_raw(store::stmt(&self.db, &sql, values)).await?.rows_affected() == 1)
+    }
+
+    async fn claim_push(&self, p: &stock_pushes::Model, now: Timestamp) -> Result<bool, DbErr> {
+        let sql = "update stock_pushes set next_attempt_at = ? where tenant_id = ? and channel_id = ? and sku_code = ? and next_attempt_at = ? and state = 'pending'";
+        let values = vec![(now + CLAIM).into(), p.tenant_id.into(), p.channel_id.into(), p.sku_code.clone().into(), p.next_attempt_at.into()];
+        Ok(self.db.conn().execute_raw(store::stmt(&self.db, sql, values)).await?.rows_affected() == 1)
+    }
+}

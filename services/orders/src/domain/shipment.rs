@@ -1,0 +1,250 @@
+//! The seller shipping (some of) an order's lines through Cairn: pure rules, no I/O.
+//!
+//! A shipment is one waybill and the lines it carried. It is idempotent by waybill: the same
+//! waybill with the same carrier and lines again is the first shipment, unchanged; the same
+//! waybill with anything else is refused.
+
+use kernel::OrderStatus;
+
+/// Longest waybill number accepted (carriers use 10-20 characters; a little room for suffixes).
+pub const MAX_WAYBILL_LEN: usize = 64;
+/// Longest carrier code accepted (`SF`, `YTO`, `POSTB`, ...).
+pub const MAX_COMPANY_LEN: usize = 32;
+/// Most lines one request may name.
+pub const MAX_LINES: usize = 1000;
+
+/// What the seller asked to ship.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipRequest {
+    pub company_code: String,
+    pub waybill_no: String,
+    /// Marketplace line ids; `None` = every line not yet shipped and not refunded.
+    pub lines: Option<Vec<String>>,
+}
+
+/// One order line as the rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineFacts {
+    pub external_line_id: String,
+    pub refunded: bool,
+    /// The waybill the line already left with.
+    pub shipped_waybill: Option<String>,
+}
+
+/// A shipment already recorded for the order under the requested waybill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub company_code: String,
+    pub line_ids: Vec<String>,
+}
+
+/// What to do with a valid request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The same shipment again: answer with the recorded one and change nothing.
+    Replay,
+    /// Ship these lines; the order's status becomes `status`.
+    Ship {
+        lines: Vec<String>,
+        status: OrderStatus,
+        /// The shipment carries every live line and none shipped before: the whole order.
+        whole_order: bool,
+    },
+}
+
+/// Why a shipment was refused. Nothing changes in any case.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShipError {
+    /// A field is malformed or names a line the order does not have.
+    #[error("{0}")]
+    Invalid(String),
+    /// The order or a line is not in a state that can ship.
+    #[error("{0}")]
+    NotShippable(String),
+    /// The waybill was already used on this order for a different shipment.
+    #[error("waybill `{0}` was already recorded on this order with a different carrier or lines")]
+    WaybillReused(String),
+}
+
+fn code_ok(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Checks the request's own fields (no order needed).
+pub fn validate(req: &ShipRequest) -> Result<(), ShipError> {
+    if !code_ok(&req.waybill_no, MAX_WAYBILL_LEN) {
+        return Err(ShipError::Invalid(format!("waybill_no must be 1-{MAX_WAYBILL_LEN} characters of letters, digits, '-' or '_'")));
+    }
+    if !code_ok(&req.company_code, MAX_COMPANY_LEN) {
+        return Err(ShipError::Invalid(format!("company_code must be 1-{MAX_COMPANY_LEN} characters of letters, digits, '-' or '_'")));
+    }
+    if let Some(lines) = &req.lines {
+        if lines.is_empty() {
+            return Err(ShipError::Invalid("lines must not be empty; leave it out to ship every line not yet shipped".into()));
+        }
+        if lines.len() > MAX_LINES {
+            return Err(ShipError::Invalid(format!("at most {MAX_LINES} lines per shipment")));
+        }
+        for (i, l) in lines.iter().enumerate() {
+            if lines[..i].contains(l) {
+                return Err(ShipError::Invalid(format!("line `{l}` is listed twice")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Statuses from which lines may ship.
+fn can_ship(status: OrderStatus) -> Result<(), ShipError> {
+    use OrderStatus as O;
+    let why = match status {
+        O::Paid | O::Allocated | O::Backordered | O::PartiallyShipped => return Ok(()),
+        O::PendingPayment => "the order is not paid yet",
+        O::OnHold => "the order is on hold",
+        O::Shipped => "the order is already shipped",
+        O::Completed => "the order is completed",
+        O::Cancelled => "the order is cancelled",
+    };
+    Err(ShipError::NotShippable(why.into()))
+}
+
+/// Decides a (validated) request against the order as stored.
+pub fn decide(status: OrderStatus, lines: &[LineFacts], recorded: Option<&Recorded>, req: &ShipRequest) -> Result<Decision, ShipError> {
+    let target: Vec<String> = match &req.lines {
+        Some(ids) => {
+            let unknown: Vec<&str> = ids.iter().filter(|id| !lines.iter().any(|l| &l.external_line_id == *id)).map(String::as_str).collect();
+            if !unknown.is_empty() {
+                return Err(ShipError::Invalid(format!("the order has no line `{}`", unknown.join("`, `"))));
+            }
+            ids.clone()
+        }
+        // "Every line not yet shipped": a line this very waybill carried counts as not yet
+        // shipped, so that retrying a whole-order request resolves to the same lines.
+        None => lines
+            .iter()
+            .filter(|l| match &l.shipped_waybill {
+                Some(w) => *w == req.waybill_no,
+                None => !l.refunded,
+            })
+            .map(|l| l.external_line_id.clone())
+            .collect(),
+    };
+    if let Some(r) = recorded {
+        let same_lines = r.line_ids.len() == target.len() && target.iter().all(|t| r.line_ids.contains(t));
+        return if r.company_code == req.company_code && same_lines { Ok(Decision::Replay) } else { Err(ShipError::WaybillReused(req.waybill_no.clone())) };
+    }
+    can_ship(status)?;
+    if target.is_empty() {
+        return Err(ShipError::NotShippable("no line is left to ship: every line is shipped or refunded".into()));
+    }
+    for id in &target {
+        let l = lines.iter().find(|l| &l.external_line_id == id).expect("unknown lines were refused above");
+        if let Some(w) = &l.shipped_waybill {
+            return Err(ShipError::NotShippable(format!("line `{id}` already shipped with waybill `{w}`")));
+        }
+        if l.refunded {
+            return Err(ShipError::NotShippable(format!("line `{id}` is refunded")));
+        }
+    }
+    let after: Vec<(bool, bool)> = lines.iter().map(|l| (l.refunded, l.shipped_waybill.is_some() || target.contains(&l.external_line_id))).collect();
+    let status = with_shipments(status, &after);
+    let whole_order = status == OrderStatus::Shipped && lines.iter().all(|l| l.shipped_waybill.is_none());
+    Ok(Decision::Ship { lines: target, status, whole_order })
+}
+
+/// The status of an order whose lines (`(refunded, shipped)`) were shipped through Cairn:
+/// `shipped` once every live line is, `partially_shipped` while some are. A marketplace status
+/// that is already further along (shipped, completed, cancelled), or a hold, is kept; so is an
+/// order none of whose lines shipped here.
+pub fn with_shipments(status: OrderStatus, lines: &[(bool, bool)]) -> OrderStatus {
+    use OrderStatus as O;
+    if !matches!(status, O::Paid | O::Allocated | O::Backordered | O::PartiallyShipped) || !lines.iter().any(|(_, shipped)| *shipped) {
+        return status;
+    }
+    let mut live = lines.iter().filter(|(refunded, _)| !refunded).peekable();
+    if live.peek().is_some() && live.all(|(_, shipped)| *shipped) { O::Shipped } else { O::PartiallyShipped }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderStatus as O;
+
+    fn req(waybill: &str, lines: Option<&[&str]>) -> ShipRequest {
+        ShipRequest { company_code: "SF".into(), waybill_no: waybill.into(), lines: lines.map(|l| l.iter().map(|s| (*s).to_owned()).collect()) }
+    }
+
+    fn line(id: &str, refunded: bool, shipped: Option<&str>) -> LineFacts {
+        LineFacts { external_line_id: id.into(), refunded, shipped_waybill: shipped.map(Into::into) }
+    }
+
+    #[test]
+    fn bad_fields_are_invalid() {
+        for r in [
+            req("", None),
+            req(&"9".repeat(MAX_WAYBILL_LEN + 1), None),
+            req("SF 123", None),
+            req("SF1", Some(&[])),
+            req("SF1", Some(&["L1", "L1"])),
+            ShipRequest { company_code: String::new(), ..req("SF1", None) },
+            ShipRequest { company_code: "X".repeat(MAX_COMPANY_LEN + 1), ..req("SF1", None) },
+        ] {
+            assert!(matches!(validate(&r), Err(ShipError::Invalid(_))), "{r:?}");
+        }
+        assert_eq!(validate(&req("JD0001-1-1", Some(&["L1"]))), Ok(()));
+    }
+
+    #[test]
+    fn shipping_one_of_two_lines_is_partial_and_the_rest_completes_it() {
+        let lines = [line("L1", false, None), line("L2", false, None)];
+        assert_eq!(decide(O::Allocated, &lines, None, &req("W1", Some(&["L1"]))), Ok(Decision::Ship { lines: vec!["L1".into()], status: O::PartiallyShipped, whole_order: false }));
+        let lines = [line("L1", false, Some("W1")), line("L2", false, None)];
+        assert_eq!(decide(O::PartiallyShipped, &lines, None, &req("W2", None)), Ok(Decision::Ship { lines: vec!["L2".into()], status: O::Shipped, whole_order: false }));
+    }
+
+    #[test]
+    fn everything_at_once_is_the_whole_order_and_skips_refunded_lines() {
+        let lines = [line("L1", false, None), line("L2", true, None), line("L3", false, None)];
+        assert_eq!(decide(O::Paid, &lines, None, &req("W1", None)), Ok(Decision::Ship { lines: vec!["L1".into(), "L3".into()], status: O::Shipped, whole_order: true }));
+    }
+
+    #[test]
+    fn the_same_waybill_again_is_a_replay_and_anything_else_under_it_is_refused() {
+        let lines = [line("L1", false, Some("W1")), line("L2", false, Some("W1"))];
+        let rec = Recorded { company_code: "SF".into(), line_ids: vec!["L1".into(), "L2".into()] };
+        assert_eq!(decide(O::Shipped, &lines, Some(&rec), &req("W1", None)), Ok(Decision::Replay));
+        assert_eq!(decide(O::Shipped, &lines, Some(&rec), &req("W1", Some(&["L2", "L1"]))), Ok(Decision::Replay));
+        // Even once the marketplace has moved the order on.
+        assert_eq!(decide(O::Completed, &lines, Some(&rec), &req("W1", None)), Ok(Decision::Replay));
+        assert_eq!(decide(O::Shipped, &lines, Some(&rec), &req("W1", Some(&["L1"]))), Err(ShipError::WaybillReused("W1".into())));
+        let other_carrier = ShipRequest { company_code: "YTO".into(), ..req("W1", None) };
+        assert_eq!(decide(O::Shipped, &lines, Some(&rec), &other_carrier), Err(ShipError::WaybillReused("W1".into())));
+        // A retried whole-order request still matches after a line was refunded post-shipment.
+        let lines = [line("L1", false, Some("W1")), line("L2", true, Some("W1"))];
+        assert_eq!(decide(O::Shipped, &lines, Some(&rec), &req("W1", None)), Ok(Decision::Replay));
+    }
+
+    #[test]
+    fn orders_and_lines_that_cannot_ship_are_refused() {
+        let lines = [line("L1", false, None), line("L2", true, None), line("L3", false, Some("W0"))];
+        for s in [O::PendingPayment, O::OnHold, O::Shipped, O::Completed, O::Cancelled] {
+            assert!(matches!(decide(s, &lines, None, &req("W1", Some(&["L1"]))), Err(ShipError::NotShippable(_))), "{s:?}");
+        }
+        assert!(matches!(decide(O::Paid, &lines, None, &req("W1", Some(&["L2"]))), Err(ShipError::NotShippable(m)) if m.contains("refunded")));
+        assert!(matches!(decide(O::Paid, &lines, None, &req("W1", Some(&["L1", "L3"]))), Err(ShipError::NotShippable(m)) if m.contains("W0")));
+        assert!(matches!(decide(O::Paid, &lines, None, &req("W1", Some(&["L1", "L9"]))), Err(ShipError::Invalid(m)) if m.contains("L9")));
+        let done = [line("L1", false, Some("W0")), line("L2", true, None)];
+        assert!(matches!(decide(O::PartiallyShipped, &done, None, &req("W1", None)), Err(ShipError::NotShippable(_))));
+    }
+
+    #[test]
+    fn local_shipments_survive_a_marketplace_status_that_lags_behind() {
+        assert_eq!(with_shipments(O::Allocated, &[(false, true), (false, false)]), O::PartiallyShipped);
+        assert_eq!(with_shipments(O::Paid, &[(false, true), (true, false)]), O::Shipped);
+        assert_eq!(with_shipments(O::PartiallyShipped, &[(false, true)]), O::Shipped);
+        assert_eq!(with_shipments(O::Allocated, &[(false, false)]), O::Allocated);
+        assert_eq!(with_shipments(O::PartiallyShipped, &[(false, false)]), O::PartiallyShipped, "the marketplace's own partial shipment");
+        assert_eq!(with_shipments(O::Cancelled, &[(false, true)]), O::Cancelled);
+        assert_eq!(with_shipments(O::Completed, &[(false, true)]), O::Completed);
+    }
+}

@@ -1,7 +1,7 @@
 //! `/v1/channels` (connect shops) and `/v1/webhooks/bazaar/{channel_id}` (ingress).
 
 use crate::{
-    bazaar,
+    bazaar, shopify,
     db::{channel_pull_finds, channel_sync, channels, shipment_writebacks, stock_pushes},
     ingest::{self, Incoming, Ingested, Source},
     reconcile::{ReconcileError, Reconciler},
@@ -319,6 +319,28 @@ impl ChannelsApi {
     }
 }
 
+/// The order after a Shopify refund: lines whose every unit it returns are refunded, and the
+/// trade closes when no line is left. `None` when it changes nothing (an `orders/updated`
+/// already carried it, or it returns only part of a line). Its version is the refund's time,
+/// or just after the snapshot's when Shopify's whole-second clock puts them together.
+fn apply_refund(mut s: kernel::trade::TradeSnapshot, r: &shopify::Refund) -> Option<kernel::trade::TradeSnapshot> {
+    let mut changed = false;
+    for l in &mut s.lines {
+        if !l.refunded() && r.quantities.get(&l.external_line_id).is_some_and(|&q| q >= l.quantity) {
+            l.refund_status = "SUCCESS".into();
+            changed = true;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    if s.lines.iter().all(|l| l.refunded()) {
+        s.status = kernel::trade::TradeStatus::TradeClosed;
+    }
+    s.modified = Ord::max(r.at, s.modified + chrono::Duration::microseconds(1));
+    Some(s)
+}
+
 fn same_api(c: &channels::Model, api: &Option<ApiCredentials>) -> bool {
     match api {
         None => c.api_base_url.is_none(),
@@ -554,6 +576,73 @@ impl ChannelsApi {
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ChannelFound> {
         let c = channels::Entity::find_by_id((auth.0.tenant_id.0, id.0)).one(self.db.conn()).await.map_err(Problem::internal)?.ok_or_else(|| Problem::not_found("channel"))?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
+    }
+
+    /// Shopify webhook (`orders/create`, `orders/paid`, `orders/cancelled`, `orders/updated`,
+    /// `refunds/create`). Authenticated by `X-Shopify-Hmac-Sha256` (base64 HMAC-SHA256 of the raw
+    /// body with the app's client secret); deduplicated by `X-Shopify-Webhook-Id`.
+    #[oai(path = "/webhooks/shopify/:channel_id", method = "post", tag = "Tag::Webhooks")]
+    async fn shopify_webhook(
+        &self,
+        channel_id: Path<Uuid>,
+        #[oai(name = "X-Shopify-Topic")] topic: Header<Option<String>>,
+        #[oai(name = "X-Shopify-Hmac-Sha256")] hmac: Header<Option<String>>,
+        #[oai(name = "X-Shopify-Webhook-Id")] webhook_id: Header<Option<String>>,
+        #[oai(name = "X-Shopify-Shop-Domain")] shop_domain: Header<Option<String>>,
+        body: RawJson,
+    ) -> ApiResult<WebhookAccepted> {
+        let channel = channels::Entity::find()
+            .filter(channels::Column::Id.eq(channel_id.0))
+            .filter(channels::Column::Marketplace.eq("shopify"))
+            .one(self.db.conn())
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(|| Problem::not_found("channel"))?;
+        let Some(sig) = hmac.0.as_deref() else {
+            return Err(Problem::new(Code::InvalidSignature, "X-Shopify-Hmac-Sha256 is required").into());
+        };
+        let now = Utc::now();
+        let previous_valid = channel.previous_secret.as_deref().filter(|_| channel.secret_rotated_at.is_some_and(|at| now - at < chrono::Duration::hours(1)));
+        if !(shopify::verify(&channel.webhook_secret, &body.0, sig) || previous_valid.is_some_and(|s| shopify::verify(s, &body.0, sig))) {
+            tracing::warn!(channel_id = %channel.id, "Shopify webhook with a bad signature rejected");
+            return Err(Problem::new(Code::InvalidSignature, "The signature does not match the body").into());
+        }
+        let topic = header(&topic, "X-Shopify-Topic")?;
+        let webhook_id = header(&webhook_id, "X-Shopify-Webhook-Id")?;
+        if webhook_id.len() > 128 {
+            return Err(Problem::new(Code::InvalidInput, "X-Shopify-Webhook-Id is longer than 128 characters").into());
+        }
+        if shop_domain.0.as_deref().is_some_and(|d| d != channel.shop_id) {
+            return Err(Problem::new(Code::InvalidInput, "X-Shopify-Shop-Domain is not this channel's shop").into());
+        }
+        if !shopify::TOPICS.contains(&topic) {
+            return Err(Problem::new(Code::InvalidInput, format!("unknown topic `{topic}`")).into());
+        }
+        let inbound = shopify::parse(topic, &body.0).map_err(|e| {
+            if serde_json::from_slice::<serde_json::Value>(&body.0).is_err() { Problem::new(Code::MalformedRequest, e) } else { Problem::new(Code::InvalidInput, e) }
+        })?;
+        let raw = String::from_utf8_lossy(&body.0);
+        let trade = match inbound {
+            shopify::Inbound::Order(t) => Some(t),
+            shopify::Inbound::Refund(r) => {
+                let latest = ingest::latest(&self.db, &channel, &r.order_id).await.map_err(Problem::internal)?;
+                latest.and_then(|s| apply_refund(s, &r))
+            }
+        };
+        let outcome = match trade {
+            Some(trade) => {
+                let m = Incoming { channel: &channel, source: Source::Push, message_id: webhook_id, topic, body: &raw, trade };
+                ingest::ingest(&self.db, m, now).await
+            }
+            // A refund of an order we have not seen (its orders/* will carry the refund) or that
+            // changes no line as a whole: kept for dedupe and audit.
+            None => ingest::store_only(&self.db, &channel, webhook_id, topic, &raw, now).await,
+        };
+        let status = match outcome.map_err(Problem::internal)? {
+            Ingested::Duplicate => "duplicate",
+            Ingested::Applied | Ingested::Stale => "accepted",
+        };
+        Ok(WebhookAccepted::Ok(Json(WebhookAck { status: status.into(), message_id: webhook_id.to_owned() })))
     }
 
     /// Bazaar webhook. Authenticated by `X-Bazaar-Signature` (HMAC-SHA256 over

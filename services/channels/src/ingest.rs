@@ -52,6 +52,22 @@ pub fn pull_message_id(trade: &TradeSnapshot) -> String {
     format!("pull:{}:{}", trade.external_id, trade.modified.timestamp_micros())
 }
 
+/// Stores a message that carries no trade to apply (yet): for dedupe and audit only.
+pub async fn store_only(db: &store::Db, c: &channels::Model, message_id: &str, topic: &str, body: &str, now: Timestamp) -> Result<Ingested, DbErr> {
+    let inserted = webhook_messages::Entity::insert(webhook_messages::ActiveModel {
+        tenant_id: Set(c.tenant_id),
+        channel_id: Set(c.id),
+        message_id: Set(message_id.to_owned()),
+        topic: Set(topic.to_owned()),
+        body: Set(body.to_owned()),
+        received_at: Set(now),
+    })
+    .on_conflict(OnConflict::columns([webhook_messages::Column::TenantId, webhook_messages::Column::ChannelId, webhook_messages::Column::MessageId]).do_nothing().to_owned())
+    .exec_without_returning(db.conn())
+    .await?;
+    Ok(if inserted == 0 { Ingested::Duplicate } else { Ingested::Stale })
+}
+
 /// Stores `m` and, when its trade version is new, enqueues it for orders — in one transaction.
 #[tracing::instrument(skip_all, fields(tenant_id = %m.channel.tenant_id, channel_id = %m.channel.id, source = m.source.as_str()))]
 pub async fn ingest(db: &store::Db, m: Incoming<'_>, now: Timestamp) -> Result<Ingested, DbErr> {

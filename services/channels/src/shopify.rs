@@ -102,6 +102,9 @@ pub struct Refund {
     pub order_id: String,
     /// The line items the refund touches, as in [`TradeLine::external_line_id`].
     pub refunded_line_ids: Vec<String>,
+    /// Units this refund returns per line id (a line is refunded in Cairn's model only when all
+    /// its units are).
+    pub quantities: HashMap<String, i64>,
     /// When the refund was made.
     pub at: Timestamp,
 }
@@ -490,6 +493,7 @@ impl RefundObject {
             (None, None) => return Err("created_at is missing".into()),
         };
         let mut refunded_line_ids: Vec<String> = Vec::new();
+        let mut quantities: HashMap<String, i64> = HashMap::new();
         for (i, item) in self
             .refund_line_items
             .unwrap_or_default()
@@ -497,6 +501,8 @@ impl RefundObject {
             .enumerate()
         {
             let line = item.line_id(&format!("refund_line_items[{i}]"))?;
+            let q = item.quantity.ok_or_else(|| format!("refund_line_items[{i}].quantity is missing"))?;
+            *quantities.entry(line.clone()).or_default() += q;
             if !refunded_line_ids.contains(&line) {
                 refunded_line_ids.push(line);
             }
@@ -504,6 +510,7 @@ impl RefundObject {
         Ok(Refund {
             order_id,
             refunded_line_ids,
+            quantities,
             at,
         })
     }
@@ -693,6 +700,7 @@ mod tests {
             Refund {
                 order_id: "820982911946154508".into(),
                 refunded_line_ids: vec!["487817672276298554".into()],
+                quantities: HashMap::from([("487817672276298554".into(), 1)]),
                 at: utc("2022-01-03T15:15:40Z"),
             }
         );

@@ -171,6 +171,15 @@ impl TestApp {
         read(req.send().await.expect("request sent")).await
     }
 
+    /// A call with a raw JSON body (e.g. a signed webhook) and no token.
+    pub async fn call_raw(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.url)).header("content-type", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        read(req.body(body).send().await.expect("request sent")).await
+    }
+
     /// POST JSON with a bearer token.
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Resp {
         self.call(Method::POST, path, Some(token), Some(body), &[]).await

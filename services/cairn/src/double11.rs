@@ -80,6 +80,10 @@ pub struct Double11Args {
     /// Give up waiting for Cairn to drain after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub timeout_secs: u64,
+    /// How often Cairn's order counts are polled while it drains (the polls are reads on the
+    /// same database, so very frequent polls slow what they measure).
+    #[arg(long, default_value_t = 250)]
+    pub poll_ms: u64,
     /// Skip the bare-endpoint baseline.
     #[arg(long)]
     pub no_baseline: bool,
@@ -117,7 +121,9 @@ pub struct HotSku {
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub machine: String,
+    /// "Cairn (embedded)" or "Cairn (remote)".
     pub target: String,
+    pub cairn_url: String,
     pub tenants: usize,
     pub orders: usize,
     pub baseline: Option<Side>,
@@ -182,8 +188,9 @@ pub async fn run(args: Double11Args) -> anyhow::Result<Report> {
     };
     report.target = match &cairn {
         Some(_) => "Cairn (embedded)".into(),
-        None => format!("Cairn at {base}"),
+        None => "Cairn (remote)".into(),
     };
+    report.cairn_url = base.clone();
     let db = cairn.as_ref().map(|c| c.db.clone());
     let result = sale(&args, &base, db, &mut report).await;
     if let Some(c) = cairn {
@@ -200,15 +207,15 @@ async fn sale(args: &Double11Args, base: &str, db: Option<store::Db>, report: &m
         let plan = Plan::new(args);
         let sellers = setup(args, base, &sim, &plan).await?;
         eprintln!("burst: {} trades…", args.orders);
-        let (side, burst, nudges, bus) = drive(args, &sim, &sellers, db.as_ref()).await?;
-        report.cairn = side;
-        report.reconcile_nudges = nudges;
-        report.bus_at_delivered = bus;
+        let driven = drive(args, &sim, &sellers, db.as_ref()).await?;
+        report.cairn = driven.side;
+        report.reconcile_nudges = driven.nudges;
+        report.bus_at_delivered = driven.bus;
         if let Some(db) = &db {
             report.events = events_by_kind(db).await?;
         }
         eprintln!("verifying…");
-        verify(&sim, &sellers, &plan, &burst, report).await
+        verify(&sim, &sellers, &plan, &driven.burst, report).await
     }
     .await;
     let _ = sim.shutdown().await;
@@ -298,33 +305,42 @@ async fn setup(args: &Double11Args, base: &str, sim: &Sim, plan: &Plan) -> anyho
     try_join_all(sellers).await
 }
 
+/// What the burst and the wait for Cairn found.
+struct Driven {
+    side: Side,
+    burst: BurstReport,
+    /// Times Cairn was asked to reconcile because pushes stopped short.
+    nudges: usize,
+    /// The embedded bus when the last webhook was answered.
+    bus: Vec<(String, u64, u64)>,
+}
+
 /// Runs the burst and polls Cairn until every order is in with its stock decided.
-async fn drive(args: &Double11Args, sim: &Sim, sellers: &[Seller], db: Option<&store::Db>) -> anyhow::Result<(Side, BurstReport, usize, Vec<(String, u64, u64)>)> {
+async fn drive(args: &Double11Args, sim: &Sim, sellers: &[Seller], db: Option<&store::Db>) -> anyhow::Result<Driven> {
     let shops = sellers.iter().map(|s| s.channel.shop_id.clone()).collect();
     let cfg = burst_config(args, shops, Plan::new(args).codes());
     let started = Instant::now();
-    let burst = tokio::spawn({
+    let mut running = Some(tokio::spawn({
         let sim = sim.clone();
         async move { sim.burst(cfg).await }
-    });
-    let mut burst = Some(burst);
-    let mut report = None;
+    }));
+    let mut burst = None;
     let mut side = Side::default();
-    let deadline = started + Duration::from_secs(args.timeout_secs);
-    let mut nudges = 0;
-    let mut last_nudge: Option<Instant> = None;
-    let mut last_visible = (0u64, started);
     let mut bus = Vec::new();
+    let deadline = started + Duration::from_secs(args.timeout_secs);
+    let (mut nudges, mut last_nudge) = (0, None::<Instant>);
+    // (visible, unsettled) and since when: a pipeline that stopped moving.
+    let mut progress = ((0u64, u64::MAX), started);
     loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(args.poll_ms.max(10))).await;
         let now = Instant::now();
         let at = now.duration_since(started).as_secs_f64();
-        if burst.as_ref().is_some_and(|b| b.is_finished()) {
-            let r = burst.take().expect("checked").await?.map_err(|e| anyhow::anyhow!("burst: {e}"))?;
+        if running.as_ref().is_some_and(|b| b.is_finished()) {
+            let r = running.take().expect("checked").await?.map_err(|e| anyhow::anyhow!("burst: {e}"))?;
             side.burst_secs = r.elapsed_ms / 1000.0;
-            report = Some(r);
+            burst = Some(r);
         }
-        if report.is_some() && side.delivered_secs.is_none() && sim.stats().deliveries_pending == 0 {
+        if burst.is_some() && side.delivered_secs.is_none() && sim.stats().deliveries_pending == 0 {
             side.delivered_secs = Some(at);
             if let Some(db) = db {
                 bus = consumers(db).await?;
@@ -334,21 +350,21 @@ async fn drive(args: &Double11Args, sim: &Sim, sellers: &[Seller], db: Option<&s
         if visible >= args.orders as u64 && side.visible_secs.is_none() {
             side.visible_secs = Some(at);
         }
-        if side.visible_secs.is_some() && side.delivered_secs.is_some() {
-            let unsettled = count_all(sellers, &[Some("pending_payment"), Some("paid")]).await?;
-            if unsettled == 0 {
-                side.settled_secs = Some(at);
-                break;
-            }
+        let unsettled = match side.visible_secs {
+            Some(_) => count_all(sellers, &[Some("pending_payment"), Some("paid")]).await?,
+            None => u64::MAX,
+        };
+        if unsettled == 0 && side.delivered_secs.is_some() {
+            side.settled_secs = Some(at);
+            break;
         }
-        if visible != last_visible.0 {
-            last_visible = (visible, now);
+        if (visible, unsettled) != progress.0 {
+            progress = ((visible, unsettled), now);
         }
-        // Everything pushed was answered, yet orders are missing and none came for 3 s: messages
-        // the marketplace never pushed (chaos drops, retries given up) only a pull finds.
+        // Every push was answered, yet orders are missing or unpaid and nothing moved for 3 s:
+        // what the marketplace never pushed (chaos drops, retries given up) only a pull finds.
         if side.delivered_secs.is_some()
-            && side.visible_secs.is_none()
-            && now.duration_since(last_visible.1) > Duration::from_secs(3)
+            && now.duration_since(progress.1) > Duration::from_secs(3)
             && last_nudge.is_none_or(|l| now.duration_since(l) > Duration::from_secs(10))
         {
             last_nudge = Some(now);
@@ -364,13 +380,13 @@ async fn drive(args: &Double11Args, sim: &Sim, sellers: &[Seller], db: Option<&s
             break;
         }
     }
-    if let Some(b) = burst {
+    if let Some(b) = running {
         let r = b.await?.map_err(|e| anyhow::anyhow!("burst: {e}"))?;
         side.burst_secs = r.elapsed_ms / 1000.0;
-        report = Some(r);
+        burst = Some(r);
     }
     fill_stats(&mut side, sim);
-    Ok((side, report.expect("the burst finished"), nudges, bus))
+    Ok(Driven { side, burst: burst.expect("the burst finished"), nudges, bus })
 }
 
 /// Per consumer of the embedded bus: events of its topics written, and handled (its inbox).
@@ -622,6 +638,7 @@ impl std::fmt::Display for Report {
         let per_sec = |d: Option<f64>| d.filter(|d| *d > 0.0).map(|d| self.orders as f64 / d);
         writeln!(t, "Double-11: {} sellers, {} paid trades ({} webhooks)", self.tenants, self.orders, self.orders * 2)?;
         writeln!(t, "machine: {}", self.machine)?;
+        writeln!(t, "{}: {}", self.target, self.cairn_url)?;
         writeln!(t)?;
         writeln!(t, "  {:<44} {:>18} {:>18} {:>7}", "", self.target, if has_b { "bare 200 endpoint" } else { "" }, if has_b { "ratio" } else { "" })?;
         let mut row = |name: &str, a: String, bb: String, r: String| writeln!(t, "  {name:<44} {a:>18} {:>18} {r:>7}", col(bb));
@@ -730,6 +747,7 @@ mod tests {
             api_rate: 1000.0,
             seed: 11,
             timeout_secs: 60,
+            poll_ms: 250,
             no_baseline: true,
             chaos: ChaosConfig::default(),
         };

@@ -137,6 +137,7 @@ impl WritebackHandler {
         if !bus::inbox::claim(&*tx, CONSUMER, env).await? {
             return Ok(());
         }
+        lock_planning(&self.db, &*tx, t).await?;
         let newer = tx
             .execute_raw(store::stmt(
                 &self.db,
@@ -179,10 +180,21 @@ pub async fn plan<C: ConnectionTrait>(db: &store::Db, conn: &C, shops: &[channel
     Ok(())
 }
 
+/// Serialises stock planning per tenant on PostgreSQL, so that a level arriving while a shop is
+/// connected is planned by one of the two (SQLite already runs one writer at a time).
+async fn lock_planning<C: ConnectionTrait>(db: &store::Db, conn: &C, tenant: Uuid) -> Result<(), DbErr> {
+    if db.is_postgres() {
+        let key = i64::from_be_bytes(tenant.as_bytes()[8..16].try_into().expect("8 bytes")) ^ 0x5354_4f43_4b00_0000; // "STOCK"
+        conn.execute_raw(store::stmt(db, "select pg_advisory_xact_lock(?)", vec![key.into()])).await?;
+    }
+    Ok(())
+}
+
 /// Re-plans every SKU Cairn knows a level of, for one tenant (after a shop's rules changed or a
 /// shop was connected).
 pub async fn replan_tenant(db: &store::Db, tenant: Uuid) -> Result<(), DbErr> {
     let tx = db.write().await?;
+    lock_planning(db, &*tx, tenant).await?;
     let shops = channels::Entity::find().filter(channels::Column::TenantId.eq(tenant)).all(&*tx).await?;
     let levels: Vec<(String, i64)> =
         channel_stock_levels::Entity::find().filter(channel_stock_levels::Column::TenantId.eq(tenant)).all(&*tx).await?.into_iter().map(|l| (l.sku_code, l.available)).collect();

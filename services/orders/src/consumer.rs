@@ -82,6 +82,14 @@ impl OrdersHandler {
         if !bus::inbox::claim(&*tx, CONSUMER, env).await? {
             return Ok(());
         }
+        if self.db.is_postgres() {
+            // Two snapshots of a trade not stored yet (say a webhook and a reconciliation pull)
+            // would both insert it; the second would fail on the unique key and be retried.
+            // A lock on the trade's key makes the second wait and then see the first.
+            // FNV-1a: the same key in every instance and build.
+            let key = t.as_bytes().iter().chain(ev.channel_id.as_bytes()).chain(snap.external_id.as_bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)) as i64;
+            tx.execute_raw(store::stmt(&self.db, "select pg_advisory_xact_lock(?)", vec![key.into()])).await?;
+        }
         let cond = sea_orm::Condition::all().add(orders::Column::ChannelId.eq(ev.channel_id)).add(orders::Column::ExternalId.eq(snap.external_id.clone()));
         let existing = find_order(&*tx, self.db.is_postgres(), t, cond).await?;
         if existing.as_ref().is_some_and(|o| o.revision >= revision) {

@@ -59,9 +59,11 @@ pub struct Config {
 /// Reconciliation and write-back settings from `CAIRN_RECONCILE_INTERVAL_SECONDS` (default 60),
 /// `CAIRN_RECONCILE_OVERLAP_SECONDS` (30) and `CAIRN_WRITEBACK_TICK_MS` (500).
 fn channel_settings() -> anyhow::Result<(channels::reconcile::Settings, std::time::Duration)> {
-    let mut r = channels::reconcile::Settings::default();
-    r.interval = std::time::Duration::from_secs(parsed("CAIRN_RECONCILE_INTERVAL_SECONDS", 60u64)?.max(1));
-    r.overlap = chrono::Duration::seconds(parsed("CAIRN_RECONCILE_OVERLAP_SECONDS", 30i64)?.max(0));
+    let r = channels::reconcile::Settings {
+        interval: std::time::Duration::from_secs(parsed("CAIRN_RECONCILE_INTERVAL_SECONDS", 60u64)?.max(1)),
+        overlap: chrono::Duration::seconds(parsed("CAIRN_RECONCILE_OVERLAP_SECONDS", 30i64)?.max(0)),
+        ..Default::default()
+    };
     Ok((r, std::time::Duration::from_millis(parsed("CAIRN_WRITEBACK_TICK_MS", 500u64)?.max(10))))
 }
 

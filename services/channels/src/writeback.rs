@@ -363,9 +363,9 @@ impl Worker {
     }
 
     async fn client<'a>(&self, cache: &'a mut HashMap<(Uuid, Uuid), Option<Box<dyn MarketplaceApi>>>, key: (Uuid, Uuid)) -> Result<Option<&'a dyn MarketplaceApi>, DbErr> {
-        if !cache.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(key) {
             let c = channels::Entity::find_by_id(key).one(self.db.conn()).await?;
-            cache.insert(key, c.as_ref().and_then(|c| connector::api_for(c, &self.http)));
+            e.insert(c.as_ref().and_then(|c| connector::api_for(c, &self.http)));
         }
         Ok(cache.get(&key).and_then(|c| c.as_deref()))
     }

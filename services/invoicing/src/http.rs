@@ -118,8 +118,8 @@ fn valid_tax_id(t: &str) -> bool {
     (15..=20).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
 }
 
-fn bad(detail: impl Into<String>) -> ProblemResponse {
-    Problem::new(Code::InvalidInput, detail).into()
+fn bad(detail: impl Into<String>) -> Problem {
+    Problem::new(Code::InvalidInput, detail)
 }
 
 /// A SKU's tax category.
@@ -160,7 +160,7 @@ struct BuyerDto {
 }
 
 impl BuyerDto {
-    fn into_info(self) -> Result<BuyerInfo, ProblemResponse> {
+    fn into_info(self) -> Result<BuyerInfo, Problem> {
         let kind = match self.kind {
             BuyerKindDto::Personal => InvoiceBuyerKind::Personal,
             BuyerKindDto::Company => InvoiceBuyerKind::Company,
@@ -388,11 +388,11 @@ fn money(fen: i64) -> String {
     Money(fen).to_string()
 }
 
-fn doc_of(inv: &invoices::Model) -> Result<Document, ProblemResponse> {
-    serde_json::from_str(&inv.document).map_err(|e| Problem::internal(anyhow::anyhow!("invoice {} has an unreadable document: {e}", inv.id)).into())
+fn doc_of(inv: &invoices::Model) -> Result<Document, Problem> {
+    serde_json::from_str(&inv.document).map_err(|e| Problem::internal(anyhow::anyhow!("invoice {} has an unreadable document: {e}", inv.id)))
 }
 
-fn dto(inv: invoices::Model, base: &str) -> Result<InvoiceDto, ProblemResponse> {
+fn dto(inv: invoices::Model, base: &str) -> Result<InvoiceDto, Problem> {
     let doc = doc_of(&inv)?;
     let totals = amounts::Totals::of(&doc.lines);
     Ok(InvoiceDto {
@@ -523,7 +523,7 @@ fn settings_dto(r: invoice_settings::Model) -> SettingsDto {
     }
 }
 
-fn check_sku(code: &str) -> Result<(), ProblemResponse> {
+fn check_sku(code: &str) -> Result<(), Problem> {
     if code.is_empty() || code.len() > 64 || !code.chars().all(|c| c.is_ascii_graphic()) {
         return Err(bad("sku_code must be 1-64 printable ASCII characters"));
     }
@@ -546,19 +546,19 @@ impl InvoicingApi {
     async fn put_settings(&self, auth: BearerAuth, body: Json<SettingsDto>) -> ApiResult<SettingsFound> {
         let b = body.0;
         if b.seller_name.trim().is_empty() {
-            return Err(bad("seller_name must not be blank"));
+            return Err(bad("seller_name must not be blank").into());
         }
         if !valid_tax_id(&b.tax_id) {
-            return Err(bad("tax_id must be 15-20 digits or capital letters"));
+            return Err(bad("tax_id must be 15-20 digits or capital letters").into());
         }
         let rate = amounts::parse_rate(&b.default_vat_rate).ok_or_else(|| bad("default_vat_rate must be one of 0%, 1%, 1.5%, 3%, 5%, 6%, 9%, 13%"))?;
         for (field, p) in [("series_pattern", &b.series_pattern), ("credit_series_pattern", &b.credit_series_pattern)] {
             if !domain::valid_pattern(p) {
-                return Err(bad(format!("{field} must be 1-24 of A-Z a-z 0-9 - _ / with at most one {{YYYY}}")));
+                return Err(bad(format!("{field} must be 1-24 of A-Z a-z 0-9 - _ / with at most one {{YYYY}}")).into());
             }
         }
         if domain::series(&b.series_pattern, 2000) == domain::series(&b.credit_series_pattern, 2000) {
-            return Err(bad("series_pattern and credit_series_pattern must differ, so invoices and credit notes are numbered apart"));
+            return Err(bad("series_pattern and credit_series_pattern must differ, so invoices and credit notes are numbered apart").into());
         }
         let row = invoice_settings::Model {
             tenant_id: auth.0.tenant_id.0,
@@ -670,7 +670,7 @@ impl InvoicingApi {
         }
         if let Some(s) = status.0 {
             if s != "issued" && s != "void" {
-                return Err(bad(format!("unknown status `{s}`: issued or void")));
+                return Err(bad(format!("unknown status `{s}`: issued or void")).into());
             }
             q = q.filter(invoices::Column::Status.eq(s));
         }
@@ -810,7 +810,7 @@ impl InvoicingApi {
 }
 
 /// Restricts a query to documents issued from `from` to `to` (China dates, inclusive).
-fn period(mut q: sea_orm::Select<invoices::Entity>, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<sea_orm::Select<invoices::Entity>, ProblemResponse> {
+fn period(mut q: sea_orm::Select<invoices::Entity>, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<sea_orm::Select<invoices::Entity>, Problem> {
     if let (Some(f), Some(t)) = (from, to)
         && f > t
     {

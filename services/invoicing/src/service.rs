@@ -204,7 +204,7 @@ impl Invoicing {
             .query_one_raw(stmt(&self.db, "update invoice_series set last_number = last_number + 1 where tenant_id = ? and series = ? returning last_number", vec![tenant.into(), series.into()]))
             .await?
             .ok_or_else(|| DbErr::RecordNotFound("invoice series".into()))?;
-        row.try_get_by_index::<i64>(0).map_err(Into::into)
+        row.try_get_by_index::<i64>(0)
     }
 
     /// Writes a new document unless its `source_key` exists. Returns the document and whether

@@ -15,6 +15,10 @@ use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 #[derive(Clone)]
 pub struct Db {
     conn: DatabaseConnection,
+    /// SQLite: the one connection write transactions use. The gate lets one writer in at a
+    /// time anyway, and a single connection keeps its page cache across transactions, where a
+    /// pool's connections each discard theirs after another connection's commit.
+    writer: Option<DatabaseConnection>,
     gate: Option<Arc<Mutex<()>>>,
     changed: Arc<watch::Sender<u64>>,
 }
@@ -28,6 +32,20 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbErr> {
+        let opts = Self::options(url, max_connections, None);
+        let conn = sea_orm::Database::connect(opts).await?;
+        let sqlite = url.starts_with("sqlite:");
+        let writer = match sqlite {
+            true => {
+                // 64 MiB of page cache (negative: KiB).
+                Some(sea_orm::Database::connect(Self::options(url, 1, Some("-65536"))).await?)
+            }
+            false => None,
+        };
+        Ok(Db { conn, writer, gate: sqlite.then(|| Arc::new(Mutex::new(()))), changed: Arc::new(watch::channel(0).0) })
+    }
+
+    fn options(url: &str, max_connections: u32, cache_size: Option<&'static str>) -> ConnectOptions {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.max_connections(max_connections)
             .min_connections(1)
@@ -38,22 +56,26 @@ impl Db {
         if sqlite {
             // WAL lets readers run beside the writer; FULL makes every commit durable against
             // power loss, not only against a crash of the process.
-            opts.map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            opts.map_sqlx_sqlite_opts(move |o| {
+                let o = o
+                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true)
-                    .create_if_missing(true)
+                    .create_if_missing(true);
+                match cache_size {
+                    Some(c) => o.pragma("cache_size", c),
+                    None => o,
+                }
             });
         }
-        let conn = sea_orm::Database::connect(opts).await?;
-        Ok(Db { conn, gate: sqlite.then(|| Arc::new(Mutex::new(()))), changed: Arc::new(watch::channel(0).0) })
+        opts
     }
 
     /// A handle that is not connected (every call fails): for building API objects whose
     /// handlers never run, such as when printing the OpenAPI document.
     pub fn disconnected() -> Db {
-        Db { conn: DatabaseConnection::default(), gate: None, changed: Arc::new(watch::channel(0).0) }
+        Db { conn: DatabaseConnection::default(), writer: None, gate: None, changed: Arc::new(watch::channel(0).0) }
     }
 
     /// For reads, and for writes of a single statement outside a transaction.
@@ -77,7 +99,7 @@ impl Db {
             Some(g) => Some(g.clone().lock_owned().await),
             None => None,
         };
-        let tx = self.conn.begin().await?;
+        let tx = self.writer.as_ref().unwrap_or(&self.conn).begin().await?;
         Ok(WriteTx { tx, _guard: guard, changed: self.changed.clone() })
     }
 

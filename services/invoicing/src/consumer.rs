@@ -38,4 +38,16 @@ impl bus::Handler for InvoicingHandler {
             other => anyhow::bail!("invoicing does not consume {other}"),
         }
     }
+    /// Group commit on the embedded bus.
+    async fn handle_batch(&self, envs: &[Envelope]) -> anyhow::Result<bool> {
+        if envs.iter().any(|e| e.kind != OrderChanged::TYPE) {
+            return Ok(false);
+        }
+        let tx = self.svc.db.write().await?;
+        for env in envs {
+            self.svc.on_order_changed_in(&tx, env, CONSUMER).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
 }

@@ -468,29 +468,33 @@ impl Invoicing {
 
     /// Applies an `order.changed` event: records it and issues what is due. Idempotent.
     pub async fn on_order_changed(&self, env: &kernel::Envelope, consumer: &str) -> anyhow::Result<()> {
+        let tx = self.db.write().await?;
+        self.on_order_changed_in(&tx, env, consumer).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Invoicing::on_order_changed`] inside the caller's transaction (group commit).
+    pub async fn on_order_changed_in(&self, tx: &sea_orm::DatabaseTransaction, env: &kernel::Envelope, consumer: &str) -> anyhow::Result<()> {
         let ev: OrderChanged = env.decode()?;
         let t = env.tenant_id.0;
         let now = Utc::now();
-        let tx = self.db.write().await?;
-        if !bus::inbox::claim(&*tx, consumer, env).await? {
+        if !bus::inbox::claim(tx, consumer, env).await? {
             return Ok(());
         }
-        if !self.record_order(&*tx, t, &ev, now).await? {
-            tx.commit().await?;
+        if !self.record_order(tx, t, &ev, now).await? {
             return Ok(());
         }
-        let Some(s) = self.settings(&*tx, t).await? else {
-            tx.commit().await?;
+        let Some(s) = self.settings(tx, t).await? else {
             return Ok(());
         };
-        match self.reconcile(&*tx, t, &s, &ev, None, now).await {
+        match self.reconcile(tx, t, &s, &ev, None, now).await {
             Ok(_) => {}
             // An order the domain refuses (bad amounts) is recorded but gets no invoice; retrying
             // would not change that. A person can still see it through the API.
             Err(IssueError::Amounts(e)) => tracing::warn!(tenant_id = %t, order_id = %ev.order_id, error = %e, "order cannot be invoiced"),
             Err(e) => return Err(e.into()),
         }
-        tx.commit().await?;
         Ok(())
     }
 

@@ -41,12 +41,19 @@ impl bus::Handler for OrdersHandler {
         8
     }
     async fn handle(&self, env: Envelope) -> anyhow::Result<()> {
-        match env.kind.as_str() {
-            TradeReceived::TYPE => self.apply_trade(&env).await?,
-            ReservationChanged::TYPE => self.apply_reservation(&env).await?,
-            other => anyhow::bail!("orders does not consume {other}"),
-        }
+        let tx = self.db.write().await?;
+        self.apply(&tx, &env).await?;
+        tx.commit().await?;
         Ok(())
+    }
+    /// Group commit on the embedded bus: one transaction for the batch, applied in order.
+    async fn handle_batch(&self, envs: &[Envelope]) -> anyhow::Result<bool> {
+        let tx = self.db.write().await?;
+        for env in envs {
+            self.apply(&tx, env).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 }
 
@@ -71,14 +78,21 @@ fn res_state(s: &Option<String>) -> Option<LineReservationState> {
 }
 
 impl OrdersHandler {
+    async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
+        match env.kind.as_str() {
+            TradeReceived::TYPE => self.apply_trade_in(tx, env).await,
+            ReservationChanged::TYPE => self.apply_reservation_in(tx, env).await,
+            other => anyhow::bail!("orders does not consume {other}"),
+        }
+    }
+
     #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
-    async fn apply_trade(&self, env: &Envelope) -> anyhow::Result<()> {
+    async fn apply_trade_in(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
         let ev: TradeReceived = env.decode()?;
         let t = env.tenant_id.0;
         let snap = &ev.trade;
         let revision = snap.modified.timestamp_micros();
         let now = chrono::Utc::now();
-        let tx = self.db.write().await?;
         if !bus::inbox::claim(&*tx, CONSUMER, env).await? {
             return Ok(());
         }
@@ -96,7 +110,6 @@ impl OrdersHandler {
             // Stale or duplicate snapshot: record that we saw the message, change nothing.
             // After a shipment made here the revision is the shipment's time (see
             // `service::ship`), so a snapshot the marketplace produced before it is stale too.
-            tx.commit().await?;
             return Ok(());
         }
         let order_id = existing.as_ref().map_or_else(kernel::new_id, |o| o.id);
@@ -168,26 +181,22 @@ impl OrdersHandler {
         order_lines::Entity::insert_many(lines.into_iter().map(order_lines::ActiveModel::from)).exec_without_returning(&*tx).await?;
         order_timeline::Entity::insert(timeline(t, order_id, now, if existing.is_some() { "status" } else { "created" }, detail)).exec_without_returning(&*tx).await?;
         bus::outbox::enqueue(&*tx, &[Envelope::new(TenantId(t), &changed, now, Some(env))]).await?;
-        tx.commit().await?;
         Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
-    async fn apply_reservation(&self, env: &Envelope) -> anyhow::Result<()> {
+    async fn apply_reservation_in(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
         let ev: ReservationChanged = env.decode()?;
         let t = env.tenant_id.0;
         let now = chrono::Utc::now();
-        let tx = self.db.write().await?;
         if !bus::inbox::claim(&*tx, CONSUMER, env).await? {
             return Ok(());
         }
         let Some(order_id) = ev.order_id else {
             // An API reservation: nothing of an order to update, but the message is handled.
-            tx.commit().await?;
             return Ok(());
         };
         let Some(order) = find_order(&*tx, self.db.is_postgres(), t, sea_orm::Condition::all().add(orders::Column::Id.eq(order_id))).await? else {
-            tx.commit().await?;
             return Ok(());
         };
         let mut lines = order_lines::Entity::find()
@@ -232,7 +241,6 @@ impl OrdersHandler {
                 .await?;
             order_timeline::Entity::insert(timeline(t, order_id, now, "status", format!("{} → {} (stock)", current.as_str(), status.as_str()))).exec_without_returning(&*tx).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 }

@@ -40,6 +40,13 @@ pub trait Handler: Send + Sync + 'static {
     /// Applies one message exactly once (use [`inbox::claim`] in the effect's transaction).
     /// An error means "try again later"; it MUST leave no partial effect behind.
     async fn handle(&self, env: Envelope) -> anyhow::Result<()>;
+    /// Applies `envs` in order in ONE transaction (group commit), claiming each in the inbox,
+    /// and returns `true`; or returns `false` to have them handled one by one. An error MUST
+    /// leave no effect of any of them behind (the caller then handles them one by one). Only the
+    /// embedded bus calls it.
+    async fn handle_batch(&self, _envs: &[Envelope]) -> anyhow::Result<bool> {
+        Ok(false)
+    }
 }
 
 /// A shared handler.

@@ -32,7 +32,8 @@ USAGE:
         missing (Debian, as root), starts a throwaway instance of each on free 127.0.0.1 ports,
         checks openapi/cairn.yaml for drift, runs `cargo test --workspace --locked <args>`
         with the CAIRN_TEST_* variables below, then stops both servers and deletes their files
-        (also on failure or Ctrl-C). Exits with cargo test's exit code.
+        (also on failure or Ctrl-C). Exits with cargo test's exit code. Without <args>, the
+        RabbitMQ-restart test runs by itself after the rest (a restart can wedge the broker).
         `--workspace` is left out when <args> select packages (-p/--package), so
         `cargo xtask test -- -p kernel` tests only kernel.
 

@@ -3,7 +3,7 @@
 use crate::{
     bazaar, shopify,
     db::{channel_pull_finds, channel_sync, channels, shipment_writebacks, stock_pushes},
-    ingest::{self, Incoming, Ingested, Source},
+    ingest::{self, Ingested, Ingestor, OwnedIncoming, Source},
     reconcile::{ReconcileError, Reconciler},
     writeback::{self, state},
 };
@@ -34,12 +34,13 @@ pub struct ChannelsApi {
     db: store::Db,
     public_url: String,
     reconciler: Reconciler,
+    ingestor: Ingestor,
 }
 
 impl ChannelsApi {
     /// `public_url` is where marketplaces reach this deployment (for `webhook_url`).
     pub fn new(db: store::Db, public_url: impl Into<String>, reconciler: Reconciler) -> Self {
-        ChannelsApi { db, public_url: public_url.into().trim_end_matches('/').to_owned(), reconciler }
+        ChannelsApi { ingestor: Ingestor::new(db.clone()), db, public_url: public_url.into().trim_end_matches('/').to_owned(), reconciler }
     }
 }
 
@@ -263,6 +264,9 @@ enum WebhookAccepted {
     Ok(Json<WebhookAck>),
 }
 
+/// How much of an oversized body is read (and dropped) before answering 413.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+
 /// The raw JSON body of a webhook, read up to [`bazaar::MAX_BODY_BYTES`]: the signature is
 /// computed over these exact bytes, so the body must not be parsed before it is verified.
 pub struct RawJson(pub Vec<u8>);
@@ -283,14 +287,25 @@ impl<'a> ApiExtractor<'a> for RawJson {
     }
 
     async fn from_request(_req: &'a Request, body: &mut RequestBody, _opts: ExtractParamOptions<()>) -> poem::Result<Self> {
-        match body.take()?.into_bytes_limit(bazaar::MAX_BODY_BYTES).await {
-            Ok(b) => Ok(RawJson(b.to_vec())),
-            Err(poem::error::ReadBodyError::PayloadTooLarge) => Err(poem::Error::from_string(
-                format!("Webhook bodies are limited to {} bytes.", bazaar::MAX_BODY_BYTES),
-                poem::http::StatusCode::PAYLOAD_TOO_LARGE,
-            )),
-            Err(e) => Err(e.into()),
+        use futures_util::StreamExt as _;
+        let mut stream = body.take()?.into_bytes_stream();
+        let mut buf = Vec::new();
+        let mut seen = 0usize;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| poem::Error::from_string(format!("reading the body: {e}"), poem::http::StatusCode::BAD_REQUEST))?;
+            seen += chunk.len();
+            if seen <= bazaar::MAX_BODY_BYTES {
+                buf.extend_from_slice(&chunk);
+            } else if seen > DRAIN_LIMIT {
+                break;
+            }
         }
+        if seen > bazaar::MAX_BODY_BYTES {
+            // The rest of an oversized body is read and dropped (up to DRAIN_LIMIT) so the sender
+            // gets the 413 instead of a connection reset in the middle of its upload.
+            return Err(poem::Error::from_string(format!("Webhook bodies are limited to {} bytes.", bazaar::MAX_BODY_BYTES), poem::http::StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        Ok(RawJson(buf))
     }
 }
 
@@ -631,8 +646,8 @@ impl ChannelsApi {
         };
         let outcome = match trade {
             Some(trade) => {
-                let m = Incoming { channel: &channel, source: Source::Push, message_id: webhook_id, topic, body: &raw, trade };
-                ingest::ingest(&self.db, m, now).await
+                let m = OwnedIncoming { channel: channel.clone(), source: Source::Push, message_id: webhook_id.to_owned(), topic: topic.to_owned(), body: raw.into_owned(), trade };
+                self.ingestor.ingest(m, now).await
             }
             // A refund of an order we have not seen (its orders/* will carry the refund) or that
             // changes no line as a whole: kept for dedupe and audit.
@@ -697,8 +712,8 @@ impl ChannelsApi {
         }
         let trade = msg.trade.into_snapshot().map_err(|e| Problem::new(Code::InvalidInput, e))?;
         let body = String::from_utf8_lossy(&body.0);
-        let m = Incoming { channel: &channel, source: Source::Push, message_id, topic, body: &body, trade };
-        let status = match ingest::ingest(&self.db, m, now).await.map_err(Problem::internal)? {
+        let m = OwnedIncoming { channel, source: Source::Push, message_id: message_id.to_owned(), topic: topic.to_owned(), body: body.into_owned(), trade };
+        let status = match self.ingestor.ingest(m, now).await.map_err(Problem::internal)? {
             Ingested::Duplicate => "duplicate",
             Ingested::Applied | Ingested::Stale => "accepted",
         };

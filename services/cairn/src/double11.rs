@@ -87,6 +87,10 @@ pub struct Double11Args {
     /// Skip the bare-endpoint baseline.
     #[arg(long)]
     pub no_baseline: bool,
+    /// Cairn's webhook endpoint is "down" for this many seconds from the start of the burst
+    /// (every push fails and is retried on the simulator's schedule; see --retry-scale).
+    #[arg(long, default_value_t = 0)]
+    pub webhook_outage_secs: u64,
     #[command(flatten)]
     pub chaos: ChaosConfig,
 }
@@ -140,6 +144,8 @@ pub struct Report {
     /// Units where a SKU's reserved level differs from the live order lines or its ledger fold.
     pub mismatched_units: i64,
     pub hot: Vec<HotSku>,
+    /// Chaos and outages the run was under, as flags.
+    pub conditions: String,
     pub reconcile_nudges: usize,
     /// Embedded Cairn only: per consumer, (events of its topics written, handled) at the moment
     /// every webhook had been answered — where the backlog was.
@@ -167,7 +173,15 @@ pub async fn run(args: Double11Args) -> anyhow::Result<Report> {
         bail!("--hot-sku-share must be in [0, 1] and --hot-stock-ratio not negative");
     }
     args.chaos.validate().map_err(anyhow::Error::msg)?;
-    let mut report = Report { machine: machine(), tenants: args.tenants, orders: args.orders, ..Report::default() };
+    let c = &args.chaos;
+    let conditions = format!(
+        "duplicate {:.0}%, reorder {:.0}%, drop {:.0}%, webhook outage {} s",
+        c.duplicate_rate * 100.0,
+        c.reorder_rate * 100.0,
+        c.drop_rate * 100.0,
+        args.webhook_outage_secs
+    );
+    let mut report = Report { machine: machine(), tenants: args.tenants, orders: args.orders, conditions, ..Report::default() };
 
     if !args.no_baseline {
         eprintln!("baseline: pushing {} trades to a bare 200 endpoint…", args.orders);
@@ -319,6 +333,9 @@ struct Driven {
 async fn drive(args: &Double11Args, sim: &Sim, sellers: &[Seller], db: Option<&store::Db>) -> anyhow::Result<Driven> {
     let shops = sellers.iter().map(|s| s.channel.shop_id.clone()).collect();
     let cfg = burst_config(args, shops, Plan::new(args).codes());
+    if args.webhook_outage_secs > 0 {
+        sim.set_webhook_outage(Duration::from_secs(args.webhook_outage_secs));
+    }
     let started = Instant::now();
     let mut running = Some(tokio::spawn({
         let sim = sim.clone();
@@ -637,6 +654,9 @@ impl std::fmt::Display for Report {
         let (c_done, b_done) = (c.settled_secs, b.delivered_secs);
         let per_sec = |d: Option<f64>| d.filter(|d| *d > 0.0).map(|d| self.orders as f64 / d);
         writeln!(t, "Double-11: {} sellers, {} paid trades ({} webhooks)", self.tenants, self.orders, self.orders * 2)?;
+        if !self.conditions.is_empty() {
+            writeln!(t, "conditions: {}", self.conditions)?;
+        }
         writeln!(t, "machine: {}", self.machine)?;
         writeln!(t, "{}: {}", self.target, self.cairn_url)?;
         writeln!(t)?;
@@ -749,6 +769,7 @@ mod tests {
             timeout_secs: 60,
             poll_ms: 250,
             no_baseline: true,
+            webhook_outage_secs: 0,
             chaos: ChaosConfig::default(),
         };
         let plan = Plan::new(&args);

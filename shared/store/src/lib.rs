@@ -99,7 +99,17 @@ impl Db {
             Some(g) => Some(g.clone().lock_owned().await),
             None => None,
         };
-        let tx = self.writer.as_ref().unwrap_or(&self.conn).begin().await?;
+        let tx = match &self.writer {
+            // IMMEDIATE takes the write lock at BEGIN (waiting on busy_timeout if a plain
+            // single-statement write of the pool holds it). A deferred transaction would read
+            // first and then fail at once with SQLITE_BUSY_SNAPSHOT if such a write committed
+            // in between.
+            Some(w) => {
+                let options = sea_orm::TransactionOptions { sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate), ..Default::default() };
+                w.begin_with_options(options).await?
+            }
+            None => self.conn.begin().await?,
+        };
         Ok(WriteTx { tx, _guard: guard, changed: self.changed.clone() })
     }
 

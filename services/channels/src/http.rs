@@ -329,6 +329,17 @@ impl ChannelsApi {
         }
     }
 
+    /// The channel a webhook URL names, of the marketplace whose route it came in on.
+    async fn webhook_channel(&self, id: Uuid, marketplace: &str) -> Result<channels::Model, Problem> {
+        channels::Entity::find()
+            .filter(channels::Column::Id.eq(id))
+            .filter(channels::Column::Marketplace.eq(marketplace))
+            .one(self.db.conn())
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(|| Problem::not_found("channel"))
+    }
+
     async fn channel(&self, tenant: uuid::Uuid, id: Uuid) -> Result<channels::Model, Problem> {
         channels::Entity::find_by_id((tenant, id)).one(self.db.conn()).await.map_err(Problem::internal)?.ok_or_else(|| Problem::not_found("channel"))
     }
@@ -354,6 +365,13 @@ fn apply_refund(mut s: kernel::trade::TradeSnapshot, r: &shopify::Refund) -> Opt
     }
     s.modified = Ord::max(r.at, s.modified + chrono::Duration::microseconds(1));
     Some(s)
+}
+
+/// The secrets a webhook may be signed with now: the current one, and for an hour after a
+/// rotation the previous one (BAZAAR.md).
+fn secrets(c: &channels::Model, now: DateTime<Utc>) -> impl Iterator<Item = &str> {
+    let previous = c.previous_secret.as_deref().filter(|_| c.secret_rotated_at.is_some_and(|at| now - at < chrono::Duration::hours(1)));
+    std::iter::once(c.webhook_secret.as_str()).chain(previous)
 }
 
 fn same_api(c: &channels::Model, api: &Option<ApiCredentials>) -> bool {
@@ -606,19 +624,12 @@ impl ChannelsApi {
         #[oai(name = "X-Shopify-Shop-Domain")] shop_domain: Header<Option<String>>,
         body: RawJson,
     ) -> ApiResult<WebhookAccepted> {
-        let channel = channels::Entity::find()
-            .filter(channels::Column::Id.eq(channel_id.0))
-            .filter(channels::Column::Marketplace.eq("shopify"))
-            .one(self.db.conn())
-            .await
-            .map_err(Problem::internal)?
-            .ok_or_else(|| Problem::not_found("channel"))?;
+        let channel = self.webhook_channel(channel_id.0, "shopify").await?;
         let Some(sig) = hmac.0.as_deref() else {
             return Err(Problem::new(Code::InvalidSignature, "X-Shopify-Hmac-Sha256 is required").into());
         };
         let now = Utc::now();
-        let previous_valid = channel.previous_secret.as_deref().filter(|_| channel.secret_rotated_at.is_some_and(|at| now - at < chrono::Duration::hours(1)));
-        if !(shopify::verify(&channel.webhook_secret, &body.0, sig) || previous_valid.is_some_and(|s| shopify::verify(s, &body.0, sig))) {
+        if !secrets(&channel, now).any(|s| shopify::verify(s, &body.0, sig)) {
             tracing::warn!(channel_id = %channel.id, "Shopify webhook with a bad signature rejected");
             return Err(Problem::new(Code::InvalidSignature, "The signature does not match the body").into());
         }
@@ -674,13 +685,7 @@ impl ChannelsApi {
         #[oai(name = "X-Bazaar-Shop-Id")] shop_id: Header<Option<String>>,
         body: RawJson,
     ) -> ApiResult<WebhookAccepted> {
-        let channel = channels::Entity::find()
-            .filter(channels::Column::Id.eq(channel_id.0))
-            .filter(channels::Column::Marketplace.eq("bazaar"))
-            .one(self.db.conn())
-            .await
-            .map_err(Problem::internal)?
-            .ok_or_else(|| Problem::not_found("channel"))?;
+        let channel = self.webhook_channel(channel_id.0, "bazaar").await?;
         let (Some(sig), Some(ts)) = (signature.0.as_deref(), timestamp.0.as_deref()) else {
             return Err(Problem::new(Code::InvalidSignature, "X-Bazaar-Signature and X-Bazaar-Timestamp are required").into());
         };
@@ -689,9 +694,7 @@ impl ChannelsApi {
         if (now.timestamp() - ts_num).abs() > bazaar::MAX_SKEW_SECONDS {
             return Err(Problem::new(Code::StaleTimestamp, format!("X-Bazaar-Timestamp is more than {} s from now", bazaar::MAX_SKEW_SECONDS)).into());
         }
-        let previous_valid = channel.previous_secret.as_deref().filter(|_| channel.secret_rotated_at.is_some_and(|at| now - at < chrono::Duration::hours(1)));
-        let ok = bazaar::verify(&channel.webhook_secret, ts.trim(), &body.0, sig) || previous_valid.is_some_and(|s| bazaar::verify(s, ts.trim(), &body.0, sig));
-        if !ok {
+        if !secrets(&channel, now).any(|s| bazaar::verify(s, ts.trim(), &body.0, sig)) {
             tracing::warn!(channel_id = %channel.id, "webhook with a bad signature rejected");
             return Err(Problem::new(Code::InvalidSignature, "The signature does not match the body").into());
         }

@@ -77,25 +77,40 @@ impl bus::Handler for WritebackHandler {
         4
     }
     async fn handle(&self, env: Envelope) -> anyhow::Result<()> {
-        match env.kind.as_str() {
-            OrderShipped::TYPE => self.shipped(&env).await,
-            StockLevelChanged::TYPE => self.level(&env).await,
-            other => anyhow::bail!("channels does not consume {other}"),
+        let tx = self.db.write().await?;
+        self.apply(&tx, &env).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+    /// Group commit on the embedded bus.
+    async fn handle_batch(&self, envs: &[Envelope]) -> anyhow::Result<bool> {
+        let tx = self.db.write().await?;
+        for env in envs {
+            self.apply(&tx, env).await?;
         }
+        tx.commit().await?;
+        Ok(true)
     }
 }
 
 impl WritebackHandler {
+    async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
+        match env.kind.as_str() {
+            OrderShipped::TYPE => self.shipped(tx, env).await,
+            StockLevelChanged::TYPE => self.level(tx, env).await,
+            other => anyhow::bail!("channels does not consume {other}"),
+        }
+    }
+
     #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
-    async fn shipped(&self, env: &Envelope) -> anyhow::Result<()> {
+    async fn shipped(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
         let ev: OrderShipped = env.decode()?;
         let t = env.tenant_id.0;
         let now = Utc::now();
-        let tx = self.db.write().await?;
-        if !bus::inbox::claim(&*tx, CONSUMER, env).await? {
+        if !bus::inbox::claim(tx, CONSUMER, env).await? {
             return Ok(());
         }
-        let channel = channels::Entity::find_by_id((t, ev.channel_id)).one(&*tx).await?;
+        let channel = channels::Entity::find_by_id((t, ev.channel_id)).one(tx).await?;
         let has_api = channel.as_ref().is_some_and(|c| c.api_base_url.is_some());
         let row = shipment_writebacks::ActiveModel {
             tenant_id: Set(t),
@@ -123,21 +138,19 @@ impl WritebackHandler {
                 .do_nothing()
                 .to_owned(),
             )
-            .exec_without_returning(&*tx)
+            .exec_without_returning(tx)
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
-    async fn level(&self, env: &Envelope) -> anyhow::Result<()> {
+    async fn level(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
         let ev: StockLevelChanged = env.decode()?;
         let t = env.tenant_id.0;
-        let tx = self.db.write().await?;
-        if !bus::inbox::claim(&*tx, CONSUMER, env).await? {
+        if !bus::inbox::claim(tx, CONSUMER, env).await? {
             return Ok(());
         }
-        lock_planning(&self.db, &*tx, t).await?;
+        lock_planning(&self.db, tx, t).await?;
         let newer = tx
             .execute_raw(store::stmt(
                 &self.db,
@@ -150,10 +163,9 @@ impl WritebackHandler {
             .rows_affected()
             > 0;
         if newer {
-            let shops = channels::Entity::find().filter(channels::Column::TenantId.eq(t)).all(&*tx).await?;
-            plan(&self.db, &*tx, &shops, &[(ev.sku_code, ev.available)], Utc::now()).await?;
+            let shops = channels::Entity::find().filter(channels::Column::TenantId.eq(t)).all(tx).await?;
+            plan(&self.db, tx, &shops, &[(ev.sku_code, ev.available)], Utc::now()).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 }

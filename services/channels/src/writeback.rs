@@ -66,7 +66,7 @@ impl WritebackHandler {
 }
 
 #[async_trait::async_trait]
-impl bus::Handler for WritebackHandler {
+impl bus::TxHandler for WritebackHandler {
     fn name(&self) -> &'static str {
         CONSUMER
     }
@@ -76,24 +76,9 @@ impl bus::Handler for WritebackHandler {
     fn concurrency(&self) -> usize {
         4
     }
-    async fn handle(&self, env: Envelope) -> anyhow::Result<()> {
-        let tx = self.db.write().await?;
-        self.apply(&tx, &env).await?;
-        tx.commit().await?;
-        Ok(())
+    fn db(&self) -> &store::Db {
+        &self.db
     }
-    /// Group commit on the embedded bus.
-    async fn handle_batch(&self, envs: &[Envelope]) -> anyhow::Result<bool> {
-        let tx = self.db.write().await?;
-        for env in envs {
-            self.apply(&tx, env).await?;
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
-}
-
-impl WritebackHandler {
     async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
         match env.kind.as_str() {
             OrderShipped::TYPE => self.shipped(tx, env).await,
@@ -101,7 +86,9 @@ impl WritebackHandler {
             other => anyhow::bail!("channels does not consume {other}"),
         }
     }
+}
 
+impl WritebackHandler {
     #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
     async fn shipped(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
         let ev: OrderShipped = env.decode()?;

@@ -21,7 +21,7 @@ impl InvoicingHandler {
 }
 
 #[async_trait::async_trait]
-impl bus::Handler for InvoicingHandler {
+impl bus::TxHandler for InvoicingHandler {
     fn name(&self) -> &'static str {
         CONSUMER
     }
@@ -31,23 +31,14 @@ impl bus::Handler for InvoicingHandler {
     fn concurrency(&self) -> usize {
         4
     }
+    fn db(&self) -> &store::Db {
+        &self.svc.db
+    }
     #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
-    async fn handle(&self, env: Envelope) -> anyhow::Result<()> {
+    async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
         match env.kind.as_str() {
-            OrderChanged::TYPE => self.svc.on_order_changed(&env, CONSUMER).await,
+            OrderChanged::TYPE => self.svc.on_order_changed(tx, env, CONSUMER).await,
             other => anyhow::bail!("invoicing does not consume {other}"),
         }
-    }
-    /// Group commit on the embedded bus.
-    async fn handle_batch(&self, envs: &[Envelope]) -> anyhow::Result<bool> {
-        if envs.iter().any(|e| e.kind != OrderChanged::TYPE) {
-            return Ok(false);
-        }
-        let tx = self.svc.db.write().await?;
-        for env in envs {
-            self.svc.on_order_changed_in(&tx, env, CONSUMER).await?;
-        }
-        tx.commit().await?;
-        Ok(true)
     }
 }

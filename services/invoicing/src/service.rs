@@ -466,16 +466,9 @@ impl Invoicing {
         Ok(1)
     }
 
-    /// Applies an `order.changed` event: records it and issues what is due. Idempotent.
-    pub async fn on_order_changed(&self, env: &kernel::Envelope, consumer: &str) -> anyhow::Result<()> {
-        let tx = self.db.write().await?;
-        self.on_order_changed_in(&tx, env, consumer).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// [`Invoicing::on_order_changed`] inside the caller's transaction (group commit).
-    pub async fn on_order_changed_in(&self, tx: &sea_orm::DatabaseTransaction, env: &kernel::Envelope, consumer: &str) -> anyhow::Result<()> {
+    /// Applies an `order.changed` event inside `tx`: records it and issues what is due.
+    /// Idempotent (the inbox claim is in `tx`).
+    pub async fn on_order_changed(&self, tx: &sea_orm::DatabaseTransaction, env: &kernel::Envelope, consumer: &str) -> anyhow::Result<()> {
         let ev: OrderChanged = env.decode()?;
         let t = env.tenant_id.0;
         let now = Utc::now();

@@ -30,7 +30,7 @@ impl OrdersHandler {
 }
 
 #[async_trait::async_trait]
-impl bus::Handler for OrdersHandler {
+impl bus::TxHandler for OrdersHandler {
     fn name(&self) -> &'static str {
         CONSUMER
     }
@@ -40,20 +40,15 @@ impl bus::Handler for OrdersHandler {
     fn concurrency(&self) -> usize {
         8
     }
-    async fn handle(&self, env: Envelope) -> anyhow::Result<()> {
-        let tx = self.db.write().await?;
-        self.apply(&tx, &env).await?;
-        tx.commit().await?;
-        Ok(())
+    fn db(&self) -> &store::Db {
+        &self.db
     }
-    /// Group commit on the embedded bus: one transaction for the batch, applied in order.
-    async fn handle_batch(&self, envs: &[Envelope]) -> anyhow::Result<bool> {
-        let tx = self.db.write().await?;
-        for env in envs {
-            self.apply(&tx, env).await?;
+    async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
+        match env.kind.as_str() {
+            TradeReceived::TYPE => self.apply_trade_in(tx, env).await,
+            ReservationChanged::TYPE => self.apply_reservation_in(tx, env).await,
+            other => anyhow::bail!("orders does not consume {other}"),
         }
-        tx.commit().await?;
-        Ok(true)
     }
 }
 
@@ -78,14 +73,6 @@ fn res_state(s: &Option<String>) -> Option<LineReservationState> {
 }
 
 impl OrdersHandler {
-    async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
-        match env.kind.as_str() {
-            TradeReceived::TYPE => self.apply_trade_in(tx, env).await,
-            ReservationChanged::TYPE => self.apply_reservation_in(tx, env).await,
-            other => anyhow::bail!("orders does not consume {other}"),
-        }
-    }
-
     #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
     async fn apply_trade_in(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
         let ev: TradeReceived = env.decode()?;

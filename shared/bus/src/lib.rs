@@ -49,6 +49,52 @@ pub trait Handler: Send + Sync + 'static {
     }
 }
 
+/// A handler whose whole effect on a message happens in one database transaction it is
+/// given: [`Handler::handle`] (a transaction per message) and [`Handler::handle_batch`] (one
+/// per group, for the embedded bus) come with it.
+#[async_trait::async_trait]
+pub trait TxHandler: Send + Sync + 'static {
+    /// See [`Handler::name`].
+    fn name(&self) -> &'static str;
+    /// See [`Handler::topics`].
+    fn topics(&self) -> &'static [&'static str];
+    /// See [`Handler::concurrency`].
+    fn concurrency(&self) -> usize {
+        1
+    }
+    /// The database its transactions run on.
+    fn db(&self) -> &store::Db;
+    /// Applies one message inside `tx`, claiming it in the inbox there.
+    async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()>;
+}
+
+#[async_trait::async_trait]
+impl<T: TxHandler> Handler for T {
+    fn name(&self) -> &'static str {
+        TxHandler::name(self)
+    }
+    fn topics(&self) -> &'static [&'static str] {
+        TxHandler::topics(self)
+    }
+    fn concurrency(&self) -> usize {
+        TxHandler::concurrency(self)
+    }
+    async fn handle(&self, env: Envelope) -> anyhow::Result<()> {
+        let tx = self.db().write().await?;
+        self.apply(&tx, &env).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+    async fn handle_batch(&self, envs: &[Envelope]) -> anyhow::Result<bool> {
+        let tx = self.db().write().await?;
+        for env in envs {
+            self.apply(&tx, env).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 /// A shared handler.
 pub type SharedHandler = Arc<dyn Handler>;
 

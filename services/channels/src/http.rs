@@ -2,7 +2,7 @@
 
 use crate::{
     bazaar, shopify,
-    db::{channel_pull_finds, channel_sync, channels, shipment_writebacks, stock_pushes},
+    db::{channel_pull_finds, channel_sync, channels, stock_pushes},
     ingest::{self, Ingested, Ingestor, OwnedIncoming, Source},
     reconcile::{ReconcileError, Reconciler},
     writeback::{self, state},
@@ -18,7 +18,8 @@ use poem_openapi::{
     registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry},
 };
 use problem::{ApiResult, Code, Problem};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 #[derive(Tags)]
@@ -84,6 +85,12 @@ struct StockSync {
 
 fn default_percent() -> i32 {
     100
+}
+
+impl StockSync {
+    fn of(c: &channels::Model) -> StockSync {
+        StockSync { percent: c.stock_percent, max: c.stock_max, min: c.stock_min, reserve: c.stock_reserve }
+    }
 }
 
 impl Default for StockSync {
@@ -316,6 +323,7 @@ fn new_secret() -> String {
 impl ChannelsApi {
     fn dto(&self, c: channels::Model, with_secret: bool) -> ChannelDto {
         ChannelDto {
+            stock_sync: StockSync::of(&c),
             webhook_url: format!("{}/v1/webhooks/{}/{}", self.public_url, c.marketplace, c.id),
             webhook_secret: with_secret.then_some(c.webhook_secret),
             id: c.id,
@@ -324,9 +332,15 @@ impl ChannelsApi {
             name: c.name,
             hold_ttl_seconds: c.hold_ttl_seconds,
             api: c.api_base_url.clone().map(|base_url| ApiInfo { base_url, app_key: c.app_key.clone().unwrap_or_default() }),
-            stock_sync: StockSync { percent: c.stock_percent, max: c.stock_max, min: c.stock_min, reserve: c.stock_reserve },
             created_at: c.created_at,
         }
+    }
+
+    /// A shop's write-backs of one table (`shipment_writebacks`, `stock_pushes`), counted by state.
+    async fn by_state(&self, table: &str, tenant: Uuid, channel: Uuid) -> Result<HashMap<String, i64>, sea_orm::DbErr> {
+        let sql = format!("select state, count(*) from {table} where tenant_id = ? and channel_id = ? group by state");
+        let rows = self.db.conn().query_all_raw(store::stmt(&self.db, &sql, vec![tenant.into(), channel.into()])).await?;
+        rows.iter().map(|r| Ok((r.try_get_by_index::<String>(0)?, r.try_get_by_index::<i64>(1)?))).collect()
     }
 
     /// The channel a webhook URL names, of the marketplace whose route it came in on.
@@ -437,7 +451,7 @@ impl ChannelsApi {
                 && c.hold_ttl_seconds == ttl
                 && same_api(&c, &body.api)
                 && body.webhook_secret.as_ref().is_none_or(|s| *s == c.webhook_secret)
-                && self.dto(c.clone(), false).stock_sync == rules;
+                && StockSync::of(&c) == rules;
             return if same {
                 Ok(ChannelCreated::Created(Json(self.dto(c, true))))
             } else {
@@ -538,20 +552,9 @@ impl ChannelsApi {
             .all(conn)
             .await
             .map_err(Problem::internal)?;
-        let count_ships = |st: &'static str| {
-            shipment_writebacks::Entity::find()
-                .filter(shipment_writebacks::Column::TenantId.eq(t))
-                .filter(shipment_writebacks::Column::ChannelId.eq(c.id))
-                .filter(shipment_writebacks::Column::State.eq(st))
-                .count(conn)
-        };
-        let count_stock = |st: &'static str| {
-            stock_pushes::Entity::find()
-                .filter(stock_pushes::Column::TenantId.eq(t))
-                .filter(stock_pushes::Column::ChannelId.eq(c.id))
-                .filter(stock_pushes::Column::State.eq(st))
-                .count(conn)
-        };
+        let ships = self.by_state("shipment_writebacks", t, c.id).await.map_err(Problem::internal)?;
+        let stock = self.by_state("stock_pushes", t, c.id).await.map_err(Problem::internal)?;
+        let n = |m: &HashMap<String, i64>, st: &str| m.get(st).copied().unwrap_or(0);
         let last_error = stock_pushes::Entity::find()
             .filter(stock_pushes::Column::TenantId.eq(t))
             .filter(stock_pushes::Column::ChannelId.eq(c.id))
@@ -580,13 +583,13 @@ impl ChannelsApi {
                 .map(|f| FoundDto { external_id: f.external_id, modified: Timestamp::from_timestamp_micros(f.modified_us).unwrap_or_default(), status: f.status, found_at: f.found_at })
                 .collect(),
             writebacks: WritebackCounts {
-                shipments_pending: count_ships(state::PENDING).await.map_err(Problem::internal)? as i64,
-                shipments_done: count_ships(state::DONE).await.map_err(Problem::internal)? as i64,
-                shipments_rejected: count_ships(state::REJECTED).await.map_err(Problem::internal)? as i64,
-                shipments_without_api: count_ships(state::NO_API).await.map_err(Problem::internal)? as i64,
-                stock_pending: count_stock(state::PENDING).await.map_err(Problem::internal)? as i64,
-                stock_synced: count_stock(state::SYNCED).await.map_err(Problem::internal)? as i64,
-                stock_rejected: count_stock(state::REJECTED).await.map_err(Problem::internal)? as i64,
+                shipments_pending: n(&ships, state::PENDING),
+                shipments_done: n(&ships, state::DONE),
+                shipments_rejected: n(&ships, state::REJECTED),
+                shipments_without_api: n(&ships, state::NO_API),
+                stock_pending: n(&stock, state::PENDING),
+                stock_synced: n(&stock, state::SYNCED),
+                stock_rejected: n(&stock, state::REJECTED),
                 last_error,
             },
         })))

@@ -43,7 +43,7 @@ pub struct Incoming<'a> {
     pub topic: &'a str,
     /// The raw body as received (pulled trades: the trade's JSON).
     pub body: &'a str,
-    pub trade: TradeSnapshot,
+    pub trade: &'a TradeSnapshot,
 }
 
 /// The message id a pulled trade version is stored under: the same version pulled twice is one
@@ -95,7 +95,7 @@ async fn ingest_in(db: &store::Db, tx: &sea_orm::DatabaseTransaction, m: Incomin
         return Ok(Ingested::Duplicate);
     }
     let modified_us = m.trade.modified.timestamp_micros();
-    let snapshot = serde_json::to_string(&m.trade).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let snapshot = serde_json::to_string(m.trade).map_err(|e| DbErr::Custom(e.to_string()))?;
     // Newer-wins upsert: the row changes only for a newer version, which decides whether
     // anything downstream needs to hear about it.
     let newer = tx
@@ -151,7 +151,7 @@ async fn ingest_in(db: &store::Db, tx: &sea_orm::DatabaseTransaction, m: Incomin
         topic: m.topic.to_owned(),
         message_id: m.message_id.to_owned(),
         hold_ttl_seconds: c.hold_ttl_seconds,
-        trade: m.trade,
+        trade: m.trade.clone(),
     };
     bus::outbox::enqueue(tx, &[Envelope::new(TenantId(c.tenant_id), &event, now, None)]).await?;
     Ok(Ingested::Applied)
@@ -175,7 +175,7 @@ pub struct OwnedIncoming {
 
 impl OwnedIncoming {
     fn borrow(&self) -> Incoming<'_> {
-        Incoming { channel: &self.channel, source: self.source, message_id: &self.message_id, topic: &self.topic, body: &self.body, trade: self.trade.clone() }
+        Incoming { channel: &self.channel, source: self.source, message_id: &self.message_id, topic: &self.topic, body: &self.body, trade: &self.trade }
     }
 }
 

@@ -212,7 +212,7 @@ impl Reconciler {
                 }
                 let body = serde_json::to_string(t).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
                 let message_id = ingest::pull_message_id(t);
-                let m = Incoming { channel: c, source: Source::Pull, message_id: &message_id, topic: "reconcile.pull", body: &body, trade: t.clone() };
+                let m = Incoming { channel: c, source: Source::Pull, message_id: &message_id, topic: "reconcile.pull", body: &body, trade: t };
                 if ingest::ingest(&self.db, m, Utc::now()).await? == Ingested::Applied {
                     report.found += 1;
                 }

@@ -271,7 +271,8 @@ impl Worker {
             .await?;
         for s in ships {
             let key = (s.tenant_id, s.channel_id);
-            if !self.claim("shipment_writebacks", "external_id = ? and waybill_no = ?", vec![s.external_id.clone().into(), s.waybill_no.clone().into()], &s, now).await? {
+            let row = [("external_id", s.external_id.clone().into()), ("waybill_no", s.waybill_no.clone().into())];
+            if !self.claim("shipment_writebacks", s.tenant_id, s.channel_id, &row, s.next_attempt_at, now).await? {
                 continue;
             }
             let Some(api) = self.client(&mut clients, key).await? else { continue };
@@ -314,7 +315,7 @@ impl Worker {
             .await?;
         for p in pushes {
             let key = (p.tenant_id, p.channel_id);
-            if !self.claim_push(&p, now).await? {
+            if !self.claim("stock_pushes", p.tenant_id, p.channel_id, &[("sku_code", p.sku_code.clone().into())], p.next_attempt_at, now).await? {
                 continue;
             }
             let Some(api) = self.client(&mut clients, key).await? else { continue };
@@ -369,17 +370,14 @@ impl Worker {
         Ok(cache.get(&key).and_then(|c| c.as_deref()))
     }
 
-    async fn claim(&self, table: &str, key_sql: &str, mut key: Vec<sea_orm::Value>, s: &shipment_writebacks::Model, now: Timestamp) -> Result<bool, DbErr> {
-        let mut values = vec![(now + CLAIM).into(), s.tenant_id.into(), s.channel_id.into()];
-        values.append(&mut key);
-        values.push(s.next_attempt_at.into());
-        let sql = format!("update {table} set next_attempt_at = ? where tenant_id = ? and channel_id = ? and {key_sql} and next_attempt_at = ? and state = 'pending'");
+    /// Claims a due row of `table` by moving its `next_attempt_at` forward — only if it still
+    /// holds the value this worker read (`seen`), so no two workers send the same row.
+    async fn claim(&self, table: &str, tenant: Uuid, channel: Uuid, key: &[(&str, sea_orm::Value)], seen: Timestamp, now: Timestamp) -> Result<bool, DbErr> {
+        let key_sql: String = key.iter().map(|(column, _)| format!(" and {column} = ?")).collect();
+        let sql = format!("update {table} set next_attempt_at = ? where tenant_id = ? and channel_id = ?{key_sql} and next_attempt_at = ? and state = 'pending'");
+        let mut values: Vec<sea_orm::Value> = vec![(now + CLAIM).into(), tenant.into(), channel.into()];
+        values.extend(key.iter().map(|(_, v)| v.clone()));
+        values.push(seen.into());
         Ok(self.db.conn().execute_raw(store::stmt(&self.db, &sql, values)).await?.rows_affected() == 1)
-    }
-
-    async fn claim_push(&self, p: &stock_pushes::Model, now: Timestamp) -> Result<bool, DbErr> {
-        let sql = "update stock_pushes set next_attempt_at = ? where tenant_id = ? and channel_id = ? and sku_code = ? and next_attempt_at = ? and state = 'pending'";
-        let values = vec![(now + CLAIM).into(), p.tenant_id.into(), p.channel_id.into(), p.sku_code.clone().into(), p.next_attempt_at.into()];
-        Ok(self.db.conn().execute_raw(store::stmt(&self.db, sql, values)).await?.rows_affected() == 1)
     }
 }

@@ -244,6 +244,21 @@ async fn reconcile_and_sync_reject_bad_input(app: TestApp) {
     app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "s-2", "name": "X", "webhook_secret": "0123456789abcdef"})).await.assert_problem(400, "invalid_input");
     assert_eq!(app.scalar("select count(*) from channels").await, 1);
 
+    // Connecting a shop with Open API credentials again is the first result; other credentials
+    // are refused and change nothing.
+    let api = json!({"base_url": "http://127.0.0.1:9", "app_key": "k", "app_secret": "s", "access_token": "a"});
+    let body = json!({"marketplace": "bazaar", "shop_id": "s-api", "name": "API shop", "api": api, "stock_sync": {"percent": 40}});
+    let first = app.post("/v1/channels", &t.token, &body).await.expect(201);
+    let again = app.post("/v1/channels", &t.token, &body).await.expect(201);
+    assert_eq!((&first["id"], &first["webhook_secret"], &again["stock_sync"]), (&again["id"], &again["webhook_secret"], &first["stock_sync"]));
+    let mut other_api = body.clone();
+    other_api["api"]["access_token"] = json!("b");
+    app.post("/v1/channels", &t.token, &other_api).await.assert_problem(409, "already_exists");
+    let mut other_rules = body.clone();
+    other_rules["stock_sync"]["percent"] = json!(41);
+    app.post("/v1/channels", &t.token, &other_rules).await.assert_problem(409, "already_exists");
+    assert_eq!(app.scalar("select count(*) from channels").await, 2);
+
     let reconcile = format!("/v1/channels/{}/reconcile", push_only.id);
     app.post(&reconcile, &t.token, &json!({})).await.assert_problem(409, "not_configured");
     app.post(&reconcile, &other.token, &json!({})).await.assert_problem(404, "not_found");
@@ -261,6 +276,11 @@ async fn reconcile_and_sync_reject_bad_input(app: TestApp) {
     put(other.token.clone(), json!({"percent": 50})).await.assert_problem(404, "not_found");
     let unchanged = app.get(&format!("/v1/channels/{}", push_only.id), &t.token).await.expect(200);
     assert_eq!(unchanged["stock_sync"]["percent"], 100);
+    // The same rules twice: the same answer, and the second changes nothing.
+    let once = put(t.token.clone(), json!({"percent": 60, "min": 2, "max": 50, "reserve": 1})).await.expect(200);
+    let twice = put(t.token.clone(), json!({"percent": 60, "min": 2, "max": 50, "reserve": 1})).await.expect(200);
+    assert_eq!(once, twice);
+    assert_eq!(twice["stock_sync"], json!({"percent": 60, "min": 2, "max": 50, "reserve": 1}));
 }
 
 async fn wait_for<F, Fut>(what: &str, mut check: F)

@@ -152,6 +152,9 @@ pub struct Report {
     pub bus_at_delivered: Vec<(String, u64, u64)>,
     /// Embedded Cairn only: events written per kind over the run.
     pub events: Vec<(String, i64)>,
+    /// Embedded Cairn only: how long each writer held SQLite's one write gate during the burst
+    /// and drain, longest first; the sum against the burst's duration says how busy it was.
+    pub gate: Vec<store::GateUse>,
     pub notes: Vec<String>,
 }
 
@@ -221,7 +224,9 @@ async fn sale(args: &Double11Args, base: &str, db: Option<store::Db>, report: &m
         let plan = Plan::new(args);
         let sellers = setup(args, base, &sim, &plan).await?;
         eprintln!("burst: {} trades…", args.orders);
+        let gate_before = store::gate_report();
         let driven = drive(args, &sim, &sellers, db.as_ref()).await?;
+        report.gate = gate_since(&gate_before, store::gate_report());
         report.cairn = driven.side;
         report.reconcile_nudges = driven.nudges;
         report.bus_at_delivered = driven.bus;
@@ -421,6 +426,24 @@ async fn consumers(db: &store::Db) -> anyhow::Result<Vec<(String, u64, u64)>> {
 }
 
 /// Events written per kind.
+/// `after` minus `before`, per writer, longest first; writers idle in between are left out.
+fn gate_since(before: &[store::GateUse], after: Vec<store::GateUse>) -> Vec<store::GateUse> {
+    let mut v: Vec<store::GateUse> = after
+        .into_iter()
+        .map(|mut u| {
+            if let Some(b) = before.iter().find(|b| b.writer == u.writer) {
+                u.transactions -= b.transactions;
+                u.held -= b.held;
+                u.committing -= b.committing;
+            }
+            u
+        })
+        .filter(|u| u.transactions > 0)
+        .collect();
+    v.sort_by(|a, b| b.held.cmp(&a.held));
+    v
+}
+
 async fn events_by_kind(db: &store::Db) -> anyhow::Result<Vec<(String, i64)>> {
     use bus::entities::outbox;
     use sea_orm::{EntityTrait, QuerySelect, sea_query::Expr};
@@ -694,6 +717,18 @@ impl std::fmt::Display for Report {
             for (consumer, written, handled) in &self.bus_at_delivered {
                 writeln!(t, "    {consumer:<12} {handled:>8} / {written:<8} ({} behind)", written.saturating_sub(*handled))?;
             }
+        }
+        if !self.gate.is_empty() {
+            let total = self.cairn.settled_secs.unwrap_or(0.0);
+            writeln!(t)?;
+            writeln!(t, "  SQLite's write gate during the burst and drain ({total:.2} s), by writer:")?;
+            writeln!(t, "    {:<24} {:>12} {:>10} {:>9} {:>12}", "writer", "transactions", "held (s)", "of run", "in commit (s)")?;
+            for u in &self.gate {
+                let held = u.held.as_secs_f64();
+                writeln!(t, "    {:<24} {:>12} {:>10.2} {:>8.0}% {:>12.2}", u.writer, u.transactions, held, 100.0 * held / total.max(1e-9), u.committing.as_secs_f64())?;
+            }
+            let sum: f64 = self.gate.iter().map(|u| u.held.as_secs_f64()).sum();
+            writeln!(t, "    {:<24} {:>12} {:>10.2} {:>8.0}%", "all", self.gate.iter().map(|u| u.transactions).sum::<u64>(), sum, 100.0 * sum / total.max(1e-9))?;
         }
         if !self.events.is_empty() {
             let per_order: Vec<String> = self.events.iter().map(|(k, n)| format!("{k} {:.2}", *n as f64 / self.orders as f64)).collect();

@@ -34,11 +34,14 @@ impl bus::TxHandler for InvoicingHandler {
     fn db(&self) -> &store::Db {
         &self.svc.db
     }
-    #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
     async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
-        match env.kind.as_str() {
-            OrderChanged::TYPE => self.svc.on_order_changed(tx, env, CONSUMER).await,
-            other => anyhow::bail!("invoicing does not consume {other}"),
+        self.apply_batch(tx, std::slice::from_ref(env)).await
+    }
+    #[tracing::instrument(skip_all, fields(messages = envs.len()))]
+    async fn apply_batch(&self, tx: &sea_orm::DatabaseTransaction, envs: &[Envelope]) -> anyhow::Result<()> {
+        if let Some(other) = envs.iter().find(|e| e.kind != OrderChanged::TYPE) {
+            anyhow::bail!("invoicing does not consume {}", other.kind);
         }
+        self.svc.on_order_changed(tx, envs, CONSUMER).await
     }
 }

@@ -261,37 +261,6 @@ impl Invoicing {
         Ok((row, true))
     }
 
-    /// Records the latest state of an order; `false` when the event is not newer than what
-    /// invoicing already has (then nothing else may change).
-    pub async fn record_order<C: ConnectionTrait>(&self, conn: &C, tenant: Uuid, ev: &OrderChanged, now: Timestamp) -> Result<bool, anyhow::Error> {
-        let mut q = invoice_orders::Entity::find_by_id((tenant, ev.order_id));
-        if self.db.is_postgres() {
-            q = q.lock_exclusive();
-        }
-        let existing = q.one(conn).await?;
-        if existing.as_ref().is_some_and(|o| o.revision >= ev.revision) {
-            return Ok(false);
-        }
-        let row = invoice_orders::Model {
-            tenant_id: tenant,
-            order_id: ev.order_id,
-            revision: ev.revision,
-            status: ev.status.as_str().to_owned(),
-            paid: ev.paid_at.is_some(),
-            event: serde_json::to_string(ev)?,
-            updated_at: now,
-        };
-        let am = sea_orm::ActiveModelTrait::reset_all(invoice_orders::ActiveModel::from(row));
-        if existing.is_some() {
-            invoice_orders::Entity::update(am).exec(conn).await?;
-        } else {
-            // A concurrent first insert (PostgreSQL, two consumers) fails the transaction; the
-            // bus retries and then sees the row.
-            invoice_orders::Entity::insert(am).exec_without_returning(conn).await?;
-        }
-        Ok(true)
-    }
-
     /// The order as invoicing last saw it (locked on PostgreSQL until the transaction ends).
     pub async fn order<C: ConnectionTrait>(&self, conn: &C, tenant: Uuid, order_id: Uuid) -> Result<Option<OrderChanged>, anyhow::Error> {
         let mut q = invoice_orders::Entity::find_by_id((tenant, order_id));
@@ -466,27 +435,75 @@ impl Invoicing {
         Ok(1)
     }
 
-    /// Applies an `order.changed` event inside `tx`: records it and issues what is due.
-    /// Idempotent (the inbox claim is in `tx`).
-    pub async fn on_order_changed(&self, tx: &sea_orm::DatabaseTransaction, env: &kernel::Envelope, consumer: &str) -> anyhow::Result<()> {
-        let ev: OrderChanged = env.decode()?;
-        let t = env.tenant_id.0;
+    /// Applies `order.changed` events inside `tx`, in order: records each that is newer than
+    /// what invoicing has and issues what is due. Idempotent (the inbox claims are in `tx`).
+    /// Set-based where it can be: one claim, one read and one upsert of the orders' rows, one
+    /// read of the settings; only orders of tenants that set invoicing up go on to `reconcile`.
+    pub async fn on_order_changed(&self, tx: &sea_orm::DatabaseTransaction, envs: &[kernel::Envelope], consumer: &str) -> anyhow::Result<()> {
+        use std::collections::HashMap;
         let now = Utc::now();
-        if !bus::inbox::claim(tx, consumer, env).await? {
+        let claimed = bus::inbox::claim_many(tx, consumer, envs).await?;
+        let mut events = Vec::with_capacity(claimed.len());
+        for env in envs.iter().filter(|e| claimed.contains(&e.id)) {
+            events.push((env.tenant_id.0, env.decode::<OrderChanged>()?));
+        }
+        if events.is_empty() {
             return Ok(());
         }
-        if !self.record_order(tx, t, &ev, now).await? {
+        let mut cond = sea_orm::Condition::any();
+        for (t, ev) in &events {
+            cond = cond.add(sea_orm::Condition::all().add(invoice_orders::Column::TenantId.eq(*t)).add(invoice_orders::Column::OrderId.eq(ev.order_id)));
+        }
+        let mut q = invoice_orders::Entity::find().filter(cond);
+        if self.db.is_postgres() {
+            q = q.lock_exclusive();
+        }
+        let mut revisions: HashMap<(Uuid, Uuid), i64> = q.all(tx).await?.into_iter().map(|r| ((r.tenant_id, r.order_id), r.revision)).collect();
+        // Events not newer than what invoicing has change nothing.
+        let mut newer = Vec::with_capacity(events.len());
+        let mut rows: HashMap<(Uuid, Uuid), invoice_orders::Model> = HashMap::new();
+        for (t, ev) in events {
+            let key = (t, ev.order_id);
+            if revisions.get(&key).is_some_and(|r| *r >= ev.revision) {
+                continue;
+            }
+            revisions.insert(key, ev.revision);
+            let row = invoice_orders::Model {
+                tenant_id: t,
+                order_id: ev.order_id,
+                revision: ev.revision,
+                status: ev.status.as_str().to_owned(),
+                paid: ev.paid_at.is_some(),
+                event: serde_json::to_string(&ev)?,
+                updated_at: now,
+            };
+            rows.insert(key, row);
+            newer.push((t, ev));
+        }
+        if rows.is_empty() {
             return Ok(());
         }
-        let Some(s) = self.settings(tx, t).await? else {
-            return Ok(());
-        };
-        match self.reconcile(tx, t, &s, &ev, None, now).await {
-            Ok(_) => {}
-            // An order the domain refuses (bad amounts) is recorded but gets no invoice; retrying
-            // would not change that. A person can still see it through the API.
-            Err(IssueError::Amounts(e)) => tracing::warn!(tenant_id = %t, order_id = %ev.order_id, error = %e, "order cannot be invoiced"),
-            Err(e) => return Err(e.into()),
+        use invoice_orders::Column as C;
+        // A concurrent first insert of the same order (PostgreSQL, two consumers) waits on the
+        // key and then updates; the revision guard keeps the newer one.
+        invoice_orders::Entity::insert_many(rows.into_values().map(invoice_orders::ActiveModel::from))
+            .on_conflict(sea_orm::sea_query::OnConflict::columns([C::TenantId, C::OrderId]).update_columns([C::Revision, C::Status, C::Paid, C::Event, C::UpdatedAt]).to_owned())
+            .exec_without_returning(tx)
+            .await?;
+        let mut tenants: Vec<Uuid> = newer.iter().map(|(t, _)| *t).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        let settings: HashMap<Uuid, Settings> =
+            invoice_settings::Entity::find().filter(invoice_settings::Column::TenantId.is_in(tenants)).all(tx).await?.into_iter().map(|r| (r.tenant_id, Settings::from_row(r))).collect();
+        for (t, ev) in newer {
+            let Some(s) = settings.get(&t) else { continue };
+            match self.reconcile(tx, t, s, &ev, None, now).await {
+                Ok(_) => {}
+                // An order the domain refuses (bad amounts) is recorded but gets no invoice;
+                // retrying would not change that. A person can still see it through the API.
+                Err(IssueError::Amounts(e)) => tracing::warn!(tenant_id = %t, order_id = %ev.order_id, error = %e, "order cannot be invoiced"),
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(())
     }

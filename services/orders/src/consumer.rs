@@ -9,7 +9,8 @@ use kernel::{
     Envelope, Event, LineReservationState, OrderStatus, TenantId,
     events::{ReservationChanged, TradeReceived},
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The consumer name (queue, inbox scope).
@@ -44,11 +45,36 @@ impl bus::TxHandler for OrdersHandler {
         &self.db
     }
     async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
-        match env.kind.as_str() {
-            TradeReceived::TYPE => self.apply_trade_in(tx, env).await,
-            ReservationChanged::TYPE => self.apply_reservation_in(tx, env).await,
-            other => anyhow::bail!("orders does not consume {other}"),
+        self.apply_batch(tx, std::slice::from_ref(env)).await
+    }
+    /// Set-based: one inbox claim, one read of the orders and lines the batch touches, the
+    /// events applied in order to those rows in memory, then one write per table. The result
+    /// is the same as applying the events one by one (a later event sees an earlier one's
+    /// effect through the in-memory rows).
+    #[tracing::instrument(skip_all, fields(messages = envs.len()))]
+    async fn apply_batch(&self, tx: &sea_orm::DatabaseTransaction, envs: &[Envelope]) -> anyhow::Result<()> {
+        let claimed = bus::inbox::claim_many(tx, CONSUMER, envs).await?;
+        let mut events = Vec::with_capacity(claimed.len());
+        for env in envs.iter().filter(|e| claimed.contains(&e.id)) {
+            events.push(match env.kind.as_str() {
+                TradeReceived::TYPE => (env, Incoming::Trade(env.decode()?)),
+                ReservationChanged::TYPE => (env, Incoming::Reservation(env.decode()?)),
+                other => anyhow::bail!("orders does not consume {other}"),
+            });
         }
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut batch = Batch::load(tx, &self.db, &events).await?;
+        let now = chrono::Utc::now();
+        for (env, ev) in &events {
+            match ev {
+                Incoming::Trade(ev) => batch.trade(env, ev, now)?,
+                Incoming::Reservation(ev) => batch.reservation(env, ev, now),
+            }
+        }
+        batch.save(tx).await?;
+        Ok(())
     }
 }
 
@@ -72,38 +98,110 @@ fn res_state(s: &Option<String>) -> Option<LineReservationState> {
     s.as_deref().and_then(LineReservationState::parse)
 }
 
-impl OrdersHandler {
-    #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
-    async fn apply_trade_in(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
-        let ev: TradeReceived = env.decode()?;
+enum Incoming {
+    Trade(TradeReceived),
+    Reservation(ReservationChanged),
+}
+
+/// One order as the batch sees it.
+struct Working {
+    order: orders::Model,
+    lines: Vec<order_lines::Model>,
+    /// Stored before the batch started (else it is inserted).
+    stored: bool,
+    /// Changed by the batch: written back at the end.
+    dirty: bool,
+}
+
+/// The orders a batch touches, loaded at once and written back at once.
+struct Batch {
+    by_id: HashMap<Uuid, Working>,
+    /// (tenant, channel, external id) → order id.
+    by_trade: HashMap<(Uuid, Uuid, String), Uuid>,
+    timeline: Vec<order_timeline::ActiveModel>,
+    outbox: Vec<Envelope>,
+}
+
+impl Batch {
+    async fn load(tx: &sea_orm::DatabaseTransaction, db: &store::Db, events: &[(&Envelope, Incoming)]) -> Result<Batch, DbErr> {
+        let pg = db.is_postgres();
+        let mut trades: Vec<(Uuid, Uuid, String)> = Vec::new();
+        let mut ids: Vec<(Uuid, Uuid)> = Vec::new();
+        for (env, ev) in events {
+            let t = env.tenant_id.0;
+            match ev {
+                Incoming::Trade(ev) => trades.push((t, ev.channel_id, ev.trade.external_id.clone())),
+                Incoming::Reservation(ev) => ids.extend(ev.order_id.map(|o| (t, o))),
+            }
+        }
+        trades.sort();
+        trades.dedup();
+        if pg {
+            // Two snapshots of a trade not stored yet (say a webhook and a reconciliation pull)
+            // would both insert it; the second would fail on the unique key and be retried.
+            // A lock on the trade's key makes the second wait and then see the first. Taken in
+            // key order, so two batches cannot deadlock. FNV-1a: the same key in every
+            // instance and build.
+            let mut keys: Vec<i64> = trades
+                .iter()
+                .map(|(t, c, e)| t.as_bytes().iter().chain(c.as_bytes()).chain(e.as_bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)) as i64)
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for key in keys {
+                tx.execute_raw(store::stmt(db, "select pg_advisory_xact_lock(?)", vec![key.into()])).await?;
+            }
+        }
+        let mut cond = sea_orm::Condition::any();
+        for (t, c, e) in &trades {
+            cond = cond.add(sea_orm::Condition::all().add(orders::Column::TenantId.eq(*t)).add(orders::Column::ChannelId.eq(*c)).add(orders::Column::ExternalId.eq(e.clone())));
+        }
+        for (t, o) in &ids {
+            cond = cond.add(sea_orm::Condition::all().add(orders::Column::TenantId.eq(*t)).add(orders::Column::Id.eq(*o)));
+        }
+        let mut q = orders::Entity::find().filter(cond);
+        if pg {
+            // Serialises the snapshot and reservation handlers on one order (SQLite already
+            // serialises every write transaction).
+            q = q.lock_exclusive();
+        }
+        let found = q.all(tx).await?;
+        let mut lines_of: HashMap<Uuid, Vec<order_lines::Model>> = HashMap::new();
+        if !found.is_empty() {
+            let mut per_tenant: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+            for o in &found {
+                per_tenant.entry(o.tenant_id).or_default().push(o.id);
+            }
+            let mut cond = sea_orm::Condition::any();
+            for (t, os) in per_tenant {
+                cond = cond.add(sea_orm::Condition::all().add(order_lines::Column::TenantId.eq(t)).add(order_lines::Column::OrderId.is_in(os)));
+            }
+            for l in order_lines::Entity::find().filter(cond).order_by_asc(order_lines::Column::LineNo).all(tx).await? {
+                lines_of.entry(l.order_id).or_default().push(l);
+            }
+        }
+        let mut batch = Batch { by_id: HashMap::new(), by_trade: HashMap::new(), timeline: Vec::new(), outbox: Vec::new() };
+        for o in found {
+            batch.by_trade.insert((o.tenant_id, o.channel_id, o.external_id.clone()), o.id);
+            let lines = lines_of.remove(&o.id).unwrap_or_default();
+            batch.by_id.insert(o.id, Working { order: o, lines, stored: true, dirty: false });
+        }
+        Ok(batch)
+    }
+
+    fn trade(&mut self, env: &Envelope, ev: &TradeReceived, now: kernel::Timestamp) -> anyhow::Result<()> {
         let t = env.tenant_id.0;
         let snap = &ev.trade;
         let revision = snap.modified.timestamp_micros();
-        let now = chrono::Utc::now();
-        if !bus::inbox::claim(&*tx, CONSUMER, env).await? {
-            return Ok(());
-        }
-        if self.db.is_postgres() {
-            // Two snapshots of a trade not stored yet (say a webhook and a reconciliation pull)
-            // would both insert it; the second would fail on the unique key and be retried.
-            // A lock on the trade's key makes the second wait and then see the first.
-            // FNV-1a: the same key in every instance and build.
-            let key = t.as_bytes().iter().chain(ev.channel_id.as_bytes()).chain(snap.external_id.as_bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)) as i64;
-            tx.execute_raw(store::stmt(&self.db, "select pg_advisory_xact_lock(?)", vec![key.into()])).await?;
-        }
-        let cond = sea_orm::Condition::all().add(orders::Column::ChannelId.eq(ev.channel_id)).add(orders::Column::ExternalId.eq(snap.external_id.clone()));
-        let existing = find_order(&*tx, self.db.is_postgres(), t, cond).await?;
-        if existing.as_ref().is_some_and(|o| o.revision >= revision) {
+        let existing = self.by_trade.get(&(t, ev.channel_id, snap.external_id.clone())).and_then(|id| self.by_id.get(id));
+        if existing.is_some_and(|w| w.order.revision >= revision) {
             // Stale or duplicate snapshot: record that we saw the message, change nothing.
             // After a shipment made here the revision is the shipment's time (see
             // `service::ship`), so a snapshot the marketplace produced before it is stale too.
             return Ok(());
         }
-        let order_id = existing.as_ref().map_or_else(kernel::new_id, |o| o.id);
-        let old_lines = match &existing {
-            Some(_) => order_lines::Entity::find().filter(order_lines::Column::TenantId.eq(t)).filter(order_lines::Column::OrderId.eq(order_id)).all(&*tx).await?,
-            None => Vec::new(),
-        };
+        let order_id = existing.map_or_else(kernel::new_id, |w| w.order.id);
+        let old_lines: &[order_lines::Model] = existing.map_or(&[], |w| &w.lines);
         let lines: Vec<order_lines::Model> = snap
             .lines
             .iter()
@@ -148,52 +246,32 @@ impl OrdersHandler {
             currency: snap.currency.clone(),
             payment: snap.payment.0,
             snapshot: serde_json::to_string(snap)?,
-            created_at: existing.as_ref().map_or(now, |o| o.created_at),
+            created_at: existing.map_or(now, |w| w.order.created_at),
             updated_at: now,
             hold_ttl_seconds: ev.hold_ttl_seconds,
         };
         let changed = outgoing::order_changed(&row, status, snap, &lines);
-        let detail = match &existing {
+        let detail = match existing {
             None => format!("Received from {} shop {} ({}): {}", ev.marketplace, ev.shop_id, ev.topic, status.as_str()),
-            Some(o) if o.status != status.as_str() => format!("{} → {} ({})", o.status, status.as_str(), ev.topic),
+            Some(w) if w.order.status != status.as_str() => format!("{} → {} ({})", w.order.status, status.as_str(), ev.topic),
             Some(_) => format!("Updated by {}", ev.topic),
         };
-        let am = orders::ActiveModel::from(row).reset_all();
-        if existing.is_some() {
-            orders::Entity::update(am).exec(&*tx).await?;
-            order_lines::Entity::delete_many().filter(order_lines::Column::TenantId.eq(t)).filter(order_lines::Column::OrderId.eq(order_id)).exec(&*tx).await?;
-        } else {
-            orders::Entity::insert(am).exec_without_returning(&*tx).await?;
-        }
-        order_lines::Entity::insert_many(lines.into_iter().map(order_lines::ActiveModel::from)).exec_without_returning(&*tx).await?;
-        order_timeline::Entity::insert(timeline(t, order_id, now, if existing.is_some() { "status" } else { "created" }, detail)).exec_without_returning(&*tx).await?;
-        bus::outbox::enqueue(&*tx, &[Envelope::new(TenantId(t), &changed, now, Some(env))]).await?;
+        self.timeline.push(timeline(t, order_id, now, if existing.is_some() { "status" } else { "created" }, detail));
+        self.outbox.push(Envelope::new(TenantId(t), &changed, now, Some(env)));
+        let stored = existing.is_some_and(|w| w.stored);
+        self.by_trade.insert((t, ev.channel_id, snap.external_id.clone()), order_id);
+        self.by_id.insert(order_id, Working { order: row, lines, stored, dirty: true });
         Ok(())
     }
 
-    #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
-    async fn apply_reservation_in(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
-        let ev: ReservationChanged = env.decode()?;
+    fn reservation(&mut self, env: &Envelope, ev: &ReservationChanged, now: kernel::Timestamp) {
         let t = env.tenant_id.0;
-        let now = chrono::Utc::now();
-        if !bus::inbox::claim(&*tx, CONSUMER, env).await? {
-            return Ok(());
-        }
-        let Some(order_id) = ev.order_id else {
-            // An API reservation: nothing of an order to update, but the message is handled.
-            return Ok(());
-        };
-        let Some(order) = find_order(&*tx, self.db.is_postgres(), t, sea_orm::Condition::all().add(orders::Column::Id.eq(order_id))).await? else {
-            return Ok(());
-        };
-        let mut lines = order_lines::Entity::find()
-            .filter(order_lines::Column::TenantId.eq(t))
-            .filter(order_lines::Column::OrderId.eq(order_id))
-            .order_by_asc(order_lines::Column::LineNo)
-            .all(&*tx)
-            .await?;
+        // An API reservation (no order), or one for an order this tenant does not have:
+        // nothing of an order to update, but the message is handled.
+        let Some(w) = ev.order_id.and_then(|id| self.by_id.get_mut(&id)).filter(|w| w.order.tenant_id == t) else { return };
+        let order_id = w.order.id;
         let mut notes = Vec::new();
-        for line in &mut lines {
+        for line in &mut w.lines {
             let Some(r) = ev.lines.iter().find(|r| r.line_ref == line.external_line_id) else { continue };
             if ev.version <= line.reservation_version {
                 continue;
@@ -204,30 +282,65 @@ impl OrdersHandler {
             }
             line.reservation_state = Some(new);
             line.reservation_version = ev.version;
-            order_lines::Entity::update_many()
-                .col_expr(order_lines::Column::ReservationState, sea_orm::sea_query::Expr::value(line.reservation_state.clone()))
-                .col_expr(order_lines::Column::ReservationVersion, sea_orm::sea_query::Expr::value(ev.version))
-                .filter(order_lines::Column::TenantId.eq(t))
-                .filter(order_lines::Column::OrderId.eq(order_id))
-                .filter(order_lines::Column::LineNo.eq(line.line_no))
-                .exec(&*tx)
-                .await?;
+            w.dirty = true;
         }
-        let current = OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Paid);
-        let status = refine(current, &lines.iter().map(|l| res_state(&l.reservation_state)).collect::<Vec<_>>());
+        let current = OrderStatus::parse(&w.order.status).unwrap_or(OrderStatus::Paid);
+        let status = refine(current, &w.lines.iter().map(|l| res_state(&l.reservation_state)).collect::<Vec<_>>());
         for n in notes {
-            order_timeline::Entity::insert(timeline(t, order_id, now, "stock", n)).exec_without_returning(&*tx).await?;
+            self.timeline.push(timeline(t, order_id, now, "stock", n));
         }
         if status != current {
-            orders::Entity::update_many()
-                .col_expr(orders::Column::Status, sea_orm::sea_query::Expr::value(status.as_str()))
-                .col_expr(orders::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
-                .filter(orders::Column::TenantId.eq(t))
-                .filter(orders::Column::Id.eq(order_id))
-                .exec(&*tx)
-                .await?;
-            order_timeline::Entity::insert(timeline(t, order_id, now, "status", format!("{} → {} (stock)", current.as_str(), status.as_str()))).exec_without_returning(&*tx).await?;
+            w.order.status = status.as_str().to_owned();
+            w.order.updated_at = now;
+            w.dirty = true;
+            self.timeline.push(timeline(t, order_id, now, "status", format!("{} → {} (stock)", current.as_str(), status.as_str())));
         }
-        Ok(())
+    }
+
+    /// Writes every changed order with its lines, the timeline and the outbox.
+    async fn save(self, tx: &sea_orm::DatabaseTransaction) -> Result<(), DbErr> {
+        use orders::Column as O;
+        let dirty: Vec<Working> = self.by_id.into_values().filter(|w| w.dirty).collect();
+        if !dirty.is_empty() {
+            let mut replaced: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+            for w in dirty.iter().filter(|w| w.stored) {
+                replaced.entry(w.order.tenant_id).or_default().push(w.order.id);
+            }
+            if !replaced.is_empty() {
+                let mut cond = sea_orm::Condition::any();
+                for (t, os) in replaced {
+                    cond = cond.add(sea_orm::Condition::all().add(order_lines::Column::TenantId.eq(t)).add(order_lines::Column::OrderId.is_in(os)));
+                }
+                order_lines::Entity::delete_many().filter(cond).exec(tx).await?;
+            }
+            let lines: Vec<order_lines::ActiveModel> = dirty.iter().flat_map(|w| w.lines.iter().cloned().map(order_lines::ActiveModel::from)).collect();
+            // The upsert's conflict target is the primary key; a new order cannot clash on
+            // (tenant, channel, external id) because the batch read that key first, under the
+            // write lock (SQLite) or the trade's advisory lock (PostgreSQL).
+            let upsert = sea_orm::sea_query::OnConflict::columns([O::TenantId, O::Id])
+                .update_columns([
+                    O::Status,
+                    O::TradeStatus,
+                    O::Modified,
+                    O::Revision,
+                    O::TradeCreated,
+                    O::PaidAt,
+                    O::BuyerNick,
+                    O::Currency,
+                    O::Payment,
+                    O::Snapshot,
+                    O::UpdatedAt,
+                    O::HoldTtlSeconds,
+                ])
+                .to_owned();
+            orders::Entity::insert_many(dirty.into_iter().map(|w| orders::ActiveModel::from(w.order))).on_conflict(upsert).exec_without_returning(tx).await?;
+            if !lines.is_empty() {
+                order_lines::Entity::insert_many(lines).exec_without_returning(tx).await?;
+            }
+        }
+        if !self.timeline.is_empty() {
+            order_timeline::Entity::insert_many(self.timeline).exec_without_returning(tx).await?;
+        }
+        bus::outbox::enqueue(tx, &self.outbox).await
     }
 }

@@ -108,7 +108,7 @@ pub async fn step(db: &store::Db, handler: &SharedHandler, pos: i64) -> anyhow::
     // A message that could neither be applied nor parked keeps the cursor where it is; the
     // batch is retried and the inbox makes the already-applied ones no-ops.
     results.into_iter().collect::<Result<Vec<()>, DbErr>>()?;
-    let tx = db.write().await?;
+    let tx = db.write_named("bus cursors").await?;
     consumer_cursors::Entity::insert(consumer_cursors::ActiveModel { consumer: Set(handler.name().to_owned()), position: Set(last) })
         .on_conflict(OnConflict::column(consumer_cursors::Column::Consumer).update_column(consumer_cursors::Column::Position).to_owned())
         .exec_without_returning(&*tx)
@@ -119,7 +119,7 @@ pub async fn step(db: &store::Db, handler: &SharedHandler, pos: i64) -> anyhow::
 
 async fn park(db: &store::Db, consumer: &str, env: &Envelope, err: &anyhow::Error, attempts: u32) -> Result<(), DbErr> {
     tracing::error!(consumer, message_id = %env.id, kind = %env.kind, error = ?err, "message parked after repeated failures");
-    let tx = db.write().await?;
+    let tx = db.write_named("bus parking").await?;
     parked_messages::Entity::insert(parked_messages::ActiveModel {
         consumer: Set(consumer.to_owned()),
         message_id: Set(env.id),

@@ -66,6 +66,15 @@ pub trait TxHandler: Send + Sync + 'static {
     fn db(&self) -> &store::Db;
     /// Applies one message inside `tx`, claiming it in the inbox there.
     async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()>;
+    /// Applies `envs` in order inside `tx`. The default applies them one by one; a handler
+    /// that can work on a set (one read of everything the batch touches, one write of each
+    /// table) overrides it, and its result must equal applying them one by one.
+    async fn apply_batch(&self, tx: &sea_orm::DatabaseTransaction, envs: &[Envelope]) -> anyhow::Result<()> {
+        for env in envs {
+            self.apply(tx, env).await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -80,16 +89,14 @@ impl<T: TxHandler> Handler for T {
         TxHandler::concurrency(self)
     }
     async fn handle(&self, env: Envelope) -> anyhow::Result<()> {
-        let tx = self.db().write().await?;
+        let tx = self.db().write_named(TxHandler::name(self)).await?;
         self.apply(&tx, &env).await?;
         tx.commit().await?;
         Ok(())
     }
     async fn handle_batch(&self, envs: &[Envelope]) -> anyhow::Result<bool> {
-        let tx = self.db().write().await?;
-        for env in envs {
-            self.apply(&tx, env).await?;
-        }
+        let tx = self.db().write_named(TxHandler::name(self)).await?;
+        self.apply_batch(&tx, envs).await?;
         tx.commit().await?;
         Ok(true)
     }

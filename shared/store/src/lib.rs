@@ -93,8 +93,19 @@ impl Db {
         self.backend() == DatabaseBackend::Postgres
     }
 
-    /// Starts a write transaction (waiting at the gate on SQLite).
-    pub async fn write(&self) -> Result<WriteTx, DbErr> {
+    /// Starts a write transaction (waiting at the gate on SQLite). Its time at the gate is
+    /// counted under the caller's source location (see [`gate_report`]).
+    #[track_caller]
+    pub fn write(&self) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
+        self.write_as(Writer::At(std::panic::Location::caller()))
+    }
+
+    /// [`Db::write`], counted under `name` (e.g. a bus consumer's name).
+    pub fn write_named(&self, name: &'static str) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
+        self.write_as(Writer::Named(name))
+    }
+
+    async fn write_as(&self, writer: Writer) -> Result<WriteTx, DbErr> {
         let guard = match &self.gate {
             Some(g) => Some(g.clone().lock_owned().await),
             None => None,
@@ -110,7 +121,8 @@ impl Db {
             }
             None => self.conn.begin().await?,
         };
-        Ok(WriteTx { tx, _guard: guard, changed: self.changed.clone() })
+        let held = guard.is_some().then(|| (writer, std::time::Instant::now()));
+        Ok(WriteTx { tx, _guard: guard, changed: self.changed.clone(), held })
     }
 
     /// A receiver that sees a new value after every commit through [`WriteTx::commit`].
@@ -129,12 +141,71 @@ pub struct WriteTx {
     tx: DatabaseTransaction,
     _guard: Option<OwnedMutexGuard<()>>,
     changed: Arc<watch::Sender<u64>>,
+    /// Who holds the SQLite gate, since when.
+    held: Option<(Writer, std::time::Instant)>,
+}
+
+/// Who wrote: a source location or a name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    At(&'static std::panic::Location<'static>),
+    Named(&'static str),
+}
+
+impl std::fmt::Display for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Writer::At(l) => write!(f, "{}:{}", l.file(), l.line()),
+            Writer::Named(n) => f.write_str(n),
+        }
+    }
+}
+
+/// How long one writer held SQLite's write gate, summed over its committed transactions.
+#[derive(Debug, Clone)]
+pub struct GateUse {
+    /// A consumer's name or the source location that started the transactions.
+    pub writer: String,
+    pub transactions: u64,
+    /// From BEGIN to the end of COMMIT.
+    pub held: Duration,
+    /// In COMMIT (the WAL write and fsync).
+    pub committing: Duration,
+}
+
+static GATE_USE: std::sync::Mutex<Vec<(Writer, u64, Duration, Duration)>> = std::sync::Mutex::new(Vec::new());
+
+/// Where the single SQLite writer's time went in this process, longest first: with one write
+/// gate, the sum of `held` over a busy period is how much of it the gate was busy, so this
+/// tells which writer to make cheaper. Empty on PostgreSQL (no gate).
+pub fn gate_report() -> Vec<GateUse> {
+    let mut v: Vec<GateUse> = GATE_USE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(w, n, h, c)| GateUse { writer: w.to_string(), transactions: *n, held: *h, committing: *c })
+        .collect();
+    v.sort_by(|a, b| b.held.cmp(&a.held));
+    v
 }
 
 impl WriteTx {
     /// Commits and wakes whoever waits for new rows.
     pub async fn commit(self) -> Result<(), DbErr> {
+        let commit_start = std::time::Instant::now();
         self.tx.commit().await?;
+        if let Some((writer, since)) = self.held {
+            let end = std::time::Instant::now();
+            let mut uses = GATE_USE.lock().unwrap_or_else(|e| e.into_inner());
+            match uses.iter_mut().find(|u| u.0 == writer) {
+                Some(u) => {
+                    u.1 += 1;
+                    u.2 += end - since;
+                    u.3 += end - commit_start;
+                }
+                None => uses.push((writer, 1, end - since, end - commit_start)),
+            }
+        }
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
     }

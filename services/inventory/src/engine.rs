@@ -325,7 +325,7 @@ impl Partition {
     }
 
     async fn persist(&mut self, p: Pending, now: Timestamp) -> Result<(), DbErr> {
-        let tx = self.db.write().await?;
+        let tx = self.db.write_named("inventory").await?;
         for (tenant, id) in &p.warehouses {
             let w = self.books[tenant].warehouses().iter().find(|w| w.id == *id).cloned().expect("created warehouse is in the book");
             warehouses::Entity::insert(warehouses::ActiveModel { tenant_id: Set(tenant.0), id: Set(w.id), code: Set(w.code), name: Set(w.name), created_at: Set(now) })
@@ -395,8 +395,8 @@ impl Partition {
         for chunk in envs.chunks(500) {
             bus::outbox::enqueue(&*tx, chunk).await?;
         }
-        for env in &p.inbox {
-            bus::inbox::claim(&*tx, CONSUMER, env).await?;
+        for chunk in p.inbox.chunks(500) {
+            bus::inbox::claim_many(&*tx, CONSUMER, chunk).await?;
         }
         for row in p.idempotency {
             store::idempotency_keys::Entity::insert(row).exec_without_returning(&*tx).await?;

@@ -9,9 +9,11 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, Qu
 use std::time::Duration;
 
 const BATCH: u64 = 512;
-/// Messages per group-commit transaction: enough to amortise the commit, few enough that the
-/// write gate is not held long against webhooks.
-const GROUP: usize = 64;
+/// Messages per group-commit transaction: enough to amortise the commit and the per-statement
+/// cost of set-based handlers, few enough that the write gate is not held long against
+/// webhooks (a batch of 256 order events holds it for about 10 ms on a 2-core machine; 64
+/// gave 30% fewer orders/s in Double-11 for 10 ms less webhook p99).
+const GROUP: usize = 256;
 
 /// Runs one consumer until shutdown.
 pub async fn run(db: store::Db, handler: SharedHandler, mut shutdown: Shutdown) {

@@ -73,10 +73,16 @@ pub async fn store_only(db: &store::Db, c: &channels::Model, message_id: &str, t
 /// Stores `m` and, when its trade version is new, enqueues it for orders — in one transaction.
 #[tracing::instrument(skip_all, fields(tenant_id = %m.channel.tenant_id, channel_id = %m.channel.id, source = m.source.as_str()))]
 pub async fn ingest(db: &store::Db, m: Incoming<'_>, now: Timestamp) -> Result<Ingested, DbErr> {
+    Ok(ingest_all(db, &[m], now).await?[0])
+}
+
+/// [`ingest`] for several messages in one transaction (e.g. a page of pulled trades): the same
+/// outcome as one by one, in order.
+pub async fn ingest_all(db: &store::Db, ms: &[Incoming<'_>], now: Timestamp) -> Result<Vec<Ingested>, DbErr> {
     let tx = db.write().await?;
-    let r = ingest_many(db, &tx, &[m], now).await?;
+    let r = ingest_many(db, &tx, ms, now).await?;
     tx.commit().await?;
-    Ok(r[0])
+    Ok(r)
 }
 
 /// `ms` stored inside the caller's transaction, with the same outcome as storing them one by

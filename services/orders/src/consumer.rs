@@ -152,20 +152,39 @@ impl Batch {
                 tx.execute_raw(store::stmt(db, "select pg_advisory_xact_lock(?)", vec![key.into()])).await?;
             }
         }
-        let mut cond = sea_orm::Condition::any();
-        for (t, c, e) in &trades {
-            cond = cond.add(sea_orm::Condition::all().add(orders::Column::TenantId.eq(*t)).add(orders::Column::ChannelId.eq(*c)).add(orders::Column::ExternalId.eq(e.clone())));
+        // Two plain lookups by index (`IN` on each key column, the exact keys checked here),
+        // rather than one OR of a term per event, which SQLite plans and runs term by term.
+        let pick = |keys: Vec<Uuid>| -> Vec<Uuid> {
+            let mut k = keys;
+            k.sort_unstable();
+            k.dedup();
+            k
+        };
+        let mut found: Vec<orders::Model> = Vec::new();
+        if !trades.is_empty() {
+            let mut q = orders::Entity::find()
+                .filter(orders::Column::TenantId.is_in(pick(trades.iter().map(|k| k.0).collect())))
+                .filter(orders::Column::ChannelId.is_in(pick(trades.iter().map(|k| k.1).collect())))
+                .filter(orders::Column::ExternalId.is_in(trades.iter().map(|k| k.2.clone())));
+            if pg {
+                // Serialises the snapshot and reservation handlers on one order (SQLite already
+                // serialises every write transaction).
+                q = q.lock_exclusive();
+            }
+            let wanted: std::collections::HashSet<(Uuid, Uuid, &str)> = trades.iter().map(|(t, c, e)| (*t, *c, e.as_str())).collect();
+            found.extend(q.all(tx).await?.into_iter().filter(|o| wanted.contains(&(o.tenant_id, o.channel_id, o.external_id.as_str()))));
         }
-        for (t, o) in &ids {
-            cond = cond.add(sea_orm::Condition::all().add(orders::Column::TenantId.eq(*t)).add(orders::Column::Id.eq(*o)));
+        if !ids.is_empty() {
+            let mut q = orders::Entity::find()
+                .filter(orders::Column::TenantId.is_in(pick(ids.iter().map(|k| k.0).collect())))
+                .filter(orders::Column::Id.is_in(pick(ids.iter().map(|k| k.1).collect())));
+            if pg {
+                q = q.lock_exclusive();
+            }
+            let wanted: std::collections::HashSet<(Uuid, Uuid)> = ids.iter().copied().collect();
+            let have: std::collections::HashSet<Uuid> = found.iter().map(|o| o.id).collect();
+            found.extend(q.all(tx).await?.into_iter().filter(|o| wanted.contains(&(o.tenant_id, o.id)) && !have.contains(&o.id)));
         }
-        let mut q = orders::Entity::find().filter(cond);
-        if pg {
-            // Serialises the snapshot and reservation handlers on one order (SQLite already
-            // serialises every write transaction).
-            q = q.lock_exclusive();
-        }
-        let found = q.all(tx).await?;
         let mut lines_of: HashMap<Uuid, Vec<order_lines::Model>> = HashMap::new();
         if !found.is_empty() {
             let mut per_tenant: HashMap<Uuid, Vec<Uuid>> = HashMap::new();

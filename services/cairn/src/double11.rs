@@ -440,7 +440,7 @@ fn gate_since(before: &[store::GateUse], after: Vec<store::GateUse>) -> Vec<stor
         })
         .filter(|u| u.transactions > 0)
         .collect();
-    v.sort_by(|a, b| b.held.cmp(&a.held));
+    v.sort_by_key(|u| std::cmp::Reverse(u.held));
     v
 }
 

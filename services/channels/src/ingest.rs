@@ -79,7 +79,7 @@ pub async fn ingest(db: &store::Db, m: Incoming<'_>, now: Timestamp) -> Result<I
 /// [`ingest`] for several messages in one transaction (e.g. a page of pulled trades): the same
 /// outcome as one by one, in order.
 pub async fn ingest_all(db: &store::Db, ms: &[Incoming<'_>], now: Timestamp) -> Result<Vec<Ingested>, DbErr> {
-    let tx = db.write().await?;
+    let tx = db.write_named("pulled or single ingest").await?;
     let r = ingest_many(db, &tx, ms, now).await?;
     tx.commit().await?;
     Ok(r)

@@ -57,7 +57,7 @@ impl bus::TxHandler for OrdersHandler {
         let mut events = Vec::with_capacity(claimed.len());
         for env in envs.iter().filter(|e| claimed.contains(&e.id)) {
             events.push(match env.kind.as_str() {
-                TradeReceived::TYPE => (env, Incoming::Trade(env.decode()?)),
+                TradeReceived::TYPE => (env, Incoming::Trade(Box::new(env.decode()?))),
                 ReservationChanged::TYPE => (env, Incoming::Reservation(env.decode()?)),
                 other => anyhow::bail!("orders does not consume {other}"),
             });
@@ -99,7 +99,7 @@ fn res_state(s: &Option<String>) -> Option<LineReservationState> {
 }
 
 enum Incoming {
-    Trade(TradeReceived),
+    Trade(Box<TradeReceived>),
     Reservation(ReservationChanged),
 }
 

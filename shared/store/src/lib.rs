@@ -185,7 +185,7 @@ pub fn gate_report() -> Vec<GateUse> {
         .iter()
         .map(|(w, n, h, c)| GateUse { writer: w.to_string(), transactions: *n, held: *h, committing: *c })
         .collect();
-    v.sort_by(|a, b| b.held.cmp(&a.held));
+    v.sort_by_key(|u| std::cmp::Reverse(u.held));
     v
 }
 

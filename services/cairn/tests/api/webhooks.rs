@@ -140,24 +140,31 @@ async fn end_state(app: &TestApp, t: &testkit::Tenant) -> (BTreeMap<String, (Str
     (orders, stock)
 }
 
-async fn duplicated_and_reordered_delivery_ends_like_a_clean_one(app: TestApp) {
+/// A clean seller and a second one (`other`), each with HOODIE stock and a shop; `n` trades
+/// of random scripts, delivered to the clean seller's shop once each, in order. Returns the two
+/// sellers, their shops and the trades (the second seller's deliveries are the test's).
+async fn clean_and_other(app: &TestApp, other: &str, n: usize, rng: &mut Lcg) -> ([testkit::Tenant; 2], Vec<testkit::Channel>, Vec<(String, u64)>, chrono::DateTime<chrono::Utc>) {
     let clean = app.signup("Clean").await;
-    let chaos = app.signup("Chaos").await;
+    let other = app.signup(other).await;
     let mut chans = Vec::new();
-    for (i, t) in [&clean, &chaos].into_iter().enumerate() {
+    for (i, t) in [&clean, &other].into_iter().enumerate() {
         app.create_sku(t, "HOODIE", 3).await;
         app.adjust(t, "HOODIE", 500).await;
         chans.push(app.connect_bazaar(t, &format!("shop-{i}"), None).await);
     }
-    let mut rng = Lcg(7);
     let start = chrono::Utc::now();
-    let trades: Vec<(String, u64)> = (0..60).map(|i| (format!("T{i:04}"), rng.below(4))).collect();
-    // Clean: every snapshot once, in order.
+    let trades: Vec<(String, u64)> = (0..n).map(|i| (format!("T{i:04}"), rng.below(4))).collect();
     for (tid, kind) in &trades {
         for (n, msg) in script(&Trade::new("shop-0", tid, start, "HOODIE", 1 + (n_of(tid) % 3)), *kind).into_iter().enumerate() {
             app.post_webhook(&chans[0], &format!("{tid}-{n}"), &msg).await.expect(200);
         }
     }
+    ([clean, other], chans, trades, start)
+}
+
+async fn duplicated_and_reordered_delivery_ends_like_a_clean_one(app: TestApp) {
+    let mut rng = Lcg(7);
+    let ([clean, chaos], chans, trades, start) = clean_and_other(&app, "Chaos", 60, &mut rng).await;
     // Chaos: every message twice; 20% of trades deliver their snapshots newest first.
     let mut deliveries = Vec::new();
     for (tid, kind) in &trades {
@@ -191,22 +198,8 @@ both!(duplicated_and_reordered_delivery_ends_like_a_clean_one);
 /// storing them one by one — each message accepted once, the newest version wins, the same
 /// orders and stock as a clean delivery.
 async fn concurrent_versions_and_duplicates_end_like_a_clean_delivery(app: TestApp) {
-    let clean = app.signup("Clean").await;
-    let burst = app.signup("Burst").await;
-    let mut chans = Vec::new();
-    for (i, t) in [&clean, &burst].into_iter().enumerate() {
-        app.create_sku(t, "HOODIE", 3).await;
-        app.adjust(t, "HOODIE", 500).await;
-        chans.push(app.connect_bazaar(t, &format!("shop-{i}"), None).await);
-    }
     let mut rng = Lcg(11);
-    let start = chrono::Utc::now();
-    let trades: Vec<(String, u64)> = (0..40).map(|i| (format!("T{i:04}"), rng.below(4))).collect();
-    for (tid, kind) in &trades {
-        for (n, msg) in script(&Trade::new("shop-0", tid, start, "HOODIE", 1 + (n_of(tid) % 3)), *kind).into_iter().enumerate() {
-            app.post_webhook(&chans[0], &format!("{tid}-{n}"), &msg).await.expect(200);
-        }
-    }
+    let ([clean, burst], chans, trades, start) = clean_and_other(&app, "Burst", 40, &mut rng).await;
     // Each message three times, shuffled, 48 in flight.
     let mut deliveries = Vec::new();
     for (tid, kind) in &trades {

@@ -87,14 +87,24 @@ pub async fn ingest_all(db: &store::Db, ms: &[Incoming<'_>], now: Timestamp) -> 
 
 /// `ms` stored inside the caller's transaction, with the same outcome as storing them one by
 /// one in order, in a few statements per round instead of three per message: a round takes at
-/// most one message per trade (so a later version of a trade sees the earlier one stored, and
-/// one statement never touches a row twice).
+/// most one message per trade and per message id (so a later version of a trade sees the
+/// earlier one stored, and one statement never touches a row twice).
 async fn ingest_many(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[Incoming<'_>], now: Timestamp) -> Result<Vec<Ingested>, DbErr> {
     let mut out = vec![Ingested::Duplicate; ms.len()];
     let mut remaining: Vec<usize> = (0..ms.len()).collect();
     while !remaining.is_empty() {
-        let mut keys = HashSet::new();
-        let (round, later): (Vec<usize>, Vec<usize>) = remaining.iter().partition(|&&i| keys.insert((ms[i].channel.id, ms[i].trade.external_id.as_str())));
+        // At most one message per trade and per message id (a marketplace that reused an id
+        // for another trade still gets the second one answered as a duplicate).
+        let (mut trades, mut ids) = (HashSet::new(), HashSet::new());
+        let (round, later): (Vec<usize>, Vec<usize>) = remaining.iter().partition(|&&i| {
+            let (trade, id) = ((ms[i].channel.id, ms[i].trade.external_id.as_str()), (ms[i].channel.id, ms[i].message_id));
+            let free = !trades.contains(&trade) && !ids.contains(&id);
+            if free {
+                trades.insert(trade);
+                ids.insert(id);
+            }
+            free
+        });
         ingest_round(db, tx, ms, &round, &mut out, now).await?;
         remaining = later;
     }

@@ -111,12 +111,6 @@ async fn ingest_many(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[In
     Ok(out)
 }
 
-/// `(?, ?, …)` for `cols` columns, `rows` times, comma-separated.
-fn placeholders(rows: usize, cols: usize) -> String {
-    let one = format!("({})", vec!["?"; cols].join(", "));
-    vec![one; rows].join(", ")
-}
-
 /// Messages `round` of `ms` (at most one per trade), outcomes into `out`.
 async fn ingest_round(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[Incoming<'_>], round: &[usize], out: &mut [Ingested], now: Timestamp) -> Result<(), DbErr> {
     // 1. The raw messages; the ones already stored are duplicates.
@@ -128,7 +122,7 @@ async fn ingest_round(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[I
     let sql = format!(
         "insert into webhook_messages (tenant_id, channel_id, message_id, topic, body, received_at) values {} \
          on conflict (tenant_id, channel_id, message_id) do nothing returning channel_id, message_id",
-        placeholders(round.len(), 6)
+        store::value_rows(round.len(), 6)
     );
     let mut new_messages = HashSet::new();
     for r in tx.query_all_raw(store::stmt(db, &sql, values)).await? {
@@ -161,7 +155,7 @@ async fn ingest_round(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[I
          on conflict (tenant_id, channel_id, external_id) do update set modified_us = excluded.modified_us, source = excluded.source, \
          snapshot = excluded.snapshot, updated_at = excluded.updated_at where channel_trades.modified_us < excluded.modified_us \
          returning channel_id, external_id",
-        placeholders(fresh.len(), 8)
+        store::value_rows(fresh.len(), 8)
     );
     let mut newer = HashSet::new();
     for r in tx.query_all_raw(store::stmt(db, &sql, values)).await? {

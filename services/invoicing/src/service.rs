@@ -487,16 +487,16 @@ impl Invoicing {
         // same order (PostgreSQL, two consumers, neither saw a row to lock) waits on the key and
         // then updates only if it is newer; an event that lost that race is dropped here like a
         // stale one, so it issues nothing.
-        let mut sql = String::from("insert into invoice_orders (tenant_id, order_id, revision, status, paid, event, updated_at) values ");
-        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * 7);
-        for (i, r) in rows.into_values().enumerate() {
-            sql.push_str(if i == 0 { "(?, ?, ?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?, ?, ?)" });
-            values.extend([r.tenant_id.into(), r.order_id.into(), r.revision.into(), r.status.into(), r.paid.into(), r.event.into(), r.updated_at.into()]);
-        }
-        sql.push_str(
-            " on conflict (tenant_id, order_id) do update set revision = excluded.revision, status = excluded.status, paid = excluded.paid, \
+        let sql = format!(
+            "insert into invoice_orders (tenant_id, order_id, revision, status, paid, event, updated_at) values {} \
+             on conflict (tenant_id, order_id) do update set revision = excluded.revision, status = excluded.status, paid = excluded.paid, \
              event = excluded.event, updated_at = excluded.updated_at where invoice_orders.revision < excluded.revision returning tenant_id, order_id",
+            store::value_rows(rows.len(), 7)
         );
+        let values: Vec<sea_orm::Value> = rows
+            .into_values()
+            .flat_map(|r| [r.tenant_id.into(), r.order_id.into(), r.revision.into(), r.status.into(), r.paid.into(), r.event.into(), r.updated_at.into()])
+            .collect();
         let mut written = std::collections::HashSet::new();
         for r in tx.query_all_raw(stmt(&self.db, &sql, values)).await? {
             written.insert((r.try_get::<Uuid>("", "tenant_id")?, r.try_get::<Uuid>("", "order_id")?));

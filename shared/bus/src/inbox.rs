@@ -1,24 +1,13 @@
 //! Exactly-once effects: a consumer claims a message in the same transaction as its effect.
 
-use crate::entities::inbox;
 use kernel::Envelope;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict};
+use sea_orm::{ConnectionTrait, DbErr};
 use std::collections::HashSet;
 
 /// Records that `consumer` handled `env`. Returns `false` when it already had: the caller
 /// must then skip the effect (and may commit or roll back; nothing changes either way).
 pub async fn claim<C: ConnectionTrait>(conn: &C, consumer: &str, env: &Envelope) -> Result<bool, DbErr> {
-    let row = inbox::ActiveModel {
-        consumer: Set(consumer.to_owned()),
-        message_id: Set(env.id),
-        tenant_id: Set(env.tenant_id.0),
-        processed_at: Set(chrono::Utc::now()),
-    };
-    let n = inbox::Entity::insert(row)
-        .on_conflict(OnConflict::columns([inbox::Column::Consumer, inbox::Column::MessageId]).do_nothing().to_owned())
-        .exec_without_returning(conn)
-        .await?;
-    Ok(n == 1)
+    Ok(claim_many(conn, consumer, std::slice::from_ref(env)).await?.contains(&env.id))
 }
 
 /// [`claim`] for many messages in one statement: returns the ids of those not handled before
@@ -28,23 +17,11 @@ pub async fn claim_many<C: ConnectionTrait>(conn: &C, consumer: &str, envs: &[En
         return Ok(HashSet::new());
     }
     let now = chrono::Utc::now();
-    let backend = conn.get_database_backend();
-    let mut sql = String::from("insert into inbox (consumer, message_id, tenant_id, processed_at) values ");
-    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(envs.len() * 4);
-    for (i, env) in envs.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        match backend {
-            sea_orm::DatabaseBackend::Postgres => {
-                let n = i * 4;
-                sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
-            }
-            _ => sql.push_str("(?, ?, ?, ?)"),
-        }
-        values.extend([consumer.into(), env.id.into(), env.tenant_id.0.into(), now.into()]);
-    }
-    sql.push_str(" on conflict (consumer, message_id) do nothing returning message_id");
-    let rows = conn.query_all_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
+    let sql = format!(
+        "insert into inbox (consumer, message_id, tenant_id, processed_at) values {} on conflict (consumer, message_id) do nothing returning message_id",
+        store::value_rows(envs.len(), 4)
+    );
+    let values = envs.iter().flat_map(|env| [consumer.into(), env.id.into(), env.tenant_id.0.into(), now.into()]).collect();
+    let rows = conn.query_all_raw(store::stmt_for(conn.get_database_backend(), &sql, values)).await?;
     rows.iter().map(|r| r.try_get::<uuid::Uuid>("", "message_id")).collect()
 }

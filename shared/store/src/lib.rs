@@ -258,20 +258,33 @@ pub fn request_hash<T: serde::Serialize>(req: &T) -> String {
 
 /// SQL written with `?` placeholders, numbered `$1, $2…` for PostgreSQL.
 pub fn stmt(db: &Db, sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
-    let sql = if db.is_postgres() {
+    stmt_for(db.backend(), sql, values)
+}
+
+/// [`stmt`] for a backend (where only a connection is at hand, not a [`Db`]).
+pub fn stmt_for(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
+    let sql = if backend == DatabaseBackend::Postgres {
+        let mut out = String::with_capacity(sql.len() + sql.len() / 2);
         let mut n = 0;
-        sql.chars()
-            .map(|c| {
-                if c == '?' {
-                    n += 1;
-                    format!("${n}")
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect()
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(c);
+            }
+        }
+        out
     } else {
         sql.to_owned()
     };
-    sea_orm::Statement::from_sql_and_values(db.backend(), sql, values)
+    sea_orm::Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// `(?, ?, …), (?, ?, …), …`: the `VALUES` of a multi-row insert of `rows` rows of `cols`
+/// columns, for [`stmt`].
+pub fn value_rows(rows: usize, cols: usize) -> String {
+    let one = format!("({})", vec!["?"; cols].join(", "));
+    vec![one; rows].join(", ")
 }

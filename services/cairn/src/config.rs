@@ -122,7 +122,9 @@ impl Config {
             },
             jwt_ttl_seconds: parsed("CAIRN_JWT_TTL_SECONDS", 86_400)?,
             services: Service::ALL.to_vec(),
-            inventory_partitions: parsed("CAIRN_INVENTORY_PARTITIONS", 4)?,
+            // One: SQLite has one writer, so more partitions only split a step's stock
+            // commands into more transactions (Double-11: 270 inventory commits became 83).
+            inventory_partitions: parsed("CAIRN_INVENTORY_PARTITIONS", 1)?,
             migrate: true,
             drain_seconds: 20,
             reconcile: channel_settings()?.0,

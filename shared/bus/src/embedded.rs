@@ -2,10 +2,10 @@
 //! Nothing acknowledged is lost across `kill -9`: an event exists once its producer's
 //! transaction committed, and a consumer's cursor only moves past events it has applied.
 
-use crate::{SharedHandler, Shutdown, entities::{consumer_cursors, outbox, parked_messages}};
+use crate::{SharedHandler, Shutdown, entities::{consumer_cursors, parked_messages}};
 use futures_util::StreamExt;
 use kernel::Envelope;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict};
 use std::time::Duration;
 
 const BATCH: u64 = 512;
@@ -61,37 +61,52 @@ async fn load_cursor(db: &store::Db, consumer: &str) -> Result<i64, DbErr> {
 
 /// Handles the next batch after `pos`; returns the new position, or `None` when idle.
 pub async fn step(db: &store::Db, handler: &SharedHandler, pos: i64) -> anyhow::Result<Option<i64>> {
-    let rows = outbox::Entity::find()
-        .filter(outbox::Column::Seq.gt(pos))
-        .order_by_asc(outbox::Column::Seq)
-        .limit(BATCH)
-        .all(db.conn())
-        .await?;
-    let Some(last) = rows.last().map(|r| r.seq) else { return Ok(None) };
     let topics = handler.topics();
+    // Every row after the cursor (it moves past all of them), but the envelope only of those
+    // this consumer binds: most rows are other consumers' and their envelopes are the bulk.
+    let sql = format!(
+        "select seq, case when kind in ({}) then envelope end as envelope from outbox where seq > ? order by seq limit {BATCH}",
+        vec!["?"; topics.len()].join(", ")
+    );
+    let mut values: Vec<sea_orm::Value> = topics.iter().map(|t| (*t).into()).collect();
+    values.push(pos.into());
+    let rows: Vec<(i64, Option<String>)> = db
+        .conn()
+        .query_all_raw(store::stmt(db, &sql, values))
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("", "seq")?, r.try_get("", "envelope")?)))
+        .collect::<Result<_, DbErr>>()?;
+    let Some(last) = rows.last().map(|r| r.0) else { return Ok(None) };
     let envs: Vec<Envelope> = rows
         .iter()
-        .filter(|r| topics.contains(&r.kind.as_str()))
-        .filter_map(|r| match serde_json::from_str(&r.envelope) {
+        .filter_map(|(seq, envelope)| match serde_json::from_str(envelope.as_deref()?) {
             Ok(e) => Some(e),
             Err(e) => {
-                tracing::error!(seq = r.seq, error = %e, "unreadable outbox row skipped");
+                tracing::error!(seq, error = %e, "unreadable outbox row skipped");
                 None
             }
         })
         .collect();
     // Group commit first: a handler that can apply a chunk in one transaction saves a commit
-    // per message; a chunk that fails (or a handler that cannot batch) goes one by one below.
+    // per message, and the last chunk's transaction moves the cursor too. A chunk that fails
+    // (or a handler that cannot batch) goes one by one below.
     let mut single = Vec::new();
-    for chunk in envs.chunks(GROUP) {
-        match handler.handle_batch(chunk).await {
-            Ok(true) => {}
+    let mut cursor_saved = false;
+    let chunks = envs.chunks(GROUP).count();
+    for (i, chunk) in envs.chunks(GROUP).enumerate() {
+        let with_cursor = (i + 1 == chunks && single.is_empty()).then_some(last);
+        match handler.handle_batch(chunk, with_cursor).await {
+            Ok(true) => cursor_saved = with_cursor.is_some(),
             Ok(false) => single.extend_from_slice(chunk),
             Err(e) => {
                 tracing::warn!(consumer = handler.name(), error = %e, "batch failed; handling its messages one by one");
                 single.extend_from_slice(chunk);
             }
         }
+    }
+    if cursor_saved {
+        return Ok(Some(last));
     }
     let envs = single;
     let results: Vec<_> = futures_util::stream::iter(envs)
@@ -111,12 +126,18 @@ pub async fn step(db: &store::Db, handler: &SharedHandler, pos: i64) -> anyhow::
     // batch is retried and the inbox makes the already-applied ones no-ops.
     results.into_iter().collect::<Result<Vec<()>, DbErr>>()?;
     let tx = db.write_named("bus cursors").await?;
-    consumer_cursors::Entity::insert(consumer_cursors::ActiveModel { consumer: Set(handler.name().to_owned()), position: Set(last) })
-        .on_conflict(OnConflict::column(consumer_cursors::Column::Consumer).update_column(consumer_cursors::Column::Position).to_owned())
-        .exec_without_returning(&*tx)
-        .await?;
+    save_cursor(&*tx, handler.name(), last).await?;
     tx.commit().await?;
     Ok(Some(last))
+}
+
+/// Moves `consumer`'s cursor to `position` inside `tx`.
+pub async fn save_cursor<C: sea_orm::ConnectionTrait>(tx: &C, consumer: &str, position: i64) -> Result<(), DbErr> {
+    consumer_cursors::Entity::insert(consumer_cursors::ActiveModel { consumer: Set(consumer.to_owned()), position: Set(position) })
+        .on_conflict(OnConflict::column(consumer_cursors::Column::Consumer).update_column(consumer_cursors::Column::Position).to_owned())
+        .exec_without_returning(tx)
+        .await?;
+    Ok(())
 }
 
 async fn park(db: &store::Db, consumer: &str, env: &Envelope, err: &anyhow::Error, attempts: u32) -> Result<(), DbErr> {

@@ -43,8 +43,9 @@ pub trait Handler: Send + Sync + 'static {
     /// Applies `envs` in order in ONE transaction (group commit), claiming each in the inbox,
     /// and returns `true`; or returns `false` to have them handled one by one. An error MUST
     /// leave no effect of any of them behind (the caller then handles them one by one). Only the
-    /// embedded bus calls it.
-    async fn handle_batch(&self, _envs: &[Envelope]) -> anyhow::Result<bool> {
+    /// embedded bus calls it; with `cursor`, the same transaction also moves the consumer's
+    /// cursor there ([`embedded::save_cursor`]), which saves the bus a commit of its own.
+    async fn handle_batch(&self, _envs: &[Envelope], _cursor: Option<i64>) -> anyhow::Result<bool> {
         Ok(false)
     }
 }
@@ -94,9 +95,12 @@ impl<T: TxHandler> Handler for T {
         tx.commit().await?;
         Ok(())
     }
-    async fn handle_batch(&self, envs: &[Envelope]) -> anyhow::Result<bool> {
+    async fn handle_batch(&self, envs: &[Envelope], cursor: Option<i64>) -> anyhow::Result<bool> {
         let tx = self.db().write_named(TxHandler::name(self)).await?;
         self.apply_batch(&tx, envs).await?;
+        if let Some(position) = cursor {
+            embedded::save_cursor(&*tx, TxHandler::name(self), position).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }

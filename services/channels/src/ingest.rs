@@ -240,7 +240,7 @@ pub struct Ingestor {
 }
 
 /// Webhooks per group-commit transaction.
-pub const GROUP: usize = 64;
+pub const GROUP: usize = 256;
 
 impl Ingestor {
     /// An ingestor over `db`; the writer task starts with the first webhook.

@@ -19,6 +19,7 @@ const GROUP: usize = 256;
 pub async fn run(db: store::Db, handler: SharedHandler, mut shutdown: Shutdown) {
     let mut commits = db.subscribe_commits();
     let mut cursor: Option<i64> = None;
+    let mut unsynced = false;
     loop {
         if *shutdown.borrow() {
             return;
@@ -39,7 +40,18 @@ pub async fn run(db: store::Db, handler: SharedHandler, mut shutdown: Shutdown) 
         };
         commits.borrow_and_update();
         match step(&db, &handler, pos).await {
-            Ok(Some(next)) => cursor = Some(next),
+            Ok(Some(next)) => {
+                cursor = Some(next);
+                unsynced = true;
+            }
+            Ok(None) if unsynced => {
+                // Caught up after derived (unsynced) commits: one durable commit syncs the
+                // log, so they are on disk before this consumer sleeps.
+                match sync(&db, handler.name(), pos).await {
+                    Ok(()) => unsynced = false,
+                    Err(e) => tracing::error!(consumer = handler.name(), error = %e, "cannot sync the log"),
+                }
+            }
             Ok(None) => {
                 tokio::select! {
                     _ = commits.changed() => {}
@@ -125,10 +137,17 @@ pub async fn step(db: &store::Db, handler: &SharedHandler, pos: i64) -> anyhow::
     // A message that could neither be applied nor parked keeps the cursor where it is; the
     // batch is retried and the inbox makes the already-applied ones no-ops.
     results.into_iter().collect::<Result<Vec<()>, DbErr>>()?;
-    let tx = db.write_named("bus cursors").await?;
+    let tx = db.write_derived("bus cursors").await?;
     save_cursor(&*tx, handler.name(), last).await?;
     tx.commit().await?;
     Ok(Some(last))
+}
+
+/// A durable commit (rewriting the cursor where it is): syncs every derived commit before it.
+async fn sync(db: &store::Db, consumer: &str, position: i64) -> Result<(), DbErr> {
+    let tx = db.write_named("bus idle sync").await?;
+    save_cursor(&*tx, consumer, position).await?;
+    tx.commit().await
 }
 
 /// Moves `consumer`'s cursor to `position` inside `tx`.

@@ -96,7 +96,9 @@ impl<T: TxHandler> Handler for T {
         Ok(())
     }
     async fn handle_batch(&self, envs: &[Envelope], cursor: Option<i64>) -> anyhow::Result<bool> {
-        let tx = self.db().write_named(TxHandler::name(self)).await?;
+        // Only the embedded bus calls this, and its progress is in the same database: a
+        // derived commit (see `store::Db::write_derived`).
+        let tx = self.db().write_derived(TxHandler::name(self)).await?;
         self.apply_batch(&tx, envs).await?;
         if let Some(position) = cursor {
             embedded::save_cursor(&*tx, TxHandler::name(self), position).await?;

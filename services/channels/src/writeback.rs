@@ -80,23 +80,41 @@ impl bus::TxHandler for WritebackHandler {
         &self.db
     }
     async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
-        match env.kind.as_str() {
-            OrderShipped::TYPE => self.shipped(tx, env).await,
-            StockLevelChanged::TYPE => self.level(tx, env).await,
-            other => anyhow::bail!("channels does not consume {other}"),
+        self.apply_batch(tx, std::slice::from_ref(env)).await
+    }
+    /// Set-based: one inbox claim; shipments one by one (they are few); stock levels coalesced
+    /// to the newest version per (tenant, SKU), one newer-wins upsert of those returning the
+    /// ones that changed, one read of their tenants' shops and one upsert of the shops'
+    /// pushes. The end state equals applying the events one by one: of a SKU's levels, the
+    /// newest decides both the stored level and the last plan, and an older one is either not
+    /// newer than what is stored or overwritten by it.
+    async fn apply_batch(&self, tx: &sea_orm::DatabaseTransaction, envs: &[Envelope]) -> anyhow::Result<()> {
+        let claimed = bus::inbox::claim_many(tx, CONSUMER, envs).await?;
+        let mut newest: std::collections::BTreeMap<(Uuid, String), StockLevelChanged> = std::collections::BTreeMap::new();
+        for env in envs.iter().filter(|e| claimed.contains(&e.id)) {
+            match env.kind.as_str() {
+                OrderShipped::TYPE => self.shipped(tx, env).await?,
+                StockLevelChanged::TYPE => {
+                    let ev: StockLevelChanged = env.decode()?;
+                    let key = (env.tenant_id.0, ev.sku_code.clone());
+                    if newest.get(&key).is_none_or(|seen| seen.version < ev.version) {
+                        newest.insert(key, ev);
+                    }
+                }
+                other => anyhow::bail!("channels does not consume {other}"),
+            }
         }
+        self.levels(tx, newest.into_iter().map(|((t, _), ev)| (t, ev)).collect()).await
     }
 }
 
 impl WritebackHandler {
+    /// A shipment to write back (its message already claimed).
     #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
     async fn shipped(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
         let ev: OrderShipped = env.decode()?;
         let t = env.tenant_id.0;
         let now = Utc::now();
-        if !bus::inbox::claim(tx, CONSUMER, env).await? {
-            return Ok(());
-        }
         let channel = channels::Entity::find_by_id((t, ev.channel_id)).one(tx).await?;
         let has_api = channel.as_ref().is_some_and(|c| c.api_base_url.is_some());
         let row = shipment_writebacks::ActiveModel {
@@ -130,29 +148,47 @@ impl WritebackHandler {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all, fields(tenant_id = %env.tenant_id, message_id = %env.id))]
-    async fn level(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
-        let ev: StockLevelChanged = env.decode()?;
-        let t = env.tenant_id.0;
-        if !bus::inbox::claim(tx, CONSUMER, env).await? {
+    /// Stores the levels (one per tenant and SKU, their messages already claimed) that are
+    /// newer than the stored ones and plans the shops' pushes for those.
+    async fn levels(&self, tx: &sea_orm::DatabaseTransaction, levels: Vec<(Uuid, StockLevelChanged)>) -> anyhow::Result<()> {
+        if levels.is_empty() {
             return Ok(());
         }
-        lock_planning(&self.db, tx, t).await?;
-        let newer = tx
-            .execute_raw(store::stmt(
-                &self.db,
-                "insert into channel_stock_levels (tenant_id, sku_code, available, version) values (?, ?, ?, ?) \
-                 on conflict (tenant_id, sku_code) do update set available = excluded.available, version = excluded.version \
-                 where channel_stock_levels.version < excluded.version",
-                vec![t.into(), ev.sku_code.clone().into(), ev.available.into(), ev.version.into()],
-            ))
-            .await?
-            .rows_affected()
-            > 0;
-        if newer {
-            let shops = channels::Entity::find().filter(channels::Column::TenantId.eq(t)).all(tx).await?;
-            plan(&self.db, tx, &shops, &[(ev.sku_code, ev.available)], Utc::now()).await?;
+        let mut tenants: Vec<Uuid> = levels.iter().map(|(t, _)| *t).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        for &t in &tenants {
+            // In tenant order, so two transactions cannot deadlock (PostgreSQL).
+            lock_planning(&self.db, tx, t).await?;
         }
+        let mut changed: Vec<(Uuid, String, i64)> = Vec::new();
+        for chunk in levels.chunks(1000) {
+            let sql = format!(
+                "insert into channel_stock_levels (tenant_id, sku_code, available, version) values {} \
+                 on conflict (tenant_id, sku_code) do update set available = excluded.available, version = excluded.version \
+                 where channel_stock_levels.version < excluded.version returning tenant_id, sku_code, available",
+                store::value_rows(chunk.len(), 4)
+            );
+            let values = chunk.iter().flat_map(|(t, l)| [(*t).into(), l.sku_code.clone().into(), l.available.into(), l.version.into()]).collect();
+            for r in tx.query_all_raw(store::stmt(&self.db, &sql, values)).await? {
+                changed.push((r.try_get("", "tenant_id")?, r.try_get("", "sku_code")?, r.try_get("", "available")?));
+            }
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let shops = channels::Entity::find().filter(channels::Column::TenantId.is_in(tenants)).all(tx).await?;
+        let now = Utc::now();
+        let mut by_tenant: HashMap<Uuid, Vec<(String, i64)>> = HashMap::new();
+        for (t, sku, available) in changed {
+            by_tenant.entry(t).or_default().push((sku, available));
+        }
+        let mut rows = Vec::new();
+        for (t, levels) in &by_tenant {
+            let of_tenant: Vec<channels::Model> = shops.iter().filter(|c| c.tenant_id == *t).cloned().collect();
+            rows.extend(pushes(&of_tenant, levels));
+        }
+        upsert_pushes(&self.db, tx, &rows, now).await?;
         Ok(())
     }
 }
@@ -160,21 +196,40 @@ impl WritebackHandler {
 /// Sets the quantity each shop of `shops` (one tenant's) should display for each `(sku,
 /// available)`, coalescing into `stock_pushes`.
 pub async fn plan<C: ConnectionTrait>(db: &store::Db, conn: &C, shops: &[channels::Model], levels: &[(String, i64)], now: Timestamp) -> Result<(), DbErr> {
+    upsert_pushes(db, conn, &pushes(shops, levels), now).await
+}
+
+/// A push to plan: shop (tenant, channel), SKU, desired quantity.
+type Push = (Uuid, Uuid, String, i64);
+
+/// What each shop of `shops` (one tenant's) with Open API credentials should display for each
+/// `(sku, available)`, by its allocation rules.
+fn pushes(shops: &[channels::Model], levels: &[(String, i64)]) -> Vec<Push> {
     let syncing: Vec<&channels::Model> = shops.iter().filter(|c| c.api_base_url.is_some()).collect();
     let total_reserve: i64 = syncing.iter().map(|c| c.stock_reserve.max(0)).sum();
+    let mut out = Vec::with_capacity(syncing.len() * levels.len());
     for c in &syncing {
         for (sku, available) in levels {
             let desired = stock::allocate(rules(c), *available, total_reserve - c.stock_reserve.max(0));
-            conn.execute_raw(store::stmt(
-                db,
-                "insert into stock_pushes (tenant_id, channel_id, sku_code, desired, pushed, state, attempts, next_attempt_at, last_error, pushed_at, updated_at) \
-                 values (?, ?, ?, ?, null, 'pending', 0, ?, null, null, ?) \
-                 on conflict (tenant_id, channel_id, sku_code) do update set desired = excluded.desired, updated_at = excluded.updated_at, \
-                 state = case when stock_pushes.pushed = excluded.desired then 'synced' else 'pending' end",
-                vec![c.tenant_id.into(), c.id.into(), sku.clone().into(), desired.into(), now.into(), now.into()],
-            ))
-            .await?;
+            out.push((c.tenant_id, c.id, sku.clone(), desired));
         }
+    }
+    out
+}
+
+/// Stores `rows` (distinct shops and SKUs) as the desired quantities, coalescing into
+/// `stock_pushes`: a row already showing that quantity is synced, else pending.
+async fn upsert_pushes<C: ConnectionTrait>(db: &store::Db, conn: &C, rows: &[Push], now: Timestamp) -> Result<(), DbErr> {
+    for chunk in rows.chunks(1000) {
+        let sql = format!(
+            "insert into stock_pushes (tenant_id, channel_id, sku_code, desired, pushed, state, attempts, next_attempt_at, last_error, pushed_at, updated_at) \
+             values {} \
+             on conflict (tenant_id, channel_id, sku_code) do update set desired = excluded.desired, updated_at = excluded.updated_at, \
+             state = case when stock_pushes.pushed = excluded.desired then 'synced' else 'pending' end",
+            vec!["(?, ?, ?, ?, null, 'pending', 0, ?, null, null, ?)"; chunk.len()].join(", ")
+        );
+        let values = chunk.iter().flat_map(|(t, c, sku, desired)| [(*t).into(), (*c).into(), sku.clone().into(), (*desired).into(), now.into(), now.into()]).collect();
+        conn.execute_raw(store::stmt(db, &sql, values)).await?;
     }
     Ok(())
 }

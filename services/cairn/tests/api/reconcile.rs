@@ -25,6 +25,7 @@ macro_rules! both_fast {
 }
 
 both_fast!(chaos_on_push_ends_with_every_trade_in_its_latest_status);
+both!(a_batch_of_stock_levels_plans_the_newest_of_each_sku);
 both_fast!(writebacks_land_once_after_bazaar_comes_back);
 both_fast!(reconcile_and_sync_reject_bad_input);
 
@@ -173,6 +174,17 @@ async fn chaos_on_push_ends_with_every_trade_in_its_latest_status(app: TestApp) 
         let hot = app.stock(t, "HOT-1").await;
         assert!(hot["available"].as_i64().unwrap() >= 0 && hot["reserved"].as_i64().unwrap() <= 25, "{hot}");
     }
+    // Each shop ends up showing its seller's final available quantity (default rules: all of
+    // it), however the burst's many level changes were batched and coalesced on the way.
+    for (t, shop) in &shops {
+        for sku in skus {
+            let available = app.stock(t, sku).await["available"].as_i64().unwrap();
+            wait_for(&format!("{shop} showing {available} of {sku}"), || async {
+                sim.items(shop).await.into_iter().find(|i| i.outer_sku_id == sku).map(|i| i.quantity) == Some(available)
+            })
+            .await;
+        }
+    }
     sim.shutdown().await.unwrap();
 }
 
@@ -231,6 +243,46 @@ async fn writebacks_land_once_after_bazaar_comes_back(app: TestApp) {
     // A rule change is pushed too.
     app.call(reqwest::Method::PUT, &format!("/v1/channels/{a}/stock-sync"), Some(&t.token), Some(&json!({"percent": 100, "max": 20})), &[]).await.expect(200);
     wait_for("the new rule's quantity", || async { quantity("shop-a").await == Some(20) }).await;
+    sim.shutdown().await.unwrap();
+}
+
+/// The channels consumer coalesces a batch's stock levels per SKU (the embedded bus hands it up
+/// to 256 messages at once): the newest version decides, whatever order the batch holds them
+/// in, and a level older than the stored one changes nothing.
+async fn a_batch_of_stock_levels_plans_the_newest_of_each_sku(app: TestApp) {
+    use bus::TxHandler;
+    use kernel::{Envelope, TenantId, events::StockLevelChanged};
+    let sim = bazaar_sim::spawn(SimConfig::ephemeral()).await.unwrap();
+    let t = app.signup("Batch").await;
+    connect(&app, &sim, &t, "shop-batch", Some(json!({"percent": 50}))).await;
+    let level = |sku: &str, available: i64, version: i64| {
+        let ev = StockLevelChanged { sku_code: sku.into(), available, on_hand: available, reserved: 0, version };
+        Envelope::new(TenantId(t.tenant_id), &ev, chrono::Utc::now(), None)
+    };
+    let handler = channels::writeback::WritebackHandler::new(app.db.clone());
+    let apply = |envs: Vec<Envelope>| {
+        let (db, handler) = (app.db.clone(), &handler);
+        async move {
+            let tx = db.write().await.unwrap();
+            handler.apply_batch(&tx, &envs).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+    let desired = |sku: &'static str| {
+        let app = &app;
+        async move { app.scalar(&format!("select desired from stock_pushes where sku_code = '{sku}'")).await }
+    };
+    let first = vec![level("ZZ-1", 40, 10), level("ZZ-2", 8, 3), level("ZZ-1", 90, 30), level("ZZ-1", 70, 20)];
+    apply(first.clone()).await;
+    assert_eq!((desired("ZZ-1").await, desired("ZZ-2").await), (45, 4), "half of the newest level of each SKU");
+    assert_eq!(app.scalar("select available from channel_stock_levels where sku_code = 'ZZ-1'").await, 90);
+    // Older than what is stored: nothing changes. The same messages again: nothing changes.
+    apply(vec![level("ZZ-1", 2, 25)]).await;
+    apply(first).await;
+    assert_eq!((desired("ZZ-1").await, desired("ZZ-2").await), (45, 4));
+    // Newer: planned.
+    apply(vec![level("ZZ-1", 10, 31), level("ZZ-2", 0, 4)]).await;
+    assert_eq!((desired("ZZ-1").await, desired("ZZ-2").await), (5, 0));
     sim.shutdown().await.unwrap();
 }
 

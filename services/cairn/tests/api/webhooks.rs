@@ -236,6 +236,19 @@ async fn concurrent_versions_and_duplicates_end_like_a_clean_delivery(app: TestA
     assert_eq!(app.scalar("select count(*) from webhook_messages").await, 2 * per_shop);
     // Newer wins: a trade sends a version on to orders at most once per version.
     assert!(app.scalar("select count(*) from outbox where kind = 'channel.trade_received'").await <= 2 * per_shop);
+    // ... and only a version newer than every one sent before it.
+    use sea_orm::ConnectionTrait;
+    let sent = app.db.conn().query_all_raw(sea_orm::Statement::from_string(app.db.backend(), "select envelope from outbox where kind = 'channel.trade_received' order by seq")).await.unwrap();
+    let mut last: HashMap<(String, String), String> = HashMap::new();
+    for row in sent {
+        let env: Value = serde_json::from_str(&row.try_get::<String>("", "envelope").unwrap()).unwrap();
+        let (tenant, trade) = (env["tenant_id"].to_string(), &env["payload"]["trade"]);
+        let modified = trade["modified"].as_str().unwrap().to_owned();
+        if let Some(before) = last.insert((tenant, trade["external_id"].to_string()), modified.clone()) {
+            let (b, m) = (before.parse::<chrono::DateTime<chrono::Utc>>().unwrap(), modified.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+            assert!(m > b, "{} sent on {modified} after {before}", trade["external_id"]);
+        }
+    }
     assert_eq!(app.scalar(LEDGER_MISMATCHES).await, 0);
     app.shutdown().await;
 }

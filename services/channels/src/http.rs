@@ -66,6 +66,14 @@ struct ApiCredentials {
     access_token: String,
 }
 
+/// A shop's new webhook secret.
+#[derive(Debug, Object)]
+struct NewWebhookSecret {
+    /// Bazaar: a random string you generate; Shopify: the app's client secret.
+    #[oai(validator(min_length = 24, max_length = 256))]
+    secret: String,
+}
+
 /// How much of each SKU's sellable stock the shop displays: `percent` of what the other shops'
 /// reserves leave, at least `min` and this shop's own `reserve`, at most `max`, never more than
 /// there is.
@@ -513,6 +521,83 @@ impl ChannelsApi {
             .map_err(Problem::internal)?;
         writeback::replan_tenant(&self.db, t).await.map_err(Problem::internal)?;
         (c.stock_percent, c.stock_max, c.stock_min, c.stock_reserve) = (r.percent, r.max, r.min, r.reserve);
+        Ok(ChannelFound::Ok(Json(self.dto(c, false))))
+    }
+
+    /// Rotate the secret this shop's webhooks are signed with. The previous secret is still
+    /// accepted for an hour (BAZAAR.md), so the marketplace can be switched over without losing
+    /// a webhook. Bazaar: a random string you generate (`openssl rand -hex 32`) and then set on
+    /// the shop; Shopify: the app's new client secret. Sending the current secret again changes
+    /// nothing, so a retry is safe.
+    #[oai(path = "/channels/:id/webhook-secret", method = "put", tag = "Tag::Channels")]
+    async fn rotate_secret(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<NewWebhookSecret>) -> ApiResult<ChannelFound> {
+        let t = auth.0.tenant_id.0;
+        let mut c = self.channel(t, id.0).await?;
+        let secret = body.0.secret;
+        if secret.trim() != secret || secret.chars().any(char::is_control) {
+            return Err(Problem::new(Code::InvalidInput, "secret must not contain spaces at its ends or control characters").into());
+        }
+        if secret == c.webhook_secret {
+            return Ok(ChannelFound::Ok(Json(self.dto(c, true))));
+        }
+        let now = Utc::now();
+        // Conditional on the secret just read: of two rotations at once, the second fails
+        // rather than drop the secret the marketplace may still be using.
+        let changed = self
+            .db
+            .conn()
+            .execute_raw(store::stmt(
+                &self.db,
+                "update channels set previous_secret = webhook_secret, webhook_secret = ?, secret_rotated_at = ? where tenant_id = ? and id = ? and webhook_secret = ?",
+                vec![secret.clone().into(), now.into(), t.into(), c.id.into(), c.webhook_secret.clone().into()],
+            ))
+            .await
+            .map_err(Problem::internal)?
+            .rows_affected();
+        if changed == 0 {
+            return Err(Problem::new(Code::Busy, "the secret was changed at the same time; read the channel and retry").into());
+        }
+        tracing::info!(tenant_id = %t, channel_id = %c.id, "webhook secret rotated");
+        c.previous_secret = Some(std::mem::replace(&mut c.webhook_secret, secret));
+        c.secret_rotated_at = Some(now);
+        Ok(ChannelFound::Ok(Json(self.dto(c, true))))
+    }
+
+    /// Set or replace the shop's Open API credentials, e.g. after the seller authorised Cairn
+    /// again and the marketplace issued a new access token, or to turn a push-only shop into
+    /// one that is reconciled and written back to. Reconciliation starts with the next pull,
+    /// shipments recorded while the shop had no credentials are queued for write-back, and
+    /// every SKU's quantity is planned for the shop. The same credentials again change nothing.
+    #[oai(path = "/channels/:id/api", method = "put", tag = "Tag::Channels")]
+    async fn set_api(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<ApiCredentials>) -> ApiResult<ChannelFound> {
+        let t = auth.0.tenant_id.0;
+        let api = Some(ApiCredentials { base_url: body.0.base_url.trim_end_matches('/').to_owned(), ..body.0 });
+        check_api(&api)?;
+        let mut c = self.channel(t, id.0).await?;
+        if same_api(&c, &api) {
+            return Ok(ChannelFound::Ok(Json(self.dto(c, false))));
+        }
+        let a = api.expect("just set");
+        let now = Utc::now();
+        let tx = self.db.write().await.map_err(Problem::internal)?;
+        tx.execute_raw(store::stmt(
+            &self.db,
+            "update channels set api_base_url = ?, app_key = ?, app_secret = ?, access_token = ? where tenant_id = ? and id = ?",
+            vec![a.base_url.clone().into(), a.app_key.clone().into(), a.app_secret.clone().into(), a.access_token.clone().into(), t.into(), c.id.into()],
+        ))
+        .await
+        .map_err(Problem::internal)?;
+        tx.execute_raw(store::stmt(
+            &self.db,
+            "update shipment_writebacks set state = ?, next_attempt_at = ?, last_error = null where tenant_id = ? and channel_id = ? and state = ?",
+            vec![state::PENDING.into(), now.into(), t.into(), c.id.into(), state::NO_API.into()],
+        ))
+        .await
+        .map_err(Problem::internal)?;
+        tx.commit().await.map_err(Problem::internal)?;
+        tracing::info!(tenant_id = %t, channel_id = %c.id, "Open API credentials set");
+        writeback::replan_tenant(&self.db, t).await.map_err(Problem::internal)?;
+        (c.api_base_url, c.app_key, c.app_secret, c.access_token) = (Some(a.base_url), Some(a.app_key), Some(a.app_secret), Some(a.access_token));
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
 

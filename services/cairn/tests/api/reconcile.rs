@@ -26,6 +26,7 @@ macro_rules! both_fast {
 
 both_fast!(chaos_on_push_ends_with_every_trade_in_its_latest_status);
 both!(a_batch_of_stock_levels_plans_the_newest_of_each_sku);
+both_fast!(credentials_given_later_start_write_backs_and_pulls);
 both_fast!(writebacks_land_once_after_bazaar_comes_back);
 both_fast!(reconcile_and_sync_reject_bad_input);
 
@@ -283,6 +284,58 @@ async fn a_batch_of_stock_levels_plans_the_newest_of_each_sku(app: TestApp) {
     // Newer: planned.
     apply(vec![level("ZZ-1", 10, 31), level("ZZ-2", 0, 4)]).await;
     assert_eq!((desired("ZZ-1").await, desired("ZZ-2").await), (5, 0));
+    sim.shutdown().await.unwrap();
+}
+
+/// A shop connected push-only gets its Open API credentials later (say the seller authorised
+/// Cairn after the sale started): the shipment recorded meanwhile is written back, the shop
+/// starts showing Cairn's quantity, and pulls begin.
+async fn credentials_given_later_start_write_backs_and_pulls(app: TestApp) {
+    let sim = bazaar_sim::spawn(SimConfig::ephemeral()).await.unwrap();
+    let t = app.signup("Late").await;
+    let other = app.signup("Other").await;
+    app.create_sku(&t, "TEE-1", 0).await;
+    app.adjust(&t, "TEE-1", 30).await;
+    let shop = sim.create_shop(NewShop { shop_id: Some("shop-late".into()), ..NewShop::default() }).await.unwrap();
+    let b = app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "shop-late", "name": "晚到的店"})).await.expect(201);
+    let id = b["id"].as_str().unwrap().to_owned();
+    let update = ShopUpdate { webhook_url: Some(b["webhook_url"].as_str().unwrap().into()), webhook_secret: Some(b["webhook_secret"].as_str().unwrap().into()), ..ShopUpdate::default() };
+    sim.upsert_shop("shop-late", update).await.unwrap();
+
+    let trade = sim.create_trade(NewTrade::new("shop-late", vec![NewLine { price: Some("59.00".into()), ..NewLine::new("TEE-1", 2) }])).await.unwrap();
+    sim.pay(&trade.tid).await.unwrap();
+    sim.wait_delivered(Duration::from_secs(30)).await.unwrap();
+    app.settle().await;
+    let order = app.order_by_tid(&t, &trade.tid).await.expect("order arrived");
+    app.post(&format!("/v1/orders/{}/ship", order["id"].as_str().unwrap()), &t.token, &json!({"company_code": "SF", "waybill_no": "SF0000000001"})).await.expect(200);
+    app.settle().await;
+    let sync = || {
+        let (app, id, token) = (&app, id.clone(), t.token.clone());
+        async move { app.get(&format!("/v1/channels/{id}/sync"), &token).await.expect(200) }
+    };
+    assert_eq!(sync().await["writebacks"]["shipments_without_api"], 1);
+
+    let path = format!("/v1/channels/{id}/api");
+    let api = json!({"base_url": format!("{}/", sim.url()), "app_key": shop.app_key, "app_secret": shop.app_secret, "access_token": shop.access_token});
+    app.call(reqwest::Method::PUT, &path, Some(&other.token), Some(&api), &[]).await.assert_problem(404, "not_found");
+    let mut bad = api.clone();
+    bad["base_url"] = json!("ftp://bazaar.example");
+    app.call(reqwest::Method::PUT, &path, Some(&t.token), Some(&bad), &[]).await.assert_problem(400, "invalid_input");
+    app.call(reqwest::Method::PUT, &path, Some(&t.token), Some(&json!({"base_url": sim.url()})), &[]).await.assert_problem(400, "malformed_request");
+    assert!(app.get(&format!("/v1/channels/{id}"), &t.token).await.expect(200).get("api").is_none(), "nothing changed");
+
+    let set = app.call(reqwest::Method::PUT, &path, Some(&t.token), Some(&api), &[]).await.expect(200);
+    assert_eq!((set["api"]["base_url"].as_str(), set["api"]["app_key"].as_str()), (Some(sim.url().trim_end_matches('/')), Some(shop.app_key.as_str())));
+    assert!(set["api"].get("app_secret").is_none() && set["api"].get("access_token").is_none() && set.get("webhook_secret").is_none(), "secrets are never shown: {set}");
+    app.call(reqwest::Method::PUT, &path, Some(&t.token), Some(&api), &[]).await.expect(200);
+
+    wait_for("the shipment written back", || async { sim.trade(&trade.tid).await.unwrap().status == bazaar_sim::TradeStatus::WaitBuyerConfirmGoods }).await;
+    wait_for("the shop showing Cairn's quantity", || async { sim.items("shop-late").await.into_iter().find(|i| i.outer_sku_id == "TEE-1").map(|i| i.quantity) == Some(28) }).await;
+    wait_for("a pull", || async { sync().await["runs"].as_i64().unwrap_or(0) >= 1 }).await;
+    let s = sync().await;
+    assert_eq!((s["writebacks"]["shipments_without_api"].as_i64(), s["writebacks"]["shipments_done"].as_i64()), (Some(0), Some(1)), "{s}");
+    let ships = sim.writebacks(None).into_iter().filter(|w| w.kind == WritebackKind::Ship && w.outcome == WritebackOutcome::Applied).count();
+    assert_eq!(ships, 1);
     sim.shutdown().await.unwrap();
 }
 

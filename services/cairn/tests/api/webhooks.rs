@@ -335,3 +335,55 @@ async fn a_thousand_concurrent_paid_trades_never_oversell(app: TestApp) {
     app.shutdown().await;
 }
 both!(a_thousand_concurrent_paid_trades_never_oversell);
+
+/// A seller rotates a shop's webhook secret: the new one works at once, the old one for an
+/// hour more (BAZAAR.md), a retry of the same rotation does not push the old one out, and bad
+/// requests change nothing.
+async fn a_rotated_webhook_secret_keeps_the_previous_one_for_the_switch_over(app: TestApp) {
+    let t = app.signup("Rotating").await;
+    let other = app.signup("Other").await;
+    app.create_sku(&t, "TEE", 0).await;
+    let ch = app.connect_bazaar(&t, "shop-rot", None).await;
+    let path = format!("/v1/channels/{}/webhook-secret", ch.id);
+    let put = |token: &str, secret: &str| {
+        let (app, path, token, body) = (&app, path.clone(), token.to_owned(), json!({"secret": secret}));
+        async move { app.call(reqwest::Method::PUT, &path, Some(&token), Some(&body), &[]).await }
+    };
+    let new_secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+
+    put(&other.token, &new_secret).await.assert_problem(404, "not_found");
+    put(&t.token, "short").await.assert_problem(400, "malformed_request");
+    put(&t.token, &format!(" {new_secret}")).await.assert_problem(400, "invalid_input");
+    app.call(reqwest::Method::PUT, &path, None, Some(&json!({"secret": new_secret})), &[]).await.assert_problem(401, "unauthorized");
+    // Nothing changed: only the original secret works.
+    let signed_with = |secret: &str| testkit::Channel { secret: secret.to_owned(), ..ch.clone() };
+    let deliver = |secret: String, n: u32| {
+        let (app, ch) = (&app, signed_with(&secret));
+        async move { app.post_webhook(&ch, &format!("rot-{n}"), &Trade::new("shop-rot", &format!("R{n}"), chrono::Utc::now(), "TEE", 1).created_msg()).await }
+    };
+    deliver(new_secret.clone(), 1).await.assert_problem(401, "invalid_signature");
+    deliver(ch.secret.clone(), 2).await.expect(200);
+
+    let rotated = put(&t.token, &new_secret).await.expect(200);
+    assert_eq!(rotated["webhook_secret"], new_secret.as_str());
+    // A retry (say the answer was lost) changes nothing, so the original stays accepted.
+    put(&t.token, &new_secret).await.expect(200);
+    deliver(new_secret.clone(), 3).await.expect(200);
+    deliver(ch.secret.clone(), 4).await.expect(200);
+    deliver("some other secret that is long enough".into(), 5).await.assert_problem(401, "invalid_signature");
+    // The next rotation retires the original.
+    let third = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    put(&t.token, &third).await.expect(200);
+    deliver(ch.secret.clone(), 6).await.assert_problem(401, "invalid_signature");
+    deliver(new_secret, 7).await.expect(200);
+    deliver(third, 8).await.expect(200);
+    app.settle().await;
+    for n in [2, 3, 4, 7, 8] {
+        assert!(app.order_by_tid(&t, &format!("R{n}")).await.is_some(), "R{n} became an order");
+    }
+    for n in [1, 5, 6] {
+        assert!(app.order_by_tid(&t, &format!("R{n}")).await.is_none(), "R{n} was refused");
+    }
+    app.shutdown().await;
+}
+both!(a_rotated_webhook_secret_keeps_the_previous_one_for_the_switch_over);

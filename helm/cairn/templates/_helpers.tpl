@@ -135,6 +135,29 @@ Call with (dict "ctx" $ "secretName" "...").
   value: {{ printf "0.0.0.0:%v" .ctx.Values.containerPort | quote }}
 - name: CAIRN_LOG_FORMAT
   value: {{ .ctx.Values.logFormat | quote }}
+{{- $v := .ctx.Values }}
+{{- $publicUrl := $v.publicUrl }}
+{{- if and (not $publicUrl) $v.ingress.enabled }}
+{{- $publicUrl = printf "%s://%s" (ternary "https" "http" $v.ingress.tls.enabled) $v.ingress.host }}
+{{- end }}
+{{- with $publicUrl }}
+- name: CAIRN_PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
+- name: CAIRN_RECONCILE_INTERVAL_SECONDS
+  value: {{ $v.reconcile.intervalSeconds | quote }}
+- name: CAIRN_RECONCILE_OVERLAP_SECONDS
+  value: {{ $v.reconcile.overlapSeconds | quote }}
+- name: CAIRN_WRITEBACK_TICK_MS
+  value: {{ $v.reconcile.writebackTickMs | quote }}
+- name: CAIRN_DB_MAX_CONNECTIONS
+  value: {{ $v.dbMaxConnections | quote }}
+- name: CAIRN_DRAIN_SECONDS
+  value: {{ $v.drainSeconds | quote }}
+{{- with $v.amqpPrefix }}
+- name: CAIRN_AMQP_PREFIX
+  value: {{ . | quote }}
+{{- end }}
 - name: CAIRN_DATABASE_URL
   valueFrom:
     secretKeyRef:
@@ -198,6 +221,9 @@ Fail early on values that would render a broken release.
 {{- if not .Values.secrets.amqpUrl }}
 {{- fail "secrets.amqpUrl is required when existingSecret is not set" }}
 {{- end }}
+{{- end }}
+{{- if ge (int .Values.drainSeconds) (int .Values.terminationGracePeriodSeconds) }}
+{{- fail "drainSeconds must be below terminationGracePeriodSeconds (the pod is killed at the end of the grace period)" }}
 {{- end }}
 {{- if .Values.ingress.enabled }}
 {{- if not .Values.ingress.host }}

@@ -89,6 +89,17 @@ pub(crate) async fn find_order<C: ConnectionTrait>(conn: &C, pg: bool, tenant: U
     q.one(conn).await
 }
 
+/// The lines of `orders` (tenant, order id): one term per tenant, its orders' ids in an `IN`.
+fn lines_of_orders(orders: impl Iterator<Item = (Uuid, Uuid)>) -> sea_orm::Condition {
+    let mut per_tenant: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (t, o) in orders {
+        per_tenant.entry(t).or_default().push(o);
+    }
+    per_tenant.into_iter().fold(sea_orm::Condition::any(), |cond, (t, os)| {
+        cond.add(sea_orm::Condition::all().add(order_lines::Column::TenantId.eq(t)).add(order_lines::Column::OrderId.is_in(os)))
+    })
+}
+
 /// A timeline entry.
 pub(crate) fn timeline(tenant: Uuid, order_id: Uuid, at: kernel::Timestamp, kind: &str, detail: String) -> order_timeline::ActiveModel {
     order_timeline::ActiveModel { tenant_id: Set(tenant), order_id: Set(order_id), id: Set(kernel::new_id()), at: Set(at), kind: Set(kind.to_owned()), detail: Set(detail) }
@@ -187,14 +198,7 @@ impl Batch {
         }
         let mut lines_of: HashMap<Uuid, Vec<order_lines::Model>> = HashMap::new();
         if !found.is_empty() {
-            let mut per_tenant: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-            for o in &found {
-                per_tenant.entry(o.tenant_id).or_default().push(o.id);
-            }
-            let mut cond = sea_orm::Condition::any();
-            for (t, os) in per_tenant {
-                cond = cond.add(sea_orm::Condition::all().add(order_lines::Column::TenantId.eq(t)).add(order_lines::Column::OrderId.is_in(os)));
-            }
+            let cond = lines_of_orders(found.iter().map(|o| (o.tenant_id, o.id)));
             for l in order_lines::Entity::find().filter(cond).order_by_asc(order_lines::Column::LineNo).all(tx).await? {
                 lines_of.entry(l.order_id).or_default().push(l);
             }
@@ -321,15 +325,8 @@ impl Batch {
         use orders::Column as O;
         let dirty: Vec<Working> = self.by_id.into_values().filter(|w| w.dirty).collect();
         if !dirty.is_empty() {
-            let mut replaced: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-            for w in dirty.iter().filter(|w| w.stored) {
-                replaced.entry(w.order.tenant_id).or_default().push(w.order.id);
-            }
-            if !replaced.is_empty() {
-                let mut cond = sea_orm::Condition::any();
-                for (t, os) in replaced {
-                    cond = cond.add(sea_orm::Condition::all().add(order_lines::Column::TenantId.eq(t)).add(order_lines::Column::OrderId.is_in(os)));
-                }
+            if dirty.iter().any(|w| w.stored) {
+                let cond = lines_of_orders(dirty.iter().filter(|w| w.stored).map(|w| (w.order.tenant_id, w.order.id)));
                 order_lines::Entity::delete_many().filter(cond).exec(tx).await?;
             }
             let lines: Vec<order_lines::ActiveModel> = dirty.iter().flat_map(|w| w.lines.iter().cloned().map(order_lines::ActiveModel::from)).collect();

@@ -11,6 +11,8 @@ use sea_orm::{
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
+mod trace;
+
 /// A connection pool plus the write gate and change signal.
 #[derive(Clone)]
 pub struct Db {
@@ -24,6 +26,8 @@ pub struct Db {
     /// else FULL. Read and set only by the holder of the gate.
     relaxed: Arc<std::sync::atomic::AtomicBool>,
     changed: Arc<watch::Sender<u64>>,
+    /// SQLite with `CAIRN_SQL_TRACE`: where the writer's statements are written.
+    trace: Option<trace::Trace>,
 }
 
 impl std::fmt::Debug for Db {
@@ -33,15 +37,33 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`).
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`). On SQLite,
+    /// `CAIRN_SQL_TRACE=<file>` writes every statement of the writer to that file (see
+    /// [`Db::connect_traced`]).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbErr> {
+        let trace = std::env::var_os("CAIRN_SQL_TRACE").filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
+        Self::connect_traced(url, max_connections, trace.as_deref()).await
+    }
+
+    /// [`Db::connect`], writing every statement the SQLite writer runs to `trace` (created or
+    /// truncated) as SQL a `sqlite3` shell can replay: the database's own share of a workload,
+    /// measured without Cairn around it. Ignored on PostgreSQL.
+    pub async fn connect_traced(url: &str, max_connections: u32, trace: Option<&std::path::Path>) -> Result<Db, DbErr> {
         let opts = Self::options(url, max_connections, None);
         let conn = sea_orm::Database::connect(opts).await?;
         let sqlite = url.starts_with("sqlite:");
+        let trace = match trace.filter(|_| sqlite) {
+            Some(path) => Some(trace::Trace::create(path).map_err(|e| DbErr::Custom(format!("creating the SQL trace {}: {e}", path.display())))?),
+            None => None,
+        };
         let writer = match sqlite {
             true => {
                 // 64 MiB of page cache (negative: KiB).
-                let w = sea_orm::Database::connect(Self::options(url, 1, Some("-65536"))).await?;
+                let mut w = sea_orm::Database::connect(Self::options(url, 1, Some("-65536"))).await?;
+                if let Some(t) = &trace {
+                    let t = t.clone();
+                    w.set_metric_callback(move |i| t.statement(i.statement));
+                }
                 // The checkpointer below keeps the log short; the writer checkpoints itself
                 // only if it falls far behind (10,000 pages, about 40 MB).
                 w.execute_unprepared("pragma wal_autocheckpoint = 10000").await?;
@@ -49,7 +71,7 @@ impl Db {
             }
             false => None,
         };
-        let db = Db { conn, writer, gate: sqlite.then(|| Arc::new(Mutex::new(()))), relaxed: Default::default(), changed: Arc::new(watch::channel(0).0) };
+        let db = Db { conn, writer, gate: sqlite.then(|| Arc::new(Mutex::new(()))), relaxed: Default::default(), changed: Arc::new(watch::channel(0).0), trace };
         if sqlite {
             let checkpointer = sea_orm::Database::connect(Self::options(url, 1, None)).await?;
             tokio::spawn(checkpoint(checkpointer, db.subscribe_commits()));
@@ -87,7 +109,7 @@ impl Db {
     /// A handle that is not connected (every call fails): for building API objects whose
     /// handlers never run, such as when printing the OpenAPI document.
     pub fn disconnected() -> Db {
-        Db { conn: DatabaseConnection::default(), writer: None, gate: None, relaxed: Default::default(), changed: Arc::new(watch::channel(0).0) }
+        Db { conn: DatabaseConnection::default(), writer: None, gate: None, relaxed: Default::default(), changed: Arc::new(watch::channel(0).0), trace: None }
     }
 
     /// For reads, and for writes of a single statement outside a transaction.
@@ -165,8 +187,9 @@ impl Db {
             }
             None => self.conn.begin().await?,
         };
+        let trace = trace::TxTrace::begin(self.trace.as_ref(), relaxed);
         let held = guard.is_some().then(|| (writer, std::time::Instant::now()));
-        Ok(WriteTx { tx, _guard: guard, changed: self.changed.clone(), held })
+        Ok(WriteTx { tx, _guard: guard, changed: self.changed.clone(), held, trace })
     }
 
     /// A receiver that sees a new value after every commit through [`WriteTx::commit`].
@@ -203,6 +226,10 @@ async fn checkpoint(conn: DatabaseConnection, mut commits: watch::Receiver<u64>)
 /// A write transaction; dropping it without `commit` rolls back.
 pub struct WriteTx {
     tx: DatabaseTransaction,
+    /// Ends the transaction in the SQL trace (`ROLLBACK` when dropped). Declared before the
+    /// gate's guard, so that it is dropped while the gate is still held and no other
+    /// writer's `BEGIN` can come before this `ROLLBACK` in the trace.
+    trace: trace::TxTrace,
     _guard: Option<OwnedMutexGuard<()>>,
     changed: Arc<watch::Sender<u64>>,
     /// Who holds the SQLite gate, since when.
@@ -257,7 +284,9 @@ impl WriteTx {
     /// Commits and wakes whoever waits for new rows.
     pub async fn commit(self) -> Result<(), DbErr> {
         let commit_start = std::time::Instant::now();
-        self.tx.commit().await?;
+        let committed = self.tx.commit().await;
+        self.trace.commit(committed.is_ok());
+        committed?;
         if let Some((writer, since)) = self.held {
             let end = std::time::Instant::now();
             let mut uses = GATE_USE.lock().unwrap_or_else(|e| e.into_inner());

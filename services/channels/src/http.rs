@@ -232,6 +232,9 @@ struct WritebackCounts {
     stock_pending: i64,
     stock_synced: i64,
     stock_rejected: i64,
+    /// Quantities waiting because the shop's Open API credentials were removed; they are
+    /// planned and sent again once credentials are given.
+    stock_without_api: i64,
     #[oai(skip_serializing_if_is_none)]
     last_error: Option<String>,
 }
@@ -601,6 +604,39 @@ impl ChannelsApi {
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
 
+    /// Remove the shop's Open API credentials, e.g. when the seller withdrew Cairn's
+    /// authorisation on the marketplace. Pulls stop. Shipments not yet written back, and
+    /// stock quantities not yet pushed, wait (`shipments_without_api`, `stock_without_api` in
+    /// the sync report) until credentials are given again with `PUT`, which sends them.
+    /// Webhooks keep arriving. Removing them again changes nothing.
+    #[oai(path = "/channels/:id/api", method = "delete", tag = "Tag::Channels")]
+    async fn remove_api(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ChannelFound> {
+        let t = auth.0.tenant_id.0;
+        let mut c = self.channel(t, id.0).await?;
+        if c.api_base_url.is_none() && c.app_key.is_none() && c.app_secret.is_none() && c.access_token.is_none() {
+            return Ok(ChannelFound::Ok(Json(self.dto(c, false))));
+        }
+        let tx = self.db.write().await.map_err(Problem::internal)?;
+        let keys = || -> Vec<sea_orm::Value> { vec![t.into(), c.id.into()] };
+        tx.execute_raw(store::stmt(&self.db, "update channels set api_base_url = null, app_key = null, app_secret = null, access_token = null where tenant_id = ? and id = ?", keys()))
+            .await
+            .map_err(Problem::internal)?;
+        // A row a worker is sending right now ends as that call ends (done, or back to waiting
+        // here with its error); every other one waits for new credentials.
+        for table in ["shipment_writebacks", "stock_pushes"] {
+            let mut values: Vec<sea_orm::Value> = vec![state::NO_API.into()];
+            values.extend(keys());
+            values.push(state::PENDING.into());
+            tx.execute_raw(store::stmt(&self.db, &format!("update {table} set state = ? where tenant_id = ? and channel_id = ? and state = ?"), values))
+                .await
+                .map_err(Problem::internal)?;
+        }
+        tx.commit().await.map_err(Problem::internal)?;
+        tracing::info!(tenant_id = %t, channel_id = %c.id, "Open API credentials removed");
+        (c.api_base_url, c.app_key, c.app_secret, c.access_token) = (None, None, None, None);
+        Ok(ChannelFound::Ok(Json(self.dto(c, false))))
+    }
+
     /// Pull the shop's trades from the marketplace now (from the stored checkpoint) and feed
     /// whatever push missed into the order pipeline.
     #[oai(path = "/channels/:id/reconcile", method = "post", tag = "Tag::Channels")]
@@ -675,6 +711,7 @@ impl ChannelsApi {
                 stock_pending: n(&stock, state::PENDING),
                 stock_synced: n(&stock, state::SYNCED),
                 stock_rejected: n(&stock, state::REJECTED),
+                stock_without_api: n(&stock, state::NO_API),
                 last_error,
             },
         })))

@@ -27,6 +27,7 @@ macro_rules! both_fast {
 both_fast!(chaos_on_push_ends_with_every_trade_in_its_latest_status);
 both!(a_batch_of_stock_levels_plans_the_newest_of_each_sku);
 both_fast!(credentials_given_later_start_write_backs_and_pulls);
+both_fast!(removed_credentials_hold_write_backs_until_given_again);
 both_fast!(writebacks_land_once_after_bazaar_comes_back);
 both_fast!(reconcile_and_sync_reject_bad_input);
 
@@ -334,6 +335,75 @@ async fn credentials_given_later_start_write_backs_and_pulls(app: TestApp) {
     wait_for("a pull", || async { sync().await["runs"].as_i64().unwrap_or(0) >= 1 }).await;
     let s = sync().await;
     assert_eq!((s["writebacks"]["shipments_without_api"].as_i64(), s["writebacks"]["shipments_done"].as_i64()), (Some(0), Some(1)), "{s}");
+    let ships = sim.writebacks(None).into_iter().filter(|w| w.kind == WritebackKind::Ship && w.outcome == WritebackOutcome::Applied).count();
+    assert_eq!(ships, 1);
+    sim.shutdown().await.unwrap();
+}
+
+async fn removed_credentials_hold_write_backs_until_given_again(app: TestApp) {
+    let sim = bazaar_sim::spawn(SimConfig::ephemeral()).await.unwrap();
+    let t = app.signup("Revoked").await;
+    let other = app.signup("Other").await;
+    app.create_sku(&t, "TEE-1", 0).await;
+    app.adjust(&t, "TEE-1", 30).await;
+    let id = connect(&app, &sim, &t, "shop-gone", None).await;
+    let quantity = || async { sim.items("shop-gone").await.into_iter().find(|i| i.outer_sku_id == "TEE-1").map(|i| i.quantity) };
+    let sync = || {
+        let (app, token) = (&app, t.token.clone());
+        async move { app.get(&format!("/v1/channels/{id}/sync"), &token).await.expect(200) }
+    };
+    let trade = sim.create_trade(NewTrade::new("shop-gone", vec![NewLine { price: Some("59.00".into()), ..NewLine::new("TEE-1", 2) }])).await.unwrap();
+    sim.pay(&trade.tid).await.unwrap();
+    sim.wait_delivered(Duration::from_secs(30)).await.unwrap();
+    wait_for("the shop showing Cairn's quantity", || async { quantity().await == Some(28) }).await;
+
+    // The marketplace is down: a shipment and a new quantity wait to be written back.
+    sim.set_api_outage(Duration::from_secs(600));
+    app.settle().await;
+    let order = app.order_by_tid(&t, &trade.tid).await.expect("order arrived");
+    app.post(&format!("/v1/orders/{}/ship", order["id"].as_str().unwrap()), &t.token, &json!({"company_code": "SF", "waybill_no": "SF0000000002"})).await.expect(200);
+    app.adjust(&t, "TEE-1", 10).await;
+    app.settle().await;
+    wait_for("both write-backs waiting", || async {
+        let w = sync().await["writebacks"].clone();
+        w["shipments_pending"] == 1 && w["stock_pending"] == 1
+    })
+    .await;
+
+    // The seller withdraws Cairn's authorisation.
+    let path = format!("/v1/channels/{id}/api");
+    app.call(reqwest::Method::DELETE, &path, Some(&other.token), None, &[]).await.assert_problem(404, "not_found");
+    assert_eq!(sync().await["reconciles"], true, "another tenant changed nothing");
+    let removed = app.call(reqwest::Method::DELETE, &path, Some(&t.token), None, &[]).await.expect(200);
+    assert!(removed.get("api").is_none(), "{removed}");
+    let again = app.call(reqwest::Method::DELETE, &path, Some(&t.token), None, &[]).await.expect(200);
+    assert_eq!(again, removed);
+    let s = sync().await;
+    assert_eq!(s["reconciles"], false, "{s}");
+    let w = &s["writebacks"];
+    assert_eq!(
+        (w["shipments_pending"].as_i64(), w["shipments_without_api"].as_i64(), w["stock_pending"].as_i64(), w["stock_without_api"].as_i64()),
+        (Some(0), Some(1), Some(0), Some(1)),
+        "{s}"
+    );
+    app.post(&format!("/v1/channels/{id}/reconcile"), &t.token, &json!({})).await.assert_problem(409, "not_configured");
+
+    // The marketplace is back, but nothing goes out without credentials.
+    sim.set_api_outage(Duration::ZERO);
+    app.adjust(&t, "TEE-1", 5).await;
+    app.settle().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(quantity().await, Some(28));
+    assert_eq!(sim.trade(&trade.tid).await.unwrap().status, bazaar_sim::TradeStatus::WaitSellerSendGoods);
+
+    // Authorised again: what waited is sent, once, with the quantity of now.
+    let shop = sim.shop("shop-gone").await.unwrap();
+    let api = json!({"base_url": sim.url(), "app_key": shop.app_key, "app_secret": shop.app_secret, "access_token": shop.access_token});
+    app.call(reqwest::Method::PUT, &path, Some(&t.token), Some(&api), &[]).await.expect(200);
+    wait_for("the shipment written back", || async { sim.trade(&trade.tid).await.unwrap().status == bazaar_sim::TradeStatus::WaitBuyerConfirmGoods }).await;
+    wait_for("the shop showing the quantity of now", || async { quantity().await == Some(43) }).await;
+    let w = sync().await["writebacks"].clone();
+    assert_eq!((w["shipments_done"].as_i64(), w["shipments_without_api"].as_i64(), w["stock_without_api"].as_i64()), (Some(1), Some(0), Some(0)), "{w}");
     let ships = sim.writebacks(None).into_iter().filter(|w| w.kind == WritebackKind::Ship && w.outcome == WritebackOutcome::Applied).count();
     assert_eq!(ships, 1);
     sim.shutdown().await.unwrap();

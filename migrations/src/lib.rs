@@ -17,7 +17,12 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_init::Migration), Box::new(m0002_invoicing::Migration), Box::new(m0003_channel_sync::Migration), Box::new(m0004_shipments::Migration)]
+        vec![
+            Box::new(m0001_init::Migration),
+            Box::new(m0002_invoicing::Migration),
+            Box::new(m0003_channel_sync::Migration),
+            Box::new(m0004_shipments::Migration),
+        ]
     }
 }
 

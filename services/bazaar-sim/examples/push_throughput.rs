@@ -44,12 +44,18 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let started = Instant::now();
-    let report = sim.burst(BurstConfig { shops: shop_ids, orders, hot_sku_share: 0.5, ..BurstConfig::default() }).await?;
+    let report =
+        sim.burst(BurstConfig { shops: shop_ids, orders, hot_sku_share: 0.5, ..BurstConfig::default() }).await?;
     sim.wait_delivered(Duration::from_secs(600)).await?;
     let elapsed = started.elapsed().as_secs_f64();
     let stats = sim.stats();
     println!("orders {orders}, shops {shops}, webhook concurrency {concurrency}");
-    println!("created+paid {} trades in {:.2} s ({:.0} trades/s)", report.created, report.elapsed_ms / 1000.0, report.trades_per_sec);
+    println!(
+        "created+paid {} trades in {:.2} s ({:.0} trades/s)",
+        report.created,
+        report.elapsed_ms / 1000.0,
+        report.trades_per_sec
+    );
     println!(
         "delivered {} messages in {elapsed:.2} s: {:.0} messages/s (receiver counted {})",
         stats.messages_delivered,
@@ -58,7 +64,11 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "push latency p50 {:.2} ms, p99 {:.2} ms; creation→delivery p50 {:.1} ms, p99 {:.1} ms; failed attempts {}",
-        stats.push_latency_ms.p50, stats.push_latency_ms.p99, stats.delivery_lag_ms.p50, stats.delivery_lag_ms.p99, stats.failed_attempts
+        stats.push_latency_ms.p50,
+        stats.push_latency_ms.p99,
+        stats.delivery_lag_ms.p50,
+        stats.delivery_lag_ms.p99,
+        stats.failed_attempts
     );
     sim.shutdown().await
 }

@@ -27,7 +27,8 @@
 use crate::api::ApiError;
 use crate::domain::trade::TradeStatus;
 use crate::model::{
-    AddressChange, MessageFilter, MessageState, NewItem, NewShop, NewTrade, RefundRequest, RefundSettlement, ShipRequest, ShopUpdate,
+    AddressChange, MessageFilter, MessageState, NewItem, NewShop, NewTrade, RefundRequest, RefundSettlement,
+    ShipRequest, ShopUpdate,
 };
 use crate::traffic::{BurstConfig, TrickleConfig};
 use crate::{ChaosConfig, Sim};
@@ -75,7 +76,10 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 fn ok<T: serde::Serialize>(v: T) -> Answer {
-    Ok(Json(serde_json::to_value(v).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "isv.internal-error", e.to_string()))?))
+    Ok(Json(
+        serde_json::to_value(v)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "isv.internal-error", e.to_string()))?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -245,6 +249,8 @@ async fn burst(b: Vec<u8>, Data(sim): Data<&Sim>) -> Answer {
 
 #[handler]
 async fn save(Data(sim): Data<&Sim>) -> Answer {
-    sim.save().await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "isv.internal-error", e.to_string()))?;
+    sim.save()
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "isv.internal-error", e.to_string()))?;
     Ok(Json(json!({ "saved": sim.config().state_file })))
 }

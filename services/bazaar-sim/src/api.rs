@@ -138,7 +138,9 @@ impl ApiGuard {
     fn take(&self, app_key: &str, shop_id: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().expect("bucket lock");
-        let b = buckets.entry((app_key.to_owned(), shop_id.to_owned())).or_insert(Bucket { tokens: self.rate.max(1.0), at: now });
+        let b = buckets
+            .entry((app_key.to_owned(), shop_id.to_owned()))
+            .or_insert(Bucket { tokens: self.rate.max(1.0), at: now });
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.rate).min(self.rate.max(1.0));
         b.at = now;
         if b.tokens >= 1.0 {
@@ -175,7 +177,11 @@ async fn gate<E: Endpoint>(sim: &Sim, ep: std::sync::Arc<E>, req: Request) -> Re
     guard.calls.fetch_add(1, Relaxed);
     if let Some(left) = guard.outage_left() {
         guard.unavailable.fetch_add(1, Relaxed);
-        let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "isv.service-unavailable", "the open platform is down (simulated)");
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "isv.service-unavailable",
+            "the open platform is down (simulated)",
+        );
         e.retry_after = Some(left.as_secs().max(1));
         return poem::error::ResponseError::as_response(&e);
     }
@@ -292,7 +298,10 @@ fn authenticate(sim: &Sim, req: &Request, body: &[u8]) -> Result<Caller, ApiErro
         return Err(auth_failed("isv.invalid-access-token", "the bearer access_token is unknown".into()));
     };
     if shop.app_key != app_key {
-        return Err(auth_failed("isv.invalid-app-key", format!("shop `{}` did not authorise app `{app_key}`", shop.shop_id)));
+        return Err(auth_failed(
+            "isv.invalid-app-key",
+            format!("shop `{}` did not authorise app `{app_key}`", shop.shop_id),
+        ));
     }
     let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     if !verify_api_sign(&shop.app_secret, &refs, body, sign) {
@@ -313,7 +322,12 @@ fn authenticate(sim: &Sim, req: &Request, body: &[u8]) -> Result<Caller, ApiErro
 
 /// `GET /api/v1/trades/{tid}` → `{"trade": {...}}`.
 #[handler]
-async fn get_trade(req: &Request, Path(tid): Path<String>, body: Vec<u8>, Data(sim): Data<&Sim>) -> Result<Json<Value>, ApiError> {
+async fn get_trade(
+    req: &Request,
+    Path(tid): Path<String>,
+    body: Vec<u8>,
+    Data(sim): Data<&Sim>,
+) -> Result<Json<Value>, ApiError> {
     let caller = authenticate(sim, req, &body)?;
     let trade = sim.inner.state.lock().expect("state lock").snapshot(&tid, Some(&caller.shop.shop_id))?;
     Ok(Json(json!({ "trade": trade })))
@@ -338,10 +352,13 @@ async fn list_trades(req: &Request, body: Vec<u8>, Data(sim): Data<&Sim>) -> Res
     let p = &caller.params;
     let time = |k: &str| -> Result<i64, ApiError> {
         let v = p.get(k).ok_or_else(|| ApiError::bad_request(format!("{k} is required")))?;
-        parse_time(v).ok_or_else(|| ApiError::bad_request(format!("{k} `{v}` must be RFC 3339 or `YYYY-MM-DD HH:MM:SS` (+08:00)")))
+        parse_time(v).ok_or_else(|| {
+            ApiError::bad_request(format!("{k} `{v}` must be RFC 3339 or `YYYY-MM-DD HH:MM:SS` (+08:00)"))
+        })
     };
     let number = |k: &str, default: usize| -> Result<usize, ApiError> {
-        p.get(k).map_or(Ok(default), |v| v.parse().map_err(|_| ApiError::bad_request(format!("{k} `{v}` is not a number"))))
+        p.get(k)
+            .map_or(Ok(default), |v| v.parse().map_err(|_| ApiError::bad_request(format!("{k} `{v}` is not a number"))))
     };
     let (start, end) = (time("modified_start")?, time("modified_end")?);
     let (page_no, page_size) = (number("page_no", 1)?, number("page_size", DEFAULT_PAGE_SIZE)?);
@@ -360,8 +377,13 @@ async fn list_trades(req: &Request, body: Vec<u8>, Data(sim): Data<&Sim>) -> Res
     if page_no < 1 || !(1..=MAX_PAGE_SIZE).contains(&page_size) {
         return Err(ApiError::bad_request(format!("page_no must be ≥ 1 and page_size between 1 and {MAX_PAGE_SIZE}")));
     }
-    let (trades, total) =
-        sim.inner.state.lock().expect("state lock").modified_between(&caller.shop.shop_id, start, end, page_no, page_size);
+    let (trades, total) = sim.inner.state.lock().expect("state lock").modified_between(
+        &caller.shop.shop_id,
+        start,
+        end,
+        page_no,
+        page_size,
+    );
     Ok(Json(json!({
         "trades": trades,
         "total_results": total,
@@ -374,12 +396,17 @@ async fn list_trades(req: &Request, body: Vec<u8>, Data(sim): Data<&Sim>) -> Res
 /// `POST /api/v1/trades/{tid}/ship` → `{"trade": {...}}`; idempotent for the same waybill,
 /// 409 `isv.already-shipped` for another.
 #[handler]
-async fn ship(req: &Request, Path(tid): Path<String>, body: Vec<u8>, Data(sim): Data<&Sim>) -> Result<Response, ApiError> {
+async fn ship(
+    req: &Request,
+    Path(tid): Path<String>,
+    body: Vec<u8>,
+    Data(sim): Data<&Sim>,
+) -> Result<Response, ApiError> {
     let caller = authenticate(sim, req, &body)?;
     let shop_id = caller.shop.shop_id;
     let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let parsed: Result<ShipRequest, ApiError> =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body must be {{company_code, waybill_no, oids?}}: {e}")));
+    let parsed: Result<ShipRequest, ApiError> = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("body must be {{company_code, waybill_no, oids?}}: {e}")));
     let now = now_ms();
     let (result, seq) = {
         let mut st = sim.inner.state.lock().expect("state lock");
@@ -415,7 +442,12 @@ struct QuantityBody {
 
 /// `PUT /api/v1/items/{outer_sku_id}/quantity` `{"quantity": 120}` → `{"item": {...}}`.
 #[handler]
-async fn set_quantity(req: &Request, Path(sku): Path<String>, body: Vec<u8>, Data(sim): Data<&Sim>) -> Result<Response, ApiError> {
+async fn set_quantity(
+    req: &Request,
+    Path(sku): Path<String>,
+    body: Vec<u8>,
+    Data(sim): Data<&Sim>,
+) -> Result<Response, ApiError> {
     let caller = authenticate(sim, req, &body)?;
     let shop_id = caller.shop.shop_id;
     let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

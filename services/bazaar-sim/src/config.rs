@@ -205,7 +205,8 @@ mod tests {
         let parsed = Cli::parse_from(["sim"]).sim;
         let default = SimConfig::default();
         assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
-        let parsed = Cli::parse_from(["sim", "--drop-rate", "0.5", "--retry-scale", "0.001", "--listen", "127.0.0.1:0"]).sim;
+        let parsed =
+            Cli::parse_from(["sim", "--drop-rate", "0.5", "--retry-scale", "0.001", "--listen", "127.0.0.1:0"]).sim;
         assert_eq!(parsed.chaos.drop_rate, 0.5);
         assert_eq!(parsed.retry_delay(1), Duration::from_millis(60));
     }

@@ -85,7 +85,10 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<Sim> {
     let state = match &config.state_file {
         Some(path) if path.exists() => {
             let text = std::fs::read_to_string(path)?;
-            State::restore(serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?, config.seed)
+            State::restore(
+                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                config.seed,
+            )
         }
         _ => State::new(config.seed),
     };
@@ -136,7 +139,9 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<Sim> {
 
     let now = Instant::now();
     if config.outage_secs > 0 {
-        sim.inner.webhooks.set_outage(now + Duration::from_secs(config.outage_start_secs), Duration::from_secs(config.outage_secs));
+        sim.inner
+            .webhooks
+            .set_outage(now + Duration::from_secs(config.outage_start_secs), Duration::from_secs(config.outage_secs));
     }
     if config.api_down_secs > 0 {
         sim.inner.api.set_outage(now, Duration::from_secs(config.api_down_secs));
@@ -150,7 +155,8 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<Sim> {
         sim.inner.tasks.lock().expect("tasks lock").push(task);
     }
     if config.trickle_per_minute > 0.0 {
-        sim.start_trickle(TrickleConfig { trades_per_minute: config.trickle_per_minute, ..TrickleConfig::default() }).await?;
+        sim.start_trickle(TrickleConfig { trades_per_minute: config.trickle_per_minute, ..TrickleConfig::default() })
+            .await?;
     }
     tracing::info!(url = %sim.url(), app_key = %sim.inner.app.app_key, "Bazaar simulator listening");
     Ok(sim)
@@ -246,7 +252,9 @@ impl Sim {
             return Ok(shop);
         }
         let token = format!("at_{}", &api_sign(self.app_secret(), &[("shop_id", shop_id)], b"")[..32].to_lowercase());
-        let shop = self.create_shop(NewShop { shop_id: Some(shop_id.to_owned()), access_token: Some(token), ..NewShop::default() }).await?;
+        let shop = self
+            .create_shop(NewShop { shop_id: Some(shop_id.to_owned()), access_token: Some(token), ..NewShop::default() })
+            .await?;
         for item in catalog(24) {
             self.upsert_item(NewItem {
                 shop_id: shop_id.to_owned(),
@@ -295,7 +303,8 @@ impl Sim {
     ) -> Result<TradeSnapshot, SimError> {
         let (shop_id, changes, snapshot) = {
             let mut st = self.state();
-            let (shop_id, changes) = st.update_trade(tid, None, |t, rng| Ok((t.shop_id.clone(), f(t, rng, now_ms())?)))?;
+            let (shop_id, changes) =
+                st.update_trade(tid, None, |t, rng| Ok((t.shop_id.clone(), f(t, rng, now_ms())?)))?;
             let snapshot = st.snapshot(tid, None)?;
             (shop_id, changes, snapshot)
         };

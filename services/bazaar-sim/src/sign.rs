@@ -66,7 +66,10 @@ mod tests {
         // python3 -c 'import hmac,hashlib,base64;print(base64.b64encode(hmac.new(b"whsec_test",
         //   b"1700000000."+"{\"tid\":\"T1\",\"buyer_nick\":\"买家\"}".encode(),hashlib.sha256).digest()).decode())'
         let body = r#"{"tid":"T1","buyer_nick":"买家"}"#.as_bytes();
-        assert_eq!(webhook_signature("whsec_test", 1_700_000_000, body), "xcYy/L5pbXfy2u3pabHsRUpgqVfhXTULwo6tZVWHBPI=");
+        assert_eq!(
+            webhook_signature("whsec_test", 1_700_000_000, body),
+            "xcYy/L5pbXfy2u3pabHsRUpgqVfhXTULwo6tZVWHBPI="
+        );
     }
 
     #[test]
@@ -82,11 +85,15 @@ mod tests {
             ("page_no", "2"),
             ("modified_start", "2026-11-11 00:00:00"),
         ];
-        assert_eq!(api_sign("sk_test", &params, b""), "E3A5575EA4A07D753037F7BA6B666E08D3735B301F3BD0C5459D14358DA68F8E");
+        assert_eq!(
+            api_sign("sk_test", &params, b""),
+            "E3A5575EA4A07D753037F7BA6B666E08D3735B301F3BD0C5459D14358DA68F8E"
+        );
         // python3 -c 'import hmac,hashlib;p={"app_key":"ak_test","timestamp":"1700000000",
         //   "sign_method":"hmac-sha256"};print(hmac.new(b"sk_test",("".join(k+v for k,v in
         //   sorted(p.items()))+"{\"quantity\":120}").encode(),hashlib.sha256).hexdigest().upper())'
-        let params = [("app_key", "ak_test"), ("timestamp", "1700000000"), ("sign_method", "hmac-sha256"), ("sign", "ignored")];
+        let params =
+            [("app_key", "ak_test"), ("timestamp", "1700000000"), ("sign_method", "hmac-sha256"), ("sign", "ignored")];
         assert_eq!(
             api_sign("sk_test", &params, br#"{"quantity":120}"#),
             "77CA91C3067C87C3C05369D5FB1E5BB0E927F108C9747DA15F5E9CDBCBC9005E"

@@ -6,7 +6,9 @@
 use crate::domain::SimError;
 use crate::domain::money::{self, Fen};
 use crate::domain::people;
-use crate::domain::trade::{Change, LineDraft, ShipOutcome, Trade, TradeDraft, TradeSnapshot, TradeStatus, format_time};
+use crate::domain::trade::{
+    Change, LineDraft, ShipOutcome, Trade, TradeDraft, TradeSnapshot, TradeStatus, format_time,
+};
 use crate::model::{Item, NewItem, NewShop, NewTrade, Shop, ShopUpdate, Writeback, WritebackKind, WritebackOutcome};
 use chrono::{FixedOffset, TimeZone};
 use rand::rngs::StdRng;
@@ -329,8 +331,11 @@ impl State {
 
     /// Snapshots of every trade (of one shop), oldest first.
     pub fn snapshots(&self, shop_id: Option<&str>, status: Option<TradeStatus>) -> Vec<TradeSnapshot> {
-        let mut ts: Vec<&Trade> =
-            self.trades.values().filter(|t| shop_id.is_none_or(|s| t.shop_id == s) && status.is_none_or(|st| t.status == st)).collect();
+        let mut ts: Vec<&Trade> = self
+            .trades
+            .values()
+            .filter(|t| shop_id.is_none_or(|s| t.shop_id == s) && status.is_none_or(|st| t.status == st))
+            .collect();
         ts.sort_by(|a, b| (a.created, &a.tid).cmp(&(b.created, &b.tid)));
         ts.into_iter().map(Trade::snapshot).collect()
     }
@@ -354,7 +359,8 @@ impl State {
                     )));
                 }
             };
-            let title = l.title.clone().or_else(|| listed.map(|i| i.title.clone())).unwrap_or_else(|| l.outer_sku_id.clone());
+            let title =
+                l.title.clone().or_else(|| listed.map(|i| i.title.clone())).unwrap_or_else(|| l.outer_sku_id.clone());
             if listed.is_none() {
                 new_items.push(StoredItem {
                     shop_id: spec.shop_id.clone(),
@@ -364,7 +370,13 @@ impl State {
                     quantity: 0,
                 });
             }
-            lines.push(LineDraft { oid: String::new(), outer_sku_id: l.outer_sku_id.clone(), title, num: l.num, price });
+            lines.push(LineDraft {
+                oid: String::new(),
+                outer_sku_id: l.outer_sku_id.clone(),
+                title,
+                num: l.num,
+                price,
+            });
         }
         let buyer = match spec.buyer {
             Some(b) => people::Buyer { nick: b.nick, receiver: b.receiver },
@@ -447,7 +459,14 @@ impl State {
 
     /// Trades of `shop_id` with `modified` in [start, end] (milliseconds, inclusive), newest
     /// first (ties by tid, descending), one page of them, and how many there are in all.
-    pub fn modified_between(&self, shop_id: &str, start: i64, end: i64, page_no: usize, page_size: usize) -> (Vec<TradeSnapshot>, usize) {
+    pub fn modified_between(
+        &self,
+        shop_id: &str,
+        start: i64,
+        end: i64,
+        page_no: usize,
+        page_size: usize,
+    ) -> (Vec<TradeSnapshot>, usize) {
         let Some(set) = self.by_modified.get(shop_id) else { return (Vec::new(), 0) };
         let range = set.range((start, String::new())..(end.saturating_add(1), String::new()));
         let total = range.clone().count();

@@ -204,7 +204,10 @@ impl Sim {
                             let at = paid + rng.random_range(5.0..30.0);
                             let oids = (lines.len() > 1 && rng.random_bool(0.5)).then(|| vec![lines[0].clone()]);
                             plan(secs(at), Action::Refund { oids });
-                            plan(secs(at + rng.random_range(3.0..15.0)), Action::SettleRefund { success: rng.random_bool(0.9) });
+                            plan(
+                                secs(at + rng.random_range(3.0..15.0)),
+                                Action::SettleRefund { success: rng.random_bool(0.9) },
+                            );
                         }
                         if rng.random_bool(cfg.ship_share) {
                             plan(secs(paid + rng.random_range(10.0..60.0)), Action::Ship);
@@ -263,7 +266,10 @@ impl Sim {
             Some(s) => s.clone(),
             None => {
                 let shops = self.shops().await;
-                shops.choose(rng).map(|s| s.shop_id.clone()).ok_or_else(|| SimError::InvalidParameter("there is no shop".into()))?
+                shops
+                    .choose(rng)
+                    .map(|s| s.shop_id.clone())
+                    .ok_or_else(|| SimError::InvalidParameter("there is no shop".into()))?
             }
         };
         let mut items = self.items(&shop_id).await;
@@ -283,10 +289,16 @@ impl Sim {
         }
         .min(items.len());
         let chosen: Vec<_> = items.sample(rng, n).cloned().collect();
-        let lines: Vec<NewLine> =
-            chosen.iter().map(|i| NewLine::new(&i.outer_sku_id, if rng.random_bool(0.8) { 1 } else { rng.random_range(2..4) })).collect();
+        let lines: Vec<NewLine> = chosen
+            .iter()
+            .map(|i| NewLine::new(&i.outer_sku_id, if rng.random_bool(0.8) { 1 } else { rng.random_range(2..4) }))
+            .collect();
         let subtotal: i64 = chosen.iter().zip(&lines).map(|(i, l)| money::parse(&i.price).unwrap_or(0) * l.num).sum();
-        let discount = if rng.random_bool(0.33) { (subtotal * rng.random_range(5..15) / 100 / 100 * 100).min(subtotal) } else { 0 };
+        let discount = if rng.random_bool(0.33) {
+            (subtotal * rng.random_range(5..15) / 100 / 100 * 100).min(subtotal)
+        } else {
+            0
+        };
         let post = if rng.random_bool(0.2) { *[600, 800, 1000, 1200].choose(rng).unwrap_or(&0) } else { 0 };
         let trade = NewTrade {
             discount_fee: Some(money::format(discount)),
@@ -321,7 +333,8 @@ impl Sim {
     /// is a catalog one, else the code and 99.00), with 1000 displayed.
     async fn ensure_items(&self, shop_id: &str, skus: &[String]) -> Result<(), SimError> {
         let listed: HashSet<String> = self.items(shop_id).await.into_iter().map(|i| i.outer_sku_id).collect();
-        let known: HashMap<String, (String, i64)> = catalog(200).into_iter().map(|c| (c.outer_sku_id, (c.title, c.price))).collect();
+        let known: HashMap<String, (String, i64)> =
+            catalog(200).into_iter().map(|c| (c.outer_sku_id, (c.title, c.price))).collect();
         for sku in skus.iter().filter(|s| !listed.contains(*s)) {
             let (title, price) = known.get(sku).cloned().unwrap_or_else(|| (sku.clone(), 9900));
             self.upsert_item(NewItem {
@@ -340,16 +353,22 @@ impl Sim {
     /// returning once all are created (their webhooks may still be in flight: see
     /// [`Sim::wait_delivered`]).
     pub async fn burst(&self, cfg: BurstConfig) -> Result<BurstReport, SimError> {
-        let shops: Vec<String> =
-            if cfg.shops.is_empty() { self.shops().await.into_iter().map(|s| s.shop_id).collect() } else { cfg.shops.clone() };
+        let shops: Vec<String> = if cfg.shops.is_empty() {
+            self.shops().await.into_iter().map(|s| s.shop_id).collect()
+        } else {
+            cfg.shops.clone()
+        };
         if shops.is_empty() {
             return Err(SimError::InvalidParameter("a burst needs at least one shop".into()));
         }
         if cfg.rate_limit.is_some_and(|r| r <= 0.0) || !(0.0..=1.0).contains(&cfg.hot_sku_share) {
             return Err(SimError::InvalidParameter("rate_limit must be positive and hot_sku_share in [0, 1]".into()));
         }
-        let skus: Vec<String> =
-            if cfg.skus.is_empty() { catalog(20).into_iter().map(|c| c.outer_sku_id).collect() } else { cfg.skus.clone() };
+        let skus: Vec<String> = if cfg.skus.is_empty() {
+            catalog(20).into_iter().map(|c| c.outer_sku_id).collect()
+        } else {
+            cfg.skus.clone()
+        };
         for shop in &shops {
             if self.shop(shop).await.is_none() {
                 return Err(SimError::ShopNotFound(shop.clone()));
@@ -377,12 +396,18 @@ impl Sim {
             }
             let others: Vec<&String> = skus[1..].iter().filter(|s| !picked.contains(s)).collect();
             picked.extend(others.sample(&mut rng, n - picked.len()).copied());
-            let lines: Vec<NewLine> = picked.iter().map(|s| NewLine::new(s.as_str(), rng.random_range(1..=cfg.max_num.max(1)))).collect();
+            let lines: Vec<NewLine> =
+                picked.iter().map(|s| NewLine::new(s.as_str(), rng.random_range(1..=cfg.max_num.max(1)))).collect();
             let trade = self.create_trade(NewTrade::new(shop_id, lines)).await?;
             report.created += 1;
             for o in &trade.orders {
                 *report.units_by_sku.entry(o.outer_sku_id.clone()).or_default() += o.num;
-                *report.units_by_shop_sku.entry(shop_id.clone()).or_default().entry(o.outer_sku_id.clone()).or_default() += o.num;
+                *report
+                    .units_by_shop_sku
+                    .entry(shop_id.clone())
+                    .or_default()
+                    .entry(o.outer_sku_id.clone())
+                    .or_default() += o.num;
             }
             if cfg.pay {
                 self.pay(&trade.tid).await?;

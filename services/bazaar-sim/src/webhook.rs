@@ -88,7 +88,11 @@ pub(crate) struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(config: &SimConfig, chaos: Arc<RwLock<ChaosConfig>>, shutdown: watch::Receiver<bool>) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &SimConfig,
+        chaos: Arc<RwLock<ChaosConfig>>,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<Self> {
         let concurrency = config.webhook_concurrency.max(1);
         let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).tcp_nodelay(true).build()?;
         Ok(Dispatcher {
@@ -129,8 +133,8 @@ impl Dispatcher {
 
     /// Creates the message for a change and starts delivering it (unless chaos drops it).
     pub fn publish(self: &Arc<Self>, shop_id: &str, change: &Change) {
-        let body =
-            serde_json::to_vec(&Body { topic: change.topic.as_str(), shop_id, trade: &change.snapshot }).expect("a snapshot serialises");
+        let body = serde_json::to_vec(&Body { topic: change.topic.as_str(), shop_id, trade: &change.snapshot })
+            .expect("a snapshot serialises");
         let chaos = self.chaos.read().expect("chaos lock").clone();
         let subscribed = self.endpoints.read().expect("endpoints lock").contains_key(shop_id);
         let (drop, duplicate, reorder, hold, dup_gap) = {
@@ -187,7 +191,14 @@ impl Dispatcher {
         if copies == 2 {
             self.counters.duplicated.fetch_add(1, Relaxed);
         }
-        let msg = Arc::new(Message { idx, id, shop_id: shop_id.to_owned(), topic: change.topic.as_str(), body, created: Instant::now() });
+        let msg = Arc::new(Message {
+            idx,
+            id,
+            shop_id: shop_id.to_owned(),
+            topic: change.topic.as_str(),
+            body,
+            created: Instant::now(),
+        });
         self.pending.send_modify(|p| *p += copies as usize);
         let base = Duration::from_millis(chaos.delay_ms);
         let first = base + if reorder { Duration::from_secs_f64(hold / 1000.0) } else { Duration::ZERO };
@@ -343,7 +354,17 @@ impl Dispatcher {
                 && f.state.is_none_or(|s| r.state == s)
         };
         let mut out: Vec<MessageRecord> = match f.limit {
-            Some(n) => log.records.iter().rev().filter(matches).take(n).cloned().collect::<Vec<_>>().into_iter().rev().collect(),
+            Some(n) => log
+                .records
+                .iter()
+                .rev()
+                .filter(matches)
+                .take(n)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect(),
             None => log.records.iter().filter(matches).cloned().collect(),
         };
         out.shrink_to_fit();

@@ -10,6 +10,7 @@ use channels::ChannelsApi;
 use identity::IdentityApi;
 use inventory::{Engine, http::InventoryApi};
 use invoicing::InvoicingApi;
+use migration::MigratorTrait;
 use orders::OrdersApi;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
@@ -17,7 +18,6 @@ use poem::{
     web::Redirect,
 };
 use poem_openapi::OpenApiService;
-use migration::MigratorTrait;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::sync::watch;
 
@@ -44,11 +44,19 @@ pub fn api_service(parts: Option<(Apis, &str)>) -> OpenApiService<Apis, ()> {
                 (
                     HealthApi { db: None, bus: None },
                     IdentityApi::new(db.clone(), keys),
-                    ChannelsApi::new(db.clone(), "http://localhost:8080", channels::reconcile::Reconciler::new(db.clone(), Default::default())),
+                    ChannelsApi::new(
+                        db.clone(),
+                        "http://localhost:8080",
+                        channels::reconcile::Reconciler::new(db.clone(), Default::default()),
+                    ),
                     OrdersApi::new(db.clone()),
                     InventoryApi::new(db.clone(), engine),
                     InvoicingApi::new(
-                        invoicing::Invoicing { db, key: invoicing::VerifyKey::derive(&secrecy::SecretString::from("spec-only")), public_url: "http://localhost:8080".into() },
+                        invoicing::Invoicing {
+                            db,
+                            key: invoicing::VerifyKey::derive(&secrecy::SecretString::from("spec-only")),
+                            public_url: "http://localhost:8080".into(),
+                        },
                         Arc::new(invoicing_pdf_renderer()),
                     ),
                 ),
@@ -109,7 +117,9 @@ pub async fn migrate(db: &store::Db) -> anyhow::Result<()> {
 
 /// Starts a Cairn from `config` and returns once it accepts connections.
 pub async fn spawn(config: Config) -> anyhow::Result<Running> {
-    let db = store::Db::connect(&config.database_url, config.db_max_connections).await.context("connecting to the database")?;
+    let db = store::Db::connect(&config.database_url, config.db_max_connections)
+        .await
+        .context("connecting to the database")?;
     if config.migrate {
         migrate(&db).await?;
     }
@@ -122,10 +132,17 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     if config.runs(Service::Inventory) {
         handlers.push(Arc::new(inventory::consumer::OrderStockHandler::new(engine.clone())));
     }
-    let acceptor = TcpListener::bind(config.listen.as_str()).into_acceptor().await.with_context(|| format!("binding {}", config.listen))?;
+    let acceptor = TcpListener::bind(config.listen.as_str())
+        .into_acceptor()
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
     let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let invoicing = invoicing::Invoicing { db: db.clone(), key: invoicing::VerifyKey::derive(&config.jwt_secret), public_url: public_url.clone() };
+    let invoicing = invoicing::Invoicing {
+        db: db.clone(),
+        key: invoicing::VerifyKey::derive(&config.jwt_secret),
+        public_url: public_url.clone(),
+    };
     if config.runs(Service::Invoicing) {
         handlers.push(Arc::new(invoicing::consumer::InvoicingHandler::new(invoicing.clone())));
     }
@@ -164,7 +181,10 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
                 if let Some(s) = Service::owning(req.uri().path())
                     && !enabled.contains(&s)
                 {
-                    return Ok(problem::response(&problem::Problem::new(problem::Code::NotFound, format!("{s:?} does not run in this process"))));
+                    return Ok(problem::response(&problem::Problem::new(
+                        problem::Code::NotFound,
+                        format!("{s:?} does not run in this process"),
+                    )));
                 }
                 ep.call(req).await.map(IntoResponse::into_response)
             }

@@ -17,7 +17,8 @@ pub enum Service {
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 5] = [Service::Identity, Service::Channels, Service::Orders, Service::Inventory, Service::Invoicing];
+    pub const ALL: [Service; 5] =
+        [Service::Identity, Service::Channels, Service::Orders, Service::Inventory, Service::Invoicing];
 
     /// The service that owns an API path, if any.
     pub fn owning(path: &str) -> Option<Service> {
@@ -147,7 +148,10 @@ impl Config {
             public_url: env("CAIRN_PUBLIC_URL"),
             database_url,
             db_max_connections: parsed("CAIRN_DB_MAX_CONNECTIONS", 20)?,
-            transport: bus::Transport::Rabbit { url: required("CAIRN_AMQP_URL")?, prefix: env("CAIRN_AMQP_PREFIX").unwrap_or_default() },
+            transport: bus::Transport::Rabbit {
+                url: required("CAIRN_AMQP_URL")?,
+                prefix: env("CAIRN_AMQP_PREFIX").unwrap_or_default(),
+            },
             jwt_secret: SecretString::from(secret),
             jwt_ttl_seconds: parsed("CAIRN_JWT_TTL_SECONDS", 86_400)?,
             services: if services.is_empty() { Service::ALL.to_vec() } else { services },

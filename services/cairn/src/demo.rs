@@ -80,7 +80,8 @@ pub struct CairnClient {
 impl CairnClient {
     /// A client of the Cairn at `base` (e.g. `http://127.0.0.1:8080`), without a token.
     pub fn new(base: impl Into<String>) -> Self {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("a reqwest client builds");
+        let http =
+            reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("a reqwest client builds");
         CairnClient { http, base: base.into().trim_end_matches('/').to_owned(), token: None }
     }
 
@@ -95,7 +96,13 @@ impl CairnClient {
     }
 
     /// Any call; `headers` are extra request headers.
-    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Result<Value, ApiError> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Value, ApiError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -113,7 +120,8 @@ impl CairnClient {
                 Ok(r) => {
                     let status = r.status().as_u16();
                     let bytes = r.bytes().await.unwrap_or_default();
-                    let json: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+                    let json: Value = serde_json::from_slice(&bytes)
+                        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
                     if (200..300).contains(&status) {
                         return Ok(json);
                     }
@@ -149,14 +157,23 @@ impl CairnClient {
 
     /// Signs up a tenant and its owner, or logs the owner in when the email has an account.
     /// Returns the access token and, when it signed up, the new tenant's id.
-    pub async fn signup_or_login(&self, tenant_name: &str, email: &str, password: &str) -> anyhow::Result<(String, Option<Uuid>)> {
-        match self.post("/v1/signup", &json!({"tenant_name": tenant_name, "email": email, "password": password})).await {
+    pub async fn signup_or_login(
+        &self,
+        tenant_name: &str,
+        email: &str,
+        password: &str,
+    ) -> anyhow::Result<(String, Option<Uuid>)> {
+        match self.post("/v1/signup", &json!({"tenant_name": tenant_name, "email": email, "password": password})).await
+        {
             Ok(b) => {
                 let token = b["access_token"].as_str().context("signup answered without access_token")?.to_owned();
                 Ok((token, b["tenant_id"].as_str().and_then(|s| s.parse().ok())))
             }
             Err(e) if e.code.as_deref() == Some("email_taken") => {
-                let b = self.post("/v1/auth/token", &json!({"email": email, "password": password})).await.context("logging in")?;
+                let b = self
+                    .post("/v1/auth/token", &json!({"email": email, "password": password}))
+                    .await
+                    .context("logging in")?;
                 Ok((b["access_token"].as_str().context("login answered without access_token")?.to_owned(), None))
             }
             Err(e) => Err(anyhow::Error::new(e).context("signing up")),
@@ -165,11 +182,20 @@ impl CairnClient {
 
     /// Creates a SKU (the same SKU again is fine) and receives `stock` units into `MAIN` once:
     /// the `Idempotency-Key` makes a repeat of the same count a no-op.
-    pub async fn ensure_sku(&self, code: &str, name: &str, safety_stock: i64, stock: i64, key: &str) -> anyhow::Result<()> {
+    pub async fn ensure_sku(
+        &self,
+        code: &str,
+        name: &str,
+        safety_stock: i64,
+        stock: i64,
+        key: &str,
+    ) -> anyhow::Result<()> {
         match self.post("/v1/skus", &json!({"code": code, "name": name, "safety_stock": safety_stock})).await {
             Ok(_) => {}
             // Someone changed the SKU since; keep theirs.
-            Err(e) if e.code.as_deref() == Some("already_exists") => tracing::warn!(sku = code, "SKU exists with other fields; kept as is"),
+            Err(e) if e.code.as_deref() == Some("already_exists") => {
+                tracing::warn!(sku = code, "SKU exists with other fields; kept as is")
+            }
             Err(e) => return Err(anyhow::Error::new(e).context(format!("creating SKU {code}"))),
         }
         if stock > 0 {
@@ -188,7 +214,12 @@ impl CairnClient {
     /// back on another port, so `api.base_url` differs), the existing channel is kept: its id
     /// and URL come from `GET /v1/channels`, and the secret from `known_secret` (Cairn shows a
     /// secret only when connecting; the marketplace kept it).
-    pub async fn connect_bazaar(&self, shop: &bazaar_sim::Shop, api_base_url: &str, stock_sync: Value) -> anyhow::Result<Connected> {
+    pub async fn connect_bazaar(
+        &self,
+        shop: &bazaar_sim::Shop,
+        api_base_url: &str,
+        stock_sync: Value,
+    ) -> anyhow::Result<Connected> {
         let body = json!({
             "marketplace": "bazaar",
             "shop_id": shop.shop_id,
@@ -205,9 +236,16 @@ impl CairnClient {
             Ok(b) => b,
             Err(e) if e.code.as_deref() == Some("already_exists") => {
                 let list = self.get("/v1/channels").await.context("listing channels")?;
-                let found = list.as_array().into_iter().flatten().find(|c| c["marketplace"] == "bazaar" && c["shop_id"] == shop.shop_id.as_str());
+                let found = list
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c["marketplace"] == "bazaar" && c["shop_id"] == shop.shop_id.as_str());
                 let (Some(c), Some(secret)) = (found, shop.webhook_secret.clone()) else {
-                    return Err(anyhow::Error::new(e).context(format!("shop {} is connected with other settings and its secret is unknown", shop.shop_id)));
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "shop {} is connected with other settings and its secret is unknown",
+                        shop.shop_id
+                    )));
                 };
                 tracing::warn!(shop_id = %shop.shop_id, "shop already connected with other settings (e.g. the simulator's URL changed); kept the existing channel");
                 let mut c = c.clone();
@@ -228,7 +266,10 @@ impl CairnClient {
             id: answer["id"].as_str().and_then(|s| s.parse().ok()).context("connect answered without an id")?,
             shop_id: shop.shop_id.clone(),
             webhook_url: answer["webhook_url"].as_str().context("connect answered without webhook_url")?.to_owned(),
-            webhook_secret: answer["webhook_secret"].as_str().context("connect answered without webhook_secret")?.to_owned(),
+            webhook_secret: answer["webhook_secret"]
+                .as_str()
+                .context("connect answered without webhook_secret")?
+                .to_owned(),
         })
     }
 }
@@ -244,8 +285,14 @@ pub struct Connected {
 
 /// Tells the marketplace where to push a connected shop's messages and with which secret.
 pub async fn subscribe(sim: &Sim, ch: &Connected) -> anyhow::Result<()> {
-    let update = ShopUpdate { webhook_url: Some(ch.webhook_url.clone()), webhook_secret: Some(ch.webhook_secret.clone()), ..ShopUpdate::default() };
-    sim.upsert_shop(&ch.shop_id, update).await.map_err(|e| anyhow::anyhow!("configuring shop {} on Bazaar: {e}", ch.shop_id))?;
+    let update = ShopUpdate {
+        webhook_url: Some(ch.webhook_url.clone()),
+        webhook_secret: Some(ch.webhook_secret.clone()),
+        ..ShopUpdate::default()
+    };
+    sim.upsert_shop(&ch.shop_id, update)
+        .await
+        .map_err(|e| anyhow::anyhow!("configuring shop {} on Bazaar: {e}", ch.shop_id))?;
     Ok(())
 }
 
@@ -396,7 +443,10 @@ async fn wire(opts: &DemoOptions, cairn: &Running, sim: &Sim) -> anyhow::Result<
     let catalog = bazaar_sim::catalog(46);
     let mut skus = Vec::new();
     for (code, stock, safety) in SKUS {
-        let item = catalog.iter().find(|c| c.outer_sku_id == code).with_context(|| format!("{code} is not in the simulator's catalog"))?;
+        let item = catalog
+            .iter()
+            .find(|c| c.outer_sku_id == code)
+            .with_context(|| format!("{code} is not in the simulator's catalog"))?;
         api.ensure_sku(code, &item.title, safety, stock, &format!("demo-initial-stock-{code}")).await?;
         skus.push(code.to_owned());
     }
@@ -432,14 +482,22 @@ async fn wire(opts: &DemoOptions, cairn: &Running, sim: &Sim) -> anyhow::Result<
             sim.upsert_item(new).await.map_err(|e| anyhow::anyhow!("listing {code} on {shop_id}: {e}"))?;
         }
         // The flagship shows all available stock; the second shop half of it, at most 200.
-        let stock_sync = if i == 0 { json!({"percent": 100, "max": null, "min": 0, "reserve": 0}) } else { json!({"percent": 50, "max": 200, "min": 0, "reserve": 0}) };
+        let stock_sync = if i == 0 {
+            json!({"percent": 100, "max": null, "min": 0, "reserve": 0})
+        } else {
+            json!({"percent": 50, "max": 200, "min": 0, "reserve": 0})
+        };
         let ch = api.connect_bazaar(&shop, &sim.url(), stock_sync).await?;
         subscribe(sim, &ch).await?;
         shops.push(DemoShop { shop_id: shop_id.to_owned(), name: shop.name.clone(), channel_id: ch.id });
     }
     sim.save().await?;
 
-    let trickle = TrickleConfig { shops: shops.iter().map(|s| s.shop_id.clone()).collect(), skus: skus.clone(), ..opts.trickle.clone() };
+    let trickle = TrickleConfig {
+        shops: shops.iter().map(|s| s.shop_id.clone()).collect(),
+        skus: skus.clone(),
+        ..opts.trickle.clone()
+    };
     sim.start_trickle(trickle).await.map_err(|e| anyhow::anyhow!("starting the trickle: {e}"))?;
     Ok((token, signed_up.or(memo.tenant_id), shops, skus))
 }
@@ -468,13 +526,21 @@ impl Demo {
         for shop in &self.shops {
             s += &format!("  shop      {} {} → channel {}\n", shop.shop_id, shop.name, shop.channel_id);
         }
-        s += &format!("  catalog   {} SKUs with stock in MAIN; buyers place trades on both shops (some unpaid, some refunded, some asking for invoices)\n", self.skus.len());
+        s += &format!(
+            "  catalog   {} SKUs with stock in MAIN; buyers place trades on both shops (some unpaid, some refunded, some asking for invoices)\n",
+            self.skus.len()
+        );
         s += "\nTry:\n";
         s += &format!(
             "  TOKEN=$(curl -s -X POST {url}/v1/auth/token -H 'content-type: application/json' -d '{{\"email\":\"{DEMO_EMAIL}\",\"password\":\"{DEMO_PASSWORD}\"}}' | jq -r .access_token)\n"
         );
-        s += &format!("  curl -s \"{url}/v1/orders?per_page=5\" -H \"Authorization: Bearer $TOKEN\" | jq '.items[] | {{external_id, status, buyer_nick, payment}}'\n");
-        s += &format!("  curl -s {url}/v1/stock/{} -H \"Authorization: Bearer $TOKEN\"\n", self.skus.first().map_or("TEE-RED-M", String::as_str));
+        s += &format!(
+            "  curl -s \"{url}/v1/orders?per_page=5\" -H \"Authorization: Bearer $TOKEN\" | jq '.items[] | {{external_id, status, buyer_nick, payment}}'\n"
+        );
+        s += &format!(
+            "  curl -s {url}/v1/stock/{} -H \"Authorization: Bearer $TOKEN\"\n",
+            self.skus.first().map_or("TEE-RED-M", String::as_str)
+        );
         s += &format!("  curl -s {sim}/admin/stats\n");
         s += "\nCtrl-C stops both.";
         s

@@ -16,8 +16,8 @@
 //!
 //! Exit code 1 when anything was lost, oversold or applied twice.
 
-use crate::demo::{CairnClient, Connected, subscribe};
 use crate::Config;
+use crate::demo::{CairnClient, Connected, subscribe};
 use anyhow::bail;
 use bazaar_sim::{BurstConfig, BurstReport, ChaosConfig, NewShop, Percentiles, Sim, SimConfig};
 use futures_util::future::try_join_all;
@@ -184,7 +184,8 @@ pub async fn run(args: Double11Args) -> anyhow::Result<Report> {
         c.drop_rate * 100.0,
         args.webhook_outage_secs
     );
-    let mut report = Report { machine: machine(), tenants: args.tenants, orders: args.orders, conditions, ..Report::default() };
+    let mut report =
+        Report { machine: machine(), tenants: args.tenants, orders: args.orders, conditions, ..Report::default() };
 
     if !args.no_baseline {
         eprintln!("baseline: pushing {} trades to a bare 200 endpoint…", args.orders);
@@ -276,7 +277,8 @@ struct Plan {
 
 impl Plan {
     fn new(args: &Double11Args) -> Plan {
-        let skus: Vec<(String, String)> = bazaar_sim::catalog(args.skus).into_iter().map(|c| (c.outer_sku_id, c.title)).collect();
+        let skus: Vec<(String, String)> =
+            bazaar_sim::catalog(args.skus).into_iter().map(|c| (c.outer_sku_id, c.title)).collect();
         let mean_num = (1 + args.max_num.max(1)) as f64 / 2.0;
         let stock = (0..args.tenants)
             .map(|i| {
@@ -309,14 +311,21 @@ async fn setup(args: &Double11Args, base: &str, sim: &Sim, plan: &Plan) -> anyho
         let anon = anon.clone();
         async move {
             let email = format!("d11-{run}-{i}@bench.cairn.local");
-            let (token, _) = anon.signup_or_login(&format!("双十一卖家 {} ({run})", i + 1), &email, "double eleven").await?;
+            let (token, _) =
+                anon.signup_or_login(&format!("双十一卖家 {} ({run})", i + 1), &email, "double eleven").await?;
             let api = anon.with_token(token);
             for ((code, title), stock) in plan.skus.iter().zip(&plan.stock[i]) {
                 api.ensure_sku(code, title, 0, *stock, &format!("d11-{run}-{code}")).await?;
             }
-            let shop = NewShop { shop_id: Some(format!("d11-{run}-{}", i + 1)), name: Some(format!("双十一 {} 号店", i + 1)), ..NewShop::default() };
+            let shop = NewShop {
+                shop_id: Some(format!("d11-{run}-{}", i + 1)),
+                name: Some(format!("双十一 {} 号店", i + 1)),
+                ..NewShop::default()
+            };
             let shop = sim.create_shop(shop).await.map_err(|e| anyhow::anyhow!("creating a shop: {e}"))?;
-            let channel = api.connect_bazaar(&shop, &sim.url(), json!({"percent": 100, "max": null, "min": 0, "reserve": 0})).await?;
+            let channel = api
+                .connect_bazaar(&shop, &sim.url(), json!({"percent": 100, "max": null, "min": 0, "reserve": 0}))
+                .await?;
             subscribe(sim, &channel).await?;
             anyhow::Ok(Seller { api, channel })
         }
@@ -490,9 +499,13 @@ async fn baseline(args: &Double11Args) -> anyhow::Result<Side> {
     let url = format!("http://{}/hook", listener.local_addr()?);
     let acceptor = poem::listener::TcpAcceptor::from_tokio(listener)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(poem::Route::new().at("/hook", poem::post(ok)), async { let _ = stopped.await; }, None),
-    );
+    let server = tokio::spawn(poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
+        poem::Route::new().at("/hook", poem::post(ok)),
+        async {
+            let _ = stopped.await;
+        },
+        None,
+    ));
     let sim = bazaar_sim::spawn(sim_config(args, ChaosConfig::default())).await?;
     let result = async {
         let mut shops = Vec::new();
@@ -506,9 +519,16 @@ async fn baseline(args: &Double11Args) -> anyhow::Result<Side> {
             shops.push(sim.create_shop(shop).await.map_err(|e| anyhow::anyhow!("{e}"))?.shop_id);
         }
         let started = Instant::now();
-        let burst = sim.burst(burst_config(args, shops, Plan::new(args).codes())).await.map_err(|e| anyhow::anyhow!("burst: {e}"))?;
+        let burst = sim
+            .burst(burst_config(args, shops, Plan::new(args).codes()))
+            .await
+            .map_err(|e| anyhow::anyhow!("burst: {e}"))?;
         sim.wait_delivered(Duration::from_secs(args.timeout_secs)).await?;
-        let mut side = Side { burst_secs: burst.elapsed_ms / 1000.0, delivered_secs: Some(started.elapsed().as_secs_f64()), ..Side::default() };
+        let mut side = Side {
+            burst_secs: burst.elapsed_ms / 1000.0,
+            delivered_secs: Some(started.elapsed().as_secs_f64()),
+            ..Side::default()
+        };
         fill_stats(&mut side, &sim);
         anyhow::Ok(side)
     }
@@ -538,7 +558,13 @@ async fn orders_of(api: &CairnClient) -> anyhow::Result<Vec<OrderSeen>> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|l| (l["sku_code"].as_str().unwrap_or("").to_owned(), l["quantity"].as_i64().unwrap_or(0), l["reservation_state"].as_str().map(str::to_owned)))
+                .map(|l| {
+                    (
+                        l["sku_code"].as_str().unwrap_or("").to_owned(),
+                        l["quantity"].as_i64().unwrap_or(0),
+                        l["reservation_state"].as_str().map(str::to_owned),
+                    )
+                })
                 .collect();
             out.push(OrderSeen { external_id: o["external_id"].as_str().unwrap_or("").to_owned(), lines });
         }
@@ -581,7 +607,13 @@ fn check_ledger(entries: &[Value], safety_stock: i64) -> LedgerCheck {
 
 const LEDGER_LIMIT: usize = 100_000;
 
-async fn verify(sim: &Sim, sellers: &[Seller], plan: &Plan, burst: &BurstReport, report: &mut Report) -> anyhow::Result<()> {
+async fn verify(
+    sim: &Sim,
+    sellers: &[Seller],
+    plan: &Plan,
+    burst: &BurstReport,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     report.pushed = burst.tids.len();
     for (i, s) in sellers.iter().enumerate() {
         let expected: HashSet<String> = sim.trades(Some(&s.channel.shop_id)).await.into_iter().map(|t| t.tid).collect();
@@ -613,7 +645,10 @@ async fn verify(sim: &Sim, sellers: &[Seller], plan: &Plan, burst: &BurstReport,
             let safety = stock["safety_stock"].as_i64().unwrap_or(0);
             let check = check_ledger(&entries, safety);
             if check.entries >= LEDGER_LIMIT {
-                report.notes.push(format!("seller {} {code}: ledger longer than {LEDGER_LIMIT} entries, checked the first ones only", i + 1));
+                report.notes.push(format!(
+                    "seller {} {code}: ledger longer than {LEDGER_LIMIT} entries, checked the first ones only",
+                    i + 1
+                ));
             }
             let (on_hand, reserved) = (stock["on_hand"].as_i64().unwrap_or(0), stock["reserved"].as_i64().unwrap_or(0));
             let given = plan.stock[i][j];
@@ -624,13 +659,22 @@ async fn verify(sim: &Sim, sellers: &[Seller], plan: &Plan, burst: &BurstReport,
             let from_orders = live.get(code.as_str()).copied().unwrap_or(0);
             report.mismatched_units += (reserved - from_orders).abs() + (reserved - check.reserved).abs();
             if j == 0 {
-                let demand = burst.units_by_shop_sku.get(&s.channel.shop_id).and_then(|m| m.get(code)).copied().unwrap_or(0);
-                report.hot.push(HotSku { stock: given, demand, reserved, backordered: backordered.get(code.as_str()).copied().unwrap_or(0) });
+                let demand =
+                    burst.units_by_shop_sku.get(&s.channel.shop_id).and_then(|m| m.get(code)).copied().unwrap_or(0);
+                report.hot.push(HotSku {
+                    stock: given,
+                    demand,
+                    reserved,
+                    backordered: backordered.get(code.as_str()).copied().unwrap_or(0),
+                });
             }
         }
     }
     if report.mismatched_units != 0 {
-        report.notes.push(format!("{} units differ between stock levels, live order lines and the ledger fold", report.mismatched_units));
+        report.notes.push(format!(
+            "{} units differ between stock levels, live order lines and the ledger fold",
+            report.mismatched_units
+        ));
     }
     Ok(())
 }
@@ -683,55 +727,141 @@ impl std::fmt::Display for Report {
         writeln!(t, "machine: {}", self.machine)?;
         writeln!(t, "{}: {}", self.target, self.cairn_url)?;
         writeln!(t)?;
-        writeln!(t, "  {:<44} {:>18} {:>18} {:>7}", "", self.target, if has_b { "bare 200 endpoint" } else { "" }, if has_b { "ratio" } else { "" })?;
-        let mut row = |name: &str, a: String, bb: String, r: String| writeln!(t, "  {name:<44} {a:>18} {:>18} {r:>7}", col(bb));
-        row("orders/s end to end", rate(self.orders, c_done), rate(self.orders, b_done), ratio(per_sec(c_done), per_sec(b_done)))?;
+        writeln!(
+            t,
+            "  {:<44} {:>18} {:>18} {:>7}",
+            "",
+            self.target,
+            if has_b { "bare 200 endpoint" } else { "" },
+            if has_b { "ratio" } else { "" }
+        )?;
+        let mut row =
+            |name: &str, a: String, bb: String, r: String| writeln!(t, "  {name:<44} {a:>18} {:>18} {r:>7}", col(bb));
+        row(
+            "orders/s end to end",
+            rate(self.orders, c_done),
+            rate(self.orders, b_done),
+            ratio(per_sec(c_done), per_sec(b_done)),
+        )?;
         row("first push → done (s)", secs(c_done), secs(b_done), String::new())?;
-        row("  trades created + paid in the simulator (s)", format!("{:.2}", c.burst_secs), format!("{:.2}", b.burst_secs), String::new())?;
+        row(
+            "  trades created + paid in the simulator (s)",
+            format!("{:.2}", c.burst_secs),
+            format!("{:.2}", b.burst_secs),
+            String::new(),
+        )?;
         row("  every webhook answered 2xx (s)", secs(c.delivered_secs), secs(b.delivered_secs), String::new())?;
         row("  every order visible in Cairn (s)", secs(c.visible_secs), String::new(), String::new())?;
         row("  every order paid, stock decided (s)", secs(c.settled_secs), String::new(), String::new())?;
-        row("time to drain after the last webhook (s)", secs(c.settled_secs.zip(c.delivered_secs).map(|(s, d)| (s - d).max(0.0))), String::new(), String::new())?;
-        row("webhooks answered/s", rate(c.messages_delivered as usize, c.delivered_secs), rate(b.messages_delivered as usize, b.delivered_secs), String::new())?;
-        row("webhook latency p50 (ms)", format!("{:.2}", c.push_latency.p50), format!("{:.2}", b.push_latency.p50), ratio(Some(c.push_latency.p50), Some(b.push_latency.p50)))?;
-        row("webhook latency p99 (ms)", format!("{:.2}", c.push_latency.p99), format!("{:.2}", b.push_latency.p99), ratio(Some(c.push_latency.p99), Some(b.push_latency.p99)))?;
-        row("trade change → webhook answered p99 (ms)", format!("{:.1}", c.delivery_lag.p99), format!("{:.1}", b.delivery_lag.p99), String::new())?;
-        row("failed push attempts (retried)", c.failed_attempts.to_string(), b.failed_attempts.to_string(), String::new())?;
+        row(
+            "time to drain after the last webhook (s)",
+            secs(c.settled_secs.zip(c.delivered_secs).map(|(s, d)| (s - d).max(0.0))),
+            String::new(),
+            String::new(),
+        )?;
+        row(
+            "webhooks answered/s",
+            rate(c.messages_delivered as usize, c.delivered_secs),
+            rate(b.messages_delivered as usize, b.delivered_secs),
+            String::new(),
+        )?;
+        row(
+            "webhook latency p50 (ms)",
+            format!("{:.2}", c.push_latency.p50),
+            format!("{:.2}", b.push_latency.p50),
+            ratio(Some(c.push_latency.p50), Some(b.push_latency.p50)),
+        )?;
+        row(
+            "webhook latency p99 (ms)",
+            format!("{:.2}", c.push_latency.p99),
+            format!("{:.2}", b.push_latency.p99),
+            ratio(Some(c.push_latency.p99), Some(b.push_latency.p99)),
+        )?;
+        row(
+            "trade change → webhook answered p99 (ms)",
+            format!("{:.1}", c.delivery_lag.p99),
+            format!("{:.1}", b.delivery_lag.p99),
+            String::new(),
+        )?;
+        row(
+            "failed push attempts (retried)",
+            c.failed_attempts.to_string(),
+            b.failed_attempts.to_string(),
+            String::new(),
+        )?;
         writeln!(t)?;
         writeln!(t, "  {:<44} {:>18}", "orders pushed", self.pushed)?;
         writeln!(t, "  {:<44} {:>18}", "orders in Cairn", self.in_cairn)?;
         writeln!(t, "  {:<44} {:>18}  {}", "lost", self.lost, verdict(self.lost == 0))?;
         writeln!(t, "  {:<44} {:>18}  {}", "oversold units", self.oversold_units, verdict(self.oversold_units == 0))?;
         writeln!(t, "  {:<44} {:>18}  {}", "duplicates applied", self.duplicates, verdict(self.duplicates == 0))?;
-        writeln!(t, "  {:<44} {:>18}  {}", "orders under the wrong seller or doubled", self.misplaced_or_doubled, verdict(self.misplaced_or_doubled == 0))?;
+        writeln!(
+            t,
+            "  {:<44} {:>18}  {}",
+            "orders under the wrong seller or doubled",
+            self.misplaced_or_doubled,
+            verdict(self.misplaced_or_doubled == 0)
+        )?;
         if self.reconcile_nudges > 0 {
             writeln!(t, "  {:<44} {:>18}", "reconcile requests (for pushes missed)", self.reconcile_nudges)?;
         }
         writeln!(t)?;
         for (i, h) in self.hot.iter().enumerate() {
-            writeln!(t, "  hot SKU, seller {}: stock {}, demand {}, reserved {}, backordered {}", i + 1, h.stock, h.demand, h.reserved, h.backordered)?;
+            writeln!(
+                t,
+                "  hot SKU, seller {}: stock {}, demand {}, reserved {}, backordered {}",
+                i + 1,
+                h.stock,
+                h.demand,
+                h.reserved,
+                h.backordered
+            )?;
         }
         if !self.bus_at_delivered.is_empty() {
             writeln!(t)?;
             writeln!(t, "  when the last webhook was answered, the embedded bus stood at (handled / written):")?;
             for (consumer, written, handled) in &self.bus_at_delivered {
-                writeln!(t, "    {consumer:<12} {handled:>8} / {written:<8} ({} behind)", written.saturating_sub(*handled))?;
+                writeln!(
+                    t,
+                    "    {consumer:<12} {handled:>8} / {written:<8} ({} behind)",
+                    written.saturating_sub(*handled)
+                )?;
             }
         }
         if !self.gate.is_empty() {
             let total = self.cairn.settled_secs.unwrap_or(0.0);
             writeln!(t)?;
             writeln!(t, "  SQLite's write gate during the burst and drain ({total:.2} s), by writer:")?;
-            writeln!(t, "    {:<24} {:>12} {:>10} {:>9} {:>12}", "writer", "transactions", "held (s)", "of run", "in commit (s)")?;
+            writeln!(
+                t,
+                "    {:<24} {:>12} {:>10} {:>9} {:>12}",
+                "writer", "transactions", "held (s)", "of run", "in commit (s)"
+            )?;
             for u in &self.gate {
                 let held = u.held.as_secs_f64();
-                writeln!(t, "    {:<24} {:>12} {:>10.2} {:>8.0}% {:>12.2}", u.writer, u.transactions, held, 100.0 * held / total.max(1e-9), u.committing.as_secs_f64())?;
+                writeln!(
+                    t,
+                    "    {:<24} {:>12} {:>10.2} {:>8.0}% {:>12.2}",
+                    u.writer,
+                    u.transactions,
+                    held,
+                    100.0 * held / total.max(1e-9),
+                    u.committing.as_secs_f64()
+                )?;
             }
             let sum: f64 = self.gate.iter().map(|u| u.held.as_secs_f64()).sum();
-            writeln!(t, "    {:<24} {:>12} {:>10.2} {:>8.0}%", "all", self.gate.iter().map(|u| u.transactions).sum::<u64>(), sum, 100.0 * sum / total.max(1e-9))?;
+            writeln!(
+                t,
+                "    {:<24} {:>12} {:>10.2} {:>8.0}%",
+                "all",
+                self.gate.iter().map(|u| u.transactions).sum::<u64>(),
+                sum,
+                100.0 * sum / total.max(1e-9)
+            )?;
         }
         if !self.events.is_empty() {
-            let per_order: Vec<String> = self.events.iter().map(|(k, n)| format!("{k} {:.2}", *n as f64 / self.orders as f64)).collect();
+            let per_order: Vec<String> =
+                self.events.iter().map(|(k, n)| format!("{k} {:.2}", *n as f64 / self.orders as f64)).collect();
             writeln!(t, "  events written per order: {}", per_order.join(", "))?;
         }
         for n in &self.notes {
@@ -771,13 +901,21 @@ mod tests {
 
     #[test]
     fn a_ledger_that_never_promises_more_than_it_has_passes() {
-        let l = [mv("receipt", 2, 0, ""), mv("reserve", 0, 1, "a"), mv("reserve", 0, 1, "b"), mv("release", 0, -1, "a"), mv("reserve", 0, 1, "c"), mv("commit", -1, -1, "b")];
+        let l = [
+            mv("receipt", 2, 0, ""),
+            mv("reserve", 0, 1, "a"),
+            mv("reserve", 0, 1, "b"),
+            mv("release", 0, -1, "a"),
+            mv("reserve", 0, 1, "c"),
+            mv("commit", -1, -1, "b"),
+        ];
         assert_eq!(check_ledger(&l, 0), LedgerCheck { oversold: 0, duplicate_reserves: 0, reserved: 1, entries: 6 });
     }
 
     #[test]
     fn oversell_and_double_reserves_are_counted() {
-        let l = [mv("receipt", 1, 0, ""), mv("reserve", 0, 1, "a"), mv("reserve", 0, 1, "a"), mv("release", 0, -1, "a")];
+        let l =
+            [mv("receipt", 1, 0, ""), mv("reserve", 0, 1, "a"), mv("reserve", 0, 1, "a"), mv("release", 0, -1, "a")];
         let c = check_ledger(&l, 0);
         assert_eq!((c.oversold, c.duplicate_reserves, c.reserved), (1, 1, 1));
         // Safety stock is never promised either.

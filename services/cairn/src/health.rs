@@ -56,7 +56,11 @@ impl HealthApi {
             None => false,
         };
         let bus = self.bus.as_ref().is_some_and(|b| b.is_up());
-        let s = Status { status: if database && bus { "ready" } else { "unavailable" }.into(), database: Some(database), bus: Some(bus) };
+        let s = Status {
+            status: if database && bus { "ready" } else { "unavailable" }.into(),
+            database: Some(database),
+            bus: Some(bus),
+        };
         if database && bus { Ready::Ok(Json(s)) } else { Ready::Unavailable(Json(s)) }
     }
 }

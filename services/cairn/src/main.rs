@@ -66,7 +66,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]
@@ -91,7 +92,9 @@ async fn main() -> anyhow::Result<()> {
             println!("Cairn is up in {} ms — data in {}", started.elapsed().as_millis(), data_dir.display());
             println!("  API docs: {url}/docs");
             println!("  health:   {url}/healthz");
-            println!("  sign up:  curl -X POST {url}/v1/signup -H 'content-type: application/json' -d '{{\"tenant_name\":\"Demo\",\"email\":\"me@example.com\",\"password\":\"correct horse\"}}'");
+            println!(
+                "  sign up:  curl -X POST {url}/v1/signup -H 'content-type: application/json' -d '{{\"tenant_name\":\"Demo\",\"email\":\"me@example.com\",\"password\":\"correct horse\"}}'"
+            );
             running.wait(shutdown_signal()).await;
         }
         Command::Serve { services } => {

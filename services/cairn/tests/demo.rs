@@ -67,7 +67,9 @@ async fn demo_trades_reach_cairn_by_webhook_and_a_restart_finds_everything_again
     for tid in &tids[..5] {
         let pushed = demo.sim.messages(&MessageFilter { tid: Some(tid.clone()), ..MessageFilter::default() });
         assert!(
-            pushed.iter().any(|m| m.state == MessageState::Delivered && m.first_status.is_some_and(|s| (200..300).contains(&s))),
+            pushed
+                .iter()
+                .any(|m| m.state == MessageState::Delivered && m.first_status.is_some_and(|s| (200..300).contains(&s))),
             "{tid} reached Cairn without a delivered webhook: {pushed:?}"
         );
     }
@@ -92,7 +94,12 @@ async fn demo_trades_reach_cairn_by_webhook_and_a_restart_finds_everything_again
     assert!(again.sim.trades(None).await.len() as u64 >= before, "the marketplace kept its trades");
     for sku in &again.skus {
         let ledger = again.client().get(&format!("/v1/stock/{sku}/ledger")).await.unwrap();
-        let receipts = ledger.as_array().unwrap().iter().filter(|e| e["kind"] == "receipt" && e["cause"].as_str().unwrap().contains("initial count")).count();
+        let receipts = ledger
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "receipt" && e["cause"].as_str().unwrap().contains("initial count"))
+            .count();
         assert_eq!(receipts, 1, "{sku}'s initial stock was received once: {ledger}");
     }
     eventually("new orders after the restart", || async { (order_count(&again).await > before).then_some(()) }).await;

@@ -2,7 +2,10 @@
 
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
-use kernel::{Money, Timestamp, trade::{TradeLine, TradeSnapshot, TradeStatus}};
+use kernel::{
+    Money, Timestamp,
+    trade::{TradeLine, TradeSnapshot, TradeStatus},
+};
 use serde::Deserialize;
 
 /// How far a webhook's timestamp may be from our clock, either way.
@@ -151,8 +154,13 @@ impl Trade {
             post_fee: money("post_fee", &self.post_fee)?,
             discount_fee: money("discount_fee", &self.discount_fee)?,
             invoice_request: match self.invoice_request {
-                Some(r) if r.title.trim().is_empty() || r.title.chars().count() > 100 => return Err("invoice_request.title must be 1-100 characters".into()),
-                Some(r) if r.kind == kernel::trade::InvoiceBuyerKind::Company && r.tax_id.as_deref().is_none_or(|t| !valid_tax_id(t)) => {
+                Some(r) if r.title.trim().is_empty() || r.title.chars().count() > 100 => {
+                    return Err("invoice_request.title must be 1-100 characters".into());
+                }
+                Some(r)
+                    if r.kind == kernel::trade::InvoiceBuyerKind::Company
+                        && r.tax_id.as_deref().is_none_or(|t| !valid_tax_id(t)) =>
+                {
                     return Err("invoice_request.tax_id must be a 15-20 character tax id for a company".into());
                 }
                 r => r,

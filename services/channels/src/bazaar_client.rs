@@ -55,7 +55,8 @@ struct TradePage {
 
 /// Bazaar's time format for query parameters: RFC 3339 in China time, milliseconds.
 fn bazaar_time(t: Timestamp) -> String {
-    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00")).to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00"))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
 impl BazaarClient {
@@ -70,7 +71,13 @@ impl BazaarClient {
         }
     }
 
-    async fn call(&self, method: Method, path: &str, query: &[(&str, String)], body: Option<Vec<u8>>) -> Result<serde_json::Value, CallError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<serde_json::Value, CallError> {
         let mut params: Vec<(String, String)> = query.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
         params.push(("app_key".into(), self.app_key.clone()));
         params.push(("timestamp".into(), chrono::Utc::now().timestamp().to_string()));
@@ -78,25 +85,36 @@ impl BazaarClient {
         let raw = body.unwrap_or_default();
         let sign = api_sign(&self.app_secret, &params, &raw);
         params.push(("sign".into(), sign));
-        let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.base), &params).map_err(|e| CallError::Rejected { code: "bad-url".into(), message: e.to_string() })?;
+        let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.base), &params)
+            .map_err(|e| CallError::Rejected { code: "bad-url".into(), message: e.to_string() })?;
         let mut req = self.http.request(method, url).bearer_auth(&self.access_token);
         if !raw.is_empty() {
             req = req.header("content-type", "application/json").body(raw);
         }
         let resp = req.send().await.map_err(|e| CallError::Retry(format!("Bazaar unreachable: {e}")))?;
         let status = resp.status();
-        let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let retry_after =
+            resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
         let bytes = resp.bytes().await.map_err(|e| CallError::Retry(format!("Bazaar answer cut off: {e}")))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| CallError::Retry(format!("Bazaar answered {status} with a body that is not JSON: {e}")));
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| CallError::Retry(format!("Bazaar answered {status} with a body that is not JSON: {e}")));
         }
-        let err: ErrorBody = serde_json::from_slice(&bytes).unwrap_or(ErrorBody { code: String::new(), message: String::from_utf8_lossy(&bytes).chars().take(200).collect() });
+        let err: ErrorBody = serde_json::from_slice(&bytes).unwrap_or(ErrorBody {
+            code: String::new(),
+            message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+        });
         Err(match status {
-            StatusCode::TOO_MANY_REQUESTS => CallError::RateLimited(Duration::from_secs(retry_after.unwrap_or(1).clamp(1, 300))),
+            StatusCode::TOO_MANY_REQUESTS => {
+                CallError::RateLimited(Duration::from_secs(retry_after.unwrap_or(1).clamp(1, 300)))
+            }
             s if s.is_server_error() || s == StatusCode::UNAUTHORIZED || s == StatusCode::REQUEST_TIMEOUT => {
                 CallError::Retry(format!("Bazaar answered {s}: {} {}", err.code, err.message))
             }
-            _ => CallError::Rejected { code: if err.code.is_empty() { status.as_u16().to_string() } else { err.code }, message: err.message },
+            _ => CallError::Rejected {
+                code: if err.code.is_empty() { status.as_u16().to_string() } else { err.code },
+                message: err.message,
+            },
         })
     }
 
@@ -105,17 +123,25 @@ impl BazaarClient {
             .call(
                 Method::GET,
                 "/api/v1/trades",
-                &[("modified_start", start.to_owned()), ("modified_end", end.to_owned()), ("page_no", page_no.to_string()), ("page_size", PAGE_SIZE.to_string())],
+                &[
+                    ("modified_start", start.to_owned()),
+                    ("modified_end", end.to_owned()),
+                    ("page_no", page_no.to_string()),
+                    ("page_size", PAGE_SIZE.to_string()),
+                ],
                 None,
             )
             .await?;
-        serde_json::from_value(v).map_err(|e| CallError::Retry(format!("Bazaar trade list is not `{{trades, total_results}}`: {e}")))
+        serde_json::from_value(v)
+            .map_err(|e| CallError::Retry(format!("Bazaar trade list is not `{{trades, total_results}}`: {e}")))
     }
 }
 
 fn parse_trade(v: serde_json::Value) -> Pulled {
     let tid = v.get("tid").and_then(|t| t.as_str()).unwrap_or("?").to_owned();
-    serde_json::from_value::<bazaar::Trade>(v).map_err(|e| format!("{tid}: {e}")).and_then(|t| t.into_snapshot().map_err(|e| format!("{tid}: {e}")))
+    serde_json::from_value::<bazaar::Trade>(v)
+        .map_err(|e| format!("{tid}: {e}"))
+        .and_then(|t| t.into_snapshot().map_err(|e| format!("{tid}: {e}")))
 }
 
 #[async_trait::async_trait]
@@ -136,7 +162,13 @@ impl MarketplaceApi for BazaarClient {
         Ok(out)
     }
 
-    async fn ship(&self, external_id: &str, company_code: &str, waybill_no: &str, line_ids: Option<&[String]>) -> Result<(), CallError> {
+    async fn ship(
+        &self,
+        external_id: &str,
+        company_code: &str,
+        waybill_no: &str,
+        line_ids: Option<&[String]>,
+    ) -> Result<(), CallError> {
         let mut body = serde_json::json!({"company_code": company_code, "waybill_no": waybill_no});
         if let Some(ids) = line_ids {
             body["oids"] = serde_json::json!(ids);
@@ -147,7 +179,14 @@ impl MarketplaceApi for BazaarClient {
 
     async fn set_quantity(&self, sku_code: &str, quantity: i64) -> Result<(), CallError> {
         let path = format!("/api/v1/items/{}/quantity", urlencode(sku_code));
-        self.call(Method::PUT, &path, &[], Some(serde_json::to_vec(&serde_json::json!({"quantity": quantity})).expect("JSON"))).await.map(drop)
+        self.call(
+            Method::PUT,
+            &path,
+            &[],
+            Some(serde_json::to_vec(&serde_json::json!({"quantity": quantity})).expect("JSON")),
+        )
+        .await
+        .map(drop)
     }
 
     fn max_window(&self) -> chrono::Duration {
@@ -173,7 +212,10 @@ mod tests {
     fn api_signature_matches_an_independent_implementation() {
         // python3: hmac.new(b"secret", b"app_keyk1page_no2sign_methodhmac-sha256timestamp1700000000" + b'{"quantity":5}', hashlib.sha256).hexdigest().upper()
         let params: Vec<(String, String)> =
-            [("timestamp", "1700000000"), ("app_key", "k1"), ("sign_method", "hmac-sha256"), ("page_no", "2")].iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+            [("timestamp", "1700000000"), ("app_key", "k1"), ("sign_method", "hmac-sha256"), ("page_no", "2")]
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect();
         assert_eq!(api_sign("secret", &params, br#"{"quantity":5}"#), PYTHON_VECTOR);
     }
 
@@ -181,7 +223,8 @@ mod tests {
 
     #[test]
     fn times_are_china_time_with_milliseconds() {
-        let t = chrono::DateTime::parse_from_rfc3339("2026-11-10T16:00:03.005123Z").unwrap().with_timezone(&chrono::Utc);
+        let t =
+            chrono::DateTime::parse_from_rfc3339("2026-11-10T16:00:03.005123Z").unwrap().with_timezone(&chrono::Utc);
         assert_eq!(bazaar_time(t), "2026-11-11T00:00:03.005+08:00");
         assert_eq!(urlencode("TEE/红"), "TEE%2F%E7%BA%A2");
     }

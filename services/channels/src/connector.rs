@@ -37,7 +37,13 @@ pub trait MarketplaceApi: Send + Sync {
     /// trade modified while paging is not skipped.
     async fn trades_modified(&self, start: Timestamp, end: Timestamp) -> Result<Vec<Pulled>, CallError>;
     /// Marks the trade's lines shipped (all when `line_ids` is `None`).
-    async fn ship(&self, external_id: &str, company_code: &str, waybill_no: &str, line_ids: Option<&[String]>) -> Result<(), CallError>;
+    async fn ship(
+        &self,
+        external_id: &str,
+        company_code: &str,
+        waybill_no: &str,
+        line_ids: Option<&[String]>,
+    ) -> Result<(), CallError>;
     /// Sets the quantity the shop displays for a SKU.
     async fn set_quantity(&self, sku_code: &str, quantity: i64) -> Result<(), CallError>;
     /// The longest window one [`MarketplaceApi::trades_modified`] call may span.

@@ -1,10 +1,11 @@
 //! `/v1/channels` (connect shops) and `/v1/webhooks/bazaar/{channel_id}` (ingress).
 
 use crate::{
-    bazaar, shopify,
+    bazaar,
     db::{channel_pull_finds, channel_sync, channels, stock_pushes},
     ingest::{self, Ingested, Ingestor, OwnedIncoming, Source},
     reconcile::{ReconcileError, Reconciler},
+    shopify,
     writeback::{self, state},
 };
 use auth::BearerAuth;
@@ -41,7 +42,12 @@ pub struct ChannelsApi {
 impl ChannelsApi {
     /// `public_url` is where marketplaces reach this deployment (for `webhook_url`).
     pub fn new(db: store::Db, public_url: impl Into<String>, reconciler: Reconciler) -> Self {
-        ChannelsApi { ingestor: Ingestor::new(db.clone()), db, public_url: public_url.into().trim_end_matches('/').to_owned(), reconciler }
+        ChannelsApi {
+            ingestor: Ingestor::new(db.clone()),
+            db,
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            reconciler,
+        }
     }
 }
 
@@ -299,18 +305,27 @@ impl<'a> ApiExtractor<'a> for RawJson {
     fn request_meta() -> Option<MetaRequest> {
         Some(MetaRequest {
             description: Some("A Bazaar webhook message (BAZAAR.md), at most 1 MiB."),
-            content: vec![MetaMediaType { content_type: "application/json", schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("object"))) }],
+            content: vec![MetaMediaType {
+                content_type: "application/json",
+                schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("object"))),
+            }],
             required: true,
         })
     }
 
-    async fn from_request(_req: &'a Request, body: &mut RequestBody, _opts: ExtractParamOptions<()>) -> poem::Result<Self> {
+    async fn from_request(
+        _req: &'a Request,
+        body: &mut RequestBody,
+        _opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
         use futures_util::StreamExt as _;
         let mut stream = body.take()?.into_bytes_stream();
         let mut buf = Vec::new();
         let mut seen = 0usize;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| poem::Error::from_string(format!("reading the body: {e}"), poem::http::StatusCode::BAD_REQUEST))?;
+            let chunk = chunk.map_err(|e| {
+                poem::Error::from_string(format!("reading the body: {e}"), poem::http::StatusCode::BAD_REQUEST)
+            })?;
             seen += chunk.len();
             if seen <= bazaar::MAX_BODY_BYTES {
                 buf.extend_from_slice(&chunk);
@@ -321,7 +336,10 @@ impl<'a> ApiExtractor<'a> for RawJson {
         if seen > bazaar::MAX_BODY_BYTES {
             // The rest of an oversized body is read and dropped (up to DRAIN_LIMIT) so the sender
             // gets the 413 instead of a connection reset in the middle of its upload.
-            return Err(poem::Error::from_string(format!("Webhook bodies are limited to {} bytes.", bazaar::MAX_BODY_BYTES), poem::http::StatusCode::PAYLOAD_TOO_LARGE));
+            return Err(poem::Error::from_string(
+                format!("Webhook bodies are limited to {} bytes.", bazaar::MAX_BODY_BYTES),
+                poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+            ));
         }
         Ok(RawJson(buf))
     }
@@ -342,7 +360,10 @@ impl ChannelsApi {
             shop_id: c.shop_id,
             name: c.name,
             hold_ttl_seconds: c.hold_ttl_seconds,
-            api: c.api_base_url.clone().map(|base_url| ApiInfo { base_url, app_key: c.app_key.clone().unwrap_or_default() }),
+            api: c
+                .api_base_url
+                .clone()
+                .map(|base_url| ApiInfo { base_url, app_key: c.app_key.clone().unwrap_or_default() }),
             created_at: c.created_at,
         }
     }
@@ -350,7 +371,8 @@ impl ChannelsApi {
     /// A shop's write-backs of one table (`shipment_writebacks`, `stock_pushes`), counted by state.
     async fn by_state(&self, table: &str, tenant: Uuid, channel: Uuid) -> Result<HashMap<String, i64>, sea_orm::DbErr> {
         let sql = format!("select state, count(*) from {table} where tenant_id = ? and channel_id = ? group by state");
-        let rows = self.db.conn().query_all_raw(store::stmt(&self.db, &sql, vec![tenant.into(), channel.into()])).await?;
+        let rows =
+            self.db.conn().query_all_raw(store::stmt(&self.db, &sql, vec![tenant.into(), channel.into()])).await?;
         rows.iter().map(|r| Ok((r.try_get_by_index::<String>(0)?, r.try_get_by_index::<i64>(1)?))).collect()
     }
 
@@ -366,7 +388,11 @@ impl ChannelsApi {
     }
 
     async fn channel(&self, tenant: uuid::Uuid, id: Uuid) -> Result<channels::Model, Problem> {
-        channels::Entity::find_by_id((tenant, id)).one(self.db.conn()).await.map_err(Problem::internal)?.ok_or_else(|| Problem::not_found("channel"))
+        channels::Entity::find_by_id((tenant, id))
+            .one(self.db.conn())
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(|| Problem::not_found("channel"))
     }
 }
 
@@ -395,7 +421,10 @@ fn apply_refund(mut s: kernel::trade::TradeSnapshot, r: &shopify::Refund) -> Opt
 /// The secrets a webhook may be signed with now: the current one, and for an hour after a
 /// rotation the previous one (BAZAAR.md).
 fn secrets(c: &channels::Model, now: DateTime<Utc>) -> impl Iterator<Item = &str> {
-    let previous = c.previous_secret.as_deref().filter(|_| c.secret_rotated_at.is_some_and(|at| now - at < chrono::Duration::hours(1)));
+    let previous = c
+        .previous_secret
+        .as_deref()
+        .filter(|_| c.secret_rotated_at.is_some_and(|at| now - at < chrono::Duration::hours(1)));
     std::iter::once(c.webhook_secret.as_str()).chain(previous)
 }
 
@@ -415,7 +444,10 @@ fn check_api(api: Option<&ApiCredentials>) -> Result<(), Problem> {
     if let Some(a) = api
         && reqwest_free_url_ok(&a.base_url).is_none()
     {
-        return Err(Problem::new(Code::InvalidInput, "api.base_url must be an http(s) URL such as https://api.bazaar.example"));
+        return Err(Problem::new(
+            Code::InvalidInput,
+            "api.base_url must be an http(s) URL such as https://api.bazaar.example",
+        ));
     }
     Ok(())
 }
@@ -428,7 +460,9 @@ fn reqwest_free_url_ok(url: &str) -> Option<()> {
 }
 
 fn header<'h>(h: &'h Header<Option<String>>, name: &str) -> Result<&'h str, Problem> {
-    h.0.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| Problem::new(Code::MissingHeader, format!("{name} is required")))
+    h.0.as_deref()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Problem::new(Code::MissingHeader, format!("{name} is required")))
 }
 
 #[OpenApi(prefix_path = "/v1")]
@@ -439,13 +473,25 @@ impl ChannelsApi {
     async fn create(&self, auth: BearerAuth, body: Json<NewChannel>) -> ApiResult<ChannelCreated> {
         let t = auth.0.tenant_id.0;
         if !MARKETPLACES.contains(&body.marketplace.as_str()) {
-            return Err(Problem::new(Code::InvalidInput, format!("marketplace must be one of {}", MARKETPLACES.join(", "))).into());
+            return Err(Problem::new(
+                Code::InvalidInput,
+                format!("marketplace must be one of {}", MARKETPLACES.join(", ")),
+            )
+            .into());
         }
         if body.marketplace == "shopify" && body.webhook_secret.is_none() {
-            return Err(Problem::new(Code::InvalidInput, "a Shopify shop needs `webhook_secret`: the app's client secret, which signs its webhooks").into());
+            return Err(Problem::new(
+                Code::InvalidInput,
+                "a Shopify shop needs `webhook_secret`: the app's client secret, which signs its webhooks",
+            )
+            .into());
         }
         if body.marketplace != "shopify" && body.webhook_secret.is_some() {
-            return Err(Problem::new(Code::InvalidInput, "`webhook_secret` is generated by Cairn for this marketplace; leave it out").into());
+            return Err(Problem::new(
+                Code::InvalidInput,
+                "`webhook_secret` is generated by Cairn for this marketplace; leave it out",
+            )
+            .into());
         }
         check_api(body.api.as_ref())?;
         let ttl = body.hold_ttl_seconds.unwrap_or(DEFAULT_HOLD_TTL_SECONDS);
@@ -466,7 +512,11 @@ impl ChannelsApi {
             return if same {
                 Ok(ChannelCreated::Created(Json(self.dto(c, true))))
             } else {
-                Err(Problem::new(Code::AlreadyExists, format!("shop `{}` is already connected with different settings", c.shop_id)).into())
+                Err(Problem::new(
+                    Code::AlreadyExists,
+                    format!("shop `{}` is already connected with different settings", c.shop_id),
+                )
+                .into())
             };
         }
         let body = body.0;
@@ -494,7 +544,12 @@ impl ChannelsApi {
         let tx = self.db.write().await.map_err(Problem::internal)?;
         let am: channels::ActiveModel = row.clone().into();
         if let Err(e) = channels::Entity::insert(am).exec_without_returning(&*tx).await {
-            return Err(if store::is_unique_violation(&e) { Problem::new(Code::AlreadyExists, "this shop was connected concurrently; retry") } else { Problem::internal(e) }.into());
+            return Err(if store::is_unique_violation(&e) {
+                Problem::new(Code::AlreadyExists, "this shop was connected concurrently; retry")
+            } else {
+                Problem::internal(e)
+            }
+            .into());
         }
         tx.commit().await.map_err(Problem::internal)?;
         // A new shop starts displaying what the tenant has (and others' reserves may shift).
@@ -533,12 +588,21 @@ impl ChannelsApi {
     /// the shop; Shopify: the app's new client secret. Sending the current secret again changes
     /// nothing, so a retry is safe.
     #[oai(path = "/channels/:id/webhook-secret", method = "put", tag = "Tag::Channels")]
-    async fn rotate_secret(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<NewWebhookSecret>) -> ApiResult<ChannelFound> {
+    async fn rotate_secret(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<NewWebhookSecret>,
+    ) -> ApiResult<ChannelFound> {
         let t = auth.0.tenant_id.0;
         let mut c = self.channel(t, id.0).await?;
         let secret = body.0.secret;
         if secret.trim() != secret || secret.chars().any(char::is_control) {
-            return Err(Problem::new(Code::InvalidInput, "secret must not contain spaces at its ends or control characters").into());
+            return Err(Problem::new(
+                Code::InvalidInput,
+                "secret must not contain spaces at its ends or control characters",
+            )
+            .into());
         }
         if secret == c.webhook_secret {
             return Ok(ChannelFound::Ok(Json(self.dto(c, true))));
@@ -558,7 +622,11 @@ impl ChannelsApi {
             .map_err(Problem::internal)?
             .rows_affected();
         if changed == 0 {
-            return Err(Problem::new(Code::Busy, "the secret was changed at the same time; read the channel and retry").into());
+            return Err(Problem::new(
+                Code::Busy,
+                "the secret was changed at the same time; read the channel and retry",
+            )
+            .into());
         }
         tracing::info!(tenant_id = %t, channel_id = %c.id, "webhook secret rotated");
         c.previous_secret = Some(std::mem::replace(&mut c.webhook_secret, secret));
@@ -599,7 +667,8 @@ impl ChannelsApi {
         tx.commit().await.map_err(Problem::internal)?;
         tracing::info!(tenant_id = %t, channel_id = %c.id, "Open API credentials set");
         writeback::replan_tenant(&self.db, t).await.map_err(Problem::internal)?;
-        (c.api_base_url, c.app_key, c.app_secret, c.access_token) = (Some(a.base_url), Some(a.app_key), Some(a.app_secret), Some(a.access_token));
+        (c.api_base_url, c.app_key, c.app_secret, c.access_token) =
+            (Some(a.base_url), Some(a.app_key), Some(a.app_secret), Some(a.access_token));
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
 
@@ -627,9 +696,13 @@ impl ChannelsApi {
         // here with its error); every other one waits for new credentials.
         for table in ["shipment_writebacks", "stock_pushes"] {
             let values = vec![state::NO_API.into(), t.into(), c.id.into(), state::PENDING.into()];
-            tx.execute_raw(store::stmt(&self.db, &format!("update {table} set state = ? where tenant_id = ? and channel_id = ? and state = ?"), values))
-                .await
-                .map_err(Problem::internal)?;
+            tx.execute_raw(store::stmt(
+                &self.db,
+                &format!("update {table} set state = ? where tenant_id = ? and channel_id = ? and state = ?"),
+                values,
+            ))
+            .await
+            .map_err(Problem::internal)?;
         }
         tx.commit().await.map_err(Problem::internal)?;
         tracing::info!(tenant_id = %t, channel_id = %c.id, "Open API credentials removed");
@@ -651,7 +724,9 @@ impl ChannelsApi {
                 unreadable: r.unreadable,
                 error: r.error,
             }))),
-            Err(ReconcileError::NotConfigured) => Err(Problem::new(Code::NotConfigured, ReconcileError::NotConfigured.to_string()).into()),
+            Err(ReconcileError::NotConfigured) => {
+                Err(Problem::new(Code::NotConfigured, ReconcileError::NotConfigured.to_string()).into())
+            }
             Err(ReconcileError::Busy) => Err(Problem::new(Code::Busy, ReconcileError::Busy.to_string()).into()),
             Err(ReconcileError::Db(e)) => Err(Problem::internal(e).into()),
         }
@@ -694,14 +769,26 @@ impl ChannelsApi {
             sync_lag_seconds: checkpoint.map(|cp| (now - cp).num_milliseconds() as f64 / 1000.0),
             next_pull_at: sync.as_ref().map(|s| s.next_pull_at),
             last_run: sync.as_ref().and_then(|s| {
-                s.last_run_at.map(|at| LastRun { at, window_start: s.last_window_start, window_end: s.last_window_end, pulled: s.last_pulled, found_by_pull_only: s.last_found, error: s.last_error.clone() })
+                s.last_run_at.map(|at| LastRun {
+                    at,
+                    window_start: s.last_window_start,
+                    window_end: s.last_window_end,
+                    pulled: s.last_pulled,
+                    found_by_pull_only: s.last_found,
+                    error: s.last_error.clone(),
+                })
             }),
             runs: sync.as_ref().map_or(0, |s| s.runs),
             pulled: sync.as_ref().map_or(0, |s| s.pulled),
             found_by_pull_only: sync.as_ref().map_or(0, |s| s.found),
             recent_found: recent
                 .into_iter()
-                .map(|f| FoundDto { external_id: f.external_id, modified: Timestamp::from_timestamp_micros(f.modified_us).unwrap_or_default(), status: f.status, found_at: f.found_at })
+                .map(|f| FoundDto {
+                    external_id: f.external_id,
+                    modified: Timestamp::from_timestamp_micros(f.modified_us).unwrap_or_default(),
+                    status: f.status,
+                    found_at: f.found_at,
+                })
                 .collect(),
             writebacks: WritebackCounts {
                 shipments_pending: n(&ships, state::PENDING),
@@ -732,7 +819,11 @@ impl ChannelsApi {
     /// One connected shop.
     #[oai(path = "/channels/:id", method = "get", tag = "Tag::Channels")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ChannelFound> {
-        let c = channels::Entity::find_by_id((auth.0.tenant_id.0, id.0)).one(self.db.conn()).await.map_err(Problem::internal)?.ok_or_else(|| Problem::not_found("channel"))?;
+        let c = channels::Entity::find_by_id((auth.0.tenant_id.0, id.0))
+            .one(self.db.conn())
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(|| Problem::not_found("channel"))?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
 
@@ -770,7 +861,11 @@ impl ChannelsApi {
             return Err(Problem::new(Code::InvalidInput, format!("unknown topic `{topic}`")).into());
         }
         let inbound = shopify::parse(topic, &body.0).map_err(|e| {
-            if serde_json::from_slice::<serde_json::Value>(&body.0).is_err() { Problem::new(Code::MalformedRequest, e) } else { Problem::new(Code::InvalidInput, e) }
+            if serde_json::from_slice::<serde_json::Value>(&body.0).is_err() {
+                Problem::new(Code::MalformedRequest, e)
+            } else {
+                Problem::new(Code::InvalidInput, e)
+            }
         })?;
         let raw = String::from_utf8_lossy(&body.0);
         let trade = match inbound {
@@ -782,7 +877,14 @@ impl ChannelsApi {
         };
         let outcome = match trade {
             Some(trade) => {
-                let m = OwnedIncoming { channel: channel.clone(), source: Source::Push, message_id: webhook_id.to_owned(), topic: topic.to_owned(), body: raw.into_owned(), trade };
+                let m = OwnedIncoming {
+                    channel: channel.clone(),
+                    source: Source::Push,
+                    message_id: webhook_id.to_owned(),
+                    topic: topic.to_owned(),
+                    body: raw.into_owned(),
+                    trade,
+                };
                 self.ingestor.ingest(m, now).await
             }
             // A refund of an order we have not seen (its orders/* will carry the refund) or that
@@ -812,12 +914,21 @@ impl ChannelsApi {
     ) -> ApiResult<WebhookAccepted> {
         let channel = self.webhook_channel(channel_id.0, "bazaar").await?;
         let (Some(sig), Some(ts)) = (signature.0.as_deref(), timestamp.0.as_deref()) else {
-            return Err(Problem::new(Code::InvalidSignature, "X-Bazaar-Signature and X-Bazaar-Timestamp are required").into());
+            return Err(
+                Problem::new(Code::InvalidSignature, "X-Bazaar-Signature and X-Bazaar-Timestamp are required").into()
+            );
         };
         let now = Utc::now();
-        let ts_num: i64 = ts.trim().parse().map_err(|_| Problem::new(Code::StaleTimestamp, "X-Bazaar-Timestamp must be Unix seconds"))?;
+        let ts_num: i64 = ts
+            .trim()
+            .parse()
+            .map_err(|_| Problem::new(Code::StaleTimestamp, "X-Bazaar-Timestamp must be Unix seconds"))?;
         if (now.timestamp() - ts_num).abs() > bazaar::MAX_SKEW_SECONDS {
-            return Err(Problem::new(Code::StaleTimestamp, format!("X-Bazaar-Timestamp is more than {} s from now", bazaar::MAX_SKEW_SECONDS)).into());
+            return Err(Problem::new(
+                Code::StaleTimestamp,
+                format!("X-Bazaar-Timestamp is more than {} s from now", bazaar::MAX_SKEW_SECONDS),
+            )
+            .into());
         }
         if !secrets(&channel, now).any(|s| bazaar::verify(s, ts.trim(), &body.0, sig)) {
             tracing::warn!(channel_id = %channel.id, "webhook with a bad signature rejected");
@@ -834,13 +945,21 @@ impl ChannelsApi {
         if !bazaar::TOPICS.contains(&topic) {
             return Err(Problem::new(Code::InvalidInput, format!("unknown topic `{topic}`")).into());
         }
-        let msg: bazaar::Message = serde_json::from_slice(&body.0).map_err(|e| Problem::new(Code::MalformedRequest, format!("body is not a Bazaar message: {e}")))?;
+        let msg: bazaar::Message = serde_json::from_slice(&body.0)
+            .map_err(|e| Problem::new(Code::MalformedRequest, format!("body is not a Bazaar message: {e}")))?;
         if msg.shop_id != channel.shop_id || msg.topic != topic {
             return Err(Problem::new(Code::InvalidInput, "body shop_id/topic do not match the headers").into());
         }
         let trade = msg.trade.into_snapshot().map_err(|e| Problem::new(Code::InvalidInput, e))?;
         let body = String::from_utf8_lossy(&body.0);
-        let m = OwnedIncoming { channel, source: Source::Push, message_id: message_id.to_owned(), topic: topic.to_owned(), body: body.into_owned(), trade };
+        let m = OwnedIncoming {
+            channel,
+            source: Source::Push,
+            message_id: message_id.to_owned(),
+            topic: topic.to_owned(),
+            body: body.into_owned(),
+            trade,
+        };
         let status = match self.ingestor.ingest(m, now).await.map_err(Problem::internal)? {
             Ingested::Duplicate => "duplicate",
             Ingested::Applied | Ingested::Stale => "accepted",

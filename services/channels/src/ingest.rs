@@ -55,7 +55,14 @@ pub fn pull_message_id(trade: &TradeSnapshot) -> String {
 }
 
 /// Stores a message that carries no trade to apply (yet): for dedupe and audit only.
-pub async fn store_only(db: &store::Db, c: &channels::Model, message_id: &str, topic: &str, body: &str, now: Timestamp) -> Result<Ingested, DbErr> {
+pub async fn store_only(
+    db: &store::Db,
+    c: &channels::Model,
+    message_id: &str,
+    topic: &str,
+    body: &str,
+    now: Timestamp,
+) -> Result<Ingested, DbErr> {
     let inserted = webhook_messages::Entity::insert(webhook_messages::ActiveModel {
         tenant_id: Set(c.tenant_id),
         channel_id: Set(c.id),
@@ -64,7 +71,15 @@ pub async fn store_only(db: &store::Db, c: &channels::Model, message_id: &str, t
         body: Set(body.to_owned()),
         received_at: Set(now),
     })
-    .on_conflict(OnConflict::columns([webhook_messages::Column::TenantId, webhook_messages::Column::ChannelId, webhook_messages::Column::MessageId]).do_nothing().to_owned())
+    .on_conflict(
+        OnConflict::columns([
+            webhook_messages::Column::TenantId,
+            webhook_messages::Column::ChannelId,
+            webhook_messages::Column::MessageId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
     .exec_without_returning(db.conn())
     .await?;
     Ok(if inserted == 0 { Ingested::Duplicate } else { Ingested::Stale })
@@ -89,7 +104,12 @@ pub async fn ingest_all(db: &store::Db, ms: &[Incoming<'_>], now: Timestamp) -> 
 /// one in order, in a few statements per round instead of three per message: a round takes at
 /// most one message per trade and per message id (so a later version of a trade sees the
 /// earlier one stored, and one statement never touches a row twice).
-async fn ingest_many(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[Incoming<'_>], now: Timestamp) -> Result<Vec<Ingested>, DbErr> {
+async fn ingest_many(
+    db: &store::Db,
+    tx: &sea_orm::DatabaseTransaction,
+    ms: &[Incoming<'_>],
+    now: Timestamp,
+) -> Result<Vec<Ingested>, DbErr> {
     let mut out = vec![Ingested::Duplicate; ms.len()];
     let mut remaining: Vec<usize> = (0..ms.len()).collect();
     while !remaining.is_empty() {
@@ -97,7 +117,8 @@ async fn ingest_many(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[In
         // for another trade still gets the second one answered as a duplicate).
         let (mut trades, mut ids) = (HashSet::new(), HashSet::new());
         let (round, later): (Vec<usize>, Vec<usize>) = remaining.iter().partition(|&&i| {
-            let (trade, id) = ((ms[i].channel.id, ms[i].trade.external_id.as_str()), (ms[i].channel.id, ms[i].message_id));
+            let (trade, id) =
+                ((ms[i].channel.id, ms[i].trade.external_id.as_str()), (ms[i].channel.id, ms[i].message_id));
             let free = !trades.contains(&trade) && !ids.contains(&id);
             if free {
                 trades.insert(trade);
@@ -112,12 +133,26 @@ async fn ingest_many(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[In
 }
 
 /// Messages `round` of `ms` (at most one per trade), outcomes into `out`.
-async fn ingest_round(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[Incoming<'_>], round: &[usize], out: &mut [Ingested], now: Timestamp) -> Result<(), DbErr> {
+async fn ingest_round(
+    db: &store::Db,
+    tx: &sea_orm::DatabaseTransaction,
+    ms: &[Incoming<'_>],
+    round: &[usize],
+    out: &mut [Ingested],
+    now: Timestamp,
+) -> Result<(), DbErr> {
     // 1. The raw messages; the ones already stored are duplicates.
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(round.len() * 6);
     for &i in round {
         let m = &ms[i];
-        values.extend([m.channel.tenant_id.into(), m.channel.id.into(), m.message_id.into(), m.topic.into(), m.body.into(), now.into()]);
+        values.extend([
+            m.channel.tenant_id.into(),
+            m.channel.id.into(),
+            m.message_id.into(),
+            m.topic.into(),
+            m.body.into(),
+            now.into(),
+        ]);
     }
     let sql = format!(
         "insert into webhook_messages (tenant_id, channel_id, message_id, topic, body, received_at) values {} \
@@ -128,7 +163,11 @@ async fn ingest_round(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[I
     for r in tx.query_all_raw(store::stmt(db, &sql, values)).await? {
         new_messages.insert((r.try_get::<Uuid>("", "channel_id")?, r.try_get::<String>("", "message_id")?));
     }
-    let fresh: Vec<usize> = round.iter().copied().filter(|&i| new_messages.contains(&(ms[i].channel.id, ms[i].message_id.to_owned()))).collect();
+    let fresh: Vec<usize> = round
+        .iter()
+        .copied()
+        .filter(|&i| new_messages.contains(&(ms[i].channel.id, ms[i].message_id.to_owned())))
+        .collect();
     if fresh.is_empty() {
         return Ok(());
     }
@@ -161,7 +200,8 @@ async fn ingest_round(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[I
     for r in tx.query_all_raw(store::stmt(db, &sql, values)).await? {
         newer.insert((r.try_get::<Uuid>("", "channel_id")?, r.try_get::<String>("", "external_id")?));
     }
-    let applied: Vec<usize> = fresh.into_iter().filter(|&i| newer.contains(&(ms[i].channel.id, ms[i].trade.external_id.clone()))).collect();
+    let applied: Vec<usize> =
+        fresh.into_iter().filter(|&i| newer.contains(&(ms[i].channel.id, ms[i].trade.external_id.clone()))).collect();
     if applied.is_empty() {
         return Ok(());
     }
@@ -175,14 +215,19 @@ async fn ingest_round(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[I
             channel_id: Set(m.channel.id),
             external_id: Set(m.trade.external_id.clone()),
             modified_us: Set(m.trade.modified.timestamp_micros()),
-            status: Set(serde_json::to_value(m.trade.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+            status: Set(serde_json::to_value(m.trade.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()),
             found_at: Set(now),
         })
         .collect();
     if !finds.is_empty() {
         use channel_pull_finds::Column as C;
         channel_pull_finds::Entity::insert_many(finds)
-            .on_conflict(OnConflict::columns([C::TenantId, C::ChannelId, C::ExternalId, C::ModifiedUs]).do_nothing().to_owned())
+            .on_conflict(
+                OnConflict::columns([C::TenantId, C::ChannelId, C::ExternalId, C::ModifiedUs]).do_nothing().to_owned(),
+            )
             .exec_without_returning(tx)
             .await?;
     }
@@ -208,7 +253,10 @@ async fn ingest_round(db: &store::Db, tx: &sea_orm::DatabaseTransaction, ms: &[I
 /// The newest snapshot seen of a trade (e.g. to apply a partial update such as a Shopify refund).
 pub async fn latest(db: &store::Db, c: &channels::Model, external_id: &str) -> Result<Option<TradeSnapshot>, DbErr> {
     let row = channel_trades::Entity::find_by_id((c.tenant_id, c.id, external_id.to_owned())).one(db.conn()).await?;
-    row.map(|r| serde_json::from_str(&r.snapshot).map_err(|e| DbErr::Custom(format!("stored snapshot of {external_id}: {e}")))).transpose()
+    row.map(|r| {
+        serde_json::from_str(&r.snapshot).map_err(|e| DbErr::Custom(format!("stored snapshot of {external_id}: {e}")))
+    })
+    .transpose()
 }
 
 /// An [`Incoming`] that owns its parts, to hand to the group-commit writer.
@@ -223,7 +271,14 @@ pub struct OwnedIncoming {
 
 impl OwnedIncoming {
     fn borrow(&self) -> Incoming<'_> {
-        Incoming { channel: &self.channel, source: self.source, message_id: &self.message_id, topic: &self.topic, body: &self.body, trade: &self.trade }
+        Incoming {
+            channel: &self.channel,
+            source: self.source,
+            message_id: &self.message_id,
+            topic: &self.topic,
+            body: &self.body,
+            trade: &self.trade,
+        }
     }
 }
 

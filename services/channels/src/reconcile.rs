@@ -16,7 +16,11 @@ use crate::{
 };
 use chrono::{Duration as ChronoDuration, Utc};
 use kernel::Timestamp;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::{ExprTrait as _, OnConflict}};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    sea_query::{ExprTrait as _, OnConflict},
+};
 use std::{collections::HashMap, time::Duration};
 use tokio::sync::watch;
 
@@ -35,7 +39,12 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { interval: Duration::from_secs(60), overlap: ChronoDuration::seconds(30), settle: ChronoDuration::seconds(2), first_lookback: ChronoDuration::hours(24) }
+        Settings {
+            interval: Duration::from_secs(60),
+            overlap: ChronoDuration::seconds(30),
+            settle: ChronoDuration::seconds(2),
+            first_lookback: ChronoDuration::hours(24),
+        }
     }
 }
 
@@ -104,7 +113,11 @@ impl Reconciler {
             found: Set(0),
         };
         channel_sync::Entity::insert(row)
-            .on_conflict(OnConflict::columns([channel_sync::Column::TenantId, channel_sync::Column::ChannelId]).do_nothing().to_owned())
+            .on_conflict(
+                OnConflict::columns([channel_sync::Column::TenantId, channel_sync::Column::ChannelId])
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(self.db.conn())
             .await?;
         Ok(())
@@ -129,7 +142,10 @@ impl Reconciler {
         if claimed == 0 {
             return Err(ReconcileError::Busy);
         }
-        let sync = channel_sync::Entity::find_by_id((c.tenant_id, c.id)).one(self.db.conn()).await?.ok_or(ReconcileError::Busy)?;
+        let sync = channel_sync::Entity::find_by_id((c.tenant_id, c.id))
+            .one(self.db.conn())
+            .await?
+            .ok_or(ReconcileError::Busy)?;
         let mut report = RunReport::default();
         let start = match sync.checkpoint {
             Some(cp) => cp - self.settings.overlap,
@@ -152,7 +168,9 @@ impl Reconciler {
                 }
                 Err(e) => {
                     report.error = Some(match e {
-                        CallError::RateLimited(d) => format!("rate limited by the marketplace (retry after {} s)", d.as_secs()),
+                        CallError::RateLimited(d) => {
+                            format!("rate limited by the marketplace (retry after {} s)", d.as_secs())
+                        }
                         other => other.to_string(),
                     });
                     break;
@@ -173,8 +191,14 @@ impl Reconciler {
             .col_expr(channel_sync::Column::LastFound, sea_orm::sea_query::Expr::value(report.found))
             .col_expr(channel_sync::Column::LastError, sea_orm::sea_query::Expr::value(report.error.clone()))
             .col_expr(channel_sync::Column::Runs, sea_orm::sea_query::Expr::col(channel_sync::Column::Runs).add(1))
-            .col_expr(channel_sync::Column::Pulled, sea_orm::sea_query::Expr::col(channel_sync::Column::Pulled).add(report.pulled))
-            .col_expr(channel_sync::Column::Found, sea_orm::sea_query::Expr::col(channel_sync::Column::Found).add(report.found))
+            .col_expr(
+                channel_sync::Column::Pulled,
+                sea_orm::sea_query::Expr::col(channel_sync::Column::Pulled).add(report.pulled),
+            )
+            .col_expr(
+                channel_sync::Column::Found,
+                sea_orm::sea_query::Expr::col(channel_sync::Column::Found).add(report.found),
+            )
             .filter(channel_sync::Column::TenantId.eq(c.tenant_id))
             .filter(channel_sync::Column::ChannelId.eq(c.id))
             .exec(self.db.conn())
@@ -186,7 +210,12 @@ impl Reconciler {
     }
 
     /// Ingests the pulled versions Cairn has not seen, 100 lookups at a time.
-    async fn feed(&self, c: &channels::Model, trades: Vec<connector::Pulled>, report: &mut RunReport) -> Result<(), sea_orm::DbErr> {
+    async fn feed(
+        &self,
+        c: &channels::Model,
+        trades: Vec<connector::Pulled>,
+        report: &mut RunReport,
+    ) -> Result<(), sea_orm::DbErr> {
         let mut readable = Vec::with_capacity(trades.len());
         for t in trades {
             report.pulled += 1;
@@ -219,9 +248,22 @@ impl Reconciler {
             }
             // One transaction for the chunk: one by one, each waited for the write gate behind
             // the bus's batches, and a page took seconds under load.
-            let ms: Vec<Incoming<'_>> =
-                unseen.iter().map(|(t, message_id, body)| Incoming { channel: c, source: Source::Pull, message_id, topic: "reconcile.pull", body, trade: t }).collect();
-            report.found += ingest::ingest_all(&self.db, &ms, Utc::now()).await?.into_iter().filter(|r| *r == Ingested::Applied).count() as i64;
+            let ms: Vec<Incoming<'_>> = unseen
+                .iter()
+                .map(|(t, message_id, body)| Incoming {
+                    channel: c,
+                    source: Source::Pull,
+                    message_id,
+                    topic: "reconcile.pull",
+                    body,
+                    trade: t,
+                })
+                .collect();
+            report.found += ingest::ingest_all(&self.db, &ms, Utc::now())
+                .await?
+                .into_iter()
+                .filter(|r| *r == Ingested::Applied)
+                .count() as i64;
         }
         Ok(())
     }
@@ -247,12 +289,17 @@ impl Reconciler {
 
     async fn pull_due(&self) -> Result<(), sea_orm::DbErr> {
         let now = Utc::now();
-        let shops = channels::Entity::find().filter(channels::Column::ApiBaseUrl.is_not_null()).all(self.db.conn()).await?;
+        let shops =
+            channels::Entity::find().filter(channels::Column::ApiBaseUrl.is_not_null()).all(self.db.conn()).await?;
         if shops.is_empty() {
             return Ok(());
         }
-        let due: HashMap<(uuid::Uuid, uuid::Uuid), Timestamp> =
-            channel_sync::Entity::find().all(self.db.conn()).await?.into_iter().map(|s| ((s.tenant_id, s.channel_id), s.next_pull_at)).collect();
+        let due: HashMap<(uuid::Uuid, uuid::Uuid), Timestamp> = channel_sync::Entity::find()
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|s| ((s.tenant_id, s.channel_id), s.next_pull_at))
+            .collect();
         for c in shops {
             if due.get(&(c.tenant_id, c.id)).is_some_and(|&at| at > now) {
                 continue;

@@ -60,13 +60,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// The topics Cairn subscribes to.
-pub const TOPICS: &[&str] = &[
-    "orders/create",
-    "orders/paid",
-    "orders/cancelled",
-    "orders/updated",
-    "refunds/create",
-];
+pub const TOPICS: &[&str] = &["orders/create", "orders/paid", "orders/cancelled", "orders/updated", "refunds/create"];
 
 /// Largest quantity accepted on a line, as for Bazaar.
 const MAX_QUANTITY: i64 = 1_000_000;
@@ -115,9 +109,7 @@ pub fn parse(topic: &str, body: &[u8]) -> Result<Inbound, String> {
         "orders/create" | "orders/paid" | "orders/cancelled" | "orders/updated" => {
             decode::<Order>(body)?.into_snapshot().map(Inbound::Order)
         }
-        "refunds/create" => decode::<RefundObject>(body)?
-            .into_refund()
-            .map(Inbound::Refund),
+        "refunds/create" => decode::<RefundObject>(body)?.into_refund().map(Inbound::Refund),
         other => Err(format!("topic `{other}` is not one Cairn subscribes to")),
     }
 }
@@ -207,9 +199,7 @@ fn id(path: &str, v: Option<&Value>) -> Result<String, String> {
     match v {
         None | Some(Value::Null) => Err(format!("{path} is missing")),
         Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n > 0) => Ok(n.to_string()),
-        Some(Value::String(s))
-            if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) =>
-        {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) => {
             Ok(s.clone())
         }
         Some(_) => Err(format!("{path} must be a positive integer id")),
@@ -249,23 +239,17 @@ fn paid(financial_status: &str) -> Result<bool, String> {
     match financial_status {
         "paid" | "partially_paid" | "partially_refunded" | "refunded" => Ok(true),
         "pending" | "authorized" | "voided" | "expired" => Ok(false),
-        other => Err(format!(
-            "financial_status `{other}` is not a Shopify financial status"
-        )),
+        other => Err(format!("financial_status `{other}` is not a Shopify financial status")),
     }
 }
 
 /// The trade status for a paid, open order, by `fulfillment_status`.
 fn shipping_status(fulfillment_status: Option<&str>) -> Result<TradeStatus, String> {
     match fulfillment_status {
-        None | Some("unfulfilled" | "pending" | "restocked") => {
-            Ok(TradeStatus::WaitSellerSendGoods)
-        }
+        None | Some("unfulfilled" | "pending" | "restocked") => Ok(TradeStatus::WaitSellerSendGoods),
         Some("partial") => Ok(TradeStatus::SellerConsignedPart),
         Some("fulfilled") => Ok(TradeStatus::WaitBuyerConfirmGoods),
-        Some(other) => Err(format!(
-            "fulfillment_status `{other}` is not a Shopify fulfillment status"
-        )),
+        Some(other) => Err(format!("fulfillment_status `{other}` is not a Shopify fulfillment status")),
     }
 }
 
@@ -293,23 +277,14 @@ impl Order {
         let external_id = id("id", self.id.as_ref())?;
         let created = time("created_at", self.created_at.as_deref())?;
         let modified = time("updated_at", self.updated_at.as_deref())?;
-        let financial_status = self
-            .financial_status
-            .as_deref()
-            .ok_or("financial_status is missing")?;
-        let status = trade_status(
-            financial_status,
-            self.fulfillment_status.as_deref(),
-            self.cancelled_at.is_some(),
-        )?;
+        let financial_status = self.financial_status.as_deref().ok_or("financial_status is missing")?;
+        let status = trade_status(financial_status, self.fulfillment_status.as_deref(), self.cancelled_at.is_some())?;
         let pay_time = match (paid(financial_status)?, self.processed_at.as_deref()) {
             (false, _) => None,
             (true, None) => Some(created),
             (true, processed_at) => Some(time("processed_at", processed_at)?),
         };
-        let currency = text(self.currency.as_deref())
-            .ok_or("currency is missing")?
-            .to_owned();
+        let currency = text(self.currency.as_deref()).ok_or("currency is missing")?.to_owned();
 
         let refunded = refunded_quantities(self.refunds.as_deref().unwrap_or_default())?;
         let items = self.line_items.unwrap_or_default();
@@ -339,10 +314,7 @@ impl Order {
             created,
             pay_time,
             modified,
-            buyer_nick: buyer_nick(
-                self.customer.as_ref(),
-                &[self.email.as_deref(), self.contact_email.as_deref()],
-            ),
+            buyer_nick: buyer_nick(self.customer.as_ref(), &[self.email.as_deref(), self.contact_email.as_deref()]),
             buyer_memo: text(self.note.as_deref()).map(str::to_owned),
             currency,
             payment: money("total_price", self.total_price.as_ref())?,
@@ -361,41 +333,26 @@ impl LineItem {
         let sku_code = text(self.sku.as_deref())
             .ok_or_else(|| format!("{path}.sku is missing (Cairn matches stock by SKU)"))?
             .to_owned();
-        let quantity = self
-            .quantity
-            .ok_or_else(|| format!("{path}.quantity is missing"))?;
+        let quantity = self.quantity.ok_or_else(|| format!("{path}.quantity is missing"))?;
         if !(1..=MAX_QUANTITY).contains(&quantity) {
-            return Err(format!(
-                "{path}.quantity must be between 1 and {MAX_QUANTITY}"
-            ));
+            return Err(format!("{path}.quantity must be between 1 and {MAX_QUANTITY}"));
         }
         let unit_price = money(&format!("{path}.price"), self.price.as_ref())?;
         let allocations = self.discount_allocations.unwrap_or_default();
-        let discount = sum(allocations.iter().enumerate().map(|(j, d)| {
-            (
-                format!("{path}.discount_allocations[{j}].amount"),
-                d.amount.as_ref(),
-            )
-        }))?;
-        let gross = unit_price
-            .0
-            .checked_mul(quantity)
-            .ok_or_else(|| format!("{path}: price × quantity is too large"))?;
+        let discount = sum(allocations
+            .iter()
+            .enumerate()
+            .map(|(j, d)| (format!("{path}.discount_allocations[{j}].amount"), d.amount.as_ref())))?;
+        let gross =
+            unit_price.0.checked_mul(quantity).ok_or_else(|| format!("{path}: price × quantity is too large"))?;
         if discount.0 > gross {
-            return Err(format!(
-                "{path}.discount_allocations exceed price × quantity"
-            ));
+            return Err(format!("{path}.discount_allocations exceed price × quantity"));
         }
-        let title = match (
-            text(self.title.as_deref()),
-            text(self.variant_title.as_deref()),
-        ) {
+        let title = match (text(self.title.as_deref()), text(self.variant_title.as_deref())) {
             (Some(t), Some(v)) => format!("{t} / {v}"),
             (t, v) => t.or(v).unwrap_or_default().to_owned(),
         };
-        let wholly_refunded = refunded
-            .get(&external_line_id)
-            .is_some_and(|&r| r >= quantity);
+        let wholly_refunded = refunded.get(&external_line_id).is_some_and(|&r| r >= quantity);
         Ok(TradeLine {
             external_line_id,
             sku_code,
@@ -403,25 +360,16 @@ impl LineItem {
             quantity,
             unit_price,
             payment: Money(gross - discount.0),
-            refund_status: if wholly_refunded {
-                "SUCCESS"
-            } else {
-                "NO_REFUND"
-            }
-            .into(),
+            refund_status: if wholly_refunded { "SUCCESS" } else { "NO_REFUND" }.into(),
         })
     }
 }
 
 /// The sum of amounts, each named by its path for the error.
-fn sum<'a>(
-    amounts: impl IntoIterator<Item = (String, Option<&'a Value>)>,
-) -> Result<Money, String> {
+fn sum<'a>(amounts: impl IntoIterator<Item = (String, Option<&'a Value>)>) -> Result<Money, String> {
     let mut total = 0i64;
     for (path, v) in amounts {
-        total = total
-            .checked_add(money(&path, v)?.0)
-            .ok_or_else(|| format!("{path} is too large"))?;
+        total = total.checked_add(money(&path, v)?.0).ok_or_else(|| format!("{path} is too large"))?;
     }
     Ok(Money(total))
 }
@@ -450,18 +398,10 @@ fn buyer_nick(customer: Option<&Customer>, emails: &[Option<&str>]) -> String {
 fn refunded_quantities(refunds: &[RefundObject]) -> Result<HashMap<String, i64>, String> {
     let mut out = HashMap::new();
     for (i, r) in refunds.iter().enumerate() {
-        for (j, item) in r
-            .refund_line_items
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (j, item) in r.refund_line_items.as_deref().unwrap_or_default().iter().enumerate() {
             let path = format!("refunds[{i}].refund_line_items[{j}]");
             let line = item.line_id(&path)?;
-            let quantity = item
-                .quantity
-                .ok_or_else(|| format!("{path}.quantity is missing"))?;
+            let quantity = item.quantity.ok_or_else(|| format!("{path}.quantity is missing"))?;
             let sum: &mut i64 = out.entry(line).or_default();
             *sum = sum.saturating_add(quantity);
         }
@@ -473,10 +413,9 @@ impl RefundLineItem {
     /// The refunded line's id: `line_item_id`, or the embedded `line_item.id`.
     fn line_id(&self, path: &str) -> Result<String, String> {
         match &self.line_item_id {
-            None | Some(Value::Null) => id(
-                &format!("{path}.line_item_id"),
-                self.line_item.as_ref().and_then(|l| l.id.as_ref()),
-            ),
+            None | Some(Value::Null) => {
+                id(&format!("{path}.line_item_id"), self.line_item.as_ref().and_then(|l| l.id.as_ref()))
+            }
             v => id(&format!("{path}.line_item_id"), v.as_ref()),
         }
     }
@@ -494,12 +433,7 @@ impl RefundObject {
         };
         let mut refunded_line_ids: Vec<String> = Vec::new();
         let mut quantities: HashMap<String, i64> = HashMap::new();
-        for (i, item) in self
-            .refund_line_items
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (i, item) in self.refund_line_items.unwrap_or_default().iter().enumerate() {
             let line = item.line_id(&format!("refund_line_items[{i}]"))?;
             let q = item.quantity.ok_or_else(|| format!("refund_line_items[{i}].quantity is missing"))?;
             *quantities.entry(line.clone()).or_default() += q;
@@ -507,12 +441,7 @@ impl RefundObject {
                 refunded_line_ids.push(line);
             }
         }
-        Ok(Refund {
-            order_id,
-            refunded_line_ids,
-            quantities,
-            at,
-        })
+        Ok(Refund { order_id, refunded_line_ids, quantities, at })
     }
 }
 
@@ -557,10 +486,7 @@ mod tests {
         assert_eq!(s.created, utc("2022-01-01T00:00:00Z"));
         assert_eq!(s.modified, utc("2022-01-01T00:00:01Z"));
         assert_eq!(s.buyer_nick, "John Smith");
-        assert_eq!(
-            s.buyer_memo.as_deref(),
-            Some("Please gift wrap the sunglasses")
-        );
+        assert_eq!(s.buyer_memo.as_deref(), Some("Please gift wrap the sunglasses"));
         assert_eq!(s.currency, "USD");
         assert_eq!(s.payment, Money(41247));
         assert_eq!(s.post_fee, Money(1250));
@@ -612,10 +538,7 @@ mod tests {
         // No customer name: the order's email stands in; an empty note is no memo.
         assert_eq!(s.buyer_nick, "jon@example.com");
         assert_eq!(s.buyer_memo, None);
-        assert_eq!(
-            (s.payment, s.post_fee, s.discount_fee),
-            (Money(17249), Money(1250), Money(0))
-        );
+        assert_eq!((s.payment, s.post_fee, s.discount_fee), (Money(17249), Money(1250), Money(0)));
         assert_eq!(s.lines[0].sku_code, "SKU2006-035");
     }
 
@@ -656,10 +579,7 @@ mod tests {
         let one = order("orders/updated", &edited(UPDATED, |v| lounger(v, &[1])));
         assert!(!one.lines[1].refunded(), "1 of 2 refunded");
         let both = order("orders/updated", &edited(UPDATED, |v| lounger(v, &[1, 1])));
-        assert!(
-            both.lines[1].refunded(),
-            "1 + 1 of 2 refunded over two refunds"
-        );
+        assert!(both.lines[1].refunded(), "1 + 1 of 2 refunded over two refunds");
     }
 
     #[test]
@@ -674,11 +594,7 @@ mod tests {
             ("partially_paid", None, WaitSellerSendGoods),
             ("paid", Some("partial"), SellerConsignedPart),
             ("paid", Some("fulfilled"), WaitBuyerConfirmGoods),
-            (
-                "partially_refunded",
-                Some("fulfilled"),
-                WaitBuyerConfirmGoods,
-            ),
+            ("partially_refunded", Some("fulfilled"), WaitBuyerConfirmGoods),
             ("refunded", Some("fulfilled"), TradeClosed),
         ];
         for (fs, ff, want) in cases {
@@ -714,10 +630,7 @@ mod tests {
             v["line_items"][1]["discount_allocations"][0]["amount"] = serde_json::json!(10);
             v["shipping_lines"][0]["price"] = serde_json::json!(12.5);
         });
-        assert_eq!(
-            order("orders/updated", &body),
-            order("orders/paid", PAID.as_bytes())
-        );
+        assert_eq!(order("orders/updated", &body), order("orders/paid", PAID.as_bytes()));
     }
 
     #[test]
@@ -734,15 +647,9 @@ mod tests {
     #[test]
     fn ids_may_be_decimal_strings() {
         let body = edited(PAID, |v| v["id"] = "820982911946154508".into());
-        assert_eq!(
-            order("orders/updated", &body).external_id,
-            "820982911946154508"
-        );
+        assert_eq!(order("orders/updated", &body).external_id, "820982911946154508");
         let gid = edited(PAID, |v| v["id"] = "gid://shopify/Order/1".into());
-        assert_eq!(
-            parse("orders/paid", &gid).unwrap_err(),
-            "id must be a positive integer id"
-        );
+        assert_eq!(parse("orders/paid", &gid).unwrap_err(), "id must be a positive integer id");
     }
 
     #[test]
@@ -765,11 +672,7 @@ mod tests {
         assert!(!verify("shpss_test_secret", tampered.as_bytes(), sig));
         assert!(!verify("shpss_other_secret", CREATE.as_bytes(), sig));
         assert!(!verify("", CREATE.as_bytes(), sig));
-        assert!(!verify(
-            "shpss_test_secret",
-            CREATE.as_bytes(),
-            "not base64!"
-        ));
+        assert!(!verify("shpss_test_secret", CREATE.as_bytes(), "not base64!"));
         assert!(!verify("shpss_test_secret", CREATE.as_bytes(), ""));
         // The same JSON re-serialised (no `\/` escapes) is not the signed body.
         let reserialised = edited(CREATE, |_| {});
@@ -786,11 +689,7 @@ mod tests {
         let body = edited(PAID, |v| {
             v["line_items"][0].as_object_mut().unwrap().remove("sku");
         });
-        assert!(
-            parse("orders/paid", &body)
-                .unwrap_err()
-                .starts_with("line_items[0].sku is missing")
-        );
+        assert!(parse("orders/paid", &body).unwrap_err().starts_with("line_items[0].sku is missing"));
     }
 
     #[test]
@@ -798,15 +697,9 @@ mod tests {
         let body = edited(PAID, |v| {
             v.as_object_mut().unwrap().remove("updated_at");
         });
-        assert_eq!(
-            parse("orders/paid", &body).unwrap_err(),
-            "updated_at is missing"
-        );
+        assert_eq!(parse("orders/paid", &body).unwrap_err(), "updated_at is missing");
         let bad = edited(PAID, |v| v["updated_at"] = "yesterday".into());
-        assert_eq!(
-            parse("orders/paid", &bad).unwrap_err(),
-            "updated_at: `yesterday` is not an RFC 3339 time"
-        );
+        assert_eq!(parse("orders/paid", &bad).unwrap_err(), "updated_at: `yesterday` is not an RFC 3339 time");
     }
 
     #[test]
@@ -821,17 +714,10 @@ mod tests {
     fn an_unknown_topic_is_an_error() {
         for topic in ["orders/fulfilled", "products/update", "", "ORDERS/CREATE"] {
             let err = parse(topic, CREATE.as_bytes()).unwrap_err();
-            assert_eq!(
-                err,
-                format!("topic `{topic}` is not one Cairn subscribes to")
-            );
+            assert_eq!(err, format!("topic `{topic}` is not one Cairn subscribes to"));
         }
         for topic in TOPICS {
-            let body = if *topic == "refunds/create" {
-                REFUND
-            } else {
-                CREATE
-            };
+            let body = if *topic == "refunds/create" { REFUND } else { CREATE };
             assert!(parse(topic, body.as_bytes()).is_ok(), "{topic}");
         }
     }
@@ -840,37 +726,25 @@ mod tests {
     fn invalid_orders_say_what_is_wrong() {
         type Edit = fn(&mut Value);
         let cases: [(&str, Edit); 9] = [
-            ("line_items must not be empty", |v| {
-                v["line_items"] = serde_json::json!([])
+            ("line_items must not be empty", |v| v["line_items"] = serde_json::json!([])),
+            ("line_items[0].quantity must be between 1 and 1000000", |v| v["line_items"][0]["quantity"] = 0.into()),
+            ("line_items[0].quantity must be between 1 and 1000000", |v| {
+                v["line_items"][0]["quantity"] = 1_000_001.into()
             }),
-            (
-                "line_items[0].quantity must be between 1 and 1000000",
-                |v| v["line_items"][0]["quantity"] = 0.into(),
-            ),
-            (
-                "line_items[0].quantity must be between 1 and 1000000",
-                |v| v["line_items"][0]["quantity"] = 1_000_001.into(),
-            ),
-            ("line_items[0].id is missing", |v| {
-                v["line_items"][0]["id"] = Value::Null
-            }),
+            ("line_items[0].id is missing", |v| v["line_items"][0]["id"] = Value::Null),
             ("id is missing", |v| v["id"] = Value::Null),
-            (
-                "line_items[0].price: `8.999` is not a decimal amount with at most two decimals",
-                |v| v["line_items"][0]["price"] = "8.999".into(),
-            ),
-            (
-                "line_items[1].discount_allocations exceed price × quantity",
-                |v| v["line_items"][1]["discount_allocations"][0]["amount"] = "320.00".into(),
-            ),
-            (
-                "financial_status `on_hold` is not a Shopify financial status",
-                |v| v["financial_status"] = "on_hold".into(),
-            ),
-            (
-                "fulfillment_status `shipped` is not a Shopify fulfillment status",
-                |v| v["fulfillment_status"] = "shipped".into(),
-            ),
+            ("line_items[0].price: `8.999` is not a decimal amount with at most two decimals", |v| {
+                v["line_items"][0]["price"] = "8.999".into()
+            }),
+            ("line_items[1].discount_allocations exceed price × quantity", |v| {
+                v["line_items"][1]["discount_allocations"][0]["amount"] = "320.00".into()
+            }),
+            ("financial_status `on_hold` is not a Shopify financial status", |v| {
+                v["financial_status"] = "on_hold".into()
+            }),
+            ("fulfillment_status `shipped` is not a Shopify fulfillment status", |v| {
+                v["fulfillment_status"] = "shipped".into()
+            }),
         ];
         for (want, edit) in cases {
             assert_eq!(parse("orders/paid", &edited(PAID, edit)).unwrap_err(), want);
@@ -880,25 +754,15 @@ mod tests {
     #[test]
     fn invalid_refunds_say_what_is_wrong() {
         let body = edited(REFUND, |v| v["order_id"] = Value::Null);
-        assert_eq!(
-            parse("refunds/create", &body).unwrap_err(),
-            "order_id is missing"
-        );
+        assert_eq!(parse("refunds/create", &body).unwrap_err(), "order_id is missing");
         // The embedded line item's id stands in for a missing line_item_id.
-        let body = edited(REFUND, |v| {
-            v["refund_line_items"][0]["line_item_id"] = Value::Null
-        });
-        let Ok(Inbound::Refund(r)) = parse("refunds/create", &body) else {
-            panic!()
-        };
+        let body = edited(REFUND, |v| v["refund_line_items"][0]["line_item_id"] = Value::Null);
+        let Ok(Inbound::Refund(r)) = parse("refunds/create", &body) else { panic!() };
         assert_eq!(r.refunded_line_ids, ["487817672276298554"]);
         let body = edited(REFUND, |v| {
             v["refund_line_items"][0]["line_item_id"] = Value::Null;
             v["refund_line_items"][0]["line_item"]["id"] = Value::Null;
         });
-        assert_eq!(
-            parse("refunds/create", &body).unwrap_err(),
-            "refund_line_items[0].line_item_id is missing"
-        );
+        assert_eq!(parse("refunds/create", &body).unwrap_err(), "refund_line_items[0].line_item_id is missing");
     }
 }

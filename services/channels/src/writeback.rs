@@ -24,7 +24,10 @@ use kernel::{
     Envelope, Event, Timestamp,
     events::{OrderShipped, StockLevelChanged},
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::OnConflict,
+};
 use std::{collections::HashMap, time::Duration};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -90,7 +93,8 @@ impl bus::TxHandler for WritebackHandler {
     /// newer than what is stored or overwritten by it.
     async fn apply_batch(&self, tx: &sea_orm::DatabaseTransaction, envs: &[Envelope]) -> anyhow::Result<()> {
         let claimed = bus::inbox::claim_many(tx, CONSUMER, envs).await?;
-        let mut newest: std::collections::BTreeMap<(Uuid, String), StockLevelChanged> = std::collections::BTreeMap::new();
+        let mut newest: std::collections::BTreeMap<(Uuid, String), StockLevelChanged> =
+            std::collections::BTreeMap::new();
         for env in envs.iter().filter(|e| claimed.contains(&e.id)) {
             match env.kind.as_str() {
                 OrderShipped::TYPE => self.shipped(tx, env).await?,
@@ -150,7 +154,11 @@ impl WritebackHandler {
 
     /// Stores the levels (one per tenant and SKU, their messages already claimed) that are
     /// newer than the stored ones and plans the shops' pushes for those.
-    async fn levels(&self, tx: &sea_orm::DatabaseTransaction, levels: Vec<(Uuid, StockLevelChanged)>) -> anyhow::Result<()> {
+    async fn levels(
+        &self,
+        tx: &sea_orm::DatabaseTransaction,
+        levels: Vec<(Uuid, StockLevelChanged)>,
+    ) -> anyhow::Result<()> {
         if levels.is_empty() {
             return Ok(());
         }
@@ -169,7 +177,10 @@ impl WritebackHandler {
                  where channel_stock_levels.version < excluded.version returning tenant_id, sku_code, available",
                 store::value_rows(chunk.len(), 4)
             );
-            let values = chunk.iter().flat_map(|(t, l)| [(*t).into(), l.sku_code.clone().into(), l.available.into(), l.version.into()]).collect();
+            let values = chunk
+                .iter()
+                .flat_map(|(t, l)| [(*t).into(), l.sku_code.clone().into(), l.available.into(), l.version.into()])
+                .collect();
             for r in tx.query_all_raw(store::stmt(&self.db, &sql, values)).await? {
                 changed.push((r.try_get("", "tenant_id")?, r.try_get("", "sku_code")?, r.try_get("", "available")?));
             }
@@ -195,7 +206,13 @@ impl WritebackHandler {
 
 /// Sets the quantity each shop of `shops` (one tenant's) should display for each `(sku,
 /// available)`, coalescing into `stock_pushes`.
-pub async fn plan<C: ConnectionTrait>(db: &store::Db, conn: &C, shops: &[channels::Model], levels: &[(String, i64)], now: Timestamp) -> Result<(), DbErr> {
+pub async fn plan<C: ConnectionTrait>(
+    db: &store::Db,
+    conn: &C,
+    shops: &[channels::Model],
+    levels: &[(String, i64)],
+    now: Timestamp,
+) -> Result<(), DbErr> {
     upsert_pushes(db, conn, &pushes(shops, levels), now).await
 }
 
@@ -219,7 +236,12 @@ fn pushes(shops: &[channels::Model], levels: &[(String, i64)]) -> Vec<Push> {
 
 /// Stores `rows` (distinct shops and SKUs) as the desired quantities, coalescing into
 /// `stock_pushes`: a row already showing that quantity is synced, else pending.
-async fn upsert_pushes<C: ConnectionTrait>(db: &store::Db, conn: &C, rows: &[Push], now: Timestamp) -> Result<(), DbErr> {
+async fn upsert_pushes<C: ConnectionTrait>(
+    db: &store::Db,
+    conn: &C,
+    rows: &[Push],
+    now: Timestamp,
+) -> Result<(), DbErr> {
     for chunk in rows.chunks(1000) {
         let sql = format!(
             "insert into stock_pushes (tenant_id, channel_id, sku_code, desired, pushed, state, attempts, next_attempt_at, last_error, pushed_at, updated_at) \
@@ -228,7 +250,12 @@ async fn upsert_pushes<C: ConnectionTrait>(db: &store::Db, conn: &C, rows: &[Pus
              state = case when stock_pushes.pushed = excluded.desired then 'synced' else 'pending' end",
             vec!["(?, ?, ?, ?, null, 'pending', 0, ?, null, null, ?)"; chunk.len()].join(", ")
         );
-        let values = chunk.iter().flat_map(|(t, c, sku, desired)| [(*t).into(), (*c).into(), sku.clone().into(), (*desired).into(), now.into(), now.into()]).collect();
+        let values = chunk
+            .iter()
+            .flat_map(|(t, c, sku, desired)| {
+                [(*t).into(), (*c).into(), sku.clone().into(), (*desired).into(), now.into(), now.into()]
+            })
+            .collect();
         conn.execute_raw(store::stmt(db, &sql, values)).await?;
     }
     Ok(())
@@ -250,8 +277,13 @@ pub async fn replan_tenant(db: &store::Db, tenant: Uuid) -> Result<(), DbErr> {
     let tx = db.write().await?;
     lock_planning(db, &*tx, tenant).await?;
     let shops = channels::Entity::find().filter(channels::Column::TenantId.eq(tenant)).all(&*tx).await?;
-    let levels: Vec<(String, i64)> =
-        channel_stock_levels::Entity::find().filter(channel_stock_levels::Column::TenantId.eq(tenant)).all(&*tx).await?.into_iter().map(|l| (l.sku_code, l.available)).collect();
+    let levels: Vec<(String, i64)> = channel_stock_levels::Entity::find()
+        .filter(channel_stock_levels::Column::TenantId.eq(tenant))
+        .all(&*tx)
+        .await?
+        .into_iter()
+        .map(|l| (l.sku_code, l.available))
+        .collect();
     plan(db, &*tx, &shops, &levels, Utc::now()).await?;
     tx.commit().await
 }
@@ -349,7 +381,8 @@ impl Worker {
                 Err(CallError::Rejected { code, message }) => {
                     pass.failed += 1;
                     tracing::warn!(tenant_id = %s.tenant_id, tid = %s.external_id, %code, "the marketplace rejected a shipment write-back");
-                    q.col_expr(shipment_writebacks::Column::State, state::REJECTED.into()).col_expr(shipment_writebacks::Column::LastError, Some(format!("{code}: {message}")).into())
+                    q.col_expr(shipment_writebacks::Column::State, state::REJECTED.into())
+                        .col_expr(shipment_writebacks::Column::LastError, Some(format!("{code}: {message}")).into())
                 }
                 Err(e) => {
                     pass.failed += 1;
@@ -370,7 +403,17 @@ impl Worker {
             .await?;
         for p in pushes {
             let key = (p.tenant_id, p.channel_id);
-            if !self.claim("stock_pushes", p.tenant_id, p.channel_id, &[("sku_code", p.sku_code.clone().into())], p.next_attempt_at, now).await? {
+            if !self
+                .claim(
+                    "stock_pushes",
+                    p.tenant_id,
+                    p.channel_id,
+                    &[("sku_code", p.sku_code.clone().into())],
+                    p.next_attempt_at,
+                    now,
+                )
+                .await?
+            {
                 continue;
             }
             let Some(api) = self.client(&mut clients, key).await? else { continue };
@@ -378,7 +421,9 @@ impl Worker {
             let result = api.set_quantity(&p.sku_code, sent).await;
             let done = Utc::now();
             let filter = |q: sea_orm::UpdateMany<stock_pushes::Entity>| {
-                q.filter(stock_pushes::Column::TenantId.eq(p.tenant_id)).filter(stock_pushes::Column::ChannelId.eq(p.channel_id)).filter(stock_pushes::Column::SkuCode.eq(p.sku_code.clone()))
+                q.filter(stock_pushes::Column::TenantId.eq(p.tenant_id))
+                    .filter(stock_pushes::Column::ChannelId.eq(p.channel_id))
+                    .filter(stock_pushes::Column::SkuCode.eq(p.sku_code.clone()))
             };
             match &result {
                 Ok(()) => {
@@ -417,7 +462,11 @@ impl Worker {
         Ok(pass)
     }
 
-    async fn client<'a>(&self, cache: &'a mut HashMap<(Uuid, Uuid), Option<Box<dyn MarketplaceApi>>>, key: (Uuid, Uuid)) -> Result<Option<&'a dyn MarketplaceApi>, DbErr> {
+    async fn client<'a>(
+        &self,
+        cache: &'a mut HashMap<(Uuid, Uuid), Option<Box<dyn MarketplaceApi>>>,
+        key: (Uuid, Uuid),
+    ) -> Result<Option<&'a dyn MarketplaceApi>, DbErr> {
         if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(key) {
             let c = channels::Entity::find_by_id(key).one(self.db.conn()).await?;
             e.insert(c.as_ref().and_then(|c| connector::api_for(c, &self.http)));
@@ -427,9 +476,19 @@ impl Worker {
 
     /// Claims a due row of `table` by moving its `next_attempt_at` forward — only if it still
     /// holds the value this worker read (`seen`), so no two workers send the same row.
-    async fn claim(&self, table: &str, tenant: Uuid, channel: Uuid, key: &[(&str, sea_orm::Value)], seen: Timestamp, now: Timestamp) -> Result<bool, DbErr> {
+    async fn claim(
+        &self,
+        table: &str,
+        tenant: Uuid,
+        channel: Uuid,
+        key: &[(&str, sea_orm::Value)],
+        seen: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, DbErr> {
         let key_sql: String = key.iter().map(|(column, _)| format!(" and {column} = ?")).collect();
-        let sql = format!("update {table} set next_attempt_at = ? where tenant_id = ? and channel_id = ?{key_sql} and next_attempt_at = ? and state = 'pending'");
+        let sql = format!(
+            "update {table} set next_attempt_at = ? where tenant_id = ? and channel_id = ?{key_sql} and next_attempt_at = ? and state = 'pending'"
+        );
         let mut values: Vec<sea_orm::Value> = vec![(now + CLAIM).into(), tenant.into(), channel.into()];
         values.extend(key.iter().map(|(_, v)| v.clone()));
         values.push(seen.into());

@@ -85,12 +85,10 @@ fn normalize_email(email: &str) -> Result<String, Problem> {
 }
 
 async fn hash_password(password: String) -> Result<String, Problem> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string())
-    })
-    .await
-    .map_err(Problem::internal)?
-    .map_err(|e| Problem::internal(anyhow::anyhow!("hashing: {e}")))
+    tokio::task::spawn_blocking(move || Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()))
+        .await
+        .map_err(Problem::internal)?
+        .map_err(|e| Problem::internal(anyhow::anyhow!("hashing: {e}")))
 }
 
 async fn verify_password(password: String, hash: Option<String>) -> bool {
@@ -151,7 +149,11 @@ impl IdentityApi {
     #[oai(path = "/auth/token", method = "post")]
     async fn token(&self, body: Json<TokenRequest>) -> ApiResult<TokenIssued> {
         let email = body.email.trim().to_lowercase();
-        let user = users::Entity::find().filter(users::Column::Email.eq(email)).one(self.db.conn()).await.map_err(Problem::internal)?;
+        let user = users::Entity::find()
+            .filter(users::Column::Email.eq(email))
+            .one(self.db.conn())
+            .await
+            .map_err(Problem::internal)?;
         let ok = verify_password(body.0.password, user.as_ref().map(|u| u.password_hash.clone())).await;
         let Some(user) = user.filter(|_| ok) else {
             return Err(ProblemResponse::from(Problem::new(Code::InvalidCredentials, "Email or password is wrong.")));

@@ -1,6 +1,10 @@
 //! `order.changed` → the order's reservation, through the engine (so it joins a batch).
 
-use crate::{Engine, domain::SyncOrder, engine::{CONSUMER, Command}};
+use crate::{
+    Engine,
+    domain::SyncOrder,
+    engine::{CONSUMER, Command},
+};
 use kernel::{Envelope, Event, events::OrderChanged};
 
 /// Keeps each order's stock in line with its status.

@@ -4,7 +4,6 @@ use crate::domain::{Book, Level, Movement, ResLine, Reservation, Sku, Warehouse}
 use kernel::{TenantId, Timestamp};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
-
 pub mod warehouses {
     use sea_orm::entity::prelude::*;
 
@@ -130,7 +129,8 @@ pub mod stock_ledger {
 
 /// Converts a stored reservation.
 pub fn reservation_from_row(r: reservations::Model) -> Result<Reservation, DbErr> {
-    let lines: Vec<ResLine> = serde_json::from_str(&r.lines).map_err(|e| DbErr::Custom(format!("reservation {} lines: {e}", r.id)))?;
+    let lines: Vec<ResLine> =
+        serde_json::from_str(&r.lines).map_err(|e| DbErr::Custom(format!("reservation {} lines: {e}", r.id)))?;
     Ok(Reservation {
         id: r.id,
         key: r.reservation_key,
@@ -171,14 +171,23 @@ pub fn reservation_to_row(tenant: TenantId, r: &Reservation) -> reservations::Ac
 /// Loads everything the tenant's book holds.
 pub async fn load_book<C: ConnectionTrait>(conn: &C, tenant: TenantId) -> Result<Book, DbErr> {
     let t = tenant.0;
-    let whs = warehouses::Entity::find().filter(warehouses::Column::TenantId.eq(t)).order_by_asc(warehouses::Column::CreatedAt).all(conn).await?;
+    let whs = warehouses::Entity::find()
+        .filter(warehouses::Column::TenantId.eq(t))
+        .order_by_asc(warehouses::Column::CreatedAt)
+        .all(conn)
+        .await?;
     let skus = skus::Entity::find().filter(skus::Column::TenantId.eq(t)).all(conn).await?;
     let levels = stock_levels::Entity::find().filter(stock_levels::Column::TenantId.eq(t)).all(conn).await?;
     let res = reservations::Entity::find().filter(reservations::Column::TenantId.eq(t)).all(conn).await?;
     Ok(Book::from_parts(
         whs.into_iter().map(|w| Warehouse { id: w.id, code: w.code, name: w.name }).collect(),
         skus.into_iter().map(|s| Sku { id: s.id, code: s.code, name: s.name, safety_stock: s.safety_stock }).collect(),
-        levels.into_iter().map(|l| ((l.sku_id, l.warehouse_id), Level { on_hand: l.on_hand, reserved: l.reserved, version: l.version })).collect(),
+        levels
+            .into_iter()
+            .map(|l| {
+                ((l.sku_id, l.warehouse_id), Level { on_hand: l.on_hand, reserved: l.reserved, version: l.version })
+            })
+            .collect(),
         res.into_iter().map(reservation_from_row).collect::<Result<_, _>>()?,
     ))
 }
@@ -199,4 +208,3 @@ pub fn ledger_row(tenant: TenantId, m: &Movement, at: Timestamp) -> stock_ledger
         at: Set(at),
     }
 }
-

@@ -20,9 +20,13 @@ use crate::{
     db::{self, skus, stock_levels, warehouses},
     domain::{Adjust, Book, Reservation, Reserve, Sku, StockError, StockEvent, SyncOrder, Warehouse},
 };
-use kernel::{Envelope, TenantId, Timestamp, events::{ReservationChanged, ReservedLine, StockLevelChanged}};
+use kernel::{
+    Envelope, TenantId, Timestamp,
+    events::{ReservationChanged, ReservedLine, StockLevelChanged},
+};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set,
+    ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, OnConflict},
 };
 use serde::{Deserialize, Serialize};
@@ -40,16 +44,29 @@ const IDEMPOTENCY_SCOPE: &str = "stock.adjustment";
 /// A command for a tenant's book.
 #[derive(Debug)]
 pub enum Command {
-    CreateWarehouse { code: String, name: String },
-    CreateSku { code: String, name: String, safety_stock: i64 },
+    CreateWarehouse {
+        code: String,
+        name: String,
+    },
+    CreateSku {
+        code: String,
+        name: String,
+        safety_stock: i64,
+    },
     /// With the caller's Idempotency-Key and request hash, when given.
-    Adjust { adjust: Adjust, idempotency: Option<(String, String)> },
+    Adjust {
+        adjust: Adjust,
+        idempotency: Option<(String, String)>,
+    },
     Reserve(Reserve),
     Confirm(Uuid),
     Release(Uuid),
     Commit(Uuid),
     /// From an `order.changed` message; the message is claimed in the batch's transaction.
-    SyncOrder { sync: SyncOrder, message: Envelope },
+    SyncOrder {
+        sync: SyncOrder,
+        message: Envelope,
+    },
 }
 
 /// One SKU's stock as the API shows it.
@@ -78,7 +95,10 @@ pub enum Reply {
     Sku(Sku),
     Stock(StockView),
     /// `created` is false when the same request was replayed.
-    Reservation { reservation: Reservation, created: bool },
+    Reservation {
+        reservation: Reservation,
+        created: bool,
+    },
     Done,
 }
 
@@ -138,7 +158,9 @@ impl Engine {
     pub async fn call(&self, tenant: TenantId, cmd: Command) -> Result<Reply, EngineError> {
         let (tx, rx) = oneshot::channel();
         let part = &self.parts[Self::partition_of(tenant, self.parts.len())];
-        part.send(Job { tenant, cmd, reply: tx }).await.map_err(|_| EngineError::Unavailable("shutting down".into()))?;
+        part.send(Job { tenant, cmd, reply: tx })
+            .await
+            .map_err(|_| EngineError::Unavailable("shutting down".into()))?;
         rx.await.map_err(|_| EngineError::Unavailable("writer stopped".into()))?
     }
 }
@@ -173,7 +195,12 @@ impl Pending {
     }
 
     fn is_empty(&self) -> bool {
-        self.warehouses.is_empty() && self.skus.is_empty() && self.levels.is_empty() && self.reservations.is_empty() && self.inbox.is_empty() && self.idempotency.is_empty()
+        self.warehouses.is_empty()
+            && self.skus.is_empty()
+            && self.levels.is_empty()
+            && self.reservations.is_empty()
+            && self.inbox.is_empty()
+            && self.idempotency.is_empty()
     }
 }
 
@@ -256,7 +283,13 @@ impl Partition {
     }
 
     async fn seen_messages(&self, jobs: &[Job]) -> Result<HashSet<Uuid>, DbErr> {
-        let ids: Vec<Uuid> = jobs.iter().filter_map(|j| match &j.cmd { Command::SyncOrder { message, .. } => Some(message.id), _ => None }).collect();
+        let ids: Vec<Uuid> = jobs
+            .iter()
+            .filter_map(|j| match &j.cmd {
+                Command::SyncOrder { message, .. } => Some(message.id),
+                _ => None,
+            })
+            .collect();
         if ids.is_empty() {
             return Ok(HashSet::new());
         }
@@ -271,8 +304,14 @@ impl Partition {
         Ok(rows.into_iter().collect())
     }
 
-    async fn stored_idempotency(&self, tenant: TenantId, key: &str) -> Result<Option<store::idempotency_keys::Model>, DbErr> {
-        store::idempotency_keys::Entity::find_by_id((tenant.0, IDEMPOTENCY_SCOPE.to_owned(), key.to_owned())).one(self.db.conn()).await
+    async fn stored_idempotency(
+        &self,
+        tenant: TenantId,
+        key: &str,
+    ) -> Result<Option<store::idempotency_keys::Model>, DbErr> {
+        store::idempotency_keys::Entity::find_by_id((tenant.0, IDEMPOTENCY_SCOPE.to_owned(), key.to_owned()))
+            .one(self.db.conn())
+            .await
     }
 
     async fn run_batch(&mut self, jobs: Vec<Job>) {
@@ -288,13 +327,17 @@ impl Partition {
             let tenant = job.tenant;
             // Stored idempotency keys are looked up before the book is borrowed.
             let stored = match &job.cmd {
-                Command::Adjust { idempotency: Some((key, _)), .. } if !batch_keys.contains_key(&(tenant, key.clone())) => match self.stored_idempotency(tenant, key).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        replies.push((job.reply, Err(EngineError::Unavailable(e.to_string()))));
-                        continue;
+                Command::Adjust { idempotency: Some((key, _)), .. }
+                    if !batch_keys.contains_key(&(tenant, key.clone())) =>
+                {
+                    match self.stored_idempotency(tenant, key).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            replies.push((job.reply, Err(EngineError::Unavailable(e.to_string()))));
+                            continue;
+                        }
                     }
-                },
+                }
                 _ => None,
             };
             let book = match self.book(tenant).await {
@@ -327,16 +370,34 @@ impl Partition {
     async fn persist(&mut self, p: Pending, now: Timestamp) -> Result<(), DbErr> {
         let tx = self.db.write_named("inventory").await?;
         for (tenant, id) in &p.warehouses {
-            let w = self.books[tenant].warehouses().iter().find(|w| w.id == *id).cloned().expect("created warehouse is in the book");
-            warehouses::Entity::insert(warehouses::ActiveModel { tenant_id: Set(tenant.0), id: Set(w.id), code: Set(w.code), name: Set(w.name), created_at: Set(now) })
-                .exec_without_returning(&*tx)
-                .await?;
+            let w = self.books[tenant]
+                .warehouses()
+                .iter()
+                .find(|w| w.id == *id)
+                .cloned()
+                .expect("created warehouse is in the book");
+            warehouses::Entity::insert(warehouses::ActiveModel {
+                tenant_id: Set(tenant.0),
+                id: Set(w.id),
+                code: Set(w.code),
+                name: Set(w.name),
+                created_at: Set(now),
+            })
+            .exec_without_returning(&*tx)
+            .await?;
         }
         for (tenant, id) in &p.skus {
             let s = self.books[tenant].sku_by_id(*id).cloned().expect("created SKU is in the book");
-            skus::Entity::insert(skus::ActiveModel { tenant_id: Set(tenant.0), id: Set(s.id), code: Set(s.code), name: Set(s.name), safety_stock: Set(s.safety_stock), created_at: Set(now) })
-                .exec_without_returning(&*tx)
-                .await?;
+            skus::Entity::insert(skus::ActiveModel {
+                tenant_id: Set(tenant.0),
+                id: Set(s.id),
+                code: Set(s.code),
+                name: Set(s.name),
+                safety_stock: Set(s.safety_stock),
+                created_at: Set(now),
+            })
+            .exec_without_returning(&*tx)
+            .await?;
         }
         for (tenant, sku, wh) in &p.levels {
             let l = self.books[tenant].level(*sku, *wh);
@@ -363,7 +424,9 @@ impl Partition {
                     .exec(&*tx)
                     .await?;
                 if res.rows_affected != 1 {
-                    return Err(DbErr::Custom(format!("stock level {sku}/{wh} changed under us (stale writer fenced)")));
+                    return Err(DbErr::Custom(format!(
+                        "stock level {sku}/{wh} changed under us (stale writer fenced)"
+                    )));
                 }
             }
         }
@@ -385,7 +448,15 @@ impl Partition {
             db::reservations::Entity::insert_many(chunk.to_vec())
                 .on_conflict(
                     OnConflict::columns([C::TenantId, C::Id])
-                        .update_columns([C::State, C::ExpiresAt, C::PaidAt, C::Revision, C::Version, C::Lines, C::UpdatedAt])
+                        .update_columns([
+                            C::State,
+                            C::ExpiresAt,
+                            C::PaidAt,
+                            C::Revision,
+                            C::Version,
+                            C::Lines,
+                            C::UpdatedAt,
+                        ])
                         .to_owned(),
                 )
                 .exec_without_returning(&*tx)
@@ -396,7 +467,7 @@ impl Partition {
             bus::outbox::enqueue(&*tx, chunk).await?;
         }
         for chunk in p.inbox.chunks(500) {
-            bus::inbox::claim_many(&*tx, CONSUMER, chunk).await?;
+            bus::inbox::claim_many(&tx, CONSUMER, chunk).await?;
         }
         for row in p.idempotency {
             store::idempotency_keys::Entity::insert(row).exec_without_returning(&*tx).await?;
@@ -439,7 +510,13 @@ impl Partition {
                 reserved += l.reserved;
                 version += l.version + i64::from(levels.contains(&(*tenant, *sku, w.id)));
             }
-            let ev = StockLevelChanged { sku_code: s.code.clone(), available: book.available(*sku).max(0), on_hand, reserved, version };
+            let ev = StockLevelChanged {
+                sku_code: s.code.clone(),
+                available: book.available(*sku).max(0),
+                on_hand,
+                reserved,
+                version,
+            };
             out.push(Envelope::new(*tenant, &ev, now, None));
         }
         out
@@ -460,7 +537,16 @@ pub fn changed_event(r: &Reservation) -> ReservationChanged {
         reference: r.reference.clone(),
         order_id: r.order_id,
         version: r.version,
-        lines: r.lines.iter().map(|l| ReservedLine { line_ref: l.line_ref.clone(), sku_code: l.sku_code.clone(), quantity: l.quantity, state: l.state }).collect(),
+        lines: r
+            .lines
+            .iter()
+            .map(|l| ReservedLine {
+                line_ref: l.line_ref.clone(),
+                sku_code: l.sku_code.clone(),
+                quantity: l.quantity,
+                state: l.state,
+            })
+            .collect(),
     }
 }
 
@@ -476,7 +562,14 @@ pub fn stock_view(book: &Book, sku: &Sku) -> StockView {
         .collect();
     let on_hand = warehouses.iter().map(|w| w.on_hand).sum();
     let reserved = warehouses.iter().map(|w| w.reserved).sum();
-    StockView { sku_code: sku.code.clone(), on_hand, reserved, safety_stock: sku.safety_stock, available: book.available(sku.id).max(0), warehouses }
+    StockView {
+        sku_code: sku.code.clone(),
+        on_hand,
+        reserved,
+        safety_stock: sku.safety_stock,
+        available: book.available(sku.id).max(0),
+        warehouses,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -538,7 +631,9 @@ fn apply(
             pending.record(tenant, &ev, now);
             Ok(Reply::Reservation { reservation: book.reservation(&key).expect("reserved").clone(), created })
         }
-        Command::Confirm(id) | Command::Release(id) | Command::Commit(id) if book.reservation_by_id(id).is_none() => Err(StockError::UnknownReservation.into()),
+        Command::Confirm(id) | Command::Release(id) | Command::Commit(id) if book.reservation_by_id(id).is_none() => {
+            Err(StockError::UnknownReservation.into())
+        }
         Command::Confirm(id) => transition(book, tenant, id, now, pending, Book::confirm),
         Command::Release(id) => transition(book, tenant, id, now, pending, Book::release),
         Command::Commit(id) => transition(book, tenant, id, now, pending, Book::commit),

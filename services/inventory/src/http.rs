@@ -1,14 +1,18 @@
 //! The inventory API: warehouses, SKUs, stock, adjustments and reservations.
 
+use crate::Engine;
 use crate::{
     db,
     domain::{Adjust, Reservation, Reserve, ReserveLine, StockError},
     engine::{Command, EngineError, Reply, StockView},
 };
-use crate::Engine;
 use auth::BearerAuth;
 use chrono::{DateTime, Utc};
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags, param::{Header, Path, Query}, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi, Tags,
+    param::{Header, Path, Query},
+    payload::Json,
+};
 use problem::{ApiResult, Code, Problem, ProblemResponse, ShortLine};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
@@ -44,12 +48,23 @@ fn problem(e: EngineError) -> ProblemResponse {
             StockError::UnknownWarehouse(c) => Problem::new(Code::NotFound, format!("warehouse `{c}` does not exist")),
             StockError::UnknownReservation => Problem::not_found("reservation"),
             StockError::Insufficient(lines) => {
-                let mut p = Problem::new(Code::InsufficientStock, "Not enough stock for every line; nothing was reserved.");
-                p.lines = Some(lines.into_iter().map(|l| ShortLine { sku_code: l.sku_code, requested: l.requested, available: l.available }).collect());
+                let mut p =
+                    Problem::new(Code::InsufficientStock, "Not enough stock for every line; nothing was reserved.");
+                p.lines = Some(
+                    lines
+                        .into_iter()
+                        .map(|l| ShortLine { sku_code: l.sku_code, requested: l.requested, available: l.available })
+                        .collect(),
+                );
                 p
             }
-            StockError::AlreadyExists(what, code) => Problem::new(Code::AlreadyExists, format!("{what} `{code}` already exists with different fields")),
-            StockError::KeyReused => Problem::new(Code::IdempotencyKeyReused, "This Idempotency-Key was already used with a different request body."),
+            StockError::AlreadyExists(what, code) => {
+                Problem::new(Code::AlreadyExists, format!("{what} `{code}` already exists with different fields"))
+            }
+            StockError::KeyReused => Problem::new(
+                Code::IdempotencyKeyReused,
+                "This Idempotency-Key was already used with a different request body.",
+            ),
             e @ StockError::InvalidTransition { .. } => Problem::new(Code::InvalidStateTransition, e.to_string()),
             StockError::Invalid(m) => Problem::new(Code::InvalidInput, m),
         }
@@ -58,8 +73,16 @@ fn problem(e: EngineError) -> ProblemResponse {
 }
 
 fn check_code(field: &str, code: &str) -> Result<(), Problem> {
-    let ok = !code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if ok { Ok(()) } else { Err(Problem::new(Code::InvalidInput, format!("{field} must be 1-64 characters of letters, digits, '-', '_' or '.'"))) }
+    let ok =
+        !code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            Code::InvalidInput,
+            format!("{field} must be 1-64 characters of letters, digits, '-', '_' or '.'"),
+        ))
+    }
 }
 
 fn check_key(key: &str) -> Result<(), Problem> {
@@ -160,7 +183,15 @@ impl From<StockView> for StockDto {
             reserved: v.reserved,
             safety_stock: v.safety_stock,
             available: v.available,
-            warehouses: v.warehouses.into_iter().map(|w| WarehouseStockDto { warehouse_code: w.warehouse_code, on_hand: w.on_hand, reserved: w.reserved }).collect(),
+            warehouses: v
+                .warehouses
+                .into_iter()
+                .map(|w| WarehouseStockDto {
+                    warehouse_code: w.warehouse_code,
+                    on_hand: w.on_hand,
+                    reserved: w.reserved,
+                })
+                .collect(),
         }
     }
 }
@@ -262,7 +293,16 @@ impl From<&Reservation> for ReservationDto {
             order_id: r.order_id,
             state: r.state().as_str().to_owned(),
             expires_at: r.expires_at,
-            lines: r.lines.iter().map(|l| ReservationLineDto { line_ref: l.line_ref.clone(), sku_code: l.sku_code.clone(), quantity: l.quantity, state: l.state.as_str().to_owned() }).collect(),
+            lines: r
+                .lines
+                .iter()
+                .map(|l| ReservationLineDto {
+                    line_ref: l.line_ref.clone(),
+                    sku_code: l.sku_code.clone(),
+                    quantity: l.quantity,
+                    state: l.state.as_str().to_owned(),
+                })
+                .collect(),
             created_at: r.created_at,
         }
     }
@@ -290,7 +330,11 @@ impl InventoryApi {
     #[oai(path = "/warehouses", method = "post")]
     async fn create_warehouse(&self, auth: BearerAuth, body: Json<NewWarehouse>) -> ApiResult<WarehouseCreated> {
         check_code("code", &body.code)?;
-        let reply = self.engine.call(auth.0.tenant_id, Command::CreateWarehouse { code: body.0.code, name: body.0.name }).await.map_err(problem)?;
+        let reply = self
+            .engine
+            .call(auth.0.tenant_id, Command::CreateWarehouse { code: body.0.code, name: body.0.name })
+            .await
+            .map_err(problem)?;
         let Reply::Warehouse(w) = reply else { unreachable!("warehouse command answers a warehouse") };
         Ok(WarehouseCreated::Created(Json(WarehouseDto { id: w.id, code: w.code, name: w.name })))
     }
@@ -304,15 +348,20 @@ impl InventoryApi {
             .all(self.db.conn())
             .await
             .map_err(Problem::internal)?;
-        Ok(WarehouseList::Ok(Json(rows.into_iter().map(|w| WarehouseDto { id: w.id, code: w.code, name: w.name }).collect())))
+        Ok(WarehouseList::Ok(Json(
+            rows.into_iter().map(|w| WarehouseDto { id: w.id, code: w.code, name: w.name }).collect(),
+        )))
     }
 
     /// Create a SKU.
     #[oai(path = "/skus", method = "post")]
     async fn create_sku(&self, auth: BearerAuth, body: Json<NewSku>) -> ApiResult<SkuCreated> {
         check_code("code", &body.code)?;
-        let cmd = Command::CreateSku { code: body.0.code, name: body.0.name, safety_stock: body.0.safety_stock.unwrap_or(0) };
-        let Reply::Sku(s) = self.engine.call(auth.0.tenant_id, cmd).await.map_err(problem)? else { unreachable!("SKU command answers a SKU") };
+        let cmd =
+            Command::CreateSku { code: body.0.code, name: body.0.name, safety_stock: body.0.safety_stock.unwrap_or(0) };
+        let Reply::Sku(s) = self.engine.call(auth.0.tenant_id, cmd).await.map_err(problem)? else {
+            unreachable!("SKU command answers a SKU")
+        };
         Ok(SkuCreated::Created(Json(SkuDto { id: s.id, code: s.code, name: s.name, safety_stock: s.safety_stock })))
     }
 
@@ -325,7 +374,11 @@ impl InventoryApi {
             .all(self.db.conn())
             .await
             .map_err(Problem::internal)?;
-        Ok(SkuList::Ok(Json(rows.into_iter().map(|s| SkuDto { id: s.id, code: s.code, name: s.name, safety_stock: s.safety_stock }).collect())))
+        Ok(SkuList::Ok(Json(
+            rows.into_iter()
+                .map(|s| SkuDto { id: s.id, code: s.code, name: s.name, safety_stock: s.safety_stock })
+                .collect(),
+        )))
     }
 
     /// Receive or remove stock. Send an `Idempotency-Key` to make retries safe.
@@ -347,8 +400,15 @@ impl InventoryApi {
             }
             None => None,
         };
-        let adjust = Adjust { sku_code: body.0.sku_code, warehouse_code: body.0.warehouse_code, delta: body.0.delta, reason: body.0.reason };
-        let Reply::Stock(v) = self.engine.call(auth.0.tenant_id, Command::Adjust { adjust, idempotency }).await.map_err(problem)? else {
+        let adjust = Adjust {
+            sku_code: body.0.sku_code,
+            warehouse_code: body.0.warehouse_code,
+            delta: body.0.delta,
+            reason: body.0.reason,
+        };
+        let Reply::Stock(v) =
+            self.engine.call(auth.0.tenant_id, Command::Adjust { adjust, idempotency }).await.map_err(problem)?
+        else {
             unreachable!("adjustments answer stock")
         };
         Ok(AdjustmentCreated::Created(Json(v.into())))
@@ -359,7 +419,12 @@ impl InventoryApi {
     async fn stock(&self, auth: BearerAuth, sku_code: Path<String>) -> ApiResult<StockFound> {
         let t = auth.0.tenant_id.0;
         let sku = self.find_sku(t, &sku_code.0).await?;
-        let whs = db::warehouses::Entity::find().filter(db::warehouses::Column::TenantId.eq(t)).order_by_asc(db::warehouses::Column::CreatedAt).all(self.db.conn()).await.map_err(Problem::internal)?;
+        let whs = db::warehouses::Entity::find()
+            .filter(db::warehouses::Column::TenantId.eq(t))
+            .order_by_asc(db::warehouses::Column::CreatedAt)
+            .all(self.db.conn())
+            .await
+            .map_err(Problem::internal)?;
         let levels = db::stock_levels::Entity::find()
             .filter(db::stock_levels::Column::TenantId.eq(t))
             .filter(db::stock_levels::Column::SkuId.eq(sku.id))
@@ -370,20 +435,40 @@ impl InventoryApi {
             .iter()
             .map(|w| {
                 let l = levels.iter().find(|l| l.warehouse_id == w.id);
-                WarehouseStockDto { warehouse_code: w.code.clone(), on_hand: l.map_or(0, |l| l.on_hand), reserved: l.map_or(0, |l| l.reserved) }
+                WarehouseStockDto {
+                    warehouse_code: w.code.clone(),
+                    on_hand: l.map_or(0, |l| l.on_hand),
+                    reserved: l.map_or(0, |l| l.reserved),
+                }
             })
             .collect();
         let on_hand: i64 = warehouses.iter().map(|w| w.on_hand).sum();
         let reserved: i64 = warehouses.iter().map(|w| w.reserved).sum();
-        Ok(StockFound::Ok(Json(StockDto { sku_code: sku.code, on_hand, reserved, safety_stock: sku.safety_stock, available: (on_hand - reserved - sku.safety_stock).max(0), warehouses })))
+        Ok(StockFound::Ok(Json(StockDto {
+            sku_code: sku.code,
+            on_hand,
+            reserved,
+            safety_stock: sku.safety_stock,
+            available: (on_hand - reserved - sku.safety_stock).max(0),
+            warehouses,
+        })))
     }
 
     /// The stock ledger of one SKU: every movement with its cause, oldest first.
     #[oai(path = "/stock/:sku_code/ledger", method = "get")]
-    async fn ledger(&self, auth: BearerAuth, sku_code: Path<String>, limit: Query<Option<u64>>) -> ApiResult<LedgerFound> {
+    async fn ledger(
+        &self,
+        auth: BearerAuth,
+        sku_code: Path<String>,
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<LedgerFound> {
         let t = auth.0.tenant_id.0;
         let sku = self.find_sku(t, &sku_code.0).await?;
-        let whs = db::warehouses::Entity::find().filter(db::warehouses::Column::TenantId.eq(t)).all(self.db.conn()).await.map_err(Problem::internal)?;
+        let whs = db::warehouses::Entity::find()
+            .filter(db::warehouses::Column::TenantId.eq(t))
+            .all(self.db.conn())
+            .await
+            .map_err(Problem::internal)?;
         let rows = db::stock_ledger::Entity::find()
             .filter(db::stock_ledger::Column::TenantId.eq(t))
             .filter(db::stock_ledger::Column::SkuId.eq(sku.id))
@@ -418,7 +503,11 @@ impl InventoryApi {
         body: Json<NewReservation>,
     ) -> ApiResult<ReservationCreated> {
         let Some(key) = key.0 else {
-            return Err(Problem::new(Code::IdempotencyKeyRequired, "Send an Idempotency-Key header so a retried reservation is not made twice.").into());
+            return Err(Problem::new(
+                Code::IdempotencyKeyRequired,
+                "Send an Idempotency-Key header so a retried reservation is not made twice.",
+            )
+            .into());
         };
         check_key(&key)?;
         for l in &body.lines {
@@ -428,10 +517,17 @@ impl InventoryApi {
             key: format!("api:{key}"),
             request_hash: store::request_hash(&body.0),
             reference: body.0.reference,
-            lines: body.0.lines.into_iter().map(|l| ReserveLine { sku_code: l.sku_code, quantity: l.quantity }).collect(),
+            lines: body
+                .0
+                .lines
+                .into_iter()
+                .map(|l| ReserveLine { sku_code: l.sku_code, quantity: l.quantity })
+                .collect(),
             ttl_seconds: body.0.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS),
         };
-        let Reply::Reservation { reservation, .. } = self.engine.call(auth.0.tenant_id, Command::Reserve(cmd)).await.map_err(problem)? else {
+        let Reply::Reservation { reservation, .. } =
+            self.engine.call(auth.0.tenant_id, Command::Reserve(cmd)).await.map_err(problem)?
+        else {
             unreachable!("reserve answers a reservation")
         };
         Ok(ReservationCreated::Created(Json((&reservation).into())))
@@ -440,7 +536,11 @@ impl InventoryApi {
     /// One reservation.
     #[oai(path = "/reservations/:id", method = "get")]
     async fn get_reservation(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReservationFound> {
-        let row = db::reservations::Entity::find_by_id((auth.0.tenant_id.0, id.0)).one(self.db.conn()).await.map_err(Problem::internal)?.ok_or_else(|| Problem::not_found("reservation"))?;
+        let row = db::reservations::Entity::find_by_id((auth.0.tenant_id.0, id.0))
+            .one(self.db.conn())
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(|| Problem::not_found("reservation"))?;
         let r = db::reservation_from_row(row).map_err(Problem::internal)?;
         Ok(ReservationFound::Ok(Json((&r).into())))
     }
@@ -477,7 +577,8 @@ impl InventoryApi {
     }
 
     async fn transition(&self, auth: BearerAuth, cmd: Command) -> ApiResult<ReservationFound> {
-        let Reply::Reservation { reservation, .. } = self.engine.call(auth.0.tenant_id, cmd).await.map_err(problem)? else {
+        let Reply::Reservation { reservation, .. } = self.engine.call(auth.0.tenant_id, cmd).await.map_err(problem)?
+        else {
             unreachable!("transitions answer a reservation")
         };
         Ok(ReservationFound::Ok(Json((&reservation).into())))

@@ -19,11 +19,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 fn main() {
     // `cargo test --all-targets` runs this without `--bench`: just prove it still works.
     if !std::env::args().any(|a| a == "--bench") {
-        assert!(
-            Renderer::new()
-                .render(&samples::invoice())
-                .starts_with(b"%PDF-")
-        );
+        assert!(Renderer::new().render(&samples::invoice()).starts_with(b"%PDF-"));
         println!("render bench: smoke run only (use `cargo bench -p invoicing-pdf`)");
         return;
     }
@@ -51,10 +47,7 @@ fn main() {
     let (html_rate, _, _) = measure(|| {
         black_box(render_html(black_box(&doc)));
     });
-    println!(
-        "cairn    render_html alone:                {html_rate:>9.1} pages/s, HTML {} bytes",
-        html.len()
-    );
+    println!("cairn    render_html alone:                {html_rate:>9.1} pages/s, HTML {} bytes", html.len());
     match chromium(&html) {
         Ok(c) => {
             println!(
@@ -94,9 +87,7 @@ struct ChromiumRun {
 
 fn chromium(html: &str) -> Result<ChromiumRun, String> {
     if !Path::new(CHROMIUM).exists() {
-        return Err(format!(
-            "{CHROMIUM} not found (apt-get install -y chromium)"
-        ));
+        return Err(format!("{CHROMIUM} not found (apt-get install -y chromium)"));
     }
     if Command::new("node").arg("--version").output().is_err() {
         return Err("node not on PATH".into());
@@ -128,23 +119,14 @@ fn chromium(html: &str) -> Result<ChromiumRun, String> {
         .output()
         .map_err(|e| format!("node: {e}"))?;
     if !out.status.success() {
-        return Err(format!(
-            "the Chromium script failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        return Err(format!("the Chromium script failed: {}", String::from_utf8_lossy(&out.stderr)));
     }
     let line = String::from_utf8_lossy(&out.stdout);
     let num = |key: &str| -> Result<f64, String> {
         let pat = format!("\"{key}\":");
-        let rest = line
-            .split_once(&pat)
-            .ok_or_else(|| format!("no {key} in {line}"))?
-            .1;
+        let rest = line.split_once(&pat).ok_or_else(|| format!("no {key} in {line}"))?.1;
         let end = rest.find([',', '}']).unwrap_or(rest.len());
-        rest[..end]
-            .trim()
-            .parse()
-            .map_err(|e| format!("{key}: {e}"))
+        rest[..end].trim().parse().map_err(|e| format!("{key}: {e}"))
     };
     Ok(ChromiumRun {
         rate: num("rate")?,
@@ -172,9 +154,5 @@ fn cores() -> String {
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map_or(0, |n| n.get())
-                .to_string()
-        })
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(0, |n| n.get()).to_string())
 }

@@ -10,11 +10,7 @@ use std::path::PathBuf;
 use invoicing_pdf::{Renderer, render_html, samples};
 
 fn main() -> std::io::Result<()> {
-    let dir = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "invoice-samples".into()),
-    );
+    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "invoice-samples".into()));
     std::fs::create_dir_all(&dir)?;
     let renderer = Renderer::new();
     let mut docs = vec![
@@ -23,14 +19,8 @@ fn main() -> std::io::Result<()> {
         ("invoice-60-lines".to_owned(), samples::long_invoice(60)),
     ];
     // Optional: more line counts to look at page breaks, e.g. `-- /tmp/out 31 32 33`.
-    for n in std::env::args()
-        .skip(2)
-        .filter_map(|a| a.parse::<usize>().ok())
-    {
-        docs.push((
-            format!("invoice-{n}-lines"),
-            samples::long_invoice(n.clamp(1, 99)),
-        ));
+    for n in std::env::args().skip(2).filter_map(|a| a.parse::<usize>().ok()) {
+        docs.push((format!("invoice-{n}-lines"), samples::long_invoice(n.clamp(1, 99))));
     }
     for (name, doc) in docs {
         let pdf = renderer.render(&doc);

@@ -52,8 +52,7 @@ impl Face {
 
     fn parse(bytes: Cow<'static, [u8]>, ps_name: &'static str) -> Result<Self, FontError> {
         let mut warnings = Vec::new();
-        let mut parsed =
-            ParsedFont::from_bytes(&bytes, 0, &mut warnings).ok_or(FontError::Unreadable)?;
+        let mut parsed = ParsedFont::from_bytes(&bytes, 0, &mut warnings).ok_or(FontError::Unreadable)?;
 
         let mut bmp = vec![0u16; 0x1_0000].into_boxed_slice();
         let mut astral = HashMap::new();
@@ -68,37 +67,21 @@ impl Face {
         if bmp[usize::from(b'0')] == 0 {
             return Err(FontError::NoDigits);
         }
-        let glyph_count = parsed
-            .glyph_widths
-            .keys()
-            .next_back()
-            .map_or(0, |g| usize::from(*g) + 1);
+        let glyph_count = parsed.glyph_widths.keys().next_back().map_or(0, |g| usize::from(*g) + 1);
         let mut advances = vec![0u16; glyph_count].into_boxed_slice();
         for (&gid, &w) in &parsed.glyph_widths {
             advances[usize::from(gid)] = w;
         }
         // Fail at start-up, not on the first invoice, if the subsetter cannot handle the font
         // (CFF2, broken tables).
-        subsetter::subset(
-            &bytes,
-            0,
-            &GlyphRemapper::new_from_glyphs(&[bmp[usize::from(b'0')]]),
-        )
-        .map_err(FontError::NotSubsettable)?;
+        subsetter::subset(&bytes, 0, &GlyphRemapper::new_from_glyphs(&[bmp[usize::from(b'0')]]))
+            .map_err(FontError::NotSubsettable)?;
 
         let units_per_em = f32::from(parsed.units_per_em.max(1));
         parsed.original_bytes = Vec::new();
         parsed.codepoint_to_glyph.clear();
         parsed.glyph_widths.clear();
-        Ok(Self {
-            bytes,
-            bmp,
-            astral,
-            advances,
-            units_per_em,
-            template: parsed,
-            ps_name,
-        })
+        Ok(Self { bytes, bmp, astral, advances, units_per_em, template: parsed, ps_name })
     }
 
     /// The glyph for `c`, 0 (.notdef, drawn as a box) when the font has none.
@@ -119,18 +102,15 @@ impl Face {
 
     /// Width of `text` set at `size`, in the unit `size` is in.
     pub(crate) fn width(&self, text: &str, size: f32) -> f32 {
-        text.chars()
-            .map(|c| self.advance_em(self.glyph(c)))
-            .sum::<f32>()
-            * size
+        text.chars().map(|c| self.advance_em(self.glyph(c))).sum::<f32>() * size
     }
 
     /// The font program holding only the glyphs of `used`, numbered as `used` numbered them,
     /// ready for printpdf to embed as is. `tag` is the six-letter subset prefix.
     pub(crate) fn subset(&self, used: &GlyphSet, tag: &str) -> ParsedFont {
         let glyphs = &used.remapper;
-        let program = subsetter::subset(&self.bytes, 0, glyphs)
-            .expect("subsetting was checked when the face was parsed");
+        let program =
+            subsetter::subset(&self.bytes, 0, glyphs).expect("subsetting was checked when the face was parsed");
         let mut font = self.template.clone();
         font.original_bytes = program;
         // printpdf maps text to glyph ids (and back, for /ToUnicode) through this.
@@ -182,8 +162,7 @@ mod tests {
     #[test]
     fn bundled_font_covers_invoice_text() {
         let face = Face::bundled();
-        for c in "电子发票（普通发票）价税合计壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整¥￥×0123456789ABCxyz-.,：%"
-            .chars()
+        for c in "电子发票（普通发票）价税合计壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整¥￥×0123456789ABCxyz-.,：%".chars()
         {
             assert_ne!(face.glyph(c), 0, "no glyph for {c:?}");
         }
@@ -200,24 +179,14 @@ mod tests {
         let mut glyphs = GlyphSet::default();
         glyphs.add(&face, "发票123发");
         let font = face.subset(&glyphs, "AAAAAA");
-        assert!(
-            font.original_bytes.len() < 20_000,
-            "{}",
-            font.original_bytes.len()
-        );
+        assert!(font.original_bytes.len() < 20_000, "{}", font.original_bytes.len());
         assert_eq!(font.glyph_widths.len(), 6); // .notdef + 5
         assert_eq!(font.codepoint_to_glyph.get(&('票' as u32)), Some(&2));
-        assert_eq!(
-            font.font_name.as_deref(),
-            Some("AAAAAA+NotoSansCJKsc-Regular")
-        );
+        assert_eq!(font.font_name.as_deref(), Some("AAAAAA+NotoSansCJKsc-Regular"));
     }
 
     #[test]
     fn garbage_is_not_a_font() {
-        assert!(matches!(
-            Face::custom(b"not a font".to_vec()),
-            Err(FontError::Unreadable)
-        ));
+        assert!(matches!(Face::custom(b"not a font".to_vec()), Err(FontError::Unreadable)));
     }
 }

@@ -81,23 +81,15 @@ fn qr_svg(url: &str) -> String {
     let Some(code) = Qr::encode(url) else {
         return String::new();
     };
-    let svg =
-        qrcode::render::Renderer::<qrcode::render::svg::Color>::new(&code.modules, code.width, 0)
-            .build();
+    let svg = qrcode::render::Renderer::<qrcode::render::svg::Color>::new(&code.modules, code.width, 0).build();
     // Drop the XML declaration: the SVG is inlined into HTML.
-    svg.split_once("<svg")
-        .map(|(_, rest)| format!("<svg{rest}"))
-        .unwrap_or_default()
+    svg.split_once("<svg").map(|(_, rest)| format!("<svg{rest}")).unwrap_or_default()
 }
 
 /// The document as a standalone A4 HTML page, equivalent to [`crate::Renderer::render`].
 pub fn render_html(doc: &InvoiceDoc) -> String {
     let (cn, en) = titles(doc.kind);
-    let credit = if doc.kind == DocKind::CreditNote {
-        " credit"
-    } else {
-        ""
-    };
+    let credit = if doc.kind == DocKind::CreditNote { " credit" } else { "" };
     let mut h = String::with_capacity(16 * 1024);
     let _ = write!(
         h,
@@ -118,28 +110,13 @@ pub fn render_html(doc: &InvoiceDoc) -> String {
         );
     };
     field(&mut h, "名称", "Name", &doc.buyer.title);
-    field(
-        &mut h,
-        tax_cn,
-        "Tax ID",
-        doc.buyer.tax_id.as_deref().unwrap_or(""),
-    );
+    field(&mut h, tax_cn, "Tax ID", doc.buyer.tax_id.as_deref().unwrap_or(""));
     h.push_str(r#"</div><div class="side">销售方信息 SELLER</div><div class="party">"#);
     let s = &doc.seller;
     field(&mut h, "名称", "Name", &s.name);
     field(&mut h, tax_cn, "Tax ID", &s.tax_id);
-    field(
-        &mut h,
-        "地址、电话",
-        "Address &amp; phone",
-        &format!("{} {}", s.address, s.phone),
-    );
-    field(
-        &mut h,
-        "开户行及账号",
-        "Bank &amp; account",
-        &format!("{} {}", s.bank, s.account),
-    );
+    field(&mut h, "地址、电话", "Address &amp; phone", &format!("{} {}", s.address, s.phone));
+    field(&mut h, "开户行及账号", "Bank &amp; account", &format!("{} {}", s.bank, s.account));
     h.push_str(
         r#"</div></div><table><colgroup><col style="width:62mm"><col style="width:30mm"><col style="width:14mm"><col style="width:23mm"><col style="width:25mm"><col style="width:12mm"><col style="width:20mm"></colgroup>
 <tr><th>项目名称<span class="en">Item</span></th><th>规格型号<span class="en">SKU</span></th><th>数量<span class="en">Qty</span></th><th>单价<span class="en">Unit price</span></th><th>金额<span class="en">Amount</span></th><th>税率<span class="en">Rate</span></th><th>税额<span class="en">Tax</span></th></tr>"#,
@@ -193,11 +170,7 @@ pub fn render_html(doc: &InvoiceDoc) -> String {
         h,
         r#"</div></div></div><footer><span><span class="brown">开票人<span class="en">Issuer</span></span> 系统自动开具 Issued by Cairn</span><span>销售方 Seller: {}</span></footer>{}</div></body></html>"#,
         esc(&doc.seller.name),
-        if doc.void {
-            r#"<div class="void">作废 VOID</div>"#
-        } else {
-            ""
-        }
+        if doc.void { r#"<div class="void">作废 VOID</div>"# } else { "" }
     );
     h
 }

@@ -7,9 +7,8 @@ use crate::format::{date_cn, money, parse_date, rate};
 use crate::qr::Qr;
 use crate::{DocKind, InvoiceDoc};
 use printpdf::{
-    Color, CurTransMat, FontId, Line, LinePoint, Mm, Op, PaintMode, PdfDocument, PdfDocumentInfo,
-    PdfFont, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem, TextMatrix,
-    TextRenderingMode,
+    Color, CurTransMat, FontId, Line, LinePoint, Mm, Op, PaintMode, PdfDocument, PdfDocumentInfo, PdfFont,
+    PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem, TextMatrix, TextRenderingMode,
 };
 
 /// Renders [`InvoiceDoc`]s to PDF; build once and share (it is `Send + Sync`, cloning is cheap).
@@ -28,17 +27,13 @@ impl Renderer {
     /// A renderer using the bundled Noto Sans SC subset; the font is parsed once per process.
     pub fn new() -> Self {
         static BUNDLED: OnceLock<Arc<Face>> = OnceLock::new();
-        Self {
-            face: BUNDLED.get_or_init(|| Arc::new(Face::bundled())).clone(),
-        }
+        Self { face: BUNDLED.get_or_init(|| Arc::new(Face::bundled())).clone() }
     }
 
     /// A renderer using a caller's TrueType/OpenType font (the first face of a collection).
     /// It must cover the Chinese labels of the form, or they print as empty boxes.
     pub fn with_font(bytes: Vec<u8>) -> Result<Self, FontError> {
-        Ok(Self {
-            face: Arc::new(Face::custom(bytes)?),
-        })
+        Ok(Self { face: Arc::new(Face::custom(bytes)?) })
     }
 
     /// The document as PDF bytes. Same input, same bytes: nothing depends on the clock or
@@ -106,12 +101,7 @@ fn mm(pt: f32) -> f32 {
 }
 
 fn rgb(c: [f32; 3]) -> Color {
-    Color::Rgb(Rgb {
-        r: c[0],
-        g: c[1],
-        b: c[2],
-        icc_profile: None,
-    })
+    Color::Rgb(Rgb { r: c[0], g: c[1], b: c[2], icc_profile: None })
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -138,10 +128,7 @@ struct TextRun {
 /// The ops that switch the text state from `prev` to `st`.
 fn set_text_style(ops: &mut Vec<Op>, prev: Option<Style>, st: Style) {
     if prev.map(|p| p.size) != Some(st.size) {
-        ops.push(Op::SetFont {
-            font: PdfFontHandle::External(FontId(FONT_RES.into())),
-            size: Pt(st.size),
-        });
+        ops.push(Op::SetFont { font: PdfFontHandle::External(FontId(FONT_RES.into())), size: Pt(st.size) });
     }
     if prev.map(|p| p.color) != Some(st.color) {
         ops.push(Op::SetFillColor { col: rgb(st.color) });
@@ -149,26 +136,16 @@ fn set_text_style(ops: &mut Vec<Op>, prev: Option<Style>, st: Style) {
     }
     if prev.map(|p| p.bold) != Some(st.bold) {
         // One weight is embedded; bold is the fill plus a hairline stroke of the outline.
-        let mode = if st.bold {
-            TextRenderingMode::FillStroke
-        } else {
-            TextRenderingMode::Fill
-        };
+        let mode = if st.bold { TextRenderingMode::FillStroke } else { TextRenderingMode::Fill };
         ops.push(Op::SetTextRenderingMode { mode });
     }
     if st.bold && prev.is_none_or(|p| !p.bold || p.size != st.size) {
-        ops.push(Op::SetOutlineThickness {
-            pt: Pt(st.size / 30.0),
-        });
+        ops.push(Op::SetOutlineThickness { pt: Pt(st.size / 30.0) });
     }
 }
 
 const fn style(size: f32, color: [f32; 3]) -> Style {
-    Style {
-        size,
-        color,
-        bold: false,
-    }
+    Style { size, color, bold: false }
 }
 
 const LABEL: Style = style(8.0, BROWN);
@@ -220,9 +197,7 @@ impl<'f> Canvas<'f> {
                 set_text_style(&mut ops, prev, run.style);
                 prev = Some(run.style);
                 ops.push(Op::SetTextMatrix { matrix: run.matrix });
-                ops.push(Op::ShowText {
-                    items: vec![TextItem::Text(run.text)],
-                });
+                ops.push(Op::ShowText { items: vec![TextItem::Text(run.text)] });
             }
             ops.push(Op::EndTextSection);
         }
@@ -249,19 +224,8 @@ impl<'f> Canvas<'f> {
 
     fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, color: [f32; 3], width_pt: f32) {
         self.set_stroke(color, width_pt);
-        let p = |x: f32, y: f32| LinePoint {
-            p: Point {
-                x: Pt(pt(x)),
-                y: Pt(pt(PAGE_H - y)),
-            },
-            bezier: false,
-        };
-        self.gfx.push(Op::DrawLine {
-            line: Line {
-                points: vec![p(x1, y1), p(x2, y2)],
-                is_closed: false,
-            },
-        });
+        let p = |x: f32, y: f32| LinePoint { p: Point { x: Pt(pt(x)), y: Pt(pt(PAGE_H - y)) }, bezier: false };
+        self.gfx.push(Op::DrawLine { line: Line { points: vec![p(x1, y1), p(x2, y2)], is_closed: false } });
     }
 
     fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, mode: PaintMode) {
@@ -299,20 +263,12 @@ impl<'f> Canvas<'f> {
     /// centred on `cy`.
     fn text_up(&mut self, s: &str, x: f32, cy: f32, st: Style) {
         let y = cy + self.width(s, st.size) / 2.0;
-        self.text_at(
-            s,
-            TextMatrix::Raw([0.0, 1.0, -1.0, 0.0, pt(x), pt(PAGE_H - y)]),
-            st,
-        );
+        self.text_at(s, TextMatrix::Raw([0.0, 1.0, -1.0, 0.0, pt(x), pt(PAGE_H - y)]), st);
     }
 
     fn text_at(&mut self, s: &str, matrix: TextMatrix, style: Style) {
         self.glyphs.add(self.face, s);
-        self.text.push(TextRun {
-            style,
-            matrix,
-            text: s.to_owned(),
-        });
+        self.text.push(TextRun { style, matrix, text: s.to_owned() });
     }
 
     /// The longest prefix of `s` that fits `max_w` at `size`, with `…` when cut.
@@ -390,17 +346,14 @@ impl<'f> Canvas<'f> {
             self.finish_page();
         }
         let seed = fnv1a(doc.number.as_bytes(), 0xcbf2_9ce4_8422_2325);
-        let tag: String = (0..6)
-            .map(|i| char::from(b'A' + ((seed >> (i * 5)) % 26) as u8))
-            .collect();
+        let tag: String = (0..6).map(|i| char::from(b'A' + ((seed >> (i * 5)) % 26) as u8)).collect();
         let font = self.face.subset(&self.glyphs, &tag);
 
         let (title, _) = titles(doc.kind);
         let date = match parse_date(&doc.issued_on) {
-            Some((year, month, day)) => printpdf::DateTime {
-                date: printpdf::Date { year, month, day },
-                ..printpdf::DateTime::epoch()
-            },
+            Some((year, month, day)) => {
+                printpdf::DateTime { date: printpdf::Date { year, month, day }, ..printpdf::DateTime::epoch() }
+            }
             None => printpdf::DateTime::epoch(),
         };
         let mut pdf = PdfDocument::new(&format!("{title} {}", doc.number));
@@ -416,38 +369,23 @@ impl<'f> Canvas<'f> {
             metadata_date: date,
             ..PdfDocumentInfo::default()
         };
-        pdf.resources
-            .fonts
-            .map
-            .insert(FontId(FONT_RES.into()), PdfFont::new(font));
+        pdf.resources.fonts.map.insert(FontId(FONT_RES.into()), PdfFont::new(font));
         pdf.pages = self.pages;
 
         // Compression is ours (below); subsetting was done by `Face::subset`.
-        let opts = PdfSaveOptions {
-            optimize: false,
-            subset_fonts: false,
-            secure: true,
-            image_optimization: None,
-        };
+        let opts = PdfSaveOptions { optimize: false, subset_fonts: false, secure: true, image_optimization: None };
         let mut warnings = Vec::new();
         let mut lo = pdf.to_lopdf_document(&opts, &mut warnings);
         debug_assert!(
-            warnings
-                .iter()
-                .all(|w| !matches!(w.severity, printpdf::PdfParseErrorSeverity::Error)),
+            warnings.iter().all(|w| !matches!(w.severity, printpdf::PdfParseErrorSeverity::Error)),
             "{warnings:?}"
         );
 
         // printpdf draws the trailer /ID at random; a PDF's /ID only has to identify the
         // document, so derive it from the number (same document, same bytes).
-        let id = format!(
-            "{:016x}{:016x}",
-            seed,
-            fnv1a(doc.number.as_bytes(), 0x8422_2325_cbf2_9ce4)
-        );
+        let id = format!("{:016x}{:016x}", seed, fnv1a(doc.number.as_bytes(), 0x8422_2325_cbf2_9ce4));
         let id = lopdf::Object::String(id.into_bytes(), lopdf::StringFormat::Hexadecimal);
-        lo.trailer
-            .set("ID", lopdf::Object::Array(vec![id.clone(), id]));
+        lo.trailer.set("ID", lopdf::Object::Array(vec![id.clone(), id]));
         compress(&mut lo);
 
         let mut out = Vec::with_capacity(48 * 1024);
@@ -463,11 +401,7 @@ fn compress(doc: &mut lopdf::Document) {
     use std::io::Write;
     for object in doc.objects.values_mut() {
         if let lopdf::Object::Stream(stream) = object {
-            let cff = stream
-                .dict
-                .get(b"Subtype")
-                .and_then(|s| s.as_name())
-                .is_ok_and(|n| n == b"CIDFontType0C");
+            let cff = stream.dict.get(b"Subtype").and_then(|s| s.as_name()).is_ok_and(|n| n == b"CIDFontType0C");
             if cff || stream.dict.has(b"Filter") || stream.content.len() < 64 {
                 continue;
             }
@@ -476,8 +410,7 @@ fn compress(doc: &mut lopdf::Document) {
                 // Level 1: 2-3x faster than the default 6 here, for ~5% more bytes.
                 flate2::Compression::fast(),
             );
-            enc.write_all(&stream.content)
-                .expect("writing to a Vec cannot fail");
+            enc.write_all(&stream.content).expect("writing to a Vec cannot fail");
             let packed = enc.finish().expect("writing to a Vec cannot fail");
             if packed.len() < stream.content.len() {
                 stream.dict.set("Filter", "FlateDecode");
@@ -505,9 +438,7 @@ fn is_wide(c: char) -> bool {
 
 /// 64-bit FNV-1a: stable across Rust releases, unlike `DefaultHasher`.
 fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
-    bytes.iter().fold(seed, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    bytes.iter().fold(seed, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// (Chinese title, English title) of the form.
@@ -574,11 +505,7 @@ fn draw(c: &mut Canvas, doc: &InvoiceDoc) {
     let page_count = pages.len();
     for (p, page_rows) in pages.iter().enumerate() {
         let last = p + 1 == page_count;
-        let frame_top = if p == 0 {
-            header(c, doc, true)
-        } else {
-            header(c, doc, false)
-        };
+        let frame_top = if p == 0 { header(c, doc, true) } else { header(c, doc, false) };
         let mut y = frame_top;
         if p == 0 {
             y = parties(c, &parties_plan, y);
@@ -616,29 +543,11 @@ fn draw(c: &mut Canvas, doc: &InvoiceDoc) {
 /// Title, QR code, number and date; returns where the frame starts.
 fn header(c: &mut Canvas, doc: &InvoiceDoc, first: bool) -> f32 {
     let (cn, en) = titles(doc.kind);
-    let title_color = if doc.kind == DocKind::CreditNote {
-        RED
-    } else {
-        BROWN
-    };
+    let title_color = if doc.kind == DocKind::CreditNote { RED } else { BROWN };
     let (top_y, title_size) = if first { (20.0, 19.0) } else { (16.0, 14.0) };
-    c.text(
-        cn,
-        MID,
-        top_y,
-        Style {
-            size: title_size,
-            color: title_color,
-            bold: true,
-        },
-        Align::Center,
-    );
+    c.text(cn, MID, top_y, Style { size: title_size, color: title_color, bold: true }, Align::Center);
     let en_y = top_y + if first { 5.5 } else { 4.5 };
-    let en = if first {
-        en.to_owned()
-    } else {
-        format!("{en} · 续页 CONTINUED")
-    };
+    let en = if first { en.to_owned() } else { format!("{en} · 续页 CONTINUED") };
     c.text(&en, MID, en_y, style(7.5, title_color), Align::Center);
     let rule_w = c.width(cn, title_size).max(60.0) / 2.0 + 4.0;
     c.hline(MID - rule_w, MID + rule_w, en_y + 2.0, title_color, 0.8);
@@ -649,10 +558,8 @@ fn header(c: &mut Canvas, doc: &InvoiceDoc, first: bool) -> f32 {
     }
 
     // Number and date, top right: Chinese label, English sub-label, value flush right.
-    let rows: [(&str, &str, String); 2] = [
-        ("发票号码", "Invoice No.", doc.number.clone()),
-        ("开票日期", "Date", date_cn(&doc.issued_on)),
-    ];
+    let rows: [(&str, &str, String); 2] =
+        [("发票号码", "Invoice No.", doc.number.clone()), ("开票日期", "Date", date_cn(&doc.issued_on))];
     let base = if first { 15.0 } else { 12.0 };
     for (i, (cn, en, value)) in rows.iter().enumerate() {
         let y = base + 6.0 * i as f32;
@@ -662,11 +569,7 @@ fn header(c: &mut Canvas, doc: &InvoiceDoc, first: bool) -> f32 {
         let (v, st) = c.fit(value, R - 162.0, VALUE, 7.0);
         c.text(&v, R, y, st, Align::Right);
     }
-    if first {
-        FIRST_FRAME_TOP
-    } else {
-        CONT_FRAME_TOP
-    }
+    if first { FIRST_FRAME_TOP } else { CONT_FRAME_TOP }
 }
 
 /// A form field: label and English sub-label on one line, the value below it, shrunk a
@@ -690,12 +593,7 @@ impl Field {
         } else {
             (c.wrap(value, w, min, 2), Style { size: min, ..VALUE })
         };
-        Self {
-            cn,
-            en,
-            lines,
-            style,
-        }
+        Self { cn, en, lines, style }
     }
 
     fn height(&self) -> f32 {
@@ -704,21 +602,9 @@ impl Field {
 
     fn draw(&self, c: &mut Canvas, x: f32, top: f32) {
         c.text(self.cn, x, top + 3.0, style(7.0, BROWN), Align::Left);
-        c.text(
-            self.en,
-            x + c.width(self.cn, 7.0) + 1.2,
-            top + 3.0,
-            SUB,
-            Align::Left,
-        );
+        c.text(self.en, x + c.width(self.cn, 7.0) + 1.2, top + 3.0, SUB, Align::Left);
         for (k, line) in self.lines.iter().enumerate() {
-            c.text(
-                line,
-                x,
-                top + 7.0 + FIELD_LINE_H * k as f32,
-                self.style,
-                Align::Left,
-            );
+            c.text(line, x, top + 7.0 + FIELD_LINE_H * k as f32, self.style, Align::Left);
         }
     }
 }
@@ -744,28 +630,12 @@ impl Parties {
         let seller = vec![
             Field::new(c, "名称", "Name", &s.name, sw),
             Field::new(c, tax_cn, "Tax ID", &s.tax_id, sw),
-            Field::new(
-                c,
-                "地址、电话",
-                "Address & phone",
-                &join(&s.address, &s.phone),
-                sw,
-            ),
-            Field::new(
-                c,
-                "开户行及账号",
-                "Bank & account",
-                &join(&s.bank, &s.account),
-                sw,
-            ),
+            Field::new(c, "地址、电话", "Address & phone", &join(&s.address, &s.phone), sw),
+            Field::new(c, "开户行及账号", "Bank & account", &join(&s.bank, &s.account), sw),
         ];
         let sum = |f: &[Field]| f.iter().map(Field::height).sum::<f32>() + 2.0;
         let height = sum(&buyer).max(sum(&seller)).max(PARTIES_MIN_H);
-        Self {
-            buyer,
-            seller,
-            height,
-        }
+        Self { buyer, seller, height }
     }
 }
 
@@ -777,13 +647,7 @@ fn side_label(c: &mut Canvas, cn: &str, en: &str, x: f32, top: f32, h: f32) {
     let mut y = cy - step * n / 2.0 + 3.0;
     let mut buf = [0u8; 4];
     for ch in cn.chars() {
-        c.text(
-            ch.encode_utf8(&mut buf),
-            x + 3.0,
-            y,
-            style(8.5, BROWN),
-            Align::Center,
-        );
+        c.text(ch.encode_utf8(&mut buf), x + 3.0, y, style(8.5, BROWN), Align::Center);
         y += step;
     }
     c.text_up(en, x + LABEL_CELL - 1.0, cy, SUB);
@@ -840,32 +704,16 @@ fn table_row(c: &mut Canvas, doc: &InvoiceDoc, row: &Row, i: usize, top: f32) {
     let base = top + ROW_PAD / 2.0 + 3.1;
     let item = style(ITEM_SIZE, INK);
     for (k, line) in row.name.iter().enumerate() {
-        c.text(
-            line,
-            COLS[0] + 1.5,
-            base + LINE_H * k as f32,
-            item,
-            Align::Left,
-        );
+        c.text(line, COLS[0] + 1.5, base + LINE_H * k as f32, item, Align::Left);
     }
     c.text(&row.sku.0, COLS[1] + 1.5, base, row.sku.1, Align::Left);
-    let nums = [
-        l.quantity.to_string(),
-        money(l.unit_price_net),
-        money(l.amount_net),
-    ];
+    let nums = [l.quantity.to_string(), money(l.unit_price_net), money(l.amount_net)];
     for (k, n) in nums.iter().enumerate() {
         let col = 2 + k;
         let (v, st) = c.fit(n, COLS[col + 1] - COLS[col] - 3.0, item, 6.0);
         c.text(&v, COLS[col + 1] - 1.5, base, st, Align::Right);
     }
-    c.text(
-        &rate(l.tax_rate_bp),
-        (COLS[5] + COLS[6]) / 2.0,
-        base,
-        item,
-        Align::Center,
-    );
+    c.text(&rate(l.tax_rate_bp), (COLS[5] + COLS[6]) / 2.0, base, item, Align::Center);
     let (v, st) = c.fit(&money(l.tax), COLS[7] - COLS[6] - 3.0, item, 6.0);
     c.text(&v, COLS[7] - 1.5, base, st, Align::Right);
 }
@@ -885,11 +733,7 @@ fn remark_lines(c: &Canvas, doc: &InvoiceDoc) -> Vec<String> {
 
 /// 合计, per-rate summary, total in words and remarks; returns the frame's bottom.
 fn totals(c: &mut Canvas, doc: &InvoiceDoc, top: f32, remarks: &[String]) -> f32 {
-    let strong = Style {
-        size: 9.0,
-        color: INK,
-        bold: true,
-    };
+    let strong = Style { size: 9.0, color: INK, bold: true };
     // 合计 Total
     c.hline(L, R, top, BROWN, 0.5);
     let mut y = top + TOTAL_ROW_H;
@@ -899,20 +743,8 @@ fn totals(c: &mut Canvas, doc: &InvoiceDoc, top: f32, remarks: &[String]) -> f32
     let lx = (COLS[0] + COLS[2]) / 2.0 - pair_w / 2.0;
     c.text(label, lx, base, label_st, Align::Left);
     c.text("Total", lx + pair_w, base, SUB, Align::Right);
-    c.text(
-        &format!("¥{}", money(doc.total_net)),
-        COLS[5] - 1.5,
-        base,
-        strong,
-        Align::Right,
-    );
-    c.text(
-        &format!("¥{}", money(doc.total_tax)),
-        COLS[7] - 1.5,
-        base,
-        strong,
-        Align::Right,
-    );
+    c.text(&format!("¥{}", money(doc.total_net)), COLS[5] - 1.5, base, strong, Align::Right);
+    c.text(&format!("¥{}", money(doc.total_tax)), COLS[7] - 1.5, base, strong, Align::Right);
     for x in [COLS[4], COLS[5], COLS[6]] {
         c.vline(x, top, y, BROWN, 0.5);
     }
@@ -923,20 +755,8 @@ fn totals(c: &mut Canvas, doc: &InvoiceDoc, top: f32, remarks: &[String]) -> f32
     let (rate_l, amt_l) = (COLS[2], 130.0);
     let sh = SUMMARY_ROW_H * (1 + doc.tax_summary.len()) as f32;
     let label_cy = sum_top + sh / 2.0;
-    c.text(
-        "分税率合计",
-        (L + rate_l) / 2.0,
-        label_cy + 0.2,
-        LABEL,
-        Align::Center,
-    );
-    c.text(
-        "Subtotal by tax rate",
-        (L + rate_l) / 2.0,
-        label_cy + 3.4,
-        SUB,
-        Align::Center,
-    );
+    c.text("分税率合计", (L + rate_l) / 2.0, label_cy + 0.2, LABEL, Align::Center);
+    c.text("Subtotal by tax rate", (L + rate_l) / 2.0, label_cy + 3.4, SUB, Align::Center);
     let heads = [("税率", "Rate"), ("金额", "Amount"), ("税额", "Tax")];
     let spans = [(rate_l, amt_l), (amt_l, COLS[5]), (COLS[5], R)];
     for ((cn, en), (a, b)) in heads.iter().zip(spans) {
@@ -947,13 +767,7 @@ fn totals(c: &mut Canvas, doc: &InvoiceDoc, top: f32, remarks: &[String]) -> f32
     let small = style(8.0, INK);
     for (k, r) in doc.tax_summary.iter().enumerate() {
         let by = sum_top + SUMMARY_ROW_H * (k + 1) as f32 + 3.6;
-        c.text(
-            &rate(r.tax_rate_bp),
-            (rate_l + amt_l) / 2.0,
-            by,
-            small,
-            Align::Center,
-        );
+        c.text(&rate(r.tax_rate_bp), (rate_l + amt_l) / 2.0, by, small, Align::Center);
         c.text(&money(r.net), COLS[5] - 1.5, by, small, Align::Right);
         c.text(&money(r.tax), R - 1.5, by, small, Align::Right);
     }
@@ -967,49 +781,18 @@ fn totals(c: &mut Canvas, doc: &InvoiceDoc, top: f32, remarks: &[String]) -> f32
     // 价税合计 in words and in figures.
     let wt = y;
     let label_r = 56.0;
-    c.text(
-        "价税合计（大写）",
-        (L + label_r) / 2.0,
-        wt + 4.6,
-        LABEL,
-        Align::Center,
-    );
-    c.text(
-        "Total incl. tax (in words)",
-        (L + label_r) / 2.0,
-        wt + 8.0,
-        SUB,
-        Align::Center,
-    );
+    c.text("价税合计（大写）", (L + label_r) / 2.0, wt + 4.6, LABEL, Align::Center);
+    c.text("Total incl. tax (in words)", (L + label_r) / 2.0, wt + 8.0, SUB, Align::Center);
     c.vline(label_r, wt, wt + WORDS_ROW_H, BROWN, 0.5);
     let figures = format!("¥{}", money(doc.total));
-    let fig_st = Style {
-        size: 11.0,
-        color: INK,
-        bold: true,
-    };
+    let fig_st = Style { size: 11.0, color: INK, bold: true };
     let fig_w = c.width(&figures, fig_st.size);
     let small_label_x = R - 3.0 - fig_w - 2.0;
     c.text("（小写）", small_label_x, wt + 6.2, LABEL, Align::Right);
-    c.text(
-        "In figures",
-        small_label_x - 1.5,
-        wt + 9.0,
-        SUB,
-        Align::Right,
-    );
+    c.text("In figures", small_label_x - 1.5, wt + 9.0, SUB, Align::Right);
     c.text(&figures, R - 3.0, wt + 6.4, fig_st, Align::Right);
     let words_w = small_label_x - c.width("（小写）", LABEL.size) - label_r - 6.0;
-    let (words, st) = c.fit(
-        &doc.total_in_words,
-        words_w,
-        Style {
-            size: 10.5,
-            color: INK,
-            bold: true,
-        },
-        7.0,
-    );
+    let (words, st) = c.fit(&doc.total_in_words, words_w, Style { size: 10.5, color: INK, bold: true }, 7.0);
     c.text(&words, label_r + 3.0, wt + 6.4, st, Align::Left);
     y += WORDS_ROW_H;
     c.hline(L, R, y, BROWN, 0.5);
@@ -1020,13 +803,7 @@ fn totals(c: &mut Canvas, doc: &InvoiceDoc, top: f32, remarks: &[String]) -> f32
     side_label(c, "备注", "REMARKS", L, rt, rh);
     c.vline(L + LABEL_CELL, rt, rt + rh, BROWN, 0.5);
     for (k, line) in remarks.iter().enumerate() {
-        c.text(
-            line,
-            L + LABEL_CELL + 2.5,
-            rt + 5.0 + 4.2 * k as f32,
-            style(8.5, INK),
-            Align::Left,
-        );
+        c.text(line, L + LABEL_CELL + 2.5, rt + 5.0 + 4.2 * k as f32, style(8.5, INK), Align::Left);
     }
     rt + rh
 }
@@ -1038,25 +815,13 @@ fn footer(c: &mut Canvas, doc: &InvoiceDoc, page: usize, pages: usize, last: boo
         let x = L + c.width("开票人", LABEL.size) + 1.0;
         c.text("Issuer", x, y, SUB, Align::Left);
         let x = x + c.width("Issuer", SUB.size) + 2.0;
-        c.text(
-            "系统自动开具 Issued by Cairn",
-            x,
-            y,
-            style(8.5, INK),
-            Align::Left,
-        );
+        c.text("系统自动开具 Issued by Cairn", x, y, style(8.5, INK), Align::Left);
         let seller = format!("销售方 Seller: {}", doc.seller.name);
         let (s, st) = c.fit(&seller, R - PARTY_MID - 2.0, style(8.5, INK), 6.0);
         c.text(&s, PARTY_MID + 2.0, y, st, Align::Left);
     }
     if pages > 1 {
-        let s = format!(
-            "第 {} 页 / 共 {} 页  Page {} of {}",
-            page + 1,
-            pages,
-            page + 1,
-            pages
-        );
+        let s = format!("第 {} 页 / 共 {} 页  Page {} of {}", page + 1, pages, page + 1, pages);
         c.text(&s, R, FOOTER_Y, style(7.5, BROWN), Align::Right);
     }
 }
@@ -1079,9 +844,7 @@ fn void_stamp(c: &mut Canvas, cy_mm: f32) {
     c.overlay.extend([
         Op::SaveGraphicsState,
         Op::SetOutlineColor { col: rgb(RED) },
-        Op::SetTransformationMatrix {
-            matrix: CurTransMat::Raw([cos, sin, -sin, cos, cx, cy]),
-        },
+        Op::SetTransformationMatrix { matrix: CurTransMat::Raw([cos, sin, -sin, cos, cx, cy]) },
         Op::SetOutlineThickness { pt: Pt(3.0) },
         Op::DrawRectangle {
             rectangle: Rect {
@@ -1107,21 +870,12 @@ fn void_stamp(c: &mut Canvas, cy_mm: f32) {
         Op::RestoreGraphicsState,
         Op::SaveGraphicsState,
         Op::StartTextSection,
-        Op::SetFont {
-            font: PdfFontHandle::External(FontId(FONT_RES.into())),
-            size: Pt(size),
-        },
+        Op::SetFont { font: PdfFontHandle::External(FontId(FONT_RES.into())), size: Pt(size) },
         Op::SetOutlineColor { col: rgb(RED) },
         Op::SetOutlineThickness { pt: Pt(2.2) },
-        Op::SetTextRenderingMode {
-            mode: TextRenderingMode::Stroke,
-        },
-        Op::SetTextMatrix {
-            matrix: TextMatrix::Raw([cos, sin, -sin, cos, tx, ty]),
-        },
-        Op::ShowText {
-            items: vec![TextItem::Text(text.into())],
-        },
+        Op::SetTextRenderingMode { mode: TextRenderingMode::Stroke },
+        Op::SetTextMatrix { matrix: TextMatrix::Raw([cos, sin, -sin, cos, tx, ty]) },
+        Op::ShowText { items: vec![TextItem::Text(text.into())] },
         Op::EndTextSection,
         Op::RestoreGraphicsState,
     ]);
@@ -1140,9 +894,7 @@ fn qr(c: &mut Canvas, url: &str, x: f32, y: f32, size: f32) {
     // keeps the content stream short.
     c.gfx.extend([
         Op::SaveGraphicsState,
-        Op::SetTransformationMatrix {
-            matrix: CurTransMat::Raw([module, 0.0, 0.0, -module, pt(x), pt(PAGE_H - y)]),
-        },
+        Op::SetTransformationMatrix { matrix: CurTransMat::Raw([module, 0.0, 0.0, -module, pt(x), pt(PAGE_H - y)]) },
         Op::SetFillColor { col: rgb(INK) },
     ]);
     for (x, y, w, h) in code.rectangles() {
@@ -1179,16 +931,10 @@ mod tests {
         for t in texts {
             for w in [10.0, 27.0, 59.0, 90.0] {
                 for line in c.wrap(t, w, ITEM_SIZE, 2) {
-                    assert!(
-                        c.width(&line, ITEM_SIZE) <= w + 0.01,
-                        "{line:?} wider than {w} mm"
-                    );
+                    assert!(c.width(&line, ITEM_SIZE) <= w + 0.01, "{line:?} wider than {w} mm");
                 }
                 let (fitted, st) = c.fit(t, w, VALUE, 7.0);
-                assert!(
-                    c.width(&fitted, st.size) <= w + 0.01,
-                    "{fitted:?} wider than {w} mm"
-                );
+                assert!(c.width(&fitted, st.size) <= w + 0.01, "{fitted:?} wider than {w} mm");
             }
         }
         // Breaks fall between words, not inside the phone number.

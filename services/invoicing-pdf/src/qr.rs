@@ -44,11 +44,7 @@ impl Qr {
                 let modules = c.into_colors();
                 let width = modules.len().isqrt();
                 let dark: Vec<bool> = modules.iter().map(|m| *m == Color::Dark).collect();
-                let score = if width <= 128 {
-                    penalty_bits(&dark, width)
-                } else {
-                    penalty(&dark, width)
-                };
+                let score = if width <= 128 { penalty_bits(&dark, width) } else { penalty(&dark, width) };
                 (score, Self { width, modules })
             })
             .min_by_key(|(score, _)| *score)
@@ -89,10 +85,7 @@ impl Qr {
                     continue;
                 }
                 let mut h = 1;
-                while let Some(below) = runs
-                    .get(row + h)
-                    .and_then(|r| r.iter().position(|x| *x == run))
-                {
+                while let Some(below) = runs.get(row + h).and_then(|r| r.iter().position(|x| *x == run)) {
                     taken[row + h][below] = true;
                     h += 1;
                 }
@@ -195,10 +188,7 @@ fn penalty(dark: &[bool], w: usize) -> u32 {
     // N2: 2×2 blocks of one colour.
     for pair in dark.chunks_exact(w).collect::<Vec<_>>().windows(2) {
         let (a, b) = (pair[0], pair[1]);
-        score += 3
-            * (0..w - 1)
-                .filter(|&x| a[x] == a[x + 1] && a[x] == b[x] && a[x] == b[x + 1])
-                .count() as u32;
+        score += 3 * (0..w - 1).filter(|&x| a[x] == a[x + 1] && a[x] == b[x] && a[x] == b[x + 1]).count() as u32;
     }
     // N4: 10 points per 5% the dark share is away from 50%.
     let dark_pct = dark.iter().filter(|d| **d).count() * 100 / dark.len();
@@ -218,9 +208,7 @@ mod tests {
         assert_eq!(ours.width, theirs.width());
         // Finder patterns in three corners.
         for (r, c) in [(0, 0), (0, ours.width - 7), (ours.width - 7, 0)] {
-            assert!(
-                ours.is_dark(r, c) && ours.is_dark(r + 6, c + 6) && !ours.is_dark(r + 1, c + 1)
-            );
+            assert!(ours.is_dark(r, c) && ours.is_dark(r + 6, c + 6) && !ours.is_dark(r + 1, c + 1));
         }
     }
 
@@ -236,11 +224,7 @@ mod tests {
         for w in [21, 25, 33, 57, 64, 65, 101, 128] {
             for density in [2, 3, 5] {
                 let dark: Vec<bool> = (0..w * w).map(|_| next() % density == 0).collect();
-                assert_eq!(
-                    penalty_bits(&dark, w),
-                    penalty(&dark, w),
-                    "w={w} density=1/{density}"
-                );
+                assert_eq!(penalty_bits(&dark, w), penalty(&dark, w), "w={w} density=1/{density}");
             }
         }
         let url = "https://cairn.example/v/INV2026-00000001?c=7Q3F9K";
@@ -263,11 +247,7 @@ mod tests {
         }
         for row in 0..n {
             for col in 0..n {
-                assert_eq!(
-                    covered[row * n + col],
-                    u8::from(qr.is_dark(row, col)),
-                    "({row}, {col})"
-                );
+                assert_eq!(covered[row * n + col], u8::from(qr.is_dark(row, col)), "({row}, {col})");
             }
         }
     }

@@ -27,15 +27,7 @@ fn line(name: &str, sku: &str, quantity: i64, unit_price_net: i64, tax_rate_bp: 
     let amount_net = quantity * unit_price_net;
     // Round half up, as the tax bureau does.
     let tax = (amount_net * i64::from(tax_rate_bp) + 5_000).div_euclid(10_000);
-    DocLine {
-        name: name.into(),
-        sku: sku.into(),
-        quantity,
-        unit_price_net,
-        amount_net,
-        tax_rate_bp,
-        tax,
-    }
+    DocLine { name: name.into(), sku: sku.into(), quantity, unit_price_net, amount_net, tax_rate_bp, tax }
 }
 
 fn summary(lines: &[DocLine]) -> Vec<TaxRow> {
@@ -46,11 +38,7 @@ fn summary(lines: &[DocLine]) -> Vec<TaxRow> {
                 r.net += l.amount_net;
                 r.tax += l.tax;
             }
-            None => rows.push(TaxRow {
-                tax_rate_bp: l.tax_rate_bp,
-                net: l.amount_net,
-                tax: l.tax,
-            }),
+            None => rows.push(TaxRow { tax_rate_bp: l.tax_rate_bp, net: l.amount_net, tax: l.tax }),
         }
     }
     rows.sort_by_key(|r| r.tax_rate_bp);
@@ -87,13 +75,7 @@ pub fn invoice() -> InvoiceDoc {
         DocKind::Invoice,
         "INV2026-00000001",
         vec![
-            line(
-                "云栈2026春季新款纯棉圆领短袖T恤男女同款宽松百搭打底衫 红色 M",
-                "YZ-TS2026-RED-M",
-                2,
-                8_850,
-                1300,
-            ),
+            line("云栈2026春季新款纯棉圆领短袖T恤男女同款宽松百搭打底衫 红色 M", "YZ-TS2026-RED-M", 2, 8_850, 1300),
             line("加绒连帽卫衣 藏青 L", "YZ-HD-NVY-L", 1, 19_800, 1300),
             line("《服装面料与搭配》图书", "BK-9787518012", 1, 4_587, 900),
         ],
@@ -110,9 +92,7 @@ pub fn voided_credit_note() -> InvoiceDoc {
         "负贰佰贰拾叁元柒角肆分",
     );
     d.original_number = Some("INV2026-00000001".into());
-    d.remarks = Some(
-        "退货退款：尺码偏小，买家已退回商品。Return: size too small, item received back.".into(),
-    );
+    d.remarks = Some("退货退款：尺码偏小，买家已退回商品。Return: size too small, item received back.".into());
     d.void = true;
     d
 }
@@ -121,24 +101,11 @@ pub fn voided_credit_note() -> InvoiceDoc {
 pub fn long_invoice(n: usize) -> InvoiceDoc {
     assert!((1..=99).contains(&n), "long_invoice supports 1..=99 lines");
     let lines = (1..=n)
-        .map(|i| {
-            line(
-                &format!("纯棉袜子 第{i}款 均码 五双装"),
-                &format!("YZ-SOCK-{i:03}"),
-                1,
-                1_000,
-                1300,
-            )
-        })
+        .map(|i| line(&format!("纯棉袜子 第{i}款 均码 五双装"), &format!("YZ-SOCK-{i:03}"), 1, 1_000, 1300))
         .collect();
     // n × ¥11.30, spelled out.
     let fen = 1_130 * n as i64;
-    doc(
-        DocKind::Invoice,
-        "INV2026-00000060",
-        lines,
-        &capital_yuan(fen),
-    )
+    doc(DocKind::Invoice, "INV2026-00000060", lines, &capital_yuan(fen))
 }
 
 /// Chinese capital numerals for amounts below ¥10,000 (enough for the samples).
@@ -180,10 +147,7 @@ mod tests {
     fn samples_add_up() {
         for d in [invoice(), voided_credit_note(), long_invoice(60)] {
             assert_eq!(d.total, d.total_net + d.total_tax);
-            assert_eq!(
-                d.tax_summary.iter().map(|r| r.tax).sum::<i64>(),
-                d.total_tax
-            );
+            assert_eq!(d.tax_summary.iter().map(|r| r.tax).sum::<i64>(), d.total_tax);
         }
         assert_eq!(invoice().total, 47_375);
         assert_eq!(voided_credit_note().total, -22_374);

@@ -6,10 +6,7 @@ use std::process::Command;
 use invoicing_pdf::{InvoiceDoc, Renderer, samples};
 
 fn page_count(pdf: &[u8]) -> usize {
-    lopdf::Document::load_mem(pdf)
-        .expect("a readable PDF")
-        .get_pages()
-        .len()
+    lopdf::Document::load_mem(pdf).expect("a readable PDF").get_pages().len()
 }
 
 /// The text `pdftotext` extracts, or `None` (with a note) when poppler-utils is missing.
@@ -20,32 +17,17 @@ fn pdftotext(pdf: &[u8]) -> Option<String> {
 fn pdftotext_with(pdf: &[u8], args: &[&str]) -> Option<String> {
     let dir = std::env::temp_dir().join(format!("invoicing-pdf-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!(
-        "{:x}.pdf",
-        pdf.len() ^ pdf.iter().take(4096).map(|b| *b as usize).sum::<usize>()
-    ));
+    let path = dir.join(format!("{:x}.pdf", pdf.len() ^ pdf.iter().take(4096).map(|b| *b as usize).sum::<usize>()));
     std::fs::write(&path, pdf).unwrap();
-    let out = match Command::new("pdftotext")
-        .args(["-enc", "UTF-8"])
-        .args(args)
-        .arg(&path)
-        .arg("-")
-        .output()
-    {
+    let out = match Command::new("pdftotext").args(["-enc", "UTF-8"]).args(args).arg(&path).arg("-").output() {
         Ok(out) => out,
         Err(_) => {
-            eprintln!(
-                "note: pdftotext not on PATH (apt-get install poppler-utils); text check skipped"
-            );
+            eprintln!("note: pdftotext not on PATH (apt-get install poppler-utils); text check skipped");
             return None;
         }
     };
     let _ = std::fs::remove_file(&path);
-    assert!(
-        out.status.success(),
-        "pdftotext failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "pdftotext failed: {}", String::from_utf8_lossy(&out.stderr));
     Some(String::from_utf8(out.stdout).expect("UTF-8 text"))
 }
 
@@ -63,18 +45,9 @@ fn same_document_renders_the_same_bytes() {
 fn metadata_comes_from_the_document_not_the_clock() {
     let pdf = Renderer::new().render(&samples::invoice());
     let doc = lopdf::Document::load_mem(&pdf).unwrap();
-    let info = doc
-        .trailer
-        .get_deref(b"Info", &doc)
-        .unwrap()
-        .as_dict()
-        .unwrap();
+    let info = doc.trailer.get_deref(b"Info", &doc).unwrap().as_dict().unwrap();
     let created = info.get(b"CreationDate").unwrap().as_str().unwrap();
-    assert!(
-        created.starts_with(b"D:20260314"),
-        "{}",
-        String::from_utf8_lossy(created)
-    );
+    assert!(created.starts_with(b"D:20260314"), "{}", String::from_utf8_lossy(created));
     assert!(doc.trailer.get(b"ID").is_ok());
 }
 
@@ -114,10 +87,7 @@ fn text_is_extractable() {
         "BZ20260314-7781236",
         "开票人",
     ] {
-        assert!(
-            text.contains(expected),
-            "{expected:?} missing from:\n{text}"
-        );
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
     }
 }
 
@@ -139,10 +109,7 @@ fn voided_credit_note_reads_as_such() {
         "¥-223.74",
         "负贰佰贰拾叁元柒角肆分",
     ] {
-        assert!(
-            text.contains(expected),
-            "{expected:?} missing from:\n{text}"
-        );
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
     }
 }
 
@@ -156,10 +123,7 @@ fn long_invoices_continue_on_further_pages() {
     }
     assert_eq!(pages_seen[0], 1);
     assert_eq!(pages_seen[59], 2);
-    assert!(
-        pages_seen.windows(2).all(|w| w[0] <= w[1]),
-        "{pages_seen:?}"
-    );
+    assert!(pages_seen.windows(2).all(|w| w[0] <= w[1]), "{pages_seen:?}");
 
     let doc = samples::long_invoice(60);
     let Some(text) = pdftotext(&r.render(&doc)) else {
@@ -183,10 +147,7 @@ fn very_long_fields_are_cut_not_spilled() {
     let pdf = Renderer::new().render(&doc);
     assert_eq!(page_count(&pdf), 1);
     let Some(text) = pdftotext(&pdf) else { return };
-    assert!(
-        text.contains('…'),
-        "truncated text is marked with an ellipsis"
-    );
+    assert!(text.contains('…'), "truncated text is marked with an ellipsis");
     assert!(!text.contains(&"超长商品标题".repeat(20)));
 }
 

@@ -4,7 +4,7 @@
 use crate::{
     db::{invoice_settings, invoice_tax_categories, invoices},
     domain::{self, IssueOn, Kind, amounts, numerals},
-    service::{BuyerInfo, Document, IssueError, Invoicing, VoidError, issued_on},
+    service::{BuyerInfo, Document, Invoicing, IssueError, VoidError, issued_on},
 };
 use auth::BearerAuth;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -15,7 +15,10 @@ use poem_openapi::{
     payload::{Binary, Json, PlainText},
 };
 use problem::{ApiResult, Code, Problem, ProblemResponse};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::OnConflict,
+};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -170,7 +173,9 @@ impl BuyerDto {
         }
         match (&kind, &self.tax_id) {
             (InvoiceBuyerKind::Company, None) => return Err(bad("buyer.tax_id is required for a company invoice")),
-            (_, Some(t)) if !valid_tax_id(t) => return Err(bad("buyer.tax_id must be 15-20 digits or capital letters")),
+            (_, Some(t)) if !valid_tax_id(t) => {
+                return Err(bad("buyer.tax_id must be 15-20 digits or capital letters"));
+            }
             _ => {}
         }
         Ok(BuyerInfo { kind, title: self.title.trim().to_owned(), tax_id: self.tax_id, email: self.email })
@@ -389,7 +394,8 @@ fn money(fen: i64) -> String {
 }
 
 fn doc_of(inv: &invoices::Model) -> Result<Document, Problem> {
-    serde_json::from_str(&inv.document).map_err(|e| Problem::internal(anyhow::anyhow!("invoice {} has an unreadable document: {e}", inv.id)))
+    serde_json::from_str(&inv.document)
+        .map_err(|e| Problem::internal(anyhow::anyhow!("invoice {} has an unreadable document: {e}", inv.id)))
 }
 
 fn dto(inv: invoices::Model, base: &str) -> Result<InvoiceDto, Problem> {
@@ -408,7 +414,14 @@ fn dto(inv: invoices::Model, base: &str) -> Result<InvoiceDto, Problem> {
         voided_at: inv.voided_at,
         void_reason: inv.void_reason,
         currency: inv.currency,
-        seller: SellerDto { name: doc.seller.name, tax_id: doc.seller.tax_id, address: doc.seller.address, phone: doc.seller.phone, bank: doc.seller.bank, account: doc.seller.account },
+        seller: SellerDto {
+            name: doc.seller.name,
+            tax_id: doc.seller.tax_id,
+            address: doc.seller.address,
+            phone: doc.seller.phone,
+            bank: doc.seller.bank,
+            account: doc.seller.account,
+        },
         buyer: BuyerDto::from_info(&doc.buyer),
         prices_include_tax: doc.prices_include_tax,
         lines: doc
@@ -427,7 +440,11 @@ fn dto(inv: invoices::Model, base: &str) -> Result<InvoiceDto, Problem> {
                 total: money(l.total()),
             })
             .collect(),
-        tax_summary: totals.by_rate.iter().map(|(r, n, t)| TaxRowDto { vat_rate: amounts::rate_label(*r), net: money(*n), tax: money(*t) }).collect(),
+        tax_summary: totals
+            .by_rate
+            .iter()
+            .map(|(r, n, t)| TaxRowDto { vat_rate: amounts::rate_label(*r), net: money(*n), tax: money(*t) })
+            .collect(),
         total_net: money(totals.net),
         total_tax: money(totals.tax),
         total: money(totals.total()),
@@ -441,7 +458,11 @@ fn dto(inv: invoices::Model, base: &str) -> Result<InvoiceDto, Problem> {
 pub fn printable(inv: &invoices::Model, doc: &Document) -> invoicing_pdf::InvoiceDoc {
     let totals = amounts::Totals::of(&doc.lines);
     invoicing_pdf::InvoiceDoc {
-        kind: if inv.kind == Kind::CreditNote.as_str() { invoicing_pdf::DocKind::CreditNote } else { invoicing_pdf::DocKind::Invoice },
+        kind: if inv.kind == Kind::CreditNote.as_str() {
+            invoicing_pdf::DocKind::CreditNote
+        } else {
+            invoicing_pdf::DocKind::Invoice
+        },
         number: inv.number.clone(),
         issued_on: issued_on(inv.issued_at),
         seller: invoicing_pdf::Seller {
@@ -452,7 +473,11 @@ pub fn printable(inv: &invoices::Model, doc: &Document) -> invoicing_pdf::Invoic
             bank: doc.seller.bank.clone(),
             account: doc.seller.account.clone(),
         },
-        buyer: invoicing_pdf::Buyer { title: doc.buyer.title.clone(), tax_id: doc.buyer.tax_id.clone(), email: doc.buyer.email.clone() },
+        buyer: invoicing_pdf::Buyer {
+            title: doc.buyer.title.clone(),
+            tax_id: doc.buyer.tax_id.clone(),
+            email: doc.buyer.email.clone(),
+        },
         lines: doc
             .lines
             .iter()
@@ -466,7 +491,11 @@ pub fn printable(inv: &invoices::Model, doc: &Document) -> invoicing_pdf::Invoic
                 tax: l.tax,
             })
             .collect(),
-        tax_summary: totals.by_rate.iter().map(|(r, n, t)| invoicing_pdf::TaxRow { tax_rate_bp: *r, net: *n, tax: *t }).collect(),
+        tax_summary: totals
+            .by_rate
+            .iter()
+            .map(|(r, n, t)| invoicing_pdf::TaxRow { tax_rate_bp: *r, net: *n, tax: *t })
+            .collect(),
         total_net: totals.net,
         total_tax: totals.tax,
         total: totals.total(),
@@ -489,14 +518,19 @@ fn unit_price(net: i64, qty: i64) -> i64 {
 /// Midnight at the start of `d` in China, in UTC.
 fn china_midnight(d: NaiveDate) -> DateTime<Utc> {
     let cst = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
-    cst.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight")).single().expect("fixed offsets are unambiguous").with_timezone(&Utc)
+    cst.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .expect("fixed offsets are unambiguous")
+        .with_timezone(&Utc)
 }
 
 fn issue_problem(e: IssueError) -> ProblemResponse {
     match e {
         IssueError::NotConfigured => Problem::new(Code::NotConfigured, e.to_string()).into(),
         IssueError::UnknownOrder => Problem::not_found("order").into(),
-        IssueError::NotInvoiceable(_) | IssueError::Conflict(_) => Problem::new(Code::InvalidStateTransition, e.to_string()).into(),
+        IssueError::NotInvoiceable(_) | IssueError::Conflict(_) => {
+            Problem::new(Code::InvalidStateTransition, e.to_string()).into()
+        }
         IssueError::Amounts(_) => Problem::new(Code::InvalidInput, e.to_string()).into(),
         IssueError::Db(e) => Problem::internal(e).into(),
         IssueError::Unknown(e) => Problem::internal(e).into(),
@@ -535,8 +569,12 @@ impl InvoicingApi {
     /// The tenant's invoicing settings; 404 until they are set.
     #[oai(path = "/invoicing/settings", method = "get")]
     async fn get_settings(&self, auth: BearerAuth) -> ApiResult<SettingsFound> {
-        let r = invoice_settings::Entity::find_by_id(auth.0.tenant_id.0).one(self.svc.db.conn()).await.map_err(Problem::internal)?;
-        let r = r.ok_or_else(|| Problem::new(Code::NotFound, "invoicing is not set up yet: PUT /v1/invoicing/settings"))?;
+        let r = invoice_settings::Entity::find_by_id(auth.0.tenant_id.0)
+            .one(self.svc.db.conn())
+            .await
+            .map_err(Problem::internal)?;
+        let r =
+            r.ok_or_else(|| Problem::new(Code::NotFound, "invoicing is not set up yet: PUT /v1/invoicing/settings"))?;
         Ok(SettingsFound::Ok(Json(settings_dto(r))))
     }
 
@@ -551,14 +589,18 @@ impl InvoicingApi {
         if !valid_tax_id(&b.tax_id) {
             return Err(bad("tax_id must be 15-20 digits or capital letters").into());
         }
-        let rate = amounts::parse_rate(&b.default_vat_rate).ok_or_else(|| bad("default_vat_rate must be one of 0%, 1%, 1.5%, 3%, 5%, 6%, 9%, 13%"))?;
+        let rate = amounts::parse_rate(&b.default_vat_rate)
+            .ok_or_else(|| bad("default_vat_rate must be one of 0%, 1%, 1.5%, 3%, 5%, 6%, 9%, 13%"))?;
         for (field, p) in [("series_pattern", &b.series_pattern), ("credit_series_pattern", &b.credit_series_pattern)] {
             if !domain::valid_pattern(p) {
                 return Err(bad(format!("{field} must be 1-24 of A-Z a-z 0-9 - _ / with at most one {{YYYY}}")).into());
             }
         }
         if domain::series(&b.series_pattern, 2000) == domain::series(&b.credit_series_pattern, 2000) {
-            return Err(bad("series_pattern and credit_series_pattern must differ, so invoices and credit notes are numbered apart").into());
+            return Err(bad(
+                "series_pattern and credit_series_pattern must differ, so invoices and credit notes are numbered apart",
+            )
+            .into());
         }
         let row = invoice_settings::Model {
             tenant_id: auth.0.tenant_id.0,
@@ -611,21 +653,35 @@ impl InvoicingApi {
             .all(self.svc.db.conn())
             .await
             .map_err(Problem::internal)?;
-        Ok(CategoriesFound::Ok(Json(rows.into_iter().map(|r| TaxCategoryDto { sku_code: r.sku_code, vat_rate: amounts::rate_label(r.rate_bp as u32) }).collect())))
+        Ok(CategoriesFound::Ok(Json(
+            rows.into_iter()
+                .map(|r| TaxCategoryDto { sku_code: r.sku_code, vat_rate: amounts::rate_label(r.rate_bp as u32) })
+                .collect(),
+        )))
     }
 
     /// Sets a SKU's VAT rate.
     #[oai(path = "/invoicing/tax-categories/:sku_code", method = "put")]
-    async fn put_category(&self, auth: BearerAuth, sku_code: Path<String>, body: Json<TaxCategoryIn>) -> ApiResult<CategorySet> {
+    async fn put_category(
+        &self,
+        auth: BearerAuth,
+        sku_code: Path<String>,
+        body: Json<TaxCategoryIn>,
+    ) -> ApiResult<CategorySet> {
         check_sku(&sku_code.0)?;
-        let rate = amounts::parse_rate(&body.0.vat_rate).ok_or_else(|| bad("vat_rate must be one of 0%, 1%, 1.5%, 3%, 5%, 6%, 9%, 13%"))?;
+        let rate = amounts::parse_rate(&body.0.vat_rate)
+            .ok_or_else(|| bad("vat_rate must be one of 0%, 1%, 1.5%, 3%, 5%, 6%, 9%, 13%"))?;
         let tx = self.svc.db.write().await.map_err(Problem::internal)?;
         invoice_tax_categories::Entity::insert(invoice_tax_categories::ActiveModel {
             tenant_id: sea_orm::Set(auth.0.tenant_id.0),
             sku_code: sea_orm::Set(sku_code.0.clone()),
             rate_bp: sea_orm::Set(rate as i32),
         })
-        .on_conflict(OnConflict::columns([invoice_tax_categories::Column::TenantId, invoice_tax_categories::Column::SkuCode]).update_column(invoice_tax_categories::Column::RateBp).to_owned())
+        .on_conflict(
+            OnConflict::columns([invoice_tax_categories::Column::TenantId, invoice_tax_categories::Column::SkuCode])
+                .update_column(invoice_tax_categories::Column::RateBp)
+                .to_owned(),
+        )
         .exec_without_returning(&*tx)
         .await
         .map_err(Problem::internal)?;
@@ -707,12 +763,38 @@ impl InvoicingApi {
     /// The invoice register for a period, as CSV for the accountant: every document issued
     /// in it (void ones marked), oldest first. `from`/`to` are issue dates, both inclusive.
     #[oai(path = "/invoices/register.csv", method = "get")]
-    async fn register(&self, auth: BearerAuth, from: Query<Option<NaiveDate>>, to: Query<Option<NaiveDate>>) -> ApiResult<CsvFound> {
-        let q = period(invoices::Entity::find().filter(invoices::Column::TenantId.eq(auth.0.tenant_id.0)), from.0, to.0)?;
-        let rows = q.order_by_asc(invoices::Column::IssuedAt).order_by_asc(invoices::Column::Number).all(self.svc.db.conn()).await.map_err(Problem::internal)?;
+    async fn register(
+        &self,
+        auth: BearerAuth,
+        from: Query<Option<NaiveDate>>,
+        to: Query<Option<NaiveDate>>,
+    ) -> ApiResult<CsvFound> {
+        let q =
+            period(invoices::Entity::find().filter(invoices::Column::TenantId.eq(auth.0.tenant_id.0)), from.0, to.0)?;
+        let rows = q
+            .order_by_asc(invoices::Column::IssuedAt)
+            .order_by_asc(invoices::Column::Number)
+            .all(self.svc.db.conn())
+            .await
+            .map_err(Problem::internal)?;
         let numbers: std::collections::HashMap<Uuid, String> = rows.iter().map(|r| (r.id, r.number.clone())).collect();
         let mut w = csv::Writer::from_writer(Vec::new());
-        let header = ["number", "kind", "status", "issued_on", "order_ref", "buyer_title", "buyer_tax_id", "currency", "net", "tax", "total", "original_number", "voided_at", "void_reason"];
+        let header = [
+            "number",
+            "kind",
+            "status",
+            "issued_on",
+            "order_ref",
+            "buyer_title",
+            "buyer_tax_id",
+            "currency",
+            "net",
+            "tax",
+            "total",
+            "original_number",
+            "voided_at",
+            "void_reason",
+        ];
         w.write_record(header).map_err(Problem::internal)?;
         for r in &rows {
             let original = match r.original_id {
@@ -740,7 +822,8 @@ impl InvoicingApi {
             ])
             .map_err(Problem::internal)?;
         }
-        let body = String::from_utf8(w.into_inner().map_err(|e| Problem::internal(anyhow::anyhow!("{e}")))?).map_err(Problem::internal)?;
+        let body = String::from_utf8(w.into_inner().map_err(|e| Problem::internal(anyhow::anyhow!("{e}")))?)
+            .map_err(Problem::internal)?;
         let name = format!(
             "invoice-register{}{}.csv",
             from.0.map(|d| format!("-from-{d}")).unwrap_or_default(),
@@ -753,9 +836,18 @@ impl InvoicingApi {
     /// document says; 404 for a tampered or unknown code. No login needed.
     #[oai(path = "/invoices/verify/:token", method = "get")]
     async fn verify(&self, token: Path<String>) -> ApiResult<Verified> {
-        let not_genuine = || ProblemResponse::from(Problem::new(Code::NotFound, "This verification code does not belong to a genuine invoice."));
+        let not_genuine = || {
+            ProblemResponse::from(Problem::new(
+                Code::NotFound,
+                "This verification code does not belong to a genuine invoice.",
+            ))
+        };
         let (tenant, id) = self.svc.key.check(&token.0).ok_or_else(not_genuine)?;
-        let inv = invoices::Entity::find_by_id((tenant, id)).one(self.svc.db.conn()).await.map_err(Problem::internal)?.ok_or_else(not_genuine)?;
+        let inv = invoices::Entity::find_by_id((tenant, id))
+            .one(self.svc.db.conn())
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(not_genuine)?;
         let doc = doc_of(&inv)?;
         Ok(Verified::Ok(Json(VerificationDto {
             genuine: true,
@@ -805,12 +897,20 @@ impl InvoicingApi {
 
 impl InvoicingApi {
     async fn find(&self, tenant: Uuid, id: Uuid) -> Result<invoices::Model, ProblemResponse> {
-        invoices::Entity::find_by_id((tenant, id)).one(self.svc.db.conn()).await.map_err(Problem::internal)?.ok_or_else(|| Problem::not_found("invoice").into())
+        invoices::Entity::find_by_id((tenant, id))
+            .one(self.svc.db.conn())
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(|| Problem::not_found("invoice").into())
     }
 }
 
 /// Restricts a query to documents issued from `from` to `to` (China dates, inclusive).
-fn period(mut q: sea_orm::Select<invoices::Entity>, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<sea_orm::Select<invoices::Entity>, Problem> {
+fn period(
+    mut q: sea_orm::Select<invoices::Entity>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<sea_orm::Select<invoices::Entity>, Problem> {
     if let (Some(f), Some(t)) = (from, to)
         && f > t
     {

@@ -27,7 +27,9 @@ use kernel::{
     events::OrderChanged,
     trade::{InvoiceBuyerKind, InvoiceRequest},
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -57,8 +59,15 @@ impl BuyerInfo {
     /// From the buyer's request on the trade, or a personal invoice in the buyer's nickname.
     pub fn from_order(req: Option<&InvoiceRequest>, buyer_nick: &str) -> BuyerInfo {
         match req {
-            Some(r) => BuyerInfo { kind: r.kind, title: r.title.clone(), tax_id: r.tax_id.clone(), email: r.email.clone() },
-            None => BuyerInfo { kind: InvoiceBuyerKind::Personal, title: if buyer_nick.is_empty() { "个人".into() } else { buyer_nick.to_owned() }, tax_id: None, email: None },
+            Some(r) => {
+                BuyerInfo { kind: r.kind, title: r.title.clone(), tax_id: r.tax_id.clone(), email: r.email.clone() }
+            }
+            None => BuyerInfo {
+                kind: InvoiceBuyerKind::Personal,
+                title: if buyer_nick.is_empty() { "个人".into() } else { buyer_nick.to_owned() },
+                tax_id: None,
+                email: None,
+            },
         }
     }
 }
@@ -94,7 +103,14 @@ pub struct Settings {
 impl Settings {
     fn from_row(r: invoice_settings::Model) -> Settings {
         Settings {
-            seller: SellerInfo { name: r.seller_name, tax_id: r.tax_id, address: r.address, phone: r.phone, bank: r.bank, account: r.account },
+            seller: SellerInfo {
+                name: r.seller_name,
+                tax_id: r.tax_id,
+                address: r.address,
+                phone: r.phone,
+                bank: r.bank,
+                account: r.account,
+            },
             prices_include_tax: r.prices_include_tax,
             default_rate_bp: r.default_rate_bp as RateBp,
             issue_on: IssueOn::parse(&r.issue_on).unwrap_or(IssueOn::Request),
@@ -199,7 +215,12 @@ impl Invoicing {
     /// Takes the next number of `series` inside the caller's transaction. On PostgreSQL the row
     /// stays locked until the transaction ends, which serialises issuers on every instance.
     async fn next_seq<C: ConnectionTrait>(&self, conn: &C, tenant: Uuid, series: &str) -> Result<i64, DbErr> {
-        conn.execute_raw(stmt(&self.db, "insert into invoice_series (tenant_id, series, last_number) values (?, ?, 0) on conflict do nothing", vec![tenant.into(), series.into()])).await?;
+        conn.execute_raw(stmt(
+            &self.db,
+            "insert into invoice_series (tenant_id, series, last_number) values (?, ?, 0) on conflict do nothing",
+            vec![tenant.into(), series.into()],
+        ))
+        .await?;
         let row = conn
             .query_one_raw(stmt(&self.db, "update invoice_series set last_number = last_number + 1 where tenant_id = ? and series = ? returning last_number", vec![tenant.into(), series.into()]))
             .await?
@@ -226,13 +247,19 @@ impl Invoicing {
         // The number first: on PostgreSQL this waits for a concurrent issuer of the same series,
         // so the existence check below sees what it committed.
         let seq = self.next_seq(conn, tenant, &series).await?;
-        if let Some(existing) = invoices::Entity::find().filter(invoices::Column::TenantId.eq(tenant)).filter(invoices::Column::SourceKey.eq(source_key)).one(conn).await? {
+        if let Some(existing) = invoices::Entity::find()
+            .filter(invoices::Column::TenantId.eq(tenant))
+            .filter(invoices::Column::SourceKey.eq(source_key))
+            .one(conn)
+            .await?
+        {
             // The caller's transaction must not commit the number we took: signal it by
             // returning `false`; every caller rolls back in that case.
             return Ok((existing, false));
         }
         let id = kernel::new_id();
-        doc.verify_url = format!("{}/v1/invoices/verify/{}", self.public_url.trim_end_matches('/'), self.key.token(tenant, id));
+        doc.verify_url =
+            format!("{}/v1/invoices/verify/{}", self.public_url.trim_end_matches('/'), self.key.token(tenant, id));
         let totals = Totals::of(&doc.lines);
         let row = invoices::Model {
             tenant_id: tenant,
@@ -262,7 +289,12 @@ impl Invoicing {
     }
 
     /// The order as invoicing last saw it (locked on PostgreSQL until the transaction ends).
-    pub async fn order<C: ConnectionTrait>(&self, conn: &C, tenant: Uuid, order_id: Uuid) -> Result<Option<OrderChanged>, anyhow::Error> {
+    pub async fn order<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant: Uuid,
+        order_id: Uuid,
+    ) -> Result<Option<OrderChanged>, anyhow::Error> {
         let mut q = invoice_orders::Entity::find_by_id((tenant, order_id));
         if self.db.is_postgres() {
             q = q.lock_exclusive();
@@ -284,7 +316,14 @@ impl Invoicing {
     }
 
     /// The invoice document for an order under `settings`.
-    async fn invoice_document<C: ConnectionTrait>(&self, conn: &C, tenant: Uuid, s: &Settings, o: &OrderChanged, buyer: BuyerInfo) -> Result<Document, IssueError> {
+    async fn invoice_document<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant: Uuid,
+        s: &Settings,
+        o: &OrderChanged,
+        buyer: BuyerInfo,
+    ) -> Result<Document, IssueError> {
         let cats = self.tax_categories(conn, tenant).await?;
         let sale: Vec<SaleLine> = o
             .lines
@@ -298,7 +337,8 @@ impl Invoicing {
                 rate_bp: domain::rate_for(&l.sku_code, &cats, s.default_rate_bp),
             })
             .collect();
-        let lines = amounts::invoice_lines(&sale, o.discount_fee.0, o.post_fee.0, s.default_rate_bp, s.prices_include_tax)?;
+        let lines =
+            amounts::invoice_lines(&sale, o.discount_fee.0, o.post_fee.0, s.default_rate_bp, s.prices_include_tax)?;
         if s.prices_include_tax && o.payment.0 != 0 && Totals::of(&lines).total() != o.payment.0 {
             // The marketplace's arithmetic disagrees with its own fields; invoice what the lines
             // say and leave a trace, rather than invent a correction.
@@ -318,7 +358,12 @@ impl Invoicing {
     }
 
     /// The order's invoice that is in force (issued, not void), if any.
-    async fn current_invoice<C: ConnectionTrait>(&self, conn: &C, tenant: Uuid, order_id: Uuid) -> Result<Option<invoices::Model>, DbErr> {
+    async fn current_invoice<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant: Uuid,
+        order_id: Uuid,
+    ) -> Result<Option<invoices::Model>, DbErr> {
         invoices::Entity::find()
             .filter(invoices::Column::TenantId.eq(tenant))
             .filter(invoices::Column::OrderId.eq(order_id))
@@ -329,7 +374,12 @@ impl Invoicing {
     }
 
     /// The order's most recent voided invoice, if any.
-    async fn last_void_invoice<C: ConnectionTrait>(&self, conn: &C, tenant: Uuid, order_id: Uuid) -> Result<Option<invoices::Model>, DbErr> {
+    async fn last_void_invoice<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant: Uuid,
+        order_id: Uuid,
+    ) -> Result<Option<invoices::Model>, DbErr> {
         invoices::Entity::find()
             .filter(invoices::Column::TenantId.eq(tenant))
             .filter(invoices::Column::OrderId.eq(order_id))
@@ -381,11 +431,17 @@ impl Invoicing {
                     Some(v) => format!("reissue:{}", v.id),
                     None => format!("order:{}", o.order_id),
                 };
-                let buyer = requested.unwrap_or_else(|| BuyerInfo::from_order(o.invoice_request.as_ref(), &o.buyer_nick));
+                let buyer =
+                    requested.unwrap_or_else(|| BuyerInfo::from_order(o.invoice_request.as_ref(), &o.buyer_nick));
                 let doc = self.invoice_document(conn, tenant, s, o, buyer).await?;
-                let (inv, created) = self.issue(conn, tenant, Kind::Invoice, &key, &s.series_pattern, o.order_id, None, doc, now).await?;
+                let (inv, created) = self
+                    .issue(conn, tenant, Kind::Invoice, &key, &s.series_pattern, o.order_id, None, doc, now)
+                    .await?;
                 if !created {
-                    return Err(IssueError::Unknown(anyhow::anyhow!("invoice {} appeared concurrently; retry", inv.number)));
+                    return Err(IssueError::Unknown(anyhow::anyhow!(
+                        "invoice {} appeared concurrently; retry",
+                        inv.number
+                    )));
                 }
                 issued = Some(Issued { invoice: inv.clone(), created: true });
                 Some(inv)
@@ -399,7 +455,15 @@ impl Invoicing {
 
     /// Issues a credit note for the refunded (or, when the order was cancelled after payment,
     /// all) lines of `inv` that no credit note covers yet.
-    async fn credit_refunds<C: ConnectionTrait>(&self, conn: &C, tenant: Uuid, s: &Settings, o: &OrderChanged, inv: &invoices::Model, now: Timestamp) -> Result<usize, IssueError> {
+    async fn credit_refunds<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant: Uuid,
+        s: &Settings,
+        o: &OrderChanged,
+        inv: &invoices::Model,
+        now: Timestamp,
+    ) -> Result<usize, IssueError> {
         let refunded: Vec<String> = o.lines.iter().filter(|l| l.refunded).map(|l| l.external_line_id.clone()).collect();
         let cancelled = o.status == kernel::OrderStatus::Cancelled;
         if refunded.is_empty() && !cancelled {
@@ -420,8 +484,16 @@ impl Invoicing {
         }
         let key = domain::credit_key(&inv.id, &lines);
         let remarks = if cancelled { "订单取消退款 Order cancelled and refunded" } else { "退款 Refund" };
-        let doc = Document { lines: lines.clone(), original_number: Some(inv.number.clone()), verify_url: String::new(), remarks: Some(remarks.into()), ..original };
-        let (cn, created) = self.issue(conn, tenant, Kind::CreditNote, &key, &s.credit_series_pattern, o.order_id, Some(inv.id), doc, now).await?;
+        let doc = Document {
+            lines: lines.clone(),
+            original_number: Some(inv.number.clone()),
+            verify_url: String::new(),
+            remarks: Some(remarks.into()),
+            ..original
+        };
+        let (cn, created) = self
+            .issue(conn, tenant, Kind::CreditNote, &key, &s.credit_series_pattern, o.order_id, Some(inv.id), doc, now)
+            .await?;
         if !created {
             return Err(IssueError::Unknown(anyhow::anyhow!("credit note {} appeared concurrently; retry", cn.number)));
         }
@@ -439,7 +511,12 @@ impl Invoicing {
     /// what invoicing has and issues what is due. Idempotent (the inbox claims are in `tx`).
     /// Set-based where it can be: one claim, one read and one upsert of the orders' rows, one
     /// read of the settings; only orders of tenants that set invoicing up go on to `reconcile`.
-    pub async fn on_order_changed(&self, tx: &sea_orm::DatabaseTransaction, envs: &[kernel::Envelope], consumer: &str) -> anyhow::Result<()> {
+    pub async fn on_order_changed(
+        &self,
+        tx: &sea_orm::DatabaseTransaction,
+        envs: &[kernel::Envelope],
+        consumer: &str,
+    ) -> anyhow::Result<()> {
         use std::collections::HashMap;
         let now = Utc::now();
         let claimed = bus::inbox::claim_many(tx, consumer, envs).await?;
@@ -452,13 +529,18 @@ impl Invoicing {
         }
         let mut cond = sea_orm::Condition::any();
         for (t, ev) in &events {
-            cond = cond.add(sea_orm::Condition::all().add(invoice_orders::Column::TenantId.eq(*t)).add(invoice_orders::Column::OrderId.eq(ev.order_id)));
+            cond = cond.add(
+                sea_orm::Condition::all()
+                    .add(invoice_orders::Column::TenantId.eq(*t))
+                    .add(invoice_orders::Column::OrderId.eq(ev.order_id)),
+            );
         }
         let mut q = invoice_orders::Entity::find().filter(cond);
         if self.db.is_postgres() {
             q = q.lock_exclusive();
         }
-        let mut revisions: HashMap<(Uuid, Uuid), i64> = q.all(tx).await?.into_iter().map(|r| ((r.tenant_id, r.order_id), r.revision)).collect();
+        let mut revisions: HashMap<(Uuid, Uuid), i64> =
+            q.all(tx).await?.into_iter().map(|r| ((r.tenant_id, r.order_id), r.revision)).collect();
         // Events not newer than what invoicing has change nothing.
         let mut newer = Vec::with_capacity(events.len());
         let mut rows: HashMap<(Uuid, Uuid), invoice_orders::Model> = HashMap::new();
@@ -495,7 +577,17 @@ impl Invoicing {
         );
         let values: Vec<sea_orm::Value> = rows
             .into_values()
-            .flat_map(|r| [r.tenant_id.into(), r.order_id.into(), r.revision.into(), r.status.into(), r.paid.into(), r.event.into(), r.updated_at.into()])
+            .flat_map(|r| {
+                [
+                    r.tenant_id.into(),
+                    r.order_id.into(),
+                    r.revision.into(),
+                    r.status.into(),
+                    r.paid.into(),
+                    r.event.into(),
+                    r.updated_at.into(),
+                ]
+            })
             .collect();
         let mut written = std::collections::HashSet::new();
         for r in tx.query_all_raw(stmt(&self.db, &sql, values)).await? {
@@ -505,15 +597,22 @@ impl Invoicing {
         let mut tenants: Vec<Uuid> = newer.iter().map(|(t, _)| *t).collect();
         tenants.sort_unstable();
         tenants.dedup();
-        let settings: HashMap<Uuid, Settings> =
-            invoice_settings::Entity::find().filter(invoice_settings::Column::TenantId.is_in(tenants)).all(tx).await?.into_iter().map(|r| (r.tenant_id, Settings::from_row(r))).collect();
+        let settings: HashMap<Uuid, Settings> = invoice_settings::Entity::find()
+            .filter(invoice_settings::Column::TenantId.is_in(tenants))
+            .all(tx)
+            .await?
+            .into_iter()
+            .map(|r| (r.tenant_id, Settings::from_row(r)))
+            .collect();
         for (t, ev) in newer {
             let Some(s) = settings.get(&t) else { continue };
             match self.reconcile(tx, t, s, &ev, None, now).await {
                 Ok(_) => {}
                 // An order the domain refuses (bad amounts) is recorded but gets no invoice;
                 // retrying would not change that. A person can still see it through the API.
-                Err(IssueError::Amounts(e)) => tracing::warn!(tenant_id = %t, order_id = %ev.order_id, error = %e, "order cannot be invoiced"),
+                Err(IssueError::Amounts(e)) => {
+                    tracing::warn!(tenant_id = %t, order_id = %ev.order_id, error = %e, "order cannot be invoiced")
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -581,7 +680,12 @@ impl Invoicing {
             .await
             .map_err(|e| VoidError::Db(e.into()))?;
         tx.commit().await.map_err(|e| VoidError::Db(e.into()))?;
-        Ok(Some(invoices::Model { status: "void".into(), voided_at: Some(now), void_reason: Some(reason.to_owned()), ..inv }))
+        Ok(Some(invoices::Model {
+            status: "void".into(),
+            voided_at: Some(now),
+            void_reason: Some(reason.to_owned()),
+            ..inv
+        }))
     }
 }
 

@@ -9,7 +9,9 @@ use kernel::{
     Envelope, Event, LineReservationState, OrderStatus, TenantId,
     events::{ReservationChanged, TradeReceived},
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -79,7 +81,12 @@ impl bus::TxHandler for OrdersHandler {
 }
 
 /// The tenant's order matching `filter`, locked until the transaction ends on PostgreSQL.
-pub(crate) async fn find_order<C: ConnectionTrait>(conn: &C, pg: bool, tenant: Uuid, filter: sea_orm::Condition) -> Result<Option<orders::Model>, DbErr> {
+pub(crate) async fn find_order<C: ConnectionTrait>(
+    conn: &C,
+    pg: bool,
+    tenant: Uuid,
+    filter: sea_orm::Condition,
+) -> Result<Option<orders::Model>, DbErr> {
     let mut q = orders::Entity::find().filter(orders::Column::TenantId.eq(tenant)).filter(filter);
     if pg {
         // Serialises the snapshot and reservation handlers on one order (SQLite already
@@ -96,13 +103,30 @@ fn lines_of_orders(orders: impl Iterator<Item = (Uuid, Uuid)>) -> sea_orm::Condi
         per_tenant.entry(t).or_default().push(o);
     }
     per_tenant.into_iter().fold(sea_orm::Condition::any(), |cond, (t, os)| {
-        cond.add(sea_orm::Condition::all().add(order_lines::Column::TenantId.eq(t)).add(order_lines::Column::OrderId.is_in(os)))
+        cond.add(
+            sea_orm::Condition::all()
+                .add(order_lines::Column::TenantId.eq(t))
+                .add(order_lines::Column::OrderId.is_in(os)),
+        )
     })
 }
 
 /// A timeline entry.
-pub(crate) fn timeline(tenant: Uuid, order_id: Uuid, at: kernel::Timestamp, kind: &str, detail: String) -> order_timeline::ActiveModel {
-    order_timeline::ActiveModel { tenant_id: Set(tenant), order_id: Set(order_id), id: Set(kernel::new_id()), at: Set(at), kind: Set(kind.to_owned()), detail: Set(detail) }
+pub(crate) fn timeline(
+    tenant: Uuid,
+    order_id: Uuid,
+    at: kernel::Timestamp,
+    kind: &str,
+    detail: String,
+) -> order_timeline::ActiveModel {
+    order_timeline::ActiveModel {
+        tenant_id: Set(tenant),
+        order_id: Set(order_id),
+        id: Set(kernel::new_id()),
+        at: Set(at),
+        kind: Set(kind.to_owned()),
+        detail: Set(detail),
+    }
 }
 
 fn res_state(s: &Option<String>) -> Option<LineReservationState> {
@@ -134,7 +158,11 @@ struct Batch {
 }
 
 impl Batch {
-    async fn load(tx: &sea_orm::DatabaseTransaction, db: &store::Db, events: &[(&Envelope, Incoming)]) -> Result<Batch, DbErr> {
+    async fn load(
+        tx: &sea_orm::DatabaseTransaction,
+        db: &store::Db,
+        events: &[(&Envelope, Incoming)],
+    ) -> Result<Batch, DbErr> {
         let pg = db.is_postgres();
         let mut trades: Vec<(Uuid, Uuid, String)> = Vec::new();
         let mut ids: Vec<(Uuid, Uuid)> = Vec::new();
@@ -155,7 +183,14 @@ impl Batch {
             // instance and build.
             let mut keys: Vec<i64> = trades
                 .iter()
-                .map(|(t, c, e)| t.as_bytes().iter().chain(c.as_bytes()).chain(e.as_bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)) as i64)
+                .map(|(t, c, e)| {
+                    t.as_bytes()
+                        .iter()
+                        .chain(c.as_bytes())
+                        .chain(e.as_bytes())
+                        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+                        as i64
+                })
                 .collect();
             keys.sort_unstable();
             keys.dedup();
@@ -182,8 +217,14 @@ impl Batch {
                 // serialises every write transaction).
                 q = q.lock_exclusive();
             }
-            let wanted: std::collections::HashSet<(Uuid, Uuid, &str)> = trades.iter().map(|(t, c, e)| (*t, *c, e.as_str())).collect();
-            found.extend(q.all(tx).await?.into_iter().filter(|o| wanted.contains(&(o.tenant_id, o.channel_id, o.external_id.as_str()))));
+            let wanted: std::collections::HashSet<(Uuid, Uuid, &str)> =
+                trades.iter().map(|(t, c, e)| (*t, *c, e.as_str())).collect();
+            found.extend(
+                q.all(tx)
+                    .await?
+                    .into_iter()
+                    .filter(|o| wanted.contains(&(o.tenant_id, o.channel_id, o.external_id.as_str()))),
+            );
         }
         if !ids.is_empty() {
             let mut q = orders::Entity::find()
@@ -194,7 +235,9 @@ impl Batch {
             }
             let wanted: std::collections::HashSet<(Uuid, Uuid)> = ids.iter().copied().collect();
             let have: std::collections::HashSet<Uuid> = found.iter().map(|o| o.id).collect();
-            found.extend(q.all(tx).await?.into_iter().filter(|o| wanted.contains(&(o.tenant_id, o.id)) && !have.contains(&o.id)));
+            found.extend(
+                q.all(tx).await?.into_iter().filter(|o| wanted.contains(&(o.tenant_id, o.id)) && !have.contains(&o.id)),
+            );
         }
         let mut lines_of: HashMap<Uuid, Vec<order_lines::Model>> = HashMap::new();
         if !found.is_empty() {
@@ -203,7 +246,8 @@ impl Batch {
                 lines_of.entry(l.order_id).or_default().push(l);
             }
         }
-        let mut batch = Batch { by_id: HashMap::new(), by_trade: HashMap::new(), timeline: Vec::new(), outbox: Vec::new() };
+        let mut batch =
+            Batch { by_id: HashMap::new(), by_trade: HashMap::new(), timeline: Vec::new(), outbox: Vec::new() };
         for o in found {
             batch.by_trade.insert((o.tenant_id, o.channel_id, o.external_id.clone()), o.id);
             let lines = lines_of.remove(&o.id).unwrap_or_default();
@@ -216,7 +260,8 @@ impl Batch {
         let t = env.tenant_id.0;
         let snap = &ev.trade;
         let revision = snap.modified.timestamp_micros();
-        let existing = self.by_trade.get(&(t, ev.channel_id, snap.external_id.clone())).and_then(|id| self.by_id.get(id));
+        let existing =
+            self.by_trade.get(&(t, ev.channel_id, snap.external_id.clone())).and_then(|id| self.by_id.get(id));
         if existing.is_some_and(|w| w.order.revision >= revision) {
             // Stale or duplicate snapshot: record that we saw the message, change nothing.
             // After a shipment made here the revision is the shipment's time (see
@@ -250,10 +295,16 @@ impl Batch {
                 }
             })
             .collect();
-        let status = refine(status_for_trade(snap.status), &lines.iter().map(|l| res_state(&l.reservation_state)).collect::<Vec<_>>());
+        let status = refine(
+            status_for_trade(snap.status),
+            &lines.iter().map(|l| res_state(&l.reservation_state)).collect::<Vec<_>>(),
+        );
         // A snapshot that has not caught up with a shipment made here (the write-back is still
         // on its way) does not take the order back to paid.
-        let status = with_shipments(status, &lines.iter().map(|l| (outgoing::refunded(l), l.shipped_waybill.is_some())).collect::<Vec<_>>());
+        let status = with_shipments(
+            status,
+            &lines.iter().map(|l| (outgoing::refunded(l), l.shipped_waybill.is_some())).collect::<Vec<_>>(),
+        );
         let row = orders::Model {
             tenant_id: t,
             id: order_id,
@@ -276,7 +327,9 @@ impl Batch {
         let changed = outgoing::order_changed(&row, status, snap, &lines);
         let detail = match existing {
             None => format!("Received from {} shop {} ({}): {}", ev.marketplace, ev.shop_id, ev.topic, status.as_str()),
-            Some(w) if w.order.status != status.as_str() => format!("{} → {} ({})", w.order.status, status.as_str(), ev.topic),
+            Some(w) if w.order.status != status.as_str() => {
+                format!("{} → {} ({})", w.order.status, status.as_str(), ev.topic)
+            }
             Some(_) => format!("Updated by {}", ev.topic),
         };
         self.timeline.push(timeline(t, order_id, now, if existing.is_some() { "status" } else { "created" }, detail));
@@ -291,7 +344,9 @@ impl Batch {
         let t = env.tenant_id.0;
         // An API reservation (no order), or one for an order this tenant does not have:
         // nothing of an order to update, but the message is handled.
-        let Some(w) = ev.order_id.and_then(|id| self.by_id.get_mut(&id)).filter(|w| w.order.tenant_id == t) else { return };
+        let Some(w) = ev.order_id.and_then(|id| self.by_id.get_mut(&id)).filter(|w| w.order.tenant_id == t) else {
+            return;
+        };
         let order_id = w.order.id;
         let mut notes = Vec::new();
         for line in &mut w.lines {
@@ -301,7 +356,14 @@ impl Batch {
             }
             let new = r.state.as_str().to_owned();
             if line.reservation_state.as_deref() != Some(new.as_str()) {
-                notes.push(format!("{} {} ×{}: {} → {}", line.external_line_id, line.sku_code, line.quantity, line.reservation_state.as_deref().unwrap_or("none"), new));
+                notes.push(format!(
+                    "{} {} ×{}: {} → {}",
+                    line.external_line_id,
+                    line.sku_code,
+                    line.quantity,
+                    line.reservation_state.as_deref().unwrap_or("none"),
+                    new
+                ));
             }
             line.reservation_state = Some(new);
             line.reservation_version = ev.version;
@@ -316,7 +378,13 @@ impl Batch {
             w.order.status = status.as_str().to_owned();
             w.order.updated_at = now;
             w.dirty = true;
-            self.timeline.push(timeline(t, order_id, now, "status", format!("{} → {} (stock)", current.as_str(), status.as_str())));
+            self.timeline.push(timeline(
+                t,
+                order_id,
+                now,
+                "status",
+                format!("{} → {} (stock)", current.as_str(), status.as_str()),
+            ));
         }
     }
 
@@ -329,7 +397,8 @@ impl Batch {
                 let cond = lines_of_orders(dirty.iter().filter(|w| w.stored).map(|w| (w.order.tenant_id, w.order.id)));
                 order_lines::Entity::delete_many().filter(cond).exec(tx).await?;
             }
-            let lines: Vec<order_lines::ActiveModel> = dirty.iter().flat_map(|w| w.lines.iter().cloned().map(order_lines::ActiveModel::from)).collect();
+            let lines: Vec<order_lines::ActiveModel> =
+                dirty.iter().flat_map(|w| w.lines.iter().cloned().map(order_lines::ActiveModel::from)).collect();
             // The upsert's conflict target is the primary key; a new order cannot clash on
             // (tenant, channel, external id) because the batch read that key first, under the
             // write lock (SQLite) or the trade's advisory lock (PostgreSQL).
@@ -349,7 +418,10 @@ impl Batch {
                     O::HoldTtlSeconds,
                 ])
                 .to_owned();
-            orders::Entity::insert_many(dirty.into_iter().map(|w| orders::ActiveModel::from(w.order))).on_conflict(upsert).exec_without_returning(tx).await?;
+            orders::Entity::insert_many(dirty.into_iter().map(|w| orders::ActiveModel::from(w.order)))
+                .on_conflict(upsert)
+                .exec_without_returning(tx)
+                .await?;
             if !lines.is_empty() {
                 order_lines::Entity::insert_many(lines).exec_without_returning(tx).await?;
             }

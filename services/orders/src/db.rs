@@ -116,7 +116,8 @@ pub mod order_shipments {
     impl Model {
         /// The line ids, as stored.
         pub fn lines(&self) -> Result<Vec<String>, DbErr> {
-            serde_json::from_str(&self.line_ids).map_err(|e| DbErr::Custom(format!("shipment {} line_ids: {e}", self.waybill_no)))
+            serde_json::from_str(&self.line_ids)
+                .map_err(|e| DbErr::Custom(format!("shipment {} line_ids: {e}", self.waybill_no)))
         }
     }
 }

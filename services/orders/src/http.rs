@@ -8,7 +8,11 @@ use crate::{
 use auth::BearerAuth;
 use chrono::{DateTime, Utc};
 use kernel::{Money, OrderStatus};
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags, param::{Path, Query}, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi, Tags,
+    param::{Path, Query},
+    payload::Json,
+};
 use problem::{ApiResult, Code, Problem, ProblemResponse};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -99,7 +103,12 @@ struct ShipmentDto {
 impl TryFrom<order_shipments::Model> for ShipmentDto {
     type Error = sea_orm::DbErr;
     fn try_from(s: order_shipments::Model) -> Result<Self, Self::Error> {
-        Ok(ShipmentDto { lines: s.lines()?, waybill_no: s.waybill_no, company_code: s.company_code, shipped_at: s.created_at })
+        Ok(ShipmentDto {
+            lines: s.lines()?,
+            waybill_no: s.waybill_no,
+            company_code: s.company_code,
+            shipped_at: s.created_at,
+        })
     }
 }
 
@@ -167,7 +176,12 @@ fn ship_problem(e: ShipFailure) -> ProblemResponse {
     .into()
 }
 
-fn dto(o: orders::Model, lines: Vec<order_lines::Model>, timeline: Option<Vec<order_timeline::Model>>, shipments: Option<Vec<ShipmentDto>>) -> OrderDto {
+fn dto(
+    o: orders::Model,
+    lines: Vec<order_lines::Model>,
+    timeline: Option<Vec<order_timeline::Model>>,
+    shipments: Option<Vec<ShipmentDto>>,
+) -> OrderDto {
     OrderDto {
         id: o.id,
         channel_id: o.channel_id,
@@ -194,7 +208,8 @@ fn dto(o: orders::Model, lines: Vec<order_lines::Model>, timeline: Option<Vec<or
                 shipped_waybill: l.shipped_waybill,
             })
             .collect(),
-        timeline: timeline.map(|t| t.into_iter().map(|e| TimelineDto { at: e.at, kind: e.kind, detail: e.detail }).collect()),
+        timeline: timeline
+            .map(|t| t.into_iter().map(|e| TimelineDto { at: e.at, kind: e.kind, detail: e.detail }).collect()),
         shipments,
     }
 }
@@ -214,7 +229,8 @@ impl OrdersApi {
         let t = auth.0.tenant_id.0;
         let mut q = orders::Entity::find().filter(orders::Column::TenantId.eq(t));
         if let Some(s) = status.0 {
-            let s = OrderStatus::parse(&s).ok_or_else(|| Problem::new(Code::InvalidInput, format!("unknown status `{s}`")))?;
+            let s = OrderStatus::parse(&s)
+                .ok_or_else(|| Problem::new(Code::InvalidInput, format!("unknown status `{s}`")))?;
             q = q.filter(orders::Column::Status.eq(s.as_str()));
         }
         if let Some(e) = external_id.0 {
@@ -241,7 +257,8 @@ impl OrdersApi {
         let items = rows
             .into_iter()
             .map(|o| {
-                let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut lines).into_iter().partition(|l| l.order_id == o.id);
+                let (mine, rest): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut lines).into_iter().partition(|l| l.order_id == o.id);
                 lines = rest;
                 dto(o, mine, None, None)
             })
@@ -254,7 +271,11 @@ impl OrdersApi {
     #[oai(path = "/orders/:id", method = "get")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<OrderFound> {
         let t = auth.0.tenant_id.0;
-        let o = orders::Entity::find_by_id((t, id.0)).one(self.db.conn()).await.map_err(Problem::internal)?.ok_or_else(|| Problem::not_found("order"))?;
+        let o = orders::Entity::find_by_id((t, id.0))
+            .one(self.db.conn())
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(|| Problem::not_found("order"))?;
         let lines = order_lines::Entity::find()
             .filter(order_lines::Column::TenantId.eq(t))
             .filter(order_lines::Column::OrderId.eq(o.id))
@@ -286,6 +307,10 @@ impl OrdersApi {
         let req = ShipRequest { company_code: body.0.company_code, waybill_no: body.0.waybill_no, lines: body.0.lines };
         let done = service::ship(&self.db, auth.0.tenant_id, id.0, req, Utc::now()).await.map_err(ship_problem)?;
         let shipment = ShipmentDto::try_from(done.shipment).map_err(Problem::internal)?;
-        Ok(ShipmentDone::Ok(Json(ShipmentRecorded { order_id: done.order_id, status: done.status.as_str().to_owned(), shipment })))
+        Ok(ShipmentDone::Ok(Json(ShipmentRecorded {
+            order_id: done.order_id,
+            status: done.status.as_str().to_owned(),
+            shipment,
+        })))
     }
 }

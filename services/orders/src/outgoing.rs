@@ -2,7 +2,11 @@
 //! describe an order the same way.
 
 use crate::db::{order_lines, orders};
-use kernel::{Money, OrderStatus, events::{OrderChanged, OrderLineRef}, trade::TradeSnapshot};
+use kernel::{
+    Money, OrderStatus,
+    events::{OrderChanged, OrderLineRef},
+    trade::TradeSnapshot,
+};
 
 /// One line as `order.changed` carries it.
 pub fn line_ref(l: &order_lines::Model) -> OrderLineRef {
@@ -24,7 +28,12 @@ pub fn refunded(l: &order_lines::Model) -> bool {
 }
 
 /// `order.changed` for the order as stored (`o`, its snapshot `snap` and its `lines`).
-pub fn order_changed(o: &orders::Model, status: OrderStatus, snap: &TradeSnapshot, lines: &[order_lines::Model]) -> OrderChanged {
+pub fn order_changed(
+    o: &orders::Model,
+    status: OrderStatus,
+    snap: &TradeSnapshot,
+    lines: &[order_lines::Model],
+) -> OrderChanged {
     OrderChanged {
         order_id: o.id,
         channel_id: o.channel_id,

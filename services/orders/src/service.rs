@@ -43,13 +43,21 @@ pub struct Shipped {
 /// the shipment, the lines' waybill, the order's status and revision, a timeline entry, and
 /// `order.changed` + `order.shipped` in the outbox. The same request again changes nothing.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant, order_id = %order_id, waybill_no = %req.waybill_no))]
-pub async fn ship(db: &store::Db, tenant: TenantId, order_id: Uuid, req: ShipRequest, now: Timestamp) -> Result<Shipped, ShipFailure> {
+pub async fn ship(
+    db: &store::Db,
+    tenant: TenantId,
+    order_id: Uuid,
+    req: ShipRequest,
+    now: Timestamp,
+) -> Result<Shipped, ShipFailure> {
     shipment::validate(&req)?;
     // What PostgreSQL keeps, so that a repeated request answers exactly what the first did.
     let now = now.trunc_subsecs(6);
     let t = tenant.0;
     let tx = db.write().await?;
-    let order = find_order(&*tx, db.is_postgres(), t, sea_orm::Condition::all().add(orders::Column::Id.eq(order_id))).await?.ok_or(ShipFailure::NotFound)?;
+    let order = find_order(&*tx, db.is_postgres(), t, sea_orm::Condition::all().add(orders::Column::Id.eq(order_id)))
+        .await?
+        .ok_or(ShipFailure::NotFound)?;
     let mut lines = order_lines::Entity::find()
         .filter(order_lines::Column::TenantId.eq(t))
         .filter(order_lines::Column::OrderId.eq(order_id))
@@ -58,9 +66,20 @@ pub async fn ship(db: &store::Db, tenant: TenantId, order_id: Uuid, req: ShipReq
         .await?;
     let recorded = order_shipments::Entity::find_by_id((t, order_id, req.waybill_no.clone())).one(&*tx).await?;
     let recorded_lines = recorded.as_ref().map(order_shipments::Model::lines).transpose()?;
-    let facts: Vec<LineFacts> = lines.iter().map(|l| LineFacts { external_line_id: l.external_line_id.clone(), refunded: outgoing::refunded(l), shipped_waybill: l.shipped_waybill.clone() }).collect();
-    let current = OrderStatus::parse(&order.status).ok_or_else(|| anyhow::anyhow!("order {order_id} has an unknown status `{}`", order.status))?;
-    let rec = recorded.as_ref().zip(recorded_lines).map(|(r, line_ids)| Recorded { company_code: r.company_code.clone(), line_ids });
+    let facts: Vec<LineFacts> = lines
+        .iter()
+        .map(|l| LineFacts {
+            external_line_id: l.external_line_id.clone(),
+            refunded: outgoing::refunded(l),
+            shipped_waybill: l.shipped_waybill.clone(),
+        })
+        .collect();
+    let current = OrderStatus::parse(&order.status)
+        .ok_or_else(|| anyhow::anyhow!("order {order_id} has an unknown status `{}`", order.status))?;
+    let rec = recorded
+        .as_ref()
+        .zip(recorded_lines)
+        .map(|(r, line_ids)| Recorded { company_code: r.company_code.clone(), line_ids });
     let (ship_lines, status, whole_order) = match shipment::decide(current, &facts, rec.as_ref(), &req)? {
         Decision::Replay => {
             // Nothing was written; ending the transaction releases the order's row lock.
@@ -90,7 +109,9 @@ pub async fn ship(db: &store::Db, tenant: TenantId, order_id: Uuid, req: ShipReq
         line_ids: serde_json::to_string(&ship_lines).map_err(anyhow::Error::from)?,
         created_at: now,
     };
-    order_shipments::Entity::insert(order_shipments::ActiveModel::from(shipment.clone())).exec_without_returning(&*tx).await?;
+    order_shipments::Entity::insert(order_shipments::ActiveModel::from(shipment.clone()))
+        .exec_without_returning(&*tx)
+        .await?;
     order_lines::Entity::update_many()
         .col_expr(order_lines::Column::ShippedWaybill, Expr::value(req.waybill_no.clone()))
         .filter(order_lines::Column::TenantId.eq(t))
@@ -109,11 +130,23 @@ pub async fn ship(db: &store::Db, tenant: TenantId, order_id: Uuid, req: ShipReq
         .filter(orders::Column::Id.eq(order_id))
         .exec(&*tx)
         .await?;
-    let described: Vec<String> = lines.iter().filter(|l| ship_lines.contains(&l.external_line_id)).map(|l| format!("{} {} ×{}", l.external_line_id, l.sku_code, l.quantity)).collect();
-    let detail = format!("Shipped {} with {} {}: {} → {}", described.join(", "), req.company_code, req.waybill_no, current.as_str(), status.as_str());
+    let described: Vec<String> = lines
+        .iter()
+        .filter(|l| ship_lines.contains(&l.external_line_id))
+        .map(|l| format!("{} {} ×{}", l.external_line_id, l.sku_code, l.quantity))
+        .collect();
+    let detail = format!(
+        "Shipped {} with {} {}: {} → {}",
+        described.join(", "),
+        req.company_code,
+        req.waybill_no,
+        current.as_str(),
+        status.as_str()
+    );
     order_timeline::Entity::insert(timeline(t, order_id, now, "shipment", detail)).exec_without_returning(&*tx).await?;
 
-    let snap: TradeSnapshot = serde_json::from_str(&order.snapshot).map_err(|e| anyhow::anyhow!("order {order_id} snapshot: {e}"))?;
+    let snap: TradeSnapshot =
+        serde_json::from_str(&order.snapshot).map_err(|e| anyhow::anyhow!("order {order_id} snapshot: {e}"))?;
     let updated = orders::Model { status: status.as_str().to_owned(), revision, updated_at: now, ..order };
     let changed = outgoing::order_changed(&updated, status, &snap, &lines);
     let shipped = OrderShipped {
@@ -125,13 +158,21 @@ pub async fn ship(db: &store::Db, tenant: TenantId, order_id: Uuid, req: ShipReq
         external_line_ids: (!whole_order).then(|| ship_lines.clone()),
         shipped_at: now,
     };
-    bus::outbox::enqueue(&*tx, &[Envelope::new(tenant, &changed, now, None), Envelope::new(tenant, &shipped, now, None)]).await?;
+    bus::outbox::enqueue(
+        &*tx,
+        &[Envelope::new(tenant, &changed, now, None), Envelope::new(tenant, &shipped, now, None)],
+    )
+    .await?;
     tx.commit().await?;
     Ok(Shipped { order_id, status, shipment, created: true })
 }
 
 /// The shipments recorded for an order, oldest first.
-pub async fn shipments<C: sea_orm::ConnectionTrait>(conn: &C, tenant: Uuid, order_id: Uuid) -> Result<Vec<order_shipments::Model>, sea_orm::DbErr> {
+pub async fn shipments<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    tenant: Uuid,
+    order_id: Uuid,
+) -> Result<Vec<order_shipments::Model>, sea_orm::DbErr> {
     order_shipments::Entity::find()
         .filter(order_shipments::Column::TenantId.eq(tenant))
         .filter(order_shipments::Column::OrderId.eq(order_id))

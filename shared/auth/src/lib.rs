@@ -56,7 +56,13 @@ impl JwtKeys {
     /// A new access token for a user of a tenant.
     pub fn issue(&self, ctx: &TenantContext) -> String {
         let now = Utc::now().timestamp();
-        let claims = Claims { sub: ctx.user_id, tenant_id: ctx.tenant_id.0, roles: ctx.roles.clone(), iat: now, exp: now + self.ttl_seconds };
+        let claims = Claims {
+            sub: ctx.user_id,
+            tenant_id: ctx.tenant_id.0,
+            roles: ctx.roles.clone(),
+            iat: now,
+            exp: now + self.ttl_seconds,
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.inner.0).expect("HS256 signing cannot fail")
     }
 
@@ -65,7 +71,11 @@ impl JwtKeys {
         let mut v = Validation::new(Algorithm::HS256);
         v.leeway = 5;
         let data = jsonwebtoken::decode::<Claims>(token, &self.inner.1, &v).ok()?;
-        Some(TenantContext { tenant_id: TenantId(data.claims.tenant_id), user_id: data.claims.sub, roles: data.claims.roles })
+        Some(TenantContext {
+            tenant_id: TenantId(data.claims.tenant_id),
+            user_id: data.claims.sub,
+            roles: data.claims.roles,
+        })
     }
 }
 
@@ -75,9 +85,12 @@ impl JwtKeys {
 pub struct BearerAuth(pub TenantContext);
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<TenantContext> {
-    let keys = req.data::<JwtKeys>().ok_or_else(|| poem::Error::from_string("JWT keys are not configured", poem::http::StatusCode::INTERNAL_SERVER_ERROR))?;
-    keys.verify(&bearer.token)
-        .ok_or_else(|| poem::Error::from_string("The bearer token is invalid or expired.", poem::http::StatusCode::UNAUTHORIZED))
+    let keys = req.data::<JwtKeys>().ok_or_else(|| {
+        poem::Error::from_string("JWT keys are not configured", poem::http::StatusCode::INTERNAL_SERVER_ERROR)
+    })?;
+    keys.verify(&bearer.token).ok_or_else(|| {
+        poem::Error::from_string("The bearer token is invalid or expired.", poem::http::StatusCode::UNAUTHORIZED)
+    })
 }
 
 #[cfg(test)]
@@ -87,7 +100,8 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_reject_tampering() {
         let keys = JwtKeys::new(&SecretString::from("a-test-secret-of-at-least-32-bytes!!"), 3600);
-        let ctx = TenantContext { tenant_id: TenantId(Uuid::now_v7()), user_id: Uuid::now_v7(), roles: vec!["owner".into()] };
+        let ctx =
+            TenantContext { tenant_id: TenantId(Uuid::now_v7()), user_id: Uuid::now_v7(), roles: vec!["owner".into()] };
         let token = keys.issue(&ctx);
         assert_eq!(keys.verify(&token), Some(ctx));
         let other = JwtKeys::new(&SecretString::from("another-secret-of-at-least-32-bytes"), 3600);
@@ -96,6 +110,13 @@ mod tests {
         forged.pop();
         assert_eq!(keys.verify(&forged), None);
         let expired = JwtKeys::new(&SecretString::from("a-test-secret-of-at-least-32-bytes!!"), -60);
-        assert_eq!(keys.verify(&expired.issue(&TenantContext { tenant_id: TenantId(Uuid::nil()), user_id: Uuid::nil(), roles: vec![] })), None);
+        assert_eq!(
+            keys.verify(&expired.issue(&TenantContext {
+                tenant_id: TenantId(Uuid::nil()),
+                user_id: Uuid::nil(),
+                roles: vec![]
+            })),
+            None
+        );
     }
 }

@@ -2,7 +2,10 @@
 //! Nothing acknowledged is lost across `kill -9`: an event exists once its producer's
 //! transaction committed, and a consumer's cursor only moves past events it has applied.
 
-use crate::{SharedHandler, Shutdown, entities::{consumer_cursors, parked_messages}};
+use crate::{
+    SharedHandler, Shutdown,
+    entities::{consumer_cursors, parked_messages},
+};
 use futures_util::StreamExt;
 use kernel::Envelope;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict};
@@ -152,10 +155,17 @@ async fn sync(db: &store::Db, consumer: &str, position: i64) -> Result<(), DbErr
 
 /// Moves `consumer`'s cursor to `position` inside `tx`.
 pub async fn save_cursor<C: sea_orm::ConnectionTrait>(tx: &C, consumer: &str, position: i64) -> Result<(), DbErr> {
-    consumer_cursors::Entity::insert(consumer_cursors::ActiveModel { consumer: Set(consumer.to_owned()), position: Set(position) })
-        .on_conflict(OnConflict::column(consumer_cursors::Column::Consumer).update_column(consumer_cursors::Column::Position).to_owned())
-        .exec_without_returning(tx)
-        .await?;
+    consumer_cursors::Entity::insert(consumer_cursors::ActiveModel {
+        consumer: Set(consumer.to_owned()),
+        position: Set(position),
+    })
+    .on_conflict(
+        OnConflict::column(consumer_cursors::Column::Consumer)
+            .update_column(consumer_cursors::Column::Position)
+            .to_owned(),
+    )
+    .exec_without_returning(tx)
+    .await?;
     Ok(())
 }
 
@@ -171,7 +181,11 @@ async fn park(db: &store::Db, consumer: &str, env: &Envelope, err: &anyhow::Erro
         attempts: Set(attempts as i32),
         parked_at: Set(chrono::Utc::now()),
     })
-    .on_conflict(OnConflict::columns([parked_messages::Column::Consumer, parked_messages::Column::MessageId]).do_nothing().to_owned())
+    .on_conflict(
+        OnConflict::columns([parked_messages::Column::Consumer, parked_messages::Column::MessageId])
+            .do_nothing()
+            .to_owned(),
+    )
     .exec_without_returning(&*tx)
     .await?;
     tx.commit().await

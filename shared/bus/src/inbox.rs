@@ -18,16 +18,30 @@ pub async fn claim(tx: &sea_orm::DatabaseTransaction, consumer: &str, env: &Enve
 /// BEGIN (`store::Db::write`), so nothing can claim between a read and an insert; it reads the
 /// few ids already claimed and inserts the rest without RETURNING, because every returned row
 /// crosses from the driver's thread one by one and cost more than the insert itself.
-pub async fn claim_many(tx: &sea_orm::DatabaseTransaction, consumer: &str, envs: &[Envelope]) -> Result<HashSet<uuid::Uuid>, DbErr> {
+pub async fn claim_many(
+    tx: &sea_orm::DatabaseTransaction,
+    consumer: &str,
+    envs: &[Envelope],
+) -> Result<HashSet<uuid::Uuid>, DbErr> {
     if envs.is_empty() {
         return Ok(HashSet::new());
     }
     let backend = tx.get_database_backend();
     let now = chrono::Utc::now();
-    let insert = |rows: usize| format!("insert into inbox (consumer, message_id, tenant_id, processed_at) values {}", store::value_rows(rows, 4));
-    let values = |envs: &[&Envelope]| envs.iter().flat_map(|env| [consumer.into(), env.id.into(), env.tenant_id.0.into(), now.into()]).collect();
+    let insert = |rows: usize| {
+        format!(
+            "insert into inbox (consumer, message_id, tenant_id, processed_at) values {}",
+            store::value_rows(rows, 4)
+        )
+    };
+    let values = |envs: &[&Envelope]| {
+        envs.iter().flat_map(|env| [consumer.into(), env.id.into(), env.tenant_id.0.into(), now.into()]).collect()
+    };
     if backend == DatabaseBackend::Sqlite {
-        let sql = format!("select message_id from inbox where consumer = ? and message_id in ({})", vec!["?"; envs.len()].join(", "));
+        let sql = format!(
+            "select message_id from inbox where consumer = ? and message_id in ({})",
+            vec!["?"; envs.len()].join(", ")
+        );
         let mut keys: Vec<sea_orm::Value> = vec![consumer.into()];
         keys.extend(envs.iter().map(|e| e.id.into()));
         let mut seen: HashSet<uuid::Uuid> = HashSet::new();

@@ -158,9 +158,15 @@ pub fn start(
             handlers.into_iter().map(|h| tokio::spawn(embedded::run(db.clone(), h, shutdown.clone()))).collect()
         }
         Transport::Rabbit { url, prefix } => {
-            let topo = bindings.iter().fold(rabbit::Topology::new(url, prefix), |t, (c, topics)| t.with_binding(c, topics));
-            let mut tasks = vec![tokio::spawn(rabbit::relay(db.clone(), topo.clone(), health.clone(), shutdown.clone()))];
-            tasks.extend(handlers.into_iter().map(|h| tokio::spawn(rabbit::consume(topo.clone(), h, health.clone(), shutdown.clone()))));
+            let topo =
+                bindings.iter().fold(rabbit::Topology::new(url, prefix), |t, (c, topics)| t.with_binding(c, topics));
+            let mut tasks =
+                vec![tokio::spawn(rabbit::relay(db.clone(), topo.clone(), health.clone(), shutdown.clone()))];
+            tasks.extend(
+                handlers
+                    .into_iter()
+                    .map(|h| tokio::spawn(rabbit::consume(topo.clone(), h, health.clone(), shutdown.clone()))),
+            );
             tasks
         }
     };

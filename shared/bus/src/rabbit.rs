@@ -74,8 +74,14 @@ impl Topology {
         let mut pargs = FieldTable::default();
         pargs.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
         ch.queue_declare(parking.clone().into(), durable, pargs).await?;
-        ch.queue_bind(parking.into(), self.parking_exchange(), consumer.into(), QueueBindOptions::default(), FieldTable::default())
-            .await?;
+        ch.queue_bind(
+            parking.into(),
+            self.parking_exchange(),
+            consumer.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
         let mut args = FieldTable::default();
         args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
         args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(self.parking_exchange().as_str().into()));
@@ -84,8 +90,14 @@ impl Topology {
         let queue = self.queue(consumer);
         ch.queue_declare(queue.clone().into(), durable, args).await?;
         for topic in topics {
-            ch.queue_bind(queue.clone().into(), self.events_exchange(), (*topic).into(), QueueBindOptions::default(), FieldTable::default())
-                .await?;
+            ch.queue_bind(
+                queue.clone().into(),
+                self.events_exchange(),
+                (*topic).into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -120,7 +132,13 @@ pub async fn relay(db: store::Db, topo: Topology, health: BusHealth, mut shutdow
     }
 }
 
-async fn relay_session(db: &store::Db, topo: &Topology, health: &BusHealth, shutdown: &mut Shutdown, attempt: &mut u32) -> anyhow::Result<()> {
+async fn relay_session(
+    db: &store::Db,
+    topo: &Topology,
+    health: &BusHealth,
+    shutdown: &mut Shutdown,
+    attempt: &mut u32,
+) -> anyhow::Result<()> {
     let conn = topo.connect().await?;
     let ch = conn.create_channel().await?;
     ch.confirm_select(ConfirmSelectOptions::default()).await?;
@@ -150,7 +168,10 @@ async fn relay_session(db: &store::Db, topo: &Topology, health: &BusHealth, shut
 /// Publishes up to one batch of unpublished rows; returns how many.
 pub async fn publish_batch(db: &store::Db, ch: &Channel, topo: &Topology) -> anyhow::Result<usize> {
     let tx = db.write().await?;
-    let mut q = outbox::Entity::find().filter(outbox::Column::PublishedAt.is_null()).order_by_asc(outbox::Column::Seq).limit(256);
+    let mut q = outbox::Entity::find()
+        .filter(outbox::Column::PublishedAt.is_null())
+        .order_by_asc(outbox::Column::Seq)
+        .limit(256);
     if db.is_postgres() {
         // Several relays (one per service process) share the outbox; each row goes to one.
         q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
@@ -165,7 +186,16 @@ pub async fn publish_batch(db: &store::Db, ch: &Channel, topo: &Topology) -> any
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
             .with_message_id(r.id.to_string().into());
-        confirms.push(ch.basic_publish(topo.events_exchange(), r.kind.clone().into(), BasicPublishOptions::default(), r.envelope.as_bytes(), props).await?);
+        confirms.push(
+            ch.basic_publish(
+                topo.events_exchange(),
+                r.kind.clone().into(),
+                BasicPublishOptions::default(),
+                r.envelope.as_bytes(),
+                props,
+            )
+            .await?,
+        );
     }
     for c in confirms {
         match c.await? {
@@ -191,14 +221,23 @@ pub async fn consume(topo: Topology, handler: SharedHandler, health: BusHealth, 
             Ok(()) => return,
             Err(e) => {
                 health.set(false);
-                tracing::warn!(consumer = handler.name(), error = format!("{e:#}"), "consumer lost its connection; reconnecting");
+                tracing::warn!(
+                    consumer = handler.name(),
+                    error = format!("{e:#}"),
+                    "consumer lost its connection; reconnecting"
+                );
                 backoff(&mut attempt, &mut shutdown).await;
             }
         }
     }
 }
 
-async fn consume_session(topo: &Topology, handler: &SharedHandler, shutdown: &mut Shutdown, attempt: &mut u32) -> anyhow::Result<()> {
+async fn consume_session(
+    topo: &Topology,
+    handler: &SharedHandler,
+    shutdown: &mut Shutdown,
+    attempt: &mut u32,
+) -> anyhow::Result<()> {
     let conn = topo.connect().await?;
     let ch = conn.create_channel().await?;
     topo.declare_exchanges(&ch).await?;
@@ -206,7 +245,12 @@ async fn consume_session(topo: &Topology, handler: &SharedHandler, shutdown: &mu
     let concurrency = handler.concurrency().clamp(1, 1024);
     ch.basic_qos(u16::try_from(concurrency * 2).unwrap_or(u16::MAX), BasicQosOptions::default()).await?;
     let consumer = ch
-        .basic_consume(topo.queue(handler.name()).into(), handler.name().into(), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            topo.queue(handler.name()).into(),
+            handler.name().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     *attempt = 0;
     tracing::info!(consumer = handler.name(), "consumer connected");

@@ -1,7 +1,10 @@
 //! The integration-event envelope and the contracts services publish to each other.
 //! A consumer depends on these types, never on the producer's tables.
 
-use crate::{Money, TenantId, Timestamp, trade::{InvoiceRequest, TradeSnapshot}};
+use crate::{
+    Money, TenantId, Timestamp,
+    trade::{InvoiceRequest, TradeSnapshot},
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -215,9 +218,17 @@ impl LineReservationState {
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Unreserved, Self::Held, Self::Confirmed, Self::Committed, Self::Released, Self::Expired, Self::Backordered]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [
+            Self::Unreserved,
+            Self::Held,
+            Self::Confirmed,
+            Self::Committed,
+            Self::Released,
+            Self::Expired,
+            Self::Backordered,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 }
 

@@ -25,7 +25,11 @@ impl Money {
             None => (false, t),
         };
         let (int, frac) = t.split_once('.').unwrap_or((t, ""));
-        if int.is_empty() || frac.len() > 2 || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        if int.is_empty()
+            || frac.len() > 2
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(bad());
         }
         let whole: i64 = int.parse().map_err(|_| bad())?;

@@ -48,24 +48,38 @@ impl Code {
             MalformedRequest => ("malformed_request", StatusCode::BAD_REQUEST, "The request could not be read"),
             InvalidInput => ("invalid_input", StatusCode::BAD_REQUEST, "A field has an invalid value"),
             MissingHeader => ("missing_header", StatusCode::BAD_REQUEST, "A required header is missing"),
-            IdempotencyKeyRequired => ("idempotency_key_required", StatusCode::BAD_REQUEST, "This call needs an Idempotency-Key header"),
+            IdempotencyKeyRequired => {
+                ("idempotency_key_required", StatusCode::BAD_REQUEST, "This call needs an Idempotency-Key header")
+            }
             Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED, "A valid bearer token is required"),
             InvalidCredentials => ("invalid_credentials", StatusCode::UNAUTHORIZED, "Email or password is wrong"),
             InvalidSignature => ("invalid_signature", StatusCode::UNAUTHORIZED, "The webhook signature does not match"),
-            StaleTimestamp => ("stale_timestamp", StatusCode::UNAUTHORIZED, "The webhook timestamp is too far from now"),
+            StaleTimestamp => {
+                ("stale_timestamp", StatusCode::UNAUTHORIZED, "The webhook timestamp is too far from now")
+            }
             Forbidden => ("forbidden", StatusCode::FORBIDDEN, "Not allowed"),
             NotFound => ("not_found", StatusCode::NOT_FOUND, "No such resource"),
             UnknownSku => ("unknown_sku", StatusCode::NOT_FOUND, "No such SKU"),
             MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
-            AlreadyExists => ("already_exists", StatusCode::CONFLICT, "A different resource with this key already exists"),
+            AlreadyExists => {
+                ("already_exists", StatusCode::CONFLICT, "A different resource with this key already exists")
+            }
             EmailTaken => ("email_taken", StatusCode::CONFLICT, "This email already has an account"),
             InsufficientStock => ("insufficient_stock", StatusCode::CONFLICT, "Not enough stock available"),
-            InvalidStateTransition => ("invalid_state_transition", StatusCode::CONFLICT, "The resource is not in a state that allows this"),
+            InvalidStateTransition => {
+                ("invalid_state_transition", StatusCode::CONFLICT, "The resource is not in a state that allows this")
+            }
             Busy => ("busy", StatusCode::CONFLICT, "Another operation on this resource is running; retry shortly"),
             NotConfigured => ("not_configured", StatusCode::CONFLICT, "This feature is not set up for the tenant yet"),
             PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large"),
-            UnsupportedMediaType => ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported content type"),
-            IdempotencyKeyReused => ("idempotency_key_reused", StatusCode::UNPROCESSABLE_ENTITY, "This Idempotency-Key was used for a different request"),
+            UnsupportedMediaType => {
+                ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported content type")
+            }
+            IdempotencyKeyReused => (
+                "idempotency_key_reused",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "This Idempotency-Key was used for a different request",
+            ),
             RateLimited => ("rate_limited", StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
             Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
             Unavailable => ("unavailable", StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
@@ -264,10 +278,30 @@ mod tests {
     fn every_code_has_a_distinct_name() {
         use Code::*;
         let all = [
-            MalformedRequest, InvalidInput, MissingHeader, IdempotencyKeyRequired, Unauthorized, InvalidCredentials,
-            InvalidSignature, StaleTimestamp, Forbidden, NotFound, UnknownSku, MethodNotAllowed, AlreadyExists,
-            EmailTaken, InsufficientStock, InvalidStateTransition, NotConfigured, Busy, PayloadTooLarge, UnsupportedMediaType,
-            IdempotencyKeyReused, RateLimited, Internal, Unavailable,
+            MalformedRequest,
+            InvalidInput,
+            MissingHeader,
+            IdempotencyKeyRequired,
+            Unauthorized,
+            InvalidCredentials,
+            InvalidSignature,
+            StaleTimestamp,
+            Forbidden,
+            NotFound,
+            UnknownSku,
+            MethodNotAllowed,
+            AlreadyExists,
+            EmailTaken,
+            InsufficientStock,
+            InvalidStateTransition,
+            NotConfigured,
+            Busy,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            IdempotencyKeyReused,
+            RateLimited,
+            Internal,
+            Unavailable,
         ];
         let mut names: Vec<_> = all.iter().map(|c| c.describe().0).collect();
         names.sort();

@@ -53,7 +53,10 @@ impl Db {
         let conn = sea_orm::Database::connect(opts).await?;
         let sqlite = url.starts_with("sqlite:");
         let trace = match trace.filter(|_| sqlite) {
-            Some(path) => Some(trace::Trace::create(path).map_err(|e| DbErr::Custom(format!("creating the SQL trace {}: {e}", path.display())))?),
+            Some(path) => Some(
+                trace::Trace::create(path)
+                    .map_err(|e| DbErr::Custom(format!("creating the SQL trace {}: {e}", path.display())))?,
+            ),
             None => None,
         };
         let writer = match sqlite {
@@ -71,7 +74,14 @@ impl Db {
             }
             false => None,
         };
-        let db = Db { conn, writer, gate: sqlite.then(|| Arc::new(Mutex::new(()))), relaxed: Default::default(), changed: Arc::new(watch::channel(0).0), trace };
+        let db = Db {
+            conn,
+            writer,
+            gate: sqlite.then(|| Arc::new(Mutex::new(()))),
+            relaxed: Default::default(),
+            changed: Arc::new(watch::channel(0).0),
+            trace,
+        };
         if sqlite {
             let checkpointer = sea_orm::Database::connect(Self::options(url, 1, None)).await?;
             tokio::spawn(checkpoint(checkpointer, db.subscribe_commits()));
@@ -109,7 +119,14 @@ impl Db {
     /// A handle that is not connected (every call fails): for building API objects whose
     /// handlers never run, such as when printing the OpenAPI document.
     pub fn disconnected() -> Db {
-        Db { conn: DatabaseConnection::default(), writer: None, gate: None, relaxed: Default::default(), changed: Arc::new(watch::channel(0).0), trace: None }
+        Db {
+            conn: DatabaseConnection::default(),
+            writer: None,
+            gate: None,
+            relaxed: Default::default(),
+            changed: Arc::new(watch::channel(0).0),
+            trace: None,
+        }
     }
 
     /// For reads, and for writes of a single statement outside a transaction.
@@ -135,7 +152,10 @@ impl Db {
     }
 
     /// [`Db::write`], counted under `name` (e.g. a bus consumer's name).
-    pub fn write_named(&self, name: &'static str) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
+    pub fn write_named(
+        &self,
+        name: &'static str,
+    ) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
         self.write_as(Writer::Named(name), false)
     }
 
@@ -150,7 +170,10 @@ impl Db {
     /// ([`Db::write_named`]), so the window stays short. Not for anything acknowledged to the
     /// outside (an API response, a webhook's 2xx, a message acked to a broker). On PostgreSQL
     /// this is [`Db::write_named`].
-    pub fn write_derived(&self, name: &'static str) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
+    pub fn write_derived(
+        &self,
+        name: &'static str,
+    ) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
         self.write_as(Writer::Named(name), true)
     }
 
@@ -182,7 +205,10 @@ impl Db {
             // first and then fail at once with SQLITE_BUSY_SNAPSHOT if such a write committed
             // in between.
             Some(w) => {
-                let options = sea_orm::TransactionOptions { sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate), ..Default::default() };
+                let options = sea_orm::TransactionOptions {
+                    sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                };
                 w.begin_with_options(options).await?
             }
             None => self.conn.begin().await?,

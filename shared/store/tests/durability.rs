@@ -3,7 +3,11 @@
 use sea_orm::ConnectionTrait;
 
 async fn synchronous(tx: &store::WriteTx) -> i64 {
-    let row = tx.query_one_raw(sea_orm::Statement::from_string(tx.get_database_backend(), "pragma synchronous")).await.unwrap().unwrap();
+    let row = tx
+        .query_one_raw(sea_orm::Statement::from_string(tx.get_database_backend(), "pragma synchronous"))
+        .await
+        .unwrap()
+        .unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
 }
 

@@ -13,7 +13,17 @@ async fn rows<C: ConnectionTrait>(conn: &C) -> Vec<String> {
                typeof(n) || ':' || n, typeof(f) || ':' || f, typeof(b) || ':' || b, typeof(missing) from t order by id";
     let rows = conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql)).await.unwrap();
     rows.iter()
-        .map(|r| (0..9).map(|i| r.try_get_by_index::<Option<String>>(i).ok().flatten().unwrap_or_else(|| r.try_get_by_index::<i64>(i).map(|v| v.to_string()).unwrap_or_default())).collect::<Vec<_>>().join(" | "))
+        .map(|r| {
+            (0..9)
+                .map(|i| {
+                    r.try_get_by_index::<Option<String>>(i)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(|| r.try_get_by_index::<i64>(i).map(|v| v.to_string()).unwrap_or_default())
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
         .collect()
 }
 
@@ -22,7 +32,8 @@ async fn the_trace_replays_into_the_same_rows_and_leaves_out_what_rolled_back() 
     let dir = std::env::temp_dir().join(format!("cairn-store-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let trace = dir.join("writer.sql");
-    let db = store::Db::connect_traced(&format!("sqlite://{}/t.db?mode=rwc", dir.display()), 2, Some(&trace)).await.unwrap();
+    let db =
+        store::Db::connect_traced(&format!("sqlite://{}/t.db?mode=rwc", dir.display()), 2, Some(&trace)).await.unwrap();
     let schema = "create table t (id integer primary key, u blob, s text, j text, at text, n integer, f real, b integer, missing text)";
     db.conn().execute_unprepared(schema).await.unwrap();
 
@@ -44,7 +55,9 @@ async fn the_trace_replays_into_the_same_rows_and_leaves_out_what_rolled_back() 
     let tx = db.write().await.unwrap();
     tx.execute_raw(stmt(&db, insert, row(1, "O'Brien; a ? in text"))).await.unwrap();
     // A literal with a question mark in the SQL itself is not a placeholder.
-    tx.execute_raw(stmt(&db, "insert into t (id, s, n) values (?, 'why?', ?)", vec![2i64.into(), 7i64.into()])).await.unwrap();
+    tx.execute_raw(stmt(&db, "insert into t (id, s, n) values (?, 'why?', ?)", vec![2i64.into(), 7i64.into()]))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let tx = db.write_derived("consumer").await.unwrap();

@@ -39,7 +39,13 @@ impl Trade {
             shop_id: shop_id.into(),
             tid: tid.into(),
             created,
-            lines: vec![Line { oid: format!("{tid}-1"), sku: sku.into(), num, refund_status: "NO_REFUND", price: 9900 }],
+            lines: vec![Line {
+                oid: format!("{tid}-1"),
+                sku: sku.into(),
+                num,
+                refund_status: "NO_REFUND",
+                price: 9900,
+            }],
             discount_fee: 0,
             post_fee: 0,
             invoice_request: Value::Null,
@@ -62,7 +68,11 @@ impl Trade {
     /// paid at `paid_ms` after creation (if paid).
     pub fn message(&self, topic: &str, status: &str, offset_ms: i64, paid_ms: Option<i64>) -> Value {
         let cst = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
-        let at = |ms: i64| (self.created + Duration::milliseconds(ms)).with_timezone(&cst).to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+        let at = |ms: i64| {
+            (self.created + Duration::milliseconds(ms))
+                .with_timezone(&cst)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+        };
         let yuan = |fen: i64| format!("{}.{:02}", fen / 100, fen % 100);
         let orders: Vec<Value> = self
             .lines

@@ -42,7 +42,9 @@ impl Drop for TempDir {
 }
 
 fn env_required(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the suite with `cargo xtask test`, which starts PostgreSQL and RabbitMQ"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the suite with `cargo xtask test`, which starts PostgreSQL and RabbitMQ")
+    })
 }
 
 /// Creates a fresh PostgreSQL database and returns its URL.
@@ -62,7 +64,10 @@ pub async fn config(backend: Backend, dir: &std::path::Path) -> cairn::Config {
     if backend == Backend::Distributed {
         c.database_url = fresh_pg_database().await;
         c.db_max_connections = 20;
-        c.transport = bus::Transport::Rabbit { url: env_required("CAIRN_TEST_AMQP_URL"), prefix: format!("t{}.", &Uuid::new_v4().simple().to_string()[..12]) };
+        c.transport = bus::Transport::Rabbit {
+            url: env_required("CAIRN_TEST_AMQP_URL"),
+            prefix: format!("t{}.", &Uuid::new_v4().simple().to_string()[..12]),
+        };
     }
     c.drain_seconds = 5;
     c
@@ -157,7 +162,14 @@ impl TestApp {
     }
 
     /// Any call.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut req = self.client.request(method, format!("{}{path}", self.url));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -173,7 +185,8 @@ impl TestApp {
 
     /// A call with a raw JSON body (e.g. a signed webhook) and no token.
     pub async fn call_raw(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
-        let mut req = self.client.request(method, format!("{}{path}", self.url)).header("content-type", "application/json");
+        let mut req =
+            self.client.request(method, format!("{}{path}", self.url)).header("content-type", "application/json");
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -193,18 +206,38 @@ impl TestApp {
     /// Signs up a new tenant.
     pub async fn signup(&self, name: &str) -> Tenant {
         let email = format!("{}@{}.example.com", Uuid::new_v4().simple(), name.to_lowercase().replace(' ', "-"));
-        let b = self.call(Method::POST, "/v1/signup", None, Some(&json!({"tenant_name": name, "email": email, "password": "correct horse battery"})), &[]).await.expect(201);
-        Tenant { tenant_id: b["tenant_id"].as_str().unwrap().parse().unwrap(), token: b["access_token"].as_str().unwrap().to_owned() }
+        let b = self
+            .call(
+                Method::POST,
+                "/v1/signup",
+                None,
+                Some(&json!({"tenant_name": name, "email": email, "password": "correct horse battery"})),
+                &[],
+            )
+            .await
+            .expect(201);
+        Tenant {
+            tenant_id: b["tenant_id"].as_str().unwrap().parse().unwrap(),
+            token: b["access_token"].as_str().unwrap().to_owned(),
+        }
     }
 
     /// Creates a SKU.
     pub async fn create_sku(&self, t: &Tenant, code: &str, safety_stock: i64) -> Value {
-        self.post("/v1/skus", &t.token, &json!({"code": code, "name": format!("SKU {code}"), "safety_stock": safety_stock})).await.expect(201)
+        self.post(
+            "/v1/skus",
+            &t.token,
+            &json!({"code": code, "name": format!("SKU {code}"), "safety_stock": safety_stock}),
+        )
+        .await
+        .expect(201)
     }
 
     /// Receives (or removes) stock in `MAIN`.
     pub async fn adjust(&self, t: &Tenant, code: &str, delta: i64) -> Value {
-        self.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": code, "delta": delta, "reason": "test"})).await.expect(201)
+        self.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": code, "delta": delta, "reason": "test"}))
+            .await
+            .expect(201)
     }
 
     /// The stock of a SKU.
@@ -232,11 +265,20 @@ impl TestApp {
         let body = serde_json::to_vec(message).unwrap();
         let ts = chrono::Utc::now().timestamp();
         let sig = bazaar::sign(&ch.secret, ts, &body);
-        self.post_webhook_raw(ch, message["topic"].as_str().unwrap_or("trade.TradeChanged"), message_id, ts, &sig, body).await
+        self.post_webhook_raw(ch, message["topic"].as_str().unwrap_or("trade.TradeChanged"), message_id, ts, &sig, body)
+            .await
     }
 
     /// Delivers a webhook with explicit headers and body.
-    pub async fn post_webhook_raw(&self, ch: &Channel, topic: &str, message_id: &str, ts: i64, signature: &str, body: Vec<u8>) -> Resp {
+    pub async fn post_webhook_raw(
+        &self,
+        ch: &Channel,
+        topic: &str,
+        message_id: &str,
+        ts: i64,
+        signature: &str,
+        body: Vec<u8>,
+    ) -> Resp {
         let req = self
             .client
             .post(format!("{}/v1/webhooks/bazaar/{}", self.url, ch.id))
@@ -269,9 +311,18 @@ impl TestApp {
 
 async fn read(r: reqwest::Response) -> Resp {
     let status = r.status();
-    let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").split(';').next().unwrap_or("").to_owned();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .to_owned();
     let bytes = r.bytes().await.unwrap_or_default();
-    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    let body =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     Resp { status, content_type, body }
 }
 
@@ -284,8 +335,16 @@ pub async fn settle(db: &store::Db) {
         let mut state = Vec::new();
         for (consumer, topics) in cairn::app::BINDINGS {
             let kinds: Vec<String> = topics.iter().map(|s| s.to_string()).collect();
-            let sent = bus::entities::outbox::Entity::find().filter(bus::entities::outbox::Column::Kind.is_in(kinds)).count(db.conn()).await.unwrap();
-            let done = bus::entities::inbox::Entity::find().filter(bus::entities::inbox::Column::Consumer.eq(*consumer)).count(db.conn()).await.unwrap();
+            let sent = bus::entities::outbox::Entity::find()
+                .filter(bus::entities::outbox::Column::Kind.is_in(kinds))
+                .count(db.conn())
+                .await
+                .unwrap();
+            let done = bus::entities::inbox::Entity::find()
+                .filter(bus::entities::inbox::Column::Consumer.eq(*consumer))
+                .count(db.conn())
+                .await
+                .unwrap();
             state.push((*consumer, sent, done));
         }
         if state.iter().all(|(_, s, d)| s == d) {
@@ -305,6 +364,11 @@ pub const LEDGER_MISMATCHES: &str = "select count(*) from stock_levels l left jo
 
 /// Runs a SQL query returning one i64 (e.g. a count).
 pub async fn scalar(db: &store::Db, sql: &str) -> i64 {
-    let row = db.conn().query_one_raw(sea_orm::Statement::from_string(db.backend(), sql.to_owned())).await.unwrap().expect("one row");
+    let row = db
+        .conn()
+        .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql.to_owned()))
+        .await
+        .unwrap()
+        .expect("one row");
     row.try_get_by_index::<i64>(0).unwrap()
 }

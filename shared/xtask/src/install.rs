@@ -40,11 +40,14 @@ pub fn ensure_installed() -> Result<Tools, String> {
         install(&missing)?;
     }
     let (pg_version, pg_bin) = find_postgres().ok_or("PostgreSQL binaries still missing after apt-get install")?;
-    let (rabbitmq_server, rabbitmqctl) = find_rabbitmq().ok_or("RabbitMQ binaries still missing after apt-get install")?;
+    let (rabbitmq_server, rabbitmqctl) =
+        find_rabbitmq().ok_or("RabbitMQ binaries still missing after apt-get install")?;
     if root {
         for user in ["postgres", "rabbitmq"] {
             if lookup_user(user).is_none() {
-                return Err(format!("the `{user}` user does not exist (it is created by the Debian package); reinstall it"));
+                return Err(format!(
+                    "the `{user}` user does not exist (it is created by the Debian package); reinstall it"
+                ));
             }
         }
     }

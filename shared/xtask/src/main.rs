@@ -28,7 +28,7 @@ cargo xtask — Cairn project automation
 
 USAGE:
     cargo xtask test [-- <cargo test args>]
-        The project's single test command. Installs PostgreSQL and RabbitMQ with apt-get if
+        The project's single test command. Runs `cargo xtask lint` first, then installs PostgreSQL and RabbitMQ with apt-get if
         missing (Debian, as root), starts a throwaway instance of each on free 127.0.0.1 ports,
         checks openapi/cairn.yaml for drift, runs `cargo test --workspace --locked <args>`
         with the CAIRN_TEST_* variables below, then stops both servers and deletes their files
@@ -36,6 +36,11 @@ USAGE:
         RabbitMQ-restart test runs by itself after the rest (a restart can wedge the broker).
         `--workspace` is left out when <args> select packages (-p/--package), so
         `cargo xtask test -- -p kernel` tests only kernel.
+
+    cargo xtask lint
+        `cargo fmt --all --check` (rustfmt.toml) and `cargo clippy --workspace --all-targets
+        --locked -- -D warnings`: fails on the first one that finds something. `test` runs it
+        first.
 
     cargo xtask openapi [--check]
         Regenerates openapi/cairn.yaml with `cargo run -p cairn -- openapi`.
@@ -73,6 +78,7 @@ fn main() -> ExitCode {
             Ok(0)
         }
         Some("test") => test(rest),
+        Some("lint") => lint(rest),
         Some("openapi") => openapi_cmd(rest),
         Some("services") => services_cmd(rest),
         Some("bench") => bench(rest),
@@ -97,6 +103,11 @@ const RESTART_TEST: &str = "crash::rabbitmq_restart_mid_stream_loses_nothing";
 fn test(args: &[String]) -> Result<i32, String> {
     let t_all = Instant::now();
     let root = workspace_root()?;
+    let lint_code = lint(&[])?;
+    if lint_code != 0 {
+        say!("total {} — FAILED (lint)", secs(t_all.elapsed()));
+        return Ok(lint_code);
+    }
     let extra: &[String] = match args.first() {
         Some(a) if a == "--" => &args[1..],
         _ => args,
@@ -138,7 +149,8 @@ fn test(args: &[String]) -> Result<i32, String> {
     for run in &runs {
         let mut cmd = cargo_command(&root);
         cmd.arg("test");
-        if !selects_packages(run) && !run.iter().take_while(|a| *a != "--").any(|a| a == "--workspace" || a == "--all") {
+        if !selects_packages(run) && !run.iter().take_while(|a| *a != "--").any(|a| a == "--workspace" || a == "--all")
+        {
             cmd.arg("--workspace");
         }
         cmd.arg("--locked").args(run);
@@ -159,6 +171,29 @@ fn test(args: &[String]) -> Result<i32, String> {
     Ok(code)
 }
 
+/// `cargo xtask lint`: formatting, then clippy with every warning an error.
+fn lint(args: &[String]) -> Result<i32, String> {
+    if !args.is_empty() {
+        return Err(format!("usage: cargo xtask lint (got {args:?})"));
+    }
+    let root = workspace_root()?;
+    let t = Instant::now();
+    let steps: [&[&str]; 2] =
+        [&["fmt", "--all", "--check"], &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]];
+    for step in steps {
+        let mut cmd = cargo_command(&root);
+        cmd.args(step);
+        say!("$ {}", util::show(&cmd));
+        let status = cmd.status().map_err(|e| format!("cannot run cargo {}: {e}", step[0]))?;
+        if !status.success() {
+            say!("cargo {} failed: fix what it printed above (`cargo fmt --all` formats)", step[0]);
+            return Ok(status.code().unwrap_or(1));
+        }
+    }
+    say!("fmt and clippy are clean ({})", secs(t.elapsed()));
+    Ok(0)
+}
+
 /// `cargo xtask bench`
 fn bench(args: &[String]) -> Result<i32, String> {
     if !args.is_empty() {
@@ -177,9 +212,9 @@ fn bench(args: &[String]) -> Result<i32, String> {
 
 /// Whether cargo test args (before a `--`) pick packages, which `--workspace` would override.
 fn selects_packages(args: &[String]) -> bool {
-    args.iter()
-        .take_while(|a| *a != "--")
-        .any(|a| a == "-p" || a == "--package" || a.starts_with("--package=") || (a.starts_with("-p") && !a.starts_with("--")))
+    args.iter().take_while(|a| *a != "--").any(|a| {
+        a == "-p" || a == "--package" || a.starts_with("--package=") || (a.starts_with("-p") && !a.starts_with("--"))
+    })
 }
 
 /// `cargo xtask openapi [--check]`

@@ -19,7 +19,10 @@
 
 use crate::{
     install::Tools,
-    util::{free_ports, kill, pid_has_env, pids_with_env, process_alive, random_bytes, run_logged, secs, shell_quote, tail, wait_timeout},
+    util::{
+        free_ports, kill, pid_has_env, pids_with_env, process_alive, random_bytes, run_logged, secs, shell_quote, tail,
+        wait_timeout,
+    },
 };
 use std::{
     collections::HashMap,
@@ -233,12 +236,14 @@ impl Instance {
             return Ok(());
         }
         let u = crate::util::lookup_user(user).ok_or_else(|| format!("no `{user}` user"))?;
-        std::os::unix::fs::chown(path, Some(u.uid), Some(u.gid)).map_err(|e| format!("cannot chown {} to {}: {e}", path.display(), u.name))
+        std::os::unix::fs::chown(path, Some(u.uid), Some(u.gid))
+            .map_err(|e| format!("cannot chown {} to {}: {e}", path.display(), u.name))
     }
 
     fn write_owned(&self, path: &Path, contents: &[u8], mode: u32, user: &str) -> Result<(), String> {
         fs::write(path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
         self.give_to(path, user)
     }
 
@@ -250,14 +255,23 @@ impl Instance {
 
         let mut initdb = self.as_user(PG_USER, &bin.join("initdb"), &self.pg_dir(), &[]);
         initdb.arg("-D").arg(self.pg_data());
-        initdb.args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"]);
+        initdb.args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        ]);
         run_logged(&mut initdb, &setup_log, Duration::from_secs(120)).map_err(fail)?;
         let initdb_took = t0.elapsed();
 
         // A throwaway cluster for tests: durability settings off (tests create a database
         // each, which is much faster without fsync). Benchmarks keep PostgreSQL's defaults, so
         // every commit is durable as in production.
-        let durability = if self.durable { "" } else { " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" };
+        let durability =
+            if self.durable { "" } else { " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" };
         let opts = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c max_connections=400{durability}",
             self.pg_port,
@@ -289,8 +303,18 @@ impl Instance {
 
         // No plugins, no system config, a private cookie.
         self.write_owned(&dir.join("enabled_plugins"), b"[].\n", 0o644, RABBIT_USER)?;
-        self.write_owned(&dir.join("rabbitmq-env.conf"), b"# empty: keeps /etc/rabbitmq/rabbitmq-env.conf out\n", 0o644, RABBIT_USER)?;
-        self.write_owned(&dir.join("rabbitmq.conf"), b"# throwaway test node started by `cargo xtask`\nlog.file.level = info\nlog.console = false\n", 0o644, RABBIT_USER)?;
+        self.write_owned(
+            &dir.join("rabbitmq-env.conf"),
+            b"# empty: keeps /etc/rabbitmq/rabbitmq-env.conf out\n",
+            0o644,
+            RABBIT_USER,
+        )?;
+        self.write_owned(
+            &dir.join("rabbitmq.conf"),
+            b"# throwaway test node started by `cargo xtask`\nlog.file.level = info\nlog.console = false\n",
+            0o644,
+            RABBIT_USER,
+        )?;
         let cookie: Vec<u8> = random_bytes(20)?.into_iter().map(|b| b'A' + b % 26).collect();
         self.write_owned(&dir.join(".erlang.cookie"), &cookie, 0o400, RABBIT_USER)?;
 
@@ -317,7 +341,9 @@ impl Instance {
         // The AMQP listener opens at the very end of the boot. Waiting for it with cheap
         // connect attempts first makes the single `await_startup` below return at once; started
         // earlier, rabbitmqctl only notices the finished boot a second or two late.
-        while TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], self.amqp_port)), Duration::from_secs(1)).is_err() {
+        while TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], self.amqp_port)), Duration::from_secs(1))
+            .is_err()
+        {
             if !process_alive(pid) {
                 return Err(fail(format!("the node (pid {pid}) exited during start-up")));
             }
@@ -461,11 +487,23 @@ impl Services {
         let base = std::env::var_os("CAIRN_XTASK_TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
         let root = base.join(format!("cairn-xtask-{id}"));
         DirBuilder::new().mode(0o755).create(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-        let inst = Instance { id, root, tools, pg_port: ports[0], amqp_port: ports[1], dist_port: ports[2], epmd_port: ports[3], durable };
+        let inst = Instance {
+            id,
+            root,
+            tools,
+            pg_port: ports[0],
+            amqp_port: ports[1],
+            dist_port: ports[2],
+            epmd_port: ports[3],
+            durable,
+        };
         let reaper = match Reaper::spawn(&inst) {
             Ok(r) => Some(r),
             Err(e) => {
-                say!("warning: no reaper ({e}); if xtask is killed, run `rm -rf {}` and stop its servers by hand", inst.root.display());
+                say!(
+                    "warning: no reaper ({e}); if xtask is killed, run `rm -rf {}` and stop its servers by hand",
+                    inst.root.display()
+                );
                 None
             }
         };
@@ -526,12 +564,8 @@ struct Reaper {
 impl Reaper {
     fn spawn(inst: &Instance) -> io::Result<Reaper> {
         let exe = std::env::current_exe()?;
-        let mut child = Command::new(exe)
-            .arg(REAPER_ARG)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .process_group(0)
-            .spawn()?;
+        let mut child =
+            Command::new(exe).arg(REAPER_ARG).stdin(Stdio::piped()).stdout(Stdio::null()).process_group(0).spawn()?;
         let mut stdin = child.stdin.take().ok_or_else(|| io::Error::other("no stdin pipe"))?;
         writeln!(stdin, "{}", inst.to_line())?;
         stdin.flush()?;
@@ -576,7 +610,9 @@ fn read_pid(path: &Path) -> Option<u32> {
 
 fn tcp_check(port: u16) -> Result<(), String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map(drop).map_err(|e| format!("cannot connect to {addr}: {e}"))
+    TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map(drop)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))
 }
 
 #[cfg(test)]
@@ -605,7 +641,9 @@ mod tests {
         assert_eq!(back.to_line(), inst.to_line());
         assert_eq!(back.amqp_url(), "amqp://guest:guest@127.0.0.1:2/%2f");
         assert_eq!(back.pg_url(), "postgres://postgres@127.0.0.1:1/postgres");
-        assert!(back.rabbitmqctl_prefix().starts_with("runuser -u rabbitmq -- env -C /tmp/cairn-xtask-1-abc/rabbit HOME="));
+        assert!(
+            back.rabbitmqctl_prefix().starts_with("runuser -u rabbitmq -- env -C /tmp/cairn-xtask-1-abc/rabbit HOME=")
+        );
         assert!(back.rabbitmqctl_prefix().ends_with("rabbitmqctl -n cairn-test-2@localhost"));
     }
 }

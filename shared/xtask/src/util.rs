@@ -35,7 +35,14 @@ pub fn cargo_command(root: &Path) -> Command {
     for (key, _) in std::env::vars_os() {
         let Some(key) = key.to_str() else { continue };
         if key.starts_with("CARGO_PKG_")
-            || matches!(key, "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH" | "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            )
         {
             cmd.env_remove(key);
         }
@@ -60,7 +67,10 @@ pub fn workspace_root() -> Result<PathBuf, String> {
         return Err("`cargo locate-project --workspace` failed".into());
     }
     let manifest = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    manifest.parent().map(Path::to_path_buf).ok_or_else(|| format!("odd workspace manifest path {}", manifest.display()))
+    manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| format!("odd workspace manifest path {}", manifest.display()))
 }
 
 /// Quotes `s` for a POSIX shell (only when needed).

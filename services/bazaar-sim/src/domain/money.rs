@@ -35,8 +35,10 @@ pub fn split_proportionally(total: Fen, weights: &[Fen]) -> Vec<Fen> {
     if sum == 0 || total == 0 {
         return vec![0; weights.len()];
     }
-    let exact: Vec<(i128, i128)> =
-        weights.iter().map(|&w| (i128::from(total) * i128::from(w) / sum, i128::from(total) * i128::from(w) % sum)).collect();
+    let exact: Vec<(i128, i128)> = weights
+        .iter()
+        .map(|&w| (i128::from(total) * i128::from(w) / sum, i128::from(total) * i128::from(w) % sum))
+        .collect();
     let mut shares: Vec<Fen> = exact.iter().map(|&(q, _)| q as Fen).collect();
     let mut left = total - shares.iter().sum::<Fen>();
     let mut order: Vec<usize> = (0..weights.len()).collect();
@@ -72,8 +74,13 @@ mod tests {
 
     #[test]
     fn shares_add_up_and_stay_within_lines() {
-        let cases: &[(Fen, &[Fen])] =
-            &[(2000, &[41800]), (1000, &[3333, 3333, 3334]), (1, &[100, 100, 100]), (999, &[1, 1, 998]), (7, &[3, 2, 2])];
+        let cases: &[(Fen, &[Fen])] = &[
+            (2000, &[41800]),
+            (1000, &[3333, 3333, 3334]),
+            (1, &[100, 100, 100]),
+            (999, &[1, 1, 998]),
+            (7, &[3, 2, 2]),
+        ];
         for &(total, weights) in cases {
             let shares = split_proportionally(total, weights);
             assert_eq!(shares.iter().sum::<Fen>(), total, "{total} over {weights:?}");

@@ -14,15 +14,16 @@ pub struct Buyer {
 }
 
 const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "罗", "高", "郑", "梁",
-    "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "肖", "田", "董", "袁", "潘", "蒋", "蔡", "余", "杜", "叶", "程", "苏",
-    "魏", "吕", "丁", "任", "沈", "姚", "卢", "姜", "崔", "钟", "谭", "陆", "汪", "范", "金", "石", "廖", "贾", "夏", "欧阳", "上官",
-    "司马",
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "罗",
+    "高", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "肖", "田", "董", "袁", "潘", "蒋",
+    "蔡", "余", "杜", "叶", "程", "苏", "魏", "吕", "丁", "任", "沈", "姚", "卢", "姜", "崔", "钟", "谭", "陆", "汪",
+    "范", "金", "石", "廖", "贾", "夏", "欧阳", "上官", "司马",
 ];
 const GIVEN: &[&str] = &[
-    "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞", "平", "刚",
-    "桂英", "浩然", "宇轩", "子涵", "欣怡", "梓萱", "思远", "雨桐", "一诺", "晨曦", "佳怡", "婷婷", "雪梅", "鹏飞", "俊杰", "凯文", "琳",
-    "蕾", "小明", "建国", "志强", "海燕", "文博", "嘉怡", "诗涵", "梦琪", "子轩", "博文",
+    "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超",
+    "秀兰", "霞", "平", "刚", "桂英", "浩然", "宇轩", "子涵", "欣怡", "梓萱", "思远", "雨桐", "一诺", "晨曦", "佳怡",
+    "婷婷", "雪梅", "鹏飞", "俊杰", "凯文", "琳", "蕾", "小明", "建国", "志强", "海燕", "文博", "嘉怡", "诗涵", "梦琪",
+    "子轩", "博文",
 ];
 const NICK_WORDS: &[&str] = &[
     "快乐的小熊",
@@ -94,8 +95,18 @@ const STREETS: &[&str] = &[
     "花园路",
     "金沙江路",
 ];
-const COMPOUNDS: &[&str] =
-    &["阳光花园", "幸福里小区", "锦绣华庭", "翠苑一区", "万科城", "绿城桂花园", "碧桂园", "金色家园", "和谐家园", "紫金公寓"];
+const COMPOUNDS: &[&str] = &[
+    "阳光花园",
+    "幸福里小区",
+    "锦绣华庭",
+    "翠苑一区",
+    "万科城",
+    "绿城桂花园",
+    "碧桂园",
+    "金色家园",
+    "和谐家园",
+    "紫金公寓",
+];
 const MEMOS: &[&str] = &[
     "请尽快发货，谢谢",
     "不要放快递柜",
@@ -106,17 +117,25 @@ const MEMOS: &[&str] = &[
     "到了打电话",
     "颜色发错可以换吗",
 ];
-const COMPANY_WORDS: &[&str] = &["云栈", "星河", "汇通", "鼎盛", "华创", "博远", "启明", "锦程", "瑞丰", "恒信", "蓝海", "天择"];
+const COMPANY_WORDS: &[&str] =
+    &["云栈", "星河", "汇通", "鼎盛", "华创", "博远", "启明", "锦程", "瑞丰", "恒信", "蓝海", "天择"];
 const INDUSTRIES: &[&str] = &["科技", "网络科技", "贸易", "电子商务", "文化传媒", "餐饮管理", "服饰", "信息技术"];
 const MAIL_HOSTS: &[&str] = &["qq.com", "163.com", "126.com", "sina.com", "foxmail.com"];
 /// Mobile prefixes in use in mainland China.
 const PHONE_PREFIXES: &[&str] = &[
-    "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155", "156", "157", "158", "159", "166", "176",
-    "177", "180", "181", "182", "183", "185", "186", "187", "188", "189", "191", "198", "199",
+    "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155", "156", "157", "158",
+    "159", "166", "176", "177", "180", "181", "182", "183", "185", "186", "187", "188", "189", "191", "198", "199",
 ];
 /// (company code, waybill prefix, digits)
-const CARRIERS: &[(&str, &str, usize)] =
-    &[("SF", "SF", 13), ("YTO", "YT", 13), ("ZTO", "", 14), ("STO", "77", 12), ("YUNDA", "43", 13), ("JD", "JDV", 12), ("EMS", "98", 11)];
+const CARRIERS: &[(&str, &str, usize)] = &[
+    ("SF", "SF", 13),
+    ("YTO", "YT", 13),
+    ("ZTO", "", 14),
+    ("STO", "77", 12),
+    ("YUNDA", "43", 13),
+    ("JD", "JDV", 12),
+    ("EMS", "98", 11),
+];
 
 fn pick<'a, R: rand::Rng + ?Sized>(rng: &mut R, xs: &[&'a str]) -> &'a str {
     xs.choose(rng).copied().unwrap_or_default()
@@ -191,7 +210,8 @@ pub fn memo<R: rand::Rng + ?Sized>(rng: &mut R) -> Option<String> {
 pub fn invoice_request<R: rand::Rng + ?Sized>(rng: &mut R, receiver: &Receiver) -> Option<InvoiceRequest> {
     let roll: f64 = rng.random();
     if roll < 0.15 {
-        let division = REGIONS.iter().find(|r| r.2 == receiver.district && r.1 == receiver.city).map_or("330110", |r| r.4);
+        let division =
+            REGIONS.iter().find(|r| r.2 == receiver.district && r.1 == receiver.city).map_or("330110", |r| r.4);
         let city = receiver.city.trim_end_matches('市');
         Some(InvoiceRequest {
             kind: InvoiceKind::Company,
@@ -233,7 +253,8 @@ pub fn social_credit_code<R: rand::Rng + ?Sized>(rng: &mut R, division: &str) ->
 /// The GB 32100 check character of the first 17 characters of a social credit code.
 pub fn uscc_check_char(first17: &str) -> char {
     const W: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
-    let s: u32 = first17.bytes().zip(W).map(|(b, w)| USCC_CHARS.iter().position(|&c| c == b).unwrap_or(0) as u32 * w).sum();
+    let s: u32 =
+        first17.bytes().zip(W).map(|(b, w)| USCC_CHARS.iter().position(|&c| c == b).unwrap_or(0) as u32 * w).sum();
     char::from(USCC_CHARS[((31 - s % 31) % 31) as usize])
 }
 
@@ -290,7 +311,11 @@ pub fn catalog(n: usize) -> Vec<CatalogItem> {
             if i < base {
                 v.clone()
             } else {
-                CatalogItem { outer_sku_id: format!("{}-{}", v.outer_sku_id, i / base + 1), title: v.title.clone(), price: v.price }
+                CatalogItem {
+                    outer_sku_id: format!("{}-{}", v.outer_sku_id, i / base + 1),
+                    title: v.title.clone(),
+                    price: v.price,
+                }
             }
         })
         .collect()

@@ -252,7 +252,10 @@ impl Trade {
             return Err(SimError::InvalidParameter("a trade needs at least one line".into()));
         }
         if let Some(l) = draft.lines.iter().find(|l| l.num < 1 || l.price < 0) {
-            return Err(SimError::InvalidParameter(format!("line `{}`: num must be ≥ 1 and price ≥ 0", l.outer_sku_id)));
+            return Err(SimError::InvalidParameter(format!(
+                "line `{}`: num must be ≥ 1 and price ≥ 0",
+                l.outer_sku_id
+            )));
         }
         if draft.post_fee < 0 || draft.discount_fee < 0 {
             return Err(SimError::InvalidParameter("post_fee and discount_fee must not be negative".into()));
@@ -370,8 +373,16 @@ impl Trade {
     }
 
     /// The buyer changes the address and/or the memo before the goods left.
-    pub fn change_address(&mut self, receiver: Option<Receiver>, memo: Option<String>, now: i64) -> Result<Change, SimError> {
-        if !matches!(self.status, TradeStatus::WaitBuyerPay | TradeStatus::WaitSellerSendGoods | TradeStatus::SellerConsignedPart) {
+    pub fn change_address(
+        &mut self,
+        receiver: Option<Receiver>,
+        memo: Option<String>,
+        now: i64,
+    ) -> Result<Change, SimError> {
+        if !matches!(
+            self.status,
+            TradeStatus::WaitBuyerPay | TradeStatus::WaitSellerSendGoods | TradeStatus::SellerConsignedPart
+        ) {
             return Err(self.refuse("change the address of"));
         }
         self.touch(now);
@@ -398,8 +409,10 @@ impl Trade {
     /// The buyer asks for a refund of some lines (all refundable lines when `oids` is `None`):
     /// their `refund_status` becomes `WAIT_SELLER_AGREE`.
     pub fn request_refund(&mut self, oids: Option<&[String]>, now: i64) -> Result<Change, SimError> {
-        if !matches!(self.status, TradeStatus::WaitSellerSendGoods | TradeStatus::SellerConsignedPart | TradeStatus::WaitBuyerConfirmGoods)
-        {
+        if !matches!(
+            self.status,
+            TradeStatus::WaitSellerSendGoods | TradeStatus::SellerConsignedPart | TradeStatus::WaitBuyerConfirmGoods
+        ) {
             return Err(self.refuse("refund"));
         }
         let refundable = |l: &Line| matches!(l.refund_status, RefundStatus::NoRefund | RefundStatus::Closed);
@@ -480,7 +493,13 @@ impl Trade {
     /// nothing; otherwise the trade moves to `SELLER_CONSIGNED_PART` or
     /// `WAIT_BUYER_CONFIRM_GOODS` and the change is `trade.TradePartlySellerShip` or
     /// `trade.TradeSellerShip`.
-    pub fn ship(&mut self, company_code: &str, waybill_no: &str, oids: Option<&[String]>, now: i64) -> Result<ShipOutcome, SimError> {
+    pub fn ship(
+        &mut self,
+        company_code: &str,
+        waybill_no: &str,
+        oids: Option<&[String]>,
+        now: i64,
+    ) -> Result<ShipOutcome, SimError> {
         if company_code.trim().is_empty() || waybill_no.trim().is_empty() {
             return Err(SimError::InvalidParameter("company_code and waybill_no are required".into()));
         }
@@ -488,12 +507,15 @@ impl Trade {
             return Err(self.refuse("ship"));
         }
         let this = Shipment { company_code: company_code.to_owned(), waybill_no: waybill_no.to_owned() };
-        let already = |s: &Shipment| SimError::AlreadyShipped { tid: self.tid.clone(), waybill_no: s.waybill_no.clone() };
+        let already =
+            |s: &Shipment| SimError::AlreadyShipped { tid: self.tid.clone(), waybill_no: s.waybill_no.clone() };
         let mut new = Vec::new();
         match oids {
             Some(oids) => {
                 if oids.is_empty() {
-                    return Err(SimError::InvalidParameter("oids must not be empty (leave it out to ship every line)".into()));
+                    return Err(SimError::InvalidParameter(
+                        "oids must not be empty (leave it out to ship every line)".into(),
+                    ));
                 }
                 for i in self.lines_by_oid(oids)? {
                     let l = &self.lines[i];
@@ -509,7 +531,9 @@ impl Trade {
             }
             None => {
                 new = (0..self.lines.len())
-                    .filter(|&i| self.lines[i].refund_status != RefundStatus::Success && self.lines[i].shipment.is_none())
+                    .filter(|&i| {
+                        self.lines[i].refund_status != RefundStatus::Success && self.lines[i].shipment.is_none()
+                    })
                     .collect();
                 if new.is_empty() {
                     // Refunded lines count too: a ship call repeated after the goods came back
@@ -535,7 +559,11 @@ impl Trade {
             self.lines[i].shipment = Some(this.clone());
         }
         self.status = self.paid_status();
-        let topic = if self.status == TradeStatus::WaitBuyerConfirmGoods { Topic::TradeSellerShip } else { Topic::TradePartlySellerShip };
+        let topic = if self.status == TradeStatus::WaitBuyerConfirmGoods {
+            Topic::TradeSellerShip
+        } else {
+            Topic::TradePartlySellerShip
+        };
         Ok(ShipOutcome::Shipped(Box::new(self.change(topic))))
     }
 
@@ -582,7 +610,13 @@ mod tests {
             lines: lines
                 .iter()
                 .enumerate()
-                .map(|(i, &(sku, num, price))| LineDraft { oid: format!("O{i}"), outer_sku_id: sku.into(), title: sku.into(), num, price })
+                .map(|(i, &(sku, num, price))| LineDraft {
+                    oid: format!("O{i}"),
+                    outer_sku_id: sku.into(),
+                    title: sku.into(),
+                    num,
+                    price,
+                })
                 .collect(),
         }
     }

@@ -19,8 +19,12 @@ async fn the_admin_api_drives_the_marketplace() {
     let base = format!("{}/admin", t.sim.url());
     use reqwest::Method;
 
-    let (s, shop) =
-        call(Method::PUT, format!("{base}/shops/shop-9"), Some(json!({"webhook_url": t.receiver.url, "webhook_secret": "whsec_9"}))).await;
+    let (s, shop) = call(
+        Method::PUT,
+        format!("{base}/shops/shop-9"),
+        Some(json!({"webhook_url": t.receiver.url, "webhook_secret": "whsec_9"})),
+    )
+    .await;
     assert_eq!(s, 200, "{shop}");
     assert_eq!(shop["shop_id"], "shop-9");
     let (s, _) = call(
@@ -49,10 +53,15 @@ async fn the_admin_api_drives_the_marketplace() {
     assert_eq!(moved["receiver"]["name"], trade["receiver"]["name"]);
     let (s, _) = call(Method::POST, format!("{base}/trades/{tid}/refund"), Some(json!({"outcome": "pending"}))).await;
     assert_eq!(s, 200);
-    let (s, settled) = call(Method::POST, format!("{base}/trades/{tid}/refund/settle"), Some(json!({"success": false}))).await;
+    let (s, settled) =
+        call(Method::POST, format!("{base}/trades/{tid}/refund/settle"), Some(json!({"success": false}))).await;
     assert_eq!((s, settled["orders"][0]["refund_status"].as_str()), (200, Some("CLOSED")));
-    let (s, shipped) =
-        call(Method::POST, format!("{base}/trades/{tid}/ship"), Some(json!({"company_code": "SF", "waybill_no": "SF1"}))).await;
+    let (s, shipped) = call(
+        Method::POST,
+        format!("{base}/trades/{tid}/ship"),
+        Some(json!({"company_code": "SF", "waybill_no": "SF1"})),
+    )
+    .await;
     assert_eq!((s, shipped["status"].as_str()), (200, Some("WAIT_BUYER_CONFIRM_GOODS")));
     let (s, done) = call(Method::POST, format!("{base}/trades/{tid}/confirm"), None).await;
     assert_eq!((s, done["status"].as_str()), (200, Some("TRADE_FINISHED")));
@@ -83,7 +92,8 @@ async fn the_admin_api_drives_the_marketplace() {
     assert_eq!((s, e["code"].as_str()), (400, Some("isv.invalid-parameter")));
     let (s, c) = call(Method::PUT, format!("{base}/chaos"), Some(json!({"duplicate_rate": 0.5}))).await;
     assert_eq!((s, c["duplicate_rate"].as_f64()), (200, Some(0.5)));
-    let (s, e) = call(Method::POST, format!("{base}/trades"), Some(json!({"shop_id": "shop-9", "lines": "nope"}))).await;
+    let (s, e) =
+        call(Method::POST, format!("{base}/trades"), Some(json!({"shop_id": "shop-9", "lines": "nope"}))).await;
     assert_eq!((s, e["code"].as_str()), (400, Some("isv.invalid-parameter")));
 
     let (s, b) = call(Method::POST, format!("{base}/burst"), Some(json!({"shops": ["shop-9"], "orders": 5}))).await;

@@ -44,7 +44,9 @@ impl Received {
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
         mac.update(format!("{}.", self.header("X-Bazaar-Timestamp")).as_bytes());
         mac.update(&self.body);
-        let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(self.header("X-Bazaar-Signature")) else { return false };
+        let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(self.header("X-Bazaar-Signature")) else {
+            return false;
+        };
         mac.verify_slice(&sig).is_ok()
     }
 }
@@ -67,7 +69,11 @@ pub struct Receiver {
 
 #[handler]
 async fn receive(req: &Request, body: Vec<u8>, Data(state): Data<&Arc<RecvState>>) -> StatusCode {
-    let headers = req.headers().iter().map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_owned())).collect();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
     let r = Received { headers, body, at: Instant::now() };
     // Logged on arrival (before any delay), so a retry that overtakes a slow answer counts.
     let (status, delay) = {
@@ -136,9 +142,11 @@ pub async fn spawn_with(config: SimConfig, behaviour: Behaviour) -> TestSim {
         })
         .await
         .unwrap();
-    for (sku, title, price) in
-        [("TEE-RED-M", "纯棉T恤 红色 M", "209.00"), ("CUP-SLV", "真空保温杯 500ml 银色", "89.00"), ("NUT", "每日坚果礼盒 750g", "139.00")]
-    {
+    for (sku, title, price) in [
+        ("TEE-RED-M", "纯棉T恤 红色 M", "209.00"),
+        ("CUP-SLV", "真空保温杯 500ml 银色", "89.00"),
+        ("NUT", "每日坚果礼盒 750g", "139.00"),
+    ] {
         sim.upsert_item(NewItem {
             shop_id: SHOP.into(),
             outer_sku_id: sku.into(),
@@ -199,7 +207,11 @@ impl Client {
         let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let timestamp = (chrono::Utc::now().timestamp() + self.skew).to_string();
         let mut query: Vec<(&str, &str)> = params.to_vec();
-        query.extend([("app_key", self.app_key.as_str()), ("timestamp", timestamp.as_str()), ("sign_method", "hmac-sha256")]);
+        query.extend([
+            ("app_key", self.app_key.as_str()),
+            ("timestamp", timestamp.as_str()),
+            ("sign_method", "hmac-sha256"),
+        ]);
         let sign = self.forced_sign.clone().unwrap_or_else(|| api_sign(&self.app_secret, &query, &body));
         query.push(("sign", &sign));
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();

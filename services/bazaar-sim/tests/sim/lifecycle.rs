@@ -2,8 +2,8 @@
 
 use crate::helpers::*;
 use bazaar_sim::{
-    AddressChange, BuyerSpec, NewLine, NewTrade, Receiver as Addressee, RefundOutcome, RefundRequest, RefundStatus, ShipRequest, SimConfig,
-    TradeSnapshot, TradeStatus,
+    AddressChange, BuyerSpec, NewLine, NewTrade, Receiver as Addressee, RefundOutcome, RefundRequest, RefundStatus,
+    ShipRequest, SimConfig, TradeSnapshot, TradeStatus,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -38,7 +38,9 @@ async fn a_trade_lifecycle_pushes_strictly_newer_snapshots_in_bazaar_md_order() 
     sim.pay(&tid).await.unwrap();
     sim.change_address(&tid, AddressChange::default()).await.unwrap();
     sim.refund(&tid, RefundRequest { oids: Some(vec![cup.clone()]), outcome: RefundOutcome::Success }).await.unwrap();
-    sim.ship(&tid, ShipRequest { company_code: "SF".into(), waybill_no: "SF1234567890".into(), oids: None }).await.unwrap();
+    sim.ship(&tid, ShipRequest { company_code: "SF".into(), waybill_no: "SF1234567890".into(), oids: None })
+        .await
+        .unwrap();
     let last = sim.confirm(&tid).await.unwrap();
     sim.wait_delivered(WAIT).await.unwrap();
 
@@ -161,7 +163,12 @@ async fn the_snapshot_has_exactly_the_bazaar_md_shape() {
 #[tokio::test]
 async fn a_full_refund_closes_the_trade() {
     let t = spawn_sim().await;
-    let tid = t.sim.create_trade(NewTrade::new(SHOP, vec![NewLine::new("NUT", 1), NewLine::new("CUP-SLV", 2)])).await.unwrap().tid;
+    let tid = t
+        .sim
+        .create_trade(NewTrade::new(SHOP, vec![NewLine::new("NUT", 1), NewLine::new("CUP-SLV", 2)]))
+        .await
+        .unwrap()
+        .tid;
     t.sim.pay(&tid).await.unwrap();
     let closed = t.sim.refund(&tid, RefundRequest::default()).await.unwrap();
     assert_eq!(closed.status, TradeStatus::TradeClosed);
@@ -170,8 +177,22 @@ async fn a_full_refund_closes_the_trade() {
     let mut got = t.receiver.received();
     got.sort_by_key(|r| time(&r.trade().modified));
     let topics: Vec<String> = got.iter().map(Received::topic).collect();
-    assert_eq!(topics, ["trade.TradeCreate", "trade.TradeBuyerPay", "refund.RefundCreated", "refund.RefundSuccess", "trade.TradeClose"]);
-    assert!(t.sim.ship(&tid, ShipRequest { company_code: "SF".into(), waybill_no: "SF1".into(), oids: None }).await.is_err());
+    assert_eq!(
+        topics,
+        [
+            "trade.TradeCreate",
+            "trade.TradeBuyerPay",
+            "refund.RefundCreated",
+            "refund.RefundSuccess",
+            "trade.TradeClose"
+        ]
+    );
+    assert!(
+        t.sim
+            .ship(&tid, ShipRequest { company_code: "SF".into(), waybill_no: "SF1".into(), oids: None })
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -191,13 +212,24 @@ async fn unpaid_trades_close_by_market_after_the_pay_timeout() {
 #[tokio::test]
 async fn partial_shipment_then_the_rest() {
     let t = spawn_sim().await;
-    let trade = t.sim.create_trade(NewTrade::new(SHOP, vec![NewLine::new("NUT", 1), NewLine::new("CUP-SLV", 1)])).await.unwrap();
+    let trade = t
+        .sim
+        .create_trade(NewTrade::new(SHOP, vec![NewLine::new("NUT", 1), NewLine::new("CUP-SLV", 1)]))
+        .await
+        .unwrap();
     t.sim.pay(&trade.tid).await.unwrap();
     let first = vec![trade.orders[0].oid.clone()];
-    let part =
-        t.sim.ship(&trade.tid, ShipRequest { company_code: "SF".into(), waybill_no: "SF1".into(), oids: Some(first) }).await.unwrap();
+    let part = t
+        .sim
+        .ship(&trade.tid, ShipRequest { company_code: "SF".into(), waybill_no: "SF1".into(), oids: Some(first) })
+        .await
+        .unwrap();
     assert_eq!(part.status, TradeStatus::SellerConsignedPart);
-    let all = t.sim.ship(&trade.tid, ShipRequest { company_code: "YTO".into(), waybill_no: "YT2".into(), oids: None }).await.unwrap();
+    let all = t
+        .sim
+        .ship(&trade.tid, ShipRequest { company_code: "YTO".into(), waybill_no: "YT2".into(), oids: None })
+        .await
+        .unwrap();
     assert_eq!(all.status, TradeStatus::WaitBuyerConfirmGoods);
     t.sim.wait_delivered(WAIT).await.unwrap();
     let topics: HashSet<String> = t.receiver.received().iter().map(Received::topic).collect();
@@ -215,7 +247,10 @@ async fn generated_trades_look_real_and_add_up() {
             .create_trade(NewTrade {
                 discount_fee: Some(discount),
                 post_fee: Some(if i % 3 == 0 { "10.00".into() } else { "0.00".into() }),
-                ..NewTrade::new(SHOP, vec![NewLine::new("TEE-RED-M", 1 + i % 3), NewLine::new("CUP-SLV", 1), NewLine::new("NUT", 2)])
+                ..NewTrade::new(
+                    SHOP,
+                    vec![NewLine::new("TEE-RED-M", 1 + i % 3), NewLine::new("CUP-SLV", 1), NewLine::new("NUT", 2)],
+                )
             })
             .await
             .unwrap();

@@ -1,7 +1,9 @@
 //! The signed Open API as Cairn's connector calls it.
 
 use crate::helpers::*;
-use bazaar_sim::{ChaosConfig, MessageFilter, NewLine, NewShop, NewTrade, SimConfig, WritebackKind, WritebackOutcome, format_time};
+use bazaar_sim::{
+    ChaosConfig, MessageFilter, NewLine, NewShop, NewTrade, SimConfig, WritebackKind, WritebackOutcome, format_time,
+};
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -102,7 +104,12 @@ async fn paging_from_the_last_page_backwards_returns_every_trade_exactly_once() 
         let (start, end, api) = (start.clone(), end.clone(), t.api.clone());
         async move {
             let no = no.to_string();
-            let a = api.get("/trades", &[("modified_start", &start), ("modified_end", &end), ("page_no", &no), ("page_size", "10")]).await;
+            let a = api
+                .get(
+                    "/trades",
+                    &[("modified_start", &start), ("modified_end", &end), ("page_no", &no), ("page_size", "10")],
+                )
+                .await;
             assert_eq!(a.status, 200, "{:?}", a.json);
             a.json
         }
@@ -117,7 +124,8 @@ async fn paging_from_the_last_page_backwards_returns_every_trade_exactly_once() 
     for no in (1..=3).rev() {
         let p = page(no).await;
         assert_eq!(p["has_next"], no < 3);
-        let modified: Vec<_> = p["trades"].as_array().unwrap().iter().map(|t| time(t["modified"].as_str().unwrap())).collect();
+        let modified: Vec<_> =
+            p["trades"].as_array().unwrap().iter().map(|t| time(t["modified"].as_str().unwrap())).collect();
         assert!(modified.windows(2).all(|w| w[0] >= w[1]), "newest first");
         seen.extend(tids_of(&p));
     }
@@ -145,7 +153,8 @@ async fn paging_from_the_last_page_backwards_returns_every_trade_exactly_once() 
 async fn the_trade_list_checks_its_window() {
     let t = spawn_sim().await;
     let list = |s: &str, e: &str, extra: Vec<(&'static str, &'static str)>| {
-        let mut params = vec![("modified_start".to_string(), s.to_string()), ("modified_end".to_string(), e.to_string())];
+        let mut params =
+            vec![("modified_start".to_string(), s.to_string()), ("modified_end".to_string(), e.to_string())];
         params.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let api = t.api.clone();
         async move {
@@ -161,7 +170,11 @@ async fn the_trade_list_checks_its_window() {
             .format("%Y-%m-%d %H:%M:%S")
             .to_string()
     };
-    assert_eq!(list(&plain(now - 3_600_000), &plain(now + 1000), vec![]).await.status, 200, "`YYYY-MM-DD HH:MM:SS` in +08:00");
+    assert_eq!(
+        list(&plain(now - 3_600_000), &plain(now + 1000), vec![]).await.status,
+        200,
+        "`YYYY-MM-DD HH:MM:SS` in +08:00"
+    );
     assert_eq!(list(&format_time(now - 3_600_000), &format_time(now), vec![]).await.status, 200, "RFC 3339");
     let too_wide = list(&format_time(now - 25 * 3_600_000), &format_time(now), vec![]).await;
     assert_eq!((too_wide.status, too_wide.code()), (400, "isv.invalid-parameter"));
@@ -222,14 +235,29 @@ async fn ship_is_idempotent_for_the_same_waybill_and_409_for_another() {
 #[tokio::test]
 async fn partial_ship_by_oids() {
     let t = spawn_sim().await;
-    let trade = t.sim.create_trade(NewTrade::new(SHOP, vec![NewLine::new("NUT", 1), NewLine::new("CUP-SLV", 1)])).await.unwrap();
+    let trade = t
+        .sim
+        .create_trade(NewTrade::new(SHOP, vec![NewLine::new("NUT", 1), NewLine::new("CUP-SLV", 1)]))
+        .await
+        .unwrap();
     t.sim.pay(&trade.tid).await.unwrap();
     let path = format!("/trades/{}/ship", trade.tid);
-    let a = t.api.call("POST", &path, &[], Some(json!({"company_code": "SF", "waybill_no": "SF1", "oids": [trade.orders[0].oid]}))).await;
+    let a = t
+        .api
+        .call(
+            "POST",
+            &path,
+            &[],
+            Some(json!({"company_code": "SF", "waybill_no": "SF1", "oids": [trade.orders[0].oid]})),
+        )
+        .await;
     assert_eq!(a.json["trade"]["status"], "SELLER_CONSIGNED_PART");
     let b = t.api.call("POST", &path, &[], Some(json!({"company_code": "SF", "waybill_no": "SF2"}))).await;
     assert_eq!(b.json["trade"]["status"], "WAIT_BUYER_CONFIRM_GOODS", "no oids: ship the rest");
-    let bad = t.api.call("POST", &path, &[], Some(json!({"company_code": "SF", "waybill_no": "SF3", "oids": ["O-nope"]}))).await;
+    let bad = t
+        .api
+        .call("POST", &path, &[], Some(json!({"company_code": "SF", "waybill_no": "SF3", "oids": ["O-nope"]})))
+        .await;
     assert_eq!(bad.status, 400);
 }
 

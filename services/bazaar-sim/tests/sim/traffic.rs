@@ -52,7 +52,11 @@ async fn a_burst_creates_and_pays_every_trade_and_every_message_arrives() {
 #[tokio::test]
 async fn a_burst_can_be_paced() {
     let t = spawn_sim().await;
-    let report = t.sim.burst(BurstConfig { orders: 20, rate_limit: Some(100.0), pay: false, ..BurstConfig::default() }).await.unwrap();
+    let report = t
+        .sim
+        .burst(BurstConfig { orders: 20, rate_limit: Some(100.0), pay: false, ..BurstConfig::default() })
+        .await
+        .unwrap();
     assert_eq!((report.created, report.paid), (20, 0));
     assert!(report.elapsed_ms >= 180.0, "20 trades at 100/s take ≈ 190 ms, took {}", report.elapsed_ms);
 }
@@ -91,7 +95,12 @@ async fn demo_shops_and_state_survive_a_restart() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("state.json");
     let _ = std::fs::remove_file(&path);
-    let config = SimConfig { shops: 2, app_secret: Some("demo-secret".into()), state_file: Some(path.clone()), ..SimConfig::ephemeral() };
+    let config = SimConfig {
+        shops: 2,
+        app_secret: Some("demo-secret".into()),
+        state_file: Some(path.clone()),
+        ..SimConfig::ephemeral()
+    };
     let sim = spawn(config.clone()).await.unwrap();
     let shops = sim.shops().await;
     assert_eq!(shops.iter().map(|s| s.shop_id.as_str()).collect::<Vec<_>>(), ["shop-1001", "shop-1002"]);

@@ -14,7 +14,8 @@ fn one_line() -> NewTrade {
 
 #[tokio::test]
 async fn a_message_answered_500_twice_is_delivered_on_attempt_3_with_the_same_id() {
-    let t = spawn_with(SimConfig::ephemeral(), Arc::new(|_, seen| (if seen < 2 { 500 } else { 200 }, Duration::ZERO))).await;
+    let t = spawn_with(SimConfig::ephemeral(), Arc::new(|_, seen| (if seen < 2 { 500 } else { 200 }, Duration::ZERO)))
+        .await;
     t.sim.create_trade(one_line()).await.unwrap();
     t.sim.wait_delivered(WAIT).await.unwrap();
     let got = t.receiver.received();
@@ -25,7 +26,10 @@ async fn a_message_answered_500_twice_is_delivered_on_attempt_3_with_the_same_id
     let records = t.sim.messages(&MessageFilter::default());
     assert_eq!(records.len(), 1);
     let r = &records[0];
-    assert_eq!((r.state, r.attempts, r.first_status, r.last_status), (MessageState::Delivered, 3, Some(500), Some(200)));
+    assert_eq!(
+        (r.state, r.attempts, r.first_status, r.last_status),
+        (MessageState::Delivered, 3, Some(500), Some(200))
+    );
     assert_eq!(r.id, got[0].message_id());
     assert!(r.latency_ms.is_some() && r.delivered_after_ms.unwrap() >= 150.0);
     let stats = t.sim.stats();
@@ -43,7 +47,10 @@ async fn nothing_is_delivered_during_an_outage_and_everything_after() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(t.receiver.received().is_empty(), "the endpoint is down");
-    assert!(t.sim.messages(&MessageFilter::default()).iter().all(|m| m.attempts >= 1), "attempts were made, and failed");
+    assert!(
+        t.sim.messages(&MessageFilter::default()).iter().all(|m| m.attempts >= 1),
+        "attempts were made, and failed"
+    );
     t.sim.wait_delivered(WAIT).await.unwrap();
     let got = t.receiver.received();
     assert_eq!(got.len(), 5);
@@ -81,7 +88,11 @@ async fn a_message_is_given_up_after_the_last_retry() {
 #[tokio::test]
 async fn a_slow_answer_counts_as_a_failure() {
     let config = SimConfig { webhook_timeout_ms: 300, ..SimConfig::ephemeral() };
-    let t = spawn_with(config, Arc::new(|_, seen| (200, if seen == 0 { Duration::from_millis(1000) } else { Duration::ZERO }))).await;
+    let t = spawn_with(
+        config,
+        Arc::new(|_, seen| (200, if seen == 0 { Duration::from_millis(1000) } else { Duration::ZERO })),
+    )
+    .await;
     t.sim.create_trade(one_line()).await.unwrap();
     t.sim.wait_delivered(WAIT).await.unwrap();
     let r = &t.sim.messages(&MessageFilter::default())[0];
@@ -91,7 +102,8 @@ async fn a_slow_answer_counts_as_a_failure() {
 
 #[tokio::test]
 async fn with_drop_rate_1_nothing_is_pushed_but_the_api_still_has_it() {
-    let config = SimConfig { chaos: ChaosConfig { drop_rate: 1.0, ..ChaosConfig::default() }, ..SimConfig::ephemeral() };
+    let config =
+        SimConfig { chaos: ChaosConfig { drop_rate: 1.0, ..ChaosConfig::default() }, ..SimConfig::ephemeral() };
     let t = spawn_with(config, Arc::new(|_, _| (200, Duration::ZERO))).await;
     let tid = t.sim.create_trade(one_line()).await.unwrap().tid;
     t.sim.pay(&tid).await.unwrap();
@@ -107,7 +119,8 @@ async fn with_drop_rate_1_nothing_is_pushed_but_the_api_still_has_it() {
 
 #[tokio::test]
 async fn with_duplicate_rate_1_every_message_arrives_twice_with_the_same_id() {
-    let config = SimConfig { chaos: ChaosConfig { duplicate_rate: 1.0, ..ChaosConfig::default() }, ..SimConfig::ephemeral() };
+    let config =
+        SimConfig { chaos: ChaosConfig { duplicate_rate: 1.0, ..ChaosConfig::default() }, ..SimConfig::ephemeral() };
     let t = spawn_with(config, Arc::new(|_, _| (200, Duration::ZERO))).await;
     for _ in 0..3 {
         let tid = t.sim.create_trade(one_line()).await.unwrap().tid;
@@ -154,8 +167,11 @@ async fn retries_go_to_the_url_and_secret_the_shop_has_now() {
     t.sim.create_trade(one_line()).await.unwrap();
     t.receiver.wait_for(1, WAIT).await;
     let fresh = Receiver::ok().await;
-    let update =
-        bazaar_sim::ShopUpdate { webhook_url: Some(fresh.url.clone()), webhook_secret: Some("whsec_rotated".into()), ..Default::default() };
+    let update = bazaar_sim::ShopUpdate {
+        webhook_url: Some(fresh.url.clone()),
+        webhook_secret: Some("whsec_rotated".into()),
+        ..Default::default()
+    };
     t.sim.upsert_shop(SHOP, update).await.unwrap();
     let got = fresh.wait_for(1, WAIT).await;
     assert!(got[0].signature_ok("whsec_rotated"));
@@ -165,7 +181,13 @@ async fn retries_go_to_the_url_and_secret_the_shop_has_now() {
 async fn a_shop_without_a_webhook_url_gets_no_pushes() {
     let t = spawn_sim().await;
     let other = t.sim.create_shop(bazaar_sim::NewShop::default()).await.unwrap();
-    t.sim.create_trade(NewTrade::new(&other.shop_id, vec![NewLine { price: Some("1.00".into()), ..NewLine::new("X", 1) }])).await.unwrap();
+    t.sim
+        .create_trade(NewTrade::new(
+            &other.shop_id,
+            vec![NewLine { price: Some("1.00".into()), ..NewLine::new("X", 1) }],
+        ))
+        .await
+        .unwrap();
     t.sim.wait_delivered(WAIT).await.unwrap();
     assert_eq!(t.sim.stats().messages_unsubscribed, 1);
     assert!(t.receiver.received().is_empty());

@@ -29,11 +29,34 @@ async fn auth_is_required_and_errors_are_problems(app: TestApp) {
     // The issued token works.
     app.get("/v1/skus", tok["access_token"].as_str().unwrap()).await.expect(200);
     // Malformed JSON, wrong types and a short password: 400 problems, nothing created.
-    let resp = app.client.post(format!("{}/v1/signup", app.url)).header("content-type", "application/json").body("{\"tenant_name\": ").send().await.unwrap();
+    let resp = app
+        .client
+        .post(format!("{}/v1/signup", app.url))
+        .header("content-type", "application/json")
+        .body("{\"tenant_name\": ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
-    app.call(Method::POST, "/v1/signup", None, Some(&json!({"tenant_name": "X", "email": "a@b.cn", "password": "short"})), &[]).await.assert_problem(400, "malformed_request");
-    app.call(Method::POST, "/v1/signup", None, Some(&json!({"tenant_name": "X", "email": "not-an-email", "password": "long enough pw"})), &[]).await.assert_problem(400, "invalid_input");
+    app.call(
+        Method::POST,
+        "/v1/signup",
+        None,
+        Some(&json!({"tenant_name": "X", "email": "a@b.cn", "password": "short"})),
+        &[],
+    )
+    .await
+    .assert_problem(400, "malformed_request");
+    app.call(
+        Method::POST,
+        "/v1/signup",
+        None,
+        Some(&json!({"tenant_name": "X", "email": "not-an-email", "password": "long enough pw"})),
+        &[],
+    )
+    .await
+    .assert_problem(400, "invalid_input");
     assert_eq!(app.scalar("select count(*) from tenants").await, 1);
     app.call(Method::GET, "/v1/nothing-here", None, None, &[]).await.assert_problem(404, "not_found");
     // Probes need no auth.

@@ -7,7 +7,10 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use testkit::{LEDGER_MISMATCHES, TempDir, bazaar::{Trade, sign}};
+use testkit::{
+    LEDGER_MISMATCHES, TempDir,
+    bazaar::{Trade, sign},
+};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -66,13 +69,37 @@ async fn kill_9_mid_stream_loses_no_acknowledged_webhook() {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
     let mut child = start_cairn(&dir, port);
     wait_healthy(&client, &base).await;
-    let signup = post(&client, format!("{base}/v1/signup"), "", json!({"tenant_name": "Crashy", "email": "crash@example.com", "password": "correct horse battery"})).await;
+    let signup = post(
+        &client,
+        format!("{base}/v1/signup"),
+        "",
+        json!({"tenant_name": "Crashy", "email": "crash@example.com", "password": "correct horse battery"}),
+    )
+    .await;
     let token = signup["access_token"].as_str().unwrap().to_owned();
     post(&client, format!("{base}/v1/skus"), &token, json!({"code": "BOX", "name": "Box"})).await;
-    post(&client, format!("{base}/v1/stock/adjustments"), &token, json!({"sku_code": "BOX", "delta": 300, "reason": "count"})).await;
-    let ch = post(&client, format!("{base}/v1/channels"), &token, json!({"marketplace": "bazaar", "shop_id": "shop-k", "name": "K"})).await;
+    post(
+        &client,
+        format!("{base}/v1/stock/adjustments"),
+        &token,
+        json!({"sku_code": "BOX", "delta": 300, "reason": "count"}),
+    )
+    .await;
+    let ch = post(
+        &client,
+        format!("{base}/v1/channels"),
+        &token,
+        json!({"marketplace": "bazaar", "shop_id": "shop-k", "name": "K"}),
+    )
+    .await;
     let start = chrono::Utc::now();
-    let trades: Vec<(String, Value)> = (0..TRADES).map(|i| { let tid = format!("K{i:05}"); let m = Trade::new("shop-k", &tid, start, "BOX", 1).paid_msg(i as i64); (tid, m) }).collect();
+    let trades: Vec<(String, Value)> = (0..TRADES)
+        .map(|i| {
+            let tid = format!("K{i:05}");
+            let m = Trade::new("shop-k", &tid, start, "BOX", 1).paid_msg(i as i64);
+            (tid, m)
+        })
+        .collect();
 
     let acked = Arc::new(Mutex::new(Vec::new()));
     let sender = {
@@ -106,7 +133,15 @@ async fn kill_9_mid_stream_loses_no_acknowledged_webhook() {
     let db = store::Db::connect(&cairn::config::sqlite_url(&dir.0), 2).await.unwrap();
     testkit::settle(&db).await;
     for tid in &acked {
-        let page: Value = client.get(format!("{base}/v1/orders?external_id={tid}")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let page: Value = client
+            .get(format!("{base}/v1/orders?external_id={tid}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(page["total"], 1, "acknowledged trade {tid} has its order after the crash");
     }
     // Bazaar retries whatever it did not get a 2xx for (and some it did): all converge.
@@ -114,9 +149,18 @@ async fn kill_9_mid_stream_loses_no_acknowledged_webhook() {
         assert_eq!(deliver(&client, &ch, "shop-k", tid, msg).await, Some(200));
     }
     testkit::settle(&db).await;
-    let page: Value = client.get(format!("{base}/v1/orders?per_page=1")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let page: Value = client
+        .get(format!("{base}/v1/orders?per_page=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["total"], TRADES);
-    let s: Value = client.get(format!("{base}/v1/stock/BOX")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let s: Value =
+        client.get(format!("{base}/v1/stock/BOX")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!((s["on_hand"].as_i64(), s["reserved"].as_i64()), (Some(300), Some(300)), "no reservation applied twice");
     let reserve_rows = testkit::scalar(&db, "select count(*) from stock_ledger where kind = 'reserve'").await;
     assert_eq!(reserve_rows, 300, "one reserve movement per reserved line");
@@ -128,7 +172,8 @@ async fn kill_9_mid_stream_loses_no_acknowledged_webhook() {
 
 fn rabbitmqctl(cmd: &str) {
     let prefix = std::env::var("CAIRN_TEST_RABBITMQCTL").expect("CAIRN_TEST_RABBITMQCTL is set by `cargo xtask test`");
-    let ok = Command::new("sh").arg("-c").arg(format!("{prefix} {cmd}")).stdout(Stdio::null()).status().unwrap().success();
+    let ok =
+        Command::new("sh").arg("-c").arg(format!("{prefix} {cmd}")).stdout(Stdio::null()).status().unwrap().success();
     assert!(ok, "rabbitmqctl {cmd} failed");
 }
 

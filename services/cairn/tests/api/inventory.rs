@@ -14,7 +14,8 @@ async fn reservations_are_atomic_idempotent_and_stateful(app: TestApp) {
     app.create_sku(&t, "CAP", 1).await;
     app.adjust(&t, "MUG", 10).await;
     app.adjust(&t, "CAP", 3).await;
-    let body = json!({"reference": "PO-1", "lines": [{"sku_code": "MUG", "quantity": 4}, {"sku_code": "CAP", "quantity": 2}]});
+    let body =
+        json!({"reference": "PO-1", "lines": [{"sku_code": "MUG", "quantity": 4}, {"sku_code": "CAP", "quantity": 2}]});
 
     reserve(&app, &t.token, None, &body).await.assert_problem(400, "idempotency_key_required");
     let first = reserve(&app, &t.token, Some("k1"), &body).await.expect(201);
@@ -30,23 +31,39 @@ async fn reservations_are_atomic_idempotent_and_stateful(app: TestApp) {
     short.assert_problem(409, "insufficient_stock");
     assert_eq!(short.body["lines"], json!([{"sku_code": "CAP", "requested": 1, "available": 0}]));
     assert_eq!(app.stock(&t, "MUG").await["reserved"], 4, "the MUG line of a failed reservation reserved nothing");
-    reserve(&app, &t.token, Some("k3"), &json!({"reference": "x", "lines": [{"sku_code": "NOPE", "quantity": 1}]})).await.assert_problem(404, "unknown_sku");
-    reserve(&app, &t.token, Some("k4"), &json!({"reference": "x", "lines": [{"sku_code": "MUG", "quantity": 0}]})).await.assert_problem(400, "malformed_request");
-    reserve(&app, &t.token, Some("k5"), &json!({"reference": "x", "lines": []})).await.assert_problem(400, "malformed_request");
+    reserve(&app, &t.token, Some("k3"), &json!({"reference": "x", "lines": [{"sku_code": "NOPE", "quantity": 1}]}))
+        .await
+        .assert_problem(404, "unknown_sku");
+    reserve(&app, &t.token, Some("k4"), &json!({"reference": "x", "lines": [{"sku_code": "MUG", "quantity": 0}]}))
+        .await
+        .assert_problem(400, "malformed_request");
+    reserve(&app, &t.token, Some("k5"), &json!({"reference": "x", "lines": []}))
+        .await
+        .assert_problem(400, "malformed_request");
 
     let id = first["id"].as_str().unwrap();
     let confirmed = app.post(&format!("/v1/reservations/{id}/confirm"), &t.token, &json!({})).await.expect(200);
     assert_eq!(confirmed["state"], "confirmed");
     assert!(confirmed["expires_at"].is_null());
     app.post(&format!("/v1/reservations/{id}/confirm"), &t.token, &json!({})).await.expect(200);
-    assert_eq!(app.post(&format!("/v1/reservations/{id}/commit"), &t.token, &json!({})).await.expect(200)["state"], "committed");
+    assert_eq!(
+        app.post(&format!("/v1/reservations/{id}/commit"), &t.token, &json!({})).await.expect(200)["state"],
+        "committed"
+    );
     app.post(&format!("/v1/reservations/{id}/commit"), &t.token, &json!({})).await.expect(200);
-    app.post(&format!("/v1/reservations/{id}/release"), &t.token, &json!({})).await.assert_problem(409, "invalid_state_transition");
+    app.post(&format!("/v1/reservations/{id}/release"), &t.token, &json!({}))
+        .await
+        .assert_problem(409, "invalid_state_transition");
     let mug = app.stock(&t, "MUG").await;
-    assert_eq!((mug["on_hand"].as_i64(), mug["reserved"].as_i64(), mug["available"].as_i64()), (Some(6), Some(0), Some(6)));
+    assert_eq!(
+        (mug["on_hand"].as_i64(), mug["reserved"].as_i64(), mug["available"].as_i64()),
+        (Some(6), Some(0), Some(6))
+    );
     assert_eq!(app.get(&format!("/v1/reservations/{id}"), &t.token).await.expect(200)["state"], "committed");
     app.get(&format!("/v1/reservations/{}", uuid::Uuid::now_v7()), &t.token).await.assert_problem(404, "not_found");
-    app.post(&format!("/v1/reservations/{}/release", uuid::Uuid::now_v7()), &t.token, &json!({})).await.assert_problem(404, "not_found");
+    app.post(&format!("/v1/reservations/{}/release", uuid::Uuid::now_v7()), &t.token, &json!({}))
+        .await
+        .assert_problem(404, "not_found");
 
     // The ledger explains every unit.
     let ledger = app.get("/v1/stock/MUG/ledger", &t.token).await.expect(200);
@@ -67,24 +84,55 @@ async fn adjustments_honour_idempotency_keys_and_refuse_bad_input(app: TestApp) 
     assert_eq!(a, b);
     assert_eq!(app.stock(&t, "SOCK").await["on_hand"], 10, "a replayed key adds nothing");
     let other = json!({"sku_code": "SOCK", "delta": 11, "reason": "delivery 42"});
-    app.call(Method::POST, "/v1/stock/adjustments", Some(&t.token), Some(&other), &k).await.assert_problem(422, "idempotency_key_reused");
-    app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "NOPE", "delta": 1, "reason": "x"})).await.assert_problem(404, "unknown_sku");
-    app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "SOCK", "delta": 0, "reason": "x"})).await.assert_problem(400, "invalid_input");
-    app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "SOCK", "warehouse_code": "NOWHERE", "delta": 1, "reason": "x"})).await.assert_problem(404, "not_found");
-    reserve(&app, &t.token, Some("r"), &json!({"reference": "r", "lines": [{"sku_code": "SOCK", "quantity": 8}]})).await.expect(201);
-    app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "SOCK", "delta": -3, "reason": "damaged"})).await.assert_problem(409, "insufficient_stock");
+    app.call(Method::POST, "/v1/stock/adjustments", Some(&t.token), Some(&other), &k)
+        .await
+        .assert_problem(422, "idempotency_key_reused");
+    app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "NOPE", "delta": 1, "reason": "x"}))
+        .await
+        .assert_problem(404, "unknown_sku");
+    app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "SOCK", "delta": 0, "reason": "x"}))
+        .await
+        .assert_problem(400, "invalid_input");
+    app.post(
+        "/v1/stock/adjustments",
+        &t.token,
+        &json!({"sku_code": "SOCK", "warehouse_code": "NOWHERE", "delta": 1, "reason": "x"}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    reserve(&app, &t.token, Some("r"), &json!({"reference": "r", "lines": [{"sku_code": "SOCK", "quantity": 8}]}))
+        .await
+        .expect(201);
+    app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "SOCK", "delta": -3, "reason": "damaged"}))
+        .await
+        .assert_problem(409, "insufficient_stock");
     // A second warehouse, and the same SKU in it.
     app.post("/v1/warehouses", &t.token, &json!({"code": "SH-01", "name": "Shanghai"})).await.expect(201);
     app.post("/v1/warehouses", &t.token, &json!({"code": "SH-01", "name": "Shanghai"})).await.expect(201);
-    app.post("/v1/warehouses", &t.token, &json!({"code": "SH-01", "name": "Elsewhere"})).await.assert_problem(409, "already_exists");
-    app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "SOCK", "warehouse_code": "SH-01", "delta": 5, "reason": "transfer"})).await.expect(201);
+    app.post("/v1/warehouses", &t.token, &json!({"code": "SH-01", "name": "Elsewhere"}))
+        .await
+        .assert_problem(409, "already_exists");
+    app.post(
+        "/v1/stock/adjustments",
+        &t.token,
+        &json!({"sku_code": "SOCK", "warehouse_code": "SH-01", "delta": 5, "reason": "transfer"}),
+    )
+    .await
+    .expect(201);
     let s = app.stock(&t, "SOCK").await;
     assert_eq!((s["on_hand"].as_i64(), s["reserved"].as_i64(), s["available"].as_i64()), (Some(15), Some(8), Some(7)));
     assert_eq!(s["warehouses"].as_array().unwrap().len(), 2);
     let ws = app.get("/v1/warehouses", &t.token).await.expect(200);
-    assert_eq!(ws.as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect::<Vec<_>>(), ["MAIN", "SH-01"]);
-    app.post("/v1/skus", &t.token, &json!({"code": "SOCK", "name": "Other", "safety_stock": 0})).await.assert_problem(409, "already_exists");
-    app.post("/v1/skus", &t.token, &json!({"code": "bad code!", "name": "x"})).await.assert_problem(400, "invalid_input");
+    assert_eq!(
+        ws.as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["MAIN", "SH-01"]
+    );
+    app.post("/v1/skus", &t.token, &json!({"code": "SOCK", "name": "Other", "safety_stock": 0}))
+        .await
+        .assert_problem(409, "already_exists");
+    app.post("/v1/skus", &t.token, &json!({"code": "bad code!", "name": "x"}))
+        .await
+        .assert_problem(400, "invalid_input");
     assert_eq!(app.scalar(LEDGER_MISMATCHES).await, 0);
     app.shutdown().await;
 }
@@ -94,9 +142,25 @@ async fn held_reservations_expire_and_confirmed_ones_do_not(app: TestApp) {
     let t = app.signup("Expiry").await;
     app.create_sku(&t, "PEN", 0).await;
     app.adjust(&t, "PEN", 10).await;
-    let held = reserve(&app, &t.token, Some("h"), &json!({"reference": "h", "ttl_seconds": 1, "lines": [{"sku_code": "PEN", "quantity": 3}]})).await.expect(201);
-    let kept = reserve(&app, &t.token, Some("c"), &json!({"reference": "c", "ttl_seconds": 1, "lines": [{"sku_code": "PEN", "quantity": 4}]})).await.expect(201);
-    app.post(&format!("/v1/reservations/{}/confirm", kept["id"].as_str().unwrap()), &t.token, &json!({})).await.expect(200);
+    let held = reserve(
+        &app,
+        &t.token,
+        Some("h"),
+        &json!({"reference": "h", "ttl_seconds": 1, "lines": [{"sku_code": "PEN", "quantity": 3}]}),
+    )
+    .await
+    .expect(201);
+    let kept = reserve(
+        &app,
+        &t.token,
+        Some("c"),
+        &json!({"reference": "c", "ttl_seconds": 1, "lines": [{"sku_code": "PEN", "quantity": 4}]}),
+    )
+    .await
+    .expect(201);
+    app.post(&format!("/v1/reservations/{}/confirm", kept["id"].as_str().unwrap()), &t.token, &json!({}))
+        .await
+        .expect(200);
     assert_eq!(app.stock(&t, "PEN").await["available"], 3);
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -108,9 +172,22 @@ async fn held_reservations_expire_and_confirmed_ones_do_not(app: TestApp) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.stock(&t, "PEN").await["available"], 6, "expired stock returns");
-    assert_eq!(app.get(&format!("/v1/reservations/{}", kept["id"].as_str().unwrap()), &t.token).await.expect(200)["state"], "confirmed");
-    app.post(&format!("/v1/reservations/{}/confirm", held["id"].as_str().unwrap()), &t.token, &json!({})).await.assert_problem(409, "invalid_state_transition");
-    let kinds: Vec<String> = app.get("/v1/stock/PEN/ledger", &t.token).await.expect(200).as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(
+        app.get(&format!("/v1/reservations/{}", kept["id"].as_str().unwrap()), &t.token).await.expect(200)["state"],
+        "confirmed"
+    );
+    app.post(&format!("/v1/reservations/{}/confirm", held["id"].as_str().unwrap()), &t.token, &json!({}))
+        .await
+        .assert_problem(409, "invalid_state_transition");
+    let kinds: Vec<String> = app
+        .get("/v1/stock/PEN/ledger", &t.token)
+        .await
+        .expect(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
     assert!(kinds.contains(&"expire".to_owned()));
     app.shutdown().await;
 }

@@ -13,7 +13,8 @@ async fn set_up(app: &TestApp, t: &Tenant, issue_on: &str) {
         "seller_name": SELLER, "tax_id": "91330106MA27XL5X2K", "address": "浙江省杭州市西湖区文三路90号",
         "phone": "0571-88886666", "bank": "招商银行杭州分行", "account": "571908765210001", "issue_on": issue_on
     });
-    let s = app.call(reqwest::Method::PUT, "/v1/invoicing/settings", Some(&t.token), Some(&body), &[]).await.expect(200);
+    let s =
+        app.call(reqwest::Method::PUT, "/v1/invoicing/settings", Some(&t.token), Some(&body), &[]).await.expect(200);
     assert_eq!(s["default_vat_rate"], "13%");
     assert_eq!(s["series_pattern"], "INV{YYYY}-");
 }
@@ -27,7 +28,10 @@ async fn shop(app: &TestApp, t: &Tenant, skus: &[&str]) -> Channel {
 }
 
 async fn invoices(app: &TestApp, t: &Tenant, query: &str) -> Vec<Value> {
-    app.get(&format!("/v1/invoices?per_page=500&{query}"), &t.token).await.expect(200)["items"].as_array().unwrap().clone()
+    app.get(&format!("/v1/invoices?per_page=500&{query}"), &t.token).await.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn year() -> i32 {
@@ -43,7 +47,12 @@ fn pdf_text(bytes: &[u8]) -> String {
     let dir = testkit::TempDir::new("pdf");
     let path = dir.0.join("i.pdf");
     std::fs::write(&path, bytes).unwrap();
-    let out = std::process::Command::new("pdftotext").arg("-raw").arg(&path).arg("-").output().expect("pdftotext runs (apt-get install poppler-utils, or use `cargo xtask test`)");
+    let out = std::process::Command::new("pdftotext")
+        .arg("-raw")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (apt-get install poppler-utils, or use `cargo xtask test`)");
     assert!(out.status.success(), "pdftotext failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -51,7 +60,15 @@ fn pdf_text(bytes: &[u8]) -> String {
 async fn invoice_once_and_credit_exactly_the_refunded_lines(app: TestApp) {
     let t = app.signup("Yunzhan").await;
     set_up(&app, &t, "payment").await;
-    app.call(reqwest::Method::PUT, "/v1/invoicing/tax-categories/BOOK-1", Some(&t.token), Some(&json!({"vat_rate": "9%"})), &[]).await.expect(200);
+    app.call(
+        reqwest::Method::PUT,
+        "/v1/invoicing/tax-categories/BOOK-1",
+        Some(&t.token),
+        Some(&json!({"vat_rate": "9%"})),
+        &[],
+    )
+    .await
+    .expect(200);
     let ch = shop(&app, &t, &["TEE-1", "BOOK-1", "CUP-1"]).await;
     let created = Utc::now() - chrono::Duration::minutes(5);
     // Three lines with awkward prices, an odd discount, a post fee, two tax rates.
@@ -60,7 +77,8 @@ async fn invoice_once_and_credit_exactly_the_refunded_lines(app: TestApp) {
     let mut trade = trade.line("BOOK-1", 1, 1999).line("CUP-1", 7, 17);
     trade.discount_fee = 1001;
     trade.post_fee = 800;
-    trade.invoice_request = json!({"kind": "company", "title": BUYER, "tax_id": "91330110MA2H3K4L5P", "email": "finance@example.cn"});
+    trade.invoice_request =
+        json!({"kind": "company", "title": BUYER, "tax_id": "91330110MA2H3K4L5P", "email": "finance@example.cn"});
     let refunded_oid = trade.lines[1].oid.clone();
     // Delivered newest first, with duplicates: the refund, then the payment, then creation.
     let msgs = [
@@ -92,7 +110,8 @@ async fn invoice_once_and_credit_exactly_the_refunded_lines(app: TestApp) {
     assert_eq!(lines.iter().map(|l| fen(&l["discount"])).sum::<i64>(), 1001);
     assert_eq!(lines[1]["vat_rate"], "9%");
     assert_eq!(lines[0]["vat_rate"], "13%");
-    let rates: Vec<&str> = inv["tax_summary"].as_array().unwrap().iter().map(|r| r["vat_rate"].as_str().unwrap()).collect();
+    let rates: Vec<&str> =
+        inv["tax_summary"].as_array().unwrap().iter().map(|r| r["vat_rate"].as_str().unwrap()).collect();
     assert_eq!(rates, ["9%", "13%"]);
     assert_eq!(inv["buyer"]["title"], BUYER);
     assert_eq!(inv["buyer"]["tax_id"], "91330110MA2H3K4L5P");
@@ -131,7 +150,13 @@ async fn invoice_once_and_credit_exactly_the_refunded_lines(app: TestApp) {
     assert_eq!(inv2["buyer"]["title"], "买家小王");
 
     // The PDF: A4, small, the text a person reads.
-    let pdf = app.client.get(format!("{}/v1/invoices/{}/pdf", app.url, inv["id"].as_str().unwrap())).bearer_auth(&t.token).send().await.unwrap();
+    let pdf = app
+        .client
+        .get(format!("{}/v1/invoices/{}/pdf", app.url, inv["id"].as_str().unwrap()))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(pdf.status(), 200);
     assert_eq!(pdf.headers()["content-type"], "application/pdf");
     let bytes = pdf.bytes().await.unwrap();
@@ -154,22 +179,40 @@ async fn invoice_once_and_credit_exactly_the_refunded_lines(app: TestApp) {
     let mut chars: Vec<char> = token.chars().collect();
     chars[40] = if chars[40] == 'A' { 'B' } else { 'A' };
     let tampered: String = chars.into_iter().collect();
-    app.call(reqwest::Method::GET, &format!("/v1/invoices/verify/{tampered}"), None, None, &[]).await.assert_problem(404, "not_found");
-    app.call(reqwest::Method::GET, "/v1/invoices/verify/not-a-token", None, None, &[]).await.assert_problem(404, "not_found");
+    app.call(reqwest::Method::GET, &format!("/v1/invoices/verify/{tampered}"), None, None, &[])
+        .await
+        .assert_problem(404, "not_found");
+    app.call(reqwest::Method::GET, "/v1/invoices/verify/not-a-token", None, None, &[])
+        .await
+        .assert_problem(404, "not_found");
 
     // Void: an invoice with a credit note in force cannot be; the credit note can, then it.
     let inv_id = inv["id"].as_str().unwrap();
     let cn_id = cn["id"].as_str().unwrap();
-    app.post(&format!("/v1/invoices/{inv_id}/void"), &t.token, &json!({"reason": "买家要求更换抬头"})).await.assert_problem(409, "invalid_state_transition");
+    app.post(&format!("/v1/invoices/{inv_id}/void"), &t.token, &json!({"reason": "买家要求更换抬头"}))
+        .await
+        .assert_problem(409, "invalid_state_transition");
     let vcn = app.post(&format!("/v1/invoices/{cn_id}/void"), &t.token, &json!({"reason": "开错"})).await.expect(200);
     assert_eq!(vcn["status"], "void");
     assert_eq!(vcn["number"], cn["number"]);
-    let vinv = app.post(&format!("/v1/invoices/{inv_id}/void"), &t.token, &json!({"reason": "买家要求更换抬头"})).await.expect(200);
+    let vinv = app
+        .post(&format!("/v1/invoices/{inv_id}/void"), &t.token, &json!({"reason": "买家要求更换抬头"}))
+        .await
+        .expect(200);
     assert_eq!((vinv["status"].as_str(), vinv["number"].as_str()), (Some("void"), inv["number"].as_str()));
     // Voiding again is a no-op; the void one still verifies, as void.
     app.post(&format!("/v1/invoices/{inv_id}/void"), &t.token, &json!({"reason": "again"})).await.expect(200);
     assert_eq!(app.call(reqwest::Method::GET, path, None, None, &[]).await.expect(200)["status"], "void");
-    let void_pdf = app.client.get(format!("{}/v1/invoices/{inv_id}/pdf", app.url)).bearer_auth(&t.token).send().await.unwrap().bytes().await.unwrap();
+    let void_pdf = app
+        .client
+        .get(format!("{}/v1/invoices/{inv_id}/pdf", app.url))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let text = pdf_text(&void_pdf);
     assert!(text.contains("作废") && text.contains("VOID"), "no void mark:\n{text}");
 
@@ -181,17 +224,30 @@ async fn invoice_once_and_credit_exactly_the_refunded_lines(app: TestApp) {
     assert_eq!(re["number"], format!("INV{y}-00000003"));
     // The refund still stands, so the new invoice gets its own credit note.
     app.post("/v1/invoices", &t.token, &json!({"order_id": order_id, "buyer": {"kind": "company", "title": "上海新抬头贸易有限公司", "tax_id": "91310000MA1FL8XQ30"}})).await.expect(200);
-    app.post("/v1/invoices", &t.token, &json!({"order_id": order_id, "buyer": {"kind": "personal", "title": "王小明"}})).await.assert_problem(409, "invalid_state_transition");
+    app.post(
+        "/v1/invoices",
+        &t.token,
+        &json!({"order_id": order_id, "buyer": {"kind": "personal", "title": "王小明"}}),
+    )
+    .await
+    .assert_problem(409, "invalid_state_transition");
     assert_eq!(invoices(&app, &t, "status=void").await.len(), 2);
     let all = invoices(&app, &t, "").await;
     assert_eq!(all.len(), 6, "{all:#?}");
-    let mut credit_numbers: Vec<String> = all.iter().filter(|d| d["kind"] == "credit_note").map(|d| d["number"].as_str().unwrap().to_owned()).collect();
+    let mut credit_numbers: Vec<String> =
+        all.iter().filter(|d| d["kind"] == "credit_note").map(|d| d["number"].as_str().unwrap().to_owned()).collect();
     credit_numbers.sort();
     assert_eq!(credit_numbers, [format!("CRN{y}-00000001"), format!("CRN{y}-00000002"), format!("CRN{y}-00000003")]);
 
     // The register: every document of the period, void ones marked.
     let today = (Utc::now() + chrono::Duration::hours(8)).date_naive();
-    let csv = app.client.get(format!("{}/v1/invoices/register.csv?from={today}&to={today}", app.url)).bearer_auth(&t.token).send().await.unwrap();
+    let csv = app
+        .client
+        .get(format!("{}/v1/invoices/register.csv?from={today}&to={today}", app.url))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(csv.status(), 200);
     assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let text = csv.text().await.unwrap();
@@ -200,7 +256,16 @@ async fn invoice_once_and_credit_exactly_the_refunded_lines(app: TestApp) {
     assert!(rows[0].starts_with("number,kind,status"));
     assert!(rows.iter().any(|r| r.starts_with(&format!("INV{y}-00000001,invoice,void"))), "{text}");
     let yesterday = today.pred_opt().unwrap();
-    let empty = app.client.get(format!("{}/v1/invoices/register.csv?to={yesterday}", app.url)).bearer_auth(&t.token).send().await.unwrap().text().await.unwrap();
+    let empty = app
+        .client
+        .get(format!("{}/v1/invoices/register.csv?to={yesterday}", app.url))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(empty.trim_start_matches('\u{feff}').lines().count(), 1);
 }
 both!(invoice_once_and_credit_exactly_the_refunded_lines);
@@ -256,7 +321,13 @@ async fn gapless_numbers_under_concurrent_issuing(app: TestApp) {
             let url = urls[(i + k) % 2].clone();
             let (client, token, o) = (app.client.clone(), t.token.clone(), o.clone());
             tasks.push(tokio::spawn(async move {
-                let r = client.post(format!("{url}/v1/invoices")).bearer_auth(token).json(&json!({"order_id": o})).send().await.unwrap();
+                let r = client
+                    .post(format!("{url}/v1/invoices"))
+                    .bearer_auth(token)
+                    .json(&json!({"order_id": o}))
+                    .send()
+                    .await
+                    .unwrap();
                 let status = r.status().as_u16();
                 let body: Value = r.json().await.unwrap();
                 assert!(status == 200 || status == 201, "{status} {body}");
@@ -274,7 +345,8 @@ async fn gapless_numbers_under_concurrent_issuing(app: TestApp) {
     }
     assert_eq!(created_count, 200, "each order issued once");
     let y = year();
-    let mut seqs: Vec<i64> = by_order.values().map(|n| n.strip_prefix(&format!("INV{y}-")).unwrap().parse().unwrap()).collect();
+    let mut seqs: Vec<i64> =
+        by_order.values().map(|n| n.strip_prefix(&format!("INV{y}-")).unwrap().parse().unwrap()).collect();
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
     assert_eq!(app.scalar("select count(*) from invoices").await, 200);
@@ -304,20 +376,42 @@ async fn bad_input_and_other_tenants(app: TestApp) {
     };
     put(json!({"seller_name": SELLER, "tax_id": "short"})).await.assert_problem(400, "malformed_request");
     put(json!({"seller_name": SELLER, "tax_id": "91330106ma27xl5x2k"})).await.assert_problem(400, "invalid_input");
-    put(json!({"seller_name": SELLER, "tax_id": "91330106MA27XL5X2K", "default_vat_rate": "12%"})).await.assert_problem(400, "invalid_input");
-    put(json!({"seller_name": SELLER, "tax_id": "91330106MA27XL5X2K", "series_pattern": "INV{MM}"})).await.assert_problem(400, "invalid_input");
-    put(json!({"seller_name": SELLER, "tax_id": "91330106MA27XL5X2K", "credit_series_pattern": "INV{YYYY}-"})).await.assert_problem(400, "invalid_input");
+    put(json!({"seller_name": SELLER, "tax_id": "91330106MA27XL5X2K", "default_vat_rate": "12%"}))
+        .await
+        .assert_problem(400, "invalid_input");
+    put(json!({"seller_name": SELLER, "tax_id": "91330106MA27XL5X2K", "series_pattern": "INV{MM}"}))
+        .await
+        .assert_problem(400, "invalid_input");
+    put(json!({"seller_name": SELLER, "tax_id": "91330106MA27XL5X2K", "credit_series_pattern": "INV{YYYY}-"}))
+        .await
+        .assert_problem(400, "invalid_input");
     put(json!({"seller_name": "  ", "tax_id": "91330106MA27XL5X2K"})).await.assert_problem(400, "invalid_input");
     app.get("/v1/invoicing/settings", &a.token).await.assert_problem(404, "not_found");
-    app.call(reqwest::Method::PUT, "/v1/invoicing/tax-categories/TEE-1", Some(&a.token), Some(&json!({"vat_rate": "7%"})), &[]).await.assert_problem(400, "invalid_input");
+    app.call(
+        reqwest::Method::PUT,
+        "/v1/invoicing/tax-categories/TEE-1",
+        Some(&a.token),
+        Some(&json!({"vat_rate": "7%"})),
+        &[],
+    )
+    .await
+    .assert_problem(400, "invalid_input");
 
     set_up(&app, &a, "payment").await;
     // Unpaid: nothing issued, and none on request either.
     assert!(invoices(&app, &a, "").await.is_empty());
-    app.post("/v1/invoices", &a.token, &json!({"order_id": order_id})).await.assert_problem(409, "invalid_state_transition");
-    app.post("/v1/invoices", &a.token, &json!({"order_id": uuid::Uuid::now_v7()})).await.assert_problem(404, "not_found");
-    app.post("/v1/invoices", &a.token, &json!({"order_id": "not-a-uuid"})).await.assert_problem(400, "malformed_request");
-    app.post("/v1/invoices", &a.token, &json!({"order_id": order_id, "buyer": {"kind": "company", "title": BUYER}})).await.assert_problem(400, "invalid_input");
+    app.post("/v1/invoices", &a.token, &json!({"order_id": order_id}))
+        .await
+        .assert_problem(409, "invalid_state_transition");
+    app.post("/v1/invoices", &a.token, &json!({"order_id": uuid::Uuid::now_v7()}))
+        .await
+        .assert_problem(404, "not_found");
+    app.post("/v1/invoices", &a.token, &json!({"order_id": "not-a-uuid"}))
+        .await
+        .assert_problem(400, "malformed_request");
+    app.post("/v1/invoices", &a.token, &json!({"order_id": order_id, "buyer": {"kind": "company", "title": BUYER}}))
+        .await
+        .assert_problem(400, "invalid_input");
     app.get("/v1/invoices?status=bogus", &a.token).await.assert_problem(400, "invalid_input");
     app.get("/v1/invoices?from=2026-12-01&to=2026-11-01", &a.token).await.assert_problem(400, "invalid_input");
     app.call(reqwest::Method::GET, "/v1/invoices", None, None, &[]).await.assert_problem(401, "unauthorized");
@@ -330,11 +424,22 @@ async fn bad_input_and_other_tenants(app: TestApp) {
     // Beta sees none of it, and can change none of it.
     app.get(&format!("/v1/invoices/{id}"), &b.token).await.assert_problem(404, "not_found");
     app.get(&format!("/v1/invoices/{id}/pdf"), &b.token).await.assert_problem(404, "not_found");
-    app.post(&format!("/v1/invoices/{id}/void"), &b.token, &json!({"reason": "x"})).await.assert_problem(404, "not_found");
+    app.post(&format!("/v1/invoices/{id}/void"), &b.token, &json!({"reason": "x"}))
+        .await
+        .assert_problem(404, "not_found");
     set_up(&app, &b, "payment").await;
     app.post("/v1/invoices", &b.token, &json!({"order_id": order_id})).await.assert_problem(404, "not_found");
     assert!(invoices(&app, &b, "").await.is_empty());
-    let register = app.client.get(format!("{}/v1/invoices/register.csv", app.url)).bearer_auth(&b.token).send().await.unwrap().text().await.unwrap();
+    let register = app
+        .client
+        .get(format!("{}/v1/invoices/register.csv", app.url))
+        .bearer_auth(&b.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(register.trim_start_matches('\u{feff}').lines().count(), 1);
     assert_eq!(app.get(&format!("/v1/invoices/{id}"), &a.token).await.expect(200)["status"], "issued");
 }

@@ -1,6 +1,9 @@
 use reqwest::Method;
 use serde_json::json;
-use testkit::{TestApp, bazaar::{Trade, sign}};
+use testkit::{
+    TestApp,
+    bazaar::{Trade, sign},
+};
 
 async fn tenants_cannot_see_or_touch_each_other(app: TestApp) {
     let a = app.signup("Alpha").await;
@@ -9,7 +12,16 @@ async fn tenants_cannot_see_or_touch_each_other(app: TestApp) {
     app.adjust(&a, "SECRET", 10).await;
     let ch = app.connect_bazaar(&a, "shop-a", None).await;
     let b_ch = app.connect_bazaar(&b, "shop-b", None).await;
-    let res = app.call(Method::POST, "/v1/reservations", Some(&a.token), Some(&json!({"reference": "a", "lines": [{"sku_code": "SECRET", "quantity": 2}]})), &[("Idempotency-Key", "a1")]).await.expect(201);
+    let res = app
+        .call(
+            Method::POST,
+            "/v1/reservations",
+            Some(&a.token),
+            Some(&json!({"reference": "a", "lines": [{"sku_code": "SECRET", "quantity": 2}]})),
+            &[("Idempotency-Key", "a1")],
+        )
+        .await
+        .expect(201);
     let res_id = res["id"].as_str().unwrap();
     let trade = Trade::new("shop-a", "TA", chrono::Utc::now(), "SECRET", 1);
     app.post_webhook(&ch, "a-1", &trade.paid_msg(100)).await.expect(200);
@@ -28,17 +40,39 @@ async fn tenants_cannot_see_or_touch_each_other(app: TestApp) {
     assert!(app.get("/v1/orders?external_id=TA", &b.token).await.expect(200)["items"].as_array().unwrap().is_empty());
     // ... and can change nothing of it.
     for action in ["confirm", "release", "commit"] {
-        app.post(&format!("/v1/reservations/{res_id}/{action}"), &b.token, &json!({})).await.assert_problem(404, "not_found");
+        app.post(&format!("/v1/reservations/{res_id}/{action}"), &b.token, &json!({}))
+            .await
+            .assert_problem(404, "not_found");
     }
-    app.call(Method::POST, "/v1/reservations", Some(&b.token), Some(&json!({"reference": "b", "lines": [{"sku_code": "SECRET", "quantity": 1}]})), &[("Idempotency-Key", "a1")]).await.assert_problem(404, "unknown_sku");
-    app.post("/v1/stock/adjustments", &b.token, &json!({"sku_code": "SECRET", "delta": -5, "reason": "x"})).await.assert_problem(404, "unknown_sku");
+    app.call(
+        Method::POST,
+        "/v1/reservations",
+        Some(&b.token),
+        Some(&json!({"reference": "b", "lines": [{"sku_code": "SECRET", "quantity": 1}]})),
+        &[("Idempotency-Key", "a1")],
+    )
+    .await
+    .assert_problem(404, "unknown_sku");
+    app.post("/v1/stock/adjustments", &b.token, &json!({"sku_code": "SECRET", "delta": -5, "reason": "x"}))
+        .await
+        .assert_problem(404, "unknown_sku");
     // A webhook for Alpha's channel signed with Beta's secret is refused.
     let body = serde_json::to_vec(&trade.closed_msg(100, 5000)).unwrap();
     let now = chrono::Utc::now().timestamp();
-    app.post_webhook_raw(&ch, "trade.TradeClose", "b-1", now, &sign(&b_ch.secret, now, &body), body).await.assert_problem(401, "invalid_signature");
+    app.post_webhook_raw(&ch, "trade.TradeClose", "b-1", now, &sign(&b_ch.secret, now, &body), body)
+        .await
+        .assert_problem(401, "invalid_signature");
     // Beta may use the same codes for its own things.
     app.create_sku(&b, "SECRET", 0).await;
-    app.call(Method::POST, "/v1/reservations", Some(&b.token), Some(&json!({"reference": "b", "lines": [{"sku_code": "SECRET", "quantity": 1}]})), &[("Idempotency-Key", "a1")]).await.assert_problem(409, "insufficient_stock");
+    app.call(
+        Method::POST,
+        "/v1/reservations",
+        Some(&b.token),
+        Some(&json!({"reference": "b", "lines": [{"sku_code": "SECRET", "quantity": 1}]})),
+        &[("Idempotency-Key", "a1")],
+    )
+    .await
+    .assert_problem(409, "insufficient_stock");
     app.settle().await;
 
     // Alpha is untouched.

@@ -1,11 +1,14 @@
 //! Cairn against the Bazaar simulator: chaos on push, reconciliation by pull, write-backs
 //! through outages.
 
-use bazaar_sim::{BurstConfig, ChaosConfig, NewLine, NewShop, NewTrade, RefundOutcome, RefundRequest, ShopUpdate, Sim, SimConfig, WritebackKind, WritebackOutcome};
+use bazaar_sim::{
+    BurstConfig, ChaosConfig, NewLine, NewShop, NewTrade, RefundOutcome, RefundRequest, ShopUpdate, Sim, SimConfig,
+    WritebackKind, WritebackOutcome,
+};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use std::{collections::HashMap, time::Duration};
-use testkit::{Backend, LEDGER_MISMATCHES, Tenant, TestApp, TempDir};
+use testkit::{Backend, LEDGER_MISMATCHES, TempDir, Tenant, TestApp};
 use uuid::Uuid;
 
 /// Declares a test on both backends, with Cairn pulling every second.
@@ -54,8 +57,15 @@ async fn connect(app: &TestApp, sim: &Sim, t: &Tenant, shop_id: &str, stock_sync
     }
     let b = app.post("/v1/channels", &t.token, &body).await.expect(201);
     assert_eq!(b["api"]["app_key"], shop.app_key.as_str());
-    assert!(b["api"].get("app_secret").is_none() && b["api"].get("access_token").is_none(), "secrets are never shown: {b}");
-    let update = ShopUpdate { webhook_url: Some(b["webhook_url"].as_str().unwrap().into()), webhook_secret: Some(b["webhook_secret"].as_str().unwrap().into()), ..ShopUpdate::default() };
+    assert!(
+        b["api"].get("app_secret").is_none() && b["api"].get("access_token").is_none(),
+        "secrets are never shown: {b}"
+    );
+    let update = ShopUpdate {
+        webhook_url: Some(b["webhook_url"].as_str().unwrap().into()),
+        webhook_secret: Some(b["webhook_secret"].as_str().unwrap().into()),
+        ..ShopUpdate::default()
+    };
     sim.upsert_shop(shop_id, update).await.unwrap();
     b["id"].as_str().unwrap().parse().unwrap()
 }
@@ -69,10 +79,21 @@ async fn cairn_orders(app: &TestApp, tenant: Uuid) -> HashMap<String, (String, i
     let rows = app
         .db
         .conn()
-        .query_all_raw(store::stmt(&app.db, "select external_id, trade_status, revision from orders where tenant_id = ?", vec![tenant.into()]))
+        .query_all_raw(store::stmt(
+            &app.db,
+            "select external_id, trade_status, revision from orders where tenant_id = ?",
+            vec![tenant.into()],
+        ))
         .await
         .unwrap();
-    rows.iter().map(|r| (r.try_get_by_index::<String>(0).unwrap(), (r.try_get_by_index::<String>(1).unwrap(), r.try_get_by_index::<i64>(2).unwrap()))).collect()
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get_by_index::<String>(0).unwrap(),
+                (r.try_get_by_index::<String>(1).unwrap(), r.try_get_by_index::<i64>(2).unwrap()),
+            )
+        })
+        .collect()
 }
 
 /// How many Bazaar trades Cairn does not have in their latest version.
@@ -94,7 +115,13 @@ async fn behind(app: &TestApp, sim: &Sim, shops: &[(Tenant, String)]) -> (usize,
 }
 
 async fn chaos_on_push_ends_with_every_trade_in_its_latest_status(app: TestApp) {
-    let chaos = ChaosConfig { duplicate_rate: 0.10, reorder_rate: 0.10, reorder_ms: 300, drop_rate: 0.05, ..ChaosConfig::default() };
+    let chaos = ChaosConfig {
+        duplicate_rate: 0.10,
+        reorder_rate: 0.10,
+        reorder_ms: 300,
+        drop_rate: 0.05,
+        ..ChaosConfig::default()
+    };
     let sim = bazaar_sim::spawn(SimConfig { chaos, ..SimConfig::ephemeral() }).await.unwrap();
     let skus = ["HOT-1", "TEE-1", "CUP-1"];
     let mut shops = Vec::new();
@@ -126,7 +153,12 @@ async fn chaos_on_push_ends_with_every_trade_in_its_latest_status(app: TestApp) 
     // Later changes to some of them: refunds of the first line, unpaid trades that time out.
     for tid in report.tids.iter().step_by(9) {
         let trade = sim.trade(tid).await.unwrap();
-        sim.refund(tid, RefundRequest { oids: Some(vec![trade.orders[0].oid.clone()]), outcome: RefundOutcome::Success }).await.unwrap();
+        sim.refund(
+            tid,
+            RefundRequest { oids: Some(vec![trade.orders[0].oid.clone()]), outcome: RefundOutcome::Success },
+        )
+        .await
+        .unwrap();
     }
     for (_, shop) in &shops {
         for n in 0..6 {
@@ -148,7 +180,12 @@ async fn chaos_on_push_ends_with_every_trade_in_its_latest_status(app: TestApp) 
         if missing.is_empty() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "{} trades not in their latest version after 30 s, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} trades not in their latest version after 30 s, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     app.settle().await;
@@ -191,7 +228,12 @@ async fn chaos_on_push_ends_with_every_trade_in_its_latest_status(app: TestApp) 
 }
 
 async fn writebacks_land_once_after_bazaar_comes_back(app: TestApp) {
-    let sim = bazaar_sim::spawn(SimConfig { chaos: ChaosConfig { api_fail_after_rate: 0.3, ..ChaosConfig::default() }, ..SimConfig::ephemeral() }).await.unwrap();
+    let sim = bazaar_sim::spawn(SimConfig {
+        chaos: ChaosConfig { api_fail_after_rate: 0.3, ..ChaosConfig::default() },
+        ..SimConfig::ephemeral()
+    })
+    .await
+    .unwrap();
     let t = app.signup("Writeback").await;
     app.create_sku(&t, "TEE-1", 0).await;
     app.adjust(&t, "TEE-1", 100).await;
@@ -202,11 +244,20 @@ async fn writebacks_land_once_after_bazaar_comes_back(app: TestApp) {
         async move { sim.items(shop).await.into_iter().find(|i| i.outer_sku_id == "TEE-1").map(|i| i.quantity) }
     };
     // Shop A: half of what B's reserve leaves; shop B: everything.
-    wait_for("initial quantities", || async { quantity("shop-a").await == Some(47) && quantity("shop-b").await == Some(100) }).await;
+    wait_for("initial quantities", || async {
+        quantity("shop-a").await == Some(47) && quantity("shop-b").await == Some(100)
+    })
+    .await;
 
     // Bazaar's Open API goes down; a paid trade arrives by push and the seller ships it.
     sim.set_api_outage(Duration::from_secs(4));
-    let trade = sim.create_trade(NewTrade::new("shop-a", vec![NewLine { price: Some("59.00".into()), ..NewLine::new("TEE-1", 3) }])).await.unwrap();
+    let trade = sim
+        .create_trade(NewTrade::new(
+            "shop-a",
+            vec![NewLine { price: Some("59.00".into()), ..NewLine::new("TEE-1", 3) }],
+        ))
+        .await
+        .unwrap();
     sim.pay(&trade.tid).await.unwrap();
     sim.wait_delivered(Duration::from_secs(30)).await.unwrap();
     app.settle().await;
@@ -218,15 +269,27 @@ async fn writebacks_land_once_after_bazaar_comes_back(app: TestApp) {
 
     // When it is back: the shipment lands exactly once, the quantities settle on the new level
     // (97 available: A shows (97 − 5) / 2, B all of it).
-    wait_for("the shipment write-back", || async { sim.trade(&trade.tid).await.unwrap().status == bazaar_sim::TradeStatus::WaitBuyerConfirmGoods }).await;
-    wait_for("final quantities", || async { quantity("shop-a").await == Some(46) && quantity("shop-b").await == Some(97) }).await;
+    wait_for("the shipment write-back", || async {
+        sim.trade(&trade.tid).await.unwrap().status == bazaar_sim::TradeStatus::WaitBuyerConfirmGoods
+    })
+    .await;
+    wait_for("final quantities", || async {
+        quantity("shop-a").await == Some(46) && quantity("shop-b").await == Some(97)
+    })
+    .await;
     let chans = app.get("/v1/channels", &t.token).await.expect(200);
-    let a = chans.as_array().unwrap().iter().find(|c| c["shop_id"] == "shop-a").unwrap()["id"].as_str().unwrap().to_owned();
+    let a =
+        chans.as_array().unwrap().iter().find(|c| c["shop_id"] == "shop-a").unwrap()["id"].as_str().unwrap().to_owned();
     // Answers lost after Bazaar applied a call (chaos) are retried until one is answered.
     wait_for("write-backs marked done", || async {
         let r = app.get(&format!("/v1/channels/{a}/sync"), &t.token).await.expect(200);
         let w = &r["writebacks"];
-        (w["shipments_done"].as_i64(), w["shipments_pending"].as_i64(), w["stock_pending"].as_i64(), w["stock_rejected"].as_i64()) == (Some(1), Some(0), Some(0), Some(0))
+        (
+            w["shipments_done"].as_i64(),
+            w["shipments_pending"].as_i64(),
+            w["stock_pending"].as_i64(),
+            w["stock_rejected"].as_i64(),
+        ) == (Some(1), Some(0), Some(0), Some(0))
     })
     .await;
     let wbs = sim.writebacks(None);
@@ -237,13 +300,27 @@ async fn writebacks_land_once_after_bazaar_comes_back(app: TestApp) {
     // Every quantity Bazaar applied for a shop was one Cairn computed at some point (shop A
     // shows 50 until shop B's reserve exists), and the last is the current one.
     for (shop, expected) in [("shop-a", &[50, 47, 46][..]), ("shop-b", &[100, 97][..])] {
-        let applied: Vec<i64> = wbs.iter().filter(|w| w.kind == WritebackKind::Quantity && w.shop_id == shop && w.outcome == WritebackOutcome::Applied).map(|w| w.payload["quantity"].as_i64().unwrap()).collect();
+        let applied: Vec<i64> = wbs
+            .iter()
+            .filter(|w| {
+                w.kind == WritebackKind::Quantity && w.shop_id == shop && w.outcome == WritebackOutcome::Applied
+            })
+            .map(|w| w.payload["quantity"].as_i64().unwrap())
+            .collect();
         assert_eq!(applied.last(), expected.last(), "{shop}: {applied:?}");
         assert!(applied.iter().all(|q| expected.contains(q)), "{shop} was pushed something else: {applied:?}");
     }
 
     // A rule change is pushed too.
-    app.call(reqwest::Method::PUT, &format!("/v1/channels/{a}/stock-sync"), Some(&t.token), Some(&json!({"percent": 100, "max": 20})), &[]).await.expect(200);
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/v1/channels/{a}/stock-sync"),
+        Some(&t.token),
+        Some(&json!({"percent": 100, "max": 20})),
+        &[],
+    )
+    .await
+    .expect(200);
     wait_for("the new rule's quantity", || async { quantity("shop-a").await == Some(20) }).await;
     sim.shutdown().await.unwrap();
 }
@@ -298,17 +375,36 @@ async fn credentials_given_later_start_write_backs_and_pulls(app: TestApp) {
     app.create_sku(&t, "TEE-1", 0).await;
     app.adjust(&t, "TEE-1", 30).await;
     let shop = sim.create_shop(NewShop { shop_id: Some("shop-late".into()), ..NewShop::default() }).await.unwrap();
-    let b = app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "shop-late", "name": "晚到的店"})).await.expect(201);
+    let b = app
+        .post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "shop-late", "name": "晚到的店"}))
+        .await
+        .expect(201);
     let id = b["id"].as_str().unwrap().to_owned();
-    let update = ShopUpdate { webhook_url: Some(b["webhook_url"].as_str().unwrap().into()), webhook_secret: Some(b["webhook_secret"].as_str().unwrap().into()), ..ShopUpdate::default() };
+    let update = ShopUpdate {
+        webhook_url: Some(b["webhook_url"].as_str().unwrap().into()),
+        webhook_secret: Some(b["webhook_secret"].as_str().unwrap().into()),
+        ..ShopUpdate::default()
+    };
     sim.upsert_shop("shop-late", update).await.unwrap();
 
-    let trade = sim.create_trade(NewTrade::new("shop-late", vec![NewLine { price: Some("59.00".into()), ..NewLine::new("TEE-1", 2) }])).await.unwrap();
+    let trade = sim
+        .create_trade(NewTrade::new(
+            "shop-late",
+            vec![NewLine { price: Some("59.00".into()), ..NewLine::new("TEE-1", 2) }],
+        ))
+        .await
+        .unwrap();
     sim.pay(&trade.tid).await.unwrap();
     sim.wait_delivered(Duration::from_secs(30)).await.unwrap();
     app.settle().await;
     let order = app.order_by_tid(&t, &trade.tid).await.expect("order arrived");
-    app.post(&format!("/v1/orders/{}/ship", order["id"].as_str().unwrap()), &t.token, &json!({"company_code": "SF", "waybill_no": "SF0000000001"})).await.expect(200);
+    app.post(
+        &format!("/v1/orders/{}/ship", order["id"].as_str().unwrap()),
+        &t.token,
+        &json!({"company_code": "SF", "waybill_no": "SF0000000001"}),
+    )
+    .await
+    .expect(200);
     app.settle().await;
     let sync = || {
         let (app, id, token) = (&app, id.clone(), t.token.clone());
@@ -322,20 +418,44 @@ async fn credentials_given_later_start_write_backs_and_pulls(app: TestApp) {
     let mut bad = api.clone();
     bad["base_url"] = json!("ftp://bazaar.example");
     app.call(reqwest::Method::PUT, &path, Some(&t.token), Some(&bad), &[]).await.assert_problem(400, "invalid_input");
-    app.call(reqwest::Method::PUT, &path, Some(&t.token), Some(&json!({"base_url": sim.url()})), &[]).await.assert_problem(400, "malformed_request");
+    app.call(reqwest::Method::PUT, &path, Some(&t.token), Some(&json!({"base_url": sim.url()})), &[])
+        .await
+        .assert_problem(400, "malformed_request");
     assert!(app.get(&format!("/v1/channels/{id}"), &t.token).await.expect(200).get("api").is_none(), "nothing changed");
 
     let set = app.call(reqwest::Method::PUT, &path, Some(&t.token), Some(&api), &[]).await.expect(200);
-    assert_eq!((set["api"]["base_url"].as_str(), set["api"]["app_key"].as_str()), (Some(sim.url().trim_end_matches('/')), Some(shop.app_key.as_str())));
-    assert!(set["api"].get("app_secret").is_none() && set["api"].get("access_token").is_none() && set.get("webhook_secret").is_none(), "secrets are never shown: {set}");
+    assert_eq!(
+        (set["api"]["base_url"].as_str(), set["api"]["app_key"].as_str()),
+        (Some(sim.url().trim_end_matches('/')), Some(shop.app_key.as_str()))
+    );
+    assert!(
+        set["api"].get("app_secret").is_none()
+            && set["api"].get("access_token").is_none()
+            && set.get("webhook_secret").is_none(),
+        "secrets are never shown: {set}"
+    );
     app.call(reqwest::Method::PUT, &path, Some(&t.token), Some(&api), &[]).await.expect(200);
 
-    wait_for("the shipment written back", || async { sim.trade(&trade.tid).await.unwrap().status == bazaar_sim::TradeStatus::WaitBuyerConfirmGoods }).await;
-    wait_for("the shop showing Cairn's quantity", || async { sim.items("shop-late").await.into_iter().find(|i| i.outer_sku_id == "TEE-1").map(|i| i.quantity) == Some(28) }).await;
+    wait_for("the shipment written back", || async {
+        sim.trade(&trade.tid).await.unwrap().status == bazaar_sim::TradeStatus::WaitBuyerConfirmGoods
+    })
+    .await;
+    wait_for("the shop showing Cairn's quantity", || async {
+        sim.items("shop-late").await.into_iter().find(|i| i.outer_sku_id == "TEE-1").map(|i| i.quantity) == Some(28)
+    })
+    .await;
     wait_for("a pull", || async { sync().await["runs"].as_i64().unwrap_or(0) >= 1 }).await;
     let s = sync().await;
-    assert_eq!((s["writebacks"]["shipments_without_api"].as_i64(), s["writebacks"]["shipments_done"].as_i64()), (Some(0), Some(1)), "{s}");
-    let ships = sim.writebacks(None).into_iter().filter(|w| w.kind == WritebackKind::Ship && w.outcome == WritebackOutcome::Applied).count();
+    assert_eq!(
+        (s["writebacks"]["shipments_without_api"].as_i64(), s["writebacks"]["shipments_done"].as_i64()),
+        (Some(0), Some(1)),
+        "{s}"
+    );
+    let ships = sim
+        .writebacks(None)
+        .into_iter()
+        .filter(|w| w.kind == WritebackKind::Ship && w.outcome == WritebackOutcome::Applied)
+        .count();
     assert_eq!(ships, 1);
     sim.shutdown().await.unwrap();
 }
@@ -347,12 +467,19 @@ async fn removed_credentials_hold_write_backs_until_given_again(app: TestApp) {
     app.create_sku(&t, "TEE-1", 0).await;
     app.adjust(&t, "TEE-1", 30).await;
     let id = connect(&app, &sim, &t, "shop-gone", None).await;
-    let quantity = || async { sim.items("shop-gone").await.into_iter().find(|i| i.outer_sku_id == "TEE-1").map(|i| i.quantity) };
+    let quantity =
+        || async { sim.items("shop-gone").await.into_iter().find(|i| i.outer_sku_id == "TEE-1").map(|i| i.quantity) };
     let sync = || {
         let (app, token) = (&app, t.token.clone());
         async move { app.get(&format!("/v1/channels/{id}/sync"), &token).await.expect(200) }
     };
-    let trade = sim.create_trade(NewTrade::new("shop-gone", vec![NewLine { price: Some("59.00".into()), ..NewLine::new("TEE-1", 2) }])).await.unwrap();
+    let trade = sim
+        .create_trade(NewTrade::new(
+            "shop-gone",
+            vec![NewLine { price: Some("59.00".into()), ..NewLine::new("TEE-1", 2) }],
+        ))
+        .await
+        .unwrap();
     sim.pay(&trade.tid).await.unwrap();
     sim.wait_delivered(Duration::from_secs(30)).await.unwrap();
     wait_for("the shop showing Cairn's quantity", || async { quantity().await == Some(28) }).await;
@@ -361,7 +488,13 @@ async fn removed_credentials_hold_write_backs_until_given_again(app: TestApp) {
     sim.set_api_outage(Duration::from_secs(600));
     app.settle().await;
     let order = app.order_by_tid(&t, &trade.tid).await.expect("order arrived");
-    app.post(&format!("/v1/orders/{}/ship", order["id"].as_str().unwrap()), &t.token, &json!({"company_code": "SF", "waybill_no": "SF0000000002"})).await.expect(200);
+    app.post(
+        &format!("/v1/orders/{}/ship", order["id"].as_str().unwrap()),
+        &t.token,
+        &json!({"company_code": "SF", "waybill_no": "SF0000000002"}),
+    )
+    .await
+    .expect(200);
     app.adjust(&t, "TEE-1", 10).await;
     app.settle().await;
     wait_for("both write-backs waiting", || async {
@@ -382,7 +515,12 @@ async fn removed_credentials_hold_write_backs_until_given_again(app: TestApp) {
     assert_eq!(s["reconciles"], false, "{s}");
     let w = &s["writebacks"];
     assert_eq!(
-        (w["shipments_pending"].as_i64(), w["shipments_without_api"].as_i64(), w["stock_pending"].as_i64(), w["stock_without_api"].as_i64()),
+        (
+            w["shipments_pending"].as_i64(),
+            w["shipments_without_api"].as_i64(),
+            w["stock_pending"].as_i64(),
+            w["stock_without_api"].as_i64()
+        ),
         (Some(0), Some(1), Some(0), Some(1)),
         "{s}"
     );
@@ -400,11 +538,22 @@ async fn removed_credentials_hold_write_backs_until_given_again(app: TestApp) {
     let shop = sim.shop("shop-gone").await.unwrap();
     let api = json!({"base_url": sim.url(), "app_key": shop.app_key, "app_secret": shop.app_secret, "access_token": shop.access_token});
     app.call(reqwest::Method::PUT, &path, Some(&t.token), Some(&api), &[]).await.expect(200);
-    wait_for("the shipment written back", || async { sim.trade(&trade.tid).await.unwrap().status == bazaar_sim::TradeStatus::WaitBuyerConfirmGoods }).await;
+    wait_for("the shipment written back", || async {
+        sim.trade(&trade.tid).await.unwrap().status == bazaar_sim::TradeStatus::WaitBuyerConfirmGoods
+    })
+    .await;
     wait_for("the shop showing the quantity of now", || async { quantity().await == Some(43) }).await;
     let w = sync().await["writebacks"].clone();
-    assert_eq!((w["shipments_done"].as_i64(), w["shipments_without_api"].as_i64(), w["stock_without_api"].as_i64()), (Some(1), Some(0), Some(0)), "{w}");
-    let ships = sim.writebacks(None).into_iter().filter(|w| w.kind == WritebackKind::Ship && w.outcome == WritebackOutcome::Applied).count();
+    assert_eq!(
+        (w["shipments_done"].as_i64(), w["shipments_without_api"].as_i64(), w["stock_without_api"].as_i64()),
+        (Some(1), Some(0), Some(0)),
+        "{w}"
+    );
+    let ships = sim
+        .writebacks(None)
+        .into_iter()
+        .filter(|w| w.kind == WritebackKind::Ship && w.outcome == WritebackOutcome::Applied)
+        .count();
     assert_eq!(ships, 1);
     sim.shutdown().await.unwrap();
 }
@@ -414,9 +563,19 @@ async fn reconcile_and_sync_reject_bad_input(app: TestApp) {
     let other = app.signup("Other").await;
     let push_only = app.connect_bazaar(&t, "shop-push", None).await;
     let api = json!({"base_url": "ftp://nope", "app_key": "k", "app_secret": "s", "access_token": "a"});
-    app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "s-1", "name": "X", "api": api})).await.assert_problem(400, "invalid_input");
-    app.post("/v1/channels", &t.token, &json!({"marketplace": "shopify", "shop_id": "s.myshopify.com", "name": "X"})).await.assert_problem(400, "invalid_input");
-    app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "s-2", "name": "X", "webhook_secret": "0123456789abcdef"})).await.assert_problem(400, "invalid_input");
+    app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "s-1", "name": "X", "api": api}))
+        .await
+        .assert_problem(400, "invalid_input");
+    app.post("/v1/channels", &t.token, &json!({"marketplace": "shopify", "shop_id": "s.myshopify.com", "name": "X"}))
+        .await
+        .assert_problem(400, "invalid_input");
+    app.post(
+        "/v1/channels",
+        &t.token,
+        &json!({"marketplace": "bazaar", "shop_id": "s-2", "name": "X", "webhook_secret": "0123456789abcdef"}),
+    )
+    .await
+    .assert_problem(400, "invalid_input");
     assert_eq!(app.scalar("select count(*) from channels").await, 1);
 
     // Connecting a shop with Open API credentials again is the first result; other credentials
@@ -425,7 +584,10 @@ async fn reconcile_and_sync_reject_bad_input(app: TestApp) {
     let body = json!({"marketplace": "bazaar", "shop_id": "s-api", "name": "API shop", "api": api, "stock_sync": {"percent": 40}});
     let first = app.post("/v1/channels", &t.token, &body).await.expect(201);
     let again = app.post("/v1/channels", &t.token, &body).await.expect(201);
-    assert_eq!((&first["id"], &first["webhook_secret"], &again["stock_sync"]), (&again["id"], &again["webhook_secret"], &first["stock_sync"]));
+    assert_eq!(
+        (&first["id"], &first["webhook_secret"], &again["stock_sync"]),
+        (&again["id"], &again["webhook_secret"], &first["stock_sync"])
+    );
     let mut other_api = body.clone();
     other_api["api"]["access_token"] = json!("b");
     app.post("/v1/channels", &t.token, &other_api).await.assert_problem(409, "already_exists");

@@ -1,12 +1,18 @@
 use chrono::{Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
-use testkit::{LEDGER_MISMATCHES, Resp, TestApp, Tenant, bazaar::Trade};
+use testkit::{LEDGER_MISMATCHES, Resp, Tenant, TestApp, bazaar::Trade};
 
 /// Payloads of the outbox events of `kind` for `t`, oldest first.
 async fn events(app: &TestApp, t: &Tenant, kind: &str) -> Vec<Value> {
     use bus::entities::outbox::{Column, Entity};
-    let rows = Entity::find().filter(Column::Kind.eq(kind)).filter(Column::TenantId.eq(t.tenant_id)).order_by_asc(Column::Seq).all(app.db.conn()).await.unwrap();
+    let rows = Entity::find()
+        .filter(Column::Kind.eq(kind))
+        .filter(Column::TenantId.eq(t.tenant_id))
+        .order_by_asc(Column::Seq)
+        .all(app.db.conn())
+        .await
+        .unwrap();
     rows.into_iter().map(|r| serde_json::from_str::<Value>(&r.envelope).unwrap()["payload"].take()).collect()
 }
 
@@ -67,27 +73,70 @@ async fn shipping_lines_commits_their_stock_and_is_idempotent_by_waybill(app: Te
     let first = ship(&app, &t, &id, w1.clone()).await.expect(200);
     assert_eq!(first["status"], "partially_shipped");
     assert_eq!(first["order_id"], id.as_str());
-    assert_eq!((&first["shipment"]["waybill_no"], &first["shipment"]["company_code"], &first["shipment"]["lines"]), (&json!("SF1000000001"), &json!("SF"), &json!(["T1-1"])));
+    assert_eq!(
+        (&first["shipment"]["waybill_no"], &first["shipment"]["company_code"], &first["shipment"]["lines"]),
+        (&json!("SF1000000001"), &json!("SF"), &json!(["T1-1"]))
+    );
     app.settle().await;
     let o = order(&app, &t, &id).await;
     assert_eq!(o["status"], "partially_shipped");
-    assert_eq!((&o["lines"][0]["shipped_waybill"], &o["lines"][1]["shipped_waybill"]), (&json!("SF1000000001"), &Value::Null));
-    assert_eq!((&o["lines"][0]["reservation_state"], &o["lines"][1]["reservation_state"]), (&json!("committed"), &json!("confirmed")));
+    assert_eq!(
+        (&o["lines"][0]["shipped_waybill"], &o["lines"][1]["shipped_waybill"]),
+        (&json!("SF1000000001"), &Value::Null)
+    );
+    assert_eq!(
+        (&o["lines"][0]["reservation_state"], &o["lines"][1]["reservation_state"]),
+        (&json!("committed"), &json!("confirmed"))
+    );
     assert_eq!(o["shipments"], json!([first["shipment"]]));
-    assert!(o["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "shipment" && e["detail"].as_str().unwrap().contains("SF1000000001")), "{}", o["timeline"]);
+    assert!(
+        o["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "shipment" && e["detail"].as_str().unwrap().contains("SF1000000001")),
+        "{}",
+        o["timeline"]
+    );
     let tee = app.stock(&t, "TEE").await;
-    assert_eq!((tee["on_hand"].as_i64(), tee["reserved"].as_i64(), tee["available"].as_i64()), (Some(8), Some(0), Some(7)));
+    assert_eq!(
+        (tee["on_hand"].as_i64(), tee["reserved"].as_i64(), tee["available"].as_i64()),
+        (Some(8), Some(0), Some(7))
+    );
     let mug = app.stock(&t, "MUG").await;
-    assert_eq!((mug["on_hand"].as_i64(), mug["reserved"].as_i64()), (Some(5), Some(1)), "the other line is still reserved");
-    let kinds: Vec<Value> = app.get("/v1/stock/TEE/ledger", &t.token).await.expect(200).as_array().unwrap().iter().map(|e| e["kind"].clone()).collect();
+    assert_eq!(
+        (mug["on_hand"].as_i64(), mug["reserved"].as_i64()),
+        (Some(5), Some(1)),
+        "the other line is still reserved"
+    );
+    let kinds: Vec<Value> = app
+        .get("/v1/stock/TEE/ledger", &t.token)
+        .await
+        .expect(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].clone())
+        .collect();
     assert_eq!(kinds, [json!("receipt"), json!("reserve"), json!("commit")]);
     let tee_levels = levels(&app, &t, "TEE").await;
-    assert_eq!(tee_levels.last().unwrap(), &json!({"sku_code": "TEE", "available": 7, "on_hand": 8, "reserved": 0, "version": tee_levels.last().unwrap()["version"]}));
+    assert_eq!(
+        tee_levels.last().unwrap(),
+        &json!({"sku_code": "TEE", "available": 7, "on_hand": 8, "reserved": 0, "version": tee_levels.last().unwrap()["version"]})
+    );
     assert_eq!(tee_levels.len(), 3, "receipt, reserve, commit: one event each");
     assert_versions_increase(&tee_levels);
     let shipped = events(&app, &t, "order.shipped").await;
     assert_eq!(shipped.len(), 1);
-    assert_eq!((&shipped[0]["external_id"], &shipped[0]["waybill_no"], &shipped[0]["company_code"], &shipped[0]["external_line_ids"]), (&json!("T1"), &json!("SF1000000001"), &json!("SF"), &json!(["T1-1"])));
+    assert_eq!(
+        (
+            &shipped[0]["external_id"],
+            &shipped[0]["waybill_no"],
+            &shipped[0]["company_code"],
+            &shipped[0]["external_line_ids"]
+        ),
+        (&json!("T1"), &json!("SF1000000001"), &json!("SF"), &json!(["T1-1"]))
+    );
     let changed = events(&app, &t, "order.changed").await;
     let last = changed.last().unwrap();
     assert_eq!(last["status"], "partially_shipped");
@@ -97,16 +146,34 @@ async fn shipping_lines_commits_their_stock_and_is_idempotent_by_waybill(app: Te
     // Refused while partially shipped, and nothing moves.
     let other = app.signup("Other").await;
     let before = footprint(&app).await;
-    ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": "SF1000000003", "lines": ["T1-1", "T1-2"]})).await.assert_problem(409, "invalid_state_transition");
-    ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": "SF1000000003", "lines": ["T1-9"]})).await.assert_problem(400, "invalid_input");
-    ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": "SF1000000003", "lines": []})).await.assert_problem(400, "invalid_input");
+    ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": "SF1000000003", "lines": ["T1-1", "T1-2"]}))
+        .await
+        .assert_problem(409, "invalid_state_transition");
+    ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": "SF1000000003", "lines": ["T1-9"]}))
+        .await
+        .assert_problem(400, "invalid_input");
+    ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": "SF1000000003", "lines": []}))
+        .await
+        .assert_problem(400, "invalid_input");
     ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": ""})).await.assert_problem(400, "invalid_input");
-    ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": "9".repeat(65)})).await.assert_problem(400, "invalid_input");
-    ship(&app, &t, &id, json!({"company_code": "", "waybill_no": "SF1000000003"})).await.assert_problem(400, "invalid_input");
-    ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": "SF1000000001", "lines": ["T1-2"]})).await.assert_problem(409, "already_exists");
-    ship(&app, &t, &id, json!({"company_code": "YTO", "waybill_no": "SF1000000001", "lines": ["T1-1"]})).await.assert_problem(409, "already_exists");
-    ship(&app, &other, &id, json!({"company_code": "SF", "waybill_no": "SF1000000003"})).await.assert_problem(404, "not_found");
-    ship(&app, &t, &uuid::Uuid::now_v7().to_string(), json!({"company_code": "SF", "waybill_no": "SF1000000003"})).await.assert_problem(404, "not_found");
+    ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": "9".repeat(65)}))
+        .await
+        .assert_problem(400, "invalid_input");
+    ship(&app, &t, &id, json!({"company_code": "", "waybill_no": "SF1000000003"}))
+        .await
+        .assert_problem(400, "invalid_input");
+    ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": "SF1000000001", "lines": ["T1-2"]}))
+        .await
+        .assert_problem(409, "already_exists");
+    ship(&app, &t, &id, json!({"company_code": "YTO", "waybill_no": "SF1000000001", "lines": ["T1-1"]}))
+        .await
+        .assert_problem(409, "already_exists");
+    ship(&app, &other, &id, json!({"company_code": "SF", "waybill_no": "SF1000000003"}))
+        .await
+        .assert_problem(404, "not_found");
+    ship(&app, &t, &uuid::Uuid::now_v7().to_string(), json!({"company_code": "SF", "waybill_no": "SF1000000003"}))
+        .await
+        .assert_problem(404, "not_found");
     app.settle().await;
     assert_eq!(footprint(&app).await, before);
     assert_eq!(order(&app, &t, &id).await["status"], "partially_shipped");
@@ -133,7 +200,9 @@ async fn shipping_lines_commits_their_stock_and_is_idempotent_by_waybill(app: Te
     let again = ship(&app, &t, &id, w1).await.expect(200);
     assert_eq!(again["shipment"], first["shipment"]);
     assert_eq!(again["status"], "shipped", "the order's status now");
-    ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": "SF1000000003"})).await.assert_problem(409, "invalid_state_transition");
+    ship(&app, &t, &id, json!({"company_code": "SF", "waybill_no": "SF1000000003"}))
+        .await
+        .assert_problem(409, "invalid_state_transition");
     app.settle().await;
     assert_eq!(footprint(&app).await, before);
 
@@ -147,10 +216,16 @@ async fn shipping_lines_commits_their_stock_and_is_idempotent_by_waybill(app: Te
     app.settle().await;
     let o = order(&app, &t, &id).await;
     assert_eq!(o["status"], "shipped");
-    assert_eq!((&o["lines"][0]["shipped_waybill"], &o["lines"][1]["shipped_waybill"]), (&json!("SF1000000001"), &json!("SF1000000002")));
+    assert_eq!(
+        (&o["lines"][0]["shipped_waybill"], &o["lines"][1]["shipped_waybill"]),
+        (&json!("SF1000000001"), &json!("SF1000000002"))
+    );
     assert_eq!(o["lines"][1]["refund_status"], "NO_REFUND", "the stale refund snapshot was not applied");
     let last = events(&app, &t, "order.changed").await.pop().unwrap();
-    assert_eq!((&last["status"], &last["lines"][0]["shipped"], &last["lines"][1]["shipped"]), (&json!("shipped"), &json!(true), &json!(true)));
+    assert_eq!(
+        (&last["status"], &last["lines"][0]["shipped"], &last["lines"][1]["shipped"]),
+        (&json!("shipped"), &json!(true), &json!(true))
+    );
     assert_eq!(app.scalar("select count(*) from stock_ledger").await, before[1], "no stock moved");
     // The marketplace confirms the shipment.
     app.post_webhook(&ch, "T1-shipped", &trade.shipped_msg(3_000, 3 * 3_600_000)).await.expect(200);
@@ -192,18 +267,27 @@ async fn orders_that_cannot_ship_are_refused_and_refunded_lines_are_skipped(app:
     app.post_webhook(&ch, "R1-refund", &refunded.refunded_msg(3_000, 60_000, &["R1-2"])).await.expect(200);
     app.settle().await;
     let before = footprint(&app).await;
-    ship(&app, &t, &id, json!({"company_code": "ZTO", "waybill_no": "ZT42", "lines": ["R1-2"]})).await.assert_problem(409, "invalid_state_transition");
+    ship(&app, &t, &id, json!({"company_code": "ZTO", "waybill_no": "ZT42", "lines": ["R1-2"]}))
+        .await
+        .assert_problem(409, "invalid_state_transition");
     assert_eq!(footprint(&app).await, before);
     let done = ship(&app, &t, &id, body).await.expect(200);
     assert_eq!((&done["status"], &done["shipment"]["lines"]), (&json!("shipped"), &json!(["R1-1"])));
     app.settle().await;
     let o = order(&app, &t, &id).await;
-    assert_eq!((&o["lines"][0]["reservation_state"], &o["lines"][1]["reservation_state"]), (&json!("committed"), &json!("released")));
+    assert_eq!(
+        (&o["lines"][0]["reservation_state"], &o["lines"][1]["reservation_state"]),
+        (&json!("committed"), &json!("released"))
+    );
     let shipped = events(&app, &t, "order.shipped").await;
     assert_eq!(shipped.len(), 1);
     assert_eq!(shipped[0]["external_line_ids"], Value::Null, "the whole order shipped");
     let tee = app.stock(&t, "TEE").await;
-    assert_eq!((tee["on_hand"].as_i64(), tee["reserved"].as_i64()), (Some(18), Some(1)), "2 shipped; the unpaid order still holds 1");
+    assert_eq!(
+        (tee["on_hand"].as_i64(), tee["reserved"].as_i64()),
+        (Some(18), Some(1)),
+        "2 shipped; the unpaid order still holds 1"
+    );
     let mug = app.stock(&t, "MUG").await;
     assert_eq!((mug["on_hand"].as_i64(), mug["reserved"].as_i64()), (Some(20), Some(0)));
     assert_eq!(app.scalar(LEDGER_MISMATCHES).await, 0);
@@ -217,13 +301,24 @@ async fn every_stock_change_announces_the_sellable_quantity(app: TestApp) {
     assert!(levels(&app, &t, "CAP").await.is_empty(), "a SKU without stock has no level yet");
     app.adjust(&t, "CAP", 10).await;
     app.post("/v1/warehouses", &t.token, &json!({"code": "SH-01", "name": "Shanghai"})).await.expect(201);
-    app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "CAP", "warehouse_code": "SH-01", "delta": 5, "reason": "transfer"})).await.expect(201);
+    app.post(
+        "/v1/stock/adjustments",
+        &t.token,
+        &json!({"sku_code": "CAP", "warehouse_code": "SH-01", "delta": 5, "reason": "transfer"}),
+    )
+    .await
+    .expect(201);
     let reserve = |key: &'static str, qty: i64| {
         let app = &app;
         let token = t.token.clone();
         async move {
             let body = json!({"reference": key, "lines": [{"sku_code": "CAP", "quantity": qty}]});
-            app.call(reqwest::Method::POST, "/v1/reservations", Some(&token), Some(&body), &[("Idempotency-Key", key)]).await.expect(201)["id"].as_str().unwrap().to_owned()
+            app.call(reqwest::Method::POST, "/v1/reservations", Some(&token), Some(&body), &[("Idempotency-Key", key)])
+                .await
+                .expect(201)["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         }
     };
     let a = reserve("a", 4).await;
@@ -232,12 +327,24 @@ async fn every_stock_change_announces_the_sellable_quantity(app: TestApp) {
     app.post(&format!("/v1/reservations/{b}/commit"), &t.token, &json!({})).await.expect(200);
     // A replayed reservation changes nothing and announces nothing.
     reserve("b", 3).await;
-    let got: Vec<(i64, i64, i64)> = levels(&app, &t, "CAP").await.iter().map(|e| (e["available"].as_i64().unwrap(), e["on_hand"].as_i64().unwrap(), e["reserved"].as_i64().unwrap())).collect();
+    let got: Vec<(i64, i64, i64)> = levels(&app, &t, "CAP")
+        .await
+        .iter()
+        .map(|e| (e["available"].as_i64().unwrap(), e["on_hand"].as_i64().unwrap(), e["reserved"].as_i64().unwrap()))
+        .collect();
     assert_eq!(got, [(8, 10, 0), (13, 15, 0), (9, 15, 4), (6, 15, 7), (10, 15, 3), (10, 12, 0)]);
     assert_versions_increase(&levels(&app, &t, "CAP").await);
     // Removing stock below the safety stock floors the sellable quantity at zero.
-    app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "CAP", "delta": -7, "reason": "count"})).await.expect(201);
-    app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "CAP", "warehouse_code": "SH-01", "delta": -4, "reason": "count"})).await.expect(201);
+    app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "CAP", "delta": -7, "reason": "count"}))
+        .await
+        .expect(201);
+    app.post(
+        "/v1/stock/adjustments",
+        &t.token,
+        &json!({"sku_code": "CAP", "warehouse_code": "SH-01", "delta": -4, "reason": "count"}),
+    )
+    .await
+    .expect(201);
     let last = levels(&app, &t, "CAP").await.pop().unwrap();
     assert_eq!((last["available"].as_i64(), last["on_hand"].as_i64()), (Some(0), Some(1)));
     // The announcements flow like any event: consumers settle and the relay publishes them all.

@@ -40,7 +40,9 @@ async fn signed(app: &TestApp, channel: &str, topic: &str, id: &str, body: &str)
 async fn connect(app: &TestApp, t: &Tenant) -> String {
     let body = json!({"marketplace": "shopify", "shop_id": SHOP, "name": "John's Apparel", "webhook_secret": SECRET});
     let b = app.post("/v1/channels", &t.token, &body).await.expect(201);
-    assert!(b["webhook_url"].as_str().unwrap().ends_with(&format!("/v1/webhooks/shopify/{}", b["id"].as_str().unwrap())));
+    assert!(
+        b["webhook_url"].as_str().unwrap().ends_with(&format!("/v1/webhooks/shopify/{}", b["id"].as_str().unwrap()))
+    );
     b["id"].as_str().unwrap().to_owned()
 }
 
@@ -60,7 +62,13 @@ async fn shopify_orders_and_refunds_reach_orders_and_stock(app: TestApp) {
     let o = app.order_by_tid(&t, ORDER).await.expect("the Shopify order is an order");
     assert_eq!(o["status"], "allocated", "{o}");
     assert_eq!(o["payment"], "412.47", "{o}");
-    assert_eq!((app.stock(&t, "SKU2006-001").await["reserved"].as_i64(), app.stock(&t, "SKU2006-020").await["reserved"].as_i64()), (Some(1), Some(2)));
+    assert_eq!(
+        (
+            app.stock(&t, "SKU2006-001").await["reserved"].as_i64(),
+            app.stock(&t, "SKU2006-020").await["reserved"].as_i64()
+        ),
+        (Some(1), Some(2))
+    );
 
     // refunds/create returns the sunglasses: that line's stock goes back.
     signed(&app, &ch, "refunds/create", "wh-3", REFUND).await.expect(200);
@@ -92,18 +100,29 @@ async fn shopify_rejects_tampered_and_bad_webhooks(app: TestApp) {
     let at = PAID.find("412.47").unwrap();
     tampered[at] = b'0';
     post(&app, &ch, "orders/paid", "bad-1", Some(&good), &tampered).await.assert_problem(401, "invalid_signature");
-    post(&app, &ch, "orders/paid", "bad-2", Some(&sign("another-secret-entirely", PAID.as_bytes())), PAID.as_bytes()).await.assert_problem(401, "invalid_signature");
+    post(&app, &ch, "orders/paid", "bad-2", Some(&sign("another-secret-entirely", PAID.as_bytes())), PAID.as_bytes())
+        .await
+        .assert_problem(401, "invalid_signature");
     post(&app, &ch, "orders/paid", "bad-3", None, PAID.as_bytes()).await.assert_problem(401, "invalid_signature");
     signed(&app, &ch, "orders/fulfilled", "bad-4", PAID).await.assert_problem(400, "invalid_input");
     signed(&app, &ch, "orders/paid", "bad-5", "{not json").await.assert_problem(400, "malformed_request");
     let no_sku = PAID.replace("\"SKU2006-001\"", "\"\"");
     signed(&app, &ch, "orders/paid", "bad-6", &no_sku).await.assert_problem(400, "invalid_input");
-    let other_shop = [("X-Shopify-Topic", "orders/paid"), ("X-Shopify-Webhook-Id", "bad-7"), ("X-Shopify-Shop-Domain", "someone-else.myshopify.com"), ("X-Shopify-Hmac-Sha256", good.as_str())];
-    app.call_raw(reqwest::Method::POST, &format!("/v1/webhooks/shopify/{ch}"), &other_shop, PAID.as_bytes().to_vec()).await.assert_problem(400, "invalid_input");
+    let other_shop = [
+        ("X-Shopify-Topic", "orders/paid"),
+        ("X-Shopify-Webhook-Id", "bad-7"),
+        ("X-Shopify-Shop-Domain", "someone-else.myshopify.com"),
+        ("X-Shopify-Hmac-Sha256", good.as_str()),
+    ];
+    app.call_raw(reqwest::Method::POST, &format!("/v1/webhooks/shopify/{ch}"), &other_shop, PAID.as_bytes().to_vec())
+        .await
+        .assert_problem(400, "invalid_input");
     // A Bazaar channel's id is not a Shopify endpoint, and unknown ids are not found.
     let bazaar = app.connect_bazaar(&t, "shop-1", None).await;
     signed(&app, &bazaar.id.to_string(), "orders/paid", "bad-8", PAID).await.assert_problem(404, "not_found");
-    signed(&app, &uuid::Uuid::new_v4().to_string(), "orders/paid", "bad-9", PAID).await.assert_problem(404, "not_found");
+    signed(&app, &uuid::Uuid::new_v4().to_string(), "orders/paid", "bad-9", PAID)
+        .await
+        .assert_problem(404, "not_found");
     assert_eq!(app.scalar("select count(*) from webhook_messages").await, 0, "bad input changes nothing");
     app.settle().await;
     assert_eq!(app.scalar("select count(*) from orders").await, 0);

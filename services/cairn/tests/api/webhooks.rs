@@ -2,9 +2,15 @@ use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, atomic::{AtomicBool, Ordering}},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
-use testkit::{LEDGER_MISMATCHES, TestApp, bazaar::{Trade, sign}};
+use testkit::{
+    LEDGER_MISMATCHES, TestApp,
+    bazaar::{Trade, sign},
+};
 
 /// A small deterministic generator, so failures reproduce.
 struct Lcg(u64);
@@ -28,9 +34,19 @@ async fn a_signed_webhook_becomes_an_order_with_reserved_stock(app: TestApp) {
     // we do not speak are refused, and nothing new is stored.
     let again = app.connect_bazaar(&t, "shop-8848", None).await;
     assert_eq!((again.id, again.secret.as_str()), (ch.id, ch.secret.as_str()));
-    app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "shop-8848", "name": "Renamed"})).await.assert_problem(409, "already_exists");
-    app.post("/v1/channels", &t.token, &json!({"marketplace": "amazon", "shop_id": "s-2", "name": "X"})).await.assert_problem(400, "invalid_input");
-    app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "s-3", "name": "X", "hold_ttl_seconds": 5})).await.assert_problem(400, "malformed_request");
+    app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "shop-8848", "name": "Renamed"}))
+        .await
+        .assert_problem(409, "already_exists");
+    app.post("/v1/channels", &t.token, &json!({"marketplace": "amazon", "shop_id": "s-2", "name": "X"}))
+        .await
+        .assert_problem(400, "invalid_input");
+    app.post(
+        "/v1/channels",
+        &t.token,
+        &json!({"marketplace": "bazaar", "shop_id": "s-3", "name": "X", "hold_ttl_seconds": 5}),
+    )
+    .await
+    .assert_problem(400, "malformed_request");
     assert_eq!(app.scalar("select count(*) from channels").await, 1);
     let trade = Trade::new("shop-8848", "T2026111100000001", chrono::Utc::now(), "TEE-RED-M", 2);
 
@@ -50,7 +66,8 @@ async fn a_signed_webhook_becomes_an_order_with_reserved_stock(app: TestApp) {
     assert_eq!(o["lines"][0]["reservation_state"], "confirmed");
     assert_eq!(o["payment"], "198.00");
     let detail = app.get(&format!("/v1/orders/{}", o["id"].as_str().unwrap()), &t.token).await.expect(200);
-    let timeline: Vec<&str> = detail["timeline"].as_array().unwrap().iter().map(|e| e["detail"].as_str().unwrap()).collect();
+    let timeline: Vec<&str> =
+        detail["timeline"].as_array().unwrap().iter().map(|e| e["detail"].as_str().unwrap()).collect();
     assert!(timeline.iter().any(|d| d.contains("pending_payment → paid")), "{timeline:?}");
     assert!(timeline.iter().any(|d| d.contains("held → confirmed")), "{timeline:?}");
     let s = app.stock(&t, "TEE-RED-M").await;
@@ -80,27 +97,43 @@ async fn bad_webhooks_get_problems_and_change_nothing(app: TestApp) {
     let now = chrono::Utc::now().timestamp();
     let topic = "trade.TradeBuyerPay";
 
-    app.post_webhook_raw(&ch, topic, "m1", now, "bm90IHRoZSBzaWduYXR1cmU=", body.clone()).await.assert_problem(401, "invalid_signature");
-    app.post_webhook_raw(&ch, topic, "m1", now, &sign("another secret", now, &body), body.clone()).await.assert_problem(401, "invalid_signature");
+    app.post_webhook_raw(&ch, topic, "m1", now, "bm90IHRoZSBzaWduYXR1cmU=", body.clone())
+        .await
+        .assert_problem(401, "invalid_signature");
+    app.post_webhook_raw(&ch, topic, "m1", now, &sign("another secret", now, &body), body.clone())
+        .await
+        .assert_problem(401, "invalid_signature");
     // Well outside the 300 s window, so a slow test run cannot bring them back inside it.
     for skew in [360, -360] {
         let ts = now + skew;
-        app.post_webhook_raw(&ch, topic, "m1", ts, &sign(&ch.secret, ts, &body), body.clone()).await.assert_problem(401, "stale_timestamp");
+        app.post_webhook_raw(&ch, topic, "m1", ts, &sign(&ch.secret, ts, &body), body.clone())
+            .await
+            .assert_problem(401, "stale_timestamp");
     }
     let malformed = b"{\"topic\": \"trade.TradeBuyerPay\", \"shop_id\": ".to_vec();
-    app.post_webhook_raw(&ch, topic, "m1", now, &sign(&ch.secret, now, &malformed), malformed).await.assert_problem(400, "malformed_request");
+    app.post_webhook_raw(&ch, topic, "m1", now, &sign(&ch.secret, now, &malformed), malformed)
+        .await
+        .assert_problem(400, "malformed_request");
     let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(2 * 1024 * 1024)).into_bytes();
-    app.post_webhook_raw(&ch, topic, "m1", now, &sign(&ch.secret, now, &huge), huge).await.assert_problem(413, "payload_too_large");
+    app.post_webhook_raw(&ch, topic, "m1", now, &sign(&ch.secret, now, &huge), huge)
+        .await
+        .assert_problem(413, "payload_too_large");
     let mut unknown = ch.clone();
     unknown.id = uuid::Uuid::now_v7();
-    app.post_webhook_raw(&unknown, topic, "m1", now, &sign(&ch.secret, now, &body), body.clone()).await.assert_problem(404, "not_found");
+    app.post_webhook_raw(&unknown, topic, "m1", now, &sign(&ch.secret, now, &body), body.clone())
+        .await
+        .assert_problem(404, "not_found");
     let mut wrong_shop = ch.clone();
     wrong_shop.shop_id = "shop-2".into();
-    app.post_webhook_raw(&wrong_shop, topic, "m1", now, &sign(&ch.secret, now, &body), body.clone()).await.assert_problem(400, "invalid_input");
+    app.post_webhook_raw(&wrong_shop, topic, "m1", now, &sign(&ch.secret, now, &body), body.clone())
+        .await
+        .assert_problem(400, "invalid_input");
     let mut bad_trade = trade.paid_msg(1000);
     bad_trade["trade"]["orders"][0]["num"] = json!(0);
     let bad = serde_json::to_vec(&bad_trade).unwrap();
-    app.post_webhook_raw(&ch, topic, "m1", now, &sign(&ch.secret, now, &bad), bad).await.assert_problem(400, "invalid_input");
+    app.post_webhook_raw(&ch, topic, "m1", now, &sign(&ch.secret, now, &bad), bad)
+        .await
+        .assert_problem(400, "invalid_input");
 
     assert_eq!(app.scalar("select count(*) from webhook_messages").await, 0, "nothing stored");
     assert_eq!(app.scalar("select count(*) from outbox").await, 0, "nothing published");
@@ -131,7 +164,12 @@ async fn end_state(app: &TestApp, t: &testkit::Tenant) -> (BTreeMap<String, (Str
         .unwrap()
         .iter()
         .map(|o| {
-            let lines = o["lines"].as_array().unwrap().iter().map(|l| l["reservation_state"].as_str().unwrap_or("none").to_owned()).collect();
+            let lines = o["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["reservation_state"].as_str().unwrap_or("none").to_owned())
+                .collect();
             (o["external_id"].as_str().unwrap().to_owned(), (o["status"].as_str().unwrap().to_owned(), lines))
         })
         .collect();
@@ -143,7 +181,12 @@ async fn end_state(app: &TestApp, t: &testkit::Tenant) -> (BTreeMap<String, (Str
 /// A clean seller and a second one (`other`), each with HOODIE stock and a shop; `n` trades
 /// of random scripts, delivered to the clean seller's shop once each, in order. Returns the two
 /// sellers, their shops and the trades (the second seller's deliveries are the test's).
-async fn clean_and_other(app: &TestApp, other: &str, n: usize, rng: &mut Lcg) -> ([testkit::Tenant; 2], Vec<testkit::Channel>, Vec<(String, u64)>, chrono::DateTime<chrono::Utc>) {
+async fn clean_and_other(
+    app: &TestApp,
+    other: &str,
+    n: usize,
+    rng: &mut Lcg,
+) -> ([testkit::Tenant; 2], Vec<testkit::Channel>, Vec<(String, u64)>, chrono::DateTime<chrono::Utc>) {
     let clean = app.signup("Clean").await;
     let other = app.signup(other).await;
     let mut chans = Vec::new();
@@ -155,7 +198,9 @@ async fn clean_and_other(app: &TestApp, other: &str, n: usize, rng: &mut Lcg) ->
     let start = chrono::Utc::now();
     let trades: Vec<(String, u64)> = (0..n).map(|i| (format!("T{i:04}"), rng.below(4))).collect();
     for (tid, kind) in &trades {
-        for (n, msg) in script(&Trade::new("shop-0", tid, start, "HOODIE", 1 + (n_of(tid) % 3)), *kind).into_iter().enumerate() {
+        for (n, msg) in
+            script(&Trade::new("shop-0", tid, start, "HOODIE", 1 + (n_of(tid) % 3)), *kind).into_iter().enumerate()
+        {
             app.post_webhook(&chans[0], &format!("{tid}-{n}"), &msg).await.expect(200);
         }
     }
@@ -168,7 +213,12 @@ async fn duplicated_and_reordered_delivery_ends_like_a_clean_one(app: TestApp) {
     // Chaos: every message twice; 20% of trades deliver their snapshots newest first.
     let mut deliveries = Vec::new();
     for (tid, kind) in &trades {
-        let mut msgs: Vec<(String, Value)> = script(&Trade::new("shop-1", tid, start, "HOODIE", 1 + (n_of(tid) % 3)), *kind).into_iter().enumerate().map(|(n, m)| (format!("{tid}-{n}"), m)).collect();
+        let mut msgs: Vec<(String, Value)> =
+            script(&Trade::new("shop-1", tid, start, "HOODIE", 1 + (n_of(tid) % 3)), *kind)
+                .into_iter()
+                .enumerate()
+                .map(|(n, m)| (format!("{tid}-{n}"), m))
+                .collect();
         if rng.below(5) == 0 {
             msgs.reverse();
         }
@@ -186,8 +236,15 @@ async fn duplicated_and_reordered_delivery_ends_like_a_clean_one(app: TestApp) {
     assert_eq!(a.len(), 60);
     assert_eq!(a, b, "same orders, statuses and line states");
     assert_eq!(sa, sb, "same stock");
-    assert!(a.values().any(|(s, _)| s == "cancelled") && a.values().any(|(s, _)| s == "allocated") && a.values().any(|(s, _)| s == "pending_payment"));
-    assert_eq!(app.scalar("select count(*) from webhook_messages").await, (trades.iter().map(|(_, k)| script(&Trade::new("s", "t", start, "x", 1), *k).len() as i64).sum::<i64>()) * 2);
+    assert!(
+        a.values().any(|(s, _)| s == "cancelled")
+            && a.values().any(|(s, _)| s == "allocated")
+            && a.values().any(|(s, _)| s == "pending_payment")
+    );
+    assert_eq!(
+        app.scalar("select count(*) from webhook_messages").await,
+        (trades.iter().map(|(_, k)| script(&Trade::new("s", "t", start, "x", 1), *k).len() as i64).sum::<i64>()) * 2
+    );
     assert_eq!(app.scalar(LEDGER_MISMATCHES).await, 0);
     app.shutdown().await;
 }
@@ -203,7 +260,9 @@ async fn concurrent_versions_and_duplicates_end_like_a_clean_delivery(app: TestA
     // Each message three times, shuffled, 48 in flight.
     let mut deliveries = Vec::new();
     for (tid, kind) in &trades {
-        for (n, m) in script(&Trade::new("shop-1", tid, start, "HOODIE", 1 + (n_of(tid) % 3)), *kind).into_iter().enumerate() {
+        for (n, m) in
+            script(&Trade::new("shop-1", tid, start, "HOODIE", 1 + (n_of(tid) % 3)), *kind).into_iter().enumerate()
+        {
             for _ in 0..3 {
                 deliveries.push((format!("{tid}-{n}"), m.clone()));
             }
@@ -215,7 +274,8 @@ async fn concurrent_versions_and_duplicates_end_like_a_clean_delivery(app: TestA
     let (ch, app_ref) = (&chans[1], &app);
     let answers: Vec<(String, String)> = stream::iter(deliveries.iter())
         .map(|(id, msg)| async move {
-            let app = app_ref; (id.clone(), app.post_webhook(ch, id, msg).await.expect(200)["status"].as_str().unwrap().to_owned())
+            let app = app_ref;
+            (id.clone(), app.post_webhook(ch, id, msg).await.expect(200)["status"].as_str().unwrap().to_owned())
         })
         .buffer_unordered(48)
         .collect()
@@ -238,14 +298,25 @@ async fn concurrent_versions_and_duplicates_end_like_a_clean_delivery(app: TestA
     assert!(app.scalar("select count(*) from outbox where kind = 'channel.trade_received'").await <= 2 * per_shop);
     // ... and only a version newer than every one sent before it.
     use sea_orm::ConnectionTrait;
-    let sent = app.db.conn().query_all_raw(sea_orm::Statement::from_string(app.db.backend(), "select envelope from outbox where kind = 'channel.trade_received' order by seq")).await.unwrap();
+    let sent = app
+        .db
+        .conn()
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.backend(),
+            "select envelope from outbox where kind = 'channel.trade_received' order by seq",
+        ))
+        .await
+        .unwrap();
     let mut last: HashMap<(String, String), String> = HashMap::new();
     for row in sent {
         let env: Value = serde_json::from_str(&row.try_get::<String>("", "envelope").unwrap()).unwrap();
         let (tenant, trade) = (env["tenant_id"].to_string(), &env["payload"]["trade"]);
         let modified = trade["modified"].as_str().unwrap().to_owned();
         if let Some(before) = last.insert((tenant, trade["external_id"].to_string()), modified.clone()) {
-            let (b, m) = (before.parse::<chrono::DateTime<chrono::Utc>>().unwrap(), modified.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+            let (b, m) = (
+                before.parse::<chrono::DateTime<chrono::Utc>>().unwrap(),
+                modified.parse::<chrono::DateTime<chrono::Utc>>().unwrap(),
+            );
             assert!(m > b, "{} sent on {modified} after {before}", trade["external_id"]);
         }
     }
@@ -280,8 +351,20 @@ async fn a_thousand_concurrent_paid_trades_never_oversell(app: TestApp) {
         tokio::spawn(async move {
             let mut samples = 0;
             while !stop.load(Ordering::Relaxed) {
-                let s: Value = client.get(format!("{url}/v1/stock/HOT")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-                let (on_hand, reserved, safety) = (s["on_hand"].as_i64().unwrap(), s["reserved"].as_i64().unwrap(), s["safety_stock"].as_i64().unwrap());
+                let s: Value = client
+                    .get(format!("{url}/v1/stock/HOT"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let (on_hand, reserved, safety) = (
+                    s["on_hand"].as_i64().unwrap(),
+                    s["reserved"].as_i64().unwrap(),
+                    s["safety_stock"].as_i64().unwrap(),
+                );
                 assert!(on_hand - reserved >= safety, "oversold: {s}");
                 samples += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -308,14 +391,18 @@ async fn a_thousand_concurrent_paid_trades_never_oversell(app: TestApp) {
     assert_eq!(allocated["total"], 100, "exactly the available units were reserved");
     assert_eq!(app.get("/v1/orders?status=backordered&per_page=1", &t.token).await.expect(200)["total"], 900);
     let s = app.stock(&t, "HOT").await;
-    assert_eq!((s["on_hand"].as_i64(), s["reserved"].as_i64(), s["available"].as_i64()), (Some(105), Some(100), Some(0)));
+    assert_eq!(
+        (s["on_hand"].as_i64(), s["reserved"].as_i64(), s["available"].as_i64()),
+        (Some(105), Some(100), Some(0))
+    );
     assert_eq!(app.scalar(LEDGER_MISMATCHES).await, 0, "the ledger folds to the stored levels");
 
     // 50 more units go to the 50 oldest backorders by payment time.
     let mut backordered = Vec::new();
     for page in 1..=2 {
         let p = app.get(&format!("/v1/orders?status=backordered&per_page=500&page={page}"), &t.token).await.expect(200);
-        backordered.extend(p["items"].as_array().unwrap().iter().map(|o| o["external_id"].as_str().unwrap().to_owned()));
+        backordered
+            .extend(p["items"].as_array().unwrap().iter().map(|o| o["external_id"].as_str().unwrap().to_owned()));
     }
     let paid_of: HashMap<&str, i64> = trades.iter().map(|(t, p)| (t.as_str(), *p)).collect();
     backordered.sort_by_key(|tid| paid_of[tid.as_str()]);
@@ -323,7 +410,12 @@ async fn a_thousand_concurrent_paid_trades_never_oversell(app: TestApp) {
     app.settle().await;
     let now_allocated = app.get("/v1/orders?status=allocated&per_page=500", &t.token).await.expect(200);
     assert_eq!(now_allocated["total"], 150);
-    let allocated_ids: std::collections::HashSet<String> = now_allocated["items"].as_array().unwrap().iter().map(|o| o["external_id"].as_str().unwrap().to_owned()).collect();
+    let allocated_ids: std::collections::HashSet<String> = now_allocated["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["external_id"].as_str().unwrap().to_owned())
+        .collect();
     for tid in &backordered[..50] {
         assert!(allocated_ids.contains(tid), "{tid} was among the 50 oldest backorders");
     }
@@ -354,12 +446,21 @@ async fn a_rotated_webhook_secret_keeps_the_previous_one_for_the_switch_over(app
     put(&other.token, &new_secret).await.assert_problem(404, "not_found");
     put(&t.token, "short").await.assert_problem(400, "malformed_request");
     put(&t.token, &format!(" {new_secret}")).await.assert_problem(400, "invalid_input");
-    app.call(reqwest::Method::PUT, &path, None, Some(&json!({"secret": new_secret})), &[]).await.assert_problem(401, "unauthorized");
+    app.call(reqwest::Method::PUT, &path, None, Some(&json!({"secret": new_secret})), &[])
+        .await
+        .assert_problem(401, "unauthorized");
     // Nothing changed: only the original secret works.
     let signed_with = |secret: &str| testkit::Channel { secret: secret.to_owned(), ..ch.clone() };
     let deliver = |secret: String, n: u32| {
         let (app, ch) = (&app, signed_with(&secret));
-        async move { app.post_webhook(&ch, &format!("rot-{n}"), &Trade::new("shop-rot", &format!("R{n}"), chrono::Utc::now(), "TEE", 1).created_msg()).await }
+        async move {
+            app.post_webhook(
+                &ch,
+                &format!("rot-{n}"),
+                &Trade::new("shop-rot", &format!("R{n}"), chrono::Utc::now(), "TEE", 1).created_msg(),
+            )
+            .await
+        }
     };
     deliver(new_secret.clone(), 1).await.assert_problem(401, "invalid_signature");
     deliver(ch.secret.clone(), 2).await.expect(200);

@@ -24,7 +24,12 @@ pub struct Book {
 
 impl Book {
     /// A book from stored state.
-    pub fn from_parts(warehouses: Vec<Warehouse>, skus: Vec<Sku>, levels: Vec<((Uuid, Uuid), Level)>, reservations: Vec<Reservation>) -> Book {
+    pub fn from_parts(
+        warehouses: Vec<Warehouse>,
+        skus: Vec<Sku>,
+        levels: Vec<((Uuid, Uuid), Level)>,
+        reservations: Vec<Reservation>,
+    ) -> Book {
         let mut b = Book { warehouses, levels: levels.into_iter().collect(), ..Book::default() };
         for s in skus {
             b.sku_codes.insert(s.id, s.code.clone());
@@ -104,7 +109,14 @@ impl Book {
     }
     /// Units that can still be promised: Σ(on_hand − reserved) − safety stock.
     pub fn available(&self, sku_id: Uuid) -> i64 {
-        let free: i64 = self.warehouses.iter().map(|w| { let l = self.level(sku_id, w.id); l.on_hand - l.reserved }).sum();
+        let free: i64 = self
+            .warehouses
+            .iter()
+            .map(|w| {
+                let l = self.level(sku_id, w.id);
+                l.on_hand - l.reserved
+            })
+            .sum();
         free - self.sku_by_id(sku_id).map_or(0, |s| s.safety_stock)
     }
     /// A reservation by key.
@@ -123,20 +135,53 @@ impl Book {
     // ---- low-level movements ----
 
     #[allow(clippy::too_many_arguments)]
-    fn mv(&mut self, sku_id: Uuid, warehouse_id: Uuid, kind: MovementKind, on_hand_delta: i64, reserved_delta: i64, reservation_id: Option<Uuid>, cause: &str, ev: &mut Vec<StockEvent>) {
+    fn mv(
+        &mut self,
+        sku_id: Uuid,
+        warehouse_id: Uuid,
+        kind: MovementKind,
+        on_hand_delta: i64,
+        reserved_delta: i64,
+        reservation_id: Option<Uuid>,
+        cause: &str,
+        ev: &mut Vec<StockEvent>,
+    ) {
         let l = self.levels.entry((sku_id, warehouse_id)).or_default();
         l.on_hand += on_hand_delta;
         l.reserved += reserved_delta;
         debug_assert!(l.reserved >= 0 && l.reserved <= l.on_hand, "level out of bounds: {l:?}");
-        ev.push(StockEvent::Moved(Movement { sku_id, warehouse_id, kind, on_hand_delta, reserved_delta, reservation_id, cause: cause.to_owned() }));
+        ev.push(StockEvent::Moved(Movement {
+            sku_id,
+            warehouse_id,
+            kind,
+            on_hand_delta,
+            reserved_delta,
+            reservation_id,
+            cause: cause.to_owned(),
+        }));
     }
 
     /// Reserves `qty` of a SKU across warehouses (most free stock first), or nothing.
-    fn take(&mut self, sku_id: Uuid, qty: i64, reservation_id: Uuid, cause: &str, ev: &mut Vec<StockEvent>) -> Option<Vec<Alloc>> {
+    fn take(
+        &mut self,
+        sku_id: Uuid,
+        qty: i64,
+        reservation_id: Uuid,
+        cause: &str,
+        ev: &mut Vec<StockEvent>,
+    ) -> Option<Vec<Alloc>> {
         if qty <= 0 || self.available(sku_id) < qty {
             return None;
         }
-        let mut free: Vec<(i64, Uuid)> = self.warehouses.iter().map(|w| { let l = self.level(sku_id, w.id); (l.on_hand - l.reserved, w.id) }).filter(|(f, _)| *f > 0).collect();
+        let mut free: Vec<(i64, Uuid)> = self
+            .warehouses
+            .iter()
+            .map(|w| {
+                let l = self.level(sku_id, w.id);
+                (l.on_hand - l.reserved, w.id)
+            })
+            .filter(|(f, _)| *f > 0)
+            .collect();
         free.sort_by_key(|f| std::cmp::Reverse(f.0));
         let mut left = qty;
         let mut allocs = Vec::new();
@@ -153,10 +198,26 @@ impl Book {
         Some(allocs)
     }
 
-    fn give_back(&mut self, line: &mut ResLine, kind: MovementKind, reservation_id: Uuid, cause: &str, ev: &mut Vec<StockEvent>) {
+    fn give_back(
+        &mut self,
+        line: &mut ResLine,
+        kind: MovementKind,
+        reservation_id: Uuid,
+        cause: &str,
+        ev: &mut Vec<StockEvent>,
+    ) {
         let on_hand = if kind == MovementKind::Commit { -1 } else { 0 };
         for a in std::mem::take(&mut line.allocations) {
-            self.mv(line.sku_id, a.warehouse_id, kind, on_hand * a.quantity, -a.quantity, Some(reservation_id), cause, ev);
+            self.mv(
+                line.sku_id,
+                a.warehouse_id,
+                kind,
+                on_hand * a.quantity,
+                -a.quantity,
+                Some(reservation_id),
+                cause,
+                ev,
+            );
         }
     }
 
@@ -195,9 +256,16 @@ impl Book {
     }
 
     /// Creates a warehouse; the same code with the same name again is the first result.
-    pub fn create_warehouse(&mut self, id: Uuid, code: &str, name: &str) -> Result<(Warehouse, Vec<StockEvent>), StockError> {
+    pub fn create_warehouse(
+        &mut self,
+        id: Uuid,
+        code: &str,
+        name: &str,
+    ) -> Result<(Warehouse, Vec<StockEvent>), StockError> {
         if let Some(w) = self.warehouse(code) {
-            return if w.name == name || code == MAIN_WAREHOUSE && self.warehouses.len() == 1 && w.name == "Main warehouse" && name.is_empty() {
+            return if w.name == name
+                || code == MAIN_WAREHOUSE && self.warehouses.len() == 1 && w.name == "Main warehouse" && name.is_empty()
+            {
                 Ok((w.clone(), Vec::new()))
             } else {
                 Err(StockError::AlreadyExists("warehouse", code.to_owned()))
@@ -209,12 +277,22 @@ impl Book {
     }
 
     /// Creates a SKU; the same code with the same fields again is the first result.
-    pub fn create_sku(&mut self, id: Uuid, code: &str, name: &str, safety_stock: i64) -> Result<(Sku, Vec<StockEvent>), StockError> {
+    pub fn create_sku(
+        &mut self,
+        id: Uuid,
+        code: &str,
+        name: &str,
+        safety_stock: i64,
+    ) -> Result<(Sku, Vec<StockEvent>), StockError> {
         if safety_stock < 0 {
             return Err(StockError::Invalid("safety_stock must not be negative".into()));
         }
         if let Some(s) = self.skus.get(code) {
-            return if s.name == name && s.safety_stock == safety_stock { Ok((s.clone(), Vec::new())) } else { Err(StockError::AlreadyExists("sku", code.to_owned())) };
+            return if s.name == name && s.safety_stock == safety_stock {
+                Ok((s.clone(), Vec::new()))
+            } else {
+                Err(StockError::AlreadyExists("sku", code.to_owned()))
+            };
         }
         let s = Sku { id, code: code.to_owned(), name: name.to_owned(), safety_stock };
         self.sku_codes.insert(id, code.to_owned());
@@ -232,7 +310,11 @@ impl Book {
         }
         let l = self.level(sku, wh);
         if l.on_hand + cmd.delta < l.reserved {
-            return Err(StockError::Insufficient(vec![Shortage { sku_code: cmd.sku_code.clone(), requested: -cmd.delta, available: l.on_hand - l.reserved }]));
+            return Err(StockError::Insufficient(vec![Shortage {
+                sku_code: cmd.sku_code.clone(),
+                requested: -cmd.delta,
+                available: l.on_hand - l.reserved,
+            }]));
         }
         let mut ev = Vec::new();
         let kind = if cmd.delta > 0 { MovementKind::Receipt } else { MovementKind::Adjustment };
@@ -247,7 +329,11 @@ impl Book {
     /// the first result (`Ok(false, [])`); with a different request, `KeyReused`.
     pub fn reserve(&mut self, id: Uuid, cmd: Reserve, now: Timestamp) -> Result<(bool, Vec<StockEvent>), StockError> {
         if let Some(r) = self.reservations.get(&cmd.key) {
-            return if r.request_hash == cmd.request_hash { Ok((false, Vec::new())) } else { Err(StockError::KeyReused) };
+            return if r.request_hash == cmd.request_hash {
+                Ok((false, Vec::new()))
+            } else {
+                Err(StockError::KeyReused)
+            };
         }
         if cmd.lines.is_empty() {
             return Err(StockError::Invalid("a reservation needs at least one line".into()));
@@ -266,7 +352,11 @@ impl Book {
         let short: Vec<Shortage> = wanted
             .iter()
             .filter(|(sku, _, q)| self.available(*sku) < *q)
-            .map(|(sku, code, q)| Shortage { sku_code: (*code).to_owned(), requested: *q, available: self.available(*sku).max(0) })
+            .map(|(sku, code, q)| Shortage {
+                sku_code: (*code).to_owned(),
+                requested: *q,
+                available: self.available(*sku).max(0),
+            })
             .collect();
         if !short.is_empty() {
             return Err(StockError::Insufficient(short));
@@ -279,8 +369,18 @@ impl Book {
             .enumerate()
             .map(|(i, l)| {
                 let sku = self.skus[&l.sku_code].id;
-                let allocations = self.take(sku, l.quantity, id, &cause, &mut ev).expect("availability checked for the whole request");
-                ResLine { line_ref: (i + 1).to_string(), sku_id: sku, sku_code: l.sku_code.clone(), quantity: l.quantity, state: LineState::Held, allocations, backordered_at: None }
+                let allocations = self
+                    .take(sku, l.quantity, id, &cause, &mut ev)
+                    .expect("availability checked for the whole request");
+                ResLine {
+                    line_ref: (i + 1).to_string(),
+                    sku_id: sku,
+                    sku_code: l.sku_code.clone(),
+                    quantity: l.quantity,
+                    state: LineState::Held,
+                    allocations,
+                    backordered_at: None,
+                }
             })
             .collect();
         let r = Reservation {
@@ -359,12 +459,26 @@ impl Book {
 
     /// Held, confirmed or backordered → released: the stock returns.
     pub fn release(&mut self, id: Uuid, now: Timestamp) -> Result<Vec<StockEvent>, StockError> {
-        self.transition(id, now, "release", LineState::Released, &[LineState::Held, LineState::Confirmed, LineState::Backordered], MovementKind::Release)
+        self.transition(
+            id,
+            now,
+            "release",
+            LineState::Released,
+            &[LineState::Held, LineState::Confirmed, LineState::Backordered],
+            MovementKind::Release,
+        )
     }
 
     /// Held or confirmed → committed (shipped): on-hand and reserved both drop.
     pub fn commit(&mut self, id: Uuid, now: Timestamp) -> Result<Vec<StockEvent>, StockError> {
-        self.transition(id, now, "commit", LineState::Committed, &[LineState::Held, LineState::Confirmed], MovementKind::Commit)
+        self.transition(
+            id,
+            now,
+            "commit",
+            LineState::Committed,
+            &[LineState::Held, LineState::Confirmed],
+            MovementKind::Commit,
+        )
     }
 
     /// Brings an order's reservation to what its status implies. Older revisions change nothing.
@@ -400,7 +514,15 @@ impl Book {
                 Some(i) => i,
                 None => {
                     let sku_id = self.sku(&ol.sku_code).map_or(Uuid::nil(), |s| s.id);
-                    r.lines.push(ResLine { line_ref: ol.external_line_id.clone(), sku_id, sku_code: ol.sku_code.clone(), quantity: ol.quantity, state: LineState::Unreserved, allocations: Vec::new(), backordered_at: None });
+                    r.lines.push(ResLine {
+                        line_ref: ol.external_line_id.clone(),
+                        sku_id,
+                        sku_code: ol.sku_code.clone(),
+                        quantity: ol.quantity,
+                        state: LineState::Unreserved,
+                        allocations: Vec::new(),
+                        backordered_at: None,
+                    });
                     r.lines.len() - 1
                 }
             };
@@ -435,19 +557,22 @@ impl Book {
                         line.state = S::Held;
                     }
                 }
-                (S::Held, O::Paid | O::Allocated | O::Backordered | O::OnHold | O::PartiallyShipped) => line.state = S::Confirmed,
-                (S::Unreserved | S::Expired, O::Paid | O::Allocated | O::Backordered | O::OnHold | O::PartiallyShipped) if known => {
-                    match self.take(line.sku_id, line.quantity, r.id, &cause, &mut ev) {
-                        Some(a) => {
-                            line.allocations = a;
-                            line.state = S::Confirmed;
-                        }
-                        None => {
-                            line.state = S::Backordered;
-                            line.backordered_at = Some(cmd.paid_at.unwrap_or(now));
-                        }
-                    }
+                (S::Held, O::Paid | O::Allocated | O::Backordered | O::OnHold | O::PartiallyShipped) => {
+                    line.state = S::Confirmed
                 }
+                (
+                    S::Unreserved | S::Expired,
+                    O::Paid | O::Allocated | O::Backordered | O::OnHold | O::PartiallyShipped,
+                ) if known => match self.take(line.sku_id, line.quantity, r.id, &cause, &mut ev) {
+                    Some(a) => {
+                        line.allocations = a;
+                        line.state = S::Confirmed;
+                    }
+                    None => {
+                        line.state = S::Backordered;
+                        line.backordered_at = Some(cmd.paid_at.unwrap_or(now));
+                    }
+                },
                 // Shipped by the marketplace without stock reserved here, unknown SKUs,
                 // confirmed lines staying confirmed, backorders still waiting: nothing moves.
                 _ => {}
@@ -521,12 +646,26 @@ mod tests {
         let mut b = Book::default();
         b.ensure_main(Uuid::now_v7);
         let (sku, _) = b.create_sku(Uuid::now_v7(), "TEE", "Tee", safety).unwrap();
-        b.adjust(&Adjust { sku_code: "TEE".into(), warehouse_code: None, delta: on_hand, reason: "count".into() }, t(0)).unwrap();
+        b.adjust(
+            &Adjust { sku_code: "TEE".into(), warehouse_code: None, delta: on_hand, reason: "count".into() },
+            t(0),
+        )
+        .unwrap();
         (b, sku.id)
     }
 
     fn reserve(b: &mut Book, key: &str, qty: i64) -> Result<(bool, Vec<StockEvent>), StockError> {
-        b.reserve(Uuid::now_v7(), Reserve { key: key.into(), request_hash: format!("h{qty}"), reference: key.into(), lines: vec![ReserveLine { sku_code: "TEE".into(), quantity: qty }], ttl_seconds: 60 }, t(1))
+        b.reserve(
+            Uuid::now_v7(),
+            Reserve {
+                key: key.into(),
+                request_hash: format!("h{qty}"),
+                reference: key.into(),
+                lines: vec![ReserveLine { sku_code: "TEE".into(), quantity: qty }],
+                ttl_seconds: 60,
+            },
+            t(1),
+        )
     }
 
     fn order(id: Uuid, rev: i64, status: OrderStatus, qty: i64, paid_at: i64) -> SyncOrder {
@@ -538,13 +677,26 @@ mod tests {
             created_at: t(0),
             paid_at: Some(t(paid_at)),
             hold_ttl_seconds: 1800,
-            lines: vec![OrderLineRef { external_line_id: "O1".into(), sku_code: "TEE".into(), quantity: qty, refunded: false, ..Default::default() }],
+            lines: vec![OrderLineRef {
+                external_line_id: "O1".into(),
+                sku_code: "TEE".into(),
+                quantity: qty,
+                refunded: false,
+                ..Default::default()
+            }],
         }
     }
 
     fn check_invariants(b: &Book, sku: Uuid) {
-        let (on_hand, reserved): (i64, i64) = b.warehouses().iter().map(|w| b.level(sku, w.id)).fold((0, 0), |a, l| (a.0 + l.on_hand, a.1 + l.reserved));
-        let live: i64 = b.reservations.values().flat_map(|r| &r.lines).filter(|l| matches!(l.state, LineState::Held | LineState::Confirmed)).map(|l| l.quantity).sum();
+        let (on_hand, reserved): (i64, i64) =
+            b.warehouses().iter().map(|w| b.level(sku, w.id)).fold((0, 0), |a, l| (a.0 + l.on_hand, a.1 + l.reserved));
+        let live: i64 = b
+            .reservations
+            .values()
+            .flat_map(|r| &r.lines)
+            .filter(|l| matches!(l.state, LineState::Held | LineState::Confirmed))
+            .map(|l| l.quantity)
+            .sum();
         assert_eq!(live, reserved, "live reservations equal the reserved counter");
         assert!(on_hand - reserved >= b.sku_by_id(sku).unwrap().safety_stock, "never promise safety stock");
     }
@@ -554,7 +706,9 @@ mod tests {
         let (mut b, sku) = book(10, 2);
         assert!(reserve(&mut b, "a", 8).unwrap().0);
         match reserve(&mut b, "b", 1) {
-            Err(StockError::Insufficient(s)) => assert_eq!(s, vec![Shortage { sku_code: "TEE".into(), requested: 1, available: 0 }]),
+            Err(StockError::Insufficient(s)) => {
+                assert_eq!(s, vec![Shortage { sku_code: "TEE".into(), requested: 1, available: 0 }])
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(b.available(sku), 0);
@@ -610,7 +764,8 @@ mod tests {
         assert_eq!(ids.iter().filter(|i| state(&b, i) == LineState::Confirmed).count(), 3);
         assert_eq!(ids.iter().filter(|i| state(&b, i) == LineState::Backordered).count(), 3);
         check_invariants(&b, sku);
-        b.adjust(&Adjust { sku_code: "TEE".into(), warehouse_code: None, delta: 2, reason: "receipt".into() }, t(10)).unwrap();
+        b.adjust(&Adjust { sku_code: "TEE".into(), warehouse_code: None, delta: 2, reason: "receipt".into() }, t(10))
+            .unwrap();
         // Backordered were ids[3..6] with paid times 97, 96, 95: the two oldest are ids[5], ids[4].
         assert_eq!(state(&b, &ids[5]), LineState::Confirmed);
         assert_eq!(state(&b, &ids[4]), LineState::Confirmed);
@@ -665,7 +820,12 @@ mod tests {
 
     fn two_lines(id: Uuid, rev: i64, status: OrderStatus, shipped: [bool; 2]) -> SyncOrder {
         let mut o = order(id, rev, status, 2, 1);
-        o.lines.push(OrderLineRef { external_line_id: "O2".into(), sku_code: "TEE".into(), quantity: 3, ..Default::default() });
+        o.lines.push(OrderLineRef {
+            external_line_id: "O2".into(),
+            sku_code: "TEE".into(),
+            quantity: 3,
+            ..Default::default()
+        });
         for (l, s) in o.lines.iter_mut().zip(shipped) {
             l.shipped = s;
         }
@@ -680,9 +840,18 @@ mod tests {
         b.sync_order(Uuid::now_v7(), two_lines(id, 1, OrderStatus::Paid, [false, false]), t(1));
         assert_eq!(b.available(sku), 5);
         let ev = b.sync_order(Uuid::now_v7(), two_lines(id, 2, OrderStatus::PartiallyShipped, [true, false]), t(2));
-        let commits: Vec<_> = ev.iter().filter_map(|e| match e { StockEvent::Moved(m) => Some(m), _ => None }).collect();
+        let commits: Vec<_> = ev
+            .iter()
+            .filter_map(|e| match e {
+                StockEvent::Moved(m) => Some(m),
+                _ => None,
+            })
+            .collect();
         assert_eq!(commits.len(), 1);
-        assert_eq!((commits[0].kind, commits[0].on_hand_delta, commits[0].reserved_delta), (MovementKind::Commit, -2, -2));
+        assert_eq!(
+            (commits[0].kind, commits[0].on_hand_delta, commits[0].reserved_delta),
+            (MovementKind::Commit, -2, -2)
+        );
         let states: Vec<LineState> = b.reservation(&key).unwrap().lines.iter().map(|l| l.state).collect();
         assert_eq!(states, [LineState::Committed, LineState::Confirmed]);
         let main = b.warehouse("MAIN").unwrap().id;

@@ -51,7 +51,14 @@ impl InvoiceLine {
 
     /// The same line with every amount negated (for a credit note).
     pub fn negated(&self) -> InvoiceLine {
-        InvoiceLine { quantity: -self.quantity, gross: -self.gross, discount: -self.discount, net: -self.net, tax: -self.tax, ..self.clone() }
+        InvoiceLine {
+            quantity: -self.quantity,
+            gross: -self.gross,
+            discount: -self.discount,
+            net: -self.net,
+            tax: -self.tax,
+            ..self.clone()
+        }
     }
 }
 
@@ -157,7 +164,13 @@ pub fn split_tax(amount: i64, rate_bp: RateBp, prices_include_tax: bool) -> Resu
 ///
 /// With tax-inclusive prices the invoice total equals Σ price × qty − discount + post fee, to
 /// the fen: what the buyer paid.
-pub fn invoice_lines(lines: &[SaleLine], discount: i64, post_fee: i64, shipping_rate: RateBp, prices_include_tax: bool) -> Result<Vec<InvoiceLine>, AmountError> {
+pub fn invoice_lines(
+    lines: &[SaleLine],
+    discount: i64,
+    post_fee: i64,
+    shipping_rate: RateBp,
+    prices_include_tax: bool,
+) -> Result<Vec<InvoiceLine>, AmountError> {
     if lines.is_empty() {
         return Err(AmountError::NoLines);
     }
@@ -179,11 +192,31 @@ pub fn invoice_lines(lines: &[SaleLine], discount: i64, post_fee: i64, shipping_
     let mut out = Vec::with_capacity(lines.len() + 1);
     for ((l, g), d) in lines.iter().zip(gross).zip(shares) {
         let (net, tax) = split_tax(g - d, l.rate_bp, prices_include_tax)?;
-        out.push(InvoiceLine { line_ref: l.line_ref.clone(), sku_code: l.sku_code.clone(), title: l.title.clone(), quantity: l.quantity, gross: g, discount: d, net, rate_bp: l.rate_bp, tax });
+        out.push(InvoiceLine {
+            line_ref: l.line_ref.clone(),
+            sku_code: l.sku_code.clone(),
+            title: l.title.clone(),
+            quantity: l.quantity,
+            gross: g,
+            discount: d,
+            net,
+            rate_bp: l.rate_bp,
+            tax,
+        });
     }
     if post_fee > 0 {
         let (net, tax) = split_tax(post_fee, shipping_rate, prices_include_tax)?;
-        out.push(InvoiceLine { line_ref: SHIPPING.into(), sku_code: String::new(), title: "运费 Shipping".into(), quantity: 1, gross: post_fee, discount: 0, net, rate_bp: shipping_rate, tax });
+        out.push(InvoiceLine {
+            line_ref: SHIPPING.into(),
+            sku_code: String::new(),
+            title: "运费 Shipping".into(),
+            quantity: 1,
+            gross: post_fee,
+            discount: 0,
+            net,
+            rate_bp: shipping_rate,
+            tax,
+        });
     }
     Ok(out)
 }
@@ -292,7 +325,10 @@ mod tests {
     #[test]
     fn bad_orders_are_refused() {
         assert_eq!(invoice_lines(&[], 0, 0, 1300, true), Err(AmountError::NoLines));
-        assert!(matches!(invoice_lines(&[line("A", 100, 1, 1300)], 101, 0, 1300, true), Err(AmountError::BadDiscount { .. })));
+        assert!(matches!(
+            invoice_lines(&[line("A", 100, 1, 1300)], 101, 0, 1300, true),
+            Err(AmountError::BadDiscount { .. })
+        ));
         assert!(matches!(invoice_lines(&[line("A", 100, 0, 1300)], 0, 0, 1300, true), Err(AmountError::BadLine(_))));
         assert_eq!(invoice_lines(&[line("A", 100, 1, 1300)], 0, -1, 1300, true), Err(AmountError::BadPostFee));
     }

@@ -59,7 +59,10 @@ impl Kind {
 /// nothing else in braces.
 pub fn valid_pattern(p: &str) -> bool {
     let rest = p.replacen("{YYYY}", "", 1);
-    !p.is_empty() && p.chars().count() <= 24 && !rest.contains(['{', '}']) && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_/{}".contains(c))
+    !p.is_empty()
+        && p.chars().count() <= 24
+        && !rest.contains(['{', '}'])
+        && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_/{}".contains(c))
 }
 
 /// The series a pattern gives in `year`: `INV{YYYY}-` → `INV2026-`. Numbers restart at 1 in
@@ -96,7 +99,12 @@ pub fn invoiceable(status: &str, paid: bool) -> bool {
 /// the whole order was cancelled after payment, every line) minus those already credited.
 /// Each line is credited at most once and in full, so a credit note never exceeds what was
 /// invoiced.
-pub fn to_credit(invoice: &[InvoiceLine], refunded: &[String], order_cancelled: bool, already: &[String]) -> Vec<InvoiceLine> {
+pub fn to_credit(
+    invoice: &[InvoiceLine],
+    refunded: &[String],
+    order_cancelled: bool,
+    already: &[String],
+) -> Vec<InvoiceLine> {
     invoice
         .iter()
         .filter(|l| !already.contains(&l.line_ref))
@@ -123,7 +131,17 @@ mod tests {
     use amounts::SHIPPING;
 
     fn l(r: &str, net: i64) -> InvoiceLine {
-        InvoiceLine { line_ref: r.into(), sku_code: r.into(), title: r.into(), quantity: 1, gross: net, discount: 0, net, rate_bp: 1300, tax: 0 }
+        InvoiceLine {
+            line_ref: r.into(),
+            sku_code: r.into(),
+            title: r.into(),
+            quantity: 1,
+            gross: net,
+            discount: 0,
+            net,
+            rate_bp: 1300,
+            tax: 0,
+        }
     }
 
     #[test]

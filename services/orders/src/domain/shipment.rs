@@ -73,14 +73,20 @@ fn code_ok(s: &str, max: usize) -> bool {
 /// Checks the request's own fields (no order needed).
 pub fn validate(req: &ShipRequest) -> Result<(), ShipError> {
     if !code_ok(&req.waybill_no, MAX_WAYBILL_LEN) {
-        return Err(ShipError::Invalid(format!("waybill_no must be 1-{MAX_WAYBILL_LEN} characters of letters, digits, '-' or '_'")));
+        return Err(ShipError::Invalid(format!(
+            "waybill_no must be 1-{MAX_WAYBILL_LEN} characters of letters, digits, '-' or '_'"
+        )));
     }
     if !code_ok(&req.company_code, MAX_COMPANY_LEN) {
-        return Err(ShipError::Invalid(format!("company_code must be 1-{MAX_COMPANY_LEN} characters of letters, digits, '-' or '_'")));
+        return Err(ShipError::Invalid(format!(
+            "company_code must be 1-{MAX_COMPANY_LEN} characters of letters, digits, '-' or '_'"
+        )));
     }
     if let Some(lines) = &req.lines {
         if lines.is_empty() {
-            return Err(ShipError::Invalid("lines must not be empty; leave it out to ship every line not yet shipped".into()));
+            return Err(ShipError::Invalid(
+                "lines must not be empty; leave it out to ship every line not yet shipped".into(),
+            ));
         }
         if lines.len() > MAX_LINES {
             return Err(ShipError::Invalid(format!("at most {MAX_LINES} lines per shipment")));
@@ -109,10 +115,16 @@ fn can_ship(status: OrderStatus) -> Result<(), ShipError> {
 }
 
 /// Decides a (validated) request against the order as stored.
-pub fn decide(status: OrderStatus, lines: &[LineFacts], recorded: Option<&Recorded>, req: &ShipRequest) -> Result<Decision, ShipError> {
+pub fn decide(
+    status: OrderStatus,
+    lines: &[LineFacts],
+    recorded: Option<&Recorded>,
+    req: &ShipRequest,
+) -> Result<Decision, ShipError> {
     let target: Vec<String> = match &req.lines {
         Some(ids) => {
-            let unknown: Vec<&str> = ids.iter().filter(|id| !lines.iter().any(|l| &l.external_line_id == *id)).map(String::as_str).collect();
+            let unknown: Vec<&str> =
+                ids.iter().filter(|id| !lines.iter().any(|l| &l.external_line_id == *id)).map(String::as_str).collect();
             if !unknown.is_empty() {
                 return Err(ShipError::Invalid(format!("the order has no line `{}`", unknown.join("`, `"))));
             }
@@ -131,7 +143,11 @@ pub fn decide(status: OrderStatus, lines: &[LineFacts], recorded: Option<&Record
     };
     if let Some(r) = recorded {
         let same_lines = r.line_ids.len() == target.len() && target.iter().all(|t| r.line_ids.contains(t));
-        return if r.company_code == req.company_code && same_lines { Ok(Decision::Replay) } else { Err(ShipError::WaybillReused(req.waybill_no.clone())) };
+        return if r.company_code == req.company_code && same_lines {
+            Ok(Decision::Replay)
+        } else {
+            Err(ShipError::WaybillReused(req.waybill_no.clone()))
+        };
     }
     can_ship(status)?;
     if target.is_empty() {
@@ -146,7 +162,10 @@ pub fn decide(status: OrderStatus, lines: &[LineFacts], recorded: Option<&Record
             return Err(ShipError::NotShippable(format!("line `{id}` is refunded")));
         }
     }
-    let after: Vec<(bool, bool)> = lines.iter().map(|l| (l.refunded, l.shipped_waybill.is_some() || target.contains(&l.external_line_id))).collect();
+    let after: Vec<(bool, bool)> = lines
+        .iter()
+        .map(|l| (l.refunded, l.shipped_waybill.is_some() || target.contains(&l.external_line_id)))
+        .collect();
     let status = with_shipments(status, &after);
     let whole_order = status == OrderStatus::Shipped && lines.iter().all(|l| l.shipped_waybill.is_none());
     Ok(Decision::Ship { lines: target, status, whole_order })
@@ -158,7 +177,9 @@ pub fn decide(status: OrderStatus, lines: &[LineFacts], recorded: Option<&Record
 /// order none of whose lines shipped here.
 pub fn with_shipments(status: OrderStatus, lines: &[(bool, bool)]) -> OrderStatus {
     use OrderStatus as O;
-    if !matches!(status, O::Paid | O::Allocated | O::Backordered | O::PartiallyShipped) || !lines.iter().any(|(_, shipped)| *shipped) {
+    if !matches!(status, O::Paid | O::Allocated | O::Backordered | O::PartiallyShipped)
+        || !lines.iter().any(|(_, shipped)| *shipped)
+    {
         return status;
     }
     let mut live = lines.iter().filter(|(refunded, _)| !refunded).peekable();
@@ -171,7 +192,11 @@ mod tests {
     use OrderStatus as O;
 
     fn req(waybill: &str, lines: Option<&[&str]>) -> ShipRequest {
-        ShipRequest { company_code: "SF".into(), waybill_no: waybill.into(), lines: lines.map(|l| l.iter().map(|s| (*s).to_owned()).collect()) }
+        ShipRequest {
+            company_code: "SF".into(),
+            waybill_no: waybill.into(),
+            lines: lines.map(|l| l.iter().map(|s| (*s).to_owned()).collect()),
+        }
     }
 
     fn line(id: &str, refunded: bool, shipped: Option<&str>) -> LineFacts {
@@ -197,15 +222,24 @@ mod tests {
     #[test]
     fn shipping_one_of_two_lines_is_partial_and_the_rest_completes_it() {
         let lines = [line("L1", false, None), line("L2", false, None)];
-        assert_eq!(decide(O::Allocated, &lines, None, &req("W1", Some(&["L1"]))), Ok(Decision::Ship { lines: vec!["L1".into()], status: O::PartiallyShipped, whole_order: false }));
+        assert_eq!(
+            decide(O::Allocated, &lines, None, &req("W1", Some(&["L1"]))),
+            Ok(Decision::Ship { lines: vec!["L1".into()], status: O::PartiallyShipped, whole_order: false })
+        );
         let lines = [line("L1", false, Some("W1")), line("L2", false, None)];
-        assert_eq!(decide(O::PartiallyShipped, &lines, None, &req("W2", None)), Ok(Decision::Ship { lines: vec!["L2".into()], status: O::Shipped, whole_order: false }));
+        assert_eq!(
+            decide(O::PartiallyShipped, &lines, None, &req("W2", None)),
+            Ok(Decision::Ship { lines: vec!["L2".into()], status: O::Shipped, whole_order: false })
+        );
     }
 
     #[test]
     fn everything_at_once_is_the_whole_order_and_skips_refunded_lines() {
         let lines = [line("L1", false, None), line("L2", true, None), line("L3", false, None)];
-        assert_eq!(decide(O::Paid, &lines, None, &req("W1", None)), Ok(Decision::Ship { lines: vec!["L1".into(), "L3".into()], status: O::Shipped, whole_order: true }));
+        assert_eq!(
+            decide(O::Paid, &lines, None, &req("W1", None)),
+            Ok(Decision::Ship { lines: vec!["L1".into(), "L3".into()], status: O::Shipped, whole_order: true })
+        );
     }
 
     #[test]
@@ -216,7 +250,10 @@ mod tests {
         assert_eq!(decide(O::Shipped, &lines, Some(&rec), &req("W1", Some(&["L2", "L1"]))), Ok(Decision::Replay));
         // Even once the marketplace has moved the order on.
         assert_eq!(decide(O::Completed, &lines, Some(&rec), &req("W1", None)), Ok(Decision::Replay));
-        assert_eq!(decide(O::Shipped, &lines, Some(&rec), &req("W1", Some(&["L1"]))), Err(ShipError::WaybillReused("W1".into())));
+        assert_eq!(
+            decide(O::Shipped, &lines, Some(&rec), &req("W1", Some(&["L1"]))),
+            Err(ShipError::WaybillReused("W1".into()))
+        );
         let other_carrier = ShipRequest { company_code: "YTO".into(), ..req("W1", None) };
         assert_eq!(decide(O::Shipped, &lines, Some(&rec), &other_carrier), Err(ShipError::WaybillReused("W1".into())));
         // A retried whole-order request still matches after a line was refunded post-shipment.
@@ -228,11 +265,20 @@ mod tests {
     fn orders_and_lines_that_cannot_ship_are_refused() {
         let lines = [line("L1", false, None), line("L2", true, None), line("L3", false, Some("W0"))];
         for s in [O::PendingPayment, O::OnHold, O::Shipped, O::Completed, O::Cancelled] {
-            assert!(matches!(decide(s, &lines, None, &req("W1", Some(&["L1"]))), Err(ShipError::NotShippable(_))), "{s:?}");
+            assert!(
+                matches!(decide(s, &lines, None, &req("W1", Some(&["L1"]))), Err(ShipError::NotShippable(_))),
+                "{s:?}"
+            );
         }
-        assert!(matches!(decide(O::Paid, &lines, None, &req("W1", Some(&["L2"]))), Err(ShipError::NotShippable(m)) if m.contains("refunded")));
-        assert!(matches!(decide(O::Paid, &lines, None, &req("W1", Some(&["L1", "L3"]))), Err(ShipError::NotShippable(m)) if m.contains("W0")));
-        assert!(matches!(decide(O::Paid, &lines, None, &req("W1", Some(&["L1", "L9"]))), Err(ShipError::Invalid(m)) if m.contains("L9")));
+        assert!(
+            matches!(decide(O::Paid, &lines, None, &req("W1", Some(&["L2"]))), Err(ShipError::NotShippable(m)) if m.contains("refunded"))
+        );
+        assert!(
+            matches!(decide(O::Paid, &lines, None, &req("W1", Some(&["L1", "L3"]))), Err(ShipError::NotShippable(m)) if m.contains("W0"))
+        );
+        assert!(
+            matches!(decide(O::Paid, &lines, None, &req("W1", Some(&["L1", "L9"]))), Err(ShipError::Invalid(m)) if m.contains("L9"))
+        );
         let done = [line("L1", false, Some("W0")), line("L2", true, None)];
         assert!(matches!(decide(O::PartiallyShipped, &done, None, &req("W1", None)), Err(ShipError::NotShippable(_))));
     }
@@ -243,7 +289,11 @@ mod tests {
         assert_eq!(with_shipments(O::Paid, &[(false, true), (true, false)]), O::Shipped);
         assert_eq!(with_shipments(O::PartiallyShipped, &[(false, true)]), O::Shipped);
         assert_eq!(with_shipments(O::Allocated, &[(false, false)]), O::Allocated);
-        assert_eq!(with_shipments(O::PartiallyShipped, &[(false, false)]), O::PartiallyShipped, "the marketplace's own partial shipment");
+        assert_eq!(
+            with_shipments(O::PartiallyShipped, &[(false, false)]),
+            O::PartiallyShipped,
+            "the marketplace's own partial shipment"
+        );
         assert_eq!(with_shipments(O::Cancelled, &[(false, true)]), O::Cancelled);
         assert_eq!(with_shipments(O::Completed, &[(false, true)]), O::Completed);
     }

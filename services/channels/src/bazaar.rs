@@ -1,7 +1,6 @@
 //! The Bazaar protocol (BAZAAR.md): webhook signatures and the trade snapshot format.
 
-use base64::Engine as _;
-use hmac::{KeyInit, Mac};
+use kernel::signature;
 use kernel::{
     Money, Timestamp,
     trade::{TradeLine, TradeSnapshot, TradeStatus},
@@ -26,26 +25,19 @@ pub const TOPICS: &[&str] = &[
     "refund.RefundClosed",
 ];
 
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
-
 /// HMAC-SHA256 over `"{timestamp}.{body}"`, the message BAZAAR.md signs.
-fn mac(secret: &str, timestamp: &str, body: &[u8]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac
+fn mac(secret: &str, timestamp: &str, body: &[u8]) -> signature::HmacSha256 {
+    signature::mac(secret.as_bytes(), &[timestamp.as_bytes(), b".", body])
 }
 
 /// base64(HMAC-SHA256(secret, "{timestamp}.{body}")).
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(mac(secret, &timestamp.to_string(), body).finalize().into_bytes())
+    signature::base64_tag(mac(secret, &timestamp.to_string(), body))
 }
 
 /// Checks a signature in constant time over the raw bytes.
 pub fn verify(secret: &str, timestamp: &str, body: &[u8], signature_b64: &str) -> bool {
-    let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()) else { return false };
-    mac(secret, timestamp, body).verify_slice(&sig).is_ok()
+    signature::verify_base64(mac(secret, timestamp, body), signature_b64)
 }
 
 /// A webhook body.

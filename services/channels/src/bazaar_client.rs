@@ -5,13 +5,11 @@ use crate::{
     bazaar,
     connector::{CallError, MarketplaceApi, Pulled},
 };
-use hmac::{KeyInit, Mac};
 use kernel::Timestamp;
+use kernel::signature::{self, Mac as _};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use std::time::Duration;
-
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// Largest page the trade list serves.
 const PAGE_SIZE: u64 = 100;
@@ -30,7 +28,7 @@ pub struct BazaarClient {
 pub fn api_sign(app_secret: &str, params: &[(String, String)], body: &[u8]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().filter(|(k, _)| k != "sign").collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut mac = HmacSha256::new_from_slice(app_secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = signature::mac(app_secret.as_bytes(), &[]);
     for (k, v) in sorted {
         mac.update(k.as_bytes());
         mac.update(v.as_bytes());

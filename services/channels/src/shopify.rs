@@ -50,8 +50,6 @@
 
 use std::collections::HashMap;
 
-use base64::Engine as _;
-use hmac::{KeyInit, Mac};
 use kernel::{
     Money, Timestamp,
     trade::{TradeLine, TradeSnapshot, TradeStatus},
@@ -65,19 +63,12 @@ pub const TOPICS: &[&str] = &["orders/create", "orders/paid", "orders/cancelled"
 /// Largest quantity accepted on a line, as for Bazaar.
 const MAX_QUANTITY: i64 = 1_000_000;
 
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
-
 /// Checks `X-Shopify-Hmac-Sha256` (base64 HMAC-SHA256 of the raw body) in constant time.
 pub fn verify(secret: &str, body: &[u8], hmac_header: &str) -> bool {
     if secret.is_empty() {
         return false;
     }
-    let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(hmac_header.trim()) else {
-        return false;
-    };
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(body);
-    mac.verify_slice(&sig).is_ok()
+    kernel::signature::verify_base64(kernel::signature::mac(secret.as_bytes(), &[body]), hmac_header)
 }
 
 /// What a Shopify webhook tells Cairn.

@@ -82,9 +82,6 @@ impl bus::TxHandler for WritebackHandler {
     fn db(&self) -> &store::Db {
         &self.db
     }
-    async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
-        self.apply_batch(tx, std::slice::from_ref(env)).await
-    }
     /// Set-based: one inbox claim; shipments one by one (they are few); stock levels coalesced
     /// to the newest version per (tenant, SKU), one newer-wins upsert of those returning the
     /// ones that changed, one read of their tenants' shops and one upsert of the shops'

@@ -4,128 +4,62 @@ use crate::domain::{Book, Level, Movement, ResLine, Reservation, Sku, Warehouse}
 use kernel::{TenantId, Timestamp};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
-pub mod warehouses {
-    use sea_orm::entity::prelude::*;
+store::entity!(warehouses, "warehouses", {
+    #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)] id: Uuid,
+    code: String,
+    name: String,
+    created_at: DateTimeUtc,
+});
 
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "warehouses")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub tenant_id: Uuid,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: Uuid,
-        pub code: String,
-        pub name: String,
-        pub created_at: DateTimeUtc,
-    }
+store::entity!(skus, "skus", {
+    #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)] id: Uuid,
+    code: String,
+    name: String,
+    safety_stock: i64,
+    created_at: DateTimeUtc,
+});
 
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+store::entity!(stock_levels, "stock_levels", {
+    #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)] sku_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)] warehouse_id: Uuid,
+    on_hand: i64,
+    reserved: i64,
+    version: i64,
+});
 
-    impl ActiveModelBehavior for ActiveModel {}
-}
+store::entity!(reservations, "reservations", {
+    #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)] id: Uuid,
+    reservation_key: String,
+    reference: String,
+    order_id: Option<Uuid>,
+    request_hash: String,
+    state: String,
+    expires_at: Option<DateTimeUtc>,
+    paid_at: Option<DateTimeUtc>,
+    revision: i64,
+    version: i64,
+    /// JSON array of lines with their allocations.
+    lines: String,
+    created_at: DateTimeUtc,
+    updated_at: DateTimeUtc,
+});
 
-pub mod skus {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "skus")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub tenant_id: Uuid,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: Uuid,
-        pub code: String,
-        pub name: String,
-        pub safety_stock: i64,
-        pub created_at: DateTimeUtc,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-pub mod stock_levels {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "stock_levels")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub tenant_id: Uuid,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub sku_id: Uuid,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub warehouse_id: Uuid,
-        pub on_hand: i64,
-        pub reserved: i64,
-        pub version: i64,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-pub mod reservations {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "reservations")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub tenant_id: Uuid,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: Uuid,
-        pub reservation_key: String,
-        pub reference: String,
-        pub order_id: Option<Uuid>,
-        pub request_hash: String,
-        pub state: String,
-        pub expires_at: Option<DateTimeUtc>,
-        pub paid_at: Option<DateTimeUtc>,
-        pub revision: i64,
-        pub version: i64,
-        /// JSON array of lines with their allocations.
-        pub lines: String,
-        pub created_at: DateTimeUtc,
-        pub updated_at: DateTimeUtc,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-pub mod stock_ledger {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "stock_ledger")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub tenant_id: Uuid,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: Uuid,
-        pub sku_id: Uuid,
-        pub warehouse_id: Uuid,
-        pub kind: String,
-        pub on_hand_delta: i64,
-        pub reserved_delta: i64,
-        pub reservation_id: Option<Uuid>,
-        pub cause: String,
-        pub at: DateTimeUtc,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
+store::entity!(stock_ledger, "stock_ledger", {
+    #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)] id: Uuid,
+    sku_id: Uuid,
+    warehouse_id: Uuid,
+    kind: String,
+    on_hand_delta: i64,
+    reserved_delta: i64,
+    reservation_id: Option<Uuid>,
+    cause: String,
+    at: DateTimeUtc,
+});
 
 /// Converts a stored reservation.
 pub fn reservation_from_row(r: reservations::Model) -> Result<Reservation, DbErr> {

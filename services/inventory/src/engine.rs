@@ -512,7 +512,7 @@ impl Partition {
             }
             let ev = StockLevelChanged {
                 sku_code: s.code.clone(),
-                available: book.available(*sku).max(0),
+                available: book.sellable(*sku),
                 on_hand,
                 reserved,
                 version,
@@ -567,7 +567,7 @@ pub fn stock_view(book: &Book, sku: &Sku) -> StockView {
         on_hand,
         reserved,
         safety_stock: sku.safety_stock,
-        available: book.available(sku.id).max(0),
+        available: book.sellable(sku.id),
         warehouses,
     }
 }

@@ -449,7 +449,7 @@ impl InventoryApi {
             on_hand,
             reserved,
             safety_stock: sku.safety_stock,
-            available: (on_hand - reserved - sku.safety_stock).max(0),
+            available: crate::domain::sellable(on_hand, reserved, sku.safety_stock),
             warehouses,
         })))
     }

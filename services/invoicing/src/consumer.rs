@@ -34,9 +34,6 @@ impl bus::TxHandler for InvoicingHandler {
     fn db(&self) -> &store::Db {
         &self.svc.db
     }
-    async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
-        self.apply_batch(tx, std::slice::from_ref(env)).await
-    }
     #[tracing::instrument(skip_all, fields(messages = envs.len()))]
     async fn apply_batch(&self, tx: &sea_orm::DatabaseTransaction, envs: &[Envelope]) -> anyhow::Result<()> {
         if let Some(other) = envs.iter().find(|e| e.kind != OrderChanged::TYPE) {

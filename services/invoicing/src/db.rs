@@ -1,25 +1,6 @@
 //! invoicing's tables.
 
-macro_rules! entity {
-    ($m:ident, $table:literal, { $($(#[$a:meta])* $f:ident : $t:ty),* $(,)? }) => {
-        pub mod $m {
-            use sea_orm::entity::prelude::*;
-
-            #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-            #[sea_orm(table_name = $table)]
-            pub struct Model {
-                $($(#[$a])* pub $f: $t,)*
-            }
-
-            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-            pub enum Relation {}
-
-            impl ActiveModelBehavior for ActiveModel {}
-        }
-    };
-}
-
-entity!(invoice_settings, "invoice_settings", {
+store::entity!(invoice_settings, "invoice_settings", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     seller_name: String,
     tax_id: String,
@@ -35,13 +16,13 @@ entity!(invoice_settings, "invoice_settings", {
     updated_at: DateTimeUtc,
 });
 
-entity!(invoice_tax_categories, "invoice_tax_categories", {
+store::entity!(invoice_tax_categories, "invoice_tax_categories", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] sku_code: String,
     rate_bp: i32,
 });
 
-entity!(invoice_orders, "invoice_orders", {
+store::entity!(invoice_orders, "invoice_orders", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] order_id: Uuid,
     revision: i64,
@@ -52,7 +33,7 @@ entity!(invoice_orders, "invoice_orders", {
     updated_at: DateTimeUtc,
 });
 
-entity!(invoices, "invoices", {
+store::entity!(invoices, "invoices", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] id: Uuid,
     kind: String,
@@ -79,7 +60,7 @@ entity!(invoices, "invoices", {
     document: String,
 });
 
-entity!(invoice_credited_lines, "invoice_credited_lines", {
+store::entity!(invoice_credited_lines, "invoice_credited_lines", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] invoice_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] line_ref: String,

@@ -21,7 +21,7 @@ use crate::{
 };
 use base64::Engine as _;
 use chrono::{DateTime, Datelike, Utc};
-use hmac::{KeyInit, Mac};
+use kernel::signature::{self, HmacSha256, Mac as _};
 use kernel::{
     Timestamp,
     events::OrderChanged,
@@ -124,22 +124,17 @@ impl Settings {
 #[derive(Clone)]
 pub struct VerifyKey(Arc<[u8; 32]>);
 
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 const TAG_LEN: usize = 16;
 
 impl VerifyKey {
     /// Derived from the deployment's secret, so every instance agrees without more config.
     pub fn derive(secret: &SecretString) -> VerifyKey {
-        let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes()).expect("any key length");
-        mac.update(b"cairn/invoice-verification/v1");
+        let mac = signature::mac(secret.expose_secret().as_bytes(), &[b"cairn/invoice-verification/v1"]);
         VerifyKey(Arc::new(mac.finalize().into_bytes().into()))
     }
 
     fn mac(&self, tenant: Uuid, id: Uuid) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&*self.0).expect("any key length");
-        mac.update(tenant.as_bytes());
-        mac.update(id.as_bytes());
-        mac
+        signature::mac(&*self.0, &[tenant.as_bytes(), id.as_bytes()])
     }
 
     /// base64url(tenant ‖ invoice id ‖ first 16 bytes of their HMAC).

@@ -46,9 +46,6 @@ impl bus::TxHandler for OrdersHandler {
     fn db(&self) -> &store::Db {
         &self.db
     }
-    async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
-        self.apply_batch(tx, std::slice::from_ref(env)).await
-    }
     /// Set-based: one inbox claim, one read of the orders and lines the batch touches, the
     /// events applied in order to those rows in memory, then one write per table. The result
     /// is the same as applying the events one by one (a later event sees an earlier one's

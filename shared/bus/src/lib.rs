@@ -65,17 +65,11 @@ pub trait TxHandler: Send + Sync + 'static {
     }
     /// The database its transactions run on.
     fn db(&self) -> &store::Db;
-    /// Applies one message inside `tx`, claiming it in the inbox there.
-    async fn apply(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()>;
-    /// Applies `envs` in order inside `tx`. The default applies them one by one; a handler
-    /// that can work on a set (one read of everything the batch touches, one write of each
-    /// table) overrides it, and its result must equal applying them one by one.
-    async fn apply_batch(&self, tx: &sea_orm::DatabaseTransaction, envs: &[Envelope]) -> anyhow::Result<()> {
-        for env in envs {
-            self.apply(tx, env).await?;
-        }
-        Ok(())
-    }
+    /// Applies `envs` in order inside `tx`, claiming each in the inbox there (one message
+    /// from [`Handler::handle`], a group from [`Handler::handle_batch`]). A handler that can
+    /// work on a set (one read of everything the batch touches, one write of each table)
+    /// does; either way the result must equal applying them one by one.
+    async fn apply_batch(&self, tx: &sea_orm::DatabaseTransaction, envs: &[Envelope]) -> anyhow::Result<()>;
 }
 
 #[async_trait::async_trait]
@@ -91,7 +85,7 @@ impl<T: TxHandler> Handler for T {
     }
     async fn handle(&self, env: Envelope) -> anyhow::Result<()> {
         let tx = self.db().write_named(TxHandler::name(self)).await?;
-        self.apply(&tx, &env).await?;
+        self.apply_batch(&tx, std::slice::from_ref(&env)).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod money;
+pub mod signature;
 pub mod trade;
 
 pub use events::{Envelope, Event, LineReservationState, OrderStatus};

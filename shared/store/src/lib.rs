@@ -5,6 +5,30 @@
 //! transaction passes a process-wide gate on SQLite (a no-op on PostgreSQL). Each commit also
 //! bumps a change counter that the embedded bus waits on instead of polling.
 
+/// Declares a plain sea-orm entity (no relations) in a module of its own:
+/// `store::entity!(/// doc\n name, "table", { #[sea_orm(primary_key, auto_increment = false)] id: Uuid, field: Type });`.
+/// Doc comments (of the module, inside the call, and of fields) and field attributes are kept. The caller's crate must depend on `sea-orm`.
+#[macro_export]
+macro_rules! entity {
+    ($(#[$ma:meta])* $m:ident, $table:literal, { $($(#[$a:meta])* $f:ident : $t:ty),* $(,)? }) => {
+        $(#[$ma])*
+        pub mod $m {
+            use sea_orm::entity::prelude::*;
+
+            #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+            #[sea_orm(table_name = $table)]
+            pub struct Model {
+                $($(#[$a])* pub $f: $t,)*
+            }
+
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+
+            impl ActiveModelBehavior for ActiveModel {}
+        }
+    };
+}
+
 use sea_orm::{
     ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait,
 };
@@ -342,31 +366,18 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
-/// Stored responses of mutating API calls, keyed by the caller's `Idempotency-Key`.
-pub mod idempotency_keys {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "idempotency_keys")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub tenant_id: Uuid,
-        /// Which operation the key belongs to, e.g. `stock.adjustment`.
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub scope: String,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub key: String,
-        pub request_hash: String,
-        pub status: i32,
-        pub response: String,
-        pub created_at: DateTimeUtc,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
+crate::entity!(
+    /// Stored responses of mutating API calls, keyed by the caller's `Idempotency-Key`.
+    idempotency_keys, "idempotency_keys", {
+    #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
+    /// Which operation the key belongs to, e.g. `stock.adjustment`.
+    #[sea_orm(primary_key, auto_increment = false)] scope: String,
+    #[sea_orm(primary_key, auto_increment = false)] key: String,
+    request_hash: String,
+    status: i32,
+    response: String,
+    created_at: DateTimeUtc,
+});
 
 /// Hex SHA-256 of a request's canonical JSON, to tell a replay from a different request.
 pub fn request_hash<T: serde::Serialize>(req: &T) -> String {

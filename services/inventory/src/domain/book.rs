@@ -107,17 +107,17 @@ impl Book {
     pub fn level_mut(&mut self, sku_id: Uuid, warehouse_id: Uuid) -> Option<&mut Level> {
         self.levels.get_mut(&(sku_id, warehouse_id))
     }
-    /// Units that can still be promised: Σ(on_hand − reserved) − safety stock.
+    /// Units that can still be promised, over every warehouse (see [`super::available`]).
     pub fn available(&self, sku_id: Uuid) -> i64 {
-        let free: i64 = self
-            .warehouses
-            .iter()
-            .map(|w| {
-                let l = self.level(sku_id, w.id);
-                l.on_hand - l.reserved
-            })
-            .sum();
-        free - self.sku_by_id(sku_id).map_or(0, |s| s.safety_stock)
+        let (on_hand, reserved) = self.warehouses.iter().fold((0, 0), |(o, r), w| {
+            let l = self.level(sku_id, w.id);
+            (o + l.on_hand, r + l.reserved)
+        });
+        super::available(on_hand, reserved, self.sku_by_id(sku_id).map_or(0, |s| s.safety_stock))
+    }
+    /// [`Book::available`], never below 0: what is shown as sellable.
+    pub fn sellable(&self, sku_id: Uuid) -> i64 {
+        self.available(sku_id).max(0)
     }
     /// A reservation by key.
     pub fn reservation(&self, key: &str) -> Option<&Reservation> {
@@ -355,7 +355,7 @@ impl Book {
             .map(|(sku, code, q)| Shortage {
                 sku_code: (*code).to_owned(),
                 requested: *q,
-                available: self.available(*sku).max(0),
+                available: self.sellable(*sku),
             })
             .collect();
         if !short.is_empty() {

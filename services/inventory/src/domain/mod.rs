@@ -13,6 +13,17 @@ use kernel::{LineReservationState as LineState, OrderStatus, Timestamp};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Units that can still be promised: on hand − reserved − safety stock. Negative when stock
+/// was taken below the safety stock (a count or a damaged unit); see [`sellable`].
+pub fn available(on_hand: i64, reserved: i64, safety_stock: i64) -> i64 {
+    on_hand - reserved - safety_stock
+}
+
+/// What a person or a shop is shown as sellable: [`available`], never below 0.
+pub fn sellable(on_hand: i64, reserved: i64, safety_stock: i64) -> i64 {
+    available(on_hand, reserved, safety_stock).max(0)
+}
+
 /// Why a stock command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StockError {

@@ -1,4 +1,5 @@
-//! Assembles services into a running process: database, bus, inventory engine, HTTP.
+//! The composition root: mounts every service (see `host`) into one process — serving the
+//! ones the configuration names — and runs the bus and the HTTP server.
 
 use crate::{
     config::{Config, Service},
@@ -6,79 +7,114 @@ use crate::{
 };
 use anyhow::Context;
 use auth::JwtKeys;
-use channels::ChannelsApi;
-use identity::IdentityApi;
-use inventory::{Engine, http::InventoryApi};
-use invoicing::InvoicingApi;
 use migration::MigratorTrait;
-use orders::OrdersApi;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
     listener::{Acceptor, Listener, TcpListener},
     web::Redirect,
 };
 use poem_openapi::OpenApiService;
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 use tokio::sync::watch;
 
-type Apis = (HealthApi, IdentityApi, ChannelsApi, OrdersApi, InventoryApi, InvoicingApi);
+type Apis = (
+    HealthApi,
+    identity::IdentityApi,
+    channels::ChannelsApi,
+    orders::OrdersApi,
+    inventory::http::InventoryApi,
+    invoicing::InvoicingApi,
+);
 
-/// Every consumer in the system with its topics (see [`bus::start`]).
-pub const BINDINGS: &[(&str, &[&str])] = &[
-    (orders::consumer::CONSUMER, orders::consumer::TOPICS),
-    (inventory::engine::CONSUMER, inventory::consumer::TOPICS),
-    (invoicing::consumer::CONSUMER, invoicing::consumer::TOPICS),
-    (channels::writeback::CONSUMER, channels::writeback::TOPICS),
-];
+/// Every consumer in the system with its topics, served here or not (see [`bus::start`]).
+pub fn bindings() -> Vec<host::Binding> {
+    Service::ALL.iter().flat_map(|s| s.descriptor().consumers.iter().copied()).collect()
+}
 
-/// The API service; with `parts`, wired to live dependencies, without, for the spec only.
-pub fn api_service(parts: Option<(Apis, &str)>) -> OpenApiService<Apis, ()> {
-    let (apis, server) = match parts {
-        Some((apis, url)) => (apis, url.to_owned()),
-        None => {
-            // A spec-only service: handlers are never called, so lazy placeholders suffice.
-            let db = store::Db::disconnected();
-            let keys = JwtKeys::new(&secrecy::SecretString::from("spec-only"), 1);
-            let engine = Engine::detached();
-            (
-                (
-                    HealthApi { db: None, bus: None },
-                    IdentityApi::new(db.clone(), keys),
-                    ChannelsApi::new(
-                        db.clone(),
-                        "http://localhost:8080",
-                        channels::reconcile::Reconciler::new(db.clone(), Default::default()),
-                    ),
-                    OrdersApi::new(db.clone()),
-                    InventoryApi::new(db.clone(), engine),
-                    InvoicingApi::new(
-                        invoicing::Invoicing {
-                            db,
-                            key: invoicing::VerifyKey::derive(&secrecy::SecretString::from("spec-only")),
-                            public_url: "http://localhost:8080".into(),
-                        },
-                        Arc::new(invoicing_pdf_renderer()),
-                    ),
-                ),
-                "http://localhost:8080".to_owned(),
-            )
-        }
-    };
+/// Every service mounted on `ctx`, serving those `serves` accepts.
+struct Mounted {
+    apis: Apis,
+    consumers: Vec<bus::SharedHandler>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// The settings that services take beyond the [`host::Context`].
+struct ServiceSettings<'a> {
+    keys: &'a JwtKeys,
+    secret: &'a secrecy::SecretString,
+    channels: &'a channels::Settings,
+    inventory: &'a inventory::Settings,
+}
+
+fn mount_all(ctx: &host::Context, settings: ServiceSettings<'_>, serves: impl Fn(Service) -> bool) -> Mounted {
+    let on = |s: Service| host::Context { serve: serves(s), ..ctx.clone() };
+    let identity = identity::mount(&on(Service::Identity), settings.keys.clone());
+    let channels = channels::mount(&on(Service::Channels), settings.channels);
+    let orders = orders::mount(&on(Service::Orders));
+    let inventory = inventory::mount(&on(Service::Inventory), settings.inventory);
+    let invoicing = invoicing::mount(&on(Service::Invoicing), settings.secret);
+    let mut consumers = Vec::new();
+    let mut tasks = Vec::new();
+    let health = HealthApi { db: Some(ctx.db.clone()), bus: None };
+    let apis = (
+        health,
+        collect(identity, &mut consumers, &mut tasks),
+        collect(channels, &mut consumers, &mut tasks),
+        collect(orders, &mut consumers, &mut tasks),
+        collect(inventory, &mut consumers, &mut tasks),
+        collect(invoicing, &mut consumers, &mut tasks),
+    );
+    Mounted { apis, consumers, tasks }
+}
+
+fn collect<A>(
+    m: host::Mounted<A>,
+    consumers: &mut Vec<bus::SharedHandler>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> A {
+    consumers.extend(m.consumers);
+    tasks.extend(m.tasks);
+    m.api
+}
+
+fn api_service(apis: Apis, server: &str) -> OpenApiService<Apis, ()> {
     OpenApiService::new(apis, "Cairn", env!("CARGO_PKG_VERSION"))
-        .description("Cairn, the seller back office: inventory, orders, marketplace channels and invoicing. Every error is application/problem+json with a stable `code`.")
+        .description(
+            "Cairn, the seller back office: inventory, orders, marketplace channels and invoicing. \
+             Every error is application/problem+json with a stable `code`.",
+        )
         .server(server)
 }
 
-/// The PDF renderer with Cairn's embedded CJK font.
-fn invoicing_pdf_renderer() -> invoicing_pdf::Renderer {
-    invoicing_pdf::Renderer::new()
+/// The OpenAPI document of every service (YAML), as published in `openapi/cairn.yaml`. Built
+/// from services mounted on a disconnected database that serve nothing.
+pub fn spec_yaml() -> String {
+    let url = "http://localhost:8080";
+    let (_stop, stop_rx) = watch::channel(false);
+    let ctx = host::Context {
+        db: store::Db::disconnected(),
+        clock: kernel::SystemClock::shared(),
+        public_url: url.into(),
+        stop: stop_rx,
+        serve: false,
+    };
+    let secret = secrecy::SecretString::from("spec-only");
+    let settings = ServiceSettings {
+        keys: &JwtKeys::new(&secret, 1, ctx.clock.clone()),
+        secret: &secret,
+        channels: &Default::default(),
+        inventory: &inventory::Settings { partitions: 1 },
+    };
+    let m = mount_all(&ctx, settings, |_| false);
+    let mut apis = m.apis;
+    apis.0 = HealthApi { db: None, bus: None };
+    api_service(apis, url).spec_yaml()
 }
 
 /// A running Cairn.
 pub struct Running {
     pub addr: SocketAddr,
     pub db: store::Db,
-    pub engine: Option<Engine>,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -90,12 +126,11 @@ impl Running {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting requests, drains in-flight ones, stops the consumers and the relay,
-    /// and waits for them.
+    /// Stops accepting requests, drains in-flight ones, stops the consumers, workers and
+    /// engines, and waits for them.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.server.await;
-        drop(self.engine);
         for t in self.tasks {
             let _ = t.await;
         }
@@ -117,54 +152,39 @@ pub async fn migrate(db: &store::Db) -> anyhow::Result<()> {
 
 /// Starts a Cairn from `config` and returns once it accepts connections.
 pub async fn spawn(config: Config) -> anyhow::Result<Running> {
-    let db = store::Db::connect(&config.database_url, config.db_max_connections)
+    let db = store::Db::connect_traced(&config.database_url, config.db_max_connections, config.sql_trace.as_deref())
         .await
         .context("connecting to the database")?;
     if config.migrate {
         migrate(&db).await?;
     }
     let (stop, stop_rx) = watch::channel(false);
-    let (engine, mut tasks) = Engine::start(db.clone(), config.inventory_partitions, config.runs(Service::Inventory));
-    let mut handlers: Vec<bus::SharedHandler> = Vec::new();
-    if config.runs(Service::Orders) {
-        handlers.push(Arc::new(orders::consumer::OrdersHandler::new(db.clone())));
-    }
-    if config.runs(Service::Inventory) {
-        handlers.push(Arc::new(inventory::consumer::OrderStockHandler::new(engine.clone())));
-    }
     let acceptor = TcpListener::bind(config.listen.as_str())
         .into_acceptor()
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let invoicing = invoicing::Invoicing {
+    let ctx = host::Context {
         db: db.clone(),
-        key: invoicing::VerifyKey::derive(&config.jwt_secret),
+        clock: config.clock.clone(),
         public_url: public_url.clone(),
+        stop: stop_rx.clone(),
+        serve: false,
     };
-    if config.runs(Service::Invoicing) {
-        handlers.push(Arc::new(invoicing::consumer::InvoicingHandler::new(invoicing.clone())));
-    }
-    let reconciler = channels::reconcile::Reconciler::new(db.clone(), config.reconcile.clone());
-    if config.runs(Service::Channels) {
-        handlers.push(Arc::new(channels::writeback::WritebackHandler::new(db.clone())));
-        tasks.push(reconciler.clone().start(stop_rx.clone()));
-        tasks.push(channels::writeback::Worker::new(db.clone(), config.writeback_tick).start(stop_rx.clone()));
-    }
-    let (bus_health, bus_tasks) = bus::start(db.clone(), &config.transport, BINDINGS, handlers, stop_rx.clone());
+    let keys = JwtKeys::new(&config.jwt_secret, config.jwt_ttl_seconds, config.clock.clone());
+    let settings = ServiceSettings {
+        keys: &keys,
+        secret: &config.jwt_secret,
+        channels: &config.channels,
+        inventory: &config.inventory,
+    };
+    let Mounted { mut apis, consumers, mut tasks } = mount_all(&ctx, settings, |s| config.runs(s));
+    let (bus_health, bus_tasks) = bus::start(db.clone(), &config.transport, &bindings(), consumers, stop_rx.clone());
     tasks.extend(bus_tasks);
+    apis.0.bus = Some(bus_health);
 
-    let keys = JwtKeys::new(&config.jwt_secret, config.jwt_ttl_seconds);
-    let apis = (
-        HealthApi { db: Some(db.clone()), bus: Some(bus_health) },
-        IdentityApi::new(db.clone(), keys.clone()),
-        ChannelsApi::new(db.clone(), &public_url, reconciler),
-        OrdersApi::new(db.clone()),
-        InventoryApi::new(db.clone(), engine.clone()),
-        InvoicingApi::new(invoicing, Arc::new(invoicing_pdf_renderer())),
-    );
-    let service = api_service(Some((apis, &public_url)));
+    let service = api_service(apis, &public_url);
     let docs = service.swagger_ui();
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
@@ -210,5 +230,5 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
             .await
     });
     tracing::info!(%addr, services = ?config.services, "cairn is listening");
-    Ok(Running { addr, db, engine: Some(engine), stop, server, tasks })
+    Ok(Running { addr, db, stop, server, tasks })
 }

@@ -2,7 +2,7 @@
 //! take stock, and a second start on the same data dir finds the same seller, shops and stock.
 
 use bazaar_sim::{MessageFilter, MessageState, TrickleConfig};
-use cairn::demo::{self, Demo, DemoOptions};
+use scenarios::demo::{self, Demo, DemoOptions};
 use std::time::{Duration, Instant};
 
 /// A trade every 0.1 s, each living a hundred times faster than in real life.
@@ -46,7 +46,7 @@ async fn reserved_units(demo: &Demo) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn demo_trades_reach_cairn_by_webhook_and_a_restart_finds_everything_again() {
     let dir = testkit::TempDir::new("cairn-demo");
-    let demo = demo::start(fast(&dir.0)).await.expect("the demo starts");
+    let demo = demo::start(fast(&dir.0), &cairn::Launch(cairn::Settings::default())).await.expect("the demo starts");
     assert_eq!(demo.shops.len(), 2);
     assert!((8..=12).contains(&demo.skus.len()));
     assert!(demo.welcome().contains(demo::DEMO_EMAIL) && demo.welcome().contains(&demo.sim.url()));
@@ -86,7 +86,9 @@ async fn demo_trades_reach_cairn_by_webhook_and_a_restart_finds_everything_again
 
     // Again on the same data dir: the same seller (logged in, not signed up again), the same
     // channels, the same marketplace, the initial stock received once — and trades still flow.
-    let again = demo::start(fast(&dir.0)).await.expect("the demo starts again on the same data dir");
+    let again = demo::start(fast(&dir.0), &cairn::Launch(cairn::Settings::default()))
+        .await
+        .expect("the demo starts again on the same data dir");
     assert_eq!(again.tenant_id, Some(tenant));
     assert_eq!(again.shops.iter().map(|s| s.channel_id).collect::<Vec<_>>(), channels);
     assert_eq!(again.sim.url(), sim_url, "the simulator came back on its port, which Cairn's channels point to");

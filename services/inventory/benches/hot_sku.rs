@@ -37,7 +37,7 @@ async fn fresh_db(admin: &str) -> String {
 
 /// Cairn's hot path: returns (successful reservations, elapsed).
 async fn cairn_run(db: &store::Db, clients: usize, on_hand: i64, window: Duration) -> (u64, Duration, i64) {
-    let (engine, _tasks) = Engine::start(db.clone(), 8, false);
+    let (engine, _tasks) = Engine::start(db.clone(), 8, false, kernel::SystemClock::shared());
     let tenant = TenantId(uuid::Uuid::now_v7());
     engine.call(tenant, Command::CreateSku { code: "HOT".into(), name: "Hot".into(), safety_stock: 0 }).await.unwrap();
     engine

@@ -129,16 +129,27 @@ pub struct Engine {
 
 impl Engine {
     /// Starts `partitions` writers over `db`. They stop when every `Engine` clone is dropped.
-    /// With `background`, they also expire holds every second (run it in the inventory
-    /// service only, so that other processes do not compete for the same books).
-    pub fn start(db: store::Db, partitions: usize, background: bool) -> (Engine, Vec<tokio::task::JoinHandle<()>>) {
+    /// With `background`, they also expire holds every second, by `clock`'s time.
+    pub fn start(
+        db: store::Db,
+        partitions: usize,
+        background: bool,
+        clock: kernel::SharedClock,
+    ) -> (Engine, Vec<tokio::task::JoinHandle<()>>) {
         let partitions = partitions.max(1);
         let mut senders = Vec::new();
         let mut tasks = Vec::new();
         for index in 0..partitions {
             let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
             senders.push(tx);
-            let p = Partition { db: db.clone(), books: HashMap::new(), index, count: partitions, background };
+            let p = Partition {
+                db: db.clone(),
+                clock: clock.clone(),
+                books: HashMap::new(),
+                index,
+                count: partitions,
+                background,
+            };
             tasks.push(tokio::spawn(p.run(rx)));
         }
         (Engine { parts: std::sync::Arc::new(senders) }, tasks)
@@ -206,6 +217,7 @@ impl Pending {
 
 struct Partition {
     db: store::Db,
+    clock: kernel::SharedClock,
     books: HashMap<TenantId, Book>,
     index: usize,
     count: usize,
@@ -268,7 +280,7 @@ impl Partition {
     }
 
     async fn expire(&mut self) {
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let mut pending = Pending::default();
         for (tenant, book) in &mut self.books {
             let ev = book.expire_due(now);
@@ -315,7 +327,7 @@ impl Partition {
     }
 
     async fn run_batch(&mut self, jobs: Vec<Job>) {
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let mut seen = match self.seen_messages(&jobs).await {
             Ok(s) => s,
             Err(e) => return fail_all(jobs, &e),

@@ -11,3 +11,35 @@ pub mod engine;
 pub mod http;
 
 pub use engine::Engine;
+
+use serde::Deserialize;
+
+/// inventory as the binary sees it.
+pub const SERVICE: host::Descriptor = host::Descriptor {
+    name: "inventory",
+    prefixes: &["warehouses", "skus", "stock", "reservations"],
+    consumers: &[(engine::CONSUMER, consumer::TOPICS)],
+    tables: &["warehouses", "skus", "stock_levels", "reservations", "stock_ledger"],
+};
+
+/// inventory's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Settings {
+    /// Engine partitions (writer tasks); a tenant's stock lives in exactly one.
+    pub partitions: usize,
+}
+
+/// Mounts inventory. Served, it starts the engine's partition writers (which also expire
+/// holds) and the `order.changed` consumer; not served, the API gets an engine with no
+/// writers and nothing runs.
+pub fn mount(ctx: &host::Context, settings: &Settings) -> host::Mounted<http::InventoryApi> {
+    if !ctx.serve {
+        return host::Mounted::api_only(http::InventoryApi::new(ctx.db.clone(), Engine::detached()));
+    }
+    let (engine, tasks) = Engine::start(ctx.db.clone(), settings.partitions, true, ctx.clock.clone());
+    host::Mounted {
+        api: http::InventoryApi::new(ctx.db.clone(), engine.clone()),
+        consumers: vec![std::sync::Arc::new(consumer::OrderStockHandler::new(engine))],
+        tasks,
+    }
+}

@@ -615,7 +615,7 @@ impl InvoicingApi {
             issue_on: IssueOn::from(b.issue_on).as_str().to_owned(),
             series_pattern: b.series_pattern,
             credit_series_pattern: b.credit_series_pattern,
-            updated_at: Utc::now(),
+            updated_at: self.svc.clock.now(),
         };
         let tx = self.svc.db.write().await.map_err(Problem::internal)?;
         invoice_settings::Entity::insert(invoice_settings::ActiveModel::from(row.clone()).reset_all())

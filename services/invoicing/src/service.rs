@@ -185,6 +185,8 @@ pub struct Invoicing {
     pub key: VerifyKey,
     /// Where verification links point, e.g. `https://cairn.example.cn`.
     pub public_url: String,
+    /// Issue dates, and so the year a number is drawn from, come from it.
+    pub clock: kernel::SharedClock,
 }
 
 /// The outcome of asking for an order's invoice.
@@ -513,7 +515,7 @@ impl Invoicing {
         consumer: &str,
     ) -> anyhow::Result<()> {
         use std::collections::HashMap;
-        let now = Utc::now();
+        let now = self.clock.now();
         let claimed = bus::inbox::claim_many(tx, consumer, envs).await?;
         let mut events = Vec::with_capacity(claimed.len());
         for env in envs.iter().filter(|e| claimed.contains(&e.id)) {
@@ -616,7 +618,7 @@ impl Invoicing {
 
     /// Issues (or returns) the invoice of an order on request.
     pub async fn request(&self, tenant: Uuid, order_id: Uuid, buyer: Option<BuyerInfo>) -> Result<Issued, IssueError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let tx = self.db.write().await?;
         let s = self.settings(&*tx, tenant).await?.ok_or(IssueError::NotConfigured)?;
         let o = self.order(&*tx, tenant, order_id).await?.ok_or(IssueError::UnknownOrder)?;
@@ -636,7 +638,7 @@ impl Invoicing {
     /// Voids a document: it keeps its number and shows as void. Voiding an invoice with credit
     /// notes in force is refused; voiding a credit note frees its lines to be credited again.
     pub async fn void(&self, tenant: Uuid, id: Uuid, reason: &str) -> Result<Option<invoices::Model>, VoidError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let tx = self.db.write().await.map_err(|e| VoidError::Db(e.into()))?;
         let mut q = invoices::Entity::find_by_id((tenant, id));
         if self.db.is_postgres() {

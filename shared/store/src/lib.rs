@@ -61,12 +61,9 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`). On SQLite,
-    /// `CAIRN_SQL_TRACE=<file>` writes every statement of the writer to that file (see
-    /// [`Db::connect_traced`]).
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbErr> {
-        let trace = std::env::var_os("CAIRN_SQL_TRACE").filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
-        Self::connect_traced(url, max_connections, trace.as_deref()).await
+        Self::connect_traced(url, max_connections, None).await
     }
 
     /// [`Db::connect`], writing every statement the SQLite writer runs to `trace` (created or

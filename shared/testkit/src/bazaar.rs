@@ -3,9 +3,11 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-/// Signs as Bazaar does; the same code Cairn verifies with (pinned to an independent vector in
-/// `channels::bazaar`'s tests).
-pub use channels::bazaar::sign;
+/// Signs as Bazaar does: base64(HMAC-SHA256(secret, `"{timestamp}.{body}"`)).
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let ts = timestamp.to_string();
+    kernel::signature::base64_tag(kernel::signature::mac(secret.as_bytes(), &[ts.as_bytes(), b".", body]))
+}
 
 /// A trade line.
 #[derive(Debug, Clone)]

@@ -1,6 +1,10 @@
-//! Test helpers: spawn a real Cairn (embedded: SQLite + embedded bus; distributed: a fresh
-//! PostgreSQL database and RabbitMQ namespace per test), typed API helpers, Bazaar webhook
-//! builders, and [`TestApp::settle`], which waits until every consumer has handled every event.
+//! Test helpers on the ground floor (`shared/`): fresh PostgreSQL databases and RabbitMQ
+//! namespaces per test, temp dirs, a typed client of a running Cairn's API ([`Api`]), Bazaar
+//! webhook builders, and [`settle`], which waits until every consumer has handled every event.
+//!
+//! It depends on nothing above `shared/`: what starts a Cairn (the composed app) lives with
+//! the tests of the crate that composes it (`services/cairn/tests/api/harness.rs`), which
+//! wraps an [`Api`] around the running process.
 //!
 //! The distributed backend needs `CAIRN_TEST_PG_URL` and `CAIRN_TEST_AMQP_URL`, which
 //! `cargo xtask test` sets after starting throwaway servers.
@@ -41,7 +45,8 @@ impl Drop for TempDir {
     }
 }
 
-fn env_required(name: &str) -> String {
+/// A variable `cargo xtask test` sets; panics with how to get it when it is missing.
+pub fn env_required(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run the suite with `cargo xtask test`, which starts PostgreSQL and RabbitMQ")
     })
@@ -58,30 +63,19 @@ pub async fn fresh_pg_database() -> String {
     format!("{base}/{name}")
 }
 
-/// A configuration for `backend` with a fresh database (and namespace), listening on port 0.
-pub async fn config(backend: Backend, dir: &std::path::Path) -> cairn::Config {
-    let mut c = cairn::Config::embedded("127.0.0.1:0", dir).expect("embedded config");
-    if backend == Backend::Distributed {
-        c.database_url = fresh_pg_database().await;
-        c.db_max_connections = 20;
-        c.transport = bus::Transport::Rabbit {
-            url: env_required("CAIRN_TEST_AMQP_URL"),
-            prefix: format!("t{}.", &Uuid::new_v4().simple().to_string()[..12]),
-        };
-    }
-    c.drain_seconds = 5;
-    c
+/// A fresh RabbitMQ namespace: the test broker's URL and a prefix no other test uses.
+pub fn fresh_amqp() -> (String, String) {
+    (env_required("CAIRN_TEST_AMQP_URL"), format!("t{}.", &Uuid::new_v4().simple().to_string()[..12]))
 }
 
-/// A running Cairn with a client.
-pub struct TestApp {
+/// A client of a running Cairn's public API, with its database for assertions.
+pub struct Api {
     pub backend: Backend,
     pub url: String,
     pub client: reqwest::Client,
     pub db: store::Db,
-    pub config: cairn::Config,
-    running: Option<cairn::Running>,
-    pub dir: TempDir,
+    /// Every bus consumer with its topics (for [`settle`]).
+    pub bindings: Vec<(&'static str, &'static [&'static str])>,
 }
 
 /// A signed-up tenant.
@@ -127,38 +121,16 @@ impl Resp {
     }
 }
 
-/// Starts a Cairn on `backend`.
-pub async fn spawn_app(backend: Backend) -> TestApp {
-    let dir = TempDir::new("cairn-test");
-    let config = config(backend, &dir.0).await;
-    start(backend, config, dir).await
-}
-
-/// Starts a Cairn from a prepared config (e.g. to restart on the same data).
-pub async fn start(backend: Backend, config: cairn::Config, dir: TempDir) -> TestApp {
-    if let Ok(filter) = std::env::var("CAIRN_TEST_LOG") {
-        // Logs of the app under test, e.g. CAIRN_TEST_LOG=warn (tests capture them per test).
-        telemetry::init(telemetry::Format::Pretty, &filter);
-    }
-    let running = cairn::spawn(config.clone()).await.expect("cairn starts");
-    TestApp {
-        backend,
-        url: running.url(),
-        client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
-        db: running.db.clone(),
-        config,
-        running: Some(running),
-        dir,
-    }
-}
-
-impl TestApp {
-    /// Graceful shutdown (drains in-flight work).
-    pub async fn shutdown(mut self) -> (cairn::Config, TempDir) {
-        if let Some(r) = self.running.take() {
-            r.shutdown().await;
-        }
-        (self.config, self.dir)
+impl Api {
+    /// A client of the Cairn at `url`.
+    pub fn new(
+        backend: Backend,
+        url: String,
+        db: store::Db,
+        bindings: Vec<(&'static str, &'static [&'static str])>,
+    ) -> Api {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        Api { backend, url, client, db, bindings }
     }
 
     /// Any call.
@@ -300,7 +272,7 @@ impl TestApp {
 
     /// Waits until every consumer has handled every event addressed to it.
     pub async fn settle(&self) {
-        settle(&self.db).await
+        settle(&self.db, &self.bindings).await
     }
 
     /// Runs a SQL query returning one i64.
@@ -328,12 +300,12 @@ async fn read(r: reqwest::Response) -> Resp {
 
 /// Waits until every consumer has handled every event addressed to it (counted exactly: one
 /// inbox row per consumer per outbox event of a topic it binds), and the counts hold still.
-pub async fn settle(db: &store::Db) {
+pub async fn settle(db: &store::Db, bindings: &[(&'static str, &'static [&'static str])]) {
     let deadline = std::time::Instant::now() + Duration::from_secs(180);
     let mut last = Vec::new();
     loop {
         let mut state = Vec::new();
-        for (consumer, topics) in cairn::app::BINDINGS {
+        for (consumer, topics) in bindings {
             let kinds: Vec<String> = topics.iter().map(|s| s.to_string()).collect();
             let sent = bus::entities::outbox::Entity::find()
                 .filter(bus::entities::outbox::Column::Kind.is_in(kinds))

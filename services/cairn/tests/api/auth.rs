@@ -1,6 +1,6 @@
+use crate::harness::TestApp;
 use reqwest::Method;
 use serde_json::json;
-use testkit::TestApp;
 
 async fn auth_is_required_and_errors_are_problems(app: TestApp) {
     for (method, path) in [

@@ -131,7 +131,7 @@ async fn kill_9_mid_stream_loses_no_acknowledged_webhook() {
     let mut child = start_cairn(&dir, port);
     wait_healthy(&client, &base).await;
     let db = store::Db::connect(&cairn::config::sqlite_url(&dir.0), 2).await.unwrap();
-    testkit::settle(&db).await;
+    testkit::settle(&db, &cairn::app::bindings()).await;
     for tid in &acked {
         let page: Value = client
             .get(format!("{base}/v1/orders?external_id={tid}"))
@@ -148,7 +148,7 @@ async fn kill_9_mid_stream_loses_no_acknowledged_webhook() {
     for (tid, msg) in &trades {
         assert_eq!(deliver(&client, &ch, "shop-k", tid, msg).await, Some(200));
     }
-    testkit::settle(&db).await;
+    testkit::settle(&db, &cairn::app::bindings()).await;
     let page: Value = client
         .get(format!("{base}/v1/orders?per_page=1"))
         .bearer_auth(&token)
@@ -180,7 +180,7 @@ fn rabbitmqctl(cmd: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rabbitmq_restart_mid_stream_loses_nothing() {
     const TRADES: usize = 200;
-    let app = testkit::spawn_app(testkit::Backend::Distributed).await;
+    let app = crate::harness::spawn_app(testkit::Backend::Distributed).await;
     let t = app.signup("Broker chaos").await;
     app.create_sku(&t, "CUP", 0).await;
     app.adjust(&t, "CUP", 150).await;

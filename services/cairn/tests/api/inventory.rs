@@ -1,7 +1,8 @@
+use crate::harness::TestApp;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use testkit::{LEDGER_MISMATCHES, TestApp};
+use testkit::LEDGER_MISMATCHES;
 
 async fn reserve(app: &TestApp, token: &str, key: Option<&str>, body: &Value) -> testkit::Resp {
     let headers: Vec<(&str, &str)> = key.map(|k| vec![("Idempotency-Key", k)]).unwrap_or_default();
@@ -146,7 +147,7 @@ async fn held_reservations_expire_and_confirmed_ones_do_not(app: TestApp) {
         &app,
         &t.token,
         Some("h"),
-        &json!({"reference": "h", "ttl_seconds": 1, "lines": [{"sku_code": "PEN", "quantity": 3}]}),
+        &json!({"reference": "h", "ttl_seconds": 600, "lines": [{"sku_code": "PEN", "quantity": 3}]}),
     )
     .await
     .expect(201);
@@ -154,7 +155,7 @@ async fn held_reservations_expire_and_confirmed_ones_do_not(app: TestApp) {
         &app,
         &t.token,
         Some("c"),
-        &json!({"reference": "c", "ttl_seconds": 1, "lines": [{"sku_code": "PEN", "quantity": 4}]}),
+        &json!({"reference": "c", "ttl_seconds": 600, "lines": [{"sku_code": "PEN", "quantity": 4}]}),
     )
     .await
     .expect(201);
@@ -162,6 +163,9 @@ async fn held_reservations_expire_and_confirmed_ones_do_not(app: TestApp) {
         .await
         .expect(200);
     assert_eq!(app.stock(&t, "PEN").await["available"], 3);
+    // Ten minutes pass on the services' clock; the engine's next expiry sweep (every second of
+    // real time) finds the hold due.
+    app.clock.advance(chrono::Duration::seconds(601));
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let r = app.get(&format!("/v1/reservations/{}", held["id"].as_str().unwrap()), &t.token).await.expect(200);

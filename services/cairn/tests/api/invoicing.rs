@@ -1,9 +1,10 @@
 //! Invoicing: invoices and credit notes from order events exactly once, amounts that reconcile
 //! to the fen, gapless numbering under concurrency, PDFs, verification, void, the register.
 
+use crate::harness::TestApp;
 use chrono::{Datelike, Utc};
 use serde_json::{Value, json};
-use testkit::{Backend, Channel, Tenant, TestApp, bazaar::Trade};
+use testkit::{Backend, Channel, Tenant, bazaar::Trade};
 
 const SELLER: &str = "杭州云栈服饰有限公司";
 const BUYER: &str = "杭州云栈科技有限公司";
@@ -310,7 +311,7 @@ async fn gapless_numbers_under_concurrent_issuing(app: TestApp) {
         Backend::Distributed => {
             let mut c = app.config.clone();
             c.listen = "127.0.0.1:0".into();
-            Some(testkit::start(Backend::Distributed, c, testkit::TempDir::new("second")).await)
+            Some(crate::harness::start(Backend::Distributed, c, testkit::TempDir::new("second")).await)
         }
         Backend::Embedded => None,
     };

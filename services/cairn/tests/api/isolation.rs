@@ -1,9 +1,7 @@
+use crate::harness::TestApp;
 use reqwest::Method;
 use serde_json::json;
-use testkit::{
-    TestApp,
-    bazaar::{Trade, sign},
-};
+use testkit::bazaar::{Trade, sign};
 
 async fn tenants_cannot_see_or_touch_each_other(app: TestApp) {
     let a = app.signup("Alpha").await;

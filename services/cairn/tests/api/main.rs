@@ -7,21 +7,24 @@ macro_rules! both {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn embedded() {
-                super::$name(testkit::spawn_app(testkit::Backend::Embedded).await).await
+                super::$name(crate::harness::spawn_app(testkit::Backend::Embedded).await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn distributed() {
-                super::$name(testkit::spawn_app(testkit::Backend::Distributed).await).await
+                super::$name(crate::harness::spawn_app(testkit::Backend::Distributed).await).await
             }
         }
     };
 }
+
+mod harness;
 
 mod auth;
 mod crash;
 mod inventory;
 mod invoicing;
 mod isolation;
+mod layout;
 mod reconcile;
 mod shipping;
 mod shopify;

@@ -1,6 +1,7 @@
 //! Cairn against the Bazaar simulator: chaos on push, reconciliation by pull, write-backs
 //! through outages.
 
+use crate::harness::TestApp;
 use bazaar_sim::{
     BurstConfig, ChaosConfig, NewLine, NewShop, NewTrade, RefundOutcome, RefundRequest, ShopUpdate, Sim, SimConfig,
     WritebackKind, WritebackOutcome,
@@ -8,7 +9,7 @@ use bazaar_sim::{
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use std::{collections::HashMap, time::Duration};
-use testkit::{Backend, LEDGER_MISMATCHES, TempDir, Tenant, TestApp};
+use testkit::{Backend, LEDGER_MISMATCHES, TempDir, Tenant};
 use uuid::Uuid;
 
 /// Declares a test on both backends, with Cairn pulling every second.
@@ -36,12 +37,12 @@ both_fast!(reconcile_and_sync_reject_bad_input);
 
 async fn fast_app(backend: Backend) -> TestApp {
     let dir = TempDir::new("cairn-test");
-    let mut c = testkit::config(backend, &dir.0).await;
-    c.reconcile.interval = Duration::from_secs(1);
-    c.reconcile.overlap = chrono::Duration::seconds(5);
-    c.reconcile.settle = chrono::Duration::milliseconds(300);
-    c.writeback_tick = Duration::from_millis(50);
-    testkit::start(backend, c, dir).await
+    let mut c = crate::harness::config(backend, &dir.0).await;
+    c.channels.reconcile.interval = Duration::from_secs(1);
+    c.channels.reconcile.overlap = chrono::Duration::seconds(5);
+    c.channels.reconcile.settle = chrono::Duration::milliseconds(300);
+    c.channels.writeback_tick = Duration::from_millis(50);
+    crate::harness::start(backend, c, dir).await
 }
 
 /// Creates `shop_id` on Bazaar, connects it to Cairn with its Open API credentials, and points

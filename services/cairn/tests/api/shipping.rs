@@ -1,7 +1,8 @@
+use crate::harness::TestApp;
 use chrono::{Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
-use testkit::{LEDGER_MISMATCHES, Resp, Tenant, TestApp, bazaar::Trade};
+use testkit::{LEDGER_MISMATCHES, Resp, Tenant, bazaar::Trade};
 
 /// Payloads of the outbox events of `kind` for `t`, oldest first.
 async fn events(app: &TestApp, t: &Tenant, kind: &str) -> Vec<Value> {

@@ -1,10 +1,11 @@
 //! The Shopify connector, fed Shopify's published sample payloads (fixtures in
 //! services/channels/tests/fixtures/shopify).
 
+use crate::harness::TestApp;
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use serde_json::json;
-use testkit::{Resp, Tenant, TestApp};
+use testkit::{Resp, Tenant};
 
 const CREATE: &str = include_str!("../../../channels/tests/fixtures/shopify/orders_create.json");
 const PAID: &str = include_str!("../../../channels/tests/fixtures/shopify/orders_paid.json");

@@ -1,3 +1,4 @@
+use crate::harness::TestApp;
 use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 use std::{
@@ -8,7 +9,7 @@ use std::{
     },
 };
 use testkit::{
-    LEDGER_MISMATCHES, TestApp,
+    LEDGER_MISMATCHES,
     bazaar::{Trade, sign},
 };
 

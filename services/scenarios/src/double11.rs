@@ -16,8 +16,7 @@
 //!
 //! Exit code 1 when anything was lost, oversold or applied twice.
 
-use crate::Config;
-use crate::demo::{CairnClient, Connected, subscribe};
+use crate::{CairnClient, Connected, Launcher, subscribe};
 use anyhow::bail;
 use bazaar_sim::{BurstConfig, BurstReport, ChaosConfig, NewShop, Percentiles, Sim, SimConfig};
 use futures_util::future::try_join_all;
@@ -168,7 +167,7 @@ impl Report {
 // ---- the run --------------------------------------------------------------------------------
 
 /// Runs the whole scenario and returns the report (print it with `{report}`).
-pub async fn run(args: Double11Args) -> anyhow::Result<Report> {
+pub async fn run(args: Double11Args, launcher: &dyn Launcher) -> anyhow::Result<Report> {
     if args.tenants == 0 || args.orders == 0 || args.skus < 2 {
         bail!("--tenants and --orders must be positive and --skus at least 2");
     }
@@ -199,7 +198,7 @@ pub async fn run(args: Double11Args) -> anyhow::Result<Report> {
                 Some(d) => TempDir::keep(d.clone()),
                 None => TempDir::new("cairn-double11"),
             };
-            let running = crate::spawn(Config::embedded("127.0.0.1:0", &dir.0)?).await?;
+            let running = launcher.embedded("127.0.0.1:0", &dir.0).await?;
             let url = running.url();
             (Some(running), url, Some(dir))
         }
@@ -209,8 +208,9 @@ pub async fn run(args: Double11Args) -> anyhow::Result<Report> {
         None => "Cairn (remote)".into(),
     };
     report.cairn_url = base.clone();
-    let db = cairn.as_ref().map(|c| c.db.clone());
-    let result = sale(&args, &base, db, &mut report).await;
+    let db = cairn.as_ref().map(|c| c.db().clone());
+    let bindings = launcher.bindings();
+    let result = sale(&args, &base, db, &bindings, &mut report).await;
     if let Some(c) = cairn {
         c.shutdown().await;
     }
@@ -218,7 +218,16 @@ pub async fn run(args: Double11Args) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-async fn sale(args: &Double11Args, base: &str, db: Option<store::Db>, report: &mut Report) -> anyhow::Result<()> {
+/// Every bus consumer with its topics.
+type Bindings = [(&'static str, &'static [&'static str])];
+
+async fn sale(
+    args: &Double11Args,
+    base: &str,
+    db: Option<store::Db>,
+    bindings: &Bindings,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let sim = bazaar_sim::spawn(sim_config(args, args.chaos.clone())).await?;
     let result = async {
         eprintln!("setting up {} sellers in {} …", args.tenants, base);
@@ -226,7 +235,7 @@ async fn sale(args: &Double11Args, base: &str, db: Option<store::Db>, report: &m
         let sellers = setup(args, base, &sim, &plan).await?;
         eprintln!("burst: {} trades…", args.orders);
         let gate_before = store::gate_report();
-        let driven = drive(args, &sim, &sellers, db.as_ref()).await?;
+        let driven = drive(args, &sim, &sellers, db.as_ref().map(|db| (db, bindings))).await?;
         report.gate = gate_since(&gate_before, store::gate_report());
         report.cairn = driven.side;
         report.reconcile_nudges = driven.nudges;
@@ -344,7 +353,12 @@ struct Driven {
 }
 
 /// Runs the burst and polls Cairn until every order is in with its stock decided.
-async fn drive(args: &Double11Args, sim: &Sim, sellers: &[Seller], db: Option<&store::Db>) -> anyhow::Result<Driven> {
+async fn drive(
+    args: &Double11Args,
+    sim: &Sim,
+    sellers: &[Seller],
+    db: Option<(&store::Db, &Bindings)>,
+) -> anyhow::Result<Driven> {
     let shops = sellers.iter().map(|s| s.channel.shop_id.clone()).collect();
     let cfg = burst_config(args, shops, Plan::new(args).codes());
     if args.webhook_outage_secs > 0 {
@@ -373,8 +387,8 @@ async fn drive(args: &Double11Args, sim: &Sim, sellers: &[Seller], db: Option<&s
         }
         if burst.is_some() && side.delivered_secs.is_none() && sim.stats().deliveries_pending == 0 {
             side.delivered_secs = Some(at);
-            if let Some(db) = db {
-                bus = consumers(db).await?;
+            if let Some((db, bindings)) = db {
+                bus = consumers(db, bindings).await?;
             }
         }
         let visible = count_all(sellers, &[None]).await?;
@@ -421,11 +435,11 @@ async fn drive(args: &Double11Args, sim: &Sim, sellers: &[Seller], db: Option<&s
 }
 
 /// Per consumer of the embedded bus: events of its topics written, and handled (its inbox).
-async fn consumers(db: &store::Db) -> anyhow::Result<Vec<(String, u64, u64)>> {
+async fn consumers(db: &store::Db, bindings: &Bindings) -> anyhow::Result<Vec<(String, u64, u64)>> {
     use bus::entities::{inbox, outbox};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let mut out = Vec::new();
-    for (consumer, topics) in crate::app::BINDINGS {
+    for (consumer, topics) in bindings {
         let kinds: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
         let written = outbox::Entity::find().filter(outbox::Column::Kind.is_in(kinds)).count(db.conn()).await?;
         let handled = inbox::Entity::find().filter(inbox::Column::Consumer.eq(*consumer)).count(db.conn()).await?;

@@ -1,0 +1,67 @@
+//! The contract between a service and the process that hosts it.
+//!
+//! Each service crate under `services/` exports a [`Descriptor`] (its name, the `/v1` path
+//! prefixes it answers, its bus consumers, the tables it owns) and a `mount` function that
+//! takes a [`Context`] and its own settings and hands back a [`Mounted`]: its API object, its
+//! bus consumers, and the background tasks it started. The binary (`services/cairn`) only
+//! composes these; it knows no service's insides.
+
+use kernel::SharedClock;
+
+/// A bus consumer and the event types it binds.
+pub type Binding = (&'static str, &'static [&'static str]);
+
+/// What the binary needs to know of a service before it mounts it.
+#[derive(Debug)]
+pub struct Descriptor {
+    /// The name `cairn serve <name>` takes.
+    pub name: &'static str,
+    /// The first path segments under `/v1/` whose routes this service answers.
+    pub prefixes: &'static [&'static str],
+    /// Its bus consumers. Every process declares every consumer's queue (see [`bus::start`]),
+    /// so these are listed whether or not the service runs here.
+    pub consumers: &'static [Binding],
+    /// The tables its migrations create and only it reads or writes.
+    pub tables: &'static [&'static str],
+}
+
+impl Descriptor {
+    /// Whether the API path (e.g. `/v1/orders/…`) belongs to this service.
+    pub fn owns_path(&self, path: &str) -> bool {
+        path.strip_prefix("/v1/").is_some_and(|p| self.prefixes.contains(&p.split('/').next().unwrap_or("")))
+    }
+}
+
+/// What the hosting process gives a service.
+#[derive(Clone)]
+pub struct Context {
+    /// The database (each service touches only its own tables).
+    pub db: store::Db,
+    /// The source of "now" wherever time decides behaviour.
+    pub clock: SharedClock,
+    /// Where marketplaces and buyers reach this deployment (webhook URLs, invoice links).
+    pub public_url: String,
+    /// Becomes `true` when the process stops: background tasks finish their step and exit.
+    pub stop: bus::Shutdown,
+    /// Whether this process serves the service. When false, `mount` builds only the API
+    /// object — so that one OpenAPI document and one route table cover every service — and
+    /// starts nothing: no consumer, worker or engine. Its routes answer 404 in this process.
+    pub serve: bool,
+}
+
+/// What a mounted service hands back to the process.
+pub struct Mounted<A> {
+    /// Its poem-openapi API.
+    pub api: A,
+    /// Its bus consumers, for [`bus::start`] (empty unless served).
+    pub consumers: Vec<bus::SharedHandler>,
+    /// The background tasks it started; the process awaits them on shutdown.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl<A> Mounted<A> {
+    /// A service that runs nothing in the background (or is not served here).
+    pub fn api_only(api: A) -> Self {
+        Mounted { api, consumers: Vec::new(), tasks: Vec::new() }
+    }
+}

@@ -120,6 +120,15 @@ impl Settings {
     }
 }
 
+/// The invoices (not credit notes) of an order in `status`.
+fn order_invoices(tenant: Uuid, order_id: Uuid, status: &str) -> sea_orm::Select<invoices::Entity> {
+    invoices::Entity::find()
+        .filter(invoices::Column::TenantId.eq(tenant))
+        .filter(invoices::Column::OrderId.eq(order_id))
+        .filter(invoices::Column::Kind.eq(Kind::Invoice.as_str()))
+        .filter(invoices::Column::Status.eq(status))
+}
+
 /// Signs and checks the verification tokens printed as QR codes.
 #[derive(Clone)]
 pub struct VerifyKey(Arc<[u8; 32]>);
@@ -361,13 +370,7 @@ impl Invoicing {
         tenant: Uuid,
         order_id: Uuid,
     ) -> Result<Option<invoices::Model>, DbErr> {
-        invoices::Entity::find()
-            .filter(invoices::Column::TenantId.eq(tenant))
-            .filter(invoices::Column::OrderId.eq(order_id))
-            .filter(invoices::Column::Kind.eq(Kind::Invoice.as_str()))
-            .filter(invoices::Column::Status.eq("issued"))
-            .one(conn)
-            .await
+        order_invoices(tenant, order_id, "issued").one(conn).await
     }
 
     /// The order's most recent voided invoice, if any.
@@ -377,11 +380,7 @@ impl Invoicing {
         tenant: Uuid,
         order_id: Uuid,
     ) -> Result<Option<invoices::Model>, DbErr> {
-        invoices::Entity::find()
-            .filter(invoices::Column::TenantId.eq(tenant))
-            .filter(invoices::Column::OrderId.eq(order_id))
-            .filter(invoices::Column::Kind.eq(Kind::Invoice.as_str()))
-            .filter(invoices::Column::Status.eq("void"))
+        order_invoices(tenant, order_id, "void")
             .order_by_desc(invoices::Column::IssuedAt)
             .order_by_desc(invoices::Column::Id)
             .one(conn)

@@ -12,8 +12,22 @@ use poem_openapi::{ApiResponse, Object, payload::Json};
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
 /// A stable error code: the part of an error an integrator may branch on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
+/// (Declared with [`ALL`](Code::ALL), the list of every code, so the two cannot drift apart.)
+macro_rules! codes {
+    ($($v:ident),* $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code {
+            $($v,)*
+        }
+
+        impl Code {
+            /// Every code.
+            pub const ALL: &'static [Code] = &[$(Code::$v),*];
+        }
+    };
+}
+
+codes! {
     MalformedRequest,
     InvalidInput,
     MissingHeader,
@@ -276,33 +290,7 @@ mod tests {
 
     #[test]
     fn every_code_has_a_distinct_name() {
-        use Code::*;
-        let all = [
-            MalformedRequest,
-            InvalidInput,
-            MissingHeader,
-            IdempotencyKeyRequired,
-            Unauthorized,
-            InvalidCredentials,
-            InvalidSignature,
-            StaleTimestamp,
-            Forbidden,
-            NotFound,
-            UnknownSku,
-            MethodNotAllowed,
-            AlreadyExists,
-            EmailTaken,
-            InsufficientStock,
-            InvalidStateTransition,
-            NotConfigured,
-            Busy,
-            PayloadTooLarge,
-            UnsupportedMediaType,
-            IdempotencyKeyReused,
-            RateLimited,
-            Internal,
-            Unavailable,
-        ];
+        let all = Code::ALL;
         let mut names: Vec<_> = all.iter().map(|c| c.describe().0).collect();
         names.sort();
         names.dedup();

@@ -11,7 +11,6 @@ use migration::MigratorTrait;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
     listener::{Acceptor, Listener, TcpListener},
-    web::Redirect,
 };
 use poem_openapi::OpenApiService;
 use std::{net::SocketAddr, time::Duration};
@@ -24,6 +23,7 @@ type Apis = (
     orders::OrdersApi,
     inventory::http::InventoryApi,
     invoicing::InvoicingApi,
+    dashboard::EventsApi,
 );
 
 /// Every consumer in the system with its topics, served here or not (see [`bus::start`]).
@@ -53,6 +53,7 @@ fn mount_all(ctx: &host::Context, settings: ServiceSettings<'_>, serves: impl Fn
     let orders = orders::mount(&on(Service::Orders));
     let inventory = inventory::mount(&on(Service::Inventory), settings.inventory);
     let invoicing = invoicing::mount(&on(Service::Invoicing), settings.secret);
+    let dashboard = dashboard::mount(&on(Service::Dashboard));
     let mut consumers = Vec::new();
     let mut tasks = Vec::new();
     let health = HealthApi { db: Some(ctx.db.clone()), bus: None };
@@ -63,6 +64,7 @@ fn mount_all(ctx: &host::Context, settings: ServiceSettings<'_>, serves: impl Fn
         collect(orders, &mut consumers, &mut tasks),
         collect(inventory, &mut consumers, &mut tasks),
         collect(invoicing, &mut consumers, &mut tasks),
+        collect(dashboard, &mut consumers, &mut tasks),
     );
     Mounted { apis, consumers, tasks }
 }
@@ -109,6 +111,37 @@ pub fn spec_yaml() -> String {
     let mut apis = m.apis;
     apis.0 = HealthApi { db: None, bus: None };
     api_service(apis, url).spec_yaml()
+}
+
+/// Everything under `/v1/`, the docs, the spec and the probes goes to the API; any other path
+/// is the dashboard's (its files, or its `index.html` for the app's own routes).
+struct Site {
+    api: poem::endpoint::BoxEndpoint<'static>,
+    /// `None` when the dashboard does not run in this process.
+    assets: Option<dashboard::Assets>,
+}
+
+fn is_api(path: &str) -> bool {
+    path == "/v1"
+        || path.starts_with("/v1/")
+        || path == "/docs"
+        || path.starts_with("/docs/")
+        || matches!(path, "/openapi.json" | "/openapi.yaml" | "/healthz" | "/readyz")
+}
+
+impl Endpoint for Site {
+    type Output = poem::Response;
+
+    async fn call(&self, req: poem::Request) -> poem::Result<poem::Response> {
+        match &self.assets {
+            _ if is_api(req.uri().path()) => self.api.call(req).await,
+            Some(assets) => assets.call(req).await,
+            None => Ok(problem::response(&problem::Problem::new(
+                problem::Code::NotFound,
+                "the dashboard does not run in this process",
+            ))),
+        }
+    }
 }
 
 /// A running Cairn.
@@ -189,12 +222,13 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
     let enabled = config.services.clone();
-    let app = Route::new()
+    let api = Route::new()
         .nest("/", service)
-        .at("/", poem::endpoint::make_sync(|_| Redirect::see_other("/docs")))
         .nest("/docs", docs)
         .at("/openapi.json", spec_json)
-        .at("/openapi.yaml", spec_yaml)
+        .at("/openapi.yaml", spec_yaml);
+    let site = Site { api: api.boxed(), assets: config.runs(Service::Dashboard).then(dashboard::Assets::default) };
+    let app = site
         .around(move |ep, req| {
             let enabled = enabled.clone();
             async move {

@@ -21,12 +21,20 @@ pub enum Service {
     Orders,
     Inventory,
     Invoicing,
+    /// The sellers' web app at `/` and the live event stream.
+    Dashboard,
 }
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 5] =
-        [Service::Identity, Service::Channels, Service::Orders, Service::Inventory, Service::Invoicing];
+    pub const ALL: [Service; 6] = [
+        Service::Identity,
+        Service::Channels,
+        Service::Orders,
+        Service::Inventory,
+        Service::Invoicing,
+        Service::Dashboard,
+    ];
 
     /// What the service says about itself (prefixes, consumers, tables).
     pub fn descriptor(self) -> &'static host::Descriptor {
@@ -36,6 +44,7 @@ impl Service {
             Service::Orders => &orders::SERVICE,
             Service::Inventory => &inventory::SERVICE,
             Service::Invoicing => &invoicing::SERVICE,
+            Service::Dashboard => &dashboard::SERVICE,
         }
     }
 

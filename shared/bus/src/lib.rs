@@ -17,6 +17,7 @@ pub mod entities;
 pub mod inbox;
 pub mod outbox;
 pub mod rabbit;
+pub mod tail;
 
 use kernel::Envelope;
 use std::sync::Arc;

@@ -21,6 +21,7 @@ mod harness;
 
 mod auth;
 mod crash;
+mod dashboard;
 mod inventory;
 mod invoicing;
 mod isolation;

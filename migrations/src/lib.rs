@@ -11,6 +11,7 @@ mod m0001_init;
 mod m0002_invoicing;
 mod m0003_channel_sync;
 mod m0004_shipments;
+mod m0005_inventory_settings;
 
 /// Applies Cairn's migrations in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_invoicing::Migration),
             Box::new(m0003_channel_sync::Migration),
             Box::new(m0004_shipments::Migration),
+            Box::new(m0005_inventory_settings::Migration),
         ]
     }
 }

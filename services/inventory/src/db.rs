@@ -48,6 +48,14 @@ store::entity!(reservations, "reservations", {
     updated_at: DateTimeUtc,
 });
 
+store::entity!(
+    /// Per-tenant settings; a tenant without a row has the defaults.
+    inventory_settings, "inventory_settings", {
+    #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
+    low_stock_threshold: i64,
+    updated_at: DateTimeUtc,
+});
+
 store::entity!(stock_ledger, "stock_ledger", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] id: Uuid,

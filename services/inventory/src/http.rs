@@ -168,6 +168,52 @@ struct StockDto {
     warehouses: Vec<WarehouseStockDto>,
 }
 
+/// A SKU in the stock list: its stock per warehouse, and whether it runs low.
+#[derive(Debug, Object)]
+struct StockRow {
+    sku_code: String,
+    name: String,
+    on_hand: i64,
+    reserved: i64,
+    safety_stock: i64,
+    /// on_hand − reserved − safety_stock (never below 0).
+    available: i64,
+    /// `available` is at or below the tenant's `low_stock_threshold`.
+    low: bool,
+    warehouses: Vec<WarehouseStockDto>,
+}
+
+/// A page of the stock list, by SKU code.
+#[derive(Debug, Object)]
+struct StockPage {
+    items: Vec<StockRow>,
+    /// Pass as `after` for the next page; null on the last one.
+    next_after: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum StockListed {
+    /// SKUs in code order.
+    #[oai(status = 200)]
+    Ok(Json<StockPage>),
+}
+
+/// The tenant's inventory settings.
+#[derive(Debug, Clone, Object)]
+struct InventorySettingsDto {
+    /// A SKU whose available quantity is at or below this runs low (0: when nothing is left
+    /// above its safety stock).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+    low_stock_threshold: i64,
+}
+
+#[derive(ApiResponse)]
+enum SettingsFound {
+    /// The settings (the defaults until they are set).
+    #[oai(status = 200)]
+    Ok(Json<InventorySettingsDto>),
+}
+
 #[derive(Debug, Object)]
 struct WarehouseStockDto {
     warehouse_code: String,
@@ -419,39 +465,108 @@ impl InventoryApi {
     async fn stock(&self, auth: BearerAuth, sku_code: Path<String>) -> ApiResult<StockFound> {
         let t = auth.0.tenant_id.0;
         let sku = self.find_sku(t, &sku_code.0).await?;
-        let whs = db::warehouses::Entity::find()
-            .filter(db::warehouses::Column::TenantId.eq(t))
-            .order_by_asc(db::warehouses::Column::CreatedAt)
-            .all(self.db.conn())
-            .await
-            .map_err(Problem::internal)?;
-        let levels = db::stock_levels::Entity::find()
-            .filter(db::stock_levels::Column::TenantId.eq(t))
-            .filter(db::stock_levels::Column::SkuId.eq(sku.id))
-            .all(self.db.conn())
-            .await
-            .map_err(Problem::internal)?;
-        let warehouses: Vec<WarehouseStockDto> = whs
-            .iter()
-            .map(|w| {
-                let l = levels.iter().find(|l| l.warehouse_id == w.id);
-                WarehouseStockDto {
-                    warehouse_code: w.code.clone(),
-                    on_hand: l.map_or(0, |l| l.on_hand),
-                    reserved: l.map_or(0, |l| l.reserved),
-                }
-            })
-            .collect();
-        let on_hand: i64 = warehouses.iter().map(|w| w.on_hand).sum();
-        let reserved: i64 = warehouses.iter().map(|w| w.reserved).sum();
+        let row = self.stock_rows(t, vec![sku], 0).await.map_err(Problem::internal)?.remove(0);
         Ok(StockFound::Ok(Json(StockDto {
-            sku_code: sku.code,
-            on_hand,
-            reserved,
-            safety_stock: sku.safety_stock,
-            available: crate::domain::sellable(on_hand, reserved, sku.safety_stock),
-            warehouses,
+            sku_code: row.sku_code,
+            on_hand: row.on_hand,
+            reserved: row.reserved,
+            safety_stock: row.safety_stock,
+            available: row.available,
+            warehouses: row.warehouses,
         })))
+    }
+
+    /// Every SKU's stock, in code order, a page at a time: on hand, reserved and available
+    /// per warehouse, and whether it runs low. `q` keeps the SKUs whose code or name starts
+    /// with it; `low=true` only those running low.
+    #[oai(path = "/stock", method = "get")]
+    async fn stock_list(
+        &self,
+        auth: BearerAuth,
+        q: Query<Option<String>>,
+        low: Query<Option<bool>>,
+        /// The last code of the previous page.
+        after: Query<Option<String>>,
+        /// 1–500, default 100.
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<StockListed> {
+        let t = auth.0.tenant_id.0;
+        let limit = limit.0.unwrap_or(100);
+        let threshold = self.settings(t).await.map_err(Problem::internal)?.low_stock_threshold;
+        let (mut items, mut after) = (Vec::new(), after.0);
+        // With `low`, a page of SKUs may hold few low ones: read on until the page is full.
+        loop {
+            let mut query = db::skus::Entity::find().filter(db::skus::Column::TenantId.eq(t));
+            if let Some(q) = q.0.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                use sea_orm::sea_query::ExprTrait as _;
+                // Case-insensitive on both backends (SQLite's LIKE is, PostgreSQL's is not).
+                let prefix =
+                    format!("{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+                let starts = |col: db::skus::Column| {
+                    sea_orm::sea_query::Expr::expr(sea_orm::sea_query::Func::lower(sea_orm::sea_query::Expr::col(col)))
+                        .like(sea_orm::sea_query::LikeExpr::new(prefix.clone()).escape('\\'))
+                };
+                query = query.filter(
+                    sea_orm::Condition::any().add(starts(db::skus::Column::Code)).add(starts(db::skus::Column::Name)),
+                );
+            }
+            if let Some(a) = &after {
+                query = query.filter(db::skus::Column::Code.gt(a.clone()));
+            }
+            let skus = query
+                .order_by_asc(db::skus::Column::Code)
+                .limit(limit + 1)
+                .all(self.db.conn())
+                .await
+                .map_err(Problem::internal)?;
+            let more = skus.len() as u64 > limit;
+            let skus: Vec<_> = skus.into_iter().take(limit as usize).collect();
+            after = skus.last().map(|s| s.code.clone());
+            let rows = self.stock_rows(t, skus, threshold).await.map_err(Problem::internal)?;
+            items.extend(rows.into_iter().filter(|r| low.0 != Some(true) || r.low));
+            if !more {
+                after = None;
+                break;
+            }
+            if items.len() as u64 >= limit {
+                break;
+            }
+        }
+        if items.len() as u64 > limit {
+            items.truncate(limit as usize);
+            after = items.last().map(|r| r.sku_code.clone());
+        }
+        Ok(StockListed::Ok(Json(StockPage { items, next_after: after })))
+    }
+
+    /// The tenant's inventory settings.
+    #[oai(path = "/inventory/settings", method = "get")]
+    async fn get_settings(&self, auth: BearerAuth) -> ApiResult<SettingsFound> {
+        Ok(SettingsFound::Ok(Json(self.settings(auth.0.tenant_id.0).await.map_err(Problem::internal)?)))
+    }
+
+    /// Change the tenant's inventory settings (the same body again changes nothing).
+    #[oai(path = "/inventory/settings", method = "put")]
+    async fn put_settings(&self, auth: BearerAuth, body: Json<InventorySettingsDto>) -> ApiResult<SettingsFound> {
+        use db::inventory_settings as s;
+        let row = s::ActiveModel {
+            tenant_id: sea_orm::Set(auth.0.tenant_id.0),
+            low_stock_threshold: sea_orm::Set(body.0.low_stock_threshold),
+            updated_at: sea_orm::Set(Utc::now()),
+        };
+        let tx = self.db.write().await.map_err(Problem::internal)?;
+        s::Entity::insert(row)
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(s::Column::TenantId)
+                    .update_columns([s::Column::LowStockThreshold, s::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(&*tx)
+            .await
+            .map_err(Problem::internal)?;
+        tx.commit().await.map_err(Problem::internal)?;
+        Ok(SettingsFound::Ok(body))
     }
 
     /// The stock ledger of one SKU: every movement with its cause, oldest first.
@@ -566,6 +681,64 @@ impl InventoryApi {
 
 impl InventoryApi {
     /// The tenant's SKU with this code, or `unknown_sku` (also for another tenant's code).
+    async fn settings(&self, tenant: Uuid) -> Result<InventorySettingsDto, sea_orm::DbErr> {
+        let row = db::inventory_settings::Entity::find_by_id(tenant).one(self.db.conn()).await?;
+        Ok(InventorySettingsDto { low_stock_threshold: row.map_or(0, |r| r.low_stock_threshold) })
+    }
+
+    /// `skus`' stock per warehouse (every warehouse of the tenant, oldest first), in two reads.
+    async fn stock_rows(
+        &self,
+        tenant: Uuid,
+        skus: Vec<db::skus::Model>,
+        threshold: i64,
+    ) -> Result<Vec<StockRow>, sea_orm::DbErr> {
+        if skus.is_empty() {
+            return Ok(Vec::new());
+        }
+        let whs = db::warehouses::Entity::find()
+            .filter(db::warehouses::Column::TenantId.eq(tenant))
+            .order_by_asc(db::warehouses::Column::CreatedAt)
+            .all(self.db.conn())
+            .await?;
+        let levels = db::stock_levels::Entity::find()
+            .filter(db::stock_levels::Column::TenantId.eq(tenant))
+            .filter(db::stock_levels::Column::SkuId.is_in(skus.iter().map(|s| s.id)))
+            .all(self.db.conn())
+            .await?;
+        let by_key: std::collections::HashMap<(Uuid, Uuid), &db::stock_levels::Model> =
+            levels.iter().map(|l| ((l.sku_id, l.warehouse_id), l)).collect();
+        Ok(skus
+            .into_iter()
+            .map(|sku| {
+                let warehouses: Vec<WarehouseStockDto> = whs
+                    .iter()
+                    .map(|w| {
+                        let l = by_key.get(&(sku.id, w.id));
+                        WarehouseStockDto {
+                            warehouse_code: w.code.clone(),
+                            on_hand: l.map_or(0, |l| l.on_hand),
+                            reserved: l.map_or(0, |l| l.reserved),
+                        }
+                    })
+                    .collect();
+                let on_hand: i64 = warehouses.iter().map(|w| w.on_hand).sum();
+                let reserved: i64 = warehouses.iter().map(|w| w.reserved).sum();
+                let available = crate::domain::sellable(on_hand, reserved, sku.safety_stock);
+                StockRow {
+                    sku_code: sku.code,
+                    name: sku.name,
+                    on_hand,
+                    reserved,
+                    safety_stock: sku.safety_stock,
+                    available,
+                    low: available <= threshold,
+                    warehouses,
+                }
+            })
+            .collect())
+    }
+
     async fn find_sku(&self, tenant: Uuid, code: &str) -> Result<db::skus::Model, ProblemResponse> {
         db::skus::Entity::find()
             .filter(db::skus::Column::TenantId.eq(tenant))

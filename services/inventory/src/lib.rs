@@ -17,9 +17,9 @@ use serde::Deserialize;
 /// inventory as the binary sees it.
 pub const SERVICE: host::Descriptor = host::Descriptor {
     name: "inventory",
-    prefixes: &["warehouses", "skus", "stock", "reservations"],
+    prefixes: &["warehouses", "skus", "stock", "reservations", "inventory"],
     consumers: &[(engine::CONSUMER, consumer::TOPICS)],
-    tables: &["warehouses", "skus", "stock_levels", "reservations", "stock_ledger"],
+    tables: &["warehouses", "skus", "stock_levels", "reservations", "stock_ledger", "inventory_settings"],
 };
 
 /// inventory's settings.

@@ -196,3 +196,61 @@ async fn held_reservations_expire_and_confirmed_ones_do_not(app: TestApp) {
     app.shutdown().await;
 }
 both!(held_reservations_expire_and_confirmed_ones_do_not);
+
+async fn the_stock_list_pages_filters_and_flags_low_stock(app: TestApp) {
+    let t = app.signup("Lister").await;
+    let other = app.signup("Neighbour").await;
+    for (code, safety, stock) in [("CUP-1", 0, 50), ("CUP-2", 2, 3), ("MUG_1", 0, 4), ("TEA", 1, 0)] {
+        app.create_sku(&t, code, safety).await;
+        if stock > 0 {
+            app.adjust(&t, code, stock).await;
+        }
+    }
+    app.create_sku(&other, "CUP-9", 0).await;
+    let list = |query: &'static str| {
+        let (app, token) = (&app, t.token.clone());
+        async move { app.get(&format!("/v1/stock{query}"), &token).await.expect(200) }
+    };
+    let codes = |page: &serde_json::Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|i| i["sku_code"].as_str().unwrap().to_owned()).collect()
+    };
+    let all = list("").await;
+    assert_eq!(codes(&all), ["CUP-1", "CUP-2", "MUG_1", "TEA"], "code order, the tenant's own only");
+    let cup2 = &all["items"][1];
+    assert_eq!(
+        (cup2["on_hand"].as_i64(), cup2["available"].as_i64(), cup2["low"].as_bool()),
+        (Some(3), Some(1), Some(false))
+    );
+    assert_eq!(cup2["warehouses"][0]["warehouse_code"], "MAIN");
+    // Default threshold 0: only what has nothing left above its safety stock is low.
+    assert_eq!(codes(&list("?low=true").await), ["TEA"]);
+    app.call(Method::PUT, "/v1/inventory/settings", Some(&t.token), Some(&json!({"low_stock_threshold": -1})), &[])
+        .await
+        .assert_problem(400, "malformed_request");
+    let set = json!({"low_stock_threshold": 4});
+    let once = app.call(Method::PUT, "/v1/inventory/settings", Some(&t.token), Some(&set), &[]).await.expect(200);
+    let twice = app.call(Method::PUT, "/v1/inventory/settings", Some(&t.token), Some(&set), &[]).await.expect(200);
+    assert_eq!((once.clone(), twice), (set.clone(), set.clone()));
+    assert_eq!(app.get("/v1/inventory/settings", &t.token).await.expect(200), set);
+    assert_eq!(app.get("/v1/inventory/settings", &other.token).await.expect(200)["low_stock_threshold"], 0);
+    assert_eq!(codes(&list("?low=true").await), ["CUP-2", "MUG_1", "TEA"]);
+    // A prefix of the code or the name; `_` and `%` are literal.
+    assert_eq!(codes(&list("?q=CUP").await), ["CUP-1", "CUP-2"]);
+    assert_eq!(codes(&list("?q=cup").await), ["CUP-1", "CUP-2"], "case-insensitive on both backends");
+    assert_eq!(codes(&list("?q=MUG_").await), ["MUG_1"]);
+    assert!(codes(&list("?q=C%25").await).is_empty());
+    assert_eq!(codes(&list("?q=SKU%20TE").await), ["TEA"], "names are `SKU <code>`");
+    // Pages of two.
+    let p1 = list("?limit=2").await;
+    assert_eq!(codes(&p1), ["CUP-1", "CUP-2"]);
+    assert_eq!(p1["next_after"], "CUP-2");
+    let p2 = list("?limit=2&after=CUP-2").await;
+    assert_eq!((codes(&p2), p2["next_after"].clone()), (vec!["MUG_1".to_owned(), "TEA".to_owned()], json!(null)));
+    let low1 = list("?low=true&limit=1").await;
+    assert_eq!((codes(&low1), low1["next_after"].clone()), (vec!["CUP-2".to_owned()], json!("CUP-2")));
+    for bad in ["/v1/stock?limit=0", "/v1/stock?limit=501", "/v1/stock?low=maybe"] {
+        assert_eq!(app.call(Method::GET, bad, Some(&t.token), None, &[]).await.status, 400, "{bad}");
+    }
+    app.call(Method::GET, "/v1/stock", None, None, &[]).await.assert_problem(401, "unauthorized");
+}
+both!(the_stock_list_pages_filters_and_flags_low_stock);

@@ -125,10 +125,10 @@ expect() { # expect <description> <command...>
 }
 count_kind() { grep -c "^kind: $2\$" "$1" || true; }
 
-expect "default: 5 Deployments, 5 Services" \
-  test "$(count_kind "$default" Deployment)$(count_kind "$default" Service)" = "55"
-expect "default: HPAs for identity, channels, orders, invoicing only" \
-  test "$(count_kind "$default" HorizontalPodAutoscaler)$(grep -A3 '^kind: HorizontalPodAutoscaler' "$default" | grep -c 'name: cairn-\(identity\|channels\|orders\|invoicing\)$')" = "44"
+expect "default: 6 Deployments, 6 Services" \
+  test "$(count_kind "$default" Deployment)$(count_kind "$default" Service)" = "66"
+expect "default: HPAs for identity, channels, orders, invoicing, dashboard only" \
+  test "$(count_kind "$default" HorizontalPodAutoscaler)$(grep -A3 '^kind: HorizontalPodAutoscaler' "$default" | grep -c 'name: cairn-\(identity\|channels\|orders\|invoicing\|dashboard\)$')" = "55"
 expect "default: chart creates the release Secret and the migrate hook Secret" \
   test "$(count_kind "$default" Secret)" = "2"
 expect "default: migrate Job is a pre-install,pre-upgrade hook" \
@@ -141,14 +141,16 @@ expect "ingress: one Ingress" test "$(count_kind "$ingress" Ingress)" = "1"
 routes_to() { grep -A4 "path: $2\$" "$1" | grep -q "name: cairn-$3\$"; }
 expect "ingress: /v1/reservations routes to inventory" routes_to "$ingress" /v1/reservations inventory
 expect "ingress: /v1/webhooks routes to channels" routes_to "$ingress" /v1/webhooks channels
-expect "ingress: / routes to identity" routes_to "$ingress" / identity
+expect "ingress: / routes to dashboard" routes_to "$ingress" / dashboard
+expect "ingress: /v1/events routes to dashboard" routes_to "$ingress" /v1/events dashboard
+expect "ingress: /v1/inventory routes to inventory" routes_to "$ingress" /v1/inventory inventory
 expect "ingress: /v1/invoices routes to invoicing" routes_to "$ingress" /v1/invoices invoicing
 expect "default: no CAIRN_PUBLIC_URL without an ingress or publicUrl" bash -c "! grep -q CAIRN_PUBLIC_URL '$default'"
 expect "ingress: CAIRN_PUBLIC_URL is the ingress host over https" \
   grep -A1 -q 'name: CAIRN_PUBLIC_URL' "$ingress"
 expect "ingress: CAIRN_PUBLIC_URL value" grep -q 'value: "https://api.cairn.example.com"' "$ingress"
 expect "every service gets the reconcile interval" \
-  test "$(grep -c 'name: CAIRN_RECONCILE_INTERVAL_SECONDS' "$default")" = "6"
+  test "$(grep -c 'name: CAIRN_RECONCILE_INTERVAL_SECONDS' "$default")" = "7"
 if "$HELM" template cairn "$chart" --set drainSeconds=30 >/dev/null 2>&1; then
   die "FAILED: drainSeconds not below terminationGracePeriodSeconds must fail the render"
 fi

@@ -49,7 +49,7 @@ pub fn api_service(parts: Option<(Apis, &str)>) -> OpenApiService<Apis, ()> {
                         "http://localhost:8080",
                         channels::reconcile::Reconciler::new(db.clone(), Default::default()),
                     ),
-                    OrdersApi::new(db.clone()),
+                    OrdersApi::new(db.clone(), kernel::SystemClock::shared()),
                     InventoryApi::new(db.clone(), engine),
                     InvoicingApi::new(
                         invoicing::Invoicing {
@@ -127,7 +127,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let (engine, mut tasks) = Engine::start(db.clone(), config.inventory_partitions, config.runs(Service::Inventory));
     let mut handlers: Vec<bus::SharedHandler> = Vec::new();
     if config.runs(Service::Orders) {
-        handlers.push(Arc::new(orders::consumer::OrdersHandler::new(db.clone())));
+        handlers.push(Arc::new(orders::consumer::OrdersHandler::new(db.clone(), kernel::SystemClock::shared())));
     }
     if config.runs(Service::Inventory) {
         handlers.push(Arc::new(inventory::consumer::OrderStockHandler::new(engine.clone())));
@@ -160,7 +160,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         HealthApi { db: Some(db.clone()), bus: Some(bus_health) },
         IdentityApi::new(db.clone(), keys.clone()),
         ChannelsApi::new(db.clone(), &public_url, reconciler),
-        OrdersApi::new(db.clone()),
+        OrdersApi::new(db.clone(), kernel::SystemClock::shared()),
         InventoryApi::new(db.clone(), engine.clone()),
         InvoicingApi::new(invoicing, Arc::new(invoicing_pdf_renderer())),
     );

@@ -1,4 +1,4 @@
-//! orders' tables.
+//! orders' tables, as sea-orm entities.
 
 store::entity!(orders, "orders", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,

@@ -1,20 +1,23 @@
-//! `/v1/orders`: list and inspect orders, and record shipments.
+//! `/v1/orders`: list and inspect orders, and record shipments. Handlers and DTOs only; the
+//! work is in [`crate::service`].
 
 use crate::{
-    db::{order_lines, order_shipments, order_timeline, orders},
-    domain::shipment::{ShipError, ShipRequest},
-    service::{self, ShipFailure},
+    domain::{
+        Order, TimelineEntry,
+        shipment::{ShipError, ShipRequest, Shipment},
+        trade_status_name,
+    },
+    service::{OrderDetail, Orders, ShipFailure},
 };
 use auth::BearerAuth;
 use chrono::{DateTime, Utc};
-use kernel::{Money, OrderStatus};
+use kernel::{OrderStatus, SharedClock};
 use poem_openapi::{
     ApiResponse, Object, OpenApi, Tags,
     param::{Path, Query},
     payload::Json,
 };
 use problem::{ApiResult, Code, Problem, ProblemResponse};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 #[derive(Tags)]
@@ -25,13 +28,13 @@ enum Tag {
 
 /// The orders HTTP API.
 pub struct OrdersApi {
-    db: store::Db,
+    orders: Orders,
 }
 
 impl OrdersApi {
-    /// Builds the API over its database.
-    pub fn new(db: store::Db) -> Self {
-        OrdersApi { db }
+    /// Builds the API over its database, telling the time by `clock`.
+    pub fn new(db: store::Db, clock: SharedClock) -> Self {
+        OrdersApi { orders: Orders::new(db, clock) }
     }
 }
 
@@ -100,15 +103,14 @@ struct ShipmentDto {
     shipped_at: DateTime<Utc>,
 }
 
-impl TryFrom<order_shipments::Model> for ShipmentDto {
-    type Error = sea_orm::DbErr;
-    fn try_from(s: order_shipments::Model) -> Result<Self, Self::Error> {
-        Ok(ShipmentDto {
-            lines: s.lines()?,
+impl From<Shipment> for ShipmentDto {
+    fn from(s: Shipment) -> Self {
+        ShipmentDto {
+            lines: s.line_ids,
             waybill_no: s.waybill_no,
             company_code: s.company_code,
-            shipped_at: s.created_at,
-        })
+            shipped_at: s.shipped_at,
+        }
     }
 }
 
@@ -176,41 +178,40 @@ fn ship_problem(e: ShipFailure) -> ProblemResponse {
     .into()
 }
 
-fn dto(
-    o: orders::Model,
-    lines: Vec<order_lines::Model>,
-    timeline: Option<Vec<order_timeline::Model>>,
-    shipments: Option<Vec<ShipmentDto>>,
-) -> OrderDto {
+fn dto(o: Order, timeline: Option<Vec<TimelineEntry>>, shipments: Option<Vec<Shipment>>) -> OrderDto {
     OrderDto {
         id: o.id,
         channel_id: o.channel_id,
         external_id: o.external_id,
-        status: o.status,
-        trade_status: o.trade_status,
+        status: o.status.as_str().to_owned(),
+        trade_status: trade_status_name(o.trade_status).to_owned(),
         modified: o.modified,
         created: o.trade_created,
         paid_at: o.paid_at,
         buyer_nick: o.buyer_nick,
         currency: o.currency,
-        payment: Money(o.payment).to_string(),
-        lines: lines
+        payment: o.payment.to_string(),
+        lines: o
+            .lines
             .into_iter()
             .map(|l| LineDto {
                 external_line_id: l.external_line_id,
                 sku_code: l.sku_code,
                 title: l.title,
                 quantity: l.quantity,
-                unit_price: Money(l.unit_price).to_string(),
-                payment: Money(l.payment).to_string(),
+                unit_price: l.unit_price.to_string(),
+                payment: l.payment.to_string(),
                 refund_status: l.refund_status,
-                reservation_state: l.reservation_state,
+                reservation_state: l.reservation.map(|r| r.as_str().to_owned()),
                 shipped_waybill: l.shipped_waybill,
             })
             .collect(),
-        timeline: timeline
-            .map(|t| t.into_iter().map(|e| TimelineDto { at: e.at, kind: e.kind, detail: e.detail }).collect()),
-        shipments,
+        timeline: timeline.map(|t| {
+            t.into_iter()
+                .map(|e| TimelineDto { at: e.at, kind: e.kind.as_str().to_owned(), detail: e.detail })
+                .collect()
+        }),
+        shipments: shipments.map(|s| s.into_iter().map(ShipmentDto::from).collect()),
     }
 }
 
@@ -226,43 +227,20 @@ impl OrdersApi {
         #[oai(validator(minimum(value = "1")))] page: Query<Option<u64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] per_page: Query<Option<u64>>,
     ) -> ApiResult<OrdersFound> {
-        let t = auth.0.tenant_id.0;
-        let mut q = orders::Entity::find().filter(orders::Column::TenantId.eq(t));
-        if let Some(s) = status.0 {
-            let s = OrderStatus::parse(&s)
-                .ok_or_else(|| Problem::new(Code::InvalidInput, format!("unknown status `{s}`")))?;
-            q = q.filter(orders::Column::Status.eq(s.as_str()));
-        }
-        if let Some(e) = external_id.0 {
-            q = q.filter(orders::Column::ExternalId.eq(e));
-        }
-        let (page, per_page) = (page.0.unwrap_or(1), per_page.0.unwrap_or(50));
-        let total = q.clone().count(self.db.conn()).await.map_err(Problem::internal)?;
-        let rows = q
-            .order_by_desc(orders::Column::TradeCreated)
-            .order_by_desc(orders::Column::Id)
-            .offset((page - 1) * per_page)
-            .limit(per_page)
-            .all(self.db.conn())
-            .await
-            .map_err(Problem::internal)?;
-        let ids: Vec<Uuid> = rows.iter().map(|o| o.id).collect();
-        let mut lines = order_lines::Entity::find()
-            .filter(order_lines::Column::TenantId.eq(t))
-            .filter(order_lines::Column::OrderId.is_in(ids))
-            .order_by_asc(order_lines::Column::LineNo)
-            .all(self.db.conn())
-            .await
-            .map_err(Problem::internal)?;
-        let items = rows
-            .into_iter()
-            .map(|o| {
-                let (mine, rest): (Vec<_>, Vec<_>) =
-                    std::mem::take(&mut lines).into_iter().partition(|l| l.order_id == o.id);
-                lines = rest;
-                dto(o, mine, None, None)
+        let status = status
+            .0
+            .map(|s| {
+                OrderStatus::parse(&s).ok_or_else(|| Problem::new(Code::InvalidInput, format!("unknown status `{s}`")))
             })
-            .collect();
+            .transpose()?;
+        let (page, per_page) = (page.0.unwrap_or(1), per_page.0.unwrap_or(50));
+        let found = self
+            .orders
+            .list(auth.0.tenant_id, status, external_id.0, page, per_page)
+            .await
+            .map_err(Problem::internal)?;
+        let items = found.items.into_iter().map(|o| dto(o, None, None)).collect();
+        let total = found.total;
         Ok(OrdersFound::Ok(Json(OrderPage { items, total, page, per_page })))
     }
 
@@ -270,31 +248,13 @@ impl OrdersApi {
     /// and its timeline.
     #[oai(path = "/orders/:id", method = "get")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<OrderFound> {
-        let t = auth.0.tenant_id.0;
-        let o = orders::Entity::find_by_id((t, id.0))
-            .one(self.db.conn())
+        let OrderDetail { order, timeline, shipments } = self
+            .orders
+            .get(auth.0.tenant_id, id.0)
             .await
             .map_err(Problem::internal)?
             .ok_or_else(|| Problem::not_found("order"))?;
-        let lines = order_lines::Entity::find()
-            .filter(order_lines::Column::TenantId.eq(t))
-            .filter(order_lines::Column::OrderId.eq(o.id))
-            .order_by_asc(order_lines::Column::LineNo)
-            .all(self.db.conn())
-            .await
-            .map_err(Problem::internal)?;
-        let timeline = order_timeline::Entity::find()
-            .filter(order_timeline::Column::TenantId.eq(t))
-            .filter(order_timeline::Column::OrderId.eq(o.id))
-            .order_by_asc(order_timeline::Column::Id)
-            .all(self.db.conn())
-            .await
-            .map_err(Problem::internal)?;
-        let shipments = service::shipments(self.db.conn(), t, o.id)
-            .await
-            .and_then(|s| s.into_iter().map(ShipmentDto::try_from).collect::<Result<Vec<_>, _>>())
-            .map_err(Problem::internal)?;
-        Ok(OrderFound::Ok(Json(dto(o, lines, Some(timeline), Some(shipments)))))
+        Ok(OrderFound::Ok(Json(dto(order, Some(timeline), Some(shipments)))))
     }
 
     /// Record that the seller shipped lines of a paid order under a waybill (all lines not yet
@@ -305,12 +265,11 @@ impl OrdersApi {
     #[oai(path = "/orders/:id/ship", method = "post")]
     async fn ship(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<NewShipment>) -> ApiResult<ShipmentDone> {
         let req = ShipRequest { company_code: body.0.company_code, waybill_no: body.0.waybill_no, lines: body.0.lines };
-        let done = service::ship(&self.db, auth.0.tenant_id, id.0, req, Utc::now()).await.map_err(ship_problem)?;
-        let shipment = ShipmentDto::try_from(done.shipment).map_err(Problem::internal)?;
+        let done = self.orders.ship(auth.0.tenant_id, id.0, req).await.map_err(ship_problem)?;
         Ok(ShipmentDone::Ok(Json(ShipmentRecorded {
             order_id: done.order_id,
             status: done.status.as_str().to_owned(),
-            shipment,
+            shipment: done.shipment.into(),
         })))
     }
 }

@@ -1,6 +1,17 @@
-//! The order state machine: pure, no I/O.
+//! The order aggregate and its state machine: pure and synchronous. No database, no HTTP, no
+//! clock and no id generator: callers pass in the time and, where an order is created, its id.
+//!
+//! - [`order`]: the order and its lines, and how a trade snapshot or a reservation change
+//!   applies to them (with the timeline entries each produces).
+//! - [`shipment`]: the seller shipping lines through Cairn.
+//! - [`events`]: `order.changed`, the event that describes an order to other services.
+//! - here: the status rules every path shares.
 
+pub mod events;
+pub mod order;
 pub mod shipment;
+
+pub use order::{Applied, Line, Order, Reserved, TimelineEntry, TimelineKind, apply_reservation, apply_trade};
 
 use kernel::{LineReservationState as Res, OrderStatus, trade::TradeStatus};
 
@@ -32,6 +43,35 @@ pub fn refine(status: OrderStatus, lines: &[Option<Res>]) -> OrderStatus {
     }
 }
 
+/// The marketplace's name for a trade status, as the snapshot's JSON spells it (and as the
+/// orders table and the API show it).
+pub fn trade_status_name(s: TradeStatus) -> &'static str {
+    match s {
+        TradeStatus::WaitBuyerPay => "WAIT_BUYER_PAY",
+        TradeStatus::WaitSellerSendGoods => "WAIT_SELLER_SEND_GOODS",
+        TradeStatus::SellerConsignedPart => "SELLER_CONSIGNED_PART",
+        TradeStatus::WaitBuyerConfirmGoods => "WAIT_BUYER_CONFIRM_GOODS",
+        TradeStatus::TradeFinished => "TRADE_FINISHED",
+        TradeStatus::TradeClosed => "TRADE_CLOSED",
+        TradeStatus::TradeClosedByMarket => "TRADE_CLOSED_BY_MARKET",
+    }
+}
+
+/// Parses [`trade_status_name`]'s names.
+pub fn parse_trade_status(s: &str) -> Option<TradeStatus> {
+    TRADE_STATUSES.into_iter().find(|t| trade_status_name(*t) == s)
+}
+
+const TRADE_STATUSES: [TradeStatus; 7] = [
+    TradeStatus::WaitBuyerPay,
+    TradeStatus::WaitSellerSendGoods,
+    TradeStatus::SellerConsignedPart,
+    TradeStatus::WaitBuyerConfirmGoods,
+    TradeStatus::TradeFinished,
+    TradeStatus::TradeClosed,
+    TradeStatus::TradeClosedByMarket,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +91,15 @@ mod tests {
     fn every_trade_status_maps() {
         assert_eq!(status_for_trade(TradeStatus::TradeClosedByMarket), OrderStatus::Cancelled);
         assert_eq!(status_for_trade(TradeStatus::WaitBuyerConfirmGoods), OrderStatus::Shipped);
+    }
+
+    #[test]
+    fn trade_status_names_are_the_snapshot_json_names() {
+        for s in TRADE_STATUSES {
+            // The names stored before this function existed were written by serde.
+            assert_eq!(serde_json::to_value(s).unwrap(), trade_status_name(s), "{s:?}");
+            assert_eq!(parse_trade_status(trade_status_name(s)), Some(s));
+        }
+        assert_eq!(parse_trade_status("wait_buyer_pay"), None);
     }
 }

@@ -4,7 +4,8 @@
 //! waybill with the same carrier and lines again is the first shipment, unchanged; the same
 //! waybill with anything else is refused.
 
-use kernel::OrderStatus;
+use super::order::{Order, TimelineEntry, TimelineKind};
+use kernel::{OrderStatus, Timestamp, events::OrderShipped};
 
 /// Longest waybill number accepted (carriers use 10-20 characters; a little room for suffixes).
 pub const MAX_WAYBILL_LEN: usize = 64;
@@ -36,6 +37,24 @@ pub struct LineFacts {
 pub struct Recorded {
     pub company_code: String,
     pub line_ids: Vec<String>,
+}
+
+/// A shipment recorded through Cairn: one waybill and the lines it carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipment {
+    pub waybill_no: String,
+    /// The carrier's code, e.g. `SF`.
+    pub company_code: String,
+    /// The marketplace line ids it carried.
+    pub line_ids: Vec<String>,
+    pub shipped_at: Timestamp,
+}
+
+impl Shipment {
+    /// The shipment as [`decide`] compares a request with it.
+    pub fn recorded(&self) -> Recorded {
+        Recorded { company_code: self.company_code.clone(), line_ids: self.line_ids.clone() }
+    }
 }
 
 /// What to do with a valid request.
@@ -171,6 +190,73 @@ pub fn decide(
     Ok(Decision::Ship { lines: target, status, whole_order })
 }
 
+/// What recording a shipment made: the shipment, the order's timeline entry, and the event
+/// that writes it back to the marketplace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Made {
+    pub shipment: Shipment,
+    pub timeline: TimelineEntry,
+    pub shipped: OrderShipped,
+}
+
+/// Carries out a [`Decision::Ship`] (`lines`, `status`, `whole_order`) for `req` on `order`:
+/// the lines take the waybill, the order the new status and a new revision.
+pub fn record(
+    order: &mut Order,
+    req: &ShipRequest,
+    lines: Vec<String>,
+    status: OrderStatus,
+    whole_order: bool,
+    now: Timestamp,
+) -> Made {
+    // `revision` is the marketplace's `modified` in µs, and every consumer applies an
+    // `order.changed` only when its revision is newer than the one it has. This change is ours,
+    // not the marketplace's, so it takes the first revision strictly newer than both the last
+    // snapshot and the present: max(revision + 1, now). The price: a marketplace snapshot
+    // whose `modified` is older than this shipment, arriving late (a delayed webhook, a
+    // reconciliation pull), is from then on stale and ignored whole, including anything new in
+    // it (say a refund the buyer got just before the seller shipped). That news is applied
+    // with the trade's next, newer snapshot (the marketplace modifies the trade again when the
+    // shipment is written back), which carries the whole trade. Clock skew between the
+    // marketplace and us widens that window by the skew.
+    let revision = (order.revision + 1).max(now.timestamp_micros());
+    let mut described = Vec::new();
+    for l in order.lines.iter_mut().filter(|l| lines.contains(&l.external_line_id)) {
+        l.shipped_waybill = Some(req.waybill_no.clone());
+        described.push(format!("{} {} ×{}", l.external_line_id, l.sku_code, l.quantity));
+    }
+    let detail = format!(
+        "Shipped {} with {} {}: {} → {}",
+        described.join(", "),
+        req.company_code,
+        req.waybill_no,
+        order.status.as_str(),
+        status.as_str()
+    );
+    order.status = status;
+    order.revision = revision;
+    order.updated_at = now;
+    let shipped = OrderShipped {
+        order_id: order.id,
+        channel_id: order.channel_id,
+        external_id: order.external_id.clone(),
+        company_code: req.company_code.clone(),
+        waybill_no: req.waybill_no.clone(),
+        external_line_ids: (!whole_order).then(|| lines.clone()),
+        shipped_at: now,
+    };
+    Made {
+        shipment: Shipment {
+            waybill_no: req.waybill_no.clone(),
+            company_code: req.company_code.clone(),
+            line_ids: lines,
+            shipped_at: now,
+        },
+        timeline: TimelineEntry { at: now, kind: TimelineKind::Shipment, detail },
+        shipped,
+    }
+}
+
 /// The status of an order whose lines (`(refunded, shipped)`) were shipped through Cairn:
 /// `shipped` once every live line is, `partially_shipped` while some are. A marketplace status
 /// that is already further along (shipped, completed, cancelled), or a hold, is kept; so is an
@@ -296,5 +382,74 @@ mod tests {
         );
         assert_eq!(with_shipments(O::Cancelled, &[(false, true)]), O::Cancelled);
         assert_eq!(with_shipments(O::Completed, &[(false, true)]), O::Completed);
+    }
+
+    #[test]
+    fn recording_a_shipment_marks_the_lines_and_moves_the_order_on() {
+        use crate::domain::order::tests::{CHANNEL, ORDER, at, paid_order};
+        let mut order = paid_order();
+        order.status = O::Allocated;
+        let before = order.revision;
+        let r = req("SF100", Some(&["O2"]));
+        let Ok(Decision::Ship { lines, status, whole_order }) = decide(order.status, &order.line_facts(), None, &r)
+        else {
+            panic!("ships")
+        };
+        let made = record(&mut order, &r, lines, status, whole_order, at(100));
+        assert_eq!(order.status, O::PartiallyShipped);
+        assert_eq!(order.revision, at(100).timestamp_micros(), "the present is newer than the last snapshot");
+        assert!(order.revision > before);
+        assert_eq!(order.updated_at, at(100));
+        assert_eq!(order.lines[0].shipped_waybill, None);
+        assert_eq!(order.lines[1].shipped_waybill.as_deref(), Some("SF100"));
+        assert_eq!(
+            made.shipment,
+            Shipment {
+                waybill_no: "SF100".into(),
+                company_code: "SF".into(),
+                line_ids: vec!["O2".into()],
+                shipped_at: at(100)
+            }
+        );
+        assert_eq!(
+            made.timeline,
+            TimelineEntry {
+                at: at(100),
+                kind: TimelineKind::Shipment,
+                detail: "Shipped O2 CAP-1 ×1 with SF SF100: allocated → partially_shipped".into()
+            }
+        );
+        assert_eq!(
+            made.shipped,
+            OrderShipped {
+                order_id: ORDER,
+                channel_id: CHANNEL,
+                external_id: "T1".into(),
+                company_code: "SF".into(),
+                waybill_no: "SF100".into(),
+                external_line_ids: Some(vec!["O2".into()]),
+                shipped_at: at(100),
+            }
+        );
+        assert_eq!(made.shipment.recorded(), Recorded { company_code: "SF".into(), line_ids: vec!["O2".into()] });
+    }
+
+    #[test]
+    fn a_whole_order_shipment_names_no_lines_and_its_revision_stays_monotonic() {
+        use crate::domain::order::tests::{at, paid_order};
+        let mut order = paid_order();
+        // A marketplace clock ahead of ours: the revision still moves forward.
+        order.revision = at(500).timestamp_micros();
+        let r = req("SF200", None);
+        let Ok(Decision::Ship { lines, status, whole_order }) = decide(order.status, &order.line_facts(), None, &r)
+        else {
+            panic!("ships")
+        };
+        let made = record(&mut order, &r, lines, status, whole_order, at(100));
+        assert_eq!(order.revision, at(500).timestamp_micros() + 1);
+        assert_eq!(order.status, O::Shipped);
+        assert_eq!(made.shipped.external_line_ids, None);
+        assert_eq!(made.shipment.line_ids, ["O1", "O2"]);
+        assert_eq!(made.timeline.detail, "Shipped O1 TEE-RED-M ×2, O2 CAP-1 ×1 with SF SF200: paid → shipped");
     }
 }

@@ -1,6 +1,8 @@
-//! orders' tables.
+//! orders' tables, as sea-orm entities.
 
-store::entity!(orders, "orders", {
+store::entity!(
+    /// One row per order: the header of the last applied snapshot and Cairn's status.
+    orders, "orders", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] id: Uuid,
     channel_id: Uuid,
@@ -22,7 +24,9 @@ store::entity!(orders, "orders", {
     hold_ttl_seconds: i64,
 });
 
-store::entity!(order_lines, "order_lines", {
+store::entity!(
+    /// An order's lines, with what inventory and shipments added to each.
+    order_lines, "order_lines", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] order_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] line_no: i32,
@@ -40,7 +44,9 @@ store::entity!(order_lines, "order_lines", {
     shipped_waybill: Option<String>,
 });
 
-store::entity!(order_timeline, "order_timeline", {
+store::entity!(
+    /// What happened to an order, and why.
+    order_timeline, "order_timeline", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] order_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] id: Uuid,
@@ -49,9 +55,11 @@ store::entity!(order_timeline, "order_timeline", {
     detail: String,
 });
 
+/// Shipments the seller recorded through Cairn: one row per (order, waybill).
 pub mod order_shipments {
     use sea_orm::entity::prelude::*;
 
+    /// One shipment.
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
     #[sea_orm(table_name = "order_shipments")]
     pub struct Model {
@@ -67,6 +75,7 @@ pub mod order_shipments {
         pub created_at: DateTimeUtc,
     }
 
+    /// None: orders' tables are joined in code.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 

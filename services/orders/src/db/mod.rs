@@ -1,0 +1,15 @@
+//! orders' persistence: the sea-orm entities, their conversions to and from the domain types,
+//! and the queries the consumer and the service run. Nothing outside `db` sees a `Model` or a
+//! `DbErr` that it has to interpret.
+
+mod batch;
+mod convert;
+pub mod entities;
+mod repo;
+
+pub use batch::{BatchKeys, OrderBatch};
+pub use entities::{order_lines, order_shipments, order_timeline, orders};
+pub use repo::{
+    OrderPage, StoredOrder, find_for_update, find_order, find_shipment, insert_shipment, insert_timeline, list_orders,
+    mark_lines_shipped, save_shipped_status, shipments, timeline,
+};

@@ -1,11 +1,10 @@
 //! `/v1/channels` (connect shops) and `/v1/webhooks/bazaar/{channel_id}` (ingress).
 
 use crate::{
-    bazaar,
+    adapters::{bazaar, shopify},
     db::{channel_pull_finds, channel_sync, channels, stock_pushes},
     ingest::{self, Ingested, Ingestor, OwnedIncoming, Source},
     reconcile::{ReconcileError, Reconciler},
-    shopify,
     writeback::{self, state},
 };
 use auth::BearerAuth;

@@ -4,14 +4,12 @@
 //! `channel.trade_received` event are committed in one transaction; everything after that
 //! runs from the outbox.
 
-pub mod bazaar;
-pub mod bazaar_client;
+pub mod adapters;
 pub mod connector;
 pub mod db;
 pub mod http;
 pub mod ingest;
 pub mod reconcile;
-pub mod shopify;
 pub mod stock;
 pub mod writeback;
 

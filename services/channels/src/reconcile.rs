@@ -10,6 +10,7 @@
 //! - One puller per shop across instances: a lease row in `channel_sync`.
 
 use crate::{
+    adapters,
     connector::{self, CallError},
     db::{channel_sync, channel_trades, channels},
     ingest::{self, Incoming, Ingested, Source},
@@ -87,7 +88,7 @@ const LEASE: ChronoDuration = ChronoDuration::minutes(5);
 impl Reconciler {
     /// A reconciler over `db`.
     pub fn new(db: store::Db, settings: Settings) -> Self {
-        Reconciler { db, http: connector::http_client(), settings }
+        Reconciler { db, http: adapters::http_client(), settings }
     }
 
     /// The settings in force.
@@ -126,7 +127,7 @@ impl Reconciler {
     /// Pulls one shop now.
     #[tracing::instrument(skip_all, fields(tenant_id = %c.tenant_id, channel_id = %c.id))]
     pub async fn reconcile(&self, c: &channels::Model) -> Result<RunReport, ReconcileError> {
-        let api = connector::api_for(c, &self.http).ok_or(ReconcileError::NotConfigured)?;
+        let api = adapters::api_for(c, &self.http).ok_or(ReconcileError::NotConfigured)?;
         let now = Utc::now();
         self.ensure_row(c, now).await?;
         let claimed = self

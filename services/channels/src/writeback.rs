@@ -15,7 +15,8 @@
 //!   call whose answer was lost is safely repeated.
 
 use crate::{
-    connector::{self, CallError, MarketplaceApi},
+    adapters,
+    connector::{CallError, MarketplaceApi},
     db::{channel_stock_levels, channels, shipment_writebacks, stock_pushes},
     stock::{self, Rules},
 };
@@ -314,7 +315,7 @@ pub struct Pass {
 impl Worker {
     /// A worker looking for due rows every `tick`.
     pub fn new(db: store::Db, tick: Duration) -> Self {
-        Worker { db, http: connector::http_client(), tick }
+        Worker { db, http: adapters::http_client(), tick }
     }
 
     /// Runs passes until `stop` turns true.
@@ -466,7 +467,7 @@ impl Worker {
     ) -> Result<Option<&'a dyn MarketplaceApi>, DbErr> {
         if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(key) {
             let c = channels::Entity::find_by_id(key).one(self.db.conn()).await?;
-            e.insert(c.as_ref().and_then(|c| connector::api_for(c, &self.http)));
+            e.insert(c.as_ref().and_then(|c| adapters::api_for(c, &self.http)));
         }
         Ok(cache.get(&key).and_then(|c| c.as_deref()))
     }

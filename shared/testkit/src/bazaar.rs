@@ -4,8 +4,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 /// Signs as Bazaar does; the same code Cairn verifies with (pinned to an independent vector in
-/// `channels::bazaar`'s tests).
-pub use channels::bazaar::sign;
+/// `channels::adapters::bazaar`'s tests).
+pub use channels::adapters::bazaar::sign;
 
 /// A trade line.
 #[derive(Debug, Clone)]

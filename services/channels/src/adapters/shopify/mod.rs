@@ -440,11 +440,11 @@ impl RefundObject {
 mod tests {
     use super::*;
 
-    const CREATE: &str = include_str!("../tests/fixtures/shopify/orders_create.json");
-    const PAID: &str = include_str!("../tests/fixtures/shopify/orders_paid.json");
-    const CANCELLED: &str = include_str!("../tests/fixtures/shopify/orders_cancelled.json");
-    const UPDATED: &str = include_str!("../tests/fixtures/shopify/orders_updated.json");
-    const REFUND: &str = include_str!("../tests/fixtures/shopify/refunds_create.json");
+    const CREATE: &str = include_str!("../../../tests/fixtures/shopify/orders_create.json");
+    const PAID: &str = include_str!("../../../tests/fixtures/shopify/orders_paid.json");
+    const CANCELLED: &str = include_str!("../../../tests/fixtures/shopify/orders_cancelled.json");
+    const UPDATED: &str = include_str!("../../../tests/fixtures/shopify/orders_updated.json");
+    const REFUND: &str = include_str!("../../../tests/fixtures/shopify/refunds_create.json");
 
     fn order(topic: &str, body: &[u8]) -> TradeSnapshot {
         match parse(topic, body) {

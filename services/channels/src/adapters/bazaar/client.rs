@@ -1,10 +1,8 @@
 //! The Bazaar Open API client (BAZAAR.md, "Open API"): signed calls for the incremental trade
 //! list, the ship write-back and item quantities.
 
-use crate::{
-    bazaar,
-    connector::{CallError, MarketplaceApi, Pulled},
-};
+use super as bazaar;
+use crate::connector::{CallError, MarketplaceApi, Pulled};
 use kernel::Timestamp;
 use kernel::signature::{self, Mac as _};
 use reqwest::{Method, StatusCode};

@@ -1,5 +1,7 @@
 //! The Bazaar protocol (BAZAAR.md): webhook signatures and the trade snapshot format.
 
+pub mod client;
+
 use kernel::signature;
 use kernel::{
     Money, Timestamp,

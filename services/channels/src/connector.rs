@@ -8,22 +8,8 @@
 //! parser, an optional `MarketplaceApi` impl and a line in `adapters::api_for` — nothing else.
 //! This module knows no adapter: the adapters depend on it, never the other way round.
 
+pub use crate::domain::retry::CallError;
 use kernel::{Timestamp, trade::TradeSnapshot};
-use std::time::Duration;
-
-/// Why a marketplace call failed, as far as retrying is concerned.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum CallError {
-    /// The marketplace asked us to slow down.
-    #[error("rate limited; retry after {0:?}")]
-    RateLimited(Duration),
-    /// Down, slow, 5xx, unauthorised (credentials can be fixed): try again later.
-    #[error("{0}")]
-    Retry(String),
-    /// The marketplace refused this call for good (e.g. another waybill already shipped it).
-    #[error("{code}: {message}")]
-    Rejected { code: String, message: String },
-}
 
 /// One trade a pull returned, or why it could not be read.
 pub type Pulled = Result<TradeSnapshot, String>;

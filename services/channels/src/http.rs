@@ -1,5 +1,10 @@
 //! `/v1/channels` (connect shops) and `/v1/webhooks/bazaar/{channel_id}` (ingress).
 
+use crate::domain::{
+    refund,
+    shop::{self, Credentials, DEFAULT_HOLD_TTL_SECONDS, MARKETPLACES},
+    webhook::MAX_SKEW_SECONDS,
+};
 use crate::{
     adapters::{bazaar, shopify},
     db::{channel_pull_finds, channel_sync, channels, stock_pushes},
@@ -50,12 +55,6 @@ impl ChannelsApi {
     }
 }
 
-/// The marketplaces a shop can be connected from.
-pub const MARKETPLACES: &[&str] = &["bazaar", "shopify"];
-
-/// The default hold of an unpaid order's stock.
-pub const DEFAULT_HOLD_TTL_SECONDS: i64 = 1800;
-
 /// A shop's Open API credentials (Bazaar: BAZAAR.md "Open API"), for reconciliation and
 /// write-backs. Without them a shop is push-only.
 #[derive(Debug, Clone, PartialEq, Object)]
@@ -102,8 +101,31 @@ fn default_percent() -> i32 {
 
 impl StockSync {
     fn of(c: &channels::Model) -> StockSync {
-        StockSync { percent: c.stock_percent, max: c.stock_max, min: c.stock_min, reserve: c.stock_reserve }
+        let r = c.stock_rules();
+        StockSync { percent: r.percent, max: r.max, min: r.min, reserve: r.reserve }
     }
+}
+
+impl ApiCredentials {
+    fn domain(&self) -> Credentials {
+        Credentials {
+            base_url: self.base_url.clone(),
+            app_key: self.app_key.clone(),
+            app_secret: self.app_secret.clone(),
+            access_token: self.access_token.clone(),
+        }
+    }
+}
+
+fn check_api(api: Option<&ApiCredentials>) -> Result<(), Problem> {
+    match api {
+        Some(a) => a.domain().check().map_err(|e| Problem::new(Code::InvalidInput, e.to_string())),
+        None => Ok(()),
+    }
+}
+
+fn same_api(c: &channels::Model, api: Option<&ApiCredentials>) -> bool {
+    c.stored_api().is(api.map(ApiCredentials::domain).as_ref())
 }
 
 impl Default for StockSync {
@@ -395,69 +417,6 @@ impl ChannelsApi {
     }
 }
 
-/// The order after a Shopify refund: lines whose every unit it returns are refunded, and the
-/// trade closes when no line is left. `None` when it changes nothing (an `orders/updated`
-/// already carried it, or it returns only part of a line). Its version is the refund's time,
-/// or just after the snapshot's when Shopify's whole-second clock puts them together.
-fn apply_refund(mut s: kernel::trade::TradeSnapshot, r: &shopify::Refund) -> Option<kernel::trade::TradeSnapshot> {
-    let mut changed = false;
-    for l in &mut s.lines {
-        if !l.refunded() && r.quantities.get(&l.external_line_id).is_some_and(|&q| q >= l.quantity) {
-            l.refund_status = "SUCCESS".into();
-            changed = true;
-        }
-    }
-    if !changed {
-        return None;
-    }
-    if s.lines.iter().all(|l| l.refunded()) {
-        s.status = kernel::trade::TradeStatus::TradeClosed;
-    }
-    s.modified = Ord::max(r.at, s.modified + chrono::Duration::microseconds(1));
-    Some(s)
-}
-
-/// The secrets a webhook may be signed with now: the current one, and for an hour after a
-/// rotation the previous one (BAZAAR.md).
-fn secrets(c: &channels::Model, now: DateTime<Utc>) -> impl Iterator<Item = &str> {
-    let previous = c
-        .previous_secret
-        .as_deref()
-        .filter(|_| c.secret_rotated_at.is_some_and(|at| now - at < chrono::Duration::hours(1)));
-    std::iter::once(c.webhook_secret.as_str()).chain(previous)
-}
-
-fn same_api(c: &channels::Model, api: Option<&ApiCredentials>) -> bool {
-    match api {
-        None => c.api_base_url.is_none(),
-        Some(a) => {
-            c.api_base_url.as_deref() == Some(a.base_url.as_str())
-                && c.app_key.as_deref() == Some(a.app_key.as_str())
-                && c.app_secret.as_deref() == Some(a.app_secret.as_str())
-                && c.access_token.as_deref() == Some(a.access_token.as_str())
-        }
-    }
-}
-
-fn check_api(api: Option<&ApiCredentials>) -> Result<(), Problem> {
-    if let Some(a) = api
-        && reqwest_free_url_ok(&a.base_url).is_none()
-    {
-        return Err(Problem::new(
-            Code::InvalidInput,
-            "api.base_url must be an http(s) URL such as https://api.bazaar.example",
-        ));
-    }
-    Ok(())
-}
-
-/// `Some(())` for an absolute http(s) URL with a host.
-fn reqwest_free_url_ok(url: &str) -> Option<()> {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
-    let host = rest.split('/').next()?;
-    (!host.is_empty() && !host.contains(char::is_whitespace)).then_some(())
-}
-
 fn header<'h>(h: &'h Header<Option<String>>, name: &str) -> Result<&'h str, Problem> {
     h.0.as_deref()
         .filter(|v| !v.is_empty())
@@ -596,13 +555,7 @@ impl ChannelsApi {
         let t = auth.0.tenant_id.0;
         let mut c = self.channel(t, id.0).await?;
         let secret = body.0.secret;
-        if secret.trim() != secret || secret.chars().any(char::is_control) {
-            return Err(Problem::new(
-                Code::InvalidInput,
-                "secret must not contain spaces at its ends or control characters",
-            )
-            .into());
-        }
+        shop::check_webhook_secret(&secret).map_err(|e| Problem::new(Code::InvalidInput, e.to_string()))?;
         if secret == c.webhook_secret {
             return Ok(ChannelFound::Ok(Json(self.dto(c, true))));
         }
@@ -680,7 +633,7 @@ impl ChannelsApi {
     async fn remove_api(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ChannelFound> {
         let t = auth.0.tenant_id.0;
         let mut c = self.channel(t, id.0).await?;
-        if c.api_base_url.is_none() && c.app_key.is_none() && c.app_secret.is_none() && c.access_token.is_none() {
+        if c.stored_api().is_empty() {
             return Ok(ChannelFound::Ok(Json(self.dto(c, false))));
         }
         let tx = self.db.write().await.map_err(Problem::internal)?;
@@ -844,7 +797,7 @@ impl ChannelsApi {
             return Err(Problem::new(Code::InvalidSignature, "X-Shopify-Hmac-Sha256 is required").into());
         };
         let now = Utc::now();
-        if !secrets(&channel, now).any(|s| shopify::verify(s, &body.0, sig)) {
+        if !channel.webhook_secrets().accepted(now).any(|s| shopify::verify(s, &body.0, sig)) {
             tracing::warn!(channel_id = %channel.id, "Shopify webhook with a bad signature rejected");
             return Err(Problem::new(Code::InvalidSignature, "The signature does not match the body").into());
         }
@@ -871,7 +824,7 @@ impl ChannelsApi {
             shopify::Inbound::Order(t) => Some(t),
             shopify::Inbound::Refund(r) => {
                 let latest = ingest::latest(&self.db, &channel, &r.order_id).await.map_err(Problem::internal)?;
-                latest.and_then(|s| apply_refund(s, &r))
+                latest.and_then(|s| refund::apply(s, &r))
             }
         };
         let outcome = match trade {
@@ -922,14 +875,14 @@ impl ChannelsApi {
             .trim()
             .parse()
             .map_err(|_| Problem::new(Code::StaleTimestamp, "X-Bazaar-Timestamp must be Unix seconds"))?;
-        if (now.timestamp() - ts_num).abs() > bazaar::MAX_SKEW_SECONDS {
+        if (now.timestamp() - ts_num).abs() > MAX_SKEW_SECONDS {
             return Err(Problem::new(
                 Code::StaleTimestamp,
-                format!("X-Bazaar-Timestamp is more than {} s from now", bazaar::MAX_SKEW_SECONDS),
+                format!("X-Bazaar-Timestamp is more than {} s from now", MAX_SKEW_SECONDS),
             )
             .into());
         }
-        if !secrets(&channel, now).any(|s| bazaar::verify(s, ts.trim(), &body.0, sig)) {
+        if !channel.webhook_secrets().accepted(now).any(|s| bazaar::verify(s, ts.trim(), &body.0, sig)) {
             tracing::warn!(channel_id = %channel.id, "webhook with a bad signature rejected");
             return Err(Problem::new(Code::InvalidSignature, "The signature does not match the body").into());
         }

@@ -7,10 +7,10 @@
 pub mod adapters;
 pub mod connector;
 pub mod db;
+pub mod domain;
 pub mod http;
 pub mod ingest;
 pub mod reconcile;
-pub mod stock;
 pub mod writeback;
 
 pub use http::ChannelsApi;

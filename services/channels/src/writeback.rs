@@ -18,7 +18,7 @@ use crate::{
     adapters,
     connector::{CallError, MarketplaceApi},
     db::{channel_stock_levels, channels, shipment_writebacks, stock_pushes},
-    stock::{self, Rules},
+    domain::{retry::backoff, stock},
 };
 use chrono::{Duration as ChronoDuration, Utc};
 use kernel::{
@@ -50,11 +50,6 @@ pub mod state {
     pub const REJECTED: &str = "rejected";
     /// The shop has no Open API credentials: nothing can be written back.
     pub const NO_API: &str = "no_api";
-}
-
-/// The rules of a connected shop.
-pub fn rules(c: &channels::Model) -> Rules {
-    Rules { percent: c.stock_percent, max: c.stock_max, min: c.stock_min, reserve: c.stock_reserve }
 }
 
 /// Turns bus events into write-back rows.
@@ -194,8 +189,9 @@ impl WritebackHandler {
         }
         let mut rows = Vec::new();
         for (t, levels) in &by_tenant {
-            let of_tenant: Vec<channels::Model> = shops.iter().filter(|c| c.tenant_id == *t).cloned().collect();
-            rows.extend(pushes(&of_tenant, levels));
+            let of_tenant: Vec<stock::Shop> =
+                shops.iter().filter(|c| c.tenant_id == *t).map(channels::Model::stock_shop).collect();
+            rows.extend(stock::plan(&of_tenant, levels));
         }
         upsert_pushes(&self.db, tx, &rows, now).await?;
         Ok(())
@@ -211,25 +207,8 @@ pub async fn plan<C: ConnectionTrait>(
     levels: &[(String, i64)],
     now: Timestamp,
 ) -> Result<(), DbErr> {
-    upsert_pushes(db, conn, &pushes(shops, levels), now).await
-}
-
-/// A push to plan: shop (tenant, channel), SKU, desired quantity.
-type Push = (Uuid, Uuid, String, i64);
-
-/// What each shop of `shops` (one tenant's) with Open API credentials should display for each
-/// `(sku, available)`, by its allocation rules.
-fn pushes(shops: &[channels::Model], levels: &[(String, i64)]) -> Vec<Push> {
-    let syncing: Vec<&channels::Model> = shops.iter().filter(|c| c.api_base_url.is_some()).collect();
-    let total_reserve: i64 = syncing.iter().map(|c| c.stock_reserve.max(0)).sum();
-    let mut out = Vec::with_capacity(syncing.len() * levels.len());
-    for c in &syncing {
-        for (sku, available) in levels {
-            let desired = stock::allocate(rules(c), *available, total_reserve - c.stock_reserve.max(0));
-            out.push((c.tenant_id, c.id, sku.clone(), desired));
-        }
-    }
-    out
+    let shops: Vec<stock::Shop> = shops.iter().map(channels::Model::stock_shop).collect();
+    upsert_pushes(db, conn, &stock::plan(&shops, levels), now).await
 }
 
 /// Stores `rows` (distinct shops and SKUs) as the desired quantities, coalescing into
@@ -237,7 +216,7 @@ fn pushes(shops: &[channels::Model], levels: &[(String, i64)]) -> Vec<Push> {
 async fn upsert_pushes<C: ConnectionTrait>(
     db: &store::Db,
     conn: &C,
-    rows: &[Push],
+    rows: &[stock::Push],
     now: Timestamp,
 ) -> Result<(), DbErr> {
     for chunk in rows.chunks(1000) {
@@ -250,8 +229,15 @@ async fn upsert_pushes<C: ConnectionTrait>(
         );
         let values = chunk
             .iter()
-            .flat_map(|(t, c, sku, desired)| {
-                [(*t).into(), (*c).into(), sku.clone().into(), (*desired).into(), now.into(), now.into()]
+            .flat_map(|p| {
+                [
+                    p.tenant_id.into(),
+                    p.channel_id.into(),
+                    p.sku_code.clone().into(),
+                    p.desired.into(),
+                    now.into(),
+                    now.into(),
+                ]
             })
             .collect();
         conn.execute_raw(store::stmt(db, &sql, values)).await?;
@@ -288,14 +274,6 @@ pub async fn replan_tenant(db: &store::Db, tenant: Uuid) -> Result<(), DbErr> {
 
 /// How long a claimed row stays invisible to other workers.
 const CLAIM: ChronoDuration = ChronoDuration::seconds(30);
-
-/// The next retry after `attempts` failures.
-fn backoff(attempts: i32, err: &CallError) -> ChronoDuration {
-    match err {
-        CallError::RateLimited(d) => ChronoDuration::from_std(*d).unwrap_or(ChronoDuration::seconds(1)),
-        _ => ChronoDuration::milliseconds((1000i64 << attempts.clamp(0, 6)).min(60_000)),
-    }
-}
 
 /// Sends due write-backs.
 #[derive(Clone)]

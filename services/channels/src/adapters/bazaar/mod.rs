@@ -9,8 +9,6 @@ use kernel::{
 };
 use serde::Deserialize;
 
-/// How far a webhook's timestamp may be from our clock, either way.
-pub const MAX_SKEW_SECONDS: i64 = 300;
 /// Largest webhook body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The topics Bazaar pushes.

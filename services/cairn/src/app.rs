@@ -48,6 +48,7 @@ pub fn api_service(parts: Option<(Apis, &str)>) -> OpenApiService<Apis, ()> {
                         db.clone(),
                         "http://localhost:8080",
                         channels::reconcile::Reconciler::new(db.clone(), Default::default()),
+                        kernel::SystemClock::shared(),
                     ),
                     OrdersApi::new(db.clone()),
                     InventoryApi::new(db.clone(), engine),
@@ -159,7 +160,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let apis = (
         HealthApi { db: Some(db.clone()), bus: Some(bus_health) },
         IdentityApi::new(db.clone(), keys.clone()),
-        ChannelsApi::new(db.clone(), &public_url, reconciler),
+        ChannelsApi::new(db.clone(), &public_url, reconciler, kernel::SystemClock::shared()),
         OrdersApi::new(db.clone()),
         InventoryApi::new(db.clone(), engine.clone()),
         InvoicingApi::new(invoicing, Arc::new(invoicing_pdf_renderer())),

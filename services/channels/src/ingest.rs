@@ -1,11 +1,17 @@
 //! The one path every trade takes into Cairn, pushed or pulled: store the raw message (dedupe,
 //! audit), keep the newest snapshot per trade, and — only when it is newer than anything seen —
 //! put `channel.trade_received` in the outbox. One transaction, so a 2xx means durable.
+//!
+//! This module owns `webhook_messages`, `channel_trades` and `channel_pull_finds`; others read
+//! them through [`latest`], [`seen_versions`] and [`recent_pull_finds`].
 
 use crate::db::{channel_pull_finds, channel_trades, channels, webhook_messages};
 use kernel::{Envelope, TenantId, Timestamp, events::TradeReceived, trade::TradeSnapshot};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict};
-use std::collections::HashSet;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::OnConflict,
+};
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// How the trade reached us.
@@ -257,6 +263,41 @@ pub async fn latest(db: &store::Db, c: &channels::Model, external_id: &str) -> R
         serde_json::from_str(&r.snapshot).map_err(|e| DbErr::Custom(format!("stored snapshot of {external_id}: {e}")))
     })
     .transpose()
+}
+
+/// The newest version (`modified` in µs) stored of each of the shop's trades `external_ids`
+/// that Cairn has seen at all.
+pub async fn seen_versions(
+    db: &store::Db,
+    c: &channels::Model,
+    external_ids: Vec<String>,
+) -> Result<HashMap<String, i64>, DbErr> {
+    Ok(channel_trades::Entity::find()
+        .filter(channel_trades::Column::TenantId.eq(c.tenant_id))
+        .filter(channel_trades::Column::ChannelId.eq(c.id))
+        .filter(channel_trades::Column::ExternalId.is_in(external_ids))
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(|r| (r.external_id, r.modified_us))
+        .collect())
+}
+
+/// The latest `limit` trade versions a shop's pulls found before push delivered them, newest
+/// first.
+pub async fn recent_pull_finds(
+    db: &store::Db,
+    tenant: Uuid,
+    channel: Uuid,
+    limit: u64,
+) -> Result<Vec<channel_pull_finds::Model>, DbErr> {
+    channel_pull_finds::Entity::find()
+        .filter(channel_pull_finds::Column::TenantId.eq(tenant))
+        .filter(channel_pull_finds::Column::ChannelId.eq(channel))
+        .order_by_desc(channel_pull_finds::Column::FoundAt)
+        .limit(limit)
+        .all(db.conn())
+        .await
 }
 
 /// An [`Incoming`] that owns its parts, to hand to the group-commit writer.

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod http;
 pub mod ingest;
 pub mod reconcile;
+pub mod service;
 pub mod writeback;
 
 pub use http::ChannelsApi;

@@ -7,12 +7,13 @@
 //! - Windows end `settle` in the past (BAZAAR.md pages are stable only for a closed window) and
 //!   span at most the marketplace's limit; the checkpoint advances per finished window, so an
 //!   outage mid-catch-up resumes where it stopped.
-//! - One puller per shop across instances: a lease row in `channel_sync`.
+//! - One puller per shop across instances: a lease row in `channel_sync`, which this module owns
+//!   (the sync report reads it through [`status`]).
 
 use crate::{
     adapters,
     connector::{self, CallError},
-    db::{channel_sync, channel_trades, channels},
+    db::{channel_sync, channels, shops},
     ingest::{self, Incoming, Ingested, Source},
 };
 use chrono::{Duration as ChronoDuration, Utc};
@@ -24,6 +25,7 @@ use sea_orm::{
 };
 use std::{collections::HashMap, time::Duration};
 use tokio::sync::watch;
+use uuid::Uuid;
 
 /// Reconciliation settings.
 #[derive(Debug, Clone)]
@@ -73,6 +75,15 @@ pub enum ReconcileError {
     Busy,
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
+}
+
+/// A shop's reconciliation row (checkpoint, schedule, counters), if it was ever pulled.
+pub async fn status(
+    db: &store::Db,
+    tenant: Uuid,
+    channel: Uuid,
+) -> Result<Option<channel_sync::Model>, sea_orm::DbErr> {
+    channel_sync::Entity::find_by_id((tenant, channel)).one(db.conn()).await
 }
 
 /// Pulls shops, on a schedule and on demand.
@@ -227,15 +238,7 @@ impl Reconciler {
         }
         for chunk in readable.chunks(100) {
             let ids: Vec<String> = chunk.iter().map(|t| t.external_id.clone()).collect();
-            let seen: HashMap<String, i64> = channel_trades::Entity::find()
-                .filter(channel_trades::Column::TenantId.eq(c.tenant_id))
-                .filter(channel_trades::Column::ChannelId.eq(c.id))
-                .filter(channel_trades::Column::ExternalId.is_in(ids))
-                .all(self.db.conn())
-                .await?
-                .into_iter()
-                .map(|r| (r.external_id, r.modified_us))
-                .collect();
+            let seen = ingest::seen_versions(&self.db, c, ids).await?;
             let mut unseen = Vec::new();
             for t in chunk {
                 if seen.get(&t.external_id).is_some_and(|&m| m >= t.modified.timestamp_micros()) {
@@ -290,12 +293,11 @@ impl Reconciler {
 
     async fn pull_due(&self) -> Result<(), sea_orm::DbErr> {
         let now = Utc::now();
-        let shops =
-            channels::Entity::find().filter(channels::Column::ApiBaseUrl.is_not_null()).all(self.db.conn()).await?;
+        let shops = shops::with_api(self.db.conn()).await?;
         if shops.is_empty() {
             return Ok(());
         }
-        let due: HashMap<(uuid::Uuid, uuid::Uuid), Timestamp> = channel_sync::Entity::find()
+        let due: HashMap<(Uuid, Uuid), Timestamp> = channel_sync::Entity::find()
             .all(self.db.conn())
             .await?
             .into_iter()

@@ -16,6 +16,23 @@ pub fn within_skew(timestamp: i64, now: Timestamp) -> bool {
     (now.timestamp() - timestamp).abs() <= MAX_SKEW_SECONDS
 }
 
+/// The longest message id stored (a longer one is refused rather than cut, which could merge
+/// two messages into one).
+pub const MAX_MESSAGE_ID_LEN: usize = 128;
+
+/// The value of a header the marketplace always sends; missing and empty are the same.
+pub fn required<'a>(value: Option<&'a str>, name: &'static str) -> Result<&'a str, WebhookError> {
+    value.filter(|v| !v.is_empty()).ok_or(WebhookError::MissingHeader(name))
+}
+
+/// Refuses a message id (from header `name`) longer than [`MAX_MESSAGE_ID_LEN`] bytes.
+pub fn check_message_id(id: &str, name: &str) -> Result<(), WebhookError> {
+    if id.len() > MAX_MESSAGE_ID_LEN {
+        return Err(WebhookError::Invalid(format!("{name} is longer than {MAX_MESSAGE_ID_LEN} characters")));
+    }
+    Ok(())
+}
+
 /// A shop's webhook secrets as stored.
 #[derive(Debug, Clone, Copy)]
 pub struct WebhookSecrets<'a> {
@@ -75,6 +92,20 @@ mod tests {
         assert!(!within_skew(t - 301, now), "a replay of an old message");
         assert!(!within_skew(t + 301, now), "a clock far ahead");
         assert!(!within_skew(0, now));
+    }
+
+    #[test]
+    fn required_headers_must_be_there_and_not_empty() {
+        assert_eq!(required(Some("msg-1"), "X-Id"), Ok("msg-1"));
+        assert_eq!(required(Some(""), "X-Id"), Err(WebhookError::MissingHeader("X-Id")));
+        assert_eq!(required(None, "X-Id").unwrap_err().to_string(), "X-Id is required");
+    }
+
+    #[test]
+    fn message_ids_are_at_most_128_bytes() {
+        assert_eq!(check_message_id(&"m".repeat(128), "X-Id"), Ok(()));
+        let err = check_message_id(&"m".repeat(129), "X-Id").unwrap_err();
+        assert_eq!(err, WebhookError::Invalid("X-Id is longer than 128 characters".into()));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The Bazaar protocol (BAZAAR.md): webhook signatures and the trade snapshot format.
 
 pub mod client;
+pub mod webhook;
 
 use kernel::signature;
 use kernel::{

@@ -48,6 +48,8 @@
 //! - **Ids** are JSON numbers up to 2^63; they become their decimal text (a decimal string is
 //!   accepted too and gives the same text). They are never read through `f64`.
 
+pub mod webhook;
+
 pub use crate::domain::refund::Refund;
 use std::collections::HashMap;
 

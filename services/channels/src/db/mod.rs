@@ -1,4 +1,9 @@
-//! channels' tables.
+//! channels' tables (entities), the domain's view of a stored shop, and the shops repository
+//! ([`shops`]). The other tables' SQL lives with the module that owns them: `ingest`
+//! (`webhook_messages`, `channel_trades`, `channel_pull_finds`), `reconcile` (`channel_sync`),
+//! `writeback` (`shipment_writebacks`, `stock_pushes`, `channel_stock_levels`).
+
+pub mod shops;
 
 use crate::domain::{
     shop::{Settings, StoredApi},

@@ -47,7 +47,11 @@ pub fn api_service(parts: Option<(Apis, &str)>) -> OpenApiService<Apis, ()> {
                     ChannelsApi::new(
                         db.clone(),
                         "http://localhost:8080",
-                        channels::reconcile::Reconciler::new(db.clone(), Default::default()),
+                        channels::reconcile::Reconciler::new(
+                            db.clone(),
+                            Default::default(),
+                            kernel::SystemClock::shared(),
+                        ),
                         kernel::SystemClock::shared(),
                     ),
                     OrdersApi::new(db.clone()),
@@ -147,11 +151,15 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     if config.runs(Service::Invoicing) {
         handlers.push(Arc::new(invoicing::consumer::InvoicingHandler::new(invoicing.clone())));
     }
-    let reconciler = channels::reconcile::Reconciler::new(db.clone(), config.reconcile.clone());
+    let reconciler =
+        channels::reconcile::Reconciler::new(db.clone(), config.reconcile.clone(), kernel::SystemClock::shared());
     if config.runs(Service::Channels) {
-        handlers.push(Arc::new(channels::writeback::WritebackHandler::new(db.clone())));
+        handlers.push(Arc::new(channels::writeback::WritebackHandler::new(db.clone(), kernel::SystemClock::shared())));
         tasks.push(reconciler.clone().start(stop_rx.clone()));
-        tasks.push(channels::writeback::Worker::new(db.clone(), config.writeback_tick).start(stop_rx.clone()));
+        tasks.push(
+            channels::writeback::Worker::new(db.clone(), config.writeback_tick, kernel::SystemClock::shared())
+                .start(stop_rx.clone()),
+        );
     }
     let (bus_health, bus_tasks) = bus::start(db.clone(), &config.transport, BINDINGS, handlers, stop_rx.clone());
     tasks.extend(bus_tasks);

@@ -6,7 +6,7 @@
 //! them through [`latest`], [`seen_versions`] and [`recent_pull_finds`].
 
 use crate::db::{channel_pull_finds, channel_trades, channels, webhook_messages};
-use kernel::{Envelope, TenantId, Timestamp, events::TradeReceived, trade::TradeSnapshot};
+use kernel::{Envelope, SharedClock, TenantId, Timestamp, events::TradeReceived, trade::TradeSnapshot};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::OnConflict,
@@ -332,6 +332,7 @@ type Job = (OwnedIncoming, tokio::sync::oneshot::Sender<Result<Ingested, String>
 #[derive(Clone)]
 pub struct Ingestor {
     db: store::Db,
+    clock: SharedClock,
     queue: std::sync::Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<Job>>>,
 }
 
@@ -339,9 +340,10 @@ pub struct Ingestor {
 pub const GROUP: usize = 256;
 
 impl Ingestor {
-    /// An ingestor over `db`; the writer task starts with the first webhook.
-    pub fn new(db: store::Db) -> Self {
-        Ingestor { db, queue: Default::default() }
+    /// An ingestor over `db`; the writer task starts with the first webhook. A group is stored
+    /// at `clock`'s time when it is written, not when each webhook arrived.
+    pub fn new(db: store::Db, clock: SharedClock) -> Self {
+        Ingestor { db, clock, queue: Default::default() }
     }
 
     /// Stores `m` (see [`ingest`]).
@@ -351,7 +353,7 @@ impl Ingestor {
         }
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = tokio::sync::mpsc::channel(4 * GROUP);
-            tokio::spawn(write_groups(self.db.clone(), rx));
+            tokio::spawn(write_groups(self.db.clone(), self.clock.clone(), rx));
             tx
         });
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -360,7 +362,7 @@ impl Ingestor {
     }
 }
 
-async fn write_groups(db: store::Db, mut rx: tokio::sync::mpsc::Receiver<Job>) {
+async fn write_groups(db: store::Db, clock: SharedClock, mut rx: tokio::sync::mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < GROUP {
@@ -369,7 +371,7 @@ async fn write_groups(db: store::Db, mut rx: tokio::sync::mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let now = chrono::Utc::now();
+        let now = clock.now();
         let together = async {
             let tx = db.write_named("webhook ingest").await?;
             let ms: Vec<Incoming<'_>> = jobs.iter().map(|(m, _)| m.borrow()).collect();

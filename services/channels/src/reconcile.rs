@@ -16,8 +16,8 @@ use crate::{
     db::{channel_sync, channels, shops},
     ingest::{self, Incoming, Ingested, Source},
 };
-use chrono::{Duration as ChronoDuration, Utc};
-use kernel::Timestamp;
+use chrono::Duration as ChronoDuration;
+use kernel::{SharedClock, Timestamp};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -92,14 +92,15 @@ pub struct Reconciler {
     db: store::Db,
     http: reqwest::Client,
     settings: Settings,
+    clock: SharedClock,
 }
 
 const LEASE: ChronoDuration = ChronoDuration::minutes(5);
 
 impl Reconciler {
-    /// A reconciler over `db`.
-    pub fn new(db: store::Db, settings: Settings) -> Self {
-        Reconciler { db, http: adapters::http_client(), settings }
+    /// A reconciler over `db`; `clock` decides when a shop is due, its windows and its lease.
+    pub fn new(db: store::Db, settings: Settings, clock: SharedClock) -> Self {
+        Reconciler { db, http: adapters::http_client(), settings, clock }
     }
 
     /// The settings in force.
@@ -139,7 +140,7 @@ impl Reconciler {
     #[tracing::instrument(skip_all, fields(tenant_id = %c.tenant_id, channel_id = %c.id))]
     pub async fn reconcile(&self, c: &channels::Model) -> Result<RunReport, ReconcileError> {
         let api = adapters::api_for(c, &self.http).ok_or(ReconcileError::NotConfigured)?;
-        let now = Utc::now();
+        let now = self.clock.now();
         self.ensure_row(c, now).await?;
         let claimed = self
             .db
@@ -190,7 +191,7 @@ impl Reconciler {
             }
             from = to;
         }
-        let done = Utc::now();
+        let done = self.clock.now();
         let next = done + ChronoDuration::from_std(self.settings.interval).unwrap_or(ChronoDuration::seconds(60));
         channel_sync::Entity::update_many()
             .col_expr(channel_sync::Column::Checkpoint, sea_orm::sea_query::Expr::value(checkpoint))
@@ -263,7 +264,7 @@ impl Reconciler {
                     trade: t,
                 })
                 .collect();
-            report.found += ingest::ingest_all(&self.db, &ms, Utc::now())
+            report.found += ingest::ingest_all(&self.db, &ms, self.clock.now())
                 .await?
                 .into_iter()
                 .filter(|r| *r == Ingested::Applied)
@@ -292,7 +293,7 @@ impl Reconciler {
     }
 
     async fn pull_due(&self) -> Result<(), sea_orm::DbErr> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let shops = shops::with_api(self.db.conn()).await?;
         if shops.is_empty() {
             return Ok(());

@@ -106,7 +106,7 @@ impl Channels {
     /// The service over `db`, pulling with `reconciler`; `clock` decides webhook skew, the
     /// rotated secret's hour and the timestamps written.
     pub fn new(db: store::Db, reconciler: Reconciler, clock: SharedClock) -> Self {
-        Channels { ingestor: Ingestor::new(db.clone()), db, reconciler, clock }
+        Channels { ingestor: Ingestor::new(db.clone(), clock.clone()), db, reconciler, clock }
     }
 
     /// One of the tenant's shops.
@@ -159,7 +159,7 @@ impl Channels {
             return Err(Error::ConnectedConcurrently);
         }
         tx.commit().await?;
-        writeback::replan_tenant(&self.db, t).await?;
+        writeback::replan_tenant(&self.db, t, self.clock.now()).await?;
         Ok(row)
     }
 
@@ -170,7 +170,7 @@ impl Channels {
         let mut c = self.get(tenant, id).await?;
         shop::check_stock_rules(&r)?;
         shops::set_stock_rules(self.db.conn(), t, c.id, r).await?;
-        writeback::replan_tenant(&self.db, t).await?;
+        writeback::replan_tenant(&self.db, t, self.clock.now()).await?;
         (c.stock_percent, c.stock_max, c.stock_min, c.stock_reserve) = (r.percent, r.max, r.min, r.reserve);
         Ok(c)
     }
@@ -213,7 +213,7 @@ impl Channels {
         writeback::resume_channel(&self.db, &*tx, t, c.id, now).await?;
         tx.commit().await?;
         tracing::info!(tenant_id = %t, channel_id = %c.id, "Open API credentials set");
-        writeback::replan_tenant(&self.db, t).await?;
+        writeback::replan_tenant(&self.db, t, self.clock.now()).await?;
         (c.api_base_url, c.app_key, c.app_secret, c.access_token) =
             (Some(a.base_url), Some(a.app_key), Some(a.app_secret), Some(a.access_token));
         Ok(c)

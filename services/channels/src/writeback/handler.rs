@@ -3,9 +3,8 @@
 
 use super::{CONSUMER, TOPICS, plan, state};
 use crate::db::{shipment_writebacks, shops};
-use chrono::Utc;
 use kernel::{
-    Envelope, Event,
+    Envelope, Event, SharedClock,
     events::{OrderShipped, StockLevelChanged},
 };
 use sea_orm::{ActiveValue::Set, EntityTrait, sea_query::OnConflict};
@@ -14,12 +13,13 @@ use uuid::Uuid;
 /// Turns bus events into write-back rows.
 pub struct WritebackHandler {
     db: store::Db,
+    clock: SharedClock,
 }
 
 impl WritebackHandler {
-    /// A handler writing to `db`.
-    pub fn new(db: store::Db) -> Self {
-        WritebackHandler { db }
+    /// A handler writing to `db`; rows are due at `clock`'s now.
+    pub fn new(db: store::Db, clock: SharedClock) -> Self {
+        WritebackHandler { db, clock }
     }
 }
 
@@ -61,7 +61,7 @@ impl bus::TxHandler for WritebackHandler {
             }
         }
         let levels = newest.into_iter().map(|((t, _), ev)| (t, ev)).collect();
-        Ok(plan::apply_levels(&self.db, tx, levels).await?)
+        Ok(plan::apply_levels(&self.db, tx, levels, self.clock.as_ref()).await?)
     }
 }
 
@@ -71,7 +71,7 @@ impl WritebackHandler {
     async fn shipped(&self, tx: &sea_orm::DatabaseTransaction, env: &Envelope) -> anyhow::Result<()> {
         let ev: OrderShipped = env.decode()?;
         let t = env.tenant_id.0;
-        let now = Utc::now();
+        let now = self.clock.now();
         let channel = shops::find(tx, t, ev.channel_id).await?;
         let has_api = channel.as_ref().is_some_and(|c| c.api_base_url.is_some());
         let row = shipment_writebacks::ActiveModel {

@@ -6,8 +6,7 @@ use crate::{
     db::{channel_stock_levels, channels, shops},
     domain::stock,
 };
-use chrono::Utc;
-use kernel::{Timestamp, events::StockLevelChanged};
+use kernel::{Clock, Timestamp, events::StockLevelChanged};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -18,6 +17,7 @@ pub(super) async fn apply_levels(
     db: &store::Db,
     tx: &sea_orm::DatabaseTransaction,
     levels: Vec<(Uuid, StockLevelChanged)>,
+    clock: &dyn Clock,
 ) -> Result<(), DbErr> {
     if levels.is_empty() {
         return Ok(());
@@ -49,7 +49,7 @@ pub(super) async fn apply_levels(
         return Ok(());
     }
     let shops = shops::of_tenants(tx, &tenants).await?;
-    let now = Utc::now();
+    let now = clock.now();
     let mut by_tenant: HashMap<Uuid, Vec<(String, i64)>> = HashMap::new();
     for (t, sku, available) in changed {
         by_tenant.entry(t).or_default().push((sku, available));
@@ -108,8 +108,8 @@ async fn lock_planning<C: ConnectionTrait>(db: &store::Db, conn: &C, tenant: Uui
 }
 
 /// Re-plans every SKU Cairn knows a level of, for one tenant (after a shop's rules changed or a
-/// shop was connected).
-pub async fn replan_tenant(db: &store::Db, tenant: Uuid) -> Result<(), DbErr> {
+/// shop was connected), as of `now`.
+pub async fn replan_tenant(db: &store::Db, tenant: Uuid, now: Timestamp) -> Result<(), DbErr> {
     let tx = db.write().await?;
     lock_planning(db, &*tx, tenant).await?;
     let shops: Vec<stock::Shop> =
@@ -121,6 +121,6 @@ pub async fn replan_tenant(db: &store::Db, tenant: Uuid) -> Result<(), DbErr> {
         .into_iter()
         .map(|l| (l.sku_code, l.available))
         .collect();
-    upsert_pushes(db, &*tx, &stock::plan(&shops, &levels), Utc::now()).await?;
+    upsert_pushes(db, &*tx, &stock::plan(&shops, &levels), now).await?;
     tx.commit().await
 }

@@ -7,8 +7,8 @@ use crate::{
     db::{shipment_writebacks, shops, stock_pushes},
     domain::retry::backoff,
 };
-use chrono::{Duration as ChronoDuration, Utc};
-use kernel::Timestamp;
+use chrono::Duration as ChronoDuration;
+use kernel::{SharedClock, Timestamp};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::{collections::HashMap, time::Duration};
 use tokio::sync::watch;
@@ -23,6 +23,7 @@ pub struct Worker {
     db: store::Db,
     http: reqwest::Client,
     tick: Duration,
+    clock: SharedClock,
 }
 
 /// What one pass sent.
@@ -33,9 +34,10 @@ pub struct Pass {
 }
 
 impl Worker {
-    /// A worker looking for due rows every `tick`.
-    pub fn new(db: store::Db, tick: Duration) -> Self {
-        Worker { db, http: adapters::http_client(), tick }
+    /// A worker looking for due rows every `tick`; `clock` decides what is due and when a
+    /// failed row is tried again.
+    pub fn new(db: store::Db, tick: Duration, clock: SharedClock) -> Self {
+        Worker { db, http: adapters::http_client(), tick, clock }
     }
 
     /// Runs passes until `stop` turns true.
@@ -64,7 +66,7 @@ impl Worker {
 
     /// Sends what is due now, once.
     pub async fn pass(&self) -> Result<Pass, DbErr> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let mut pass = Pass::default();
         let mut clients: HashMap<(Uuid, Uuid), Option<Box<dyn MarketplaceApi>>> = HashMap::new();
         let ships = shipment_writebacks::Entity::find()
@@ -83,7 +85,7 @@ impl Worker {
             let Some(api) = self.client(&mut clients, key).await? else { continue };
             let lines: Option<Vec<String>> = s.line_ids.as_deref().and_then(|l| serde_json::from_str(l).ok());
             let result = api.ship(&s.external_id, &s.company_code, &s.waybill_no, lines.as_deref()).await;
-            let done = Utc::now();
+            let done = self.clock.now();
             let mut q = shipment_writebacks::Entity::update_many()
                 .filter(shipment_writebacks::Column::TenantId.eq(s.tenant_id))
                 .filter(shipment_writebacks::Column::ChannelId.eq(s.channel_id))
@@ -137,7 +139,7 @@ impl Worker {
             let Some(api) = self.client(&mut clients, key).await? else { continue };
             let sent = p.desired;
             let result = api.set_quantity(&p.sku_code, sent).await;
-            let done = Utc::now();
+            let done = self.clock.now();
             let filter = |q: sea_orm::UpdateMany<stock_pushes::Entity>| {
                 q.filter(stock_pushes::Column::TenantId.eq(p.tenant_id))
                     .filter(stock_pushes::Column::ChannelId.eq(p.channel_id))

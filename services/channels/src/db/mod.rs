@@ -11,7 +11,9 @@ use crate::domain::{
     webhook::WebhookSecrets,
 };
 
-store::entity!(channels, "channels", {
+store::entity!(
+    /// A connected shop: its marketplace, webhook secrets, Open API credentials and stock rules.
+    channels, "channels", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] id: Uuid,
     marketplace: String,
@@ -35,7 +37,9 @@ store::entity!(channels, "channels", {
     stock_reserve: i64,
 });
 
-store::entity!(webhook_messages, "webhook_messages", {
+store::entity!(
+    /// Every message received or pulled, as received: dedupe by message id, and audit.
+    webhook_messages, "webhook_messages", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] channel_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] message_id: String,

@@ -1,7 +1,7 @@
 //! The channels consumer: `order.shipped` becomes a shipment write-back, `stock.level_changed`
 //! the stored level and a new plan of what each shop displays.
 
-use super::{CONSUMER, TOPICS, plan, state};
+use super::{plan, state};
 use crate::db::{shipment_writebacks, shops};
 use kernel::{
     Envelope, Event, SharedClock,
@@ -9,6 +9,11 @@ use kernel::{
 };
 use sea_orm::{ActiveValue::Set, EntityTrait, sea_query::OnConflict};
 use uuid::Uuid;
+
+/// The consumer name.
+pub const CONSUMER: &str = "channels";
+/// The topics it binds.
+pub const TOPICS: &[&str] = &[OrderShipped::TYPE, StockLevelChanged::TYPE];
 
 /// Turns bus events into write-back rows.
 pub struct WritebackHandler {

@@ -1,11 +1,17 @@
 //! The one path every trade takes into Cairn, pushed or pulled: store the raw message (dedupe,
 //! audit), keep the newest snapshot per trade, and — only when it is newer than anything seen —
 //! put `channel.trade_received` in the outbox. One transaction, so a 2xx means durable.
+//!
+//! This module owns `webhook_messages`, `channel_trades` and `channel_pull_finds`; others read
+//! them through [`latest`], [`seen_versions`] and [`recent_pull_finds`].
 
 use crate::db::{channel_pull_finds, channel_trades, channels, webhook_messages};
-use kernel::{Envelope, TenantId, Timestamp, events::TradeReceived, trade::TradeSnapshot};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict};
-use std::collections::HashSet;
+use kernel::{Envelope, SharedClock, TenantId, Timestamp, events::TradeReceived, trade::TradeSnapshot};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::OnConflict,
+};
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// How the trade reached us.
@@ -259,6 +265,41 @@ pub async fn latest(db: &store::Db, c: &channels::Model, external_id: &str) -> R
     .transpose()
 }
 
+/// The newest version (`modified` in µs) stored of each of the shop's trades `external_ids`
+/// that Cairn has seen at all.
+pub async fn seen_versions(
+    db: &store::Db,
+    c: &channels::Model,
+    external_ids: Vec<String>,
+) -> Result<HashMap<String, i64>, DbErr> {
+    Ok(channel_trades::Entity::find()
+        .filter(channel_trades::Column::TenantId.eq(c.tenant_id))
+        .filter(channel_trades::Column::ChannelId.eq(c.id))
+        .filter(channel_trades::Column::ExternalId.is_in(external_ids))
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(|r| (r.external_id, r.modified_us))
+        .collect())
+}
+
+/// The latest `limit` trade versions a shop's pulls found before push delivered them, newest
+/// first.
+pub async fn recent_pull_finds(
+    db: &store::Db,
+    tenant: Uuid,
+    channel: Uuid,
+    limit: u64,
+) -> Result<Vec<channel_pull_finds::Model>, DbErr> {
+    channel_pull_finds::Entity::find()
+        .filter(channel_pull_finds::Column::TenantId.eq(tenant))
+        .filter(channel_pull_finds::Column::ChannelId.eq(channel))
+        .order_by_desc(channel_pull_finds::Column::FoundAt)
+        .limit(limit)
+        .all(db.conn())
+        .await
+}
+
 /// An [`Incoming`] that owns its parts, to hand to the group-commit writer.
 pub struct OwnedIncoming {
     pub channel: channels::Model,
@@ -291,6 +332,7 @@ type Job = (OwnedIncoming, tokio::sync::oneshot::Sender<Result<Ingested, String>
 #[derive(Clone)]
 pub struct Ingestor {
     db: store::Db,
+    clock: SharedClock,
     queue: std::sync::Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<Job>>>,
 }
 
@@ -298,9 +340,10 @@ pub struct Ingestor {
 pub const GROUP: usize = 256;
 
 impl Ingestor {
-    /// An ingestor over `db`; the writer task starts with the first webhook.
-    pub fn new(db: store::Db) -> Self {
-        Ingestor { db, queue: Default::default() }
+    /// An ingestor over `db`; the writer task starts with the first webhook. A group is stored
+    /// at `clock`'s time when it is written, not when each webhook arrived.
+    pub fn new(db: store::Db, clock: SharedClock) -> Self {
+        Ingestor { db, clock, queue: Default::default() }
     }
 
     /// Stores `m` (see [`ingest`]).
@@ -310,7 +353,7 @@ impl Ingestor {
         }
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = tokio::sync::mpsc::channel(4 * GROUP);
-            tokio::spawn(write_groups(self.db.clone(), rx));
+            tokio::spawn(write_groups(self.db.clone(), self.clock.clone(), rx));
             tx
         });
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -319,7 +362,7 @@ impl Ingestor {
     }
 }
 
-async fn write_groups(db: store::Db, mut rx: tokio::sync::mpsc::Receiver<Job>) {
+async fn write_groups(db: store::Db, clock: SharedClock, mut rx: tokio::sync::mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < GROUP {
@@ -328,7 +371,7 @@ async fn write_groups(db: store::Db, mut rx: tokio::sync::mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let now = chrono::Utc::now();
+        let now = clock.now();
         let together = async {
             let tx = db.write_named("webhook ingest").await?;
             let ms: Vec<Incoming<'_>> = jobs.iter().map(|(m, _)| m.borrow()).collect();

@@ -3,16 +3,28 @@
 //! A webhook is answered 2xx only after the raw message (for dedupe and audit) and the
 //! `channel.trade_received` event are committed in one transaction; everything after that
 //! runs from the outbox.
+//!
+//! Layout, outside in; dependencies only point down the list (and `reconcile` feeds `ingest`):
+//!
+//! - [`http`]: poem-openapi handlers and DTOs, mapping [`service::Error`] to problem codes.
+//! - [`service`]: the use cases — connect a shop, change its settings, reconcile, report,
+//!   receive a webhook (verify, parse, ingest).
+//! - [`ingest`] (every trade in), [`reconcile`] (the puller), [`writeback`] (shipments and
+//!   stock out): the pipeline; each owns its tables and offers functions instead of them.
+//! - [`adapters`]: Bazaar and Shopify — webhook checks and parsing, the Bazaar Open API client,
+//!   and `api_for`, which picks a shop's client behind the [`connector`] port.
+//! - [`db`]: the entities and the shops repository.
+//! - [`domain`]: the rules, pure and synchronous (no I/O, no clock): stock allocation, refunds,
+//!   webhook secrets and skew, shop settings, retry backoff.
 
-pub mod bazaar;
-pub mod bazaar_client;
+pub mod adapters;
 pub mod connector;
 pub mod db;
+pub mod domain;
 pub mod http;
 pub mod ingest;
 pub mod reconcile;
-pub mod shopify;
-pub mod stock;
+pub mod service;
 pub mod writeback;
 
 pub use http::ChannelsApi;
@@ -52,14 +64,16 @@ impl Default for Settings {
 /// Mounts channels: its API (shops, webhook ingress) and, served, the write-back consumer,
 /// the reconciliation puller and the write-back worker.
 pub fn mount(ctx: &host::Context, settings: &Settings) -> host::Mounted<ChannelsApi> {
-    let reconciler = reconcile::Reconciler::new(ctx.db.clone(), settings.reconcile.clone());
-    let api = ChannelsApi::new(ctx.db.clone(), &ctx.public_url, reconciler.clone());
+    let (db, clock) = (&ctx.db, &ctx.clock);
+    let reconciler = reconcile::Reconciler::new(db.clone(), settings.reconcile.clone(), clock.clone());
+    let api = ChannelsApi::new(db.clone(), &ctx.public_url, reconciler.clone(), clock.clone());
     if !ctx.serve {
         return host::Mounted::api_only(api);
     }
     let tasks = vec![
         reconciler.start(ctx.stop.clone()),
-        writeback::Worker::new(ctx.db.clone(), settings.writeback_tick).start(ctx.stop.clone()),
+        writeback::Worker::new(db.clone(), settings.writeback_tick, clock.clone()).start(ctx.stop.clone()),
     ];
-    host::Mounted { api, consumers: vec![std::sync::Arc::new(writeback::WritebackHandler::new(ctx.db.clone()))], tasks }
+    let handler = writeback::WritebackHandler::new(db.clone(), clock.clone());
+    host::Mounted { api, consumers: vec![std::sync::Arc::new(handler)], tasks }
 }

@@ -7,15 +7,17 @@
 //! - Windows end `settle` in the past (BAZAAR.md pages are stable only for a closed window) and
 //!   span at most the marketplace's limit; the checkpoint advances per finished window, so an
 //!   outage mid-catch-up resumes where it stopped.
-//! - One puller per shop across instances: a lease row in `channel_sync`.
+//! - One puller per shop across instances: a lease row in `channel_sync`, which this module owns
+//!   (the sync report reads it through [`status`]).
 
 use crate::{
+    adapters,
     connector::{self, CallError},
-    db::{channel_sync, channel_trades, channels},
+    db::{channel_sync, channels, shops},
     ingest::{self, Incoming, Ingested, Source},
 };
-use chrono::{Duration as ChronoDuration, Utc};
-use kernel::Timestamp;
+use chrono::Duration as ChronoDuration;
+use kernel::{SharedClock, Timestamp};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -23,6 +25,7 @@ use sea_orm::{
 };
 use std::{collections::HashMap, time::Duration};
 use tokio::sync::watch;
+use uuid::Uuid;
 
 /// Reconciliation settings.
 #[derive(Debug, Clone)]
@@ -74,20 +77,30 @@ pub enum ReconcileError {
     Db(#[from] sea_orm::DbErr),
 }
 
+/// A shop's reconciliation row (checkpoint, schedule, counters), if it was ever pulled.
+pub async fn status(
+    db: &store::Db,
+    tenant: Uuid,
+    channel: Uuid,
+) -> Result<Option<channel_sync::Model>, sea_orm::DbErr> {
+    channel_sync::Entity::find_by_id((tenant, channel)).one(db.conn()).await
+}
+
 /// Pulls shops, on a schedule and on demand.
 #[derive(Clone)]
 pub struct Reconciler {
     db: store::Db,
     http: reqwest::Client,
     settings: Settings,
+    clock: SharedClock,
 }
 
 const LEASE: ChronoDuration = ChronoDuration::minutes(5);
 
 impl Reconciler {
-    /// A reconciler over `db`.
-    pub fn new(db: store::Db, settings: Settings) -> Self {
-        Reconciler { db, http: connector::http_client(), settings }
+    /// A reconciler over `db`; `clock` decides when a shop is due, its windows and its lease.
+    pub fn new(db: store::Db, settings: Settings, clock: SharedClock) -> Self {
+        Reconciler { db, http: adapters::http_client(), settings, clock }
     }
 
     /// The settings in force.
@@ -126,8 +139,8 @@ impl Reconciler {
     /// Pulls one shop now.
     #[tracing::instrument(skip_all, fields(tenant_id = %c.tenant_id, channel_id = %c.id))]
     pub async fn reconcile(&self, c: &channels::Model) -> Result<RunReport, ReconcileError> {
-        let api = connector::api_for(c, &self.http).ok_or(ReconcileError::NotConfigured)?;
-        let now = Utc::now();
+        let api = adapters::api_for(c, &self.http).ok_or(ReconcileError::NotConfigured)?;
+        let now = self.clock.now();
         self.ensure_row(c, now).await?;
         let claimed = self
             .db
@@ -178,7 +191,7 @@ impl Reconciler {
             }
             from = to;
         }
-        let done = Utc::now();
+        let done = self.clock.now();
         let next = done + ChronoDuration::from_std(self.settings.interval).unwrap_or(ChronoDuration::seconds(60));
         channel_sync::Entity::update_many()
             .col_expr(channel_sync::Column::Checkpoint, sea_orm::sea_query::Expr::value(checkpoint))
@@ -226,15 +239,7 @@ impl Reconciler {
         }
         for chunk in readable.chunks(100) {
             let ids: Vec<String> = chunk.iter().map(|t| t.external_id.clone()).collect();
-            let seen: HashMap<String, i64> = channel_trades::Entity::find()
-                .filter(channel_trades::Column::TenantId.eq(c.tenant_id))
-                .filter(channel_trades::Column::ChannelId.eq(c.id))
-                .filter(channel_trades::Column::ExternalId.is_in(ids))
-                .all(self.db.conn())
-                .await?
-                .into_iter()
-                .map(|r| (r.external_id, r.modified_us))
-                .collect();
+            let seen = ingest::seen_versions(&self.db, c, ids).await?;
             let mut unseen = Vec::new();
             for t in chunk {
                 if seen.get(&t.external_id).is_some_and(|&m| m >= t.modified.timestamp_micros()) {
@@ -259,7 +264,7 @@ impl Reconciler {
                     trade: t,
                 })
                 .collect();
-            report.found += ingest::ingest_all(&self.db, &ms, Utc::now())
+            report.found += ingest::ingest_all(&self.db, &ms, self.clock.now())
                 .await?
                 .into_iter()
                 .filter(|r| *r == Ingested::Applied)
@@ -288,13 +293,12 @@ impl Reconciler {
     }
 
     async fn pull_due(&self) -> Result<(), sea_orm::DbErr> {
-        let now = Utc::now();
-        let shops =
-            channels::Entity::find().filter(channels::Column::ApiBaseUrl.is_not_null()).all(self.db.conn()).await?;
+        let now = self.clock.now();
+        let shops = shops::with_api(self.db.conn()).await?;
         if shops.is_empty() {
             return Ok(());
         }
-        let due: HashMap<(uuid::Uuid, uuid::Uuid), Timestamp> = channel_sync::Entity::find()
+        let due: HashMap<(Uuid, Uuid), Timestamp> = channel_sync::Entity::find()
             .all(self.db.conn())
             .await?
             .into_iter()

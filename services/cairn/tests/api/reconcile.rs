@@ -339,7 +339,7 @@ async fn a_batch_of_stock_levels_plans_the_newest_of_each_sku(app: TestApp) {
         let ev = StockLevelChanged { sku_code: sku.into(), available, on_hand: available, reserved: 0, version };
         Envelope::new(TenantId(t.tenant_id), &ev, chrono::Utc::now(), None)
     };
-    let handler = channels::writeback::WritebackHandler::new(app.db.clone());
+    let handler = channels::writeback::WritebackHandler::new(app.db.clone(), kernel::SystemClock::shared());
     let apply = |envs: Vec<Envelope>| {
         let (db, handler) = (app.db.clone(), &handler);
         async move {

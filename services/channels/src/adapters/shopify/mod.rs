@@ -48,6 +48,9 @@
 //! - **Ids** are JSON numbers up to 2^63; they become their decimal text (a decimal string is
 //!   accepted too and gives the same text). They are never read through `f64`.
 
+pub mod webhook;
+
+pub use crate::domain::refund::Refund;
 use std::collections::HashMap;
 
 use kernel::{
@@ -78,20 +81,6 @@ pub enum Inbound {
     Order(TradeSnapshot),
     /// A refund was made on an order (`refunds/create`).
     Refund(Refund),
-}
-
-/// A refund of some of an order's lines.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Refund {
-    /// The order's id, as in [`TradeSnapshot::external_id`].
-    pub order_id: String,
-    /// The line items the refund touches, as in [`TradeLine::external_line_id`].
-    pub refunded_line_ids: Vec<String>,
-    /// Units this refund returns per line id (a line is refunded in Cairn's model only when all
-    /// its units are).
-    pub quantities: HashMap<String, i64>,
-    /// When the refund was made.
-    pub at: Timestamp,
 }
 
 /// Reads a webhook body of the given topic, or says what is wrong with it.
@@ -440,11 +429,11 @@ impl RefundObject {
 mod tests {
     use super::*;
 
-    const CREATE: &str = include_str!("../tests/fixtures/shopify/orders_create.json");
-    const PAID: &str = include_str!("../tests/fixtures/shopify/orders_paid.json");
-    const CANCELLED: &str = include_str!("../tests/fixtures/shopify/orders_cancelled.json");
-    const UPDATED: &str = include_str!("../tests/fixtures/shopify/orders_updated.json");
-    const REFUND: &str = include_str!("../tests/fixtures/shopify/refunds_create.json");
+    const CREATE: &str = include_str!("../../../tests/fixtures/shopify/orders_create.json");
+    const PAID: &str = include_str!("../../../tests/fixtures/shopify/orders_paid.json");
+    const CANCELLED: &str = include_str!("../../../tests/fixtures/shopify/orders_cancelled.json");
+    const UPDATED: &str = include_str!("../../../tests/fixtures/shopify/orders_updated.json");
+    const REFUND: &str = include_str!("../../../tests/fixtures/shopify/refunds_create.json");
 
     fn order(topic: &str, body: &[u8]) -> TradeSnapshot {
         match parse(topic, body) {

@@ -1,6 +1,19 @@
-//! channels' tables.
+//! channels' tables (entities), the domain's view of a stored shop, and the shops repository
+//! ([`shops`]). The other tables' SQL lives with the module that owns them: `ingest`
+//! (`webhook_messages`, `channel_trades`, `channel_pull_finds`), `reconcile` (`channel_sync`),
+//! `writeback` (`shipment_writebacks`, `stock_pushes`, `channel_stock_levels`).
 
-store::entity!(channels, "channels", {
+pub mod shops;
+
+use crate::domain::{
+    shop::{Settings, StoredApi},
+    stock::{self, Rules},
+    webhook::WebhookSecrets,
+};
+
+store::entity!(
+    /// A connected shop: its marketplace, webhook secrets, Open API credentials and stock rules.
+    channels, "channels", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] id: Uuid,
     marketplace: String,
@@ -17,14 +30,16 @@ store::entity!(channels, "channels", {
     app_key: Option<String>,
     app_secret: Option<String>,
     access_token: Option<String>,
-    /// Stock sync rules (see `crate::stock::allocate`).
+    /// Stock sync rules (see `crate::domain::stock::allocate`).
     stock_percent: i32,
     stock_max: Option<i64>,
     stock_min: i64,
     stock_reserve: i64,
 });
 
-store::entity!(webhook_messages, "webhook_messages", {
+store::entity!(
+    /// Every message received or pulled, as received: dedupe by message id, and audit.
+    webhook_messages, "webhook_messages", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] channel_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] message_id: String,
@@ -118,3 +133,51 @@ store::entity!(
     created_at: DateTimeUtc,
     done_at: Option<DateTimeUtc>,
 });
+
+/// The domain's view of a stored shop.
+impl channels::Model {
+    /// The shop's stock sync rules.
+    pub fn stock_rules(&self) -> Rules {
+        Rules { percent: self.stock_percent, max: self.stock_max, min: self.stock_min, reserve: self.stock_reserve }
+    }
+
+    /// The shop as stock planning sees it.
+    pub fn stock_shop(&self) -> stock::Shop {
+        stock::Shop {
+            tenant_id: self.tenant_id,
+            channel_id: self.id,
+            syncs: self.api_base_url.is_some(),
+            rules: self.stock_rules(),
+        }
+    }
+
+    /// The shop's Open API credentials, as stored.
+    pub fn stored_api(&self) -> StoredApi<'_> {
+        StoredApi {
+            base_url: self.api_base_url.as_deref(),
+            app_key: self.app_key.as_deref(),
+            app_secret: self.app_secret.as_deref(),
+            access_token: self.access_token.as_deref(),
+        }
+    }
+
+    /// What connecting this shop again must repeat.
+    pub fn settings(&self) -> Settings<'_> {
+        Settings {
+            name: &self.name,
+            hold_ttl_seconds: self.hold_ttl_seconds,
+            api: self.stored_api(),
+            webhook_secret: &self.webhook_secret,
+            stock: self.stock_rules(),
+        }
+    }
+
+    /// The secrets its webhooks may be signed with, and since when.
+    pub fn webhook_secrets(&self) -> WebhookSecrets<'_> {
+        WebhookSecrets {
+            current: &self.webhook_secret,
+            previous: self.previous_secret.as_deref(),
+            rotated_at: self.secret_rotated_at,
+        }
+    }
+}

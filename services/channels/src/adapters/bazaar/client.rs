@@ -1,10 +1,8 @@
 //! The Bazaar Open API client (BAZAAR.md, "Open API"): signed calls for the incremental trade
 //! list, the ship write-back and item quantities.
 
-use crate::{
-    bazaar,
-    connector::{CallError, MarketplaceApi, Pulled},
-};
+use super as bazaar;
+use crate::connector::{CallError, MarketplaceApi, Pulled};
 use kernel::Timestamp;
 use kernel::signature::{self, Mac as _};
 use reqwest::{Method, StatusCode};
@@ -78,6 +76,7 @@ impl BazaarClient {
     ) -> Result<serde_json::Value, CallError> {
         let mut params: Vec<(String, String)> = query.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
         params.push(("app_key".into(), self.app_key.clone()));
+        // The wall clock, not Cairn's: Bazaar checks this against its own clock.
         params.push(("timestamp".into(), chrono::Utc::now().timestamp().to_string()));
         params.push(("sign_method".into(), "hmac-sha256".into()));
         let raw = body.unwrap_or_default();

@@ -1,5 +1,7 @@
 //! Channel allocation: how much of a SKU's sellable stock each shop displays.
 
+use uuid::Uuid;
+
 /// One shop's rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
@@ -37,6 +39,45 @@ pub fn allocate(rules: Rules, available: i64, others_reserve: i64) -> i64 {
     q.min(pool)
 }
 
+/// A shop as stock planning sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shop {
+    pub tenant_id: Uuid,
+    pub channel_id: Uuid,
+    /// Whether the shop has Open API credentials: only those are pushed to, and only their
+    /// reserves are set aside.
+    pub syncs: bool,
+    pub rules: Rules,
+}
+
+/// A quantity a shop should display for a SKU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push {
+    pub tenant_id: Uuid,
+    pub channel_id: Uuid,
+    pub sku_code: String,
+    pub desired: i64,
+}
+
+/// What each syncing shop of `shops` (one tenant's) should display for each `(sku, available)`,
+/// by its rules; the reserves of the other syncing shops are taken out first.
+pub fn plan(shops: &[Shop], levels: &[(String, i64)]) -> Vec<Push> {
+    let syncing: Vec<&Shop> = shops.iter().filter(|s| s.syncs).collect();
+    let total_reserve: i64 = syncing.iter().map(|s| s.rules.reserve.max(0)).sum();
+    let mut out = Vec::with_capacity(syncing.len() * levels.len());
+    for s in &syncing {
+        for (sku, available) in levels {
+            out.push(Push {
+                tenant_id: s.tenant_id,
+                channel_id: s.channel_id,
+                sku_code: sku.clone(),
+                desired: allocate(s.rules, *available, total_reserve - s.rules.reserve.max(0)),
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +113,28 @@ mod tests {
         // Shop A reserves 10, shop B everything else at 100 %.
         assert_eq!(allocate(Rules { reserve: 10, percent: 0, ..Rules::default() }, 25, 0), 10);
         assert_eq!(allocate(Rules::default(), 25, 10), 15);
+    }
+
+    fn shop(n: u128, syncs: bool, rules: Rules) -> Shop {
+        Shop { tenant_id: Uuid::from_u128(1), channel_id: Uuid::from_u128(n), syncs, rules }
+    }
+
+    #[test]
+    fn plan_pushes_to_syncing_shops_only_and_sets_their_reserves_apart() {
+        let a = shop(10, true, Rules { reserve: 10, percent: 0, ..Rules::default() });
+        let b = shop(11, true, Rules::default());
+        let push_only = shop(12, false, Rules { reserve: 1000, ..Rules::default() });
+        let plan = plan(&[a, b, push_only], &[("TEE".into(), 25), ("MUG".into(), 5)]);
+        let got: Vec<(u128, &str, i64)> =
+            plan.iter().map(|p| (p.channel_id.as_u128(), p.sku_code.as_str(), p.desired)).collect();
+        // The push-only shop's reserve is not taken out: nothing is pushed to it.
+        assert_eq!(got, [(10, "TEE", 10), (10, "MUG", 5), (11, "TEE", 15), (11, "MUG", 0)]);
+        assert!(plan.iter().all(|p| p.tenant_id == Uuid::from_u128(1)));
+    }
+
+    #[test]
+    fn plan_without_syncing_shops_or_levels_is_empty() {
+        assert!(plan(&[shop(1, false, Rules::default())], &[("TEE".into(), 3)]).is_empty());
+        assert!(plan(&[shop(1, true, Rules::default())], &[]).is_empty());
     }
 }

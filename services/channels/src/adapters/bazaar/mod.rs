@@ -1,5 +1,8 @@
 //! The Bazaar protocol (BAZAAR.md): webhook signatures and the trade snapshot format.
 
+pub mod client;
+pub mod webhook;
+
 use kernel::signature;
 use kernel::{
     Money, Timestamp,
@@ -7,8 +10,6 @@ use kernel::{
 };
 use serde::Deserialize;
 
-/// How far a webhook's timestamp may be from our clock, either way.
-pub const MAX_SKEW_SECONDS: i64 = 300;
 /// Largest webhook body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The topics Bazaar pushes.

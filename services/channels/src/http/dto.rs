@@ -1,0 +1,347 @@
+//! The request and response bodies of `/v1/channels`, and how they map onto the service's
+//! types. Names and doc comments here are the OpenAPI schema: change them and the spec moves.
+
+use crate::{
+    db::channels,
+    domain::{
+        shop::{Credentials, NewShop},
+        stock::Rules,
+    },
+    reconcile::RunReport,
+    service, writeback,
+};
+use chrono::{DateTime, Utc};
+use kernel::Timestamp;
+use poem_openapi::{ApiResponse, Object, payload::Json};
+use uuid::Uuid;
+
+/// A shop's Open API credentials (Bazaar: BAZAAR.md "Open API"), for reconciliation and
+/// write-backs. Without them a shop is push-only.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub(super) struct ApiCredentials {
+    /// e.g. `https://api.bazaar.example` (no trailing path).
+    #[oai(validator(min_length = 8, max_length = 300))]
+    base_url: String,
+    #[oai(validator(min_length = 1, max_length = 128))]
+    app_key: String,
+    #[oai(validator(min_length = 1, max_length = 256))]
+    app_secret: String,
+    #[oai(validator(min_length = 1, max_length = 512))]
+    access_token: String,
+}
+
+/// A shop's new webhook secret.
+#[derive(Debug, Object)]
+pub(super) struct NewWebhookSecret {
+    /// Bazaar: a random string you generate; Shopify: the app's client secret.
+    #[oai(validator(min_length = 24, max_length = 256))]
+    secret: String,
+}
+
+/// How much of each SKU's sellable stock the shop displays: `percent` of what the other shops'
+/// reserves leave, at least `min` and this shop's own `reserve`, at most `max`, never more than
+/// there is.
+#[derive(Debug, Clone, Copy, PartialEq, Object)]
+pub(super) struct StockSync {
+    /// 0-100; default 100.
+    #[oai(default = "default_percent", validator(minimum(value = "0"), maximum(value = "100")))]
+    percent: i32,
+    #[oai(validator(minimum(value = "0")))]
+    max: Option<i64>,
+    #[oai(default, validator(minimum(value = "0")))]
+    min: i64,
+    /// Units set aside for this shop: the other shops never display them.
+    #[oai(default, validator(minimum(value = "0")))]
+    reserve: i64,
+}
+
+fn default_percent() -> i32 {
+    100
+}
+
+/// Where the shop's Open API is (secrets are never shown).
+#[derive(Debug, Object)]
+pub(super) struct ApiInfo {
+    base_url: String,
+    app_key: String,
+}
+
+#[derive(Debug, Object)]
+pub(super) struct NewChannel {
+    /// `bazaar` or `shopify`.
+    marketplace: String,
+    /// The marketplace's shop id (`X-Bazaar-Shop-Id`).
+    #[oai(validator(min_length = 1, max_length = 64))]
+    shop_id: String,
+    #[oai(validator(min_length = 1, max_length = 200))]
+    name: String,
+    /// How long an unpaid order holds stock (default 1800 s).
+    #[oai(validator(minimum(value = "60"), maximum(value = "604800")))]
+    hold_ttl_seconds: Option<i64>,
+    /// The shop's Open API (reconciliation pulls, shipment and stock write-backs).
+    api: Option<ApiCredentials>,
+    /// Stock sync rules (default: show everything sellable).
+    stock_sync: Option<StockSync>,
+    /// Shopify only: the app's client secret, which Shopify signs webhooks with. Bazaar
+    /// webhooks are signed with a secret Cairn generates.
+    #[oai(validator(min_length = 16, max_length = 256))]
+    webhook_secret: Option<String>,
+}
+
+/// A connected shop.
+#[derive(Debug, Object)]
+pub(super) struct ChannelDto {
+    id: Uuid,
+    marketplace: String,
+    shop_id: String,
+    name: String,
+    hold_ttl_seconds: i64,
+    /// Give this URL to the marketplace.
+    webhook_url: String,
+    /// The HMAC secret the marketplace signs webhooks with.
+    #[oai(skip_serializing_if_is_none)]
+    webhook_secret: Option<String>,
+    /// The shop's Open API, when given (reconciliation and write-backs run only then).
+    #[oai(skip_serializing_if_is_none)]
+    api: Option<ApiInfo>,
+    stock_sync: StockSync,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(ApiResponse)]
+pub(super) enum ChannelCreated {
+    /// Connected (or the same shop again, with the same secret).
+    #[oai(status = 201)]
+    Created(Json<ChannelDto>),
+}
+
+#[derive(ApiResponse)]
+pub(super) enum ChannelList {
+    /// The tenant's channels (secrets are shown only when connecting).
+    #[oai(status = 200)]
+    Ok(Json<Vec<ChannelDto>>),
+}
+
+#[derive(ApiResponse)]
+pub(super) enum ChannelFound {
+    /// One channel.
+    #[oai(status = 200)]
+    Ok(Json<ChannelDto>),
+}
+
+/// What one pull did.
+#[derive(Debug, Object)]
+pub(super) struct RunDto {
+    window_start: Option<DateTime<Utc>>,
+    window_end: Option<DateTime<Utc>>,
+    /// Trade versions the marketplace listed.
+    pulled: i64,
+    /// Versions Cairn had not received by push; they are now on their way to orders.
+    found_by_pull_only: i64,
+    /// Trades that could not be read, with why.
+    unreadable: Vec<String>,
+    /// Why the pull stopped early (the checkpoint stays at the last full window).
+    #[oai(skip_serializing_if_is_none)]
+    error: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub(super) enum Reconciled {
+    /// The pull ran.
+    #[oai(status = 200)]
+    Ok(Json<RunDto>),
+}
+
+/// The last pull.
+#[derive(Debug, Object)]
+pub(super) struct LastRun {
+    at: DateTime<Utc>,
+    window_start: Option<DateTime<Utc>>,
+    window_end: Option<DateTime<Utc>>,
+    pulled: i64,
+    found_by_pull_only: i64,
+    #[oai(skip_serializing_if_is_none)]
+    error: Option<String>,
+}
+
+/// A trade version found by pull before push delivered it.
+#[derive(Debug, Object)]
+pub(super) struct FoundDto {
+    external_id: String,
+    modified: DateTime<Utc>,
+    status: String,
+    found_at: DateTime<Utc>,
+}
+
+/// Write-backs by state.
+#[derive(Debug, Object)]
+pub(super) struct WritebackCounts {
+    shipments_pending: i64,
+    shipments_done: i64,
+    shipments_rejected: i64,
+    /// Shipped in Cairn, but the shop has no Open API credentials to write them back with.
+    shipments_without_api: i64,
+    stock_pending: i64,
+    stock_synced: i64,
+    stock_rejected: i64,
+    /// Quantities waiting because the shop's Open API credentials were removed; they are
+    /// planned and sent again once credentials are given.
+    stock_without_api: i64,
+    #[oai(skip_serializing_if_is_none)]
+    last_error: Option<String>,
+}
+
+/// How far Cairn's view of a shop can be behind the marketplace.
+#[derive(Debug, Object)]
+pub(super) struct SyncReport {
+    /// Whether the shop is pulled (it has Open API credentials).
+    reconciles: bool,
+    interval_seconds: i64,
+    /// Every trade modified before this is known to Cairn.
+    checkpoint: Option<DateTime<Utc>>,
+    /// Now − checkpoint.
+    sync_lag_seconds: Option<f64>,
+    next_pull_at: Option<DateTime<Utc>>,
+    last_run: Option<LastRun>,
+    runs: i64,
+    pulled: i64,
+    /// Trade versions that only pull delivered (push missed or had not yet delivered them).
+    found_by_pull_only: i64,
+    /// The latest 50 of them.
+    recent_found: Vec<FoundDto>,
+    writebacks: WritebackCounts,
+}
+
+#[derive(ApiResponse)]
+pub(super) enum SyncFound {
+    /// The report.
+    #[oai(status = 200)]
+    Ok(Json<SyncReport>),
+}
+
+impl From<ApiCredentials> for Credentials {
+    fn from(a: ApiCredentials) -> Self {
+        Credentials { base_url: a.base_url, app_key: a.app_key, app_secret: a.app_secret, access_token: a.access_token }
+    }
+}
+
+impl NewWebhookSecret {
+    /// The secret asked for.
+    pub(super) fn into_secret(self) -> String {
+        self.secret
+    }
+}
+
+impl From<StockSync> for Rules {
+    fn from(s: StockSync) -> Self {
+        Rules { percent: s.percent, max: s.max, min: s.min, reserve: s.reserve }
+    }
+}
+
+impl From<Rules> for StockSync {
+    fn from(r: Rules) -> Self {
+        StockSync { percent: r.percent, max: r.max, min: r.min, reserve: r.reserve }
+    }
+}
+
+impl From<NewChannel> for NewShop {
+    fn from(n: NewChannel) -> Self {
+        NewShop {
+            marketplace: n.marketplace,
+            shop_id: n.shop_id,
+            name: n.name,
+            hold_ttl_seconds: n.hold_ttl_seconds,
+            api: n.api.map(Credentials::from),
+            stock: n.stock_sync.map(Rules::from),
+            webhook_secret: n.webhook_secret,
+        }
+    }
+}
+
+impl ChannelDto {
+    /// The shop as the API shows it; its webhook URL is under `public_url`, and its webhook
+    /// secret is shown only `with_secret` (when connecting or rotating).
+    pub(super) fn new(c: channels::Model, public_url: &str, with_secret: bool) -> Self {
+        ChannelDto {
+            stock_sync: c.stock_rules().into(),
+            webhook_url: format!("{public_url}/v1/webhooks/{}/{}", c.marketplace, c.id),
+            webhook_secret: with_secret.then_some(c.webhook_secret),
+            id: c.id,
+            marketplace: c.marketplace,
+            shop_id: c.shop_id,
+            name: c.name,
+            hold_ttl_seconds: c.hold_ttl_seconds,
+            api: c
+                .api_base_url
+                .clone()
+                .map(|base_url| ApiInfo { base_url, app_key: c.app_key.clone().unwrap_or_default() }),
+            created_at: c.created_at,
+        }
+    }
+}
+
+impl From<RunReport> for RunDto {
+    fn from(r: RunReport) -> Self {
+        RunDto {
+            window_start: r.window_start,
+            window_end: r.window_end,
+            pulled: r.pulled,
+            found_by_pull_only: r.found,
+            unreadable: r.unreadable,
+            error: r.error,
+        }
+    }
+}
+
+impl From<writeback::Counts> for WritebackCounts {
+    fn from(c: writeback::Counts) -> Self {
+        WritebackCounts {
+            shipments_pending: c.shipments_pending,
+            shipments_done: c.shipments_done,
+            shipments_rejected: c.shipments_rejected,
+            shipments_without_api: c.shipments_without_api,
+            stock_pending: c.stock_pending,
+            stock_synced: c.stock_synced,
+            stock_rejected: c.stock_rejected,
+            stock_without_api: c.stock_without_api,
+            last_error: c.last_error,
+        }
+    }
+}
+
+impl From<service::SyncReport> for SyncReport {
+    fn from(r: service::SyncReport) -> Self {
+        let sync = r.sync.as_ref();
+        SyncReport {
+            reconciles: r.reconciles,
+            interval_seconds: r.interval.as_secs() as i64,
+            checkpoint: sync.and_then(|s| s.checkpoint),
+            sync_lag_seconds: r.sync_lag.map(|lag| lag.num_milliseconds() as f64 / 1000.0),
+            next_pull_at: sync.map(|s| s.next_pull_at),
+            last_run: sync.and_then(|s| {
+                s.last_run_at.map(|at| LastRun {
+                    at,
+                    window_start: s.last_window_start,
+                    window_end: s.last_window_end,
+                    pulled: s.last_pulled,
+                    found_by_pull_only: s.last_found,
+                    error: s.last_error.clone(),
+                })
+            }),
+            runs: sync.map_or(0, |s| s.runs),
+            pulled: sync.map_or(0, |s| s.pulled),
+            found_by_pull_only: sync.map_or(0, |s| s.found),
+            recent_found: r
+                .recent_found
+                .into_iter()
+                .map(|f| FoundDto {
+                    external_id: f.external_id,
+                    modified: Timestamp::from_timestamp_micros(f.modified_us).unwrap_or_default(),
+                    status: f.status,
+                    found_at: f.found_at,
+                })
+                .collect(),
+            writebacks: r.writebacks.into(),
+        }
+    }
+}

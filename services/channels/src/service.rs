@@ -169,7 +169,9 @@ impl Channels {
         let t = tenant.0;
         let mut c = self.get(tenant, id).await?;
         shop::check_stock_rules(&r)?;
-        shops::set_stock_rules(self.db.conn(), t, c.id, r).await?;
+        let tx = self.db.write().await?;
+        shops::set_stock_rules(&*tx, t, c.id, r).await?;
+        tx.commit().await?;
         writeback::replan_tenant(&self.db, t, self.clock.now()).await?;
         (c.stock_percent, c.stock_max, c.stock_min, c.stock_reserve) = (r.percent, r.max, r.min, r.reserve);
         Ok(c)
@@ -186,9 +188,11 @@ impl Channels {
             return Ok(c);
         }
         let now = self.clock.now();
-        if !shops::rotate_secret(&self.db, self.db.conn(), t, c.id, &c.webhook_secret, &secret, now).await? {
+        let tx = self.db.write().await?;
+        if !shops::rotate_secret(&self.db, &*tx, t, c.id, &c.webhook_secret, &secret, now).await? {
             return Err(Error::SecretChangedConcurrently);
         }
+        tx.commit().await?;
         tracing::info!(tenant_id = %t, channel_id = %c.id, "webhook secret rotated");
         c.previous_secret = Some(std::mem::replace(&mut c.webhook_secret, secret));
         c.secret_rotated_at = Some(now);

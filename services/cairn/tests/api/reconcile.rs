@@ -589,6 +589,10 @@ async fn reconcile_and_sync_reject_bad_input(app: TestApp) {
         (&first["id"], &first["webhook_secret"], &again["stock_sync"]),
         (&again["id"], &again["webhook_secret"], &first["stock_sync"])
     );
+    // The same URL with a trailing slash is the same shop (it is stored without it).
+    let mut slashed = body.clone();
+    slashed["api"]["base_url"] = json!("http://127.0.0.1:9/");
+    assert_eq!(app.post("/v1/channels", &t.token, &slashed).await.expect(201)["id"], first["id"]);
     let mut other_api = body.clone();
     other_api["api"]["access_token"] = json!("b");
     app.post("/v1/channels", &t.token, &other_api).await.assert_problem(409, "already_exists");

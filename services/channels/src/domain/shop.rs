@@ -142,9 +142,12 @@ impl NewShop {
     /// Whether this request repeats the connection `existing` of the same shop, so that it may
     /// answer with that one instead of a conflict. A secret left out repeats any secret.
     pub fn repeats(&self, existing: &Settings<'_>) -> bool {
+        // Compared as stored (without a trailing `/`), or a retry that kept the slash would
+        // be a conflict with the shop it created.
+        let api = self.api.clone().map(Credentials::trimmed);
         existing.name == self.name
             && existing.hold_ttl_seconds == self.hold_ttl_seconds()
-            && existing.api.is(self.api.as_ref())
+            && existing.api.is(api.as_ref())
             && self.webhook_secret.as_deref().is_none_or(|s| s == existing.webhook_secret)
             && existing.stock == self.stock_rules()
     }

@@ -13,7 +13,8 @@ pub const PREVIOUS_SECRET_GRACE: chrono::Duration = chrono::Duration::hours(1);
 /// Whether a webhook signed at `timestamp` (Unix seconds) may be accepted at `now`: a replay of
 /// a captured message stops working after [`MAX_SKEW_SECONDS`].
 pub fn within_skew(timestamp: i64, now: Timestamp) -> bool {
-    (now.timestamp() - timestamp).abs() <= MAX_SKEW_SECONDS
+    // `abs_diff`: a timestamp near i64::MIN must not overflow into "close enough".
+    now.timestamp().abs_diff(timestamp) <= MAX_SKEW_SECONDS as u64
 }
 
 /// The longest message id stored (a longer one is refused rather than cut, which could merge
@@ -77,6 +78,15 @@ pub enum WebhookError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_an_overflow() {
+        let now = chrono::Utc::now();
+        assert!(!within_skew(i64::MIN, now));
+        assert!(!within_skew(i64::MAX, now));
+        assert!(within_skew(now.timestamp() - MAX_SKEW_SECONDS, now));
+        assert!(!within_skew(now.timestamp() + MAX_SKEW_SECONDS + 1, now));
+    }
 
     fn at(s: &str) -> Timestamp {
         chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc)

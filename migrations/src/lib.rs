@@ -12,6 +12,7 @@ mod m0002_invoicing;
 mod m0003_channel_sync;
 mod m0004_shipments;
 mod m0005_inventory_settings;
+mod m0006_order_lists;
 
 /// Applies Cairn's migrations in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_channel_sync::Migration),
             Box::new(m0004_shipments::Migration),
             Box::new(m0005_inventory_settings::Migration),
+            Box::new(m0006_order_lists::Migration),
         ]
     }
 }

@@ -2,12 +2,13 @@
 //! work is in [`crate::service`].
 
 use crate::{
+    db::{Cursor, OrderFilter, Paging},
     domain::{
         Order, TimelineEntry,
         shipment::{ShipError, ShipRequest, Shipment},
         trade_status_name,
     },
-    service::{OrderDetail, Orders, ShipFailure},
+    service::{OrderDetail, Orders, ShipFailure, StatsError},
 };
 use auth::BearerAuth;
 use chrono::{DateTime, Utc};
@@ -141,9 +142,73 @@ struct ShipmentRecorded {
 #[derive(Debug, Object)]
 struct OrderPage {
     items: Vec<OrderDto>,
+    /// How many orders match the filters in all.
     total: u64,
-    page: u64,
-    per_page: u64,
+    /// The page number asked for (null when paging by `cursor`).
+    page: Option<u64>,
+    /// The page size (null when paging by `cursor`; see `limit`).
+    per_page: Option<u64>,
+    /// Pass as `cursor` for the next page; null when this page is the last.
+    next_cursor: Option<String>,
+}
+
+/// Orders per status.
+#[derive(Debug, Object)]
+struct StatusCountsDto {
+    total: i64,
+    /// Every status (`pending_payment`, `paid`, `allocated`, …) with its count.
+    by_status: std::collections::BTreeMap<String, i64>,
+}
+
+#[derive(ApiResponse)]
+enum CountsFound {
+    /// The counts.
+    #[oai(status = 200)]
+    Ok(Json<StatusCountsDto>),
+}
+
+/// Orders created in one bucket of time.
+#[derive(Debug, Object)]
+struct BucketDto {
+    start: DateTime<Utc>,
+    orders: i64,
+}
+
+/// The tenant's orders created since a time: by status, and per bucket (for a chart).
+#[derive(Debug, Object)]
+struct StatsDto {
+    since: DateTime<Utc>,
+    total: i64,
+    by_status: std::collections::BTreeMap<String, i64>,
+    /// Every bucket from `since` to now, oldest first; quiet ones as 0.
+    buckets: Vec<BucketDto>,
+}
+
+#[derive(ApiResponse)]
+enum StatsFound {
+    /// The figures.
+    #[oai(status = 200)]
+    Ok(Json<StatsDto>),
+}
+
+/// A keyset cursor as the API shows it: `<trade created, µs>.<order id>`.
+fn cursor_string(c: Cursor) -> String {
+    format!("{}.{}", c.trade_created.timestamp_micros(), c.id.simple())
+}
+
+fn parse_cursor(s: &str) -> Result<Cursor, Problem> {
+    let bad = || Problem::new(Code::InvalidInput, "`cursor` is not one this API returned");
+    let (micros, id) = s.split_once('.').ok_or_else(bad)?;
+    let trade_created = micros.parse().ok().and_then(DateTime::<Utc>::from_timestamp_micros).ok_or_else(bad)?;
+    Ok(Cursor { trade_created, id: Uuid::parse_str(id).map_err(|_| bad())? })
+}
+
+fn status_filter(status: Option<String>) -> Result<Option<OrderStatus>, Problem> {
+    status
+        .map(|s| {
+            OrderStatus::parse(&s).ok_or_else(|| Problem::new(Code::InvalidInput, format!("unknown status `{s}`")))
+        })
+        .transpose()
 }
 
 #[derive(ApiResponse)]
@@ -217,31 +282,122 @@ fn dto(o: Order, timeline: Option<Vec<TimelineEntry>>, shipments: Option<Vec<Shi
 
 #[OpenApi(prefix_path = "/v1", tag = "Tag::Orders")]
 impl OrdersApi {
-    /// List orders, newest first; filter by `status` or the marketplace's `external_id`.
+    /// List orders, newest first (by when the trade was created). Every filter given must
+    /// hold: `status`, the marketplace's `external_id`, the shop (`channel_id`), the trade's
+    /// creation time (`created_from` inclusive, `created_to` exclusive), part of the buyer's
+    /// nick (`buyer`, any case), a line's `sku_code`. Page by `page`/`per_page`, or — for
+    /// deep lists, where it stays as fast as the first page — by `limit` and the
+    /// `next_cursor` of the page before.
     #[oai(path = "/orders", method = "get")]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         auth: BearerAuth,
         status: Query<Option<String>>,
         external_id: Query<Option<String>>,
-        #[oai(validator(minimum(value = "1")))] page: Query<Option<u64>>,
+        channel_id: Query<Option<Uuid>>,
+        created_from: Query<Option<DateTime<Utc>>>,
+        created_to: Query<Option<DateTime<Utc>>>,
+        #[oai(validator(max_length = 100))] buyer: Query<Option<String>>,
+        #[oai(validator(max_length = 64))] sku_code: Query<Option<String>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] per_page: Query<Option<u64>>,
+        /// Page size when paging by cursor (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u64>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(max_length = 64))]
+        cursor: Query<Option<String>>,
     ) -> ApiResult<OrdersFound> {
-        let status = status
-            .0
-            .map(|s| {
-                OrderStatus::parse(&s).ok_or_else(|| Problem::new(Code::InvalidInput, format!("unknown status `{s}`")))
-            })
-            .transpose()?;
-        let (page, per_page) = (page.0.unwrap_or(1), per_page.0.unwrap_or(50));
-        let found = self
-            .orders
-            .list(auth.0.tenant_id, status, external_id.0, page, per_page)
-            .await
-            .map_err(Problem::internal)?;
-        let items = found.items.into_iter().map(|o| dto(o, None, None)).collect();
-        let total = found.total;
-        Ok(OrdersFound::Ok(Json(OrderPage { items, total, page, per_page })))
+        let f = OrderFilter {
+            status: status_filter(status.0)?,
+            external_id: external_id.0,
+            channel_id: channel_id.0,
+            created_from: created_from.0,
+            created_to: created_to.0,
+            buyer: buyer.0,
+            sku_code: sku_code.0,
+        };
+        let keyset = cursor.0.is_some() || limit.0.is_some();
+        if keyset && (page.0.is_some() || per_page.0.is_some()) {
+            return Err(
+                Problem::new(Code::InvalidInput, "page by `page`/`per_page` or by `limit`/`cursor`, not both").into()
+            );
+        }
+        let paging = if keyset {
+            Paging::After { after: cursor.0.as_deref().map(parse_cursor).transpose()?, limit: limit.0.unwrap_or(50) }
+        } else {
+            Paging::Offset { page: page.0.unwrap_or(1), per_page: per_page.0.unwrap_or(50) }
+        };
+        let found = self.orders.list(auth.0.tenant_id, &f, paging).await.map_err(Problem::internal)?;
+        let (page, per_page) = match paging {
+            Paging::Offset { page, per_page } => (Some(page), Some(per_page)),
+            Paging::After { .. } => (None, None),
+        };
+        Ok(OrdersFound::Ok(Json(OrderPage {
+            items: found.items.into_iter().map(|o| dto(o, None, None)).collect(),
+            total: found.total,
+            page,
+            per_page,
+            next_cursor: found.next.map(cursor_string),
+        })))
+    }
+
+    /// How many orders are in each status, with the same filters as the list (but `status`):
+    /// the counts on the list's status tabs.
+    #[oai(path = "/orders/counts", method = "get")]
+    async fn counts(
+        &self,
+        auth: BearerAuth,
+        external_id: Query<Option<String>>,
+        channel_id: Query<Option<Uuid>>,
+        created_from: Query<Option<DateTime<Utc>>>,
+        created_to: Query<Option<DateTime<Utc>>>,
+        #[oai(validator(max_length = 100))] buyer: Query<Option<String>>,
+        #[oai(validator(max_length = 64))] sku_code: Query<Option<String>>,
+    ) -> ApiResult<CountsFound> {
+        let f = OrderFilter {
+            status: None,
+            external_id: external_id.0,
+            channel_id: channel_id.0,
+            created_from: created_from.0,
+            created_to: created_to.0,
+            buyer: buyer.0,
+            sku_code: sku_code.0,
+        };
+        let c = self.orders.counts(auth.0.tenant_id, &f).await.map_err(Problem::internal)?;
+        Ok(CountsFound::Ok(Json(StatusCountsDto { total: c.total, by_status: c.by_status })))
+    }
+
+    /// The tenant's orders whose trade was created since `since` (at most 7 days back): how
+    /// many are in each status, and how many were created in each `bucket_seconds` (60–86,400,
+    /// default 60) up to now.
+    #[oai(path = "/orders/stats", method = "get")]
+    async fn stats(
+        &self,
+        auth: BearerAuth,
+        since: Query<DateTime<Utc>>,
+        bucket_seconds: Query<Option<i64>>,
+    ) -> ApiResult<StatsFound> {
+        let s = self.orders.stats(auth.0.tenant_id, since.0, bucket_seconds.0.unwrap_or(60)).await.map_err(
+            |e| match e {
+                StatsError::Window(w) => Problem::new(Code::InvalidInput, w.to_string()),
+                StatsError::Unknown(e) => Problem::internal(e),
+            },
+        )?;
+        Ok(StatsFound::Ok(Json(StatsDto {
+            since: s.since,
+            total: s.counts.total,
+            by_status: s.counts.by_status,
+            buckets: s
+                .buckets
+                .into_iter()
+                .map(|(start, orders)| BucketDto {
+                    start: DateTime::from_timestamp(start, 0).unwrap_or_default(),
+                    orders,
+                })
+                .collect(),
+        })))
     }
 
     /// One order with its lines (each with its reservation state and waybill), its shipments

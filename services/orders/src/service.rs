@@ -2,15 +2,17 @@
 //! [`crate::domain`], reads and writes through [`crate::db`], the time from the clock.
 
 use crate::{
-    db::{self, OrderPage},
+    db::{self, OrderFilter, OrderPage, Paging},
     domain::{
         Order, TimelineEntry,
         events::order_changed,
         shipment::{self, Decision, ShipError, ShipRequest, Shipment},
+        stats,
     },
 };
 use chrono::SubsecRound;
-use kernel::{Envelope, OrderStatus, SharedClock, TenantId};
+use kernel::{Envelope, OrderStatus, SharedClock, TenantId, Timestamp};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Why a shipment was not recorded. Nothing changed in any case.
@@ -43,6 +45,32 @@ pub struct Shipped {
     pub created: bool,
 }
 
+/// Orders per status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCounts {
+    pub total: i64,
+    /// Every status, by its wire name.
+    pub by_status: BTreeMap<String, i64>,
+}
+
+/// What the dashboard's overview charts.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    pub since: Timestamp,
+    pub counts: StatusCounts,
+    /// (bucket start in Unix seconds, orders created in it), oldest first.
+    pub buckets: Vec<(i64, i64)>,
+}
+
+/// Why there are no stats.
+#[derive(Debug, thiserror::Error)]
+pub enum StatsError {
+    #[error(transparent)]
+    Window(#[from] stats::WindowError),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
 /// An order with its timeline and the shipments recorded for it.
 #[derive(Debug, Clone)]
 pub struct OrderDetail {
@@ -66,17 +94,32 @@ impl Orders {
         Orders { db, clock }
     }
 
-    /// The tenant's orders with `status` and `external_id` (each when given), newest first,
-    /// page `page` (from 1) of `per_page`.
-    pub async fn list(
-        &self,
-        tenant: TenantId,
-        status: Option<OrderStatus>,
-        external_id: Option<String>,
-        page: u64,
-        per_page: u64,
-    ) -> anyhow::Result<OrderPage> {
-        Ok(db::list_orders(self.db.conn(), tenant, status, external_id, page, per_page).await?)
+    /// The tenant's orders `f` selects, newest first, a page at a time.
+    pub async fn list(&self, tenant: TenantId, f: &OrderFilter, paging: Paging) -> anyhow::Result<OrderPage> {
+        Ok(db::list_orders(self.db.conn(), tenant, f, paging).await?)
+    }
+
+    /// How many of the tenant's orders `f` selects are in each status (every status, 0 for
+    /// none), and in all.
+    pub async fn counts(&self, tenant: TenantId, f: &OrderFilter) -> anyhow::Result<StatusCounts> {
+        let rows = db::count_by_status(self.db.conn(), tenant, f).await?;
+        let by_status: BTreeMap<String, i64> = OrderStatus::ALL
+            .iter()
+            .map(|s| (s.as_str().to_owned(), rows.iter().find(|(r, _)| r == s.as_str()).map_or(0, |(_, n)| *n)))
+            .collect();
+        Ok(StatusCounts { total: rows.iter().map(|(_, n)| n).sum(), by_status })
+    }
+
+    /// The tenant's orders created since `since`: by status, and per `bucket_seconds` up to
+    /// now (quiet buckets as 0).
+    pub async fn stats(&self, tenant: TenantId, since: Timestamp, bucket_seconds: i64) -> Result<Stats, StatsError> {
+        let now = self.clock.now();
+        stats::check_window(since, now, bucket_seconds)?;
+        let f = OrderFilter { created_from: Some(since), ..OrderFilter::default() };
+        let counts = self.counts(tenant, &f).await?;
+        let counted =
+            db::created_per_bucket(self.db.conn(), tenant, since, bucket_seconds).await.map_err(anyhow::Error::from)?;
+        Ok(Stats { since, counts, buckets: stats::dense(since, now, bucket_seconds, &counted) })
     }
 
     /// The tenant's order `id` with its timeline and shipments; `None` when the tenant has no

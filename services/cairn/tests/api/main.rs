@@ -26,6 +26,7 @@ mod inventory;
 mod invoicing;
 mod isolation;
 mod layout;
+mod orders;
 mod reconcile;
 mod shipping;
 mod shopify;

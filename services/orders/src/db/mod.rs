@@ -10,6 +10,7 @@ mod repo;
 pub use batch::{BatchKeys, OrderBatch};
 pub use entities::{order_lines, order_shipments, order_timeline, orders};
 pub use repo::{
-    OrderPage, StoredOrder, find_for_update, find_order, find_shipment, insert_shipment, insert_timeline, list_orders,
-    mark_lines_shipped, save_shipped_status, shipments, timeline,
+    Cursor, OrderFilter, OrderPage, Paging, StoredOrder, count_by_status, created_per_bucket, find_for_update,
+    find_order, find_shipment, insert_shipment, insert_timeline, list_orders, mark_lines_shipped, save_shipped_status,
+    shipments, timeline,
 };

@@ -5,7 +5,7 @@ use super::{
     entities::{order_lines, order_shipments, order_timeline, orders},
 };
 use crate::domain::{Order, TimelineEntry, shipment::Shipment};
-use kernel::{OrderStatus, TenantId, trade::TradeSnapshot};
+use kernel::{OrderStatus, TenantId, Timestamp, trade::TradeSnapshot};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::Expr,
@@ -75,34 +75,116 @@ pub async fn find_order<C: ConnectionTrait>(conn: &C, tenant: TenantId, id: Uuid
 pub struct OrderPage {
     pub items: Vec<Order>,
     pub total: u64,
+    /// Where the next page starts, when there may be one.
+    pub next: Option<Cursor>,
 }
 
-/// The tenant's orders with `status` and `external_id` (each when given), newest first, page
-/// `page` (from 1) of `per_page`.
+/// Which of a tenant's orders a list or a count covers; every field that is set must hold.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    /// The marketplace's trade id.
+    pub external_id: Option<String>,
+    pub channel_id: Option<Uuid>,
+    /// The trade was created at or after.
+    pub created_from: Option<Timestamp>,
+    /// The trade was created before.
+    pub created_to: Option<Timestamp>,
+    /// Part of the buyer's nick, any case.
+    pub buyer: Option<String>,
+    /// A line has this SKU.
+    pub sku_code: Option<String>,
+}
+
+/// A position in the newest-first order of orders: the page after it starts with the next
+/// older one. Keyset paging, so page 100 costs what page 1 does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub trade_created: Timestamp,
+    pub id: Uuid,
+}
+
+/// How a list is paged.
+#[derive(Debug, Clone, Copy)]
+pub enum Paging {
+    /// Page `page` (from 1) of `per_page`.
+    Offset { page: u64, per_page: u64 },
+    /// `limit` orders after `after` (from the newest when `None`).
+    After { after: Option<Cursor>, limit: u64 },
+}
+
+/// `LIKE` escaping with `\`, for a pattern built from what a person typed.
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The tenant's orders `f` selects.
+fn filtered(tenant: TenantId, f: &OrderFilter) -> sea_orm::Select<orders::Entity> {
+    use sea_orm::sea_query::{ExprTrait as _, Func, LikeExpr, Query};
+    let mut q = orders::Entity::find().filter(orders::Column::TenantId.eq(tenant.0));
+    if let Some(s) = f.status {
+        q = q.filter(orders::Column::Status.eq(s.as_str()));
+    }
+    if let Some(e) = &f.external_id {
+        q = q.filter(orders::Column::ExternalId.eq(e.clone()));
+    }
+    if let Some(c) = f.channel_id {
+        q = q.filter(orders::Column::ChannelId.eq(c));
+    }
+    if let Some(from) = f.created_from {
+        q = q.filter(orders::Column::TradeCreated.gte(from));
+    }
+    if let Some(to) = f.created_to {
+        q = q.filter(orders::Column::TradeCreated.lt(to));
+    }
+    if let Some(b) = f.buyer.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        // lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
+        let pattern = LikeExpr::new(format!("%{}%", like_escape(&b.to_lowercase()))).escape('\\');
+        q = q.filter(Expr::expr(Func::lower(Expr::col(orders::Column::BuyerNick))).like(pattern));
+    }
+    if let Some(sku) = &f.sku_code {
+        let with_sku = Query::select()
+            .column(order_lines::Column::OrderId)
+            .from(order_lines::Entity)
+            .and_where(Expr::col(order_lines::Column::TenantId).eq(tenant.0))
+            .and_where(Expr::col(order_lines::Column::SkuCode).eq(sku.clone()))
+            .to_owned();
+        q = q.filter(orders::Column::Id.in_subquery(with_sku));
+    }
+    q
+}
+
+/// The tenant's orders `f` selects, newest first (by the trade's creation), a page at a time.
 pub async fn list_orders<C: ConnectionTrait>(
     conn: &C,
     tenant: TenantId,
-    status: Option<OrderStatus>,
-    external_id: Option<String>,
-    page: u64,
-    per_page: u64,
+    f: &OrderFilter,
+    paging: Paging,
 ) -> Result<OrderPage, DbErr> {
     let t = tenant.0;
-    let mut q = orders::Entity::find().filter(orders::Column::TenantId.eq(t));
-    if let Some(s) = status {
-        q = q.filter(orders::Column::Status.eq(s.as_str()));
-    }
-    if let Some(e) = external_id {
-        q = q.filter(orders::Column::ExternalId.eq(e));
-    }
+    let q = filtered(tenant, f);
     let total = q.clone().count(conn).await?;
-    let rows = q
-        .order_by_desc(orders::Column::TradeCreated)
-        .order_by_desc(orders::Column::Id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-        .all(conn)
-        .await?;
+    let q = q.order_by_desc(orders::Column::TradeCreated).order_by_desc(orders::Column::Id);
+    let (q, limit) = match paging {
+        Paging::Offset { page, per_page } => (q.offset(page.saturating_sub(1).saturating_mul(per_page)), per_page),
+        Paging::After { after, limit } => {
+            let q = match after {
+                None => q,
+                Some(c) => q.filter(
+                    sea_orm::Condition::any().add(orders::Column::TradeCreated.lt(c.trade_created)).add(
+                        sea_orm::Condition::all()
+                            .add(orders::Column::TradeCreated.eq(c.trade_created))
+                            .add(orders::Column::Id.lt(c.id)),
+                    ),
+                ),
+            };
+            (q, limit)
+        }
+    };
+    let rows = q.limit(limit).all(conn).await?;
+    let next = (rows.len() as u64 == limit)
+        .then(|| rows.last().map(|o| Cursor { trade_created: o.trade_created, id: o.id }))
+        .flatten();
     let ids: Vec<Uuid> = rows.iter().map(|o| o.id).collect();
     let mut lines: HashMap<Uuid, Vec<order_lines::Model>> = HashMap::new();
     for l in order_lines::Entity::find()
@@ -121,7 +203,7 @@ pub async fn list_orders<C: ConnectionTrait>(
             convert::order(o, mine).map(|(order, _)| order)
         })
         .collect::<Result<_, _>>()?;
-    Ok(OrderPage { items, total })
+    Ok(OrderPage { items, total, next })
 }
 
 /// The timeline of the tenant's order `order_id`, oldest first.
@@ -223,4 +305,45 @@ pub async fn save_shipped_status<C: ConnectionTrait>(conn: &C, o: &Order) -> Res
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// How many of the tenant's orders `f` selects are in each status (statuses with none are
+/// left out).
+pub async fn count_by_status<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    f: &OrderFilter,
+) -> Result<Vec<(String, i64)>, DbErr> {
+    filtered(tenant, f)
+        .select_only()
+        .column(orders::Column::Status)
+        .column_as(orders::Column::Id.count(), "n")
+        .group_by(orders::Column::Status)
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+/// The tenant's orders created at or after `since`, counted per `bucket_seconds`: (bucket
+/// start in Unix seconds, orders), buckets without orders left out.
+pub async fn created_per_bucket<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    since: Timestamp,
+    bucket_seconds: i64,
+) -> Result<Vec<(i64, i64)>, DbErr> {
+    let epoch = match conn.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "floor(extract(epoch from trade_created))",
+        _ => "strftime('%s', trade_created)",
+    };
+    let bucket = Expr::cust(format!("cast({epoch} as bigint) / {bucket_seconds} * {bucket_seconds}"));
+    let f = OrderFilter { created_from: Some(since), ..OrderFilter::default() };
+    filtered(tenant, &f)
+        .select_only()
+        .column_as(bucket.clone(), "bucket")
+        .column_as(orders::Column::Id.count(), "n")
+        .group_by(bucket)
+        .into_tuple()
+        .all(conn)
+        .await
 }

@@ -5,11 +5,13 @@
 //!   applies to them (with the timeline entries each produces).
 //! - [`shipment`]: the seller shipping lines through Cairn.
 //! - [`events`]: `order.changed`, the event that describes an order to other services.
+//! - [`stats`]: orders per time bucket, for charts.
 //! - here: the status rules every path shares.
 
 pub mod events;
 pub mod order;
 pub mod shipment;
+pub mod stats;
 
 pub use order::{Applied, Line, Order, Reserved, TimelineEntry, TimelineKind, apply_reservation, apply_trade};
 

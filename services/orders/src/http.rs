@@ -289,7 +289,7 @@ impl OrdersApi {
     /// deep lists, where it stays as fast as the first page — by `limit` and the
     /// `next_cursor` of the page before.
     #[oai(path = "/orders", method = "get")]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // one per query parameter
     async fn list(
         &self,
         auth: BearerAuth,
@@ -346,6 +346,7 @@ impl OrdersApi {
     /// How many orders are in each status, with the same filters as the list (but `status`):
     /// the counts on the list's status tabs.
     #[oai(path = "/orders/counts", method = "get")]
+    #[allow(clippy::too_many_arguments)] // one per query parameter
     async fn counts(
         &self,
         auth: BearerAuth,

@@ -69,6 +69,18 @@ impl From<ReconcileError> for Error {
     }
 }
 
+/// One SKU of a stock-sync preview.
+#[derive(Debug)]
+pub struct Preview {
+    pub sku_code: String,
+    /// Sellable now.
+    pub available: i64,
+    /// What the shop is meant to display now (`None` before its first plan).
+    pub shown_now: Option<i64>,
+    /// What it would display with the previewed rules.
+    pub shown: i64,
+}
+
 /// How far Cairn's view of a shop can be behind the marketplace.
 #[derive(Debug)]
 pub struct SyncReport {
@@ -175,6 +187,18 @@ impl Channels {
         writeback::replan_tenant(&self.db, t, self.clock.now()).await?;
         (c.stock_percent, c.stock_max, c.stock_min, c.stock_reserve) = (r.percent, r.max, r.min, r.reserve);
         Ok(c)
+    }
+
+    /// What the shop would display for each SKU with rules `r`, beside what it is meant to
+    /// display now; nothing changes.
+    pub async fn preview_stock_rules(&self, tenant: TenantId, id: Uuid, r: Rules) -> Result<Vec<Preview>, Error> {
+        let c = self.get(tenant, id).await?;
+        shop::check_stock_rules(&r)?;
+        let rows = writeback::preview(&self.db, tenant.0, c.id, r).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(sku_code, available, shown_now, shown)| Preview { sku_code, available, shown_now, shown })
+            .collect())
     }
 
     /// Makes `secret` the shop's webhook secret; the previous one stays accepted for an hour.

@@ -636,3 +636,38 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+async fn stock_sync_rules_are_previewed_before_they_are_saved(app: TestApp) {
+    let sim = bazaar_sim::spawn(SimConfig::ephemeral()).await.unwrap();
+    let t = app.signup("Preview").await;
+    let other = app.signup("Nosy").await;
+    for (code, stock) in [("P-1", 100), ("P-2", 7)] {
+        app.create_sku(&t, code, 0).await;
+        app.adjust(&t, code, stock).await;
+    }
+    // A syncing shop that sets 10 units aside, and a push-only shop to preview.
+    let synced = connect(&app, &sim, &t, "shop-reserve", Some(json!({"reserve": 10}))).await;
+    let push_only = app.connect_bazaar(&t, "shop-push", None).await;
+    app.settle().await;
+    let path = format!("/v1/channels/{}/stock-sync/preview", push_only.id);
+    let preview = app.post(&path, &t.token, &json!({"percent": 50, "max": 40})).await.expect(200);
+    let items = preview["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{preview}");
+    // Half of what the other shop's reserve leaves, capped at 40; never more than there is.
+    assert_eq!(items[0], json!({"sku_code": "P-1", "available": 100, "shown_now": null, "shown": 40}));
+    assert_eq!(items[1], json!({"sku_code": "P-2", "available": 7, "shown_now": null, "shown": 0}));
+    // The syncing shop's own preview shows what it displays now beside the new figure.
+    let mine = app
+        .post(&format!("/v1/channels/{synced}/stock-sync/preview"), &t.token, &json!({"percent": 10, "reserve": 10}))
+        .await
+        .expect(200);
+    assert_eq!(mine["items"][0], json!({"sku_code": "P-1", "available": 100, "shown_now": 100, "shown": 10}));
+    // Nothing was saved or planned by a preview.
+    let ch = app.get(&format!("/v1/channels/{synced}"), &t.token).await.expect(200);
+    assert_eq!(ch["stock_sync"], json!({"percent": 100, "max": null, "min": 0, "reserve": 10}));
+    app.post(&path, &t.token, &json!({"percent": 50, "min": 10, "max": 5})).await.assert_problem(400, "invalid_input");
+    assert_eq!(app.post(&path, &t.token, &json!({"percent": 101})).await.status, 400);
+    app.post(&path, &other.token, &json!({"percent": 50})).await.assert_problem(404, "not_found");
+    let _ = sim.shutdown().await;
+}
+both!(stock_sync_rules_are_previewed_before_they_are_saved);

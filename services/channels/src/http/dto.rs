@@ -55,6 +55,25 @@ pub(super) struct StockSync {
     reserve: i64,
 }
 
+/// One SKU of a stock-sync preview.
+#[derive(Debug, Object)]
+pub(super) struct PreviewItem {
+    pub sku_code: String,
+    /// Sellable now.
+    pub available: i64,
+    /// What the shop is meant to display now under its current rules (null before the first
+    /// plan, e.g. no stock level yet).
+    pub shown_now: Option<i64>,
+    /// What it would display under the rules previewed.
+    pub shown: i64,
+}
+
+/// What the shop would display under the rules previewed.
+#[derive(Debug, Object)]
+pub(super) struct StockPreview {
+    pub items: Vec<PreviewItem>,
+}
+
 fn default_percent() -> i32 {
     100
 }
@@ -120,6 +139,13 @@ pub(super) enum ChannelList {
     /// The tenant's channels (secrets are shown only when connecting).
     #[oai(status = 200)]
     Ok(Json<Vec<ChannelDto>>),
+}
+
+#[derive(ApiResponse)]
+pub(super) enum PreviewFound {
+    /// What the shop would display.
+    #[oai(status = 200)]
+    Ok(Json<StockPreview>),
 }
 
 #[derive(ApiResponse)]

@@ -15,8 +15,8 @@ use crate::{
 };
 use auth::BearerAuth;
 use dto::{
-    ApiCredentials, ChannelCreated, ChannelDto, ChannelFound, ChannelList, NewChannel, NewWebhookSecret, Reconciled,
-    StockSync, SyncFound,
+    ApiCredentials, ChannelCreated, ChannelDto, ChannelFound, ChannelList, NewChannel, NewWebhookSecret, PreviewFound,
+    PreviewItem, Reconciled, StockPreview, StockSync, SyncFound,
 };
 use kernel::SharedClock;
 use poem_openapi::{
@@ -99,6 +99,29 @@ impl ChannelsApi {
     async fn set_stock_sync(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<StockSync>) -> ApiResult<ChannelFound> {
         let c = self.service.set_stock_rules(auth.0.tenant_id, id.0, body.0.into()).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
+    }
+
+    /// What the shop would display for each SKU under these stock sync rules (the other shops'
+    /// rules as they are), beside what it displays now. Changes nothing; a push-only shop is
+    /// shown what it would display if it had Open API credentials.
+    #[oai(path = "/channels/:id/stock-sync/preview", method = "post", tag = "Tag::Channels")]
+    async fn preview_stock_sync(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<StockSync>,
+    ) -> ApiResult<PreviewFound> {
+        let rows = self.service.preview_stock_rules(auth.0.tenant_id, id.0, body.0.into()).await?;
+        let items = rows
+            .into_iter()
+            .map(|p| PreviewItem {
+                sku_code: p.sku_code,
+                available: p.available,
+                shown_now: p.shown_now,
+                shown: p.shown,
+            })
+            .collect();
+        Ok(PreviewFound::Ok(Json(StockPreview { items })))
     }
 
     /// Rotate the secret this shop's webhooks are signed with. The previous secret is still

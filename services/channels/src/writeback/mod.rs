@@ -25,5 +25,5 @@ mod worker;
 
 pub use channel::{Counts, counts, pause_channel, resume_channel};
 pub use handler::{CONSUMER, TOPICS, WritebackHandler};
-pub use plan::replan_tenant;
+pub use plan::{preview, replan_tenant};
 pub use worker::{Pass, Worker};

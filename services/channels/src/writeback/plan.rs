@@ -3,7 +3,7 @@
 //! levels kept in `channel_stock_levels`.
 
 use crate::{
-    db::{channel_stock_levels, channels, shops},
+    db::{channel_stock_levels, channels, shops, stock_pushes},
     domain::stock,
 };
 use kernel::{Clock, Timestamp, events::StockLevelChanged};
@@ -105,6 +105,54 @@ async fn lock_planning<C: ConnectionTrait>(db: &store::Db, conn: &C, tenant: Uui
         conn.execute_raw(store::stmt(db, "select pg_advisory_xact_lock(?)", vec![key.into()])).await?;
     }
     Ok(())
+}
+
+/// What a shop would display for each SKU Cairn knows a level of, with `rules` instead of its
+/// own (the other shops' rules as they are), beside what it is meant to display now: (SKU,
+/// sellable, desired now — `None` before the first plan —, with `rules`), in SKU order. The
+/// shop is planned as if it synced, so a push-only shop sees what it would show. Reads only.
+pub async fn preview(
+    db: &store::Db,
+    tenant: Uuid,
+    channel: Uuid,
+    rules: stock::Rules,
+) -> Result<Vec<(String, i64, Option<i64>, i64)>, DbErr> {
+    let conn = db.conn();
+    let shops: Vec<stock::Shop> = shops::of_tenant(conn, tenant)
+        .await?
+        .iter()
+        .map(channels::Model::stock_shop)
+        .map(|s| if s.channel_id == channel { stock::Shop { syncs: true, rules, ..s } } else { s })
+        .collect();
+    let mut levels: Vec<(String, i64)> = channel_stock_levels::Entity::find()
+        .filter(channel_stock_levels::Column::TenantId.eq(tenant))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|l| (l.sku_code, l.available))
+        .collect();
+    levels.sort();
+    let now: HashMap<String, i64> = stock_pushes::Entity::find()
+        .filter(stock_pushes::Column::TenantId.eq(tenant))
+        .filter(stock_pushes::Column::ChannelId.eq(channel))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.sku_code, p.desired))
+        .collect();
+    let planned: HashMap<String, i64> = stock::plan(&shops, &levels)
+        .into_iter()
+        .filter(|p| p.channel_id == channel)
+        .map(|p| (p.sku_code, p.desired))
+        .collect();
+    Ok(levels
+        .into_iter()
+        .map(|(sku, available)| {
+            let shown = planned.get(&sku).copied().unwrap_or(0);
+            let current = now.get(&sku).copied();
+            (sku, available, current, shown)
+        })
+        .collect())
 }
 
 /// Re-plans every SKU Cairn knows a level of, for one tenant (after a shop's rules changed or a

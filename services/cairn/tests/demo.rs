@@ -49,7 +49,9 @@ async fn demo_trades_reach_cairn_by_webhook_and_a_restart_finds_everything_again
     let demo = demo::start(fast(&dir.0), &cairn::Launch(cairn::Settings::default())).await.expect("the demo starts");
     assert_eq!(demo.shops.len(), 2);
     assert!((8..=12).contains(&demo.skus.len()));
-    assert!(demo.welcome().contains(demo::DEMO_EMAIL) && demo.welcome().contains(&demo.sim.url()));
+    let welcome = demo.welcome();
+    assert!(welcome.contains(demo::DEMO_EMAIL) && welcome.contains(&demo.sim.url()));
+    assert!(welcome.contains(&format!("dashboard {}/", demo.url())), "the welcome names the dashboard: {welcome}");
 
     // Each shop was connected with its Open API credentials (for pulls and write-backs).
     for shop in &demo.shops {

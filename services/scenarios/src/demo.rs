@@ -268,8 +268,8 @@ impl Demo {
         let sim = self.sim.url();
         let mut s = String::new();
         s += &format!("Cairn demo is up — data in {}\n", self.data_dir.display());
-        s += &format!("  Cairn     {url}   (API docs {url}/docs, health {url}/healthz)\n");
-        s += &format!("  log in    {DEMO_EMAIL} / {DEMO_PASSWORD}\n");
+        s += &format!("  dashboard {url}/   ← open this; log in as {DEMO_EMAIL} / {DEMO_PASSWORD}\n");
+        s += &format!("  API       {url}/v1   (docs {url}/docs, health {url}/healthz)\n");
         s += &format!("  Bazaar    {sim}   (the marketplace simulator: Open API under /api/v1, admin under /admin)\n");
         s += &format!("  app       key {}  secret {}\n", self.sim.app_key(), self.sim.app_secret());
         for shop in &self.shops {

@@ -36,7 +36,8 @@ export function App() {
   }, [session, qc]);
 
   if (!session) {
-    const next = location === '/login' || location === '/signup' ? '' : location;
+    // Keep the whole deep link (path and query) to come back to after logging in.
+    const next = location === '/login' || location === '/signup' ? '' : `${location}${window.location.search}`;
     return (
       <ToastProvider>
         <Switch>

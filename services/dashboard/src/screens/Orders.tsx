@@ -346,7 +346,7 @@ function LinesSummary({ order }: { order: Order }) {
   return (
     <span title={order.lines.map((l) => `${l.title} ×${l.quantity}`).join('\n')}>
       {first.title} <span className="muted">×{first.quantity}</span>
-      {order.lines.length > 1 && <span className="muted"> {t('orders.more_lines', { n: order.lines.length - 1, units })}</span>}
+      {order.lines.length > 1 && <span className="muted"> {t('orders.more_lines', { n: order.lines.length, more: order.lines.length - 1, units })}</span>}
     </span>
   );
 }

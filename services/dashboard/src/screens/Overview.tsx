@@ -140,6 +140,7 @@ export function OverviewScreen() {
       {summary.isError && <ErrorState error={summary.error} onRetry={() => void summary.refetch()} />}
 
       <div className="grid-2-1">
+        <div className="stack">
         <Panel
           title={t('overview.per_minute')}
           subtitle={t('overview.per_minute_sub', { hours })}
@@ -161,6 +162,9 @@ export function OverviewScreen() {
             hours={hours}
           />
         </Panel>
+        <LowStock />
+        </div>
+        <div className="stack">
         <Panel
           title={t('overview.recent')}
           actions={
@@ -199,11 +203,8 @@ export function OverviewScreen() {
             </ul>
           )}
         </Panel>
-      </div>
-
-      <div className="grid-1-1">
-        <LowStock />
         <SyncHealth />
+        </div>
       </div>
     </div>
   );

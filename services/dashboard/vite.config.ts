@@ -1,5 +1,6 @@
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
+import { plannedShim } from './dev/planned-shim.ts';
 
 // Where the API runs during development; the built app always calls its own origin.
 const cairn = process.env.CAIRN_URL ?? 'http://127.0.0.1:8080';
@@ -17,7 +18,7 @@ const proxy = {
 
 export default defineConfig({
   base: '/',
-  plugins: [react()],
+  plugins: [react(), ...(process.env.CAIRN_PLANNED_SHIM === '1' ? [plannedShim(cairn)] : [])],
   build: {
     outDir: 'dist',
     emptyOutDir: true,

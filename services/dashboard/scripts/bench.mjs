@@ -52,7 +52,16 @@ async function withPage(f) {
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: values.chromium,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1440, height: 900 },
   });
   const page = ctx.pages()[0] ?? (await ctx.newPage());
@@ -78,7 +87,11 @@ for (let i = 0; i < runs; i++) {
   await withPage(async (page) => {
     const t0 = performance.now();
     await page.goto(`${base}/`);
-    await page.waitForFunction(() => document.querySelector('[data-testid=kpi-total]')?.getAttribute('data-value') !== '' && !!document.querySelector('[data-testid=kpi-total]'));
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid=kpi-total]')?.getAttribute('data-value') !== '' &&
+        !!document.querySelector('[data-testid=kpi-total]'),
+    );
     overview.push(performance.now() - t0);
   });
   await withPage(async (page) => {
@@ -92,7 +105,9 @@ for (let i = 0; i < runs; i++) {
       const t1 = performance.now();
       await page.goto(`${base}/orders?page=${target}`);
       await page.waitForFunction(
-        (n) => document.querySelector('[data-testid=pager]')?.getAttribute('data-page') === String(n) && !!document.querySelector('[data-testid=orders-table] tbody tr[data-order]'),
+        (n) =>
+          document.querySelector('[data-testid=pager]')?.getAttribute('data-page') === String(n) &&
+          !!document.querySelector('[data-testid=orders-table] tbody tr[data-order]'),
         target,
       );
       page100.push(performance.now() - t1);
@@ -105,13 +120,10 @@ for (let i = 0; i < runs; i++) {
         if (await next.isDisabled()) break;
         const t1 = performance.now();
         await next.click();
-        await page.waitForFunction(
-          (b) => {
-            const first = document.querySelector('[data-testid=orders-table] tbody tr[data-order]');
-            return first && first.getAttribute('data-order') !== b && !document.querySelector('table.is-stale');
-          },
-          before,
-        );
+        await page.waitForFunction((b) => {
+          const first = document.querySelector('[data-testid=orders-table] tbody tr[data-order]');
+          return first && first.getAttribute('data-order') !== b && !document.querySelector('table.is-stale');
+        }, before);
         last = performance.now() - t1;
       }
       page100.push(last);

@@ -59,7 +59,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   if (asJson) {
     console.log(JSON.stringify({ files: rows, gzip_bytes: total, budget_bytes: budgetKb * 1024 }));
   } else {
-    for (const r of rows) console.log(`${(r.gzip / 1024).toFixed(1).padStart(8)} KB gz  ${(r.bytes / 1024).toFixed(1).padStart(8)} KB  ${r.file}`);
+    for (const r of rows)
+      console.log(`${(r.gzip / 1024).toFixed(1).padStart(8)} KB gz  ${(r.bytes / 1024).toFixed(1).padStart(8)} KB  ${r.file}`);
     console.log(`${(total / 1024).toFixed(1).padStart(8)} KB gz  first screen (budget ${budgetKb} KB)`);
   }
   if (total > budgetKb * 1024) process.exit(1);

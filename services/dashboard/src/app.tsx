@@ -99,7 +99,16 @@ const NAV: { href: string; key: MsgKey; icon: IconName; soon?: boolean }[] = [
   { href: '/shipping', key: 'nav.shipping', icon: 'shipping', soon: true },
 ];
 
-const TIME_ZONES = ['Asia/Shanghai', 'Asia/Hong_Kong', 'Asia/Taipei', 'Asia/Tokyo', 'Asia/Singapore', 'Europe/London', 'America/Los_Angeles', 'UTC'];
+const TIME_ZONES = [
+  'Asia/Shanghai',
+  'Asia/Hong_Kong',
+  'Asia/Taipei',
+  'Asia/Tokyo',
+  'Asia/Singapore',
+  'Europe/London',
+  'America/Los_Angeles',
+  'UTC',
+];
 
 function Shell({ email, children }: { email: string; children: ReactNode }) {
   const { t, lang, tz } = useI18n();

@@ -20,11 +20,10 @@ test('the overview shows orders arriving without a reload', async () => {
     page.on('framenavigated', (f) => {
       if (f === page.mainFrame()) navigations += 1;
     });
-    await page.waitForFunction(
-      (n) => Number(document.querySelector('[data-testid=kpi-total]')?.getAttribute('data-value')) > n,
-      first,
-      { timeout: 90_000, polling: 500 },
-    );
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid=kpi-total]')?.getAttribute('data-value')) > n, first, {
+      timeout: 90_000,
+      polling: 500,
+    });
     const later = Number(await total.getAttribute('data-value'));
     assert.ok(later > first, `orders went from ${first} to ${later}`);
     assert.equal(navigations, 0, 'the page was not reloaded');

@@ -25,13 +25,10 @@ test('an order found by its tid through the filter shows its lines, reservation 
     await page.locator('[data-testid=filter-apply]').click();
     await page.waitForURL(/tid=/);
     const rows = page.locator('[data-testid=orders-table] tbody tr[data-order]');
-    await page.waitForFunction(
-      (tid) => {
-        const rs = [...document.querySelectorAll('[data-testid=orders-table] tbody tr[data-order]')];
-        return rs.length === 1 && rs[0].getAttribute('data-order') === tid;
-      },
-      order.external_id,
-    );
+    await page.waitForFunction((tid) => {
+      const rs = [...document.querySelectorAll('[data-testid=orders-table] tbody tr[data-order]')];
+      return rs.length === 1 && rs[0].getAttribute('data-order') === tid;
+    }, order.external_id);
     assert.equal(await rows.count(), 1, 'the filter finds exactly that order');
     await shootBoth(page, 'orders-filtered');
 

@@ -36,7 +36,10 @@ test('SKUs and warehouses are created from the screen; an adjustment clicked twi
     await wd.locator('[data-testid=warehouse-create]').click();
     await wd.locator('input[name=code]').waitFor({ state: 'detached' });
     const whs = await api('/v1/warehouses', { token });
-    assert.ok(whs.body.some((w) => w.code === wh), 'the warehouse exists');
+    assert.ok(
+      whs.body.some((w) => w.code === wh),
+      'the warehouse exists',
+    );
 
     // A SKU, from the screen.
     await page.locator('[data-testid=new-sku]').click();

@@ -51,7 +51,17 @@ test('connecting a shop shows its webhook URL once; a webhook signed with the sh
         post_fee: '0.00',
         discount_fee: '0.00',
         orders: [
-          { oid: `${tid}-1`, num_iid: '1', sku_id: '1', outer_sku_id: 'TEE-RED-M', title: '纯棉T恤 红色 M', num: 2, price: '79.00', payment: '158.00', refund_status: 'NO_REFUND' },
+          {
+            oid: `${tid}-1`,
+            num_iid: '1',
+            sku_id: '1',
+            outer_sku_id: 'TEE-RED-M',
+            title: '纯棉T恤 红色 M',
+            num: 2,
+            price: '79.00',
+            payment: '158.00',
+            refund_status: 'NO_REFUND',
+          },
         ],
       },
     });

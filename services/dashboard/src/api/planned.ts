@@ -14,15 +14,7 @@ type Errors = { 400: Problem; 401: Problem; 404: Problem; 500: Problem };
 export type ByStatus = Partial<Record<OrderStatus, number>>;
 
 export type OrderStatus =
-  | 'pending_payment'
-  | 'paid'
-  | 'allocated'
-  | 'backordered'
-  | 'on_hold'
-  | 'partially_shipped'
-  | 'shipped'
-  | 'completed'
-  | 'cancelled';
+  'pending_payment' | 'paid' | 'allocated' | 'backordered' | 'on_hold' | 'partially_shipped' | 'shipped' | 'completed' | 'cancelled';
 
 export interface OrderStats {
   since: string;

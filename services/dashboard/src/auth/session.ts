@@ -59,10 +59,13 @@ function armExpiry() {
   if (!current) return;
   // setTimeout holds at most ~24.8 days; re-arm past that.
   const ms = Math.min(current.exp * 1000 - Date.now(), 2 ** 31 - 1);
-  expiryTimer = setTimeout(() => {
-    if (current && current.exp * 1000 <= Date.now() + 1000) endSession('expired');
-    else armExpiry();
-  }, Math.max(ms, 0));
+  expiryTimer = setTimeout(
+    () => {
+      if (current && current.exp * 1000 <= Date.now() + 1000) endSession('expired');
+      else armExpiry();
+    },
+    Math.max(ms, 0),
+  );
 }
 
 export function getSession(): Session | null {

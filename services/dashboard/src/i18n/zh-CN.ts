@@ -147,7 +147,8 @@ export const zhCN = {
 
   'overview.subtitle_today': '今日（{date}，{tz}）',
   'overview.subtitle_all': '全部订单',
-  'overview.no_stats': '当前服务器尚未提供订单统计（GET /v1/orders/stats）：以下为全部订单按状态的数量，而非今日数据；每分钟订单图表暂不可用。',
+  'overview.no_stats':
+    '当前服务器尚未提供订单统计（GET /v1/orders/stats）：以下为全部订单按状态的数量，而非今日数据；每分钟订单图表暂不可用。',
   'overview.orders_by_state': '订单状态',
   'overview.today_orders': '今日订单',
   'overview.all_orders': '全部订单',

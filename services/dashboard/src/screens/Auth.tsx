@@ -94,7 +94,15 @@ export function LoginScreen({ next, onDone }: { next: string; onDone: (to: strin
       <form onSubmit={submit} className="form" data-testid="login-form">
         <Field label={t('auth.email')}>
           {(id) => (
-            <input id={id} name="email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+            <input
+              id={id}
+              name="email"
+              type="email"
+              autoComplete="username"
+              required
+              value={email}
+              onChange={(e) => setEmail(e.target.value)}
+            />
           )}
         </Field>
         <Field label={t('auth.password')}>
@@ -155,7 +163,17 @@ export function SignupScreen({ onDone }: { onDone: (to: string) => void }) {
           {(id) => <input id={id} name="tenant_name" required maxLength={200} value={tenant} onChange={(e) => setTenant(e.target.value)} />}
         </Field>
         <Field label={t('auth.email')}>
-          {(id) => <input id={id} name="email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />}
+          {(id) => (
+            <input
+              id={id}
+              name="email"
+              type="email"
+              autoComplete="username"
+              required
+              value={email}
+              onChange={(e) => setEmail(e.target.value)}
+            />
+          )}
         </Field>
         <Field label={t('auth.password')} hint={t('auth.password_hint')} error={tooShort ? t('auth.password_hint') : undefined}>
           {(id) => (

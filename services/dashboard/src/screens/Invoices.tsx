@@ -7,7 +7,24 @@ import type { components } from '../api/schema';
 import { useSkus, type Invoice } from '../data';
 import { dateInZone, formatDateTime, formatInt, formatMoney } from '../format';
 import { useI18n } from '../i18n';
-import { Badge, Button, cx, Dialog, EmptyState, ErrorState, ErrorText, Facts, Field, label, LoadingBlock, LoadingRows, PageHeader, Panel, Tabs, useToast } from '../ui/components';
+import {
+  Badge,
+  Button,
+  cx,
+  Dialog,
+  EmptyState,
+  ErrorState,
+  ErrorText,
+  Facts,
+  Field,
+  label,
+  LoadingBlock,
+  LoadingRows,
+  PageHeader,
+  Panel,
+  Tabs,
+  useToast,
+} from '../ui/components';
 import { Icon } from '../ui/icons';
 
 type Settings = components['schemas']['SettingsDto'];
@@ -112,7 +129,13 @@ function InvoiceList() {
         </label>
         <label className="filter">
           <span>{t('invoices.order_id')}</span>
-          <input value={draft.order_id} onChange={(e) => setDraft({ ...draft, order_id: e.target.value })} className="mono" name="order_id" placeholder="UUID" />
+          <input
+            value={draft.order_id}
+            onChange={(e) => setDraft({ ...draft, order_id: e.target.value })}
+            className="mono"
+            name="order_id"
+            placeholder="UUID"
+          />
         </label>
         <div className="filter-actions">
           <Button type="submit" variant="primary" icon="search">
@@ -161,7 +184,12 @@ function InvoiceList() {
             ) : (
               <tbody>
                 {list.data.items.map((inv) => (
-                  <tr key={inv.id} className={cx('clickable', openId === inv.id && 'is-selected', inv.status === 'void' && 'is-void')} onClick={() => setParams({ open: inv.id })} data-invoice={inv.number}>
+                  <tr
+                    key={inv.id}
+                    className={cx('clickable', openId === inv.id && 'is-selected', inv.status === 'void' && 'is-void')}
+                    onClick={() => setParams({ open: inv.id })}
+                    data-invoice={inv.number}
+                  >
                     <td>
                       <button type="button" className="link link-btn mono">
                         {inv.number}
@@ -169,7 +197,9 @@ function InvoiceList() {
                     </td>
                     <td>
                       <Badge tone={inv.kind === 'credit_note' ? 'purple' : 'blue'}>{label(t, 'invoice_kind', inv.kind)}</Badge>
-                      {inv.original_number && <span className="muted small"> {t('invoices.corrects', { number: inv.original_number })}</span>}
+                      {inv.original_number && (
+                        <span className="muted small"> {t('invoices.corrects', { number: inv.original_number })}</span>
+                      )}
                     </td>
                     <td>
                       <Badge tone={inv.status === 'void' ? 'red' : 'green'}>{label(t, 'invoice_status', inv.status)}</Badge>
@@ -243,10 +273,22 @@ function RegisterExport() {
       <span className="strong">{t('invoices.register')}</span>
       <span className="muted small">{t('invoices.register_hint')}</span>
       <span className="grow" />
-      <input type="date" value={from} onChange={(e) => setFrom(e.target.value)} aria-label={t('invoices.issued_from')} name="register_from" />
+      <input
+        type="date"
+        value={from}
+        onChange={(e) => setFrom(e.target.value)}
+        aria-label={t('invoices.issued_from')}
+        name="register_from"
+      />
       <span className="muted">–</span>
       <input type="date" value={to} onChange={(e) => setTo(e.target.value)} aria-label={t('invoices.issued_to')} name="register_to" />
-      <Button icon="download" busy={busy} disabled={!from || !to || from > to} onClick={() => void download()} data-testid="register-download">
+      <Button
+        icon="download"
+        busy={busy}
+        disabled={!from || !to || from > to}
+        onClick={() => void download()}
+        data-testid="register-download"
+      >
         {t('invoices.register_download')}
       </Button>
       {error !== null && <ErrorText error={error} />}
@@ -256,7 +298,11 @@ function RegisterExport() {
 
 function PdfFrame({ id, version }: { id: string; version: string }) {
   const { t } = useI18n();
-  const [state, setState] = useState<{ url: string | null; error: unknown; filename: string | null }>({ url: null, error: null, filename: null });
+  const [state, setState] = useState<{ url: string | null; error: unknown; filename: string | null }>({
+    url: null,
+    error: null,
+    filename: null,
+  });
   useEffect(() => {
     let url: string | null = null;
     let live = true;
@@ -288,7 +334,10 @@ function InvoiceView({ id, onOpen }: { id: string; onOpen: (id: string) => void 
   const { t, lang, tz } = useI18n();
   const qc = useQueryClient();
   const toast = useToast();
-  const q = useQuery({ queryKey: ['invoices', 'one', id], queryFn: () => call(api.GET('/v1/invoices/{id}', { params: { path: { id } } })) });
+  const q = useQuery({
+    queryKey: ['invoices', 'one', id],
+    queryFn: () => call(api.GET('/v1/invoices/{id}', { params: { path: { id } } })),
+  });
   const inv = q.data;
   const credits = useQuery({
     queryKey: ['invoices', 'credits', id],
@@ -311,7 +360,12 @@ function InvoiceView({ id, onOpen }: { id: string; onOpen: (id: string) => void 
     },
   });
   if (q.isPending) return <LoadingBlock />;
-  if (q.isError) return isNotFound(q.error) ? <EmptyState icon="search" title={t('invoices.not_found')} /> : <ErrorState error={q.error} onRetry={() => void q.refetch()} />;
+  if (q.isError)
+    return isNotFound(q.error) ? (
+      <EmptyState icon="search" title={t('invoices.not_found')} />
+    ) : (
+      <ErrorState error={q.error} onRetry={() => void q.refetch()} />
+    );
   const d = inv!;
   return (
     <div className="invoice-view" data-testid="invoice-view">
@@ -372,12 +426,20 @@ function InvoiceView({ id, onOpen }: { id: string; onOpen: (id: string) => void 
           (voiding ? (
             <div className="void-box">
               <Field label={t('invoices.void_reason')}>
-                {(fid) => <input id={fid} value={reason} onChange={(e) => setReason(e.target.value)} maxLength={200} autoFocus name="void_reason" />}
+                {(fid) => (
+                  <input id={fid} value={reason} onChange={(e) => setReason(e.target.value)} maxLength={200} autoFocus name="void_reason" />
+                )}
               </Field>
               {voidM.isError && <ErrorText error={voidM.error} />}
               <div className="form-actions">
                 <Button onClick={() => setVoiding(false)}>{t('common.cancel')}</Button>
-                <Button variant="danger" busy={voidM.isPending} disabled={!reason.trim()} onClick={() => voidM.mutate()} data-testid="void-confirm">
+                <Button
+                  variant="danger"
+                  busy={voidM.isPending}
+                  disabled={!reason.trim()}
+                  onClick={() => voidM.mutate()}
+                  data-testid="void-confirm"
+                >
                   {t('invoices.void_confirm')}
                 </Button>
               </div>
@@ -401,7 +463,9 @@ function InvoiceView({ id, onOpen }: { id: string; onOpen: (id: string) => void 
             <tbody>
               {d.lines.map((l) => (
                 <tr key={l.line_ref}>
-                  <td className="ellipsis max-w-160" title={l.title}>{l.title}</td>
+                  <td className="ellipsis max-w-160" title={l.title}>
+                    {l.title}
+                  </td>
                   <td className="num">{l.quantity}</td>
                   <td className="num">{l.vat_rate}</td>
                   <td className="num">{formatMoney(l.total, d.currency)}</td>
@@ -461,7 +525,16 @@ function InvoiceSettings() {
   const set = (k: keyof Settings, v: string | boolean) => setS({ ...s, [k]: v });
   const text = (k: keyof Settings, labelKey: Parameters<typeof t>[0], extra?: { hint?: string; mono?: boolean; max?: number }) => (
     <Field label={t(labelKey)} hint={extra?.hint}>
-      {(id) => <input id={id} name={k} value={String(s[k] ?? '')} onChange={(e) => set(k, e.target.value)} className={extra?.mono ? 'mono' : undefined} maxLength={extra?.max} />}
+      {(id) => (
+        <input
+          id={id}
+          name={k}
+          value={String(s[k] ?? '')}
+          onChange={(e) => set(k, e.target.value)}
+          className={extra?.mono ? 'mono' : undefined}
+          maxLength={extra?.max}
+        />
+      )}
     </Field>
   );
   return (
@@ -528,7 +601,8 @@ function TaxCategories() {
   const [sku, setSku] = useState('');
   const [rate, setRate] = useState('9%');
   const put = useMutation({
-    mutationFn: () => call(api.PUT('/v1/invoicing/tax-categories/{sku_code}', { params: { path: { sku_code: sku } }, body: { vat_rate: rate } })),
+    mutationFn: () =>
+      call(api.PUT('/v1/invoicing/tax-categories/{sku_code}', { params: { path: { sku_code: sku } }, body: { vat_rate: rate } })),
     onSuccess: () => {
       setSku('');
       void qc.invalidateQueries({ queryKey: ['invoices', 'tax'] });
@@ -569,7 +643,12 @@ function TaxCategories() {
                 </td>
                 <td className="num">{c.vat_rate}</td>
                 <td className="num">
-                  <Button size="sm" variant="ghost" busy={del.isPending && del.variables === c.sku_code} onClick={() => del.mutate(c.sku_code)}>
+                  <Button
+                    size="sm"
+                    variant="ghost"
+                    busy={del.isPending && del.variables === c.sku_code}
+                    onClick={() => del.mutate(c.sku_code)}
+                  >
                     {t('common.remove')}
                   </Button>
                 </td>

@@ -6,7 +6,18 @@ import { isNotFound } from '../api/problem';
 import { useChannels, type Order } from '../data';
 import { formatDateTime, formatInt, formatMoney } from '../format';
 import { useI18n } from '../i18n';
-import { Badge, Button, EmptyState, ErrorState, Facts, label, LoadingBlock, OrderStatusBadge, Panel, ReservationBadge } from '../ui/components';
+import {
+  Badge,
+  Button,
+  EmptyState,
+  ErrorState,
+  Facts,
+  label,
+  LoadingBlock,
+  OrderStatusBadge,
+  Panel,
+  ReservationBadge,
+} from '../ui/components';
 import { Icon } from '../ui/icons';
 import { ShipDialog, SHIPPABLE } from './parts/Ship';
 
@@ -25,13 +36,36 @@ export default function OrderScreen({ id }: { id: string }) {
       <div className="page">
         <Back />
         <div className="panel" data-testid="order-not-found">
-          <EmptyState icon="search" title={t('order.not_found')} hint={t('order.not_found_hint')} action={<Link href="/orders" className="btn btn-secondary">{t('order.back')}</Link>} />
+          <EmptyState
+            icon="search"
+            title={t('order.not_found')}
+            hint={t('order.not_found_hint')}
+            action={
+              <Link href="/orders" className="btn btn-secondary">
+                {t('order.back')}
+              </Link>
+            }
+          />
         </div>
       </div>
     );
   }
-  if (q.isPending) return <div className="page"><Back /><LoadingBlock /></div>;
-  if (q.isError) return <div className="page"><Back /><div className="panel"><ErrorState error={q.error} onRetry={() => void q.refetch()} /></div></div>;
+  if (q.isPending)
+    return (
+      <div className="page">
+        <Back />
+        <LoadingBlock />
+      </div>
+    );
+  if (q.isError)
+    return (
+      <div className="page">
+        <Back />
+        <div className="panel">
+          <ErrorState error={q.error} onRetry={() => void q.refetch()} />
+        </div>
+      </div>
+    );
   return <OrderView order={q.data} />;
 }
 
@@ -58,7 +92,10 @@ function OrderView({ order }: { order: Order }) {
       <div className="page-head">
         <div>
           <h1 className="page-title">
-            <span className="mono" data-testid="order-tid">{order.external_id}</span> <OrderStatusBadge status={order.status} />
+            <span className="mono" data-testid="order-tid">
+              {order.external_id}
+            </span>{' '}
+            <OrderStatusBadge status={order.status} />
           </h1>
           <div className="page-subtitle">
             {shop?.name ?? '—'} · {order.buyer_nick} · {t('order.trade_status')}: <span className="mono">{order.trade_status}</span>
@@ -102,11 +139,19 @@ function OrderView({ order }: { order: Order }) {
                           <Badge tone="amber">{t('order.unmapped')}</Badge>
                         )}
                       </td>
-                      <td className="ellipsis max-w-240" title={l.title}>{l.title}</td>
+                      <td className="ellipsis max-w-240" title={l.title}>
+                        {l.title}
+                      </td>
                       <td className="num">{formatInt(l.quantity, lang)}</td>
                       <td className="num">{formatMoney(l.unit_price, order.currency)}</td>
                       <td className="num">{formatMoney(l.payment, order.currency)}</td>
-                      <td>{l.refund_status === 'NO_REFUND' ? <span className="muted">—</span> : <Badge tone="amber">{label(t, 'refund', l.refund_status)}</Badge>}</td>
+                      <td>
+                        {l.refund_status === 'NO_REFUND' ? (
+                          <span className="muted">—</span>
+                        ) : (
+                          <Badge tone="amber">{label(t, 'refund', l.refund_status)}</Badge>
+                        )}
+                      </td>
                       <td data-testid="reservation-state">
                         <ReservationBadge state={l.reservation_state} />
                       </td>
@@ -116,7 +161,9 @@ function OrderView({ order }: { order: Order }) {
                 </tbody>
                 <tfoot>
                   <tr>
-                    <td colSpan={4} className="muted">{t('order.total_paid')}</td>
+                    <td colSpan={4} className="muted">
+                      {t('order.total_paid')}
+                    </td>
                     <td className="num strong">{formatMoney(order.payment, order.currency)}</td>
                     <td colSpan={3} />
                   </tr>

@@ -142,7 +142,11 @@ export default function OrdersScreen() {
     refetchInterval: holdStill ? false : poll,
   });
   const firstTotal = useRef<number | null>(null);
-  const total = counts.data ? (p.status ? (counts.data.by_status[p.status as keyof typeof counts.data.by_status] ?? 0) : counts.data.total) : null;
+  const total = counts.data
+    ? p.status
+      ? (counts.data.by_status[p.status as keyof typeof counts.data.by_status] ?? 0)
+      : counts.data.total
+    : null;
   useEffect(() => {
     if (!holdStill) firstTotal.current = total;
   }, [holdStill, total]);
@@ -185,10 +189,7 @@ export default function OrdersScreen() {
 
   return (
     <div className="page" data-testid="orders">
-      <PageHeader
-        title={t('nav.orders')}
-        subtitle={counts.data ? t('orders.subtitle', { n: formatInt(counts.data.total, lang) }) : ' '}
-      />
+      <PageHeader title={t('nav.orders')} subtitle={counts.data ? t('orders.subtitle', { n: formatInt(counts.data.total, lang) }) : ' '} />
       <Tabs tabs={tabs} value={p.status} onChange={(status) => go({ status })} testId="status-tabs" />
       <FilterBar p={p} legacy={legacy} onApply={(f) => go(f)} channels={channels.data ?? []} />
 
@@ -227,7 +228,13 @@ export default function OrdersScreen() {
             <thead>
               <tr>
                 <th className="w-check">
-                  <input type="checkbox" checked={allOnPage} onChange={toggleAll} aria-label={t('bulk.select_page')} disabled={!items.length} />
+                  <input
+                    type="checkbox"
+                    checked={allOnPage}
+                    onChange={toggleAll}
+                    aria-label={t('bulk.select_page')}
+                    disabled={!items.length}
+                  />
                 </th>
                 <th>{t('orders.tid')}</th>
                 <th>{t('orders.shop')}</th>
@@ -256,7 +263,15 @@ export default function OrdersScreen() {
                       icon="orders"
                       title={hasFilters(p) ? t('orders.none_match') : t('orders.none')}
                       hint={hasFilters(p) ? t('orders.none_match_hint') : t('orders.none_hint')}
-                      action={hasFilters(p) ? <Button onClick={() => go({ status: '', channel_id: '', from: '', to: '', buyer: '', sku_code: '', external_id: '' })}>{t('filters.reset')}</Button> : undefined}
+                      action={
+                        hasFilters(p) ? (
+                          <Button
+                            onClick={() => go({ status: '', channel_id: '', from: '', to: '', buyer: '', sku_code: '', external_id: '' })}
+                          >
+                            {t('filters.reset')}
+                          </Button>
+                        ) : undefined
+                      }
                     />
                   </td>
                 </tr>
@@ -266,7 +281,12 @@ export default function OrdersScreen() {
                 {items.map((o) => (
                   <tr key={o.id} className={cx(selected.has(o.id) && 'is-selected')} data-order={o.external_id}>
                     <td className="w-check">
-                      <input type="checkbox" checked={selected.has(o.id)} onChange={() => toggle(o)} aria-label={t('bulk.select', { tid: o.external_id })} />
+                      <input
+                        type="checkbox"
+                        checked={selected.has(o.id)}
+                        onChange={() => toggle(o)}
+                        aria-label={t('bulk.select', { tid: o.external_id })}
+                      />
                     </td>
                     <td>
                       <Link href={`/orders/${o.id}`} className="mono link">
@@ -346,7 +366,9 @@ function LinesSummary({ order }: { order: Order }) {
   return (
     <span title={order.lines.map((l) => `${l.title} ×${l.quantity}`).join('\n')}>
       {first.title} <span className="muted">×{first.quantity}</span>
-      {order.lines.length > 1 && <span className="muted"> {t('orders.more_lines', { n: order.lines.length, more: order.lines.length - 1, units })}</span>}
+      {order.lines.length > 1 && (
+        <span className="muted"> {t('orders.more_lines', { n: order.lines.length, more: order.lines.length - 1, units })}</span>
+      )}
     </span>
   );
 }
@@ -389,7 +411,13 @@ function FilterBar({
       {field(
         'tid',
         t('filters.tid'),
-        <input name="tid" value={f.external_id ?? ''} onChange={(e) => setF({ ...f, external_id: e.target.value })} placeholder={t('filters.tid_placeholder')} className="mono" />,
+        <input
+          name="tid"
+          value={f.external_id ?? ''}
+          onChange={(e) => setF({ ...f, external_id: e.target.value })}
+          placeholder={t('filters.tid_placeholder')}
+          className="mono"
+        />,
       )}
       {field(
         'shop',
@@ -403,18 +431,37 @@ function FilterBar({
           ))}
         </select>,
       )}
-      {field('from', t('filters.from'), <input type="date" name="from" value={f.from} onChange={(e) => setF({ ...f, from: e.target.value })} disabled={off} />)}
-      {field('to', t('filters.to'), <input type="date" name="to" value={f.to} onChange={(e) => setF({ ...f, to: e.target.value })} disabled={off} />)}
-      {field('buyer', t('filters.buyer'), <input name="buyer" value={f.buyer ?? ''} onChange={(e) => setF({ ...f, buyer: e.target.value })} disabled={off} />)}
-      {field('sku', t('filters.sku'), <input name="sku" value={f.sku_code ?? ''} onChange={(e) => setF({ ...f, sku_code: e.target.value })} disabled={off} className="mono" />)}
+      {field(
+        'from',
+        t('filters.from'),
+        <input type="date" name="from" value={f.from} onChange={(e) => setF({ ...f, from: e.target.value })} disabled={off} />,
+      )}
+      {field(
+        'to',
+        t('filters.to'),
+        <input type="date" name="to" value={f.to} onChange={(e) => setF({ ...f, to: e.target.value })} disabled={off} />,
+      )}
+      {field(
+        'buyer',
+        t('filters.buyer'),
+        <input name="buyer" value={f.buyer ?? ''} onChange={(e) => setF({ ...f, buyer: e.target.value })} disabled={off} />,
+      )}
+      {field(
+        'sku',
+        t('filters.sku'),
+        <input
+          name="sku"
+          value={f.sku_code ?? ''}
+          onChange={(e) => setF({ ...f, sku_code: e.target.value })}
+          disabled={off}
+          className="mono"
+        />,
+      )}
       <div className="filter-actions">
         <Button type="submit" variant="primary" icon="search" data-testid="filter-apply">
           {t('filters.apply')}
         </Button>
-        <Button
-          onClick={() => onApply({ channel_id: '', from: '', to: '', buyer: '', sku_code: '', external_id: '' })}
-          variant="ghost"
-        >
+        <Button onClick={() => onApply({ channel_id: '', from: '', to: '', buyer: '', sku_code: '', external_id: '' })} variant="ghost">
           {t('filters.reset')}
         </Button>
       </div>
@@ -476,7 +523,13 @@ function Pager({
                 onJump(n);
               }}
             >
-              <input inputMode="numeric" value={jump} onChange={(e) => setJump(e.target.value.replace(/\D/g, ''))} aria-label={t('pager.jump')} placeholder={t('pager.jump')} />
+              <input
+                inputMode="numeric"
+                value={jump}
+                onChange={(e) => setJump(e.target.value.replace(/\D/g, ''))}
+                aria-label={t('pager.jump')}
+                placeholder={t('pager.jump')}
+              />
             </form>
           </>
         )}

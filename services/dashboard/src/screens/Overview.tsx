@@ -3,20 +3,22 @@ import { Link } from 'wouter';
 import { useQueries, useQuery } from '@tanstack/react-query';
 import { api, call } from '../api/client';
 import type { OrderStats, OrderStatus, StockItem } from '../api/planned';
-import {
-  fetchCounts,
-  fetchStockList,
-  knownMissing,
-  planned,
-  useChannels,
-  useStockAlerts,
-  type Channel,
-  type SyncReport,
-} from '../data';
+import { fetchCounts, fetchStockList, knownMissing, planned, useChannels, useStockAlerts, type Channel, type SyncReport } from '../data';
 import { dateInZone, formatAgo, formatDuration, formatInt, formatMoney, formatTime, startOfDayInZone } from '../format';
 import { useI18n, type MsgKey } from '../i18n';
 import { usePollInterval } from '../live';
-import { Badge, cx, EmptyState, ErrorState, LoadingBlock, LoadingRows, OrderStatusBadge, PageHeader, Panel, type Tone } from '../ui/components';
+import {
+  Badge,
+  cx,
+  EmptyState,
+  ErrorState,
+  LoadingBlock,
+  LoadingRows,
+  OrderStatusBadge,
+  PageHeader,
+  Panel,
+  type Tone,
+} from '../ui/components';
 import { Icon } from '../ui/icons';
 import type { Bucket } from './parts/OrdersChart';
 
@@ -125,7 +127,9 @@ export function OverviewScreen() {
       <section className="kpis" aria-label={t('overview.orders_by_state')}>
         <Link href="/orders" className="kpi kpi-total" data-testid="kpi-total" data-value={s?.total ?? ''}>
           <span className="kpi-label">{s && !s.today ? t('overview.all_orders') : t('overview.today_orders')}</span>
-          <span className="kpi-value">{summary.isPending ? <span className="skeleton skeleton-lg" /> : formatInt(s?.total ?? 0, lang)}</span>
+          <span className="kpi-value">
+            {summary.isPending ? <span className="skeleton skeleton-lg" /> : formatInt(s?.total ?? 0, lang)}
+          </span>
         </Link>
         {KPI_STATES.map((k) => (
           <Link key={k.status} href={`/orders?status=${k.status}`} className={cx('kpi', `kpi-${k.tone}`)} data-testid={`kpi-${k.status}`}>
@@ -133,7 +137,9 @@ export function OverviewScreen() {
               <span className="kpi-dot" aria-hidden="true" />
               {t(k.key)}
             </span>
-            <span className="kpi-value">{summary.isPending ? <span className="skeleton skeleton-lg" /> : formatInt(s?.by[k.status] ?? 0, lang)}</span>
+            <span className="kpi-value">
+              {summary.isPending ? <span className="skeleton skeleton-lg" /> : formatInt(s?.by[k.status] ?? 0, lang)}
+            </span>
           </Link>
         ))}
       </section>
@@ -141,69 +147,69 @@ export function OverviewScreen() {
 
       <div className="grid-2-1">
         <div className="stack">
-        <Panel
-          title={t('overview.per_minute')}
-          subtitle={t('overview.per_minute_sub', { hours })}
-          actions={
-            <div className="seg" role="group" aria-label={t('overview.range')}>
-              {RANGES.map((h) => (
-                <button key={h} type="button" className={cx(h === hours && 'is-active')} onClick={() => setHours(h)}>
-                  {t('overview.hours', { n: h })}
-                </button>
-              ))}
-            </div>
-          }
-        >
-          <ChartBody
-            loading={summary.isPending || (chart.isPending && summary.isSuccess && !!s?.today)}
-            error={chart.error}
-            stats={chart.data ?? null}
-            unavailable={!!s && !s.today}
-            hours={hours}
-          />
-        </Panel>
-        <LowStock />
+          <Panel
+            title={t('overview.per_minute')}
+            subtitle={t('overview.per_minute_sub', { hours })}
+            actions={
+              <div className="seg" role="group" aria-label={t('overview.range')}>
+                {RANGES.map((h) => (
+                  <button key={h} type="button" className={cx(h === hours && 'is-active')} onClick={() => setHours(h)}>
+                    {t('overview.hours', { n: h })}
+                  </button>
+                ))}
+              </div>
+            }
+          >
+            <ChartBody
+              loading={summary.isPending || (chart.isPending && summary.isSuccess && !!s?.today)}
+              error={chart.error}
+              stats={chart.data ?? null}
+              unavailable={!!s && !s.today}
+              hours={hours}
+            />
+          </Panel>
+          <LowStock />
         </div>
         <div className="stack">
-        <Panel
-          title={t('overview.recent')}
-          actions={
-            <Link href="/orders" className="link-more">
-              {t('common.all')} <Icon name="chevronRight" size={14} />
-            </Link>
-          }
-          className="panel-flush"
-        >
-          {recent.isPending ? (
-            <table className="table table-compact">
-              <LoadingRows cols={3} rows={6} />
-            </table>
-          ) : recent.isError ? (
-            <ErrorState error={recent.error} onRetry={() => void recent.refetch()} />
-          ) : recent.data.items.length === 0 ? (
-            <EmptyState title={t('overview.no_orders')} hint={t('overview.no_orders_hint')} />
-          ) : (
-            <ul className="feed" data-testid="recent-orders">
-              {recent.data.items.map((o) => (
-                <li key={o.id}>
-                  <Link href={`/orders/${o.id}`} className="feed-item">
-                    <div className="feed-main">
-                      <span className="mono">{o.external_id}</span>
-                      <span className="muted small">
-                        {o.buyer_nick} · {formatAgo(o.created, lang)}
-                      </span>
-                    </div>
-                    <div className="feed-side">
-                      <span className="num">{formatMoney(o.payment, o.currency)}</span>
-                      <OrderStatusBadge status={o.status} />
-                    </div>
-                  </Link>
-                </li>
-              ))}
-            </ul>
-          )}
-        </Panel>
-        <SyncHealth />
+          <Panel
+            title={t('overview.recent')}
+            actions={
+              <Link href="/orders" className="link-more">
+                {t('common.all')} <Icon name="chevronRight" size={14} />
+              </Link>
+            }
+            className="panel-flush"
+          >
+            {recent.isPending ? (
+              <table className="table table-compact">
+                <LoadingRows cols={3} rows={6} />
+              </table>
+            ) : recent.isError ? (
+              <ErrorState error={recent.error} onRetry={() => void recent.refetch()} />
+            ) : recent.data.items.length === 0 ? (
+              <EmptyState title={t('overview.no_orders')} hint={t('overview.no_orders_hint')} />
+            ) : (
+              <ul className="feed" data-testid="recent-orders">
+                {recent.data.items.map((o) => (
+                  <li key={o.id}>
+                    <Link href={`/orders/${o.id}`} className="feed-item">
+                      <div className="feed-main">
+                        <span className="mono">{o.external_id}</span>
+                        <span className="muted small">
+                          {o.buyer_nick} · {formatAgo(o.created, lang)}
+                        </span>
+                      </div>
+                      <div className="feed-side">
+                        <span className="num">{formatMoney(o.payment, o.currency)}</span>
+                        <OrderStatusBadge status={o.status} />
+                      </div>
+                    </Link>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </Panel>
+          <SyncHealth />
         </div>
       </div>
     </div>
@@ -229,12 +235,24 @@ function ChartBody({
     const now = Math.floor(Date.now() / 1000);
     return fillBuckets(stats.buckets, now - hours * 3600, now, 60);
   }, [stats, hours]);
-  if (unavailable) return <EmptyState icon="overview" title={t('overview.chart_unavailable')} hint={t('overview.chart_unavailable_hint')} />;
-  if (loading) return <div className="chart chart-loading"><span className="skeleton skeleton-chart" /></div>;
+  if (unavailable)
+    return <EmptyState icon="overview" title={t('overview.chart_unavailable')} hint={t('overview.chart_unavailable_hint')} />;
+  if (loading)
+    return (
+      <div className="chart chart-loading">
+        <span className="skeleton skeleton-chart" />
+      </div>
+    );
   if (error) return <ErrorState error={error} />;
   if (!stats || stats.buckets.every((b) => b.orders === 0)) return <EmptyState icon="overview" title={t('overview.chart_empty')} />;
   return (
-    <Suspense fallback={<div className="chart chart-loading"><span className="skeleton skeleton-chart" /></div>}>
+    <Suspense
+      fallback={
+        <div className="chart chart-loading">
+          <span className="skeleton skeleton-chart" />
+        </div>
+      }
+    >
       <OrdersChart buckets={buckets} tz={tz} seriesLabel={t('overview.orders')} bucketSeconds={60} />
     </Suspense>
   );
@@ -347,9 +365,7 @@ export function SyncSummary({ channel, report }: { channel: Channel; report: Syn
           </div>
         </div>
         <Badge tone={tone} dot>
-          {report.reconciles
-            ? t('sync.lag', { lag: formatDuration(report.sync_lag_seconds ?? null, lang) })
-            : t('sync.push_only')}
+          {report.reconciles ? t('sync.lag', { lag: formatDuration(report.sync_lag_seconds ?? null, lang) }) : t('sync.push_only')}
         </Badge>
       </div>
       <div className="sync-grid">
@@ -416,7 +432,12 @@ function SyncHealth() {
         <div className="sync-list" data-testid="sync-health">
           {channels.data.map((c, i) => {
             const r = reports[i];
-            if (!r || r.isPending) return <div key={c.id} className="sync sync-loading"><span className="skeleton" /></div>;
+            if (!r || r.isPending)
+              return (
+                <div key={c.id} className="sync sync-loading">
+                  <span className="skeleton" />
+                </div>
+              );
             if (r.isError) return <ErrorState key={c.id} error={r.error} />;
             return <SyncSummary key={c.id} channel={c} report={r.data} />;
           })}

@@ -7,7 +7,22 @@ import { fetchStockList, planned, useChannels, useStockAlerts, type Channel } fr
 import { formatAgo, formatDateTime, formatDuration, formatInt } from '../format';
 import { useI18n } from '../i18n';
 import { usePollInterval } from '../live';
-import { Badge, Button, cx, Dialog, EmptyState, ErrorState, ErrorText, Facts, Field, LoadingBlock, PageHeader, Panel, SecretValue, useToast } from '../ui/components';
+import {
+  Badge,
+  Button,
+  cx,
+  Dialog,
+  EmptyState,
+  ErrorState,
+  ErrorText,
+  Facts,
+  Field,
+  LoadingBlock,
+  PageHeader,
+  Panel,
+  SecretValue,
+  useToast,
+} from '../ui/components';
 import { Icon } from '../ui/icons';
 
 type StockSync = components['schemas']['StockSync'];
@@ -51,7 +66,16 @@ export default function ShopsScreen() {
         </div>
       ) : channels.data.length === 0 ? (
         <div className="panel">
-          <EmptyState icon="shops" title={t('shops.none')} hint={t('shops.none_hint')} action={<Button variant="primary" icon="plus" onClick={() => setConnectOpen(true)}>{t('shops.connect')}</Button>} />
+          <EmptyState
+            icon="shops"
+            title={t('shops.none')}
+            hint={t('shops.none_hint')}
+            action={
+              <Button variant="primary" icon="plus" onClick={() => setConnectOpen(true)}>
+                {t('shops.connect')}
+              </Button>
+            }
+          />
         </div>
       ) : (
         <div className="stack">
@@ -102,12 +126,21 @@ function ShopCard({ channel: c, all }: { channel: Channel; all: Channel[] }) {
       }
       subtitle={
         <>
-          {t('shops.shop_id')} <span className="mono">{c.shop_id}</span> · {t('shops.connected_at', { at: formatDateTime(c.created_at, lang, tz, false) })}
+          {t('shops.shop_id')} <span className="mono">{c.shop_id}</span> ·{' '}
+          {t('shops.connected_at', { at: formatDateTime(c.created_at, lang, tz, false) })}
         </>
       }
       actions={
         <>
-          <Button size="sm" icon="refresh" busy={reconcile.isPending} disabled={!c.api} title={!c.api ? t('shops.reconcile_needs_api') : undefined} onClick={() => reconcile.mutate()} data-testid="reconcile">
+          <Button
+            size="sm"
+            icon="refresh"
+            busy={reconcile.isPending}
+            disabled={!c.api}
+            title={!c.api ? t('shops.reconcile_needs_api') : undefined}
+            onClick={() => reconcile.mutate()}
+            data-testid="reconcile"
+          >
             {t('shops.reconcile')}
           </Button>
           <Button size="sm" icon="stock" onClick={() => setDialog('rules')}>
@@ -128,7 +161,10 @@ function ShopCard({ channel: c, all }: { channel: Channel; all: Channel[] }) {
           <Facts
             items={[
               ['shops.webhook_url', <SecretValue value={c.webhook_url} />],
-              ['shops.api_base', c.api ? <span className="mono small">{c.api.base_url}</span> : <span className="muted">{t('shops.no_api')}</span>],
+              [
+                'shops.api_base',
+                c.api ? <span className="mono small">{c.api.base_url}</span> : <span className="muted">{t('shops.no_api')}</span>,
+              ],
               ['shops.app_key', c.api ? <span className="mono small">{c.api.app_key}</span> : '—'],
               ['shops.hold_ttl', formatDuration(c.hold_ttl_seconds, lang)],
               [
@@ -171,7 +207,11 @@ function ShopCard({ channel: c, all }: { channel: Channel; all: Channel[] }) {
                     'sync.last_run',
                     r!.last_run ? (
                       <span>
-                        {t('sync.last_run_value', { at: formatAgo(r!.last_run.at, lang), pulled: r!.last_run.pulled, found: r!.last_run.found_by_pull_only })}
+                        {t('sync.last_run_value', {
+                          at: formatAgo(r!.last_run.at, lang),
+                          pulled: r!.last_run.pulled,
+                          found: r!.last_run.found_by_pull_only,
+                        })}
                         {r!.last_run.error && <span className="text-red"> · {r!.last_run.error}</span>}
                       </span>
                     ) : (
@@ -195,7 +235,11 @@ function ShopCard({ channel: c, all }: { channel: Channel; all: Channel[] }) {
               />
               {lastRun && (
                 <div className="notice notice-blue small" data-testid="reconcile-result">
-                  {t('shops.run_result', { pulled: lastRun.pulled, found: lastRun.found_by_pull_only, unreadable: lastRun.unreadable.length })}
+                  {t('shops.run_result', {
+                    pulled: lastRun.pulled,
+                    found: lastRun.found_by_pull_only,
+                    unreadable: lastRun.unreadable.length,
+                  })}
                   {lastRun.error && <span className="text-red"> · {lastRun.error}</span>}
                 </div>
               )}
@@ -367,23 +411,61 @@ function ConnectDialog({ open, onClose }: { open: boolean; onClose: () => void }
         >
           <div className="seg seg-lg" role="radiogroup" aria-label={t('shops.marketplace')}>
             {(['bazaar', 'shopify'] as const).map((mk) => (
-              <button key={mk} type="button" role="radio" aria-checked={marketplace === mk} className={cx(marketplace === mk && 'is-active')} onClick={() => setMarketplace(mk)} data-marketplace={mk}>
+              <button
+                key={mk}
+                type="button"
+                role="radio"
+                aria-checked={marketplace === mk}
+                className={cx(marketplace === mk && 'is-active')}
+                onClick={() => setMarketplace(mk)}
+                data-marketplace={mk}
+              >
                 {mk === 'bazaar' ? 'Bazaar' : 'Shopify'}
               </button>
             ))}
           </div>
           <div className="form-row">
             <Field label={t('shops.shop_id')} hint={marketplace === 'bazaar' ? t('shops.shop_id_hint') : t('shops.shop_id_hint_shopify')}>
-              {(id) => <input id={id} name="shop_id" value={shopId} onChange={(e) => setShopId(e.target.value)} className="mono" maxLength={64} autoFocus />}
+              {(id) => (
+                <input
+                  id={id}
+                  name="shop_id"
+                  value={shopId}
+                  onChange={(e) => setShopId(e.target.value)}
+                  className="mono"
+                  maxLength={64}
+                  autoFocus
+                />
+              )}
             </Field>
-            <Field label={t('shops.name')}>{(id) => <input id={id} name="name" value={name} onChange={(e) => setName(e.target.value)} maxLength={200} />}</Field>
+            <Field label={t('shops.name')}>
+              {(id) => <input id={id} name="name" value={name} onChange={(e) => setName(e.target.value)} maxLength={200} />}
+            </Field>
           </div>
           <Field label={t('shops.hold_minutes')} hint={t('shops.hold_hint')}>
-            {(id) => <input id={id} name="hold" inputMode="numeric" value={holdMinutes} onChange={(e) => setHoldMinutes(e.target.value.replace(/\D/g, ''))} className="input-num" />}
+            {(id) => (
+              <input
+                id={id}
+                name="hold"
+                inputMode="numeric"
+                value={holdMinutes}
+                onChange={(e) => setHoldMinutes(e.target.value.replace(/\D/g, ''))}
+                className="input-num"
+              />
+            )}
           </Field>
           {marketplace === 'shopify' && (
             <Field label={t('shops.client_secret')} hint={t('shops.client_secret_hint')}>
-              {(id) => <input id={id} name="client_secret" value={clientSecret} onChange={(e) => setClientSecret(e.target.value)} className="mono" autoComplete="off" />}
+              {(id) => (
+                <input
+                  id={id}
+                  name="client_secret"
+                  value={clientSecret}
+                  onChange={(e) => setClientSecret(e.target.value)}
+                  className="mono"
+                  autoComplete="off"
+                />
+              )}
             </Field>
           )}
           {marketplace === 'bazaar' && (
@@ -408,14 +490,53 @@ function CredsFields({ value, onChange }: { value: Creds; onChange: (c: Creds) =
   return (
     <div className="form-grid">
       <Field label={t('shops.api_base')} hint={t('shops.api_base_hint')}>
-        {(id) => <input id={id} name="base_url" value={value.base_url} onChange={(e) => onChange({ ...value, base_url: e.target.value })} className="mono" placeholder="https://" />}
+        {(id) => (
+          <input
+            id={id}
+            name="base_url"
+            value={value.base_url}
+            onChange={(e) => onChange({ ...value, base_url: e.target.value })}
+            className="mono"
+            placeholder="https://"
+          />
+        )}
       </Field>
-      <Field label={t('shops.app_key')}>{(id) => <input id={id} name="app_key" value={value.app_key} onChange={(e) => onChange({ ...value, app_key: e.target.value })} className="mono" />}</Field>
+      <Field label={t('shops.app_key')}>
+        {(id) => (
+          <input
+            id={id}
+            name="app_key"
+            value={value.app_key}
+            onChange={(e) => onChange({ ...value, app_key: e.target.value })}
+            className="mono"
+          />
+        )}
+      </Field>
       <Field label={t('shops.app_secret')}>
-        {(id) => <input id={id} name="app_secret" type="password" autoComplete="off" value={value.app_secret} onChange={(e) => onChange({ ...value, app_secret: e.target.value })} className="mono" />}
+        {(id) => (
+          <input
+            id={id}
+            name="app_secret"
+            type="password"
+            autoComplete="off"
+            value={value.app_secret}
+            onChange={(e) => onChange({ ...value, app_secret: e.target.value })}
+            className="mono"
+          />
+        )}
       </Field>
       <Field label={t('shops.access_token')}>
-        {(id) => <input id={id} name="access_token" type="password" autoComplete="off" value={value.access_token} onChange={(e) => onChange({ ...value, access_token: e.target.value })} className="mono" />}
+        {(id) => (
+          <input
+            id={id}
+            name="access_token"
+            type="password"
+            autoComplete="off"
+            value={value.access_token}
+            onChange={(e) => onChange({ ...value, access_token: e.target.value })}
+            className="mono"
+          />
+        )}
       </Field>
     </div>
   );
@@ -425,7 +546,12 @@ function ApiDialog({ open, onClose, channel }: { open: boolean; onClose: () => v
   const { t } = useI18n();
   const qc = useQueryClient();
   const toast = useToast();
-  const [creds, setCreds] = useState<Creds>({ base_url: channel.api?.base_url ?? '', app_key: channel.api?.app_key ?? '', app_secret: '', access_token: '' });
+  const [creds, setCreds] = useState<Creds>({
+    base_url: channel.api?.base_url ?? '',
+    app_key: channel.api?.app_key ?? '',
+    app_secret: '',
+    access_token: '',
+  });
   const [confirmRemove, setConfirmRemove] = useState(false);
   useEffect(() => {
     if (open) {
@@ -439,7 +565,8 @@ function ApiDialog({ open, onClose, channel }: { open: boolean; onClose: () => v
     onClose();
   };
   const save = useMutation({
-    mutationFn: () => call(api.PUT('/v1/channels/{id}/api', { params: { path: { id: channel.id } }, body: { ...creds, base_url: creds.base_url.trim() } })),
+    mutationFn: () =>
+      call(api.PUT('/v1/channels/{id}/api', { params: { path: { id: channel.id } }, body: { ...creds, base_url: creds.base_url.trim() } })),
     onSuccess: () => done(t('shops.api_saved')),
   });
   const remove = useMutation({
@@ -495,7 +622,8 @@ function SecretDialog({ open, onClose, channel }: { open: boolean; onClose: () =
     }
   }, [open, channel.marketplace]);
   const m = useMutation({
-    mutationFn: () => call(api.PUT('/v1/channels/{id}/webhook-secret', { params: { path: { id: channel.id } }, body: { secret: secret.trim() } })),
+    mutationFn: () =>
+      call(api.PUT('/v1/channels/{id}/webhook-secret', { params: { path: { id: channel.id } }, body: { secret: secret.trim() } })),
     onSuccess: () => {
       setSaved(secret.trim());
       void qc.invalidateQueries({ queryKey: ['channels'] });
@@ -594,7 +722,10 @@ function RulesDialog({ open, onClose, channel, all }: { open: boolean; onClose: 
     queryFn: (): Promise<StockSyncPreview & { estimated: boolean }> =>
       planned<StockSyncPreview & { estimated: boolean }>(
         'POST /v1/channels/{id}/stock-sync/preview',
-        async () => ({ ...(await call(api.POST('/v1/channels/{id}/stock-sync/preview', { params: { path: { id: channel.id } }, body: debounced }))), estimated: false }),
+        async () => ({
+          ...(await call(api.POST('/v1/channels/{id}/stock-sync/preview', { params: { path: { id: channel.id } }, body: debounced }))),
+          estimated: false,
+        }),
         async () => {
           const list = await fetchStockList(alerts.data!.threshold);
           return {
@@ -640,19 +771,61 @@ function RulesDialog({ open, onClose, channel, all }: { open: boolean; onClose: 
       <div className="muted small">{t('shops.rules_explain')}</div>
       <div className="form-row form-row-4">
         <Field label={t('shops.percent')} hint="0–100">
-          {(id) => <input id={id} name="percent" inputMode="numeric" value={percent} onChange={(e) => setPercent(e.target.value.replace(/\D/g, ''))} className="input-num" />}
+          {(id) => (
+            <input
+              id={id}
+              name="percent"
+              inputMode="numeric"
+              value={percent}
+              onChange={(e) => setPercent(e.target.value.replace(/\D/g, ''))}
+              className="input-num"
+            />
+          )}
         </Field>
-        <Field label={t('shops.min')}>{(id) => <input id={id} name="min" inputMode="numeric" value={min} onChange={(e) => setMin(e.target.value.replace(/\D/g, ''))} className="input-num" />}</Field>
+        <Field label={t('shops.min')}>
+          {(id) => (
+            <input
+              id={id}
+              name="min"
+              inputMode="numeric"
+              value={min}
+              onChange={(e) => setMin(e.target.value.replace(/\D/g, ''))}
+              className="input-num"
+            />
+          )}
+        </Field>
         <Field label={t('shops.max')} hint={t('shops.max_hint')}>
-          {(id) => <input id={id} name="max" inputMode="numeric" value={max} onChange={(e) => setMax(e.target.value.replace(/\D/g, ''))} className="input-num" />}
+          {(id) => (
+            <input
+              id={id}
+              name="max"
+              inputMode="numeric"
+              value={max}
+              onChange={(e) => setMax(e.target.value.replace(/\D/g, ''))}
+              className="input-num"
+            />
+          )}
         </Field>
         <Field label={t('shops.reserve')} hint={t('shops.reserve_hint')}>
-          {(id) => <input id={id} name="reserve" inputMode="numeric" value={reserve} onChange={(e) => setReserve(e.target.value.replace(/\D/g, ''))} className="input-num" />}
+          {(id) => (
+            <input
+              id={id}
+              name="reserve"
+              inputMode="numeric"
+              value={reserve}
+              onChange={(e) => setReserve(e.target.value.replace(/\D/g, ''))}
+              className="input-num"
+            />
+          )}
         </Field>
       </div>
       <h3 className="section-title">
         {t('shops.preview')}
-        {preview.data?.estimated && <Badge tone="gray" title={t('shops.preview_estimated_hint')}>{t('shops.preview_estimated')}</Badge>}
+        {preview.data?.estimated && (
+          <Badge tone="gray" title={t('shops.preview_estimated_hint')}>
+            {t('shops.preview_estimated')}
+          </Badge>
+        )}
       </h3>
       {preview.isPending ? (
         <LoadingBlock />

@@ -7,7 +7,21 @@ import { fetchStockList, planned, useStockAlerts, useWarehouses } from '../data'
 import { formatDateTime, formatInt } from '../format';
 import { useI18n } from '../i18n';
 import { usePollInterval } from '../live';
-import { Badge, Button, cx, Dialog, EmptyState, ErrorState, ErrorText, Field, label, LoadingBlock, LoadingRows, PageHeader, useToast } from '../ui/components';
+import {
+  Badge,
+  Button,
+  cx,
+  Dialog,
+  EmptyState,
+  ErrorState,
+  ErrorText,
+  Field,
+  label,
+  LoadingBlock,
+  LoadingRows,
+  PageHeader,
+  useToast,
+} from '../ui/components';
 import { Icon } from '../ui/icons';
 
 export default function StockScreen() {
@@ -81,13 +95,7 @@ export default function StockScreen() {
       <div className="toolbar">
         <label className="search">
           <Icon name="search" size={15} />
-          <input
-            value={q}
-            onChange={(e) => setQ(e.target.value)}
-            placeholder={t('stock.search')}
-            aria-label={t('stock.search')}
-            name="q"
-          />
+          <input value={q} onChange={(e) => setQ(e.target.value)} placeholder={t('stock.search')} aria-label={t('stock.search')} name="q" />
         </label>
         <label className="check">
           <input type="checkbox" checked={lowOnly} onChange={(e) => setParam('low', e.target.checked ? '1' : null)} />
@@ -130,7 +138,16 @@ export default function StockScreen() {
                 <tr>
                   <td colSpan={6 + whCodes.length}>
                     {list.data.items.length === 0 ? (
-                      <EmptyState icon="stock" title={t('stock.none')} hint={t('stock.none_hint')} action={<Button variant="primary" icon="plus" onClick={() => setDialog('sku')}>{t('stock.new_sku')}</Button>} />
+                      <EmptyState
+                        icon="stock"
+                        title={t('stock.none')}
+                        hint={t('stock.none_hint')}
+                        action={
+                          <Button variant="primary" icon="plus" onClick={() => setDialog('sku')}>
+                            {t('stock.new_sku')}
+                          </Button>
+                        }
+                      />
                     ) : (
                       <EmptyState icon="search" title={t('stock.none_match')} />
                     )}
@@ -142,19 +159,34 @@ export default function StockScreen() {
                 {items.map((i) => {
                   const low = i.low || (threshold !== undefined && i.available <= threshold);
                   return (
-                    <tr key={i.sku_code} className={cx('clickable', openSku === i.sku_code && 'is-selected')} onClick={() => setParam('sku', i.sku_code)} data-sku={i.sku_code}>
+                    <tr
+                      key={i.sku_code}
+                      className={cx('clickable', openSku === i.sku_code && 'is-selected')}
+                      onClick={() => setParam('sku', i.sku_code)}
+                      data-sku={i.sku_code}
+                    >
                       <td>
                         <button type="button" className="link mono link-btn">
                           {i.sku_code}
                         </button>
                       </td>
-                      <td className="ellipsis max-w-240" title={i.name}>{i.name}</td>
-                      <td className="num" data-col="on_hand">{formatInt(i.on_hand, lang)}</td>
-                      <td className="num" data-col="reserved">{formatInt(i.reserved, lang)}</td>
+                      <td className="ellipsis max-w-240" title={i.name}>
+                        {i.name}
+                      </td>
+                      <td className="num" data-col="on_hand">
+                        {formatInt(i.on_hand, lang)}
+                      </td>
+                      <td className="num" data-col="reserved">
+                        {formatInt(i.reserved, lang)}
+                      </td>
                       <td className="num muted">{formatInt(i.safety_stock, lang)}</td>
                       <td className="num" data-col="available">
-                        <span className={cx('qty', i.available === 0 ? 'qty-zero' : low ? 'qty-low' : 'qty-ok')}>{formatInt(i.available, lang)}</span>
-                        {low && <Badge tone={i.available === 0 ? 'red' : 'amber'}>{i.available === 0 ? t('stock.out') : t('stock.low')}</Badge>}
+                        <span className={cx('qty', i.available === 0 ? 'qty-zero' : low ? 'qty-low' : 'qty-ok')}>
+                          {formatInt(i.available, lang)}
+                        </span>
+                        {low && (
+                          <Badge tone={i.available === 0 ? 'red' : 'amber'}>{i.available === 0 ? t('stock.out') : t('stock.low')}</Badge>
+                        )}
                       </td>
                       {whCodes.map((w) => {
                         const level = i.warehouses.find((x) => x.warehouse_code === w);
@@ -179,12 +211,25 @@ export default function StockScreen() {
           </table>
         </div>
       </div>
-      <Dialog open={!!openSku} onClose={() => setParam('sku', null)} drawer title={openSku ? <span className="mono">{openSku}</span> : ''} testId="sku-drawer">
+      <Dialog
+        open={!!openSku}
+        onClose={() => setParam('sku', null)}
+        drawer
+        title={openSku ? <span className="mono">{openSku}</span> : ''}
+        testId="sku-drawer"
+      >
         {openSku && <SkuPanel code={openSku} item={selected} warehouses={whCodes} />}
       </Dialog>
       <NewSkuDialog open={dialog === 'sku'} onClose={() => setDialog(null)} />
       <NewWarehouseDialog open={dialog === 'warehouse'} onClose={() => setDialog(null)} />
-      {alerts.data && <AlertsDialog open={dialog === 'alerts'} onClose={() => setDialog(null)} threshold={alerts.data.threshold} supported={alerts.data.supported} />}
+      {alerts.data && (
+        <AlertsDialog
+          open={dialog === 'alerts'}
+          onClose={() => setDialog(null)}
+          threshold={alerts.data.threshold}
+          supported={alerts.data.supported}
+        />
+      )}
     </div>
   );
 }
@@ -259,14 +304,28 @@ function SkuPanel({ code, item, warehouses }: { code: string; item: StockItem | 
                   <tr key={e.id} data-kind={e.kind}>
                     <td className="nowrap small">{formatDateTime(e.at, lang, tz)}</td>
                     <td>
-                      <Badge tone={e.kind === 'receipt' || e.kind === 'adjustment' ? 'blue' : e.kind === 'commit' ? 'green' : e.kind === 'reserve' ? 'amber' : 'neutral'}>
+                      <Badge
+                        tone={
+                          e.kind === 'receipt' || e.kind === 'adjustment'
+                            ? 'blue'
+                            : e.kind === 'commit'
+                              ? 'green'
+                              : e.kind === 'reserve'
+                                ? 'amber'
+                                : 'neutral'
+                        }
+                      >
                         {label(t, 'ledger', e.kind)}
                       </Badge>
                     </td>
                     <td className="mono small">{e.warehouse_code}</td>
-                    <td className={cx('num', e.on_hand_delta > 0 && 'text-green', e.on_hand_delta < 0 && 'text-red')}>{signed(e.on_hand_delta)}</td>
+                    <td className={cx('num', e.on_hand_delta > 0 && 'text-green', e.on_hand_delta < 0 && 'text-red')}>
+                      {signed(e.on_hand_delta)}
+                    </td>
                     <td className="num">{signed(e.reserved_delta)}</td>
-                    <td className="ellipsis max-w-200 small" title={e.cause}>{e.cause}</td>
+                    <td className="ellipsis max-w-200 small" title={e.cause}>
+                      {e.cause}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -352,7 +411,16 @@ function AdjustForm({ code, warehouses }: { code: string; warehouses: string[] }
           </button>
         </div>
         <Field label={t('stock.quantity')}>
-          {(id) => <input id={id} name="quantity" inputMode="numeric" value={qty} onChange={(e) => setQty(e.target.value.replace(/[^\d]/g, ''))} className="input-num" />}
+          {(id) => (
+            <input
+              id={id}
+              name="quantity"
+              inputMode="numeric"
+              value={qty}
+              onChange={(e) => setQty(e.target.value.replace(/[^\d]/g, ''))}
+              className="input-num"
+            />
+          )}
         </Field>
         <Field label={t('stock.warehouse')}>
           {(id) => (
@@ -367,7 +435,16 @@ function AdjustForm({ code, warehouses }: { code: string; warehouses: string[] }
         </Field>
       </div>
       <Field label={t('stock.reason')}>
-        {(id) => <input id={id} name="reason" value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} placeholder={t('stock.reason_placeholder')} />}
+        {(id) => (
+          <input
+            id={id}
+            name="reason"
+            value={reason}
+            maxLength={500}
+            onChange={(e) => setReason(e.target.value)}
+            placeholder={t('stock.reason_placeholder')}
+          />
+        )}
       </Field>
       {m.isError && <ErrorText error={m.error} />}
       <div className="form-actions">
@@ -409,7 +486,13 @@ function NewSkuDialog({ open, onClose }: { open: boolean; onClose: () => void })
         <>
           <span className="grow" />
           <Button onClick={onClose}>{t('common.cancel')}</Button>
-          <Button variant="primary" busy={m.isPending} disabled={!code.trim() || !name.trim()} onClick={() => m.mutate()} data-testid="sku-create">
+          <Button
+            variant="primary"
+            busy={m.isPending}
+            disabled={!code.trim() || !name.trim()}
+            onClick={() => m.mutate()}
+            data-testid="sku-create"
+          >
             {t('common.create')}
           </Button>
         </>
@@ -425,9 +508,20 @@ function NewSkuDialog({ open, onClose }: { open: boolean; onClose: () => void })
         <Field label={t('stock.sku_code')} hint={t('stock.sku_code_hint')}>
           {(id) => <input id={id} name="code" value={code} onChange={(e) => setCode(e.target.value)} className="mono" autoFocus />}
         </Field>
-        <Field label={t('stock.name')}>{(id) => <input id={id} name="name" value={name} maxLength={200} onChange={(e) => setName(e.target.value)} />}</Field>
+        <Field label={t('stock.name')}>
+          {(id) => <input id={id} name="name" value={name} maxLength={200} onChange={(e) => setName(e.target.value)} />}
+        </Field>
         <Field label={t('stock.safety')} hint={t('stock.safety_hint')}>
-          {(id) => <input id={id} name="safety_stock" inputMode="numeric" value={safety} onChange={(e) => setSafety(e.target.value.replace(/\D/g, ''))} className="input-num" />}
+          {(id) => (
+            <input
+              id={id}
+              name="safety_stock"
+              inputMode="numeric"
+              value={safety}
+              onChange={(e) => setSafety(e.target.value.replace(/\D/g, ''))}
+              className="input-num"
+            />
+          )}
         </Field>
         {m.isError && <ErrorText error={m.error} />}
         <button type="submit" hidden />
@@ -464,7 +558,13 @@ function NewWarehouseDialog({ open, onClose }: { open: boolean; onClose: () => v
         <>
           <span className="grow" />
           <Button onClick={onClose}>{t('common.cancel')}</Button>
-          <Button variant="primary" busy={m.isPending} disabled={!code.trim() || !name.trim()} onClick={() => m.mutate()} data-testid="warehouse-create">
+          <Button
+            variant="primary"
+            busy={m.isPending}
+            disabled={!code.trim() || !name.trim()}
+            onClick={() => m.mutate()}
+            data-testid="warehouse-create"
+          >
             {t('common.create')}
           </Button>
         </>
@@ -480,7 +580,9 @@ function NewWarehouseDialog({ open, onClose }: { open: boolean; onClose: () => v
         <Field label={t('stock.warehouse_code')} hint={t('stock.warehouse_code_hint')}>
           {(id) => <input id={id} name="code" value={code} onChange={(e) => setCode(e.target.value)} className="mono" autoFocus />}
         </Field>
-        <Field label={t('stock.warehouse_name')}>{(id) => <input id={id} name="name" value={name} maxLength={200} onChange={(e) => setName(e.target.value)} />}</Field>
+        <Field label={t('stock.warehouse_name')}>
+          {(id) => <input id={id} name="name" value={name} maxLength={200} onChange={(e) => setName(e.target.value)} />}
+        </Field>
         {m.isError && <ErrorText error={m.error} />}
         <button type="submit" hidden />
       </form>
@@ -493,7 +595,17 @@ function NewWarehouseDialog({ open, onClose }: { open: boolean; onClose: () => v
   );
 }
 
-function AlertsDialog({ open, onClose, threshold, supported }: { open: boolean; onClose: () => void; threshold: number; supported: boolean }) {
+function AlertsDialog({
+  open,
+  onClose,
+  threshold,
+  supported,
+}: {
+  open: boolean;
+  onClose: () => void;
+  threshold: number;
+  supported: boolean;
+}) {
   const { t } = useI18n();
   const qc = useQueryClient();
   const [v, setV] = useState(String(threshold));
@@ -528,7 +640,16 @@ function AlertsDialog({ open, onClose, threshold, supported }: { open: boolean; 
     >
       <div className="form">
         <Field label={t('stock.alerts_threshold')} hint={t('stock.alerts_hint')}>
-          {(id) => <input id={id} inputMode="numeric" value={v} onChange={(e) => setV(e.target.value.replace(/\D/g, ''))} disabled={!supported} className="input-num" />}
+          {(id) => (
+            <input
+              id={id}
+              inputMode="numeric"
+              value={v}
+              onChange={(e) => setV(e.target.value.replace(/\D/g, ''))}
+              disabled={!supported}
+              className="input-num"
+            />
+          )}
         </Field>
         {!supported && <div className="notice notice-blue">{t('stock.alerts_unsupported')}</div>}
         {m.isError && <ErrorText error={m.error} />}

@@ -134,7 +134,17 @@ export function LoadingBlock({ text }: { text?: string }) {
   );
 }
 
-export function EmptyState({ icon = 'inbox', title, hint, action }: { icon?: IconName; title: string; hint?: ReactNode; action?: ReactNode }) {
+export function EmptyState({
+  icon = 'inbox',
+  title,
+  hint,
+  action,
+}: {
+  icon?: IconName;
+  title: string;
+  hint?: ReactNode;
+  action?: ReactNode;
+}) {
   return (
     <div className="state state-empty" data-state="empty">
       <Icon name={icon} size={28} className="state-icon" />

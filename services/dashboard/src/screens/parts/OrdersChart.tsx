@@ -26,6 +26,7 @@ export default function OrdersChart({
   useEffect(() => {
     const el = host.current;
     if (!el) return;
+    const hhmm = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
     const opts: uPlot.Options = {
       width: el.clientWidth || 600,
       height: 220,
@@ -39,6 +40,8 @@ export default function OrdersChart({
           grid: { show: false },
           ticks: { stroke: '#e5e7eb', width: 1 },
           font: '11px system-ui, sans-serif',
+          // 24-hour clock in the seller's time zone, whatever the browser's locale.
+          values: (_u, splits) => splits.map((s) => hhmm.format(new Date(s * 1000))),
         },
         {
           stroke: '#6b7280',

@@ -93,7 +93,14 @@ export function ShipDialog({ orders, open, onClose }: { orders: Order[]; open: b
             {done ? t('common.close') : t('common.cancel')}
           </Button>
           {(!done || failCount > 0) && (
-            <Button variant="primary" icon="truck" busy={running} disabled={invalid.length > 0} onClick={() => void submit()} data-testid="ship-submit">
+            <Button
+              variant="primary"
+              icon="truck"
+              busy={running}
+              disabled={invalid.length > 0}
+              onClick={() => void submit()}
+              data-testid="ship-submit"
+            >
               {failCount > 0 ? t('ship.retry_failed') : t('ship.submit', { n: orders.length })}
             </Button>
           )}
@@ -156,7 +163,9 @@ export function ShipDialog({ orders, open, onClose }: { orders: Order[]; open: b
                 </td>
                 <td data-testid={`ship-result-${o.external_id}`}>
                   {!r ? (
-                    running ? <span className="spinner" /> : null
+                    running ? (
+                      <span className="spinner" />
+                    ) : null
                   ) : r.ok ? (
                     <Badge tone="green">{t('ship.ok', { status: label(t, 'status', r.status) })}</Badge>
                   ) : (

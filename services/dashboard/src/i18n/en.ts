@@ -53,6 +53,8 @@ export const en: Dict = {
   'auth.have_account': 'Already have an account?',
   'auth.login_link': 'Log in',
   'auth.expired': 'Your session expired, please log in again',
+  'auth.hero': 'The back office that holds up on your biggest sales day',
+  'auth.hero_sub': 'Orders, stock, invoices and write-backs for every marketplace, in one place.',
   'auth.point1': 'Push plus reconciliation: no order is ever lost',
   'auth.point2': 'Stock reserved atomically per order line: no overselling',
   'auth.point3': 'Invoices on payment, credit notes on refund',

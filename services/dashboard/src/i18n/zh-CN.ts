@@ -50,6 +50,8 @@ export const zhCN = {
   'auth.have_account': '已有账号？',
   'auth.login_link': '登录',
   'auth.expired': '登录已过期，请重新登录',
+  'auth.hero': '大促当天，也稳得住的卖家后台',
+  'auth.hero_sub': '多平台订单、库存、开票与回写，集中在一个后台。',
   'auth.point1': '推送与对账双保险，订单零丢失',
   'auth.point2': '按订单行原子预占，库存不超卖',
   'auth.point3': '付款即开票，退款自动红冲',

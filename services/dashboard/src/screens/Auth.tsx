@@ -23,6 +23,10 @@ function AuthFrame({ title, subtitle, children, footer }: { title: string; subti
             <small>{t('app.tagline')}</small>
           </span>
         </div>
+        <div className="auth-hero">
+          <h2>{t('auth.hero')}</h2>
+          <p>{t('auth.hero_sub')}</p>
+        </div>
         <ul className="auth-points">
           <li>
             <Icon name="check" /> {t('auth.point1')}

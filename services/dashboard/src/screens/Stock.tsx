@@ -385,6 +385,7 @@ function AdjustForm({ code, warehouses }: { code: string; warehouses: string[] }
     onSuccess: (s) => {
       qc.setQueryData(['stock', 'one', code], s);
       void qc.invalidateQueries({ queryKey: ['stock'] });
+      void qc.invalidateQueries({ queryKey: ['stock', 'ledger', code], refetchType: 'all' });
       void qc.invalidateQueries({ queryKey: ['overview', 'low-stock'] });
       toast('ok', t('stock.adjusted', { code, delta: signed(direction === 'in' ? n : -n) }));
       setQty('');

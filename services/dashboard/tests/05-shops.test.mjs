@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, assertClean, gotoApp, loginUi, openBrowser, settle, shootBoth, signBazaar, tokenFor, uid, until } from './lib.mjs';
+
+test('connecting a shop shows its webhook URL once; a webhook signed with the shown secret becomes an order in the list', async () => {
+  const token = await tokenFor();
+  const shopId = `shop-t${uid().slice(0, 6).toLowerCase()}`;
+  const b = await openBrowser();
+  const { page } = b;
+  try {
+    await gotoApp(page, '/shops');
+    await loginUi(page);
+    await page.locator('[data-testid=shops] .shop').first().waitFor();
+    await settle(page);
+    await shootBoth(page, 'shops');
+
+    await page.locator('[data-testid=connect-shop]').click();
+    const d = page.locator('[data-testid=connect-dialog]');
+    await d.locator('input[name=shop_id]').fill(shopId);
+    await d.locator('input[name=name]').fill(`测试店铺 ${shopId}`);
+    await shootBoth(page, 'shops-connect', { fullPage: false });
+    await d.locator('[data-testid=connect-submit]').click();
+    const urlEl = d.locator('[data-testid=connected-webhook-url]');
+    await urlEl.waitFor();
+    const webhookUrl = await urlEl.innerText();
+    const secret = await d.locator('[data-testid=connected-webhook-secret]').innerText();
+    assert.match(webhookUrl, /\/v1\/webhooks\/bazaar\/[0-9a-f-]{36}$/);
+    assert.ok(secret.length >= 16, 'the secret is shown');
+    await shootBoth(page, 'shops-connected', { fullPage: false });
+    await d.locator('[data-testid=connect-done]').click();
+    // Listing never shows the secret again.
+    const list = await api('/v1/channels', { token });
+    const ch = list.body.find((c) => c.shop_id === shopId);
+    assert.ok(ch && !ch.webhook_secret);
+
+    // The marketplace pushes a paid trade, signed with the secret the screen showed.
+    const tid = `T${Date.now()}${uid().slice(0, 4)}`;
+    const now = new Date().toISOString();
+    const body = JSON.stringify({
+      topic: 'trade.TradeBuyerPay',
+      shop_id: shopId,
+      trade: {
+        tid,
+        status: 'WAIT_SELLER_SEND_GOODS',
+        created: now,
+        pay_time: now,
+        modified: now,
+        buyer_nick: '测试买家',
+        currency: 'CNY',
+        payment: '158.00',
+        post_fee: '0.00',
+        discount_fee: '0.00',
+        orders: [
+          {
+            oid: `${tid}-1`,
+            num_iid: '1',
+            sku_id: '1',
+            outer_sku_id: 'TEE-RED-M',
+            title: '纯棉T恤 红色 M',
+            num: 2,
+            price: '79.00',
+            payment: '158.00',
+            refund_status: 'NO_REFUND',
+          },
+        ],
+      },
+    });
+    const ts = Math.floor(Date.now() / 1000);
+    const res = await fetch(webhookUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'X-Bazaar-Topic': 'trade.TradeBuyerPay',
+        'X-Bazaar-Message-Id': `msg-${tid}`,
+        'X-Bazaar-Timestamp': String(ts),
+        'X-Bazaar-Signature': signBazaar(secret, ts, body),
+        'X-Bazaar-Shop-Id': shopId,
+      },
+      body,
+    });
+    assert.equal(res.status, 200, `webhook accepted: ${await res.clone().text()}`);
+    assert.equal((await res.json()).status, 'accepted');
+
+    // The order appears in the list, found by its tid.
+    await gotoApp(page, `/orders?tid=${tid}`);
+    const row = page.locator(`[data-testid=orders-table] tr[data-order="${tid}"]`);
+    await row.waitFor({ timeout: 30_000 });
+    assert.match(await row.innerText(), new RegExp(`测试店铺 ${shopId}`));
+    await shootBoth(page, 'orders-webhook', { fullPage: false });
+
+    // Reconcile now on a shop with credentials (the demo's) reports its run.
+    await gotoApp(page, '/shops');
+    const demoShop = page.locator('[data-testid=shops] .shop').filter({ has: page.locator('[data-testid=shop-shop-8848]') });
+    await demoShop.locator('[data-testid=reconcile]').click();
+    await demoShop.locator('[data-testid=reconcile-result]').waitFor();
+
+    // Stock-sync rules show a preview before saving.
+    await demoShop.getByRole('button', { name: '库存同步规则' }).click();
+    const rd = page.locator('[data-testid=rules-dialog]');
+    await rd.locator('[data-testid=rules-preview] tbody tr').first().waitFor();
+    await rd.locator('input[name=percent]').fill('40');
+    await until(async () => (await rd.locator('[data-testid=rules-preview] tr.is-changed').count()) > 0, { what: 'the preview to change' });
+    await settle(page);
+    await shootBoth(page, 'shops-rules', { fullPage: false });
+    assertClean(b);
+  } finally {
+    await b.close();
+  }
+});

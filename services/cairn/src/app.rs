@@ -91,6 +91,10 @@ fn api_service(apis: Apis, server: &str) -> OpenApiService<Apis, ()> {
 /// The OpenAPI document of every service (YAML), as published in `openapi/cairn.yaml`. Built
 /// from services mounted on a disconnected database that serve nothing.
 pub fn spec_yaml() -> String {
+    spec_service().spec_yaml()
+}
+
+fn spec_service() -> OpenApiService<Apis, ()> {
     let url = "http://localhost:8080";
     let (_stop, stop_rx) = watch::channel(false);
     let ctx = host::Context {
@@ -110,7 +114,7 @@ pub fn spec_yaml() -> String {
     let m = mount_all(&ctx, settings, |_| false);
     let mut apis = m.apis;
     apis.0 = HealthApi { db: None, bus: None };
-    api_service(apis, url).spec_yaml()
+    api_service(apis, url)
 }
 
 /// Everything under `/v1/`, the docs, the spec and the probes goes to the API; any other path
@@ -265,4 +269,28 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     });
     tracing::info!(%addr, services = ?config.services, "cairn is listening");
     Ok(Running { addr, db, stop, server, tasks })
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every property a response may carry as `null` must say so, or generated clients reject
+    /// the answer: a property that is neither required nor defaulted is an `Option`, which
+    /// the server sends as `null` unless told to skip it.
+    #[test]
+    fn optional_properties_are_nullable_in_the_spec() {
+        let spec: serde_json::Value = serde_json::from_str(&super::spec_service().spec()).unwrap();
+        let mut wrong = Vec::new();
+        for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            for (prop, p) in schema["properties"].as_object().into_iter().flatten() {
+                if !required.contains(&prop.as_str()) && p.get("default").is_none() && p["nullable"] != true {
+                    wrong.push(format!("{name}.{prop}"));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "optional but not nullable: {wrong:?}");
+    }
 }

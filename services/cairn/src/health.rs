@@ -17,9 +17,9 @@ pub struct HealthApi {
 #[derive(Debug, Object)]
 struct Status {
     status: String,
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     database: Option<bool>,
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     bus: Option<bool>,
 }
 

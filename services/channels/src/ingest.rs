@@ -283,6 +283,21 @@ pub async fn seen_versions(
         .collect())
 }
 
+/// When the shop's latest pushed message (not a pulled trade version) arrived.
+pub async fn last_webhook_at(db: &store::Db, tenant: Uuid, channel: Uuid) -> Result<Option<Timestamp>, DbErr> {
+    use sea_orm::QuerySelect;
+    let at: Option<Option<Timestamp>> = webhook_messages::Entity::find()
+        .select_only()
+        .column_as(webhook_messages::Column::ReceivedAt.max(), "at")
+        .filter(webhook_messages::Column::TenantId.eq(tenant))
+        .filter(webhook_messages::Column::ChannelId.eq(channel))
+        .filter(webhook_messages::Column::MessageId.not_like("pull:%"))
+        .into_tuple()
+        .one(db.conn())
+        .await?;
+    Ok(at.flatten())
+}
+
 /// The latest `limit` trade versions a shop's pulls found before push delivered them, newest
 /// first.
 pub async fn recent_pull_finds(

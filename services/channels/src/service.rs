@@ -19,7 +19,7 @@ use crate::{
     reconcile::{self, ReconcileError, Reconciler, RunReport},
     writeback,
 };
-use kernel::{SharedClock, TenantId};
+use kernel::{SharedClock, TenantId, Timestamp};
 use uuid::Uuid;
 
 /// Why a use case did not do what was asked. Nothing changed in any case.
@@ -88,6 +88,8 @@ pub struct SyncReport {
     pub reconciles: bool,
     /// How often it is pulled.
     pub interval: std::time::Duration,
+    /// When its latest webhook arrived.
+    pub last_webhook_at: Option<Timestamp>,
     /// Its reconciliation row, once it was pulled.
     pub sync: Option<channel_sync::Model>,
     /// Now − checkpoint.
@@ -279,10 +281,12 @@ impl Channels {
         let sync = reconcile::status(&self.db, t, c.id).await?;
         let recent_found = ingest::recent_pull_finds(&self.db, t, c.id, RECENT_FOUND).await?;
         let writebacks = writeback::counts(&self.db, t, c.id).await?;
+        let last_webhook_at = ingest::last_webhook_at(&self.db, t, c.id).await?;
         let now = self.clock.now();
         Ok(SyncReport {
             reconciles: c.api_base_url.is_some(),
             interval: self.reconciler.settings().interval,
+            last_webhook_at,
             sync_lag: sync.as_ref().and_then(|s| s.checkpoint).map(|cp| now - cp),
             sync,
             recent_found,

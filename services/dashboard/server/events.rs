@@ -54,6 +54,7 @@ struct BusEvent {
     tenant_id: Uuid,
     occurred_at: chrono::DateTime<chrono::Utc>,
     correlation_id: Uuid,
+    #[oai(nullable)]
     causation_id: Option<Uuid>,
     partition_key: String,
     schema_version: u32,

@@ -138,7 +138,7 @@ struct NewSku {
     code: String,
     #[oai(validator(min_length = 1, max_length = 200))]
     name: String,
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+    #[oai(nullable, validator(minimum(value = "0"), maximum(value = "1000000000")))]
     safety_stock: Option<i64>,
 }
 
@@ -188,6 +188,7 @@ struct StockRow {
 struct StockPage {
     items: Vec<StockRow>,
     /// Pass as `after` for the next page; null on the last one.
+    #[oai(nullable)]
     next_after: Option<String>,
 }
 
@@ -246,6 +247,7 @@ impl From<StockView> for StockDto {
 struct NewAdjustment {
     sku_code: String,
     /// Defaults to `MAIN`.
+    #[oai(nullable)]
     warehouse_code: Option<String>,
     /// Units received (positive) or removed (negative); never zero.
     #[oai(validator(minimum(value = "-1000000000"), maximum(value = "1000000000")))]
@@ -277,6 +279,7 @@ struct LedgerEntryDto {
     kind: String,
     on_hand_delta: i64,
     reserved_delta: i64,
+    #[oai(nullable)]
     reservation_id: Option<Uuid>,
     cause: String,
     at: DateTime<Utc>,
@@ -304,7 +307,7 @@ struct NewReservation {
     #[oai(validator(min_items = 1, max_items = 200))]
     lines: Vec<ReserveLineDto>,
     /// How long the hold lasts unless confirmed; default 1800.
-    #[oai(validator(minimum(value = "1"), maximum(value = "604800")))]
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "604800")))]
     ttl_seconds: Option<i64>,
 }
 
@@ -324,8 +327,10 @@ struct ReservationDto {
     id: Uuid,
     reference: String,
     /// The order this reservation belongs to, if any.
+    #[oai(nullable)]
     order_id: Option<Uuid>,
     state: String,
+    #[oai(nullable)]
     expires_at: Option<DateTime<Utc>>,
     lines: Vec<ReservationLineDto>,
     created_at: DateTime<Utc>,
@@ -569,13 +574,19 @@ impl InventoryApi {
         Ok(SettingsFound::Ok(body))
     }
 
-    /// The stock ledger of one SKU: every movement with its cause, oldest first.
+    /// The stock ledger of one SKU: every movement with its cause, oldest first — or, with
+    /// `newest_first=true`, the latest first, paged back with `before` (the last `id` seen).
     #[oai(path = "/stock/:sku_code/ledger", method = "get")]
     async fn ledger(
         &self,
         auth: BearerAuth,
         sku_code: Path<String>,
+        /// At most this many movements (default 10,000).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100000")))]
         limit: Query<Option<u64>>,
+        newest_first: Query<Option<bool>>,
+        /// Only movements older than this one (its `id`).
+        before: Query<Option<Uuid>>,
     ) -> ApiResult<LedgerFound> {
         let t = auth.0.tenant_id.0;
         let sku = self.find_sku(t, &sku_code.0).await?;
@@ -584,14 +595,19 @@ impl InventoryApi {
             .all(self.db.conn())
             .await
             .map_err(Problem::internal)?;
-        let rows = db::stock_ledger::Entity::find()
+        let mut q = db::stock_ledger::Entity::find()
             .filter(db::stock_ledger::Column::TenantId.eq(t))
-            .filter(db::stock_ledger::Column::SkuId.eq(sku.id))
-            .order_by_asc(db::stock_ledger::Column::Id)
-            .limit(limit.0.unwrap_or(10_000).min(100_000))
-            .all(self.db.conn())
-            .await
-            .map_err(Problem::internal)?;
+            .filter(db::stock_ledger::Column::SkuId.eq(sku.id));
+        if let Some(b) = before.0 {
+            // Ids are UUID v7: their order is the order the movements were written in.
+            q = q.filter(db::stock_ledger::Column::Id.lt(b));
+        }
+        q = if newest_first.0 == Some(true) {
+            q.order_by_desc(db::stock_ledger::Column::Id)
+        } else {
+            q.order_by_asc(db::stock_ledger::Column::Id)
+        };
+        let rows = q.limit(limit.0.unwrap_or(10_000)).all(self.db.conn()).await.map_err(Problem::internal)?;
         let code = |id: Uuid| whs.iter().find(|w| w.id == id).map_or_else(|| id.to_string(), |w| w.code.clone());
         Ok(LedgerFound::Ok(Json(
             rows.into_iter()

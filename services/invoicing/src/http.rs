@@ -156,9 +156,9 @@ struct BuyerDto {
     #[oai(validator(min_length = 1, max_length = 100))]
     title: String,
     /// Required for a company.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     tax_id: Option<String>,
-    #[oai(skip_serializing_if_is_none, validator(max_length = 254))]
+    #[oai(nullable, skip_serializing_if_is_none, validator(max_length = 254))]
     email: Option<String>,
 }
 
@@ -200,6 +200,7 @@ struct IssueIn {
     order_id: Uuid,
     /// Defaults to the buyer's request on the trade, else a personal invoice in the buyer's
     /// nickname.
+    #[oai(nullable)]
     buyer: Option<BuyerDto>,
 }
 
@@ -263,14 +264,14 @@ struct InvoiceDto {
     /// The marketplace's order number.
     order_ref: String,
     /// For a credit note: the invoice it corrects.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     original_id: Option<Uuid>,
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     original_number: Option<String>,
     issued_at: DateTime<Utc>,
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     voided_at: Option<DateTime<Utc>>,
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     void_reason: Option<String>,
     currency: String,
     seller: SellerDto,

@@ -52,8 +52,10 @@ struct LineDto {
     refund_status: String,
     /// held, confirmed, committed, released, expired, backordered or unreserved; null until
     /// inventory has processed the line.
+    #[oai(nullable)]
     reservation_state: Option<String>,
     /// The waybill the line left with, when it was shipped through Cairn; null otherwise.
+    #[oai(nullable)]
     shipped_waybill: Option<String>,
 }
 
@@ -80,16 +82,17 @@ struct OrderDto {
     /// The marketplace's `modified` of the snapshot applied last.
     modified: DateTime<Utc>,
     created: DateTime<Utc>,
+    #[oai(nullable)]
     paid_at: Option<DateTime<Utc>>,
     buyer_nick: String,
     currency: String,
     payment: String,
     lines: Vec<LineDto>,
     /// Only in `GET /v1/orders/{id}`.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     timeline: Option<Vec<TimelineDto>>,
     /// Shipments recorded through Cairn, oldest first. Only in `GET /v1/orders/{id}`.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     shipments: Option<Vec<ShipmentDto>>,
 }
 
@@ -125,6 +128,7 @@ struct NewShipment {
     waybill_no: String,
     /// The marketplace line ids (`external_line_id`) in this parcel; leave out to ship every
     /// line not yet shipped and not refunded.
+    #[oai(nullable)]
     lines: Option<Vec<String>>,
 }
 
@@ -145,10 +149,13 @@ struct OrderPage {
     /// How many orders match the filters in all.
     total: u64,
     /// The page number asked for (null when paging by `cursor`).
+    #[oai(nullable)]
     page: Option<u64>,
     /// The page size (null when paging by `cursor`; see `limit`).
+    #[oai(nullable)]
     per_page: Option<u64>,
     /// Pass as `cursor` for the next page; null when this page is the last.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 

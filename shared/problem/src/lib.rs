@@ -138,10 +138,10 @@ pub struct ProblemBody {
     pub detail: String,
     /// Stable, machine-readable.
     pub code: String,
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub instance: Option<String>,
     /// For `insufficient_stock`: every line that is short.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub lines: Option<Vec<ShortLine>>,
 }
 

@@ -70,6 +70,16 @@ async fn reservations_are_atomic_idempotent_and_stateful(app: TestApp) {
     let ledger = app.get("/v1/stock/MUG/ledger", &t.token).await.expect(200);
     let kinds: Vec<&str> = ledger.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["receipt", "reserve", "commit"]);
+    // The latest first, a page at a time.
+    let kinds_of = |v: &Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect()
+    };
+    let newest = app.get("/v1/stock/MUG/ledger?newest_first=true&limit=2", &t.token).await.expect(200);
+    assert_eq!(kinds_of(&newest), ["commit", "reserve"]);
+    let before = newest[1]["id"].as_str().unwrap();
+    let older = app.get(&format!("/v1/stock/MUG/ledger?newest_first=true&before={before}"), &t.token).await.expect(200);
+    assert_eq!(kinds_of(&older), ["receipt"]);
+    assert_eq!(app.call(Method::GET, "/v1/stock/MUG/ledger?limit=0", Some(&t.token), None, &[]).await.status, 400);
     assert_eq!(app.scalar(LEDGER_MISMATCHES).await, 0);
     app.shutdown().await;
 }

@@ -50,9 +50,15 @@ async fn a_signed_webhook_becomes_an_order_with_reserved_stock(app: TestApp) {
     .assert_problem(400, "malformed_request");
     assert_eq!(app.scalar("select count(*) from channels").await, 1);
     let trade = Trade::new("shop-8848", "T2026111100000001", chrono::Utc::now(), "TEE-RED-M", 2);
+    let sync = format!("/v1/channels/{}/sync", ch.id);
+    assert_eq!(app.get(&sync, &t.token).await.expect(200)["last_webhook_at"], json!(null));
 
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
     let r = app.post_webhook(&ch, "m-1", &trade.created_msg()).await.expect(200);
     assert_eq!(r["status"], "accepted");
+    let last = app.get(&sync, &t.token).await.expect(200)["last_webhook_at"].clone();
+    let last: chrono::DateTime<chrono::Utc> = last.as_str().expect("the webhook's time").parse().unwrap();
+    assert!(last >= before, "{last}");
     app.settle().await;
     let o = app.order_by_tid(&t, &trade.tid).await.expect("order exists");
     assert_eq!(o["status"], "pending_payment");

@@ -46,7 +46,7 @@ pub(super) struct StockSync {
     /// 0-100; default 100.
     #[oai(default = "default_percent", validator(minimum(value = "0"), maximum(value = "100")))]
     percent: i32,
-    #[oai(validator(minimum(value = "0")))]
+    #[oai(nullable, validator(minimum(value = "0")))]
     max: Option<i64>,
     #[oai(default, validator(minimum(value = "0")))]
     min: i64,
@@ -63,6 +63,7 @@ pub(super) struct PreviewItem {
     pub available: i64,
     /// What the shop is meant to display now under its current rules (null before the first
     /// plan, e.g. no stock level yet).
+    #[oai(nullable)]
     pub shown_now: Option<i64>,
     /// What it would display under the rules previewed.
     pub shown: i64,
@@ -95,15 +96,17 @@ pub(super) struct NewChannel {
     #[oai(validator(min_length = 1, max_length = 200))]
     name: String,
     /// How long an unpaid order holds stock (default 1800 s).
-    #[oai(validator(minimum(value = "60"), maximum(value = "604800")))]
+    #[oai(nullable, validator(minimum(value = "60"), maximum(value = "604800")))]
     hold_ttl_seconds: Option<i64>,
     /// The shop's Open API (reconciliation pulls, shipment and stock write-backs).
+    #[oai(nullable)]
     api: Option<ApiCredentials>,
     /// Stock sync rules (default: show everything sellable).
+    #[oai(nullable)]
     stock_sync: Option<StockSync>,
     /// Shopify only: the app's client secret, which Shopify signs webhooks with. Bazaar
     /// webhooks are signed with a secret Cairn generates.
-    #[oai(validator(min_length = 16, max_length = 256))]
+    #[oai(nullable, validator(min_length = 16, max_length = 256))]
     webhook_secret: Option<String>,
 }
 
@@ -118,10 +121,10 @@ pub(super) struct ChannelDto {
     /// Give this URL to the marketplace.
     webhook_url: String,
     /// The HMAC secret the marketplace signs webhooks with.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     webhook_secret: Option<String>,
     /// The shop's Open API, when given (reconciliation and write-backs run only then).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     api: Option<ApiInfo>,
     stock_sync: StockSync,
     created_at: DateTime<Utc>,
@@ -158,7 +161,9 @@ pub(super) enum ChannelFound {
 /// What one pull did.
 #[derive(Debug, Object)]
 pub(super) struct RunDto {
+    #[oai(nullable)]
     window_start: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     window_end: Option<DateTime<Utc>>,
     /// Trade versions the marketplace listed.
     pulled: i64,
@@ -167,7 +172,7 @@ pub(super) struct RunDto {
     /// Trades that could not be read, with why.
     unreadable: Vec<String>,
     /// Why the pull stopped early (the checkpoint stays at the last full window).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     error: Option<String>,
 }
 
@@ -182,11 +187,13 @@ pub(super) enum Reconciled {
 #[derive(Debug, Object)]
 pub(super) struct LastRun {
     at: DateTime<Utc>,
+    #[oai(nullable)]
     window_start: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     window_end: Option<DateTime<Utc>>,
     pulled: i64,
     found_by_pull_only: i64,
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     error: Option<String>,
 }
 
@@ -213,7 +220,7 @@ pub(super) struct WritebackCounts {
     /// Quantities waiting because the shop's Open API credentials were removed; they are
     /// planned and sent again once credentials are given.
     stock_without_api: i64,
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     last_error: Option<String>,
 }
 
@@ -223,11 +230,18 @@ pub(super) struct SyncReport {
     /// Whether the shop is pulled (it has Open API credentials).
     reconciles: bool,
     interval_seconds: i64,
+    /// When the shop's latest webhook arrived (null before the first).
+    #[oai(nullable)]
+    last_webhook_at: Option<DateTime<Utc>>,
     /// Every trade modified before this is known to Cairn.
+    #[oai(nullable)]
     checkpoint: Option<DateTime<Utc>>,
     /// Now − checkpoint.
+    #[oai(nullable)]
     sync_lag_seconds: Option<f64>,
+    #[oai(nullable)]
     next_pull_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     last_run: Option<LastRun>,
     runs: i64,
     pulled: i64,
@@ -341,6 +355,7 @@ impl From<service::SyncReport> for SyncReport {
         SyncReport {
             reconciles: r.reconciles,
             interval_seconds: r.interval.as_secs() as i64,
+            last_webhook_at: r.last_webhook_at,
             checkpoint: sync.and_then(|s| s.checkpoint),
             sync_lag_seconds: r.sync_lag.map(|lag| lag.num_milliseconds() as f64 / 1000.0),
             next_pull_at: sync.map(|s| s.next_pull_at),

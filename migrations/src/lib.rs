@@ -7,6 +7,38 @@
 
 pub use sea_orm_migration::prelude::*;
 
+/// Declares this module's `Migration`: `name`, then the DDL `up` applies and `down` reverts,
+/// both through [`run_ddl`].
+macro_rules! ddl_migration {
+    ($name:literal, $up:expr, $down:expr) => {
+        /// The migration.
+        pub struct Migration;
+
+        impl sea_orm_migration::prelude::MigrationName for Migration {
+            fn name(&self) -> &str {
+                $name
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl sea_orm_migration::prelude::MigrationTrait for Migration {
+            async fn up(
+                &self,
+                manager: &sea_orm_migration::prelude::SchemaManager,
+            ) -> Result<(), sea_orm_migration::prelude::DbErr> {
+                crate::run_ddl(manager, $up).await
+            }
+
+            async fn down(
+                &self,
+                manager: &sea_orm_migration::prelude::SchemaManager,
+            ) -> Result<(), sea_orm_migration::prelude::DbErr> {
+                crate::run_ddl(manager, $down).await
+            }
+        }
+    };
+}
+
 mod m0001_init;
 mod m0002_invoicing;
 mod m0003_channel_sync;

@@ -1,15 +1,5 @@
 //! The spine: identity, channels, the bus, orders, inventory.
 
-use sea_orm_migration::prelude::*;
-
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0001_init"
-    }
-}
-
 const UP: &str = r#"
 create table tenants (
     id {uuid} primary key,
@@ -205,13 +195,4 @@ const DOWN: &str = "drop table stock_ledger; drop table reservations; drop table
     drop table parked_messages; drop table consumer_cursors; drop table inbox; drop table outbox; \
     drop table webhook_messages; drop table channels; drop table idempotency_keys; drop table users; drop table tenants";
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, DOWN).await
-    }
-}
+ddl_migration!("m0001_init", UP, DOWN);

@@ -1,15 +1,5 @@
 //! invoicing: settings, tax categories, numbering series, invoices and credit notes.
 
-use sea_orm_migration::prelude::*;
-
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0002_invoicing"
-    }
-}
-
 const UP: &str = r#"
 create table invoice_settings (
     tenant_id {uuid} primary key,
@@ -88,13 +78,4 @@ create table invoice_credited_lines (
 const DOWN: &str = "drop table invoice_credited_lines; drop table invoices; drop table invoice_orders; \
     drop table invoice_series; drop table invoice_tax_categories; drop table invoice_settings";
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, DOWN).await
-    }
-}
+ddl_migration!("m0002_invoicing", UP, DOWN);

@@ -1,15 +1,5 @@
 //! channels: marketplace API credentials, reconciliation checkpoints and reports, write-backs.
 
-use sea_orm_migration::prelude::*;
-
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0003_channel_sync"
-    }
-}
-
 const UP: &str = r#"
 alter table channels add column api_base_url text;
 alter table channels add column app_key text;
@@ -100,13 +90,4 @@ create index shipment_writebacks_due on shipment_writebacks (state, next_attempt
 const DOWN: &str = "drop table shipment_writebacks; drop table stock_pushes; drop table channel_stock_levels; \
     drop table channel_pull_finds; drop table channel_sync; drop table channel_trades";
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, DOWN).await
-    }
-}
+ddl_migration!("m0003_channel_sync", UP, DOWN);

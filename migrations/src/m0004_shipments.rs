@@ -1,15 +1,5 @@
 //! orders: shipments made through Cairn and the lines they shipped.
 
-use sea_orm_migration::prelude::*;
-
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0004_shipments"
-    }
-}
-
 // `shipped_waybill` on a line is the waybill it left with (null = not shipped through Cairn);
 // `order_shipments.line_ids` is a JSON array of the marketplace line ids one waybill carried.
 // `orders.hold_ttl_seconds` keeps the channel's hold TTL from the last snapshot, so that an
@@ -32,13 +22,4 @@ create table order_shipments (
 const DOWN: &str = "drop table order_shipments; alter table orders drop column hold_ttl_seconds; \
     alter table order_lines drop column shipped_waybill";
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, DOWN).await
-    }
-}
+ddl_migration!("m0004_shipments", UP, DOWN);

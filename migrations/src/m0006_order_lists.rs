@@ -1,16 +1,6 @@
 //! orders: indexes for the dashboard's lists — newest first per tenant and per status, by the
 //! trade's creation time with the id as tie-breaker (the keyset cursor), and orders by SKU.
 
-use sea_orm_migration::prelude::*;
-
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0006_order_lists"
-    }
-}
-
 // `orders_status` ordered by `created_at`, which no query sorts by; its replacement serves
 // the status tabs in list order.
 const UP: &str = r#"
@@ -23,13 +13,4 @@ create index order_lines_sku on order_lines (tenant_id, sku_code)
 const DOWN: &str = "drop index order_lines_sku; drop index orders_created; drop index orders_status_created; \
     create index orders_status on orders (tenant_id, status, created_at)";
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, DOWN).await
-    }
-}
+ddl_migration!("m0006_order_lists", UP, DOWN);

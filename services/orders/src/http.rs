@@ -210,6 +210,26 @@ fn parse_cursor(s: &str) -> Result<Cursor, Problem> {
     Ok(Cursor { trade_created, id: Uuid::parse_str(id).map_err(|_| bad())? })
 }
 
+/// The list's and the counts' filters but `status`, from their query parameters.
+fn filter(
+    external_id: Query<Option<String>>,
+    channel_id: Query<Option<Uuid>>,
+    created_from: Query<Option<DateTime<Utc>>>,
+    created_to: Query<Option<DateTime<Utc>>>,
+    buyer: Query<Option<String>>,
+    sku_code: Query<Option<String>>,
+) -> OrderFilter {
+    OrderFilter {
+        status: None,
+        external_id: external_id.0,
+        channel_id: channel_id.0,
+        created_from: created_from.0,
+        created_to: created_to.0,
+        buyer: buyer.0,
+        sku_code: sku_code.0,
+    }
+}
+
 fn status_filter(status: Option<String>) -> Result<Option<OrderStatus>, Problem> {
     status
         .map(|s| {
@@ -318,12 +338,7 @@ impl OrdersApi {
     ) -> ApiResult<OrdersFound> {
         let f = OrderFilter {
             status: status_filter(status.0)?,
-            external_id: external_id.0,
-            channel_id: channel_id.0,
-            created_from: created_from.0,
-            created_to: created_to.0,
-            buyer: buyer.0,
-            sku_code: sku_code.0,
+            ..filter(external_id, channel_id, created_from, created_to, buyer, sku_code)
         };
         let keyset = cursor.0.is_some() || limit.0.is_some();
         if keyset && (page.0.is_some() || per_page.0.is_some()) {
@@ -364,15 +379,7 @@ impl OrdersApi {
         #[oai(validator(max_length = 100))] buyer: Query<Option<String>>,
         #[oai(validator(max_length = 64))] sku_code: Query<Option<String>>,
     ) -> ApiResult<CountsFound> {
-        let f = OrderFilter {
-            status: None,
-            external_id: external_id.0,
-            channel_id: channel_id.0,
-            created_from: created_from.0,
-            created_to: created_to.0,
-            buyer: buyer.0,
-            sku_code: sku_code.0,
-        };
+        let f = filter(external_id, channel_id, created_from, created_to, buyer, sku_code);
         let c = self.orders.counts(auth.0.tenant_id, &f).await.map_err(Problem::internal)?;
         Ok(CountsFound::Ok(Json(StatusCountsDto { total: c.total, by_status: c.by_status })))
     }

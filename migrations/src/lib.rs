@@ -45,6 +45,7 @@ mod m0003_channel_sync;
 mod m0004_shipments;
 mod m0005_inventory_settings;
 mod m0006_order_lists;
+mod m0007_product_mapping;
 
 /// Applies Cairn's migrations in order.
 pub struct Migrator;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_shipments::Migration),
             Box::new(m0005_inventory_settings::Migration),
             Box::new(m0006_order_lists::Migration),
+            Box::new(m0007_product_mapping::Migration),
         ]
     }
 }

@@ -249,6 +249,7 @@ async fn ingest_round(
             topic: m.topic.to_owned(),
             message_id: m.message_id.to_owned(),
             hold_ttl_seconds: c.hold_ttl_seconds,
+            skus: crate::domain::mapping::resolve_all(&m.trade.lines, &Default::default()),
             trade: m.trade.clone(),
         };
         events.push(Envelope::new(TenantId(c.tenant_id), &event, now, None));

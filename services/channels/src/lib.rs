@@ -43,6 +43,8 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
         "channel_stock_levels",
         "stock_pushes",
         "shipment_writebacks",
+        "channel_items",
+        "channel_item_mappings",
     ],
 };
 

@@ -336,7 +336,7 @@ impl Channels {
             .inspect_err(|e| log_refused(e, &channel))?;
         let raw = String::from_utf8_lossy(body);
         let trade = match v.inbound {
-            shopify::Inbound::Order(t) => Some(t),
+            shopify::Inbound::Order(t) => Some(*t),
             shopify::Inbound::Refund(r) => {
                 ingest::latest(&self.db, &channel, &r.order_id).await?.and_then(|s| refund::apply(s, &r))
             }

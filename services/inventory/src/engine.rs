@@ -554,9 +554,10 @@ pub fn changed_event(r: &Reservation) -> ReservationChanged {
             .iter()
             .map(|l| ReservedLine {
                 line_ref: l.line_ref.clone(),
-                sku_code: l.sku_code.clone(),
+                sku_code: (!l.sku_code.is_empty()).then(|| l.sku_code.clone()),
                 quantity: l.quantity,
                 state: l.state,
+                warehouses: Vec::new(),
             })
             .collect(),
     }

@@ -336,11 +336,11 @@ impl Invoicing {
             .iter()
             .map(|l| SaleLine {
                 line_ref: l.external_line_id.clone(),
-                sku_code: l.sku_code.clone(),
-                title: if l.title.is_empty() { l.sku_code.clone() } else { l.title.clone() },
+                sku_code: l.sku_code.clone().unwrap_or_default(),
+                title: if l.title.is_empty() { l.sku_code.clone().unwrap_or_default() } else { l.title.clone() },
                 quantity: l.quantity,
                 unit_price: l.unit_price.0,
-                rate_bp: domain::rate_for(&l.sku_code, &cats, s.default_rate_bp),
+                rate_bp: domain::rate_for(l.sku_code.as_deref().unwrap_or(""), &cats, s.default_rate_bp),
             })
             .collect();
         let lines =

@@ -43,7 +43,22 @@ impl OrdersApi {
 #[derive(Debug, Object)]
 struct LineDto {
     external_line_id: String,
-    sku_code: String,
+    /// The Cairn SKU the line sells; null while it maps to none (`mapping: unmapped`).
+    #[oai(nullable)]
+    sku_code: Option<String>,
+    /// How the line found its SKU: `mapped` (the shop's product mapping), `merchant_code`
+    /// (the marketplace's merchant code is a SKU code), `unmapped` (neither: the order is on
+    /// hold `unmapped_sku` until the seller maps the item).
+    mapping: String,
+    /// The marketplace's item and variant (Bazaar `num_iid` and `sku_id`, Shopify product and
+    /// variant ids).
+    #[oai(nullable)]
+    item_id: Option<String>,
+    #[oai(nullable)]
+    variant_id: Option<String>,
+    /// The variant as the marketplace shows it, e.g. `颜色:红色;尺码:M`.
+    #[oai(nullable)]
+    properties: Option<String>,
     title: String,
     quantity: i64,
     /// Decimal string, e.g. `209.00`.
@@ -288,7 +303,11 @@ fn dto(o: Order, timeline: Option<Vec<TimelineEntry>>, shipments: Option<Vec<Shi
             .into_iter()
             .map(|l| LineDto {
                 external_line_id: l.external_line_id,
+                mapping: l.mapping.as_str().to_owned(),
                 sku_code: l.sku_code,
+                item_id: l.item_id,
+                variant_id: l.variant_id,
+                properties: l.properties,
                 title: l.title,
                 quantity: l.quantity,
                 unit_price: l.unit_price.to_string(),

@@ -3,7 +3,7 @@
 
 use crate::{
     Money, TenantId, Timestamp,
-    trade::{InvoiceRequest, TradeSnapshot},
+    trade::{InvoiceRequest, Receiver, TradeSnapshot},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -69,6 +69,59 @@ pub struct TradeReceived {
     /// How long an unpaid order holds its stock, from the channel's settings.
     pub hold_ttl_seconds: i64,
     pub trade: TradeSnapshot,
+    /// The Cairn SKU each line maps to, by the shop's product mapping (商品对应) or its
+    /// merchant code, in line order; empty in events written before mappings existed (every
+    /// line then goes by its merchant code).
+    #[serde(default)]
+    pub skus: Vec<LineSku>,
+}
+
+/// How a trade line found the Cairn SKU it sells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mapping {
+    /// The shop's product mapping names the SKU for the line's item and variant.
+    Mapped,
+    /// No mapping: the line's merchant code is taken as the SKU code.
+    MerchantCode,
+    /// Neither: the line sells nothing Cairn can name until the seller maps it.
+    Unmapped,
+}
+
+impl Mapping {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mapping::Mapped => "mapped",
+            Mapping::MerchantCode => "merchant_code",
+            Mapping::Unmapped => "unmapped",
+        }
+    }
+}
+
+/// One line's SKU, as the channel resolved it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineSku {
+    pub external_line_id: String,
+    pub sku_code: Option<String>,
+    pub mapping: Mapping,
+}
+
+/// channels → orders, inventory: the seller mapped a marketplace item variant to a SKU (or
+/// changed the mapping). Lines waiting on that variant can now take stock.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ItemMapped {
+    pub channel_id: Uuid,
+    pub item_id: String,
+    pub variant_id: Option<String>,
+    pub sku_code: String,
+}
+
+impl Event for ItemMapped {
+    const TYPE: &'static str = "channel.item_mapped";
+    fn partition_key(&self) -> String {
+        format!("{}:{}:{}", self.channel_id, self.item_id, self.variant_id.as_deref().unwrap_or(""))
+    }
 }
 
 impl Event for TradeReceived {
@@ -132,7 +185,14 @@ impl OrderStatus {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OrderLineRef {
     pub external_line_id: String,
-    pub sku_code: String,
+    /// The SKU the line sells; `None` while it maps to none (it then waits, keyed by its
+    /// marketplace item and variant, for the seller to map it).
+    pub sku_code: Option<String>,
+    /// The marketplace's item and variant (see [`crate::trade::TradeLine`]).
+    #[serde(default)]
+    pub item_id: Option<String>,
+    #[serde(default)]
+    pub variant_id: Option<String>,
     pub quantity: i64,
     /// A refund succeeded for this line.
     pub refunded: bool,
@@ -179,6 +239,10 @@ pub struct OrderChanged {
     pub buyer_nick: String,
     #[serde(default)]
     pub invoice_request: Option<InvoiceRequest>,
+    /// Where the order ships to (its province decides the warehouse under the region
+    /// strategy).
+    #[serde(default)]
+    pub receiver: Option<Receiver>,
 }
 
 impl Event for OrderChanged {
@@ -200,6 +264,9 @@ pub enum LineReservationState {
     Released,
     Expired,
     Backordered,
+    /// The line names no SKU Cairn has: it waits, in paid-time order, for a product mapping
+    /// (or the SKU) to exist.
+    Unmapped,
 }
 
 impl LineReservationState {
@@ -213,6 +280,7 @@ impl LineReservationState {
             Self::Released => "released",
             Self::Expired => "expired",
             Self::Backordered => "backordered",
+            Self::Unmapped => "unmapped",
         }
     }
 
@@ -226,6 +294,7 @@ impl LineReservationState {
             Self::Released,
             Self::Expired,
             Self::Backordered,
+            Self::Unmapped,
         ]
         .into_iter()
         .find(|x| x.as_str() == s)
@@ -236,9 +305,21 @@ impl LineReservationState {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReservedLine {
     pub line_ref: String,
-    pub sku_code: String,
+    /// The SKU reserved (`None` while the line is [`LineReservationState::Unmapped`]).
+    pub sku_code: Option<String>,
     pub quantity: i64,
     pub state: LineReservationState,
+    /// Where the units are reserved: one warehouse, or several when the tenant lets a line
+    /// split; empty while nothing is reserved.
+    #[serde(default)]
+    pub warehouses: Vec<WarehouseQuantity>,
+}
+
+/// Units of a line in one warehouse.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WarehouseQuantity {
+    pub warehouse_code: String,
+    pub quantity: i64,
 }
 
 /// inventory → orders: a reservation's lines changed state.
@@ -279,6 +360,110 @@ pub struct OrderShipped {
 
 impl Event for OrderShipped {
     const TYPE: &'static str = "order.shipped";
+    fn partition_key(&self) -> String {
+        self.order_id.to_string()
+    }
+}
+
+/// Why an order is held back from shipping (审单).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldReason {
+    /// A line maps to no SKU.
+    UnmappedSku,
+    /// A line's refund is requested and the order is not shipped.
+    RefundPending,
+    /// The receiver changed after payment.
+    AddressChanged,
+    /// The buyer left a memo (when the seller's audit rules say so).
+    BuyerMemo,
+    /// The seller left a memo or flag (when the audit rules say so).
+    SellerMemo,
+    /// The payment is above the seller's threshold (when the audit rules say so).
+    AmountOver,
+    /// Someone held it by hand.
+    Manual,
+}
+
+impl HoldReason {
+    /// Every reason.
+    pub const ALL: [HoldReason; 7] = [
+        HoldReason::UnmappedSku,
+        HoldReason::RefundPending,
+        HoldReason::AddressChanged,
+        HoldReason::BuyerMemo,
+        HoldReason::SellerMemo,
+        HoldReason::AmountOver,
+        HoldReason::Manual,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldReason::UnmappedSku => "unmapped_sku",
+            HoldReason::RefundPending => "refund_pending",
+            HoldReason::AddressChanged => "address_changed",
+            HoldReason::BuyerMemo => "buyer_memo",
+            HoldReason::SellerMemo => "seller_memo",
+            HoldReason::AmountOver => "amount_over",
+            HoldReason::Manual => "manual",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<HoldReason> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// orders → shipping: an order's holds changed. While `holds` is not empty nothing may ship
+/// it: whatever acts on [`OrderReadyToShip`] stops (intercepts) what it has not shipped.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderHoldChanged {
+    pub order_id: Uuid,
+    pub channel_id: Uuid,
+    pub external_id: String,
+    pub holds: Vec<HoldReason>,
+    /// Monotonic per order (as in [`OrderChanged`]).
+    pub revision: i64,
+}
+
+impl Event for OrderHoldChanged {
+    const TYPE: &'static str = "order.hold_changed";
+    fn partition_key(&self) -> String {
+        self.order_id.to_string()
+    }
+}
+
+/// A line of [`OrderReadyToShip`]: what leaves one warehouse for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReadyLine {
+    pub external_line_id: String,
+    pub sku_code: String,
+    pub title: String,
+    pub quantity: i64,
+}
+
+/// orders → shipping: an order (paid, allocated, holding nothing) can ship from `warehouse_code`;
+/// one event per warehouse it ships from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderReadyToShip {
+    pub order_id: Uuid,
+    pub channel_id: Uuid,
+    pub external_id: String,
+    pub warehouse_code: String,
+    pub lines: Vec<ReadyLine>,
+    pub receiver: Option<Receiver>,
+    pub paid_at: Option<Timestamp>,
+    /// Orders with the same key may travel as one parcel: tenant, warehouse, buyer, and the
+    /// receiver's name, phone and address, normalised.
+    pub merge_key: String,
+    /// Monotonic per order (as in [`OrderChanged`]).
+    pub revision: i64,
+}
+
+impl Event for OrderReadyToShip {
+    const TYPE: &'static str = "order.ready_to_ship";
     fn partition_key(&self) -> String {
         self.order_id.to_string()
     }

@@ -20,7 +20,19 @@ pub enum TradeStatus {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TradeLine {
     pub external_line_id: String,
-    pub sku_code: String,
+    /// The marketplace's item (Bazaar `num_iid`, Shopify `product_id`).
+    #[serde(default)]
+    pub item_id: Option<String>,
+    /// The item's variant (Bazaar `sku_id`, Shopify `variant_id`); none for an item without
+    /// variants.
+    #[serde(default)]
+    pub variant_id: Option<String>,
+    /// The seller's merchant code (Bazaar `outer_sku_id`, Shopify `sku`), when the seller set
+    /// one: Cairn's SKU code unless a product mapping says otherwise.
+    pub sku_code: Option<String>,
+    /// The variant's properties as the marketplace shows them, e.g. `颜色:红色;尺码:M`.
+    #[serde(default)]
+    pub properties: Option<String>,
     pub title: String,
     pub quantity: i64,
     pub unit_price: Money,
@@ -47,6 +59,15 @@ pub struct TradeSnapshot {
     pub modified: Timestamp,
     pub buyer_nick: String,
     pub buyer_memo: Option<String>,
+    /// The seller's note on the trade (卖家备注).
+    #[serde(default)]
+    pub seller_memo: Option<String>,
+    /// The coloured flag the seller set on the trade, 0 (none) to 5.
+    #[serde(default)]
+    pub seller_flag: i32,
+    /// Where the parcel goes; `None` when the marketplace did not say (yet).
+    #[serde(default)]
+    pub receiver: Option<Receiver>,
     pub currency: String,
     pub payment: Money,
     pub post_fee: Money,
@@ -55,6 +76,22 @@ pub struct TradeSnapshot {
     #[serde(default)]
     pub invoice_request: Option<InvoiceRequest>,
     pub lines: Vec<TradeLine>,
+}
+
+/// The receiver of a trade's parcel.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub struct Receiver {
+    pub name: String,
+    pub phone: String,
+    /// e.g. `浙江省`.
+    pub province: String,
+    pub city: String,
+    #[serde(default)]
+    pub district: String,
+    /// The street address.
+    pub address: String,
+    #[serde(default)]
+    pub zip: String,
 }
 
 /// Who the buyer wants the invoice made out to (BAZAAR.md `invoice_request`).

@@ -55,7 +55,10 @@ mod tests {
     fn line(id: &str, quantity: i64) -> TradeLine {
         TradeLine {
             external_line_id: id.into(),
-            sku_code: format!("SKU-{id}"),
+            item_id: None,
+            variant_id: None,
+            sku_code: Some(format!("SKU-{id}")),
+            properties: None,
             title: String::new(),
             quantity,
             unit_price: Money(100),
@@ -73,6 +76,9 @@ mod tests {
             modified: at("2022-01-03T15:15:40Z"),
             buyer_nick: String::new(),
             buyer_memo: None,
+            seller_memo: None,
+            seller_flag: 0,
+            receiver: None,
             currency: "USD".into(),
             payment: Money(300),
             post_fee: Money(0),

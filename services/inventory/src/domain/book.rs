@@ -513,11 +513,12 @@ impl Book {
             let idx = match r.lines.iter().position(|l| l.line_ref == ol.external_line_id) {
                 Some(i) => i,
                 None => {
-                    let sku_id = self.sku(&ol.sku_code).map_or(Uuid::nil(), |s| s.id);
+                    let code = ol.sku_code.clone().unwrap_or_default();
+                    let sku_id = self.sku(&code).map_or(Uuid::nil(), |s| s.id);
                     r.lines.push(ResLine {
                         line_ref: ol.external_line_id.clone(),
                         sku_id,
-                        sku_code: ol.sku_code.clone(),
+                        sku_code: code,
                         quantity: ol.quantity,
                         state: LineState::Unreserved,
                         allocations: Vec::new(),
@@ -679,7 +680,7 @@ mod tests {
             hold_ttl_seconds: 1800,
             lines: vec![OrderLineRef {
                 external_line_id: "O1".into(),
-                sku_code: "TEE".into(),
+                sku_code: Some("TEE".into()),
                 quantity: qty,
                 refunded: false,
                 ..Default::default()
@@ -822,7 +823,7 @@ mod tests {
         let mut o = order(id, rev, status, 2, 1);
         o.lines.push(OrderLineRef {
             external_line_id: "O2".into(),
-            sku_code: "TEE".into(),
+            sku_code: Some("TEE".into()),
             quantity: 3,
             ..Default::default()
         });

@@ -5,7 +5,7 @@ use super::entities::{order_lines, order_shipments, order_timeline, orders};
 use crate::domain::{
     Line, Order, TimelineEntry, TimelineKind, parse_trade_status, shipment::Shipment, trade_status_name,
 };
-use kernel::{LineReservationState, Money, OrderStatus, TenantId};
+use kernel::{LineReservationState, Money, OrderStatus, TenantId, events::Mapping};
 use sea_orm::{ActiveValue::Set, DbErr};
 use uuid::Uuid;
 
@@ -50,10 +50,20 @@ fn line(row: order_lines::Model) -> Result<Line, DbErr> {
                 corrupt(format!("order {} line {} reservation state `{s}`", row.order_id, row.line_no))
             })?),
         };
+    let mapping = match row.mapping.as_str() {
+        "mapped" => Mapping::Mapped,
+        "merchant_code" => Mapping::MerchantCode,
+        "unmapped" => Mapping::Unmapped,
+        other => return Err(corrupt(format!("order {} line {} mapping `{other}`", row.order_id, row.line_no))),
+    };
     Ok(Line {
         line_no: row.line_no,
         external_line_id: row.external_line_id,
-        sku_code: row.sku_code,
+        sku_code: (!row.sku_code.is_empty()).then_some(row.sku_code),
+        mapping,
+        item_id: row.item_id,
+        variant_id: row.variant_id,
+        properties: row.properties,
         title: row.title,
         quantity: row.quantity,
         unit_price: Money(row.unit_price),
@@ -95,7 +105,11 @@ pub(crate) fn line_rows(o: &Order) -> impl Iterator<Item = order_lines::Model> +
         order_id: o.id,
         line_no: l.line_no,
         external_line_id: l.external_line_id.clone(),
-        sku_code: l.sku_code.clone(),
+        sku_code: l.sku_code.clone().unwrap_or_default(),
+        item_id: l.item_id.clone(),
+        variant_id: l.variant_id.clone(),
+        properties: l.properties.clone(),
+        mapping: l.mapping.as_str().to_owned(),
         title: l.title.clone(),
         quantity: l.quantity,
         unit_price: l.unit_price.0,

@@ -31,6 +31,7 @@ store::entity!(
     #[sea_orm(primary_key, auto_increment = false)] order_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)] line_no: i32,
     external_line_id: String,
+    /// `''` while the line maps to no SKU (see `mapping`).
     sku_code: String,
     title: String,
     quantity: i64,
@@ -42,6 +43,12 @@ store::entity!(
     reservation_version: i64,
     /// The waybill the line left with, when the seller shipped it through Cairn.
     shipped_waybill: Option<String>,
+    /// The marketplace's item and variant.
+    item_id: Option<String>,
+    variant_id: Option<String>,
+    properties: Option<String>,
+    /// `mapped`, `merchant_code` or `unmapped`.
+    mapping: String,
 });
 
 store::entity!(

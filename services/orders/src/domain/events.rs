@@ -13,6 +13,8 @@ pub fn line_ref(l: &Line) -> OrderLineRef {
     OrderLineRef {
         external_line_id: l.external_line_id.clone(),
         sku_code: l.sku_code.clone(),
+        item_id: l.item_id.clone(),
+        variant_id: l.variant_id.clone(),
         quantity: l.quantity,
         refunded: l.refunded(),
         title: l.title.clone(),
@@ -41,6 +43,7 @@ pub fn order_changed(order: &Order, trade: &TradeSnapshot) -> OrderChanged {
         discount_fee: trade.discount_fee,
         buyer_nick: trade.buyer_nick.clone(),
         invoice_request: trade.invoice_request.clone(),
+        receiver: trade.receiver.clone(),
     }
 }
 
@@ -84,7 +87,9 @@ mod tests {
                 lines: vec![
                     OrderLineRef {
                         external_line_id: "O1".into(),
-                        sku_code: "TEE-RED-M".into(),
+                        sku_code: Some("TEE-RED-M".into()),
+                        item_id: None,
+                        variant_id: None,
                         quantity: 2,
                         refunded: false,
                         title: "TEE-RED-M title".into(),
@@ -94,7 +99,9 @@ mod tests {
                     },
                     OrderLineRef {
                         external_line_id: "O2".into(),
-                        sku_code: "CAP-1".into(),
+                        sku_code: Some("CAP-1".into()),
+                        item_id: None,
+                        variant_id: None,
                         quantity: 1,
                         refunded: true,
                         title: "CAP-1 title".into(),
@@ -109,6 +116,7 @@ mod tests {
                 discount_fee: Money(2_000),
                 buyer_nick: "买家小王".into(),
                 invoice_request: ev.trade.invoice_request.clone(),
+                receiver: None,
             }
         );
     }

@@ -10,7 +10,7 @@ use super::{
 };
 use kernel::{
     LineReservationState, Money, OrderStatus, TenantId, Timestamp,
-    events::{OrderChanged, ReservationChanged, TradeReceived},
+    events::{Mapping, OrderChanged, ReservationChanged, TradeReceived},
     trade::TradeStatus,
 };
 use uuid::Uuid;
@@ -52,7 +52,15 @@ pub struct Line {
     pub line_no: i32,
     /// The marketplace's line id (`oid`).
     pub external_line_id: String,
-    pub sku_code: String,
+    /// The Cairn SKU the line sells; `None` while it maps to none.
+    pub sku_code: Option<String>,
+    /// How the line found its SKU.
+    pub mapping: Mapping,
+    /// The marketplace's item and variant, which a product mapping is keyed by.
+    pub item_id: Option<String>,
+    pub variant_id: Option<String>,
+    /// The variant's properties as the marketplace shows them.
+    pub properties: Option<String>,
     pub title: String,
     pub quantity: i64,
     pub unit_price: Money,
@@ -174,10 +182,22 @@ pub fn apply_trade(
         .enumerate()
         .map(|(i, l)| {
             let old = old_lines.iter().find(|o| o.external_line_id == l.external_line_id);
+            // The channel's resolution of the line (events from before mappings existed carry
+            // none: the merchant code is the SKU then).
+            let sku = ev.skus.iter().find(|s| s.external_line_id == l.external_line_id);
+            let (sku_code, mapping) = match (sku, &l.sku_code) {
+                (Some(s), _) => (s.sku_code.clone(), s.mapping),
+                (None, Some(code)) => (Some(code.clone()), Mapping::MerchantCode),
+                (None, None) => (None, Mapping::Unmapped),
+            };
             Line {
                 line_no: i as i32 + 1,
                 external_line_id: l.external_line_id.clone(),
-                sku_code: l.sku_code.clone(),
+                sku_code,
+                mapping,
+                item_id: l.item_id.clone(),
+                variant_id: l.variant_id.clone(),
+                properties: l.properties.clone(),
                 title: l.title.clone(),
                 quantity: l.quantity,
                 unit_price: l.unit_price,
@@ -259,7 +279,7 @@ pub fn apply_reservation(order: &mut Order, ev: &ReservationChanged, now: Timest
                 detail: format!(
                     "{} {} ×{}: {} → {}",
                     line.external_line_id,
-                    line.sku_code,
+                    line.sku_code.as_deref().unwrap_or("(unmapped)"),
                     line.quantity,
                     line.reservation.map_or("none", LineReservationState::as_str),
                     r.state.as_str()
@@ -306,7 +326,10 @@ pub(crate) mod tests {
     fn trade_line(id: &str, sku: &str, quantity: i64, refund: &str) -> TradeLine {
         TradeLine {
             external_line_id: id.into(),
-            sku_code: sku.into(),
+            item_id: None,
+            variant_id: None,
+            sku_code: Some(sku.into()),
+            properties: None,
             title: format!("{sku} title"),
             quantity,
             unit_price: Money(10_900),
@@ -324,6 +347,7 @@ pub(crate) mod tests {
             topic: "trade.TradeBuyerPay".into(),
             message_id: "msg-1".into(),
             hold_ttl_seconds: 900,
+            skus: Vec::new(),
             trade: TradeSnapshot {
                 external_id: "T1".into(),
                 status,
@@ -332,6 +356,9 @@ pub(crate) mod tests {
                 modified: at(modified),
                 buyer_nick: "买家小王".into(),
                 buyer_memo: None,
+                seller_memo: None,
+                seller_flag: 0,
+                receiver: None,
                 currency: "CNY".into(),
                 payment: Money(21_800),
                 post_fee: Money(0),
@@ -363,9 +390,10 @@ pub(crate) mod tests {
                 .iter()
                 .map(|(id, state)| ReservedLine {
                     line_ref: (*id).into(),
-                    sku_code: "ANY".into(),
+                    sku_code: Some("ANY".into()),
                     quantity: 1,
                     state: *state,
+                    warehouses: Vec::new(),
                 })
                 .collect(),
         }
@@ -389,7 +417,11 @@ pub(crate) mod tests {
             Line {
                 line_no: 2,
                 external_line_id: "O2".into(),
-                sku_code: "CAP-1".into(),
+                sku_code: Some("CAP-1".into()),
+                mapping: Mapping::MerchantCode,
+                item_id: None,
+                variant_id: None,
+                properties: None,
                 title: "CAP-1 title".into(),
                 quantity: 1,
                 unit_price: Money(10_900),

@@ -223,7 +223,12 @@ pub fn record(
     let mut described = Vec::new();
     for l in order.lines.iter_mut().filter(|l| lines.contains(&l.external_line_id)) {
         l.shipped_waybill = Some(req.waybill_no.clone());
-        described.push(format!("{} {} ×{}", l.external_line_id, l.sku_code, l.quantity));
+        described.push(format!(
+            "{} {} ×{}",
+            l.external_line_id,
+            l.sku_code.as_deref().unwrap_or("(unmapped)"),
+            l.quantity
+        ));
     }
     let detail = format!(
         "Shipped {} with {} {}: {} → {}",

@@ -59,7 +59,14 @@ pub struct Trade {
     pub modified: chrono::DateTime<chrono::FixedOffset>,
     #[serde(default)]
     pub buyer_nick: String,
+    #[serde(default)]
     pub buyer_memo: Option<String>,
+    #[serde(default)]
+    pub seller_memo: Option<String>,
+    #[serde(default)]
+    pub seller_flag: Option<i32>,
+    #[serde(default)]
+    pub receiver: Option<Receiver>,
     #[serde(default = "cny")]
     pub currency: String,
     pub payment: String,
@@ -79,11 +86,63 @@ fn zero() -> String {
     "0.00".into()
 }
 
-/// A trade line (`orders[]` in Bazaar's words).
+/// Where a trade ships to; any field may be missing or null.
+#[derive(Debug, Default, Deserialize)]
+pub struct Receiver {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub province: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub district: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub zip: Option<String>,
+}
+
+impl From<Receiver> for kernel::trade::Receiver {
+    fn from(r: Receiver) -> Self {
+        let s = |v: Option<String>| v.map(|v| v.trim().to_owned()).unwrap_or_default();
+        kernel::trade::Receiver {
+            name: s(r.name),
+            phone: s(r.phone),
+            province: s(r.province),
+            city: s(r.city),
+            district: s(r.district),
+            address: s(r.address),
+            zip: s(r.zip),
+        }
+    }
+}
+
+/// A marketplace id that may arrive as a JSON string or number (or null).
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// A trade line (`orders[]` in Bazaar's words). Only `num`, `price` and `payment` must be
+/// there: a line without a merchant code (`outer_sku_id`) is common and still a line.
 #[derive(Debug, Deserialize)]
 pub struct Line {
-    pub oid: String,
-    pub outer_sku_id: String,
+    #[serde(default, deserialize_with = "id_text")]
+    pub oid: Option<String>,
+    #[serde(default, deserialize_with = "id_text")]
+    pub num_iid: Option<String>,
+    #[serde(default, deserialize_with = "id_text")]
+    pub sku_id: Option<String>,
+    #[serde(default, deserialize_with = "id_text")]
+    pub outer_sku_id: Option<String>,
+    #[serde(default)]
+    pub sku_properties: Option<String>,
     #[serde(default)]
     pub title: String,
     pub num: i64,
@@ -117,18 +176,21 @@ impl Trade {
         }
         let money = |field: &str, v: &str| Money::parse(v).map_err(|e| format!("{field}: {e}"));
         let mut lines = Vec::with_capacity(self.orders.len());
-        for l in self.orders {
+        for (i, l) in self.orders.into_iter().enumerate() {
+            // A line without an oid keeps its position as its id, so versions of the trade
+            // still name the same line.
+            let oid = l.oid.unwrap_or_else(|| format!("{}-{}", self.tid, i + 1));
             if l.num <= 0 || l.num > 1_000_000 {
-                return Err(format!("orders[{}].num must be between 1 and 1000000", l.oid));
-            }
-            if l.outer_sku_id.is_empty() || l.oid.is_empty() {
-                return Err("every order line needs an oid and an outer_sku_id".into());
+                return Err(format!("orders[{oid}].num must be between 1 and 1000000"));
             }
             lines.push(TradeLine {
                 unit_price: money("price", &l.price)?,
                 payment: money("payment", &l.payment)?,
-                external_line_id: l.oid,
+                external_line_id: oid,
+                item_id: l.num_iid,
+                variant_id: l.sku_id,
                 sku_code: l.outer_sku_id,
+                properties: l.sku_properties.filter(|p| !p.trim().is_empty()),
                 title: l.title,
                 quantity: l.num,
                 refund_status: l.refund_status,
@@ -141,7 +203,10 @@ impl Trade {
             pay_time: self.pay_time.map(utc),
             modified: utc(self.modified),
             buyer_nick: self.buyer_nick,
-            buyer_memo: self.buyer_memo,
+            buyer_memo: self.buyer_memo.filter(|m| !m.trim().is_empty()),
+            seller_memo: self.seller_memo.filter(|m| !m.trim().is_empty()),
+            seller_flag: self.seller_flag.unwrap_or(0).clamp(0, 5),
+            receiver: self.receiver.map(Into::into),
             currency: self.currency,
             payment: money("payment", &self.payment)?,
             post_fee: money("post_fee", &self.post_fee)?,

@@ -78,7 +78,7 @@ pub fn verify(secret: &str, body: &[u8], hmac_header: &str) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
     /// The whole order as it is now (`orders/*`).
-    Order(TradeSnapshot),
+    Order(Box<TradeSnapshot>),
     /// A refund was made on an order (`refunds/create`).
     Refund(Refund),
 }
@@ -87,7 +87,7 @@ pub enum Inbound {
 pub fn parse(topic: &str, body: &[u8]) -> Result<Inbound, String> {
     match topic {
         "orders/create" | "orders/paid" | "orders/cancelled" | "orders/updated" => {
-            decode::<Order>(body)?.into_snapshot().map(Inbound::Order)
+            decode::<Order>(body)?.into_snapshot().map(|s| Inbound::Order(Box::new(s)))
         }
         "refunds/create" => decode::<RefundObject>(body)?.into_refund().map(Inbound::Refund),
         other => Err(format!("topic `{other}` is not one Cairn subscribes to")),
@@ -118,6 +118,7 @@ struct Order {
     contact_email: Option<String>,
     note: Option<String>,
     customer: Option<Customer>,
+    shipping_address: Option<Address>,
     line_items: Option<Vec<LineItem>>,
     shipping_lines: Option<Vec<ShippingLine>>,
     refunds: Option<Vec<RefundObject>>,
@@ -133,12 +134,62 @@ struct Customer {
 #[derive(Debug, Deserialize)]
 struct LineItem {
     id: Option<Value>,
+    product_id: Option<Value>,
+    variant_id: Option<Value>,
     sku: Option<String>,
     title: Option<String>,
     variant_title: Option<String>,
     quantity: Option<i64>,
     price: Option<Value>,
     discount_allocations: Option<Vec<DiscountAllocation>>,
+}
+
+/// An order's shipping address; Shopify leaves out what the buyer did not give.
+#[derive(Debug, Deserialize)]
+struct Address {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+    province: Option<String>,
+    city: Option<String>,
+    address1: Option<String>,
+    address2: Option<String>,
+    zip: Option<String>,
+}
+
+impl Address {
+    fn receiver(self) -> kernel::trade::Receiver {
+        let t = |v: &Option<String>| text(v.as_deref()).unwrap_or_default().to_owned();
+        let name = match text(self.name.as_deref()) {
+            Some(n) => n.to_owned(),
+            None => [t(&self.first_name), t(&self.last_name)]
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        let address =
+            [t(&self.address1), t(&self.address2)].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(", ");
+        kernel::trade::Receiver {
+            name,
+            phone: t(&self.phone),
+            province: t(&self.province),
+            city: t(&self.city),
+            district: String::new(),
+            address,
+            zip: t(&self.zip),
+        }
+    }
+}
+
+/// An optional Shopify id: `None` for null or missing (a custom line has no product).
+fn optional_id(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n > 0) => Some(n.to_string()),
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -296,6 +347,9 @@ impl Order {
             modified,
             buyer_nick: buyer_nick(self.customer.as_ref(), &[self.email.as_deref(), self.contact_email.as_deref()]),
             buyer_memo: text(self.note.as_deref()).map(str::to_owned),
+            seller_memo: None,
+            seller_flag: 0,
+            receiver: self.shipping_address.map(Address::receiver),
             currency,
             payment: money("total_price", self.total_price.as_ref())?,
             post_fee,
@@ -310,9 +364,8 @@ impl LineItem {
     /// The trade line, given how much of each line the order's refunds cover.
     fn into_line(self, path: &str, refunded: &HashMap<String, i64>) -> Result<TradeLine, String> {
         let external_line_id = id(&format!("{path}.id"), self.id.as_ref())?;
-        let sku_code = text(self.sku.as_deref())
-            .ok_or_else(|| format!("{path}.sku is missing (Cairn matches stock by SKU)"))?
-            .to_owned();
+        // Products without a SKU are common: such a line maps by its product and variant.
+        let sku_code = text(self.sku.as_deref()).map(str::to_owned);
         let quantity = self.quantity.ok_or_else(|| format!("{path}.quantity is missing"))?;
         if !(1..=MAX_QUANTITY).contains(&quantity) {
             return Err(format!("{path}.quantity must be between 1 and {MAX_QUANTITY}"));
@@ -335,7 +388,10 @@ impl LineItem {
         let wholly_refunded = refunded.get(&external_line_id).is_some_and(|&r| r >= quantity);
         Ok(TradeLine {
             external_line_id,
+            item_id: optional_id(self.product_id.as_ref()),
+            variant_id: optional_id(self.variant_id.as_ref()),
             sku_code,
+            properties: text(self.variant_title.as_deref()).map(str::to_owned),
             title,
             quantity,
             unit_price,
@@ -437,7 +493,7 @@ mod tests {
 
     fn order(topic: &str, body: &[u8]) -> TradeSnapshot {
         match parse(topic, body) {
-            Ok(Inbound::Order(s)) => s,
+            Ok(Inbound::Order(s)) => *s,
             other => panic!("expected an order, got {other:?}"),
         }
     }
@@ -472,12 +528,27 @@ mod tests {
         assert_eq!(s.post_fee, Money(1250));
         assert_eq!(s.discount_fee, Money(1000));
         assert_eq!(s.invoice_request, None);
+        let r = s.receiver.clone().expect("the shipping address");
+        assert_eq!(
+            (
+                r.name.as_str(),
+                r.phone.as_str(),
+                r.province.as_str(),
+                r.city.as_str(),
+                r.address.as_str(),
+                r.zip.as_str()
+            ),
+            ("Steve Shipper", "555-555-SHIP", "Kentucky", "Shippington", "123 Shipping Street", "40003")
+        );
         assert_eq!(
             s.lines,
             vec![
                 TradeLine {
                     external_line_id: "487817672276298554".into(),
-                    sku_code: "SKU2006-001".into(),
+                    item_id: Some("788032119674292922".into()),
+                    variant_id: Some("642667041472713922".into()),
+                    sku_code: Some("SKU2006-001".into()),
+                    properties: None,
                     title: "Aviator sunglasses".into(),
                     quantity: 1,
                     unit_price: Money(8999),
@@ -486,7 +557,10 @@ mod tests {
                 },
                 TradeLine {
                     external_line_id: "976318377106520349".into(),
-                    sku_code: "SKU2006-020".into(),
+                    item_id: Some("632910392".into()),
+                    variant_id: Some("808950810".into()),
+                    sku_code: Some("SKU2006-020".into()),
+                    properties: Some("Walnut".into()),
                     title: "Mid-century lounger / Walnut".into(),
                     quantity: 2,
                     unit_price: Money(15999),
@@ -519,7 +593,7 @@ mod tests {
         assert_eq!(s.buyer_nick, "jon@example.com");
         assert_eq!(s.buyer_memo, None);
         assert_eq!((s.payment, s.post_fee, s.discount_fee), (Money(17249), Money(1250), Money(0)));
-        assert_eq!(s.lines[0].sku_code, "SKU2006-035");
+        assert_eq!(s.lines[0].sku_code.as_deref(), Some("SKU2006-035"));
     }
 
     #[test]

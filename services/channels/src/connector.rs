@@ -8,6 +8,7 @@
 //! parser, an optional `MarketplaceApi` impl and a line in `adapters::api_for` — nothing else.
 //! This module knows no adapter: the adapters depend on it, never the other way round.
 
+pub use crate::domain::mapping::Variant;
 pub use crate::domain::retry::CallError;
 use kernel::{Timestamp, trade::TradeSnapshot};
 
@@ -32,6 +33,17 @@ pub trait MarketplaceApi: Send + Sync {
     ) -> Result<(), CallError>;
     /// Sets the quantity the shop displays for a SKU.
     async fn set_quantity(&self, sku_code: &str, quantity: i64) -> Result<(), CallError>;
+    /// Sets the quantity the shop displays for one variant, by the marketplace's own ids (for
+    /// a variant without a merchant code, or mapped to a SKU of another code).
+    async fn set_variant_quantity(
+        &self,
+        item_id: &str,
+        variant_id: Option<&str>,
+        quantity: i64,
+    ) -> Result<(), CallError>;
+    /// Every item of the shop with its variants, or `None` when the marketplace has no item
+    /// list.
+    async fn items(&self) -> Result<Option<Vec<Variant>>, CallError>;
     /// The longest window one [`MarketplaceApi::trades_modified`] call may span.
     fn max_window(&self) -> chrono::Duration;
 }

@@ -5,8 +5,15 @@
 //! This module owns `webhook_messages`, `channel_trades` and `channel_pull_finds`; others read
 //! them through [`latest`], [`seen_versions`] and [`recent_pull_finds`].
 
-use crate::db::{channel_pull_finds, channel_trades, channels, webhook_messages};
-use kernel::{Envelope, SharedClock, TenantId, Timestamp, events::TradeReceived, trade::TradeSnapshot};
+use crate::{
+    db::{channel_pull_finds, channel_trades, channels, webhook_messages},
+    domain::mapping,
+};
+use kernel::{
+    Envelope, SharedClock, TenantId, Timestamp,
+    events::{Mapping, TradeReceived},
+    trade::TradeSnapshot,
+};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::OnConflict,
@@ -237,9 +244,33 @@ async fn ingest_round(
             .exec_without_returning(tx)
             .await?;
     }
-    // 4. On to orders.
-    let mut events = Vec::with_capacity(applied.len());
+    // 4. Each line's SKU by the shop's product mapping (one read for the round), and the
+    // variants that map to nothing recorded for the mapping screen (every variant, for a
+    // marketplace without an item list to pull: Shopify).
+    let mut shops: Vec<(Uuid, Uuid)> = applied.iter().map(|&i| (ms[i].channel.tenant_id, ms[i].channel.id)).collect();
+    shops.sort_unstable();
+    shops.dedup();
+    let mappings = crate::items::mappings_of(tx, &shops).await?;
+    let none = HashMap::new();
+    let mut skus = Vec::with_capacity(applied.len());
+    let mut seen: HashMap<(Uuid, Uuid), Vec<mapping::Variant>> = HashMap::new();
     for &i in &applied {
+        let (m, c) = (&ms[i], ms[i].channel);
+        let resolved = mapping::resolve_all(&m.trade.lines, mappings.get(&(c.tenant_id, c.id)).unwrap_or(&none));
+        let record_all = c.marketplace == "shopify";
+        for (line, sku) in m.trade.lines.iter().zip(&resolved) {
+            if record_all || sku.mapping == Mapping::Unmapped {
+                seen.entry((c.tenant_id, c.id)).or_default().extend(mapping::Variant::of_line(line));
+            }
+        }
+        skus.push(resolved);
+    }
+    for ((t, ch), variants) in &seen {
+        crate::items::record_seen(tx, *t, *ch, variants, crate::items::source::ORDER, now).await?;
+    }
+    // 5. On to orders.
+    let mut events = Vec::with_capacity(applied.len());
+    for (&i, skus) in applied.iter().zip(skus) {
         let (m, c) = (&ms[i], ms[i].channel);
         out[i] = Ingested::Applied;
         let event = TradeReceived {
@@ -249,7 +280,7 @@ async fn ingest_round(
             topic: m.topic.to_owned(),
             message_id: m.message_id.to_owned(),
             hold_ttl_seconds: c.hold_ttl_seconds,
-            skus: crate::domain::mapping::resolve_all(&m.trade.lines, &Default::default()),
+            skus,
             trade: m.trade.clone(),
         };
         events.push(Envelope::new(TenantId(c.tenant_id), &event, now, None));

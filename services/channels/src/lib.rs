@@ -23,6 +23,7 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod ingest;
+pub mod items;
 pub mod reconcile;
 pub mod service;
 pub mod writeback;

@@ -49,6 +49,9 @@ pub enum Error {
     /// A pull of the shop is running already.
     #[error("{}", ReconcileError::Busy)]
     PullRunning,
+    /// Product mappings name SKUs the tenant does not have.
+    #[error("no SKU {}: create it first", .0.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "))]
+    UnknownSkus(Vec<String>),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -109,7 +112,22 @@ pub struct Channels {
     reconciler: Reconciler,
     ingestor: Ingestor,
     clock: SharedClock,
+    /// For the marketplaces' item lists.
+    http: reqwest::Client,
 }
+
+/// The shop's variants and where the list came from.
+#[derive(Debug)]
+pub struct Items {
+    pub rows: Vec<crate::items::ItemRow>,
+    /// The marketplace's item list was read just now (else: what Cairn saw in trades).
+    pub pulled: bool,
+    /// Why it could not be read, when it could not.
+    pub pull_error: Option<String>,
+}
+
+/// The most mappings one request sets.
+pub const MAX_MAPPINGS: usize = 1000;
 
 /// A Bazaar webhook secret: random, and long enough that guessing is no attack.
 fn new_secret() -> String {
@@ -120,7 +138,13 @@ impl Channels {
     /// The service over `db`, pulling with `reconciler`; `clock` decides webhook skew, the
     /// rotated secret's hour and the timestamps written.
     pub fn new(db: store::Db, reconciler: Reconciler, clock: SharedClock) -> Self {
-        Channels { ingestor: Ingestor::new(db.clone(), clock.clone()), db, reconciler, clock }
+        Channels {
+            ingestor: Ingestor::new(db.clone(), clock.clone()),
+            db,
+            reconciler,
+            clock,
+            http: crate::adapters::http_client(),
+        }
     }
 
     /// One of the tenant's shops.
@@ -271,6 +295,77 @@ impl Channels {
     pub async fn reconcile_now(&self, tenant: TenantId, id: Uuid) -> Result<RunReport, Error> {
         let c = self.get(tenant, id).await?;
         Ok(self.reconciler.reconcile(&c).await?)
+    }
+
+    /// The shop's items and variants with the SKU each maps to. The marketplace's item list is
+    /// read first when it has one and the shop gave credentials (Bazaar); otherwise (Shopify)
+    /// the list is the variants seen in the shop's trades.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, channel_id = %id))]
+    pub async fn items(&self, tenant: TenantId, id: Uuid) -> Result<Items, Error> {
+        let c = self.get(tenant, id).await?;
+        let (mut pulled, mut pull_error) = (false, None);
+        if let Some(api) = crate::adapters::api_for(&c, &self.http) {
+            match api.items().await {
+                Ok(Some(variants)) => {
+                    let tx = self.db.write().await?;
+                    let now = self.clock.now();
+                    crate::items::record_seen(&*tx, c.tenant_id, c.id, &variants, crate::items::source::PULL, now)
+                        .await?;
+                    tx.commit().await?;
+                    pulled = true;
+                }
+                Ok(None) => {}
+                Err(e) => pull_error = Some(e.to_string()),
+            }
+        }
+        Ok(Items { rows: crate::items::list(self.db.conn(), c.tenant_id, c.id).await?, pulled, pull_error })
+    }
+
+    /// Maps marketplace variants to SKUs. Every SKU must exist; the same mappings again change
+    /// nothing. Each changed mapping releases what waited on it (`channel.item_mapped`), and
+    /// the SKU's quantity is pushed to the newly mapped variants.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, channel_id = %id))]
+    pub async fn set_mappings(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        mappings: Vec<crate::items::NewMapping>,
+    ) -> Result<usize, Error> {
+        let c = self.get(tenant, id).await?;
+        if mappings.is_empty() || mappings.len() > MAX_MAPPINGS {
+            return Err(ShopError::Mappings(format!("send 1 to {MAX_MAPPINGS} mappings")).into());
+        }
+        let fine = |s: &str| !s.trim().is_empty() && s.len() <= 64 && s.trim() == s;
+        if let Some(bad) = mappings
+            .iter()
+            .find(|m| !fine(&m.item_id) || !fine(&m.sku_code) || m.variant_id.as_deref().is_some_and(|v| !fine(v)))
+        {
+            return Err(ShopError::Mappings(format!(
+                "item_id, variant_id and sku_code must be 1-64 characters without spaces at their ends (item `{}`)",
+                bad.item_id
+            ))
+            .into());
+        }
+        let mut codes: Vec<String> = mappings.iter().map(|m| m.sku_code.clone()).collect();
+        codes.sort();
+        codes.dedup();
+        let known = crate::items::known_skus(self.db.conn(), c.tenant_id, &codes).await?;
+        let unknown: Vec<String> = codes.iter().filter(|c| !known.contains(*c)).cloned().collect();
+        if !unknown.is_empty() {
+            return Err(Error::UnknownSkus(unknown));
+        }
+        let now = self.clock.now();
+        let tx = self.db.write().await?;
+        let changed = crate::items::set(&tx, c.tenant_id, c.id, &mappings, now).await?;
+        if changed > 0 {
+            writeback::resend_stock(&*tx, c.tenant_id, c.id, &codes, now).await?;
+        }
+        tx.commit().await?;
+        if changed > 0 {
+            writeback::replan_tenant(&self.db, c.tenant_id, now).await?;
+            tracing::info!(changed, "product mappings set");
+        }
+        Ok(changed)
     }
 
     /// The shop's reconciliation checkpoint and lag, what pull found that push missed, and

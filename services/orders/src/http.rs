@@ -5,14 +5,15 @@ use crate::{
     db::{Cursor, OrderFilter, Paging},
     domain::{
         Order, TimelineEntry,
+        holds::{self, AuditRules, Hold},
         shipment::{ShipError, ShipRequest, Shipment},
         trade_status_name,
     },
-    service::{OrderDetail, Orders, ShipFailure, StatsError},
+    service::{HoldFailure, HoldOutcome, OrderDetail, Orders, ShipFailure, StatsError},
 };
 use auth::BearerAuth;
 use chrono::{DateTime, Utc};
-use kernel::{OrderStatus, SharedClock};
+use kernel::{Money, OrderStatus, SharedClock, events::HoldReason};
 use poem_openapi::{
     ApiResponse, Object, OpenApi, Tags,
     param::{Path, Query},
@@ -59,6 +60,8 @@ struct LineDto {
     /// The variant as the marketplace shows it, e.g. `颜色:红色;尺码:M`.
     #[oai(nullable)]
     properties: Option<String>,
+    /// Where the line's units are reserved (empty until they are).
+    warehouses: Vec<WarehouseQuantityDto>,
     title: String,
     quantity: i64,
     /// Decimal string, e.g. `209.00`.
@@ -103,12 +106,213 @@ struct OrderDto {
     currency: String,
     payment: String,
     lines: Vec<LineDto>,
+    /// What keeps the order from shipping (审单); the order is `on_hold` while there are any.
+    holds: Vec<HoldDto>,
+    /// Where it ships to.
+    #[oai(nullable)]
+    receiver: Option<ReceiverDto>,
+    #[oai(nullable)]
+    buyer_memo: Option<String>,
+    #[oai(nullable)]
+    seller_memo: Option<String>,
+    /// The seller's coloured flag, 0 (none) to 5.
+    seller_flag: i32,
     /// Only in `GET /v1/orders/{id}`.
     #[oai(nullable, skip_serializing_if_is_none)]
     timeline: Option<Vec<TimelineDto>>,
     /// Shipments recorded through Cairn, oldest first. Only in `GET /v1/orders/{id}`.
     #[oai(nullable, skip_serializing_if_is_none)]
     shipments: Option<Vec<ShipmentDto>>,
+}
+
+/// A hold on an order.
+#[derive(Debug, Object)]
+struct HoldDto {
+    /// `unmapped_sku`, `refund_pending`, `address_changed`, `buyer_memo`, `seller_memo`,
+    /// `amount_over` or `manual`.
+    reason: String,
+    /// What caused it (the memo, the new address, the note of a manual hold).
+    detail: String,
+    since: DateTime<Utc>,
+    /// Who placed it, for a manual hold.
+    #[oai(nullable)]
+    by: Option<String>,
+    /// Whether `POST /v1/orders/{id}/release` releases it (`unmapped_sku` and
+    /// `refund_pending` clear only when their cause does).
+    releasable: bool,
+}
+
+impl From<Hold> for HoldDto {
+    fn from(h: Hold) -> Self {
+        HoldDto {
+            releasable: holds::releasable(h.reason),
+            reason: h.reason.as_str().to_owned(),
+            detail: h.detail,
+            since: h.since,
+            by: h.by,
+        }
+    }
+}
+
+/// Where an order ships to.
+#[derive(Debug, Object)]
+struct ReceiverDto {
+    name: String,
+    phone: String,
+    province: String,
+    city: String,
+    district: String,
+    address: String,
+    zip: String,
+}
+
+/// Units of a line in one warehouse.
+#[derive(Debug, Object)]
+struct WarehouseQuantityDto {
+    warehouse_code: String,
+    quantity: i64,
+}
+
+/// The seller's audit rules: which optional reasons hold an order. Unmapped SKUs, pending
+/// refunds and address changes after payment always do.
+#[derive(Debug, Clone, Object)]
+struct AuditRulesDto {
+    /// Hold orders whose buyer left a memo (default off).
+    #[oai(default)]
+    buyer_memo: bool,
+    /// Hold orders with a seller memo or flag (default off).
+    #[oai(default)]
+    seller_memo: bool,
+    /// Hold orders that paid more than this, a decimal amount such as `"5000.00"` (default
+    /// none).
+    #[oai(nullable)]
+    amount_over: Option<String>,
+    /// An order may be ready to ship with only some lines allocated (default off).
+    #[oai(default)]
+    allow_partial_shipment: bool,
+}
+
+#[derive(ApiResponse)]
+enum AuditRulesFound {
+    /// The rules (the defaults until they are set).
+    #[oai(status = 200)]
+    Ok(Json<AuditRulesDto>),
+}
+
+/// Why a person holds or releases an order.
+#[derive(Debug, Object)]
+struct HoldIn {
+    /// Shown on the order's timeline.
+    #[oai(default, validator(max_length = 500))]
+    note: String,
+}
+
+/// An order's holds after a hold or release.
+#[derive(Debug, Object)]
+struct HoldsDto {
+    id: Uuid,
+    status: String,
+    holds: Vec<HoldDto>,
+    /// False when the request changed nothing (a repeat).
+    changed: bool,
+}
+
+#[derive(ApiResponse)]
+enum HoldsChanged {
+    /// The order's holds now.
+    #[oai(status = 200)]
+    Ok(Json<HoldsDto>),
+}
+
+/// Hold or release several orders.
+#[derive(Debug, Object)]
+struct BulkIn {
+    /// `hold` or `release`.
+    action: String,
+    /// 1 to 500 order ids.
+    #[oai(validator(min_items = 1, max_items = 500))]
+    ids: Vec<Uuid>,
+    #[oai(default, validator(max_length = 500))]
+    note: String,
+}
+
+/// What happened to one order of a bulk request.
+#[derive(Debug, Object)]
+struct BulkResult {
+    id: Uuid,
+    ok: bool,
+    /// The order's status and holds after it (when `ok`).
+    #[oai(nullable)]
+    status: Option<String>,
+    #[oai(nullable)]
+    holds: Option<Vec<HoldDto>>,
+    /// Why it was refused (when not `ok`): a problem `code` and its detail.
+    #[oai(nullable)]
+    error_code: Option<String>,
+    #[oai(nullable)]
+    error: Option<String>,
+}
+
+/// Every order's result, in the order asked.
+#[derive(Debug, Object)]
+struct BulkDto {
+    results: Vec<BulkResult>,
+}
+
+#[derive(ApiResponse)]
+enum BulkDone {
+    /// One result per id (some may be refused).
+    #[oai(status = 200)]
+    Ok(Json<BulkDto>),
+}
+
+/// A marketplace variant open orders wait on for a product mapping.
+#[derive(Debug, Object)]
+struct UnmappedItemDto {
+    channel_id: Uuid,
+    #[oai(nullable)]
+    item_id: Option<String>,
+    #[oai(nullable)]
+    variant_id: Option<String>,
+    /// The merchant code the lines carry when it names no SKU.
+    #[oai(nullable)]
+    merchant_code: Option<String>,
+    title: String,
+    /// Open orders waiting on it.
+    orders: i64,
+}
+
+/// The variants open orders wait on, most orders first.
+#[derive(Debug, Object)]
+struct UnmappedItemsDto {
+    items: Vec<UnmappedItemDto>,
+}
+
+#[derive(ApiResponse)]
+enum UnmappedFound {
+    /// The variants.
+    #[oai(status = 200)]
+    Ok(Json<UnmappedItemsDto>),
+}
+
+fn hold_problem(e: HoldFailure) -> ProblemResponse {
+    match e {
+        HoldFailure::NotFound => Problem::not_found("order"),
+        e @ (HoldFailure::Final(_) | HoldFailure::NotReleasable(_)) => {
+            Problem::new(Code::InvalidStateTransition, e.to_string())
+        }
+        HoldFailure::Unknown(e) => Problem::internal(e),
+    }
+    .into()
+}
+
+fn holds_dto(id: Uuid, o: HoldOutcome) -> HoldsDto {
+    HoldsDto {
+        id,
+        status: o.status.as_str().to_owned(),
+        holds: o.holds.into_iter().map(HoldDto::from).collect(),
+        changed: o.changed,
+    }
 }
 
 /// A shipment recorded through Cairn: one waybill and the lines it carried.
@@ -213,6 +417,15 @@ enum StatsFound {
     Ok(Json<StatsDto>),
 }
 
+fn rules_dto(r: AuditRules) -> AuditRulesDto {
+    AuditRulesDto {
+        buyer_memo: r.buyer_memo,
+        seller_memo: r.seller_memo,
+        amount_over: r.amount_over.map(|m| m.to_string()),
+        allow_partial_shipment: r.allow_partial_shipment,
+    }
+}
+
 /// A keyset cursor as the API shows it: `<trade created, µs>.<order id>`.
 fn cursor_string(c: Cursor) -> String {
     format!("{}.{}", c.trade_created.timestamp_micros(), c.id.simple())
@@ -236,6 +449,7 @@ fn filter(
 ) -> OrderFilter {
     OrderFilter {
         status: None,
+        hold_reason: None,
         external_id: external_id.0,
         channel_id: channel_id.0,
         created_from: created_from.0,
@@ -298,6 +512,19 @@ fn dto(o: Order, timeline: Option<Vec<TimelineEntry>>, shipments: Option<Vec<Shi
         buyer_nick: o.buyer_nick,
         currency: o.currency,
         payment: o.payment.to_string(),
+        holds: o.holds.into_iter().map(HoldDto::from).collect(),
+        receiver: o.audit.receiver.map(|r| ReceiverDto {
+            name: r.name,
+            phone: r.phone,
+            province: r.province,
+            city: r.city,
+            district: r.district,
+            address: r.address,
+            zip: r.zip,
+        }),
+        buyer_memo: o.audit.buyer_memo,
+        seller_memo: o.audit.seller_memo,
+        seller_flag: o.audit.seller_flag,
         lines: o
             .lines
             .into_iter()
@@ -308,6 +535,11 @@ fn dto(o: Order, timeline: Option<Vec<TimelineEntry>>, shipments: Option<Vec<Shi
                 item_id: l.item_id,
                 variant_id: l.variant_id,
                 properties: l.properties,
+                warehouses: l
+                    .warehouses
+                    .into_iter()
+                    .map(|w| WarehouseQuantityDto { warehouse_code: w.warehouse_code, quantity: w.quantity })
+                    .collect(),
                 title: l.title,
                 quantity: l.quantity,
                 unit_price: l.unit_price.to_string(),
@@ -346,6 +578,8 @@ impl OrdersApi {
         created_to: Query<Option<DateTime<Utc>>>,
         #[oai(validator(max_length = 100))] buyer: Query<Option<String>>,
         #[oai(validator(max_length = 64))] sku_code: Query<Option<String>>,
+        /// Orders with a hold of this reason (`unmapped_sku`, `refund_pending`, …).
+        hold_reason: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))] page: Query<Option<u64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] per_page: Query<Option<u64>>,
         /// Page size when paging by cursor (default 50).
@@ -355,8 +589,16 @@ impl OrdersApi {
         #[oai(validator(max_length = 64))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<OrdersFound> {
+        let hold_reason = hold_reason
+            .0
+            .map(|r| {
+                HoldReason::parse(&r)
+                    .ok_or_else(|| Problem::new(Code::InvalidInput, format!("unknown hold reason `{r}`")))
+            })
+            .transpose()?;
         let f = OrderFilter {
             status: status_filter(status.0)?,
+            hold_reason,
             ..filter(external_id, channel_id, created_from, created_to, buyer, sku_code)
         };
         let keyset = cursor.0.is_some() || limit.0.is_some();
@@ -429,6 +671,135 @@ impl OrdersApi {
                 .map(|(start, orders)| BucketDto {
                     start: DateTime::from_timestamp(start, 0).unwrap_or_default(),
                     orders,
+                })
+                .collect(),
+        })))
+    }
+
+    /// The seller's audit rules (审单规则).
+    #[oai(path = "/orders/audit-rules", method = "get")]
+    async fn get_audit_rules(&self, auth: BearerAuth) -> ApiResult<AuditRulesFound> {
+        let r = self.orders.audit_rules(auth.0.tenant_id).await.map_err(Problem::internal)?;
+        Ok(AuditRulesFound::Ok(Json(rules_dto(r))))
+    }
+
+    /// Switch the optional audit rules on or off. The orders still to ship are audited again:
+    /// a rule switched on holds those it applies to, one switched off releases them (unless
+    /// something else holds them). The same rules again change nothing.
+    #[oai(path = "/orders/audit-rules", method = "put")]
+    async fn put_audit_rules(&self, auth: BearerAuth, body: Json<AuditRulesDto>) -> ApiResult<AuditRulesFound> {
+        let b = body.0;
+        let amount_over = match b.amount_over.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            None => None,
+            Some(a) => match Money::parse(a) {
+                Ok(m) if m.0 >= 0 => Some(m),
+                _ => {
+                    return Err(Problem::new(
+                        Code::InvalidInput,
+                        format!("amount_over `{a}` is not an amount such as 5000.00"),
+                    )
+                    .into());
+                }
+            },
+        };
+        let rules = AuditRules {
+            buyer_memo: b.buyer_memo,
+            seller_memo: b.seller_memo,
+            amount_over,
+            allow_partial_shipment: b.allow_partial_shipment,
+        };
+        let r = self.orders.set_audit_rules(auth.0.tenant_id, rules).await.map_err(Problem::internal)?;
+        Ok(AuditRulesFound::Ok(Json(rules_dto(r))))
+    }
+
+    /// Hold an order by hand: it does not ship until someone releases it. Holding it again
+    /// changes nothing. Its stock stays reserved.
+    #[oai(path = "/orders/:id/hold", method = "post")]
+    async fn hold(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<HoldIn>) -> ApiResult<HoldsChanged> {
+        let by = format!("user:{}", auth.0.user_id);
+        let out = self.orders.hold(auth.0.tenant_id, id.0, &by, &body.0.note).await.map_err(hold_problem)?;
+        Ok(HoldsChanged::Ok(Json(holds_dto(id.0, out))))
+    }
+
+    /// Release an order's holds that a person may release: a manual hold, an address change
+    /// (the new address is accepted), a memo or amount rule (what it saw is accepted; a new
+    /// memo holds it again). `unmapped_sku` and `refund_pending` clear only when their cause
+    /// does; with only those left the release is refused (409). Nothing to release changes
+    /// nothing.
+    #[oai(path = "/orders/:id/release", method = "post")]
+    async fn release(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<HoldIn>) -> ApiResult<HoldsChanged> {
+        let by = format!("user:{}", auth.0.user_id);
+        let out = self.orders.release(auth.0.tenant_id, id.0, &by, &body.0.note).await.map_err(hold_problem)?;
+        Ok(HoldsChanged::Ok(Json(holds_dto(id.0, out))))
+    }
+
+    /// Hold or release several orders at once; each id gets its own result (another tenant's
+    /// or a missing one is `not_found`), in the order asked.
+    #[oai(path = "/orders/bulk", method = "post")]
+    async fn bulk(&self, auth: BearerAuth, body: Json<BulkIn>) -> ApiResult<BulkDone> {
+        let b = body.0;
+        let hold = match b.action.as_str() {
+            "hold" => true,
+            "release" => false,
+            other => {
+                return Err(
+                    Problem::new(Code::InvalidInput, format!("action must be hold or release, not `{other}`")).into()
+                );
+            }
+        };
+        let by = format!("user:{}", auth.0.user_id);
+        let mut results = Vec::with_capacity(b.ids.len());
+        for id in b.ids {
+            let out = if hold {
+                self.orders.hold(auth.0.tenant_id, id, &by, &b.note).await
+            } else {
+                self.orders.release(auth.0.tenant_id, id, &by, &b.note).await
+            };
+            results.push(match out {
+                Ok(o) => BulkResult {
+                    id,
+                    ok: true,
+                    status: Some(o.status.as_str().to_owned()),
+                    holds: Some(o.holds.into_iter().map(HoldDto::from).collect()),
+                    error_code: None,
+                    error: None,
+                },
+                Err(HoldFailure::Unknown(e)) => return Err(Problem::internal(e).into()),
+                Err(e) => {
+                    let code = match e {
+                        HoldFailure::NotFound => "not_found",
+                        _ => "invalid_state_transition",
+                    };
+                    BulkResult {
+                        id,
+                        ok: false,
+                        status: None,
+                        holds: None,
+                        error_code: Some(code.into()),
+                        error: Some(e.to_string()),
+                    }
+                }
+            });
+        }
+        Ok(BulkDone::Ok(Json(BulkDto { results })))
+    }
+
+    /// The marketplace variants open orders wait on for a product mapping (their lines map to
+    /// no SKU), with how many orders wait on each: what the product mapping screen lists
+    /// first.
+    #[oai(path = "/orders/unmapped-items", method = "get")]
+    async fn unmapped_items(&self, auth: BearerAuth) -> ApiResult<UnmappedFound> {
+        let items = self.orders.unmapped_items(auth.0.tenant_id).await.map_err(Problem::internal)?;
+        Ok(UnmappedFound::Ok(Json(UnmappedItemsDto {
+            items: items
+                .into_iter()
+                .map(|i| UnmappedItemDto {
+                    channel_id: i.channel_id,
+                    item_id: i.item_id,
+                    variant_id: i.variant_id,
+                    merchant_code: i.merchant_code,
+                    title: i.title,
+                    orders: i.orders,
                 })
                 .collect(),
         })))

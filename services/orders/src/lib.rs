@@ -31,7 +31,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     name: "orders",
     prefixes: &["orders"],
     consumers: &[(consumer::CONSUMER, consumer::TOPICS)],
-    tables: &["orders", "order_lines", "order_timeline", "order_shipments"],
+    tables: &["orders", "order_lines", "order_timeline", "order_shipments", "order_audit_rules"],
 };
 
 /// Mounts orders: its API and, served, the consumer that builds orders from trade snapshots

@@ -39,6 +39,7 @@ codes! {
     Forbidden,
     NotFound,
     UnknownSku,
+    UnknownReference,
     MethodNotAllowed,
     AlreadyExists,
     EmailTaken,
@@ -74,6 +75,11 @@ impl Code {
             Forbidden => ("forbidden", StatusCode::FORBIDDEN, "Not allowed"),
             NotFound => ("not_found", StatusCode::NOT_FOUND, "No such resource"),
             UnknownSku => ("unknown_sku", StatusCode::NOT_FOUND, "No such SKU"),
+            UnknownReference => (
+                "unknown_reference",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The request names something that does not exist",
+            ),
             MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
             AlreadyExists => {
                 ("already_exists", StatusCode::CONFLICT, "A different resource with this key already exists")

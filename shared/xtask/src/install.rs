@@ -1,5 +1,6 @@
 //! Finding (and, on Debian, installing) the PostgreSQL and RabbitMQ server binaries, and
-//! poppler's `pdftotext`, which the invoice tests read PDFs back with.
+//! poppler's `pdftotext`, which the invoice tests read PDFs back with, and Debian's Chromium,
+//! which the dashboard's browser tests drive.
 
 use crate::util::{effective_uid, lookup_user, secs};
 use std::{
@@ -23,7 +24,7 @@ pub struct Tools {
     pub as_service_users: bool,
 }
 
-const PACKAGES: [&str; 3] = ["postgresql", "rabbitmq-server", "poppler-utils"];
+const PACKAGES: [&str; 5] = ["postgresql", "rabbitmq-server", "poppler-utils", "chromium", "fonts-noto-cjk"];
 
 /// Finds the binaries, running apt-get first if any are missing.
 pub fn ensure_installed() -> Result<Tools, String> {
@@ -64,6 +65,12 @@ fn missing() -> Vec<&'static str> {
     }
     if !Path::new("/usr/bin/pdftotext").exists() {
         missing.push("poppler-utils (/usr/bin/pdftotext)");
+    }
+    if !Path::new("/usr/bin/chromium").exists() {
+        missing.push("chromium (/usr/bin/chromium)");
+    }
+    if !Path::new("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc").exists() {
+        missing.push("fonts-noto-cjk (zh-CN text in the browser tests' screenshots)");
     }
     missing
 }

@@ -8,6 +8,7 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+mod dashboard;
 mod install;
 mod openapi;
 mod services;
@@ -30,10 +31,12 @@ USAGE:
     cargo xtask test [-- <cargo test args>]
         The project's single test command. Runs `cargo xtask lint` first, then installs PostgreSQL and RabbitMQ with apt-get if
         missing (Debian, as root), starts a throwaway instance of each on free 127.0.0.1 ports,
-        checks openapi/cairn.yaml for drift, runs `cargo test --workspace --locked <args>`
-        with the CAIRN_TEST_* variables below, then stops both servers and deletes their files
-        (also on failure or Ctrl-C). Exits with cargo test's exit code. Without <args>, the
-        RabbitMQ-restart test runs by itself after the rest (a restart can wedge the broker).
+        checks openapi/cairn.yaml and the dashboard's committed build (services/dashboard/dist)
+        for drift, runs `cargo test --workspace --locked <args>` with the CAIRN_TEST_* variables
+        below, then stops both servers and deletes their files (also on failure or Ctrl-C).
+        Without <args>, the RabbitMQ-restart test runs by itself after the rest (a restart can
+        wedge the broker), then the dashboard's browser tests run against a fresh
+        `cairn up --demo` (Debian's Chromium). Exits with the first failing step's code.
         `--workspace` is left out when <args> select packages (-p/--package), so
         `cargo xtask test -- -p kernel` tests only kernel.
 
@@ -41,6 +44,14 @@ USAGE:
         `cargo fmt --all --check` (rustfmt.toml) and `cargo clippy --workspace --all-targets
         --locked -- -D warnings`: fails on the first one that finds something. `test` runs it
         first.
+
+    cargo xtask dashboard
+        Rebuilds services/dashboard/dist (npm ci when package-lock.json changed, npm run build).
+        Commit the result: running Cairn never needs Node.
+
+    cargo xtask browser-tests
+        Builds cairn, starts `cargo run -p cairn -- up --demo` on a free port and runs the
+        dashboard's browser tests against it (screenshots in target/dashboard-screens/).
 
     cargo xtask openapi [--check]
         Regenerates openapi/cairn.yaml with `cargo run -p cairn -- openapi`.
@@ -65,6 +76,7 @@ VARIABLES SET FOR THE TESTS:
 
 KNOBS:
     CAIRN_XTASK_SKIP_OPENAPI=1  `test` skips the OpenAPI drift check
+    CAIRN_XTASK_SKIP_DASHBOARD=1  `test` skips the dashboard drift check and browser tests
     CAIRN_XTASK_TMPDIR=<dir>    where the servers' temp dirs go (default /tmp; must be
                                 traversable by the postgres and rabbitmq users)
 ";
@@ -80,6 +92,8 @@ fn main() -> ExitCode {
         Some("test") => test(rest),
         Some("lint") => lint(rest),
         Some("openapi") => openapi_cmd(rest),
+        Some("dashboard") => workspace_root().and_then(|root| dashboard::build(&root, None)).map(|()| 0),
+        Some("browser-tests") => workspace_root().and_then(|root| dashboard::browser_tests(&root)),
         Some("services") => services_cmd(rest),
         Some("bench") => bench(rest),
         Some(services::REAPER_ARG) => Ok(services::reaper_main()),
@@ -93,7 +107,15 @@ fn main() -> ExitCode {
 }
 
 fn skip_openapi() -> bool {
-    std::env::var("CAIRN_XTASK_SKIP_OPENAPI").is_ok_and(|v| !v.is_empty() && v != "0")
+    knob("CAIRN_XTASK_SKIP_OPENAPI")
+}
+
+fn skip_dashboard() -> bool {
+    knob("CAIRN_XTASK_SKIP_DASHBOARD")
+}
+
+fn knob(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 /// The test that restarts RabbitMQ under load (services/cairn/tests/api/crash.rs).
@@ -121,6 +143,14 @@ fn test(args: &[String]) -> Result<i32, String> {
         let root = root.clone();
         Some(thread::spawn(move || openapi::generate(&root)))
     };
+    // The dashboard's drift check is Node work; it runs beside the two above.
+    let dashboard_drift = if skip_dashboard() {
+        say!("CAIRN_XTASK_SKIP_DASHBOARD is set: skipping the dashboard's drift check and browser tests");
+        None
+    } else {
+        let root = root.clone();
+        Some(thread::spawn(move || dashboard::check(&root)))
+    };
     let services = Services::start();
     let generated = drift.map(|h| h.join().unwrap_or_else(|_| Err("the OpenAPI generation panicked".into())));
     let services = services?;
@@ -131,6 +161,15 @@ fn test(args: &[String]) -> Result<i32, String> {
             return Ok(1); // `services` drops here: servers stopped, files removed
         }
         say!("{} is up to date", openapi::SPEC);
+    }
+    if let Some(check) = dashboard_drift {
+        match check.join().unwrap_or_else(|_| Err("the dashboard build panicked".into())) {
+            Ok(()) => say!("{}/dist is up to date", dashboard::APP),
+            Err(e) => {
+                say!("dashboard drift check failed: {e}");
+                return Ok(1);
+            }
+        }
     }
 
     // The whole suite runs the broker-restart test on its own, after everything else: on this
@@ -165,8 +204,11 @@ fn test(args: &[String]) -> Result<i32, String> {
         }
     }
     say!("cargo test finished in {} (exit code {code})", secs(t_test.elapsed()));
-
     drop(services);
+
+    if code == 0 && extra.is_empty() && !skip_dashboard() {
+        code = dashboard::browser_tests(&root)?;
+    }
     say!("total {} — {}", secs(t_all.elapsed()), if code == 0 { "OK" } else { "FAILED" });
     Ok(code)
 }

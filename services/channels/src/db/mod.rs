@@ -181,3 +181,30 @@ impl channels::Model {
         }
     }
 }
+
+store::entity!(
+    /// The shop's marketplace items and variants Cairn knows of: pulled from the marketplace's
+    /// item list, or seen in its trades (`source`: `pull` | `order`). `variant_id` is `''` for
+    /// an item without variants.
+    channel_items, "channel_items", {
+    #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)] channel_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)] item_id: String,
+    #[sea_orm(primary_key, auto_increment = false)] variant_id: String,
+    title: String,
+    properties: Option<String>,
+    merchant_code: Option<String>,
+    source: String,
+    seen_at: DateTimeUtc,
+});
+
+store::entity!(
+    /// The shop's product mapping (商品对应): the SKU a marketplace variant sells.
+    channel_item_mappings, "channel_item_mappings", {
+    #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)] channel_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)] item_id: String,
+    #[sea_orm(primary_key, auto_increment = false)] variant_id: String,
+    sku_code: String,
+    updated_at: DateTimeUtc,
+});

@@ -22,6 +22,29 @@ pub fn variant_of(stored: &str) -> Option<String> {
     (!stored.is_empty()).then(|| stored.to_owned())
 }
 
+/// One variant of a shop, as the marketplace describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    pub item_id: String,
+    pub variant_id: Option<String>,
+    pub title: String,
+    pub properties: Option<String>,
+    pub merchant_code: Option<String>,
+}
+
+impl Variant {
+    /// The variant a trade line sells (`None` for a line without an item id).
+    pub fn of_line(l: &TradeLine) -> Option<Variant> {
+        Some(Variant {
+            item_id: l.item_id.clone()?,
+            variant_id: l.variant_id.clone(),
+            title: l.title.clone(),
+            properties: l.properties.clone(),
+            merchant_code: l.sku_code.clone(),
+        })
+    }
+}
+
 /// The SKU `line` sells, given the shop's mappings.
 pub fn resolve(line: &TradeLine, mappings: &HashMap<VariantKey, String>) -> LineSku {
     let mapped = line.item_id.as_deref().and_then(|i| mappings.get(&variant_key(i, line.variant_id.as_deref())));

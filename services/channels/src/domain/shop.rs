@@ -24,6 +24,9 @@ pub enum ShopError {
     MaxBelowMin,
     #[error("secret must not contain spaces at its ends or control characters")]
     BadSecret,
+    /// Product mappings that cannot be stored as sent.
+    #[error("{0}")]
+    Mappings(String),
 }
 
 /// A shop's Open API credentials (Bazaar: BAZAAR.md "Open API"), for reconciliation and

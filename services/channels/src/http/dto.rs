@@ -386,3 +386,81 @@ impl From<service::SyncReport> for SyncReport {
         }
     }
 }
+
+/// A marketplace variant of the shop and the SKU its lines go to.
+#[derive(Debug, Object)]
+pub(super) struct ItemDto {
+    /// The marketplace's item id (Bazaar `num_iid`, Shopify product id).
+    pub item_id: String,
+    /// Its variant (Bazaar `sku_id`, Shopify variant id); null for an item without variants.
+    #[oai(nullable)]
+    pub variant_id: Option<String>,
+    pub title: String,
+    #[oai(nullable)]
+    pub properties: Option<String>,
+    /// The seller's merchant code on the marketplace, if set.
+    #[oai(nullable)]
+    pub merchant_code: Option<String>,
+    /// The SKU the variant's lines take stock from: its mapping's, else its merchant code
+    /// when that names a SKU; null when neither (its orders wait, on hold `unmapped_sku`).
+    #[oai(nullable)]
+    pub sku_code: Option<String>,
+    /// `mapped`, `merchant_code` or `unmapped`.
+    pub mapping: String,
+    /// Where Cairn learned of the variant: `pull` (the marketplace's item list), `order` (a
+    /// trade), `mapping` (only its mapping).
+    pub source: String,
+    pub seen_at: DateTime<Utc>,
+}
+
+/// The shop's variants.
+#[derive(Debug, Object)]
+pub(super) struct ItemsDto {
+    /// Unmapped variants first, then by item and variant.
+    pub items: Vec<ItemDto>,
+    /// The marketplace's item list was read just now.
+    pub pulled: bool,
+    /// Why it could not be read (the list then shows what Cairn saw in trades).
+    #[oai(nullable)]
+    pub pull_error: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub(super) enum ItemsFound {
+    /// The variants.
+    #[oai(status = 200)]
+    Ok(Json<ItemsDto>),
+}
+
+/// One product mapping.
+#[derive(Debug, Object)]
+pub(super) struct MappingIn {
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub item_id: String,
+    /// Null (or left out) for an item without variants.
+    #[oai(nullable, validator(min_length = 1, max_length = 64))]
+    pub variant_id: Option<String>,
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub sku_code: String,
+}
+
+/// Product mappings to set.
+#[derive(Debug, Object)]
+pub(super) struct MappingsIn {
+    /// 1 to 1,000.
+    pub mappings: Vec<MappingIn>,
+}
+
+/// What setting the mappings changed.
+#[derive(Debug, Object)]
+pub(super) struct MappingsSet {
+    /// How many variants now map to another SKU than before (0 for a repeat).
+    pub changed: u64,
+}
+
+#[derive(ApiResponse)]
+pub(super) enum MappingsSaved {
+    /// Stored; orders waiting on the variants are released.
+    #[oai(status = 200)]
+    Ok(Json<MappingsSet>),
+}

@@ -7,6 +7,7 @@ mod webhooks;
 
 pub use webhooks::RawJson;
 
+use crate::items::NewMapping;
 use crate::{
     adapters::{bazaar, shopify},
     domain::webhook::WebhookError,
@@ -15,10 +16,11 @@ use crate::{
 };
 use auth::BearerAuth;
 use dto::{
-    ApiCredentials, ChannelCreated, ChannelDto, ChannelFound, ChannelList, NewChannel, NewWebhookSecret, PreviewFound,
-    PreviewItem, Reconciled, StockPreview, StockSync, SyncFound,
+    ApiCredentials, ChannelCreated, ChannelDto, ChannelFound, ChannelList, ItemDto, ItemsDto, ItemsFound, MappingsIn,
+    MappingsSaved, MappingsSet, NewChannel, NewWebhookSecret, PreviewFound, PreviewItem, Reconciled, StockPreview,
+    StockSync, SyncFound,
 };
-use kernel::SharedClock;
+use kernel::{SharedClock, events::Mapping};
 use poem_openapi::{
     OpenApi, Tags,
     param::{Header, Path},
@@ -73,6 +75,7 @@ impl From<service::Error> for ProblemResponse {
             E::AlreadyConnected(_) | E::ConnectedConcurrently => Code::AlreadyExists,
             E::SecretChangedConcurrently | E::PullRunning => Code::Busy,
             E::NotConfigured => Code::NotConfigured,
+            E::UnknownSkus(_) => Code::UnknownReference,
             E::Unknown(_) => Code::Internal,
         };
         match e {
@@ -122,6 +125,54 @@ impl ChannelsApi {
             })
             .collect();
         Ok(PreviewFound::Ok(Json(StockPreview { items })))
+    }
+
+    /// The shop's items and variants (商品) with the SKU each sells: read from the marketplace's
+    /// item list when it has one (Bazaar, with Open API credentials), else the variants seen in
+    /// the shop's trades (Shopify). Unmapped variants come first.
+    #[oai(path = "/channels/:id/items", method = "get", tag = "Tag::Channels")]
+    async fn items(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ItemsFound> {
+        let found = self.service.items(auth.0.tenant_id, id.0).await?;
+        let mut items: Vec<ItemDto> = found
+            .rows
+            .into_iter()
+            .map(|r| {
+                let (sku_code, mapping) = match (&r.mapped_sku, r.merchant_code_known) {
+                    (Some(sku), _) => (Some(sku.clone()), Mapping::Mapped),
+                    (None, true) => (r.variant.merchant_code.clone(), Mapping::MerchantCode),
+                    (None, false) => (None, Mapping::Unmapped),
+                };
+                ItemDto {
+                    item_id: r.variant.item_id,
+                    variant_id: r.variant.variant_id,
+                    title: r.variant.title,
+                    properties: r.variant.properties,
+                    merchant_code: r.variant.merchant_code,
+                    sku_code,
+                    mapping: mapping.as_str().to_owned(),
+                    source: r.source,
+                    seen_at: r.seen_at,
+                }
+            })
+            .collect();
+        items.sort_by_key(|i| i.mapping != Mapping::Unmapped.as_str());
+        Ok(ItemsFound::Ok(Json(ItemsDto { items, pulled: found.pulled, pull_error: found.pull_error })))
+    }
+
+    /// Map marketplace variants to SKUs (商品对应). Every SKU named must exist (else 422
+    /// naming them, and nothing changes); the same mappings again change nothing. Orders
+    /// waiting on a newly mapped variant take stock, oldest-paid first, and leave their
+    /// `unmapped_sku` hold; the SKU's quantity is pushed to the variant.
+    #[oai(path = "/channels/:id/item-mappings", method = "put", tag = "Tag::Channels")]
+    async fn set_mappings(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<MappingsIn>) -> ApiResult<MappingsSaved> {
+        let mappings = body
+            .0
+            .mappings
+            .into_iter()
+            .map(|m| NewMapping { item_id: m.item_id, variant_id: m.variant_id, sku_code: m.sku_code })
+            .collect();
+        let changed = self.service.set_mappings(auth.0.tenant_id, id.0, mappings).await?;
+        Ok(MappingsSaved::Ok(Json(MappingsSet { changed: changed as u64 })))
     }
 
     /// Rotate the secret this shop's webhooks are signed with. The previous secret is still

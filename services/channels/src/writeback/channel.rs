@@ -4,7 +4,7 @@
 use super::state;
 use crate::db::stock_pushes;
 use kernel::Timestamp;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -102,4 +102,27 @@ pub async fn counts(db: &store::Db, tenant: Uuid, channel: Uuid) -> Result<Count
 async fn by_state(db: &store::Db, sql: &str, tenant: Uuid, channel: Uuid) -> Result<HashMap<String, i64>, DbErr> {
     let rows = db.conn().query_all_raw(store::stmt(db, sql, vec![tenant.into(), channel.into()])).await?;
     rows.iter().map(|r| Ok((r.try_get_by_index::<String>(0)?, r.try_get_by_index::<i64>(1)?))).collect()
+}
+
+/// Sends the shop `skus`' quantities again (the variants they go to changed), whatever was
+/// pushed before.
+pub async fn resend_stock<C: ConnectionTrait>(
+    conn: &C,
+    tenant: Uuid,
+    channel: Uuid,
+    skus: &[String],
+    now: Timestamp,
+) -> Result<(), DbErr> {
+    stock_pushes::Entity::update_many()
+        .col_expr(stock_pushes::Column::Pushed, Expr::value(Option::<i64>::None))
+        .col_expr(stock_pushes::Column::State, Expr::value(state::PENDING))
+        .col_expr(stock_pushes::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(stock_pushes::Column::Attempts, Expr::value(0))
+        .filter(stock_pushes::Column::TenantId.eq(tenant))
+        .filter(stock_pushes::Column::ChannelId.eq(channel))
+        .filter(stock_pushes::Column::SkuCode.is_in(skus.to_vec()))
+        .filter(stock_pushes::Column::State.ne(state::NO_API))
+        .exec(conn)
+        .await?;
+    Ok(())
 }

@@ -23,7 +23,7 @@ mod plan;
 pub mod state;
 mod worker;
 
-pub use channel::{Counts, counts, pause_channel, resume_channel};
+pub use channel::{Counts, counts, pause_channel, resend_stock, resume_channel};
 pub use handler::{CONSUMER, TOPICS, WritebackHandler};
 pub use plan::{preview, replan_tenant};
 pub use worker::{Pass, Worker};

@@ -138,7 +138,21 @@ impl Worker {
             }
             let Some(api) = self.client(&mut clients, key).await? else { continue };
             let sent = p.desired;
-            let result = api.set_quantity(&p.sku_code, sent).await;
+            // To the variants the shop maps to this SKU, else by merchant code; done when all
+            // took it (each call is idempotent, so a retry repeats the ones that did).
+            let targets = crate::items::targets_of(self.db.conn(), p.tenant_id, p.channel_id, &p.sku_code).await?;
+            let result = if targets.is_empty() {
+                api.set_quantity(&p.sku_code, sent).await
+            } else {
+                let mut r = Ok(());
+                for (item, variant) in &targets {
+                    r = api.set_variant_quantity(item, variant.as_deref(), sent).await;
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                r
+            };
             let done = self.clock.now();
             let filter = |q: sea_orm::UpdateMany<stock_pushes::Entity>| {
                 q.filter(stock_pushes::Column::TenantId.eq(p.tenant_id))

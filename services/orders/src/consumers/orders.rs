@@ -3,18 +3,23 @@
 //! [`crate::db::OrderBatch`]; this is the plumbing between them and the bus.
 
 use crate::{
-    db::{BatchKeys, OrderBatch},
-    domain,
+    db::{self, BatchKeys, OrderBatch},
+    domain::{
+        self, TimelineEntry, TimelineKind,
+        events::order_changed,
+        holds::{self, AuditRules},
+    },
 };
 use kernel::{
-    Envelope, Event, SharedClock,
-    events::{ReservationChanged, TradeReceived},
+    Envelope, Event, SharedClock, TenantId,
+    events::{ItemMapped, Mapping, ReservationChanged, TradeReceived},
 };
+use std::collections::HashMap;
 
 /// The consumer name (queue, inbox scope).
 pub const CONSUMER: &str = "orders";
 /// The topics it binds.
-pub const TOPICS: &[&str] = &[TradeReceived::TYPE, ReservationChanged::TYPE];
+pub const TOPICS: &[&str] = &[TradeReceived::TYPE, ReservationChanged::TYPE, ItemMapped::TYPE];
 
 /// Maintains orders from channel and inventory events.
 pub struct OrdersHandler {
@@ -32,6 +37,8 @@ impl OrdersHandler {
 enum Incoming {
     Trade(Box<TradeReceived>),
     Reservation(ReservationChanged),
+    /// With the open orders it concerns, oldest-paid first.
+    Mapped(ItemMapped, Vec<uuid::Uuid>),
 }
 
 #[async_trait::async_trait]
@@ -60,6 +67,18 @@ impl bus::TxHandler for OrdersHandler {
             events.push(match env.kind.as_str() {
                 TradeReceived::TYPE => (env, Incoming::Trade(Box::new(env.decode()?))),
                 ReservationChanged::TYPE => (env, Incoming::Reservation(env.decode()?)),
+                ItemMapped::TYPE => {
+                    let ev: ItemMapped = env.decode()?;
+                    let ids = db::orders_with_variant(
+                        tx,
+                        env.tenant_id,
+                        ev.channel_id,
+                        &ev.item_id,
+                        ev.variant_id.as_deref(),
+                    )
+                    .await?;
+                    (env, Incoming::Mapped(ev, ids))
+                }
                 other => anyhow::bail!("orders does not consume {other}"),
             });
         }
@@ -75,9 +94,17 @@ impl bus::TxHandler for OrdersHandler {
                         keys.order(env.tenant_id, id);
                     }
                 }
+                Incoming::Mapped(_, ids) => {
+                    for id in ids {
+                        keys.order(env.tenant_id, *id);
+                    }
+                }
             }
         }
         let mut batch = OrderBatch::load(tx, &self.db, keys).await?;
+        let tenants: Vec<TenantId> = events.iter().map(|(env, _)| env.tenant_id).collect();
+        let rules: HashMap<TenantId, AuditRules> = db::audit_rules_of(tx, &tenants).await?;
+        let rules_of = |t: TenantId| rules.get(&t).copied().unwrap_or_default();
         let now = self.clock.now();
         for (env, ev) in &events {
             let tenant = env.tenant_id;
@@ -89,9 +116,14 @@ impl bus::TxHandler for OrdersHandler {
                     let Some(applied) = domain::apply_trade(existing, tenant, ev, now, kernel::new_id) else {
                         continue;
                     };
-                    batch.timeline(tenant, applied.order.id, [applied.timeline]);
-                    batch.emit(Envelope::new(tenant, &applied.changed, now, Some(env)));
-                    batch.put(applied.order, &ev.trade)?;
+                    let mut order = applied.order;
+                    let settled = holds::settle(&mut order, &rules_of(tenant), now);
+                    batch.timeline(tenant, order.id, [applied.timeline]);
+                    batch.timeline(tenant, order.id, settled.timeline.clone());
+                    // After the holds: `order.changed` carries the status they give.
+                    batch.emit(Envelope::new(tenant, &order_changed(&order, &ev.trade), now, Some(env)));
+                    emit_settled(&mut batch, tenant, settled, now, env);
+                    batch.put(order, &ev.trade)?;
                 }
                 Incoming::Reservation(ev) => {
                     // An API reservation (no order), or one for an order this tenant does not
@@ -99,14 +131,72 @@ impl bus::TxHandler for OrdersHandler {
                     let Some(order) = ev.order_id.and_then(|id| batch.order_mut(tenant, id)) else { continue };
                     let order_id = order.id;
                     let out = domain::apply_reservation(order, ev, now);
-                    if out.changed {
+                    let settled = holds::settle(order, &rules_of(tenant), now);
+                    if out.changed || settled.changed {
                         batch.changed(order_id);
                     }
                     batch.timeline(tenant, order_id, out.timeline);
+                    batch.timeline(tenant, order_id, settled.timeline.clone());
+                    emit_settled(&mut batch, tenant, settled, now, env);
+                }
+                Incoming::Mapped(ev, ids) => {
+                    // Oldest-paid first, so what waits on the variant is told in paid order.
+                    let mut ordered: Vec<(Option<kernel::Timestamp>, uuid::Uuid)> =
+                        ids.iter().filter_map(|id| batch.order_mut(tenant, *id).map(|o| (o.paid_at, o.id))).collect();
+                    ordered.sort();
+                    for (_, id) in ordered {
+                        let Some(order) = batch.order_mut(tenant, id) else { continue };
+                        let mut entries = Vec::new();
+                        for l in order.lines.iter_mut().filter(|l| {
+                            l.item_id.as_deref() == Some(ev.item_id.as_str()) && l.variant_id == ev.variant_id
+                        }) {
+                            if l.sku_code.as_deref() != Some(ev.sku_code.as_str()) || l.mapping != Mapping::Mapped {
+                                entries.push(TimelineEntry {
+                                    at: now,
+                                    kind: TimelineKind::Mapping,
+                                    detail: format!(
+                                        "{} {} → SKU {} (product mapping)",
+                                        l.external_line_id,
+                                        l.sku_code.as_deref().unwrap_or("(unmapped)"),
+                                        ev.sku_code
+                                    ),
+                                });
+                                l.sku_code = Some(ev.sku_code.clone());
+                                l.mapping = Mapping::Mapped;
+                            }
+                        }
+                        if entries.is_empty() {
+                            continue;
+                        }
+                        let settled = holds::settle(order, &rules_of(tenant), now);
+                        let order_id = order.id;
+                        batch.changed(order_id);
+                        batch.timeline(tenant, order_id, entries);
+                        batch.timeline(tenant, order_id, settled.timeline.clone());
+                        let changed = batch.changed_event(tenant, order_id)?;
+                        batch.emit(Envelope::new(tenant, &changed, now, Some(env)));
+                        emit_settled(&mut batch, tenant, settled, now, env);
+                    }
                 }
             }
         }
         batch.save(tx).await?;
         Ok(())
+    }
+}
+
+/// Puts what settling an order announced into the outbox.
+fn emit_settled(
+    batch: &mut OrderBatch,
+    tenant: TenantId,
+    settled: holds::Settled,
+    now: kernel::Timestamp,
+    env: &Envelope,
+) {
+    if let Some(h) = settled.hold_changed {
+        batch.emit(Envelope::new(tenant, &h, now, Some(env)));
+    }
+    for r in settled.ready {
+        batch.emit(Envelope::new(tenant, &r, now, Some(env)));
     }
 }

@@ -171,6 +171,18 @@ impl OrderBatch {
         self.by_id.get_mut(&id).map(|w| &mut w.order).filter(|o| o.tenant_id == tenant)
     }
 
+    /// `order.changed` for the batch's order `id` as it is now, from the snapshot it keeps.
+    pub fn changed_event(&self, tenant: TenantId, id: Uuid) -> Result<kernel::events::OrderChanged, DbErr> {
+        let w = self
+            .by_id
+            .get(&id)
+            .filter(|w| w.order.tenant_id == tenant)
+            .ok_or_else(|| DbErr::RecordNotFound(id.to_string()))?;
+        let trade: TradeSnapshot =
+            serde_json::from_str(&w.snapshot).map_err(|e| DbErr::Custom(format!("order {id} snapshot: {e}")))?;
+        Ok(crate::domain::events::order_changed(&w.order, &trade))
+    }
+
     /// Marks order `id` to be written back.
     pub fn changed(&mut self, id: Uuid) {
         if let Some(w) = self.by_id.get_mut(&id) {
@@ -227,6 +239,14 @@ impl OrderBatch {
                     O::Snapshot,
                     O::UpdatedAt,
                     O::HoldTtlSeconds,
+                    O::Holds,
+                    O::Waivers,
+                    O::BuyerMemo,
+                    O::SellerMemo,
+                    O::SellerFlag,
+                    O::Receiver,
+                    O::PaidReceiver,
+                    O::Ready,
                 ])
                 .to_owned();
             orders::Entity::insert_many(

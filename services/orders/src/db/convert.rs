@@ -3,9 +3,17 @@
 
 use super::entities::{order_lines, order_shipments, order_timeline, orders};
 use crate::domain::{
-    Line, Order, TimelineEntry, TimelineKind, parse_trade_status, shipment::Shipment, trade_status_name,
+    Line, Order, TimelineEntry, TimelineKind,
+    holds::{Hold, Waiver},
+    order::AuditFacts,
+    parse_trade_status,
+    shipment::Shipment,
+    trade_status_name,
 };
-use kernel::{LineReservationState, Money, OrderStatus, TenantId, events::Mapping};
+use kernel::{
+    LineReservationState, Money, OrderStatus, TenantId, Timestamp,
+    events::{HoldReason, Mapping},
+};
 use sea_orm::{ActiveValue::Set, DbErr};
 use uuid::Uuid;
 
@@ -20,6 +28,16 @@ pub(crate) fn order(row: orders::Model, lines: Vec<order_lines::Model>) -> Resul
     let trade_status = parse_trade_status(&row.trade_status)
         .ok_or_else(|| corrupt(format!("order {} trade status `{}`", row.id, row.trade_status)))?;
     let lines = lines.into_iter().map(line).collect::<Result<Vec<_>, _>>()?;
+    let holds: Vec<StoredHold> =
+        serde_json::from_str(&row.holds).map_err(|e| corrupt(format!("order {} holds: {e}", row.id)))?;
+    let waivers: Vec<StoredWaiver> =
+        serde_json::from_str(&row.waivers).map_err(|e| corrupt(format!("order {} waivers: {e}", row.id)))?;
+    let receiver = row
+        .receiver
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| corrupt(format!("order {} receiver: {e}", row.id)))?;
     let order = Order {
         tenant_id: TenantId(row.tenant_id),
         id: row.id,
@@ -38,6 +56,16 @@ pub(crate) fn order(row: orders::Model, lines: Vec<order_lines::Model>) -> Resul
         created_at: row.created_at,
         updated_at: row.updated_at,
         lines,
+        audit: AuditFacts {
+            buyer_memo: row.buyer_memo,
+            seller_memo: row.seller_memo,
+            seller_flag: row.seller_flag,
+            receiver,
+            paid_receiver: row.paid_receiver,
+        },
+        holds: holds.into_iter().map(|h| h.domain(row.id)).collect::<Result<_, _>>()?,
+        waivers: waivers.into_iter().map(|w| w.domain(row.id)).collect::<Result<_, _>>()?,
+        ready: row.ready,
     };
     Ok((order, row.snapshot))
 }
@@ -72,6 +100,11 @@ fn line(row: order_lines::Model) -> Result<Line, DbErr> {
         reservation,
         reservation_version: row.reservation_version,
         shipped_waybill: row.shipped_waybill,
+        warehouses: match row.warehouses.as_deref() {
+            None => Vec::new(),
+            Some(w) => serde_json::from_str(w)
+                .map_err(|e| corrupt(format!("order {} line {} warehouses: {e}", row.order_id, row.line_no)))?,
+        },
     })
 }
 
@@ -95,6 +128,67 @@ pub(crate) fn order_row(o: &Order, snapshot: String) -> orders::Model {
         created_at: o.created_at,
         updated_at: o.updated_at,
         hold_ttl_seconds: o.hold_ttl_seconds,
+        holds: json(&o.holds.iter().map(StoredHold::of).collect::<Vec<_>>()),
+        waivers: json(&o.waivers.iter().map(StoredWaiver::of).collect::<Vec<_>>()),
+        buyer_memo: o.audit.buyer_memo.clone(),
+        seller_memo: o.audit.seller_memo.clone(),
+        seller_flag: o.audit.seller_flag,
+        receiver: o.audit.receiver.as_ref().map(json),
+        paid_receiver: o.audit.paid_receiver.clone(),
+        ready: o.ready,
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serializes")
+}
+
+/// A hold as `orders.holds` stores it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredHold {
+    reason: String,
+    detail: String,
+    since: Timestamp,
+    #[serde(default)]
+    by: Option<String>,
+    #[serde(default)]
+    fingerprint: String,
+}
+
+impl StoredHold {
+    fn of(h: &Hold) -> Self {
+        StoredHold {
+            reason: h.reason.as_str().to_owned(),
+            detail: h.detail.clone(),
+            since: h.since,
+            by: h.by.clone(),
+            fingerprint: h.fingerprint.clone(),
+        }
+    }
+
+    fn domain(self, order: Uuid) -> Result<Hold, DbErr> {
+        let reason =
+            HoldReason::parse(&self.reason).ok_or_else(|| corrupt(format!("order {order} hold `{}`", self.reason)))?;
+        Ok(Hold { reason, detail: self.detail, since: self.since, by: self.by, fingerprint: self.fingerprint })
+    }
+}
+
+/// A waiver as `orders.waivers` stores it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredWaiver {
+    reason: String,
+    fingerprint: String,
+}
+
+impl StoredWaiver {
+    fn of(w: &Waiver) -> Self {
+        StoredWaiver { reason: w.reason.as_str().to_owned(), fingerprint: w.fingerprint.clone() }
+    }
+
+    fn domain(self, order: Uuid) -> Result<Waiver, DbErr> {
+        let reason = HoldReason::parse(&self.reason)
+            .ok_or_else(|| corrupt(format!("order {order} waiver `{}`", self.reason)))?;
+        Ok(Waiver { reason, fingerprint: self.fingerprint })
     }
 }
 
@@ -110,6 +204,7 @@ pub(crate) fn line_rows(o: &Order) -> impl Iterator<Item = order_lines::Model> +
         variant_id: l.variant_id.clone(),
         properties: l.properties.clone(),
         mapping: l.mapping.as_str().to_owned(),
+        warehouses: (!l.warehouses.is_empty()).then(|| json(&l.warehouses)),
         title: l.title.clone(),
         quantity: l.quantity,
         unit_price: l.unit_price.0,

@@ -22,6 +22,31 @@ store::entity!(
     updated_at: DateTimeUtc,
     /// The channel's hold TTL from the last snapshot (0 for orders stored before it was kept).
     hold_ttl_seconds: i64,
+    /// JSON array of the order's holds.
+    holds: String,
+    /// JSON array of the causes a person waived.
+    waivers: String,
+    buyer_memo: Option<String>,
+    seller_memo: Option<String>,
+    seller_flag: i32,
+    /// JSON of the receiver, as last reported.
+    receiver: Option<String>,
+    /// The receiver's fingerprint when the order was paid.
+    paid_receiver: Option<String>,
+    /// `order.ready_to_ship` went out for the order as it is.
+    ready: bool,
+});
+
+store::entity!(
+    /// A tenant's audit rules (a tenant without a row has the defaults).
+    order_audit_rules, "order_audit_rules", {
+    #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
+    buyer_memo: bool,
+    seller_memo: bool,
+    /// Fen; null: no amount rule.
+    amount_over: Option<i64>,
+    allow_partial_shipment: bool,
+    updated_at: DateTimeUtc,
 });
 
 store::entity!(
@@ -49,6 +74,8 @@ store::entity!(
     properties: Option<String>,
     /// `mapped`, `merchant_code` or `unmapped`.
     mapping: String,
+    /// JSON array of `{warehouse_code, quantity}` the line is reserved in.
+    warehouses: Option<String>,
 });
 
 store::entity!(

@@ -2,10 +2,10 @@
 
 use super::{
     convert,
-    entities::{order_lines, order_shipments, order_timeline, orders},
+    entities::{order_audit_rules, order_lines, order_shipments, order_timeline, orders},
 };
-use crate::domain::{Order, TimelineEntry, shipment::Shipment};
-use kernel::{OrderStatus, TenantId, Timestamp, trade::TradeSnapshot};
+use crate::domain::{Order, TimelineEntry, holds::AuditRules, shipment::Shipment};
+use kernel::{Money, OrderStatus, TenantId, Timestamp, trade::TradeSnapshot};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::Expr,
@@ -94,6 +94,8 @@ pub struct OrderFilter {
     pub buyer: Option<String>,
     /// A line has this SKU.
     pub sku_code: Option<String>,
+    /// The order has a hold of this reason.
+    pub hold_reason: Option<kernel::events::HoldReason>,
 }
 
 /// A position in the newest-first order of orders: the page after it starts with the next
@@ -130,6 +132,10 @@ fn filtered(tenant: TenantId, f: &OrderFilter) -> sea_orm::Select<orders::Entity
     }
     if let Some(c) = f.channel_id {
         q = q.filter(orders::Column::ChannelId.eq(c));
+    }
+    if let Some(r) = f.hold_reason {
+        // `holds` is the JSON `convert` writes: `[{"reason":"manual",...}]`.
+        q = q.filter(orders::Column::Holds.like(format!("%\"reason\":\"{}\"%", r.as_str())));
     }
     if let Some(from) = f.created_from {
         q = q.filter(orders::Column::TradeCreated.gte(from));
@@ -346,4 +352,177 @@ pub async fn created_per_bucket<C: ConnectionTrait>(
         .into_tuple()
         .all(conn)
         .await
+}
+
+/// The tenant's audit rules (the defaults without a row).
+pub async fn audit_rules<C: ConnectionTrait>(conn: &C, tenant: TenantId) -> Result<AuditRules, DbErr> {
+    Ok(audit_rules_of(conn, &[tenant]).await?.remove(&tenant).unwrap_or_default())
+}
+
+/// The audit rules of each of `tenants` (those without a row have the defaults), in one read.
+pub async fn audit_rules_of<C: ConnectionTrait>(
+    conn: &C,
+    tenants: &[TenantId],
+) -> Result<HashMap<TenantId, AuditRules>, DbErr> {
+    let mut ids: Vec<Uuid> = tenants.iter().map(|t| t.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(order_audit_rules::Entity::find()
+        .filter(order_audit_rules::Column::TenantId.is_in(ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let rules = AuditRules {
+                buyer_memo: r.buyer_memo,
+                seller_memo: r.seller_memo,
+                amount_over: r.amount_over.map(Money),
+                allow_partial_shipment: r.allow_partial_shipment,
+            };
+            (TenantId(r.tenant_id), rules)
+        })
+        .collect())
+}
+
+/// Stores the tenant's audit rules.
+pub async fn save_audit_rules<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    r: &AuditRules,
+    now: Timestamp,
+) -> Result<(), DbErr> {
+    use order_audit_rules::Column as C;
+    use sea_orm::ActiveValue::Set;
+    order_audit_rules::Entity::insert(order_audit_rules::ActiveModel {
+        tenant_id: Set(tenant.0),
+        buyer_memo: Set(r.buyer_memo),
+        seller_memo: Set(r.seller_memo),
+        amount_over: Set(r.amount_over.map(|m| m.0)),
+        allow_partial_shipment: Set(r.allow_partial_shipment),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::column(C::TenantId)
+            .update_columns([C::BuyerMemo, C::SellerMemo, C::AmountOver, C::AllowPartialShipment, C::UpdatedAt])
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// The tenant's orders on `channel` not yet shipped, cancelled or completed that have a line
+/// of the marketplace's `item_id` and `variant_id` (a product mapping for it concerns them).
+pub async fn orders_with_variant<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    channel: Uuid,
+    item_id: &str,
+    variant_id: Option<&str>,
+) -> Result<Vec<Uuid>, DbErr> {
+    use sea_orm::sea_query::Query;
+    let variant = match variant_id {
+        Some(v) => order_lines::Column::VariantId.eq(v),
+        None => order_lines::Column::VariantId.is_null(),
+    };
+    let lines = Query::select()
+        .column(order_lines::Column::OrderId)
+        .from(order_lines::Entity)
+        .cond_where(
+            sea_orm::Condition::all()
+                .add(order_lines::Column::TenantId.eq(tenant.0))
+                .add(order_lines::Column::ItemId.eq(item_id))
+                .add(variant),
+        )
+        .to_owned();
+    let open = ["shipped", "completed", "cancelled"];
+    orders::Entity::find()
+        .select_only()
+        .column(orders::Column::Id)
+        .filter(orders::Column::TenantId.eq(tenant.0))
+        .filter(orders::Column::ChannelId.eq(channel))
+        .filter(orders::Column::Status.is_not_in(open))
+        .filter(orders::Column::Id.in_subquery(lines))
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+/// Saves an order's header and lines after a use case changed them (holds, a release), and
+/// its timeline entries, inside `conn`'s transaction.
+pub async fn save_order<C: ConnectionTrait>(conn: &C, o: &Order, entries: Vec<TimelineEntry>) -> Result<(), DbErr> {
+    use orders::Column as O;
+    let row = convert::order_row(o, String::new());
+    orders::Entity::update_many()
+        .col_expr(O::Status, Expr::value(row.status))
+        .col_expr(O::UpdatedAt, Expr::value(row.updated_at))
+        .col_expr(O::Holds, Expr::value(row.holds))
+        .col_expr(O::Waivers, Expr::value(row.waivers))
+        .col_expr(O::PaidReceiver, Expr::value(row.paid_receiver))
+        .col_expr(O::Ready, Expr::value(row.ready))
+        .filter(O::TenantId.eq(o.tenant_id.0))
+        .filter(O::Id.eq(o.id))
+        .exec(conn)
+        .await?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    order_timeline::Entity::insert_many(entries.into_iter().map(|e| convert::timeline_row(o.tenant_id.0, o.id, e)))
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// A marketplace variant that open orders' lines sell without a SKU Cairn has, and how many
+/// orders wait on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmappedItem {
+    pub channel_id: Uuid,
+    pub item_id: Option<String>,
+    pub variant_id: Option<String>,
+    /// The merchant code the lines carry (naming no SKU), if any.
+    pub merchant_code: Option<String>,
+    pub title: String,
+    pub orders: i64,
+}
+
+/// The variants the tenant's open orders wait on for a product mapping, most orders first.
+pub async fn unmapped_items<C: ConnectionTrait>(conn: &C, tenant: TenantId) -> Result<Vec<UnmappedItem>, DbErr> {
+    use sea_orm::FromQueryResult;
+    #[derive(FromQueryResult)]
+    struct Row {
+        channel_id: Uuid,
+        item_id: Option<String>,
+        variant_id: Option<String>,
+        sku_code: String,
+        title: String,
+        orders: i64,
+    }
+    let sql = "select o.channel_id, l.item_id, l.variant_id, l.sku_code, max(l.title) as title, \
+               count(distinct o.id) as orders from order_lines l join orders o on o.tenant_id = l.tenant_id and o.id = l.order_id \
+               where l.tenant_id = ? and (l.mapping = 'unmapped' or l.reservation_state = 'unmapped') \
+               and o.status not in ('shipped', 'completed', 'cancelled', 'pending_payment') \
+               group by o.channel_id, l.item_id, l.variant_id, l.sku_code order by orders desc, l.item_id";
+    let stmt = sea_orm::Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            sql.replace('?', "$1")
+        } else {
+            sql.to_owned()
+        },
+        [tenant.0.into()],
+    );
+    Ok(Row::find_by_statement(stmt)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| UnmappedItem {
+            channel_id: r.channel_id,
+            item_id: r.item_id,
+            variant_id: r.variant_id,
+            merchant_code: (!r.sku_code.is_empty()).then_some(r.sku_code),
+            title: r.title,
+            orders: r.orders,
+        })
+        .collect())
 }

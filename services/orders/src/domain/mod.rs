@@ -9,6 +9,7 @@
 //! - here: the status rules every path shares.
 
 pub mod events;
+pub mod holds;
 pub mod order;
 pub mod shipment;
 pub mod stats;

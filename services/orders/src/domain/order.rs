@@ -4,14 +4,15 @@
 
 use super::{
     events::order_changed,
+    holds::{Hold, Waiver, fingerprint, with_holds},
     refine,
     shipment::{LineFacts, with_shipments},
     status_for_trade,
 };
 use kernel::{
     LineReservationState, Money, OrderStatus, TenantId, Timestamp,
-    events::{Mapping, OrderChanged, ReservationChanged, TradeReceived},
-    trade::TradeStatus,
+    events::{Mapping, OrderChanged, ReservationChanged, TradeReceived, WarehouseQuantity},
+    trade::{Receiver, TradeStatus},
 };
 use uuid::Uuid;
 
@@ -43,6 +44,28 @@ pub struct Order {
     pub updated_at: Timestamp,
     /// In the trade's order.
     pub lines: Vec<Line>,
+    /// What the audit rules look at, from the snapshot applied last.
+    pub audit: AuditFacts,
+    /// What keeps it from shipping (see [`super::holds`]).
+    pub holds: Vec<Hold>,
+    /// Causes a person accepted.
+    pub waivers: Vec<Waiver>,
+    /// `order.ready_to_ship` went out for the order as it is (sent again after it stopped
+    /// being ready, e.g. after a hold was released).
+    pub ready: bool,
+}
+
+/// The trade's facts the audit rules look at.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditFacts {
+    pub buyer_memo: Option<String>,
+    pub seller_memo: Option<String>,
+    /// 0 (none) to 5.
+    pub seller_flag: i32,
+    pub receiver: Option<Receiver>,
+    /// The receiver's fingerprint ([`super::holds::fingerprint`]) when the order was paid (or
+    /// as a person last accepted it): a different one now is an address change.
+    pub paid_receiver: Option<String>,
 }
 
 /// One order line.
@@ -73,6 +96,8 @@ pub struct Line {
     pub reservation_version: i64,
     /// The waybill the line left with, when the seller shipped it through Cairn.
     pub shipped_waybill: Option<String>,
+    /// Where its units are reserved, as inventory last reported it.
+    pub warehouses: Vec<WarehouseQuantity>,
 }
 
 impl Line {
@@ -104,6 +129,20 @@ impl Order {
     fn shipped_lines(&self) -> Vec<(bool, bool)> {
         self.lines.iter().map(|l| (l.refunded(), l.shipped_waybill.is_some())).collect()
     }
+
+    /// The status the marketplace's trade status, the lines' stock and Cairn's shipments give
+    /// the order, before holds.
+    pub fn base_status(&self) -> OrderStatus {
+        let status = refine(status_for_trade(self.trade_status), &self.reservation_states());
+        // A snapshot that has not caught up with a shipment made here (the write-back is still
+        // on its way) does not take the order back to paid.
+        with_shipments(status, &self.shipped_lines())
+    }
+
+    /// The status with the holds applied: what the order is.
+    pub fn derived_status(&self) -> OrderStatus {
+        with_holds(self.base_status(), &self.holds)
+    }
 }
 
 /// What a timeline entry is about.
@@ -117,6 +156,10 @@ pub enum TimelineKind {
     Stock,
     /// The seller shipped lines through Cairn.
     Shipment,
+    /// A hold was placed, lifted or released (審单).
+    Hold,
+    /// A line found its SKU (a product mapping).
+    Mapping,
 }
 
 impl TimelineKind {
@@ -127,14 +170,23 @@ impl TimelineKind {
             TimelineKind::Status => "status",
             TimelineKind::Stock => "stock",
             TimelineKind::Shipment => "shipment",
+            TimelineKind::Hold => "hold",
+            TimelineKind::Mapping => "mapping",
         }
     }
 
     /// Parses [`TimelineKind::as_str`]'s names.
     pub fn parse(s: &str) -> Option<TimelineKind> {
-        [TimelineKind::Created, TimelineKind::Status, TimelineKind::Stock, TimelineKind::Shipment]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            TimelineKind::Created,
+            TimelineKind::Status,
+            TimelineKind::Stock,
+            TimelineKind::Shipment,
+            TimelineKind::Hold,
+            TimelineKind::Mapping,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -208,6 +260,7 @@ pub fn apply_trade(
                 // Shipped through Cairn: the marketplace's snapshot does not know it (or not
                 // yet), so the line keeps it, as it keeps its reservation state.
                 shipped_waybill: old.and_then(|o| o.shipped_waybill.clone()),
+                warehouses: old.map(|o| o.warehouses.clone()).unwrap_or_default(),
             }
         })
         .collect();
@@ -230,11 +283,22 @@ pub fn apply_trade(
         created_at: existing.map_or(now, |o| o.created_at),
         updated_at: now,
         lines,
+        audit: AuditFacts {
+            buyer_memo: snap.buyer_memo.clone(),
+            seller_memo: snap.seller_memo.clone(),
+            seller_flag: snap.seller_flag,
+            receiver: snap.receiver.clone(),
+            // The receiver the order was paid for: set by the first paid snapshot, kept after.
+            paid_receiver: existing
+                .and_then(|o| o.audit.paid_receiver.clone())
+                .or_else(|| snap.pay_time.and(snap.receiver.as_ref()).map(fingerprint)),
+        },
+        holds: existing.map(|o| o.holds.clone()).unwrap_or_default(),
+        waivers: existing.map(|o| o.waivers.clone()).unwrap_or_default(),
+        ready: existing.is_some_and(|o| o.ready),
     };
-    let status = refine(order.status, &order.reservation_states());
-    // A snapshot that has not caught up with a shipment made here (the write-back is still on
-    // its way) does not take the order back to paid.
-    order.status = with_shipments(status, &order.shipped_lines());
+    // Holds are reconciled by the caller, which knows the audit rules (`holds::settle`).
+    order.status = order.derived_status();
     let status = order.status.as_str();
     let timeline = match existing {
         None => TimelineEntry {
@@ -288,10 +352,18 @@ pub fn apply_reservation(order: &mut Order, ev: &ReservationChanged, now: Timest
         }
         line.reservation = Some(r.state);
         line.reservation_version = ev.version;
+        line.warehouses = r.warehouses.clone();
+        if let Some(sku) = &r.sku_code
+            && line.sku_code.is_none()
+        {
+            // Inventory resolved the line (its mapping arrived there first).
+            line.sku_code = Some(sku.clone());
+            line.mapping = Mapping::Mapped;
+        }
         out.changed = true;
     }
     let current = order.status;
-    let status = refine(current, &order.reservation_states());
+    let status = order.derived_status();
     if status != current {
         order.status = status;
         order.updated_at = now;
@@ -430,6 +502,7 @@ pub(crate) mod tests {
                 reservation: None,
                 reservation_version: 0,
                 shipped_waybill: None,
+                warehouses: Vec::new(),
             }
         );
         assert_eq!(o.lines[0].line_no, 1);

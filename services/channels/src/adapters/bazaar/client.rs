@@ -2,7 +2,7 @@
 //! list, the ship write-back and item quantities.
 
 use super as bazaar;
-use crate::connector::{CallError, MarketplaceApi, Pulled};
+use crate::connector::{CallError, MarketplaceApi, Pulled, Variant};
 use kernel::Timestamp;
 use kernel::signature::{self, Mac as _};
 use reqwest::{Method, StatusCode};
@@ -186,9 +186,114 @@ impl MarketplaceApi for BazaarClient {
         .map(drop)
     }
 
+    async fn set_variant_quantity(
+        &self,
+        item_id: &str,
+        variant_id: Option<&str>,
+        quantity: i64,
+    ) -> Result<(), CallError> {
+        // BAZAAR.md has the call for a variant only; an item without variants is its merchant
+        // code's (or the item's own id, which Bazaar takes there).
+        let path = match variant_id {
+            Some(v) => format!("/api/v1/items/{}/skus/{}/quantity", urlencode(item_id), urlencode(v)),
+            None => format!("/api/v1/items/{}/quantity", urlencode(item_id)),
+        };
+        let body = serde_json::to_vec(&serde_json::json!({"quantity": quantity})).expect("JSON");
+        self.call(Method::PUT, &path, &[], Some(body)).await.map(drop)
+    }
+
+    /// Every page of `GET /api/v1/items`, at most [`MAX_ITEM_PAGES`] of them.
+    async fn items(&self) -> Result<Option<Vec<Variant>>, CallError> {
+        let mut out = Vec::new();
+        for page_no in 1..=MAX_ITEM_PAGES {
+            let v = self
+                .call(
+                    Method::GET,
+                    "/api/v1/items",
+                    &[("page_no", page_no.to_string()), ("page_size", PAGE_SIZE.to_string())],
+                    None,
+                )
+                .await?;
+            let page: ItemPage = serde_json::from_value(v)
+                .map_err(|e| CallError::Retry(format!("Bazaar item list is not `{{items, total_results}}`: {e}")))?;
+            let got = page.items.len() as u64;
+            for item in page.items {
+                if item.skus.is_empty() {
+                    out.push(Variant {
+                        item_id: item.num_iid.clone(),
+                        variant_id: None,
+                        title: item.title.clone(),
+                        properties: None,
+                        merchant_code: item.outer_id.clone(),
+                    });
+                }
+                for s in item.skus {
+                    out.push(Variant {
+                        item_id: item.num_iid.clone(),
+                        variant_id: s.sku_id,
+                        title: item.title.clone(),
+                        properties: s.properties.filter(|p| !p.trim().is_empty()),
+                        merchant_code: s.outer_sku_id.filter(|c| !c.trim().is_empty()),
+                    });
+                }
+            }
+            if got < PAGE_SIZE || page_no * PAGE_SIZE >= page.total_results {
+                break;
+            }
+        }
+        Ok(Some(out))
+    }
+
     fn max_window(&self) -> chrono::Duration {
         chrono::Duration::hours(24)
     }
+}
+
+/// The most item pages one listing reads (10,000 variants and more at 100 a page).
+const MAX_ITEM_PAGES: u64 = 100;
+
+#[derive(Deserialize)]
+struct ItemPage {
+    #[serde(default)]
+    items: Vec<ItemEntry>,
+    #[serde(default)]
+    total_results: u64,
+}
+
+#[derive(Deserialize)]
+struct ItemEntry {
+    #[serde(deserialize_with = "id_string")]
+    num_iid: String,
+    #[serde(default)]
+    title: String,
+    /// An item without variants may carry its merchant code itself.
+    #[serde(default)]
+    outer_id: Option<String>,
+    #[serde(default)]
+    skus: Vec<SkuEntry>,
+}
+
+#[derive(Deserialize)]
+struct SkuEntry {
+    #[serde(default, deserialize_with = "opt_id_string")]
+    sku_id: Option<String>,
+    #[serde(default)]
+    outer_sku_id: Option<String>,
+    #[serde(default)]
+    properties: Option<String>,
+}
+
+/// Bazaar ids arrive as strings or numbers.
+fn id_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    opt_id_string(d)?.ok_or_else(|| serde::de::Error::custom("an id is missing"))
+}
+
+fn opt_id_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
 }
 
 /// Percent-encodes a path segment.

@@ -13,7 +13,12 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
 #[derive(Debug, Clone)]
 pub struct Line {
     pub oid: String,
+    /// The merchant code (`outer_sku_id`); empty sends `null`, as for a variant the seller
+    /// gave no code.
     pub sku: String,
+    /// The marketplace's item and variant ids (`num_iid`, `sku_id`).
+    pub num_iid: String,
+    pub sku_id: Option<String>,
     pub num: i64,
     pub refund_status: &'static str,
     /// Unit price in fen.
@@ -32,6 +37,17 @@ pub struct Trade {
     /// Fen.
     pub post_fee: i64,
     pub invoice_request: Value,
+    pub buyer_memo: Option<String>,
+    pub seller_memo: Option<String>,
+    pub seller_flag: i32,
+    /// The receiver's street address (the rest is fixed: 王小明, 浙江省杭州市余杭区).
+    pub address: String,
+    pub province: String,
+}
+
+/// The item and variant ids a merchant code's line carries by default: `I-<code>`, `V-<code>`.
+fn ids_of(sku: &str) -> (String, Option<String>) {
+    (format!("I-{sku}"), Some(format!("V-{sku}")))
 }
 
 impl Trade {
@@ -44,6 +60,8 @@ impl Trade {
             lines: vec![Line {
                 oid: format!("{tid}-1"),
                 sku: sku.into(),
+                num_iid: ids_of(sku).0,
+                sku_id: ids_of(sku).1,
                 num,
                 refund_status: "NO_REFUND",
                 price: 9900,
@@ -51,13 +69,35 @@ impl Trade {
             discount_fee: 0,
             post_fee: 0,
             invoice_request: Value::Null,
+            buyer_memo: None,
+            seller_memo: None,
+            seller_flag: 0,
+            address: "文一西路969号".into(),
+            province: "浙江省".into(),
         }
+    }
+
+    /// A trade whose one line is the marketplace's item `num_iid` / variant `sku_id` with no
+    /// merchant code.
+    pub fn without_code(
+        shop_id: &str,
+        tid: &str,
+        created: DateTime<Utc>,
+        num_iid: &str,
+        sku_id: &str,
+        num: i64,
+    ) -> Trade {
+        let mut t = Trade::new(shop_id, tid, created, "", num);
+        t.lines[0].num_iid = num_iid.into();
+        t.lines[0].sku_id = Some(sku_id.into());
+        t
     }
 
     /// Adds a line of `num` × `sku` at `price` fen.
     pub fn line(mut self, sku: &str, num: i64, price: i64) -> Trade {
         let oid = format!("{}-{}", self.tid, self.lines.len() + 1);
-        self.lines.push(Line { oid, sku: sku.into(), num, refund_status: "NO_REFUND", price });
+        let (num_iid, sku_id) = ids_of(sku);
+        self.lines.push(Line { oid, sku: sku.into(), num_iid, sku_id, num, refund_status: "NO_REFUND", price });
         self
     }
 
@@ -84,7 +124,9 @@ impl Trade {
                 // The marketplace reports each line's share of the discount in its `payment`;
                 // here the first line carries all of it.
                 let paid = l.price * l.num - if i == 0 { self.discount_fee } else { 0 };
-                json!({"oid": l.oid, "outer_sku_id": l.sku, "title": format!("商品 {}", l.sku), "num": l.num, "price": yuan(l.price), "payment": yuan(paid), "refund_status": l.refund_status})
+                let code = (!l.sku.is_empty()).then_some(l.sku.as_str());
+                let title = format!("商品 {}", code.unwrap_or(&l.num_iid));
+                json!({"oid": l.oid, "num_iid": l.num_iid, "sku_id": l.sku_id, "outer_sku_id": code, "title": title, "num": l.num, "price": yuan(l.price), "payment": yuan(paid), "refund_status": l.refund_status})
             })
             .collect();
         json!({
@@ -97,8 +139,10 @@ impl Trade {
                 "pay_time": paid_ms.map(at),
                 "modified": at(offset_ms),
                 "buyer_nick": "买家小王",
-                "buyer_memo": null,
-                "receiver": {"name": "王小明", "phone": "13800000000", "province": "浙江省", "city": "杭州市", "district": "余杭区", "address": "文一西路969号", "zip": "311121"},
+                "buyer_memo": self.buyer_memo,
+                "seller_memo": self.seller_memo,
+                "seller_flag": self.seller_flag,
+                "receiver": {"name": "王小明", "phone": "13800000000", "province": self.province, "city": "杭州市", "district": "余杭区", "address": self.address, "zip": "311121"},
                 "currency": "CNY",
                 "payment": yuan(self.payment()),
                 "post_fee": yuan(self.post_fee),
@@ -129,6 +173,29 @@ impl Trade {
             }
         }
         t.message("refund.RefundSuccess", "WAIT_SELLER_SEND_GOODS", at_ms, Some(paid_ms))
+    }
+
+    /// A refund of the lines `oids` is in `refund_status` (`WAIT_SELLER_AGREE`, `CLOSED`,
+    /// `SUCCESS`) at `at_ms` (`refund.RefundCreated` and friends); the trade waits to ship.
+    pub fn refund_msg(&self, paid_ms: i64, at_ms: i64, oids: &[&str], refund_status: &'static str) -> Value {
+        let mut t = self.clone();
+        for l in &mut t.lines {
+            if oids.contains(&l.oid.as_str()) {
+                l.refund_status = refund_status;
+            }
+        }
+        let topic = match refund_status {
+            "SUCCESS" => "refund.RefundSuccess",
+            "CLOSED" => "refund.RefundClosed",
+            _ => "refund.RefundCreated",
+        };
+        t.message(topic, "WAIT_SELLER_SEND_GOODS", at_ms, Some(paid_ms))
+    }
+
+    /// Modified at `at_ms` after payment (`trade.TradeChanged`), e.g. after changing the
+    /// receiver's address on a clone.
+    pub fn modified_msg(&self, paid_ms: i64, at_ms: i64) -> Value {
+        self.message("trade.TradeChanged", "WAIT_SELLER_SEND_GOODS", at_ms, Some(paid_ms))
     }
 
     /// Shipped at `at_ms` (`trade.TradeSellerShip`, WAIT_BUYER_CONFIRM_GOODS).

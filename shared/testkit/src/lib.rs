@@ -170,6 +170,11 @@ impl Api {
         self.call(Method::POST, path, Some(token), Some(body), &[]).await
     }
 
+    /// PUT JSON with a bearer token.
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Resp {
+        self.call(Method::PUT, path, Some(token), Some(body), &[]).await
+    }
+
     /// GET with a bearer token.
     pub async fn get(&self, path: &str, token: &str) -> Resp {
         self.call(Method::GET, path, Some(token), None, &[]).await

@@ -22,6 +22,7 @@ mod harness;
 mod auth;
 mod crash;
 mod dashboard;
+mod holds;
 mod inventory;
 mod invoicing;
 mod isolation;

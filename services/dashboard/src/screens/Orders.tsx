@@ -85,9 +85,9 @@ async function fetchPage(p: Params, filters: OrderFilters): Promise<Page> {
     query.page = p.page;
     query.per_page = p.per_page;
   } else {
-    // Page 1: ask both ways; a server with cursors answers next_cursor, today's ignores limit.
+    // Page 1 by cursor: the server pages by `limit`/`cursor` or by `page`/`per_page`, never
+    // both at once (400), and cursors stay fast at any depth.
     query.limit = p.per_page;
-    query.per_page = p.per_page;
   }
   const r = await call(api.GET('/v1/orders', { params: { query } }));
   const hasCursor = 'next_cursor' in r;

@@ -46,6 +46,7 @@ mod m0004_shipments;
 mod m0005_inventory_settings;
 mod m0006_order_lists;
 mod m0007_product_mapping;
+mod m0008_allocation;
 mod m0009_holds;
 
 /// Applies Cairn's migrations in order.
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_inventory_settings::Migration),
             Box::new(m0006_order_lists::Migration),
             Box::new(m0007_product_mapping::Migration),
+            Box::new(m0008_allocation::Migration),
             Box::new(m0009_holds::Migration),
         ]
     }

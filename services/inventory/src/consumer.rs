@@ -45,6 +45,7 @@ impl bus::Handler for OrderStockHandler {
             paid_at: o.paid_at,
             hold_ttl_seconds: o.hold_ttl_seconds,
             lines: o.lines,
+            province: o.receiver.map(|r| r.province).filter(|p| !p.trim().is_empty()),
         };
         self.engine.call(env.tenant_id, Command::SyncOrder { sync, message: env }).await?;
         Ok(())

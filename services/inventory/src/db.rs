@@ -1,6 +1,6 @@
 //! inventory's tables, and loading/persisting a tenant's [`Book`].
 
-use crate::domain::{Book, Level, Movement, ResLine, Reservation, Sku, Warehouse};
+use crate::domain::{Allocation, Book, Level, Movement, ResLine, Reservation, Sku, Warehouse};
 use kernel::{TenantId, Timestamp};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
@@ -41,6 +41,8 @@ store::entity!(reservations, "reservations", {
     expires_at: Option<DateTimeUtc>,
     paid_at: Option<DateTimeUtc>,
     revision: i64,
+    /// The order receiver's province (region allocation).
+    province: Option<String>,
     version: i64,
     /// JSON array of lines with their allocations.
     lines: String,
@@ -53,6 +55,15 @@ store::entity!(
     inventory_settings, "inventory_settings", {
     #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
     low_stock_threshold: i64,
+    updated_at: DateTimeUtc,
+});
+
+store::entity!(
+    /// Per-tenant allocation settings (JSON of [`crate::domain::Allocation`]); a tenant
+    /// without a row has the defaults.
+    inventory_allocation, "inventory_allocation", {
+    #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
+    settings: String,
     updated_at: DateTimeUtc,
 });
 
@@ -82,6 +93,7 @@ pub fn reservation_from_row(r: reservations::Model) -> Result<Reservation, DbErr
         expires_at: r.expires_at,
         paid_at: r.paid_at,
         revision: r.revision,
+        province: r.province,
         version: r.version,
         lines,
         created_at: r.created_at,
@@ -103,6 +115,7 @@ pub fn reservation_to_row(tenant: TenantId, r: &Reservation) -> reservations::Ac
         expires_at: Set(r.expires_at),
         paid_at: Set(r.paid_at),
         revision: Set(r.revision),
+        province: Set(r.province.clone()),
         version: Set(r.version),
         lines: Set(serde_json::to_string(&r.lines).expect("lines serialize")),
         created_at: Set(r.created_at),
@@ -121,6 +134,7 @@ pub async fn load_book<C: ConnectionTrait>(conn: &C, tenant: TenantId) -> Result
     let skus = skus::Entity::find().filter(skus::Column::TenantId.eq(t)).all(conn).await?;
     let levels = stock_levels::Entity::find().filter(stock_levels::Column::TenantId.eq(t)).all(conn).await?;
     let res = reservations::Entity::find().filter(reservations::Column::TenantId.eq(t)).all(conn).await?;
+    let allocation = load_allocation(conn, tenant).await?;
     Ok(Book::from_parts(
         whs.into_iter().map(|w| Warehouse { id: w.id, code: w.code, name: w.name }).collect(),
         skus.into_iter().map(|s| Sku { id: s.id, code: s.code, name: s.name, safety_stock: s.safety_stock }).collect(),
@@ -131,7 +145,17 @@ pub async fn load_book<C: ConnectionTrait>(conn: &C, tenant: TenantId) -> Result
             })
             .collect(),
         res.into_iter().map(reservation_from_row).collect::<Result<_, _>>()?,
+        allocation,
     ))
+}
+
+/// The tenant's allocation settings (the defaults until they are set).
+pub async fn load_allocation<C: ConnectionTrait>(conn: &C, tenant: TenantId) -> Result<Allocation, DbErr> {
+    match inventory_allocation::Entity::find_by_id(tenant.0).one(conn).await? {
+        Some(row) => serde_json::from_str(&row.settings)
+            .map_err(|e| DbErr::Custom(format!("allocation settings of tenant {}: {e}", tenant.0))),
+        None => Ok(Allocation::default()),
+    }
 }
 
 /// A ledger row for a movement.

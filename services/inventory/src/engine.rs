@@ -18,11 +18,11 @@
 
 use crate::{
     db::{self, skus, stock_levels, warehouses},
-    domain::{Adjust, Book, Reservation, Reserve, Sku, StockError, StockEvent, SyncOrder, Warehouse},
+    domain::{Adjust, Allocation, Book, Reservation, Reserve, Sku, StockError, StockEvent, SyncOrder, Warehouse},
 };
 use kernel::{
-    Envelope, TenantId, Timestamp,
-    events::{ReservationChanged, ReservedLine, StockLevelChanged},
+    Envelope, LineReservationState as LineState, TenantId, Timestamp,
+    events::{ReservationChanged, ReservedLine, StockLevelChanged, WarehouseQuantity},
 };
 use sea_orm::{
     ActiveValue::Set,
@@ -59,6 +59,8 @@ pub enum Command {
         idempotency: Option<(String, String)>,
     },
     Reserve(Reserve),
+    /// Replaces the tenant's allocation settings.
+    SetAllocation(Allocation),
     Confirm(Uuid),
     Release(Uuid),
     Commit(Uuid),
@@ -94,6 +96,7 @@ pub enum Reply {
     Warehouse(Warehouse),
     Sku(Sku),
     Stock(StockView),
+    Allocation(Allocation),
     /// `created` is false when the same request was replayed.
     Reservation {
         reservation: Reservation,
@@ -182,6 +185,8 @@ struct Pending {
     warehouses: Vec<(TenantId, Uuid)>,
     skus: Vec<(TenantId, Uuid)>,
     levels: BTreeSet<(TenantId, Uuid, Uuid)>,
+    /// Tenants whose allocation settings changed.
+    allocations: BTreeSet<TenantId>,
     ledger: Vec<db::stock_ledger::ActiveModel>,
     reservations: BTreeSet<(TenantId, String)>,
     inbox: Vec<Envelope>,
@@ -209,6 +214,7 @@ impl Pending {
         self.warehouses.is_empty()
             && self.skus.is_empty()
             && self.levels.is_empty()
+            && self.allocations.is_empty()
             && self.reservations.is_empty()
             && self.inbox.is_empty()
             && self.idempotency.is_empty()
@@ -364,6 +370,12 @@ impl Partition {
             let result = apply(book, tenant, job.cmd, now, &mut pending, &mut seen, &mut batch_keys, stored);
             replies.push((job.reply, result));
         }
+        // Lines the batch resolved are served by paid time, whatever order their messages
+        // came in.
+        for (tenant, book) in &mut self.books {
+            let ev = book.fill_waiting(now);
+            pending.record(*tenant, &ev, now);
+        }
         if !pending.is_empty()
             && let Err(e) = self.persist(pending, now).await
         {
@@ -411,6 +423,22 @@ impl Partition {
             .exec_without_returning(&*tx)
             .await?;
         }
+        for tenant in &p.allocations {
+            use db::inventory_allocation as a;
+            let settings = serde_json::to_string(self.books[tenant].allocation()).expect("settings serialize");
+            a::Entity::insert(a::ActiveModel {
+                tenant_id: Set(tenant.0),
+                settings: Set(settings),
+                updated_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::column(a::Column::TenantId)
+                    .update_columns([a::Column::Settings, a::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(&*tx)
+            .await?;
+        }
         for (tenant, sku, wh) in &p.levels {
             let l = self.books[tenant].level(*sku, *wh);
             if l.version == 0 {
@@ -451,7 +479,7 @@ impl Partition {
             .iter()
             .map(|(tenant, key)| {
                 let r = self.books[tenant].reservation(key).expect("changed reservation is in the book");
-                envs.push(Envelope::new(*tenant, &changed_event(r), now, None));
+                envs.push(Envelope::new(*tenant, &changed_event(&self.books[tenant], r), now, None));
                 db::reservation_to_row(*tenant, r)
             })
             .collect();
@@ -465,6 +493,7 @@ impl Partition {
                             C::ExpiresAt,
                             C::PaidAt,
                             C::Revision,
+                            C::Province,
                             C::Version,
                             C::Lines,
                             C::UpdatedAt,
@@ -474,7 +503,7 @@ impl Partition {
                 .exec_without_returning(&*tx)
                 .await?;
         }
-        envs.extend(self.level_events(&p.levels, now));
+        envs.extend(self.level_events(&p.levels, &p.skus, now));
         for chunk in envs.chunks(500) {
             bus::outbox::enqueue(&*tx, chunk).await?;
         }
@@ -496,23 +525,26 @@ impl Partition {
 
 impl Partition {
     /// `stock.level_changed` for every SKU with a level in `levels` (the levels a batch is
-    /// about to write), with its totals after the batch.
+    /// about to write) or `created` in the batch, with its totals after the batch.
     ///
     /// `version` is the sum, over the SKU's warehouses, of `stock_levels.version` as the batch
     /// stores it. Every write of a level row adds one to its version (a new row starts at 1),
     /// rows are never deleted, and a batch that does not find the versions it loaded fails
     /// whole (see the module docs), so the sum strictly increases with every committed batch
     /// that changes the SKU, also across restarts and a change of writer, at no extra storage.
-    /// It is not contiguous: a batch that writes two warehouses of a SKU adds two.
-    fn level_events(&self, levels: &BTreeSet<(TenantId, Uuid, Uuid)>, now: Timestamp) -> Vec<Envelope> {
+    /// It is not contiguous: a batch that writes two warehouses of a SKU adds two. A SKU
+    /// created without stock is announced at version 0 (it has no level rows yet).
+    fn level_events(
+        &self,
+        levels: &BTreeSet<(TenantId, Uuid, Uuid)>,
+        created: &[(TenantId, Uuid)],
+        now: Timestamp,
+    ) -> Vec<Envelope> {
         let mut out = Vec::new();
-        let mut last = None;
-        // Sorted by (tenant, SKU, warehouse): each SKU's warehouses are adjacent.
-        for (tenant, sku, _) in levels {
-            if last == Some((*tenant, *sku)) {
-                continue;
-            }
-            last = Some((*tenant, *sku));
+        // By (tenant, SKU), each once.
+        let skus: BTreeSet<(TenantId, Uuid)> =
+            levels.iter().map(|(t, s, _)| (*t, *s)).chain(created.iter().copied()).collect();
+        for (tenant, sku) in &skus {
             let book = &self.books[tenant];
             let Some(s) = book.sku_by_id(*sku) else { continue };
             let (mut on_hand, mut reserved, mut version) = (0, 0, 0);
@@ -542,7 +574,7 @@ fn fail_all(jobs: Vec<Job>, e: &DbErr) {
 }
 
 /// The integration event for a changed reservation.
-pub fn changed_event(r: &Reservation) -> ReservationChanged {
+pub fn changed_event(book: &Book, r: &Reservation) -> ReservationChanged {
     ReservationChanged {
         reservation_id: r.id,
         reservation_key: r.key.clone(),
@@ -554,10 +586,21 @@ pub fn changed_event(r: &Reservation) -> ReservationChanged {
             .iter()
             .map(|l| ReservedLine {
                 line_ref: l.line_ref.clone(),
-                sku_code: (!l.sku_code.is_empty()).then(|| l.sku_code.clone()),
+                sku_code: (l.state != LineState::Unmapped && !l.sku_code.is_empty()).then(|| l.sku_code.clone()),
                 quantity: l.quantity,
                 state: l.state,
-                warehouses: Vec::new(),
+                warehouses: l
+                    .allocations
+                    .iter()
+                    .map(|a| WarehouseQuantity {
+                        warehouse_code: book
+                            .warehouses()
+                            .iter()
+                            .find(|w| w.id == a.warehouse_id)
+                            .map_or_else(|| a.warehouse_id.to_string(), |w| w.code.clone()),
+                        quantity: a.quantity,
+                    })
+                    .collect(),
             })
             .collect(),
     }
@@ -603,7 +646,7 @@ fn apply(
             Ok(Reply::Warehouse(w))
         }
         Command::CreateSku { code, name, safety_stock } => {
-            let (s, ev) = book.create_sku(kernel::new_id(), &code, &name, safety_stock)?;
+            let (s, ev) = book.create_sku(kernel::new_id(), &code, &name, safety_stock, now)?;
             pending.record(tenant, &ev, now);
             Ok(Reply::Sku(s))
         }
@@ -643,6 +686,12 @@ fn apply(
             let (created, ev) = book.reserve(kernel::new_id(), r, now)?;
             pending.record(tenant, &ev, now);
             Ok(Reply::Reservation { reservation: book.reservation(&key).expect("reserved").clone(), created })
+        }
+        Command::SetAllocation(a) => {
+            let ev = book.set_allocation(a, now)?;
+            pending.record(tenant, &ev, now);
+            pending.allocations.insert(tenant);
+            Ok(Reply::Allocation(book.allocation().clone()))
         }
         Command::Confirm(id) | Command::Release(id) | Command::Commit(id) if book.reservation_by_id(id).is_none() => {
             Err(StockError::UnknownReservation.into())

@@ -3,13 +3,13 @@
 use crate::Engine;
 use crate::{
     db,
-    domain::{Adjust, Reservation, Reserve, ReserveLine, StockError},
+    domain::{Adjust, Allocation, RegionRule, Reservation, Reserve, ReserveLine, StockError, Strategy, province_key},
     engine::{Command, EngineError, Reply, StockView},
 };
 use auth::BearerAuth;
 use chrono::{DateTime, Utc};
 use poem_openapi::{
-    ApiResponse, Object, OpenApi, Tags,
+    ApiResponse, Enum, Object, OpenApi, Tags,
     param::{Header, Path, Query},
     payload::Json,
 };
@@ -46,6 +46,10 @@ fn problem(e: EngineError) -> ProblemResponse {
         EngineError::Stock(s) => match s {
             StockError::UnknownSku(c) => Problem::new(Code::UnknownSku, format!("SKU `{c}` does not exist")),
             StockError::UnknownWarehouse(c) => Problem::new(Code::NotFound, format!("warehouse `{c}` does not exist")),
+            StockError::UnknownWarehouses(codes) => Problem::new(
+                Code::UnknownReference,
+                format!("no warehouse with the code {}; nothing was changed", codes.join(", ")),
+            ),
             StockError::UnknownReservation => Problem::not_found("reservation"),
             StockError::Insufficient(lines) => {
                 let mut p =
@@ -375,6 +379,113 @@ enum ReservationFound {
 
 const DEFAULT_TTL_SECONDS: i64 = 1800;
 
+/// How an order's lines pick the warehouses their stock is reserved in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum StrategyDto {
+    /// The warehouses in `priority` order, then the others by code.
+    Priority,
+    /// The warehouse with the most free units first (the default).
+    MostStock,
+    /// The receiver's province picks a list from `regions`, else `fallback`; the warehouses
+    /// neither names follow, most free units first.
+    Region,
+}
+
+/// The warehouses that serve one province, most preferred first.
+#[derive(Debug, Clone, Object)]
+struct RegionRuleDto {
+    /// The receiver's province, e.g. `浙江省`; a trailing 省, 市 or 自治区 does not matter
+    /// (`浙江` matches `浙江省`).
+    #[oai(validator(min_length = 1, max_length = 50))]
+    province: String,
+    /// Warehouse codes.
+    #[oai(validator(min_items = 1, max_items = 100))]
+    warehouses: Vec<String>,
+}
+
+/// The tenant's allocation settings: where each order line's stock is reserved. API
+/// reservations follow the strategy too (without a province) and may always split.
+#[derive(Debug, Clone, Object)]
+struct AllocationDto {
+    strategy: StrategyDto,
+    /// Warehouse codes, most preferred first (for `priority`). Default empty.
+    #[oai(default, validator(max_items = 100))]
+    priority: Vec<String>,
+    /// Province → warehouses (for `region`). Default empty.
+    #[oai(default, validator(max_items = 100))]
+    regions: Vec<RegionRuleDto>,
+    /// Warehouse codes for a province no rule names (for `region`). Default empty.
+    #[oai(default, validator(max_items = 100))]
+    fallback: Vec<String>,
+    /// A line, or an order's lines, may take stock from several warehouses. When false an
+    /// order's lines all come from one warehouse that can serve them all; until one can, they
+    /// are backordered (in paid-time order), never reserved in part.
+    allow_split: bool,
+}
+
+impl From<&Allocation> for AllocationDto {
+    fn from(a: &Allocation) -> Self {
+        AllocationDto {
+            strategy: match a.strategy {
+                Strategy::Priority => StrategyDto::Priority,
+                Strategy::MostStock => StrategyDto::MostStock,
+                Strategy::Region => StrategyDto::Region,
+            },
+            priority: a.priority.clone(),
+            regions: a
+                .regions
+                .iter()
+                .map(|r| RegionRuleDto { province: r.province.clone(), warehouses: r.warehouses.clone() })
+                .collect(),
+            fallback: a.fallback.clone(),
+            allow_split: a.allow_split,
+        }
+    }
+}
+
+impl AllocationDto {
+    /// The domain's settings, or which field is wrong.
+    fn into_domain(self) -> Result<Allocation, Problem> {
+        let codes = self.priority.iter().chain(self.regions.iter().flat_map(|r| &r.warehouses)).chain(&self.fallback);
+        for c in codes {
+            check_code("warehouse code", c)?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for r in &self.regions {
+            let key = province_key(&r.province);
+            if key.is_empty() {
+                return Err(Problem::new(Code::InvalidInput, "a region's province must not be blank"));
+            }
+            if !seen.insert(key.to_owned()) {
+                return Err(Problem::new(Code::InvalidInput, format!("province `{}` has two rules", r.province)));
+            }
+        }
+        Ok(Allocation {
+            strategy: match self.strategy {
+                StrategyDto::Priority => Strategy::Priority,
+                StrategyDto::MostStock => Strategy::MostStock,
+                StrategyDto::Region => Strategy::Region,
+            },
+            priority: self.priority,
+            regions: self
+                .regions
+                .into_iter()
+                .map(|r| RegionRule { province: r.province.trim().to_owned(), warehouses: r.warehouses })
+                .collect(),
+            fallback: self.fallback,
+            allow_split: self.allow_split,
+        })
+    }
+}
+
+#[derive(ApiResponse)]
+enum AllocationFound {
+    /// The settings (the defaults, `most_stock` with splitting allowed, until they are set).
+    #[oai(status = 200)]
+    Ok(Json<AllocationDto>),
+}
+
 #[OpenApi(prefix_path = "/v1", tag = "Tag::Inventory")]
 impl InventoryApi {
     /// Create a warehouse. Every tenant also has `MAIN`.
@@ -572,6 +683,28 @@ impl InventoryApi {
             .map_err(Problem::internal)?;
         tx.commit().await.map_err(Problem::internal)?;
         Ok(SettingsFound::Ok(body))
+    }
+
+    /// The tenant's allocation settings: how order lines pick their warehouses.
+    #[oai(path = "/inventory/allocation", method = "get")]
+    async fn get_allocation(&self, auth: BearerAuth) -> ApiResult<AllocationFound> {
+        let a = db::load_allocation(self.db.conn(), auth.0.tenant_id).await.map_err(Problem::internal)?;
+        Ok(AllocationFound::Ok(Json((&a).into())))
+    }
+
+    /// Replace the tenant's allocation settings (the same body again changes nothing). Every
+    /// warehouse code must exist (else 422 `unknown_reference` naming them, and nothing
+    /// changes). Lines reserved already keep their warehouses; backorders the new settings can
+    /// serve are served.
+    #[oai(path = "/inventory/allocation", method = "put")]
+    async fn put_allocation(&self, auth: BearerAuth, body: Json<AllocationDto>) -> ApiResult<AllocationFound> {
+        let a = body.0.into_domain()?;
+        let Reply::Allocation(a) =
+            self.engine.call(auth.0.tenant_id, Command::SetAllocation(a)).await.map_err(problem)?
+        else {
+            unreachable!("allocation settings answer settings")
+        };
+        Ok(AllocationFound::Ok(Json((&a).into())))
     }
 
     /// The stock ledger of one SKU: every movement with its cause, oldest first — or, with

@@ -19,7 +19,15 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     name: "inventory",
     prefixes: &["warehouses", "skus", "stock", "reservations", "inventory"],
     consumers: &[(engine::CONSUMER, consumer::TOPICS)],
-    tables: &["warehouses", "skus", "stock_levels", "reservations", "stock_ledger", "inventory_settings"],
+    tables: &[
+        "warehouses",
+        "skus",
+        "stock_levels",
+        "reservations",
+        "stock_ledger",
+        "inventory_settings",
+        "inventory_allocation",
+    ],
 };
 
 /// inventory's settings.

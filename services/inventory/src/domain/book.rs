@@ -2,7 +2,7 @@
 
 use super::*;
 use chrono::Duration;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// The code of the warehouse every tenant has.
 pub const MAIN_WAREHOUSE: &str = "MAIN";
@@ -20,6 +20,12 @@ pub struct Book {
     backorders: HashMap<Uuid, BTreeSet<(Timestamp, String, usize)>>,
     /// Reservations with held lines, by expiry (entries may be stale; checked on use).
     holds: BTreeSet<(Timestamp, String)>,
+    /// Per SKU code, lines that name a code no SKU has yet: (paid or created at, reservation
+    /// key, line index). Creating the SKU resolves them in this order.
+    unmapped: HashMap<String, BTreeSet<(Timestamp, String, usize)>>,
+    /// SKUs whose backorder queue took lines that were resolved since [`Book::fill_waiting`].
+    to_fill: BTreeSet<Uuid>,
+    allocation: Allocation,
 }
 
 impl Book {
@@ -29,13 +35,20 @@ impl Book {
         skus: Vec<Sku>,
         levels: Vec<((Uuid, Uuid), Level)>,
         reservations: Vec<Reservation>,
+        allocation: Allocation,
     ) -> Book {
-        let mut b = Book { warehouses, levels: levels.into_iter().collect(), ..Book::default() };
+        let mut b = Book { warehouses, levels: levels.into_iter().collect(), allocation, ..Book::default() };
         for s in skus {
             b.sku_codes.insert(s.id, s.code.clone());
             b.skus.insert(s.code.clone(), s);
         }
-        for r in reservations {
+        for mut r in reservations {
+            // Stored before lines without a SKU had a state of their own.
+            for l in &mut r.lines {
+                if l.sku_id.is_nil() && l.state == LineState::Unreserved {
+                    l.state = LineState::Unmapped;
+                }
+            }
             b.index(&r);
             b.keys_by_id.insert(r.id, r.key.clone());
             b.reservations.insert(r.key.clone(), r);
@@ -48,6 +61,10 @@ impl Book {
             if l.state == LineState::Backordered {
                 let at = l.backordered_at.unwrap_or(r.created_at);
                 self.backorders.entry(l.sku_id).or_default().insert((at, r.key.clone(), i));
+            }
+            if l.state == LineState::Unmapped && !l.sku_code.is_empty() {
+                let at = l.backordered_at.unwrap_or(r.created_at);
+                self.unmapped.entry(l.sku_code.clone()).or_default().insert((at, r.key.clone(), i));
             }
         }
         if let Some(exp) = r.expires_at
@@ -64,6 +81,11 @@ impl Book {
                 if let Some(q) = self.backorders.get_mut(&l.sku_id) {
                     q.remove(&(at, r.key.clone(), i));
                 }
+            }
+            if l.state == LineState::Unmapped
+                && let Some(q) = self.unmapped.get_mut(&l.sku_code)
+            {
+                q.remove(&(l.backordered_at.unwrap_or(r.created_at), r.key.clone(), i));
             }
         }
     }
@@ -127,6 +149,14 @@ impl Book {
     pub fn reservation_by_id(&self, id: Uuid) -> Option<&Reservation> {
         self.keys_by_id.get(&id).and_then(|k| self.reservations.get(k))
     }
+    /// The tenant's allocation settings.
+    pub fn allocation(&self) -> &Allocation {
+        &self.allocation
+    }
+    /// Lines waiting for a SKU with this code, oldest first: (reservation key, line index).
+    pub fn unmapped_queue(&self, sku_code: &str) -> Vec<(String, usize)> {
+        self.unmapped.get(sku_code).map_or_else(Vec::new, |q| q.iter().map(|(_, k, i)| (k.clone(), *i)).collect())
+    }
     /// Backordered lines of a SKU, oldest first: (reservation key, line index).
     pub fn backorder_queue(&self, sku_id: Uuid) -> Vec<(String, usize)> {
         self.backorders.get(&sku_id).map_or_else(Vec::new, |q| q.iter().map(|(_, k, i)| (k.clone(), *i)).collect())
@@ -161,32 +191,76 @@ impl Book {
         }));
     }
 
-    /// Reserves `qty` of a SKU across warehouses (most free stock first), or nothing.
+    /// Units of a SKU in a warehouse not reserved by anyone.
+    fn free(&self, sku_id: Uuid, warehouse_id: Uuid) -> i64 {
+        let l = self.level(sku_id, warehouse_id);
+        l.on_hand - l.reserved
+    }
+
+    /// The warehouses in the order the strategy prefers them for `wanted` (SKU, units)
+    /// shipped to `province`: the ones the settings list first, then the others (by code
+    /// under `priority`, most free units of `wanted` first otherwise; ties in creation order).
+    fn preference(&self, wanted: &[(Uuid, i64)], province: Option<&str>) -> Vec<Uuid> {
+        if self.warehouses.len() == 1 {
+            return vec![self.warehouses[0].id];
+        }
+        let a = &self.allocation;
+        let listed: Vec<&String> = match a.strategy {
+            Strategy::MostStock => Vec::new(),
+            Strategy::Priority => a.priority.iter().collect(),
+            Strategy::Region => {
+                let rule =
+                    province.map(province_key).and_then(|p| a.regions.iter().find(|r| province_key(&r.province) == p));
+                rule.into_iter().flat_map(|r| &r.warehouses).chain(&a.fallback).collect()
+            }
+        };
+        let mut out: Vec<Uuid> = Vec::with_capacity(self.warehouses.len());
+        for id in listed.into_iter().filter_map(|c| self.warehouse(c).map(|w| w.id)) {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        let mut rest: Vec<&Warehouse> = self.warehouses.iter().filter(|w| !out.contains(&w.id)).collect();
+        if a.strategy == Strategy::Priority {
+            rest.sort_by(|x, y| x.code.cmp(&y.code));
+        } else {
+            rest.sort_by_key(|w| {
+                std::cmp::Reverse(wanted.iter().map(|(s, _)| self.free(*s, w.id).max(0)).sum::<i64>())
+            });
+        }
+        out.extend(rest.into_iter().map(|w| w.id));
+        out
+    }
+
+    /// Reserves `qty` of a SKU in the strategy's order — from several warehouses when `split`,
+    /// else from the first that has it all — or nothing.
+    #[allow(clippy::too_many_arguments)]
     fn take(
         &mut self,
         sku_id: Uuid,
         qty: i64,
         reservation_id: Uuid,
+        province: Option<&str>,
+        split: bool,
         cause: &str,
         ev: &mut Vec<StockEvent>,
     ) -> Option<Vec<Alloc>> {
         if qty <= 0 || self.available(sku_id) < qty {
             return None;
         }
-        let mut free: Vec<(i64, Uuid)> = self
-            .warehouses
-            .iter()
-            .map(|w| {
-                let l = self.level(sku_id, w.id);
-                (l.on_hand - l.reserved, w.id)
-            })
-            .filter(|(f, _)| *f > 0)
-            .collect();
-        free.sort_by_key(|f| std::cmp::Reverse(f.0));
+        let order = self.preference(&[(sku_id, qty)], province);
+        if !split {
+            let wh = order.into_iter().find(|w| self.free(sku_id, *w) >= qty)?;
+            self.mv(sku_id, wh, MovementKind::Reserve, 0, qty, Some(reservation_id), cause, ev);
+            return Some(vec![Alloc { warehouse_id: wh, quantity: qty }]);
+        }
         let mut left = qty;
         let mut allocs = Vec::new();
-        for (f, wh) in free {
-            let q = f.min(left);
+        for wh in order {
+            let q = self.free(sku_id, wh).min(left);
+            if q <= 0 {
+                continue;
+            }
             self.mv(sku_id, wh, MovementKind::Reserve, 0, q, Some(reservation_id), cause, ev);
             allocs.push(Alloc { warehouse_id: wh, quantity: q });
             left -= q;
@@ -196,6 +270,41 @@ impl Book {
         }
         debug_assert_eq!(left, 0);
         Some(allocs)
+    }
+
+    /// Reserves every one of `lines` (index, SKU, units) from one warehouse — `only`, when
+    /// given, else the first in the strategy's order that can serve them all — or nothing.
+    #[allow(clippy::too_many_arguments)]
+    fn take_whole(
+        &mut self,
+        lines: &[(usize, Uuid, i64)],
+        reservation_id: Uuid,
+        province: Option<&str>,
+        only: Option<Uuid>,
+        cause: &str,
+        ev: &mut Vec<StockEvent>,
+    ) -> Option<Vec<(usize, Alloc)>> {
+        let mut wanted: Vec<(Uuid, i64)> = Vec::new();
+        for (_, sku, q) in lines {
+            match wanted.iter_mut().find(|w| w.0 == *sku) {
+                Some(w) => w.1 += q,
+                None => wanted.push((*sku, *q)),
+            }
+        }
+        if wanted.is_empty() || wanted.iter().any(|(s, q)| *q <= 0 || self.available(*s) < *q) {
+            return None;
+        }
+        let wh = self
+            .preference(&wanted, province)
+            .into_iter()
+            .filter(|w| only.is_none_or(|o| o == *w))
+            .find(|w| wanted.iter().all(|(s, q)| self.free(*s, *w) >= *q))?;
+        let mut out = Vec::with_capacity(lines.len());
+        for (i, sku, q) in lines {
+            self.mv(*sku, wh, MovementKind::Reserve, 0, *q, Some(reservation_id), cause, ev);
+            out.push((*i, Alloc { warehouse_id: wh, quantity: *q }));
+        }
+        Some(out)
     }
 
     fn give_back(
@@ -223,24 +332,72 @@ impl Book {
 
     /// Gives waiting backorders of `sku_id` their stock, strictly oldest first.
     fn fill_backorders(&mut self, sku_id: Uuid, now: Timestamp, ev: &mut Vec<StockEvent>) {
-        loop {
-            let Some((_, key, idx)) = self.backorders.get(&sku_id).and_then(|q| q.first().cloned()) else { return };
-            let qty = self.reservations[&key].lines[idx].quantity;
-            if self.available(sku_id) < qty {
-                return;
+        self.fill_queues(vec![sku_id], now, ev);
+    }
+
+    /// Fills the backorder queues of `work`'s SKUs, each strictly oldest first: a queue stops
+    /// at the first line it cannot serve. Without splitting, a line is served only with the
+    /// rest of its order's backordered lines, from one warehouse, and only once the order is
+    /// first in the queue of every SKU it waits for (so no later order overtakes an earlier
+    /// one on any SKU); the queues it leaves are looked at again.
+    fn fill_queues(&mut self, mut work: Vec<Uuid>, now: Timestamp, ev: &mut Vec<StockEvent>) {
+        while let Some(sku_id) = work.pop() {
+            while let Some((_, key, idx)) = self.backorders.get(&sku_id).and_then(|q| q.first().cloned()) {
+                let r = &self.reservations[&key];
+                let (rid, province) = (r.id, r.province.clone());
+                let cause = format!("backorder filled: {}", r.reference);
+                let filled: Vec<(usize, Alloc)> = if self.allocation.allow_split {
+                    let qty = r.lines[idx].quantity;
+                    match self.take(sku_id, qty, rid, province.as_deref(), true, &cause, ev) {
+                        Some(a) => a.into_iter().map(|a| (idx, a)).collect(),
+                        None => break,
+                    }
+                } else {
+                    let lines: Vec<(usize, Uuid, i64)> = r
+                        .lines
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, l)| l.state == LineState::Backordered)
+                        .map(|(i, l)| (i, l.sku_id, l.quantity))
+                        .collect();
+                    let first_everywhere = lines.iter().all(|(_, s, _)| {
+                        self.backorders.get(s).and_then(|q| q.first()).is_some_and(|(_, k, _)| *k == key)
+                    });
+                    if !first_everywhere {
+                        break;
+                    }
+                    let only = single_warehouse(r);
+                    match self.take_whole(&lines, rid, province.as_deref(), only, &cause, ev) {
+                        Some(a) => {
+                            work.extend(lines.iter().map(|l| l.1).filter(|s| *s != sku_id));
+                            a
+                        }
+                        None => break,
+                    }
+                };
+                let mut r = self.take_reservation(&key).expect("queued reservations exist");
+                for i in filled.iter().map(|f| f.0).collect::<BTreeSet<_>>() {
+                    let line = &mut r.lines[i];
+                    line.allocations = filled.iter().filter(|f| f.0 == i).map(|f| f.1).collect();
+                    line.state = LineState::Confirmed;
+                    line.backordered_at = None;
+                }
+                r.version += 1;
+                r.updated_at = now;
+                ev.push(StockEvent::ReservationChanged(key));
+                self.put(r);
             }
-            let mut r = self.take_reservation(&key).expect("queued reservations exist");
-            let cause = format!("backorder filled: {}", r.reference);
-            let allocs = self.take(sku_id, qty, r.id, &cause, ev).expect("checked availability");
-            let line = &mut r.lines[idx];
-            line.allocations = allocs;
-            line.state = LineState::Confirmed;
-            line.backordered_at = None;
-            r.version += 1;
-            r.updated_at = now;
-            ev.push(StockEvent::ReservationChanged(key));
-            self.put(r);
         }
+    }
+
+    /// Serves the lines that were resolved (given their SKU) since the last call, in
+    /// paid-time order with everything else waiting. The engine calls it once per batch, so
+    /// that lines resolved by messages of one batch are served by paid time, not by arrival.
+    pub fn fill_waiting(&mut self, now: Timestamp) -> Vec<StockEvent> {
+        let mut ev = Vec::new();
+        let work: Vec<Uuid> = std::mem::take(&mut self.to_fill).into_iter().collect();
+        self.fill_queues(work, now, &mut ev);
+        ev
     }
 
     // ---- commands ----
@@ -276,13 +433,17 @@ impl Book {
         Ok((w, vec![StockEvent::WarehouseCreated(id)]))
     }
 
-    /// Creates a SKU; the same code with the same fields again is the first result.
+    /// Creates a SKU; the same code with the same fields again is the first result. Lines
+    /// that waited for a SKU with this code take it, oldest first: those of paid orders join
+    /// its backorder queue by paid time (the new SKU has no stock yet), the others wait for
+    /// their order's next revision to hold or reserve.
     pub fn create_sku(
         &mut self,
         id: Uuid,
         code: &str,
         name: &str,
         safety_stock: i64,
+        now: Timestamp,
     ) -> Result<(Sku, Vec<StockEvent>), StockError> {
         if safety_stock < 0 {
             return Err(StockError::Invalid("safety_stock must not be negative".into()));
@@ -297,7 +458,43 @@ impl Book {
         let s = Sku { id, code: code.to_owned(), name: name.to_owned(), safety_stock };
         self.sku_codes.insert(id, code.to_owned());
         self.skus.insert(code.to_owned(), s.clone());
-        Ok((s, vec![StockEvent::SkuCreated(id)]))
+        let mut ev = vec![StockEvent::SkuCreated(id)];
+        let waiting = self.unmapped.remove(code).unwrap_or_default();
+        let mut done: HashSet<String> = HashSet::new();
+        for (_, key, _) in waiting {
+            if !done.insert(key.clone()) {
+                continue;
+            }
+            let Some(mut r) = self.take_reservation(&key) else { continue };
+            for l in r.lines.iter_mut().filter(|l| l.state == LineState::Unmapped && l.sku_code == code) {
+                l.sku_id = id;
+                l.state = if l.backordered_at.is_some() { LineState::Backordered } else { LineState::Unreserved };
+            }
+            r.version += 1;
+            r.updated_at = now;
+            ev.push(StockEvent::ReservationChanged(key));
+            self.put(r);
+        }
+        self.fill_backorders(id, now, &mut ev);
+        Ok((s, ev))
+    }
+
+    /// Replaces the allocation settings; they may name only warehouses the tenant has
+    /// (`UnknownWarehouses` lists the others). Backorders that the new settings can serve
+    /// are served.
+    pub fn set_allocation(&mut self, a: Allocation, now: Timestamp) -> Result<Vec<StockEvent>, StockError> {
+        let unknown: Vec<String> =
+            a.warehouse_codes().into_iter().filter(|c| self.warehouse(c).is_none()).map(str::to_owned).collect();
+        if !unknown.is_empty() {
+            return Err(StockError::UnknownWarehouses(unknown));
+        }
+        let mut ev = Vec::new();
+        if a != self.allocation {
+            self.allocation = a;
+            let work: Vec<Uuid> = self.backorders.keys().copied().collect();
+            self.fill_queues(work, now, &mut ev);
+        }
+        Ok(ev)
     }
 
     /// Receives (delta > 0) or removes (delta < 0) units; arriving units fill backorders.
@@ -370,7 +567,7 @@ impl Book {
             .map(|(i, l)| {
                 let sku = self.skus[&l.sku_code].id;
                 let allocations = self
-                    .take(sku, l.quantity, id, &cause, &mut ev)
+                    .take(sku, l.quantity, id, None, true, &cause, &mut ev)
                     .expect("availability checked for the whole request");
                 ResLine {
                     line_ref: (i + 1).to_string(),
@@ -392,6 +589,7 @@ impl Book {
             expires_at: Some(now + Duration::seconds(cmd.ttl_seconds)),
             paid_at: None,
             revision: 0,
+            province: None,
             version: 1,
             lines,
             created_at: now,
@@ -482,7 +680,13 @@ impl Book {
     }
 
     /// Brings an order's reservation to what its status implies. Older revisions change nothing.
+    ///
+    /// Lines are served by the allocation settings. A line whose SKU is unknown is `unmapped`
+    /// and waits, by paid time, for a later revision to name a known SKU or for the SKU to be
+    /// created; it is then served like a backorder (see [`Book::fill_waiting`]).
     pub fn sync_order(&mut self, new_id: Uuid, cmd: SyncOrder, now: Timestamp) -> Vec<StockEvent> {
+        use LineState as S;
+        use OrderStatus as O;
         let key = format!("order:{}", cmd.order_id);
         let mut r = match self.take_reservation(&key) {
             Some(r) if r.revision >= cmd.revision => {
@@ -499,6 +703,7 @@ impl Book {
                 expires_at: None,
                 paid_at: None,
                 revision: 0,
+                province: None,
                 version: 0,
                 lines: Vec::new(),
                 created_at: now,
@@ -509,18 +714,23 @@ impl Book {
         let mut freed = Vec::new();
         let cause = format!("order {}", cmd.reference);
         let hold_until = cmd.created_at + Duration::seconds(cmd.hold_ttl_seconds);
+        let paid_like = matches!(cmd.status, O::Paid | O::Allocated | O::Backordered | O::OnHold | O::PartiallyShipped);
+        let queued_at = cmd.paid_at.unwrap_or(now);
+        r.province = cmd.province.clone();
+        // Lines to hold (unpaid) or to reserve (paid) once every line has been looked at.
+        let mut wanted: Vec<usize> = Vec::new();
         for ol in &cmd.lines {
+            let code = ol.sku_code.as_deref().filter(|c| !c.is_empty());
             let idx = match r.lines.iter().position(|l| l.line_ref == ol.external_line_id) {
                 Some(i) => i,
                 None => {
-                    let code = ol.sku_code.clone().unwrap_or_default();
-                    let sku_id = self.sku(&code).map_or(Uuid::nil(), |s| s.id);
+                    let sku = code.and_then(|c| self.sku(c));
                     r.lines.push(ResLine {
                         line_ref: ol.external_line_id.clone(),
-                        sku_id,
-                        sku_code: code,
+                        sku_id: sku.map_or(Uuid::nil(), |s| s.id),
+                        sku_code: code.unwrap_or_default().to_owned(),
                         quantity: ol.quantity,
-                        state: LineState::Unreserved,
+                        state: if sku.is_some() { S::Unreserved } else { S::Unmapped },
                         allocations: Vec::new(),
                         backordered_at: None,
                     });
@@ -528,9 +738,18 @@ impl Book {
                 }
             };
             let mut line = r.lines[idx].clone();
-            let known = !line.sku_id.is_nil();
-            use LineState as S;
-            use OrderStatus as O;
+            let mut resolved = false;
+            if line.state == S::Unmapped
+                && let Some(c) = code
+            {
+                // The seller mapped the line (or fixed its code) since the last revision.
+                line.sku_code = c.to_owned();
+                if let Some(s) = self.sku(c) {
+                    line.sku_id = s.id;
+                    line.state = S::Unreserved;
+                    resolved = true;
+                }
+            }
             let release = cmd.status == O::Cancelled || ol.refunded;
             match (line.state, cmd.status) {
                 (S::Committed | S::Released, _) => {}
@@ -546,42 +765,72 @@ impl Book {
                     freed.push(line.sku_id);
                     line.state = S::Released;
                 }
-                (S::Backordered | S::Unreserved | S::Expired, _) if release => line.state = S::Released,
+                (S::Backordered | S::Unreserved | S::Expired | S::Unmapped, _) if release => line.state = S::Released,
                 (S::Held | S::Confirmed, O::Shipped | O::Completed) => {
                     self.give_back(&mut line, MovementKind::Commit, r.id, &cause, &mut ev);
                     line.state = S::Committed;
                 }
                 (S::Held, O::PendingPayment) => {}
-                (S::Unreserved, O::PendingPayment) if known && hold_until > now => {
-                    if let Some(a) = self.take(line.sku_id, line.quantity, r.id, &cause, &mut ev) {
-                        line.allocations = a;
-                        line.state = S::Held;
-                    }
+                (S::Unreserved, O::PendingPayment) if hold_until > now => wanted.push(idx),
+                (S::Held, _) if paid_like => line.state = S::Confirmed,
+                // Resolved lines queue by paid time with what already waits for the SKU.
+                (S::Unreserved, _) if paid_like && resolved => {
+                    line.state = S::Backordered;
+                    line.backordered_at = Some(queued_at);
+                    self.to_fill.insert(line.sku_id);
                 }
-                (S::Held, O::Paid | O::Allocated | O::Backordered | O::OnHold | O::PartiallyShipped) => {
-                    line.state = S::Confirmed
-                }
-                (
-                    S::Unreserved | S::Expired,
-                    O::Paid | O::Allocated | O::Backordered | O::OnHold | O::PartiallyShipped,
-                ) if known => match self.take(line.sku_id, line.quantity, r.id, &cause, &mut ev) {
-                    Some(a) => {
-                        line.allocations = a;
-                        line.state = S::Confirmed;
-                    }
-                    None => {
-                        line.state = S::Backordered;
-                        line.backordered_at = Some(cmd.paid_at.unwrap_or(now));
-                    }
-                },
-                // Shipped by the marketplace without stock reserved here, unknown SKUs,
-                // confirmed lines staying confirmed, backorders still waiting: nothing moves.
+                (S::Unreserved | S::Expired, _) if paid_like => wanted.push(idx),
+                // Waits for its SKU, by paid time.
+                (S::Unmapped, _) if paid_like => line.backordered_at = Some(queued_at),
+                // Shipped by the marketplace without stock reserved here, confirmed lines
+                // staying confirmed, backorders still waiting: nothing moves.
                 _ => {}
             }
-            if line.state != S::Backordered {
+            if !matches!(line.state, S::Backordered | S::Unmapped) || line.state == S::Unmapped && !paid_like {
                 line.backordered_at = None;
             }
             r.lines[idx] = line;
+        }
+        if !wanted.is_empty() {
+            let target = if paid_like { S::Confirmed } else { S::Held };
+            let got: Vec<Option<Vec<Alloc>>> = if self.allocation.allow_split {
+                wanted
+                    .iter()
+                    .map(|i| {
+                        let (sku, qty) = (r.lines[*i].sku_id, r.lines[*i].quantity);
+                        self.take(sku, qty, r.id, cmd.province.as_deref(), true, &cause, &mut ev)
+                    })
+                    .collect()
+            } else {
+                // The order's lines come from one warehouse: the one its reserved lines are in,
+                // if any; and while some of it waits, what it adds waits with it.
+                let waiting = r.lines.iter().any(|l| l.state == S::Backordered);
+                let lines: Vec<(usize, Uuid, i64)> =
+                    wanted.iter().map(|i| (*i, r.lines[*i].sku_id, r.lines[*i].quantity)).collect();
+                let whole = if waiting && paid_like {
+                    None
+                } else {
+                    self.take_whole(&lines, r.id, cmd.province.as_deref(), single_warehouse(&r), &cause, &mut ev)
+                };
+                match whole {
+                    Some(a) => a.into_iter().map(|(_, a)| Some(vec![a])).collect(),
+                    None => vec![None; wanted.len()],
+                }
+            };
+            for (i, allocs) in wanted.into_iter().zip(got) {
+                let line = &mut r.lines[i];
+                match allocs {
+                    Some(a) => {
+                        line.allocations = a;
+                        line.state = target;
+                    }
+                    None if paid_like => {
+                        line.state = S::Backordered;
+                        line.backordered_at = Some(queued_at);
+                    }
+                    None => {}
+                }
+            }
         }
         r.expires_at = r.lines.iter().any(|l| l.state == LineState::Held).then_some(hold_until);
         r.paid_at = cmd.paid_at;
@@ -590,9 +839,7 @@ impl Book {
         r.updated_at = now;
         ev.push(StockEvent::ReservationChanged(key));
         self.put(r);
-        for sku in freed {
-            self.fill_backorders(sku, now, &mut ev);
-        }
+        self.fill_queues(freed, now, &mut ev);
         ev
     }
 
@@ -633,6 +880,18 @@ impl Book {
     }
 }
 
+/// The one warehouse an order's reserved lines are in; `None` when none is reserved, or
+/// several are (the settings allowed splitting then).
+fn single_warehouse(r: &Reservation) -> Option<Uuid> {
+    let mut ws = r
+        .lines
+        .iter()
+        .filter(|l| matches!(l.state, LineState::Held | LineState::Confirmed))
+        .flat_map(|l| l.allocations.iter().map(|a| a.warehouse_id));
+    let first = ws.next()?;
+    ws.all(|w| w == first).then_some(first)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -646,7 +905,7 @@ mod tests {
     fn book(on_hand: i64, safety: i64) -> (Book, Uuid) {
         let mut b = Book::default();
         b.ensure_main(Uuid::now_v7);
-        let (sku, _) = b.create_sku(Uuid::now_v7(), "TEE", "Tee", safety).unwrap();
+        let (sku, _) = b.create_sku(Uuid::now_v7(), "TEE", "Tee", safety, t(0)).unwrap();
         b.adjust(
             &Adjust { sku_code: "TEE".into(), warehouse_code: None, delta: on_hand, reason: "count".into() },
             t(0),
@@ -685,6 +944,7 @@ mod tests {
                 refunded: false,
                 ..Default::default()
             }],
+            province: None,
         }
     }
 
@@ -695,7 +955,7 @@ mod tests {
             .reservations
             .values()
             .flat_map(|r| &r.lines)
-            .filter(|l| matches!(l.state, LineState::Held | LineState::Confirmed))
+            .filter(|l| l.sku_id == sku && matches!(l.state, LineState::Held | LineState::Confirmed))
             .map(|l| l.quantity)
             .sum();
         assert_eq!(live, reserved, "live reservations equal the reserved counter");
@@ -894,5 +1154,358 @@ mod tests {
         let cmd = Adjust { sku_code: "TEE".into(), warehouse_code: None, delta: -2, reason: "damaged".into() };
         assert!(matches!(b.adjust(&cmd, t(2)), Err(StockError::Insufficient(_))));
         assert!(b.adjust(&Adjust { delta: -1, ..cmd }, t(2)).is_ok());
+    }
+
+    // ---- allocation ----
+
+    /// A book with warehouses HZ and CD (besides MAIN, which stays empty) and `stock` of each
+    /// SKU code per warehouse: (code, HZ units, CD units).
+    fn two_warehouses(stock: &[(&str, i64, i64)], a: Allocation) -> Book {
+        let mut b = Book::default();
+        b.ensure_main(Uuid::now_v7);
+        b.create_warehouse(Uuid::now_v7(), "HZ", "Hangzhou").unwrap();
+        b.create_warehouse(Uuid::now_v7(), "CD", "Chengdu").unwrap();
+        for (code, hz, cd) in stock {
+            b.create_sku(Uuid::now_v7(), code, code, 0, t(0)).unwrap();
+            for (wh, n) in [("HZ", *hz), ("CD", *cd)] {
+                if n > 0 {
+                    let adj = Adjust {
+                        sku_code: (*code).into(),
+                        warehouse_code: Some(wh.into()),
+                        delta: n,
+                        reason: "count".into(),
+                    };
+                    b.adjust(&adj, t(0)).unwrap();
+                }
+            }
+        }
+        b.set_allocation(a, t(0)).unwrap();
+        b
+    }
+
+    fn region(allow_split: bool) -> Allocation {
+        Allocation {
+            strategy: Strategy::Region,
+            regions: vec![
+                RegionRule { province: "浙江省".into(), warehouses: vec!["HZ".into()] },
+                RegionRule { province: "四川".into(), warehouses: vec!["CD".into()] },
+            ],
+            fallback: vec!["CD".into()],
+            allow_split,
+            ..Allocation::default()
+        }
+    }
+
+    /// A paid order for `lines` (code, units), shipped to `province`, paid at `paid_at`.
+    fn paid(id: Uuid, rev: i64, lines: &[(Option<&str>, i64)], province: Option<&str>, paid_at: i64) -> SyncOrder {
+        let mut o = order(id, rev, OrderStatus::Paid, 1, paid_at);
+        o.province = province.map(str::to_owned);
+        o.lines = lines
+            .iter()
+            .enumerate()
+            .map(|(i, (code, qty))| OrderLineRef {
+                external_line_id: format!("L{i}"),
+                sku_code: code.map(str::to_owned),
+                quantity: *qty,
+                ..Default::default()
+            })
+            .collect();
+        o
+    }
+
+    /// Each line's state and its units per warehouse code.
+    fn placed(b: &Book, id: Uuid) -> Vec<(LineState, Vec<(String, i64)>)> {
+        let code = |w: Uuid| b.warehouses().iter().find(|x| x.id == w).unwrap().code.clone();
+        b.reservation(&format!("order:{id}"))
+            .unwrap()
+            .lines
+            .iter()
+            .map(|l| (l.state, l.allocations.iter().map(|a| (code(a.warehouse_id), a.quantity)).collect()))
+            .collect()
+    }
+
+    fn at(wh: &str, n: i64) -> (String, i64) {
+        (wh.to_owned(), n)
+    }
+
+    fn all_invariants(b: &Book) {
+        for s in b.skus.values() {
+            check_invariants(b, s.id);
+            for w in b.warehouses() {
+                let l = b.level(s.id, w.id);
+                assert!(0 <= l.reserved && l.reserved <= l.on_hand, "{} in {}: {l:?}", s.code, w.code);
+            }
+        }
+    }
+
+    #[test]
+    fn most_stock_is_the_default_and_splits_a_line_most_free_first() {
+        let mut b = two_warehouses(&[("TEE", 3, 5)], Allocation::default());
+        let id = Uuid::now_v7();
+        b.sync_order(Uuid::now_v7(), paid(id, 1, &[(Some("TEE"), 7)], None, 1), t(1));
+        assert_eq!(placed(&b, id), [(LineState::Confirmed, vec![at("CD", 5), at("HZ", 2)])]);
+        all_invariants(&b);
+    }
+
+    #[test]
+    fn priority_takes_the_listed_warehouses_in_order_then_the_others_by_code() {
+        let a = Allocation { strategy: Strategy::Priority, priority: vec!["HZ".into()], ..Allocation::default() };
+        let mut b = two_warehouses(&[("TEE", 3, 5)], a);
+        let (x, y) = (Uuid::now_v7(), Uuid::now_v7());
+        b.sync_order(Uuid::now_v7(), paid(x, 1, &[(Some("TEE"), 2)], None, 1), t(1));
+        assert_eq!(placed(&b, x), [(LineState::Confirmed, vec![at("HZ", 2)])], "HZ although CD has more");
+        // One unit left in HZ: the rest comes from CD (before MAIN, by code).
+        b.sync_order(Uuid::now_v7(), paid(y, 1, &[(Some("TEE"), 3)], None, 2), t(2));
+        assert_eq!(placed(&b, y), [(LineState::Confirmed, vec![at("HZ", 1), at("CD", 2)])]);
+        all_invariants(&b);
+    }
+
+    #[test]
+    fn without_splitting_a_line_takes_the_first_warehouse_that_has_it_all() {
+        let a = Allocation {
+            strategy: Strategy::Priority,
+            priority: vec!["HZ".into(), "CD".into()],
+            allow_split: false,
+            ..Allocation::default()
+        };
+        let mut b = two_warehouses(&[("TEE", 3, 5)], a);
+        let (x, y) = (Uuid::now_v7(), Uuid::now_v7());
+        b.sync_order(Uuid::now_v7(), paid(x, 1, &[(Some("TEE"), 4)], None, 1), t(1));
+        assert_eq!(placed(&b, x), [(LineState::Confirmed, vec![at("CD", 4)])]);
+        // 4 free over both warehouses, but no single one has 4: it waits, reserving nothing.
+        b.sync_order(Uuid::now_v7(), paid(y, 1, &[(Some("TEE"), 4)], None, 2), t(2));
+        assert_eq!(placed(&b, y), [(LineState::Backordered, vec![])]);
+        all_invariants(&b);
+        b.adjust(
+            &Adjust { sku_code: "TEE".into(), warehouse_code: Some("HZ".into()), delta: 1, reason: "r".into() },
+            t(3),
+        )
+        .unwrap();
+        assert_eq!(placed(&b, y), [(LineState::Confirmed, vec![at("HZ", 4)])]);
+        all_invariants(&b);
+    }
+
+    #[test]
+    fn region_picks_by_province_leniently_then_the_fallback() {
+        let mut b = two_warehouses(&[("TEE", 10, 10)], region(true));
+        let ids: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
+        let provinces = [Some("浙江省"), Some("四川省"), Some(" 浙江 "), Some("广东省"), None];
+        for (i, (id, p)) in ids.iter().zip(provinces).enumerate() {
+            b.sync_order(Uuid::now_v7(), paid(*id, 1, &[(Some("TEE"), 1)], p, i as i64), t(1));
+        }
+        let wh: Vec<String> = ids.iter().map(|id| placed(&b, *id)[0].1[0].0.clone()).collect();
+        assert_eq!(wh, ["HZ", "CD", "HZ", "CD", "CD"]);
+        assert_eq!(province_key("广西壮族自治区"), "广西");
+        assert_eq!(province_key("上海市"), "上海");
+        assert_eq!(province_key("省"), "省");
+        all_invariants(&b);
+    }
+
+    #[test]
+    fn region_splits_an_order_neither_warehouse_can_serve_only_when_allowed() {
+        // 浙江: HZ first. HZ has 2, CD has 3: an order of 4 needs both.
+        let mut b = two_warehouses(&[("TEE", 2, 3)], region(true));
+        let id = Uuid::now_v7();
+        b.sync_order(Uuid::now_v7(), paid(id, 1, &[(Some("TEE"), 4)], Some("浙江省"), 1), t(1));
+        assert_eq!(placed(&b, id), [(LineState::Confirmed, vec![at("HZ", 2), at("CD", 2)])]);
+
+        let mut b = two_warehouses(&[("TEE", 2, 3), ("CAP", 1, 0)], region(false));
+        let (x, y) = (Uuid::now_v7(), Uuid::now_v7());
+        b.sync_order(Uuid::now_v7(), paid(x, 1, &[(Some("TEE"), 4)], Some("浙江省"), 1), t(1));
+        assert_eq!(placed(&b, x), [(LineState::Backordered, vec![])]);
+        // Two lines that each fit somewhere, but not in one warehouse together: TEE ×3 only in
+        // CD, CAP only in HZ. Nothing is reserved in part.
+        b.sync_order(Uuid::now_v7(), paid(y, 1, &[(Some("TEE"), 3), (Some("CAP"), 1)], Some("四川省"), 2), t(2));
+        assert_eq!(placed(&b, y), [(LineState::Backordered, vec![]), (LineState::Backordered, vec![])]);
+        assert_eq!(b.available(b.sku("TEE").unwrap().id), 5);
+        all_invariants(&b);
+        // Two more TEE in HZ: x (older) can now be served by HZ alone; y still cannot.
+        b.adjust(
+            &Adjust { sku_code: "TEE".into(), warehouse_code: Some("HZ".into()), delta: 2, reason: "r".into() },
+            t(3),
+        )
+        .unwrap();
+        assert_eq!(placed(&b, x), [(LineState::Confirmed, vec![at("HZ", 4)])]);
+        assert_eq!(placed(&b, y), [(LineState::Backordered, vec![]), (LineState::Backordered, vec![])]);
+        // A CAP in CD: y's whole order fits in CD.
+        b.adjust(
+            &Adjust { sku_code: "CAP".into(), warehouse_code: Some("CD".into()), delta: 1, reason: "r".into() },
+            t(4),
+        )
+        .unwrap();
+        assert_eq!(
+            placed(&b, y),
+            [(LineState::Confirmed, vec![at("CD", 3)]), (LineState::Confirmed, vec![at("CD", 1)])]
+        );
+        all_invariants(&b);
+    }
+
+    #[test]
+    fn without_splitting_a_later_order_never_overtakes_an_earlier_one() {
+        let a = Allocation { allow_split: false, ..Allocation::default() };
+        let mut b = two_warehouses(&[("TEE", 0, 0), ("CAP", 0, 0)], a);
+        let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+        b.sync_order(Uuid::now_v7(), paid(first, 1, &[(Some("TEE"), 1), (Some("CAP"), 1)], None, 1), t(1));
+        b.sync_order(Uuid::now_v7(), paid(second, 1, &[(Some("TEE"), 1)], None, 2), t(1));
+        // One TEE arrives: the first order still lacks its CAP, and the second waits behind it.
+        b.adjust(
+            &Adjust { sku_code: "TEE".into(), warehouse_code: Some("HZ".into()), delta: 1, reason: "r".into() },
+            t(2),
+        )
+        .unwrap();
+        assert_eq!(placed(&b, second), [(LineState::Backordered, vec![])]);
+        b.adjust(
+            &Adjust { sku_code: "CAP".into(), warehouse_code: Some("HZ".into()), delta: 1, reason: "r".into() },
+            t(3),
+        )
+        .unwrap();
+        assert_eq!(
+            placed(&b, first),
+            [(LineState::Confirmed, vec![at("HZ", 1)]), (LineState::Confirmed, vec![at("HZ", 1)])]
+        );
+        assert_eq!(placed(&b, second), [(LineState::Backordered, vec![])]);
+        b.adjust(
+            &Adjust { sku_code: "TEE".into(), warehouse_code: Some("CD".into()), delta: 1, reason: "r".into() },
+            t(4),
+        )
+        .unwrap();
+        assert_eq!(placed(&b, second), [(LineState::Confirmed, vec![at("CD", 1)])]);
+        all_invariants(&b);
+    }
+
+    #[test]
+    fn allowing_splits_serves_what_waited_for_one_warehouse() {
+        let mut b = two_warehouses(&[("TEE", 2, 2)], region(false));
+        let id = Uuid::now_v7();
+        b.sync_order(Uuid::now_v7(), paid(id, 1, &[(Some("TEE"), 3)], Some("浙江省"), 1), t(1));
+        assert_eq!(placed(&b, id)[0].0, LineState::Backordered);
+        let ev = b.set_allocation(region(true), t(2)).unwrap();
+        assert!(ev.contains(&StockEvent::ReservationChanged(format!("order:{id}"))));
+        assert_eq!(placed(&b, id), [(LineState::Confirmed, vec![at("HZ", 2), at("CD", 1)])]);
+        assert!(b.set_allocation(region(true), t(3)).unwrap().is_empty(), "the same settings change nothing");
+        let bad = Allocation { fallback: vec!["SH".into(), "HZ".into(), "SH".into(), "BJ".into()], ..region(true) };
+        assert_eq!(b.set_allocation(bad, t(4)), Err(StockError::UnknownWarehouses(vec!["SH".into(), "BJ".into()])));
+        assert_eq!(b.allocation(), &region(true));
+        all_invariants(&b);
+    }
+
+    // ---- lines whose SKU is unknown ----
+
+    #[test]
+    fn an_unknown_sku_is_unmapped_until_a_newer_revision_names_a_known_one() {
+        let (mut b, sku) = book(5, 0);
+        let id = Uuid::now_v7();
+        b.sync_order(Uuid::now_v7(), paid(id, 1, &[(None, 2), (Some("TEE"), 1)], None, 1), t(1));
+        assert_eq!(placed(&b, id).iter().map(|p| p.0).collect::<Vec<_>>(), [LineState::Unmapped, LineState::Confirmed]);
+        assert_eq!(b.reservation(&format!("order:{id}")).unwrap().state(), LineState::Unmapped);
+        // A code no SKU has: still unmapped, now waiting for that code.
+        b.sync_order(Uuid::now_v7(), paid(id, 2, &[(Some("NEW"), 2), (Some("TEE"), 1)], None, 1), t(2));
+        assert_eq!(placed(&b, id)[0].0, LineState::Unmapped);
+        assert_eq!(b.unmapped_queue("NEW"), [(format!("order:{id}"), 0)]);
+        // Mapped to TEE: it queues by paid time and the batch's end serves it.
+        b.sync_order(Uuid::now_v7(), paid(id, 3, &[(Some("TEE"), 2), (Some("TEE"), 1)], None, 1), t(3));
+        assert!(b.unmapped_queue("NEW").is_empty());
+        assert_eq!(placed(&b, id)[0].0, LineState::Backordered);
+        b.fill_waiting(t(3));
+        assert_eq!(
+            placed(&b, id).iter().map(|p| p.0).collect::<Vec<_>>(),
+            [LineState::Confirmed, LineState::Confirmed]
+        );
+        assert_eq!(b.available(sku), 2);
+        // Cancelled: both come back.
+        b.sync_order(Uuid::now_v7(), order(id, 4, OrderStatus::Cancelled, 1, 1), t(4));
+        check_invariants(&b, sku);
+    }
+
+    /// 200 paid orders (paid times shuffled) of one unit each, waiting on a code no SKU has.
+    fn waiting_orders(b: &mut Book, code: Option<&str>) -> Vec<(i64, Uuid)> {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut orders: Vec<(i64, Uuid)> = (0..200).map(|i| (1000 + i, Uuid::now_v7())).collect();
+        for i in (1..orders.len()).rev() {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            orders.swap(i, (rng % (i as u64 + 1)) as usize);
+        }
+        for (paid_at, id) in &orders {
+            b.sync_order(Uuid::now_v7(), paid(*id, 1, &[(code, 1)], None, *paid_at), t(5));
+        }
+        orders
+    }
+
+    fn assert_first_150_by_paid_time(b: &Book, orders: &[(i64, Uuid)]) {
+        let mut by_paid = orders.to_vec();
+        by_paid.sort();
+        let states: Vec<LineState> = by_paid.iter().map(|(_, id)| placed(b, *id)[0].0).collect();
+        assert!(states[..150].iter().all(|s| *s == LineState::Confirmed), "{states:?}");
+        assert!(states[150..].iter().all(|s| *s == LineState::Backordered), "{states:?}");
+        all_invariants(b);
+    }
+
+    #[test]
+    fn a_new_sku_serves_200_waiting_orders_in_paid_time_order_and_never_oversells() {
+        let mut b = two_warehouses(&[], Allocation::default());
+        let orders = waiting_orders(&mut b, Some("NEW"));
+        assert!(orders.iter().all(|(_, id)| placed(&b, *id)[0].0 == LineState::Unmapped));
+        let (sku, ev) = b.create_sku(Uuid::now_v7(), "NEW", "New", 0, t(6)).unwrap();
+        assert_eq!(ev.iter().filter(|e| matches!(e, StockEvent::ReservationChanged(_))).count(), 200);
+        assert!(orders.iter().all(|(_, id)| placed(&b, *id)[0].0 == LineState::Backordered));
+        let adj = Adjust { sku_code: "NEW".into(), warehouse_code: Some("HZ".into()), delta: 100, reason: "r".into() };
+        b.adjust(&adj, t(7)).unwrap();
+        b.adjust(&Adjust { delta: 50, warehouse_code: Some("CD".into()), ..adj }, t(8)).unwrap();
+        assert_first_150_by_paid_time(&b, &orders);
+        assert_eq!(b.available(sku.id), 0);
+    }
+
+    #[test]
+    fn mapping_200_waiting_orders_serves_them_in_paid_time_order_whatever_the_arrival_order() {
+        let mut b = two_warehouses(&[("TEE", 100, 50)], Allocation::default());
+        let orders = waiting_orders(&mut b, None);
+        // The newer revisions arrive in the shuffled order, within one batch.
+        for (paid_at, id) in &orders {
+            b.sync_order(Uuid::now_v7(), paid(*id, 2, &[(Some("TEE"), 1)], None, *paid_at), t(9));
+        }
+        b.fill_waiting(t(9));
+        assert_first_150_by_paid_time(&b, &orders);
+        // Stock arriving later goes to the oldest waiting.
+        b.adjust(
+            &Adjust { sku_code: "TEE".into(), warehouse_code: Some("HZ".into()), delta: 1, reason: "r".into() },
+            t(10),
+        )
+        .unwrap();
+        let mut by_paid = orders.clone();
+        by_paid.sort();
+        assert_eq!(placed(&b, by_paid[150].1)[0].0, LineState::Confirmed);
+        assert_eq!(placed(&b, by_paid[151].1)[0].0, LineState::Backordered);
+        all_invariants(&b);
+    }
+
+    #[test]
+    fn an_unpaid_order_waiting_for_a_sku_is_held_by_its_next_revision() {
+        let (mut b, _) = book(1, 0);
+        let id = Uuid::now_v7();
+        let mut o = order(id, 1, OrderStatus::PendingPayment, 1, 0);
+        o.lines[0].sku_code = Some("LATER".into());
+        b.sync_order(Uuid::now_v7(), o.clone(), t(1));
+        assert_eq!(placed(&b, id)[0].0, LineState::Unmapped);
+        let (later, _) = b.create_sku(Uuid::now_v7(), "LATER", "Later", 0, t(2)).unwrap();
+        assert_eq!(placed(&b, id)[0].0, LineState::Unreserved, "known now, nothing to reserve before payment");
+        b.adjust(&Adjust { sku_code: "LATER".into(), warehouse_code: None, delta: 1, reason: "r".into() }, t(3))
+            .unwrap();
+        o.revision = 2;
+        b.sync_order(Uuid::now_v7(), o, t(4));
+        assert_eq!(placed(&b, id)[0].0, LineState::Held);
+        check_invariants(&b, later.id);
+    }
+
+    #[test]
+    fn stored_lines_without_a_sku_load_as_unmapped() {
+        let (mut b, _) = book(1, 0);
+        let id = Uuid::now_v7();
+        b.sync_order(Uuid::now_v7(), paid(id, 1, &[(Some("GONE"), 1)], None, 1), t(1));
+        let mut r = b.reservation(&format!("order:{id}")).unwrap().clone();
+        r.lines[0].state = LineState::Unreserved;
+        let loaded = Book::from_parts(b.warehouses.clone(), Vec::new(), Vec::new(), vec![r], Allocation::default());
+        assert_eq!(loaded.reservation(&format!("order:{id}")).unwrap().lines[0].state, LineState::Unmapped);
     }
 }

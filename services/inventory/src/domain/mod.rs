@@ -31,6 +31,9 @@ pub enum StockError {
     UnknownSku(String),
     #[error("unknown warehouse `{0}`")]
     UnknownWarehouse(String),
+    /// Settings name warehouses the tenant does not have (each listed once).
+    #[error("unknown warehouses: {}", .0.join(", "))]
+    UnknownWarehouses(Vec<String>),
     #[error("no reservation with that id")]
     UnknownReservation,
     #[error("not enough stock")]
@@ -115,6 +118,8 @@ pub struct Reservation {
     pub paid_at: Option<Timestamp>,
     /// The order revision applied last (0 for API reservations).
     pub revision: i64,
+    /// The order receiver's province (the region strategy's input), if known.
+    pub province: Option<String>,
     /// Increases with every change.
     pub version: i64,
     pub lines: Vec<ResLine>,
@@ -125,8 +130,9 @@ pub struct Reservation {
 impl Reservation {
     /// One word for the whole reservation: the most pressing of its lines' states.
     pub fn state(&self) -> LineState {
-        const ORDER: [LineState; 7] = [
+        const ORDER: [LineState; 8] = [
             LineState::Backordered,
+            LineState::Unmapped,
             LineState::Held,
             LineState::Confirmed,
             LineState::Committed,
@@ -197,6 +203,8 @@ pub struct SyncOrder {
     pub paid_at: Option<Timestamp>,
     pub hold_ttl_seconds: i64,
     pub lines: Vec<kernel::events::OrderLineRef>,
+    /// The receiver's province, e.g. `浙江省` (see [`Strategy::Region`]).
+    pub province: Option<String>,
 }
 
 /// A line of an API reservation request.
@@ -223,4 +231,78 @@ pub struct Adjust {
     pub warehouse_code: Option<String>,
     pub delta: i64,
     pub reason: String,
+}
+
+/// The order in which an order's lines take stock from the tenant's warehouses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// The warehouses in [`Allocation::priority`] order, then the others by code.
+    Priority,
+    /// The warehouse with the most free units of what is wanted first.
+    #[default]
+    MostStock,
+    /// The receiver's province picks a list ([`Allocation::regions`]), else
+    /// [`Allocation::fallback`]; the warehouses named by neither follow, most stock first.
+    Region,
+}
+
+/// The warehouses that serve one province, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionRule {
+    /// e.g. `浙江省`; `浙江` matches it too (see [`province_key`]).
+    pub province: String,
+    pub warehouses: Vec<String>,
+}
+
+/// A tenant's allocation settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub strategy: Strategy,
+    /// Warehouse codes, most preferred first ([`Strategy::Priority`]).
+    #[serde(default)]
+    pub priority: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<RegionRule>,
+    /// Warehouse codes for provinces no rule names ([`Strategy::Region`]).
+    #[serde(default)]
+    pub fallback: Vec<String>,
+    /// A line, and an order's lines, may be served from several warehouses. When false, an
+    /// order's lines all come from one warehouse that can serve them all, or wait for one.
+    pub allow_split: bool,
+}
+
+impl Default for Allocation {
+    /// Most stock first, splitting allowed.
+    fn default() -> Self {
+        Allocation {
+            strategy: Strategy::MostStock,
+            priority: Vec::new(),
+            regions: Vec::new(),
+            fallback: Vec::new(),
+            allow_split: true,
+        }
+    }
+}
+
+impl Allocation {
+    /// Every warehouse code the settings name, each once, in order of first mention.
+    pub fn warehouse_codes(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        let all = self.priority.iter().chain(self.regions.iter().flat_map(|r| &r.warehouses)).chain(&self.fallback);
+        for c in all {
+            if !out.contains(&c.as_str()) {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
+/// A province's name without its administrative suffix and surrounding space, so that
+/// `浙江省`, `浙江` and ` 浙江 ` match, as do `上海市`/`上海` and `广西壮族自治区`/`广西`.
+pub fn province_key(p: &str) -> &str {
+    const SUFFIXES: [&str; 7] = ["壮族自治区", "回族自治区", "维吾尔自治区", "特别行政区", "自治区", "省", "市"];
+    let p = p.trim();
+    SUFFIXES.iter().find_map(|s| p.strip_suffix(s)).filter(|k| !k.is_empty()).unwrap_or(p).trim()
 }

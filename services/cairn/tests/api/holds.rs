@@ -1,10 +1,19 @@
 //! The audit step (issue 14): lines that map to no SKU, product mapping, holds and releases.
 
 use crate::harness::TestApp;
+use base64::Engine as _;
+use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use testkit::{Channel, Tenant, bazaar::Trade};
 
+both!(lines_without_a_sku_are_kept_on_hold_until_they_are_mapped);
+both!(waiting_orders_are_released_in_paid_time_order_and_never_oversell);
 both!(refunds_address_changes_memos_and_people_hold_and_release);
+both!(hold_routes_are_tenant_scoped_idempotent_and_check_their_input);
+
+const SHOPIFY_PAID: &str = include_str!("../../../channels/tests/fixtures/shopify/orders_paid.json");
+const SHOPIFY_SECRET: &str = "shpss_mapping_secret";
+const SHOPIFY_SHOP: &str = "mapping-test.myshopify.com";
 
 fn hold_reasons(o: &Value) -> Vec<String> {
     o["holds"].as_array().unwrap().iter().map(|h| h["reason"].as_str().unwrap().to_owned()).collect()
@@ -17,6 +26,139 @@ async fn order(app: &TestApp, t: &Tenant, tid: &str) -> Value {
 
 async fn paid(app: &TestApp, ch: &Channel, trade: &Trade, id: &str) {
     app.post_webhook(ch, id, &trade.paid_msg(1000)).await.expect(200);
+}
+
+async fn lines_without_a_sku_are_kept_on_hold_until_they_are_mapped(app: TestApp) {
+    let t = app.signup("Mapping").await;
+    for sku in ["MUG-BLUE", "SKU2006-001", "SKU2006-020"] {
+        app.create_sku(&t, sku, 0).await;
+        app.adjust(&t, sku, 10).await;
+    }
+    let ch = app.connect_bazaar(&t, "shop-map", None).await;
+
+    // A Bazaar line without a merchant code: stored, answered 2xx, on hold.
+    let trade = Trade::without_code("shop-map", "TMAP1", chrono::Utc::now(), "680001", "501", 2);
+    paid(&app, &ch, &trade, "m-1").await;
+    app.settle().await;
+    let o = order(&app, &t, "TMAP1").await;
+    assert_eq!((o["status"].as_str(), hold_reasons(&o)), (Some("on_hold"), vec!["unmapped_sku".to_owned()]), "{o}");
+    let line = &o["lines"][0];
+    assert_eq!((line["sku_code"].clone(), line["mapping"].as_str()), (json!(null), Some("unmapped")), "{o}");
+    assert_eq!((line["item_id"].as_str(), line["variant_id"].as_str()), (Some("680001"), Some("501")));
+    assert_eq!(o["holds"][0]["releasable"], false);
+    // Nobody can release it by hand.
+    let id = o["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/v1/orders/{id}/release"), &t.token, &json!({"note": "ship it"}))
+        .await
+        .assert_problem(409, "invalid_state_transition");
+    // The list filters and the mapping screen's list see it.
+    let held = app.get("/v1/orders?status=on_hold&hold_reason=unmapped_sku", &t.token).await.expect(200);
+    assert!(held["items"].as_array().unwrap().iter().any(|x| x["external_id"] == "TMAP1"), "{held}");
+    let memo = app.get("/v1/orders?hold_reason=buyer_memo", &t.token).await.expect(200);
+    assert!(memo["items"].as_array().unwrap().is_empty(), "{memo}");
+    let waiting = app.get("/v1/orders/unmapped-items", &t.token).await.expect(200);
+    assert_eq!(waiting["items"][0]["item_id"], "680001", "{waiting}");
+    assert_eq!(waiting["items"][0]["orders"], 1, "{waiting}");
+    let items = app.get(&format!("/v1/channels/{}/items", ch.id), &t.token).await.expect(200);
+    let v = items["items"].as_array().unwrap().iter().find(|i| i["item_id"] == "680001").expect("seen in a trade");
+    assert_eq!((v["mapping"].as_str(), v["sku_code"].clone()), (Some("unmapped"), json!(null)), "{items}");
+    assert_eq!(app.stock(&t, "MUG-BLUE").await["reserved"], 0);
+
+    // Mapping the variant reserves the stock and lifts the hold.
+    let mapping = json!({"mappings": [{"item_id": "680001", "variant_id": "501", "sku_code": "MUG-BLUE"}]});
+    let r = app.put(&format!("/v1/channels/{}/item-mappings", ch.id), &t.token, &mapping).await;
+    assert_eq!(r.expect(200)["changed"], 1);
+    app.settle().await;
+    let o = order(&app, &t, "TMAP1").await;
+    assert_eq!(o["status"], "allocated", "{o}");
+    assert!(hold_reasons(&o).is_empty(), "{o}");
+    assert_eq!(
+        (o["lines"][0]["sku_code"].as_str(), o["lines"][0]["mapping"].as_str()),
+        (Some("MUG-BLUE"), Some("mapped"))
+    );
+    assert_eq!(o["lines"][0]["warehouses"][0]["quantity"], 2, "{o}");
+    assert_eq!(app.stock(&t, "MUG-BLUE").await["reserved"], 2);
+    let timeline = o["timeline"].as_array().unwrap();
+    assert!(timeline.iter().any(|e| e["kind"] == "hold"), "{o}");
+    // The same mapping again changes nothing.
+    let r = app.put(&format!("/v1/channels/{}/item-mappings", ch.id), &t.token, &mapping).await;
+    assert_eq!(r.expect(200)["changed"], 0);
+    app.settle().await;
+    assert_eq!(app.stock(&t, "MUG-BLUE").await["reserved"], 2);
+    let items = app.get(&format!("/v1/channels/{}/items", ch.id), &t.token).await.expect(200);
+    let v = items["items"].as_array().unwrap().iter().find(|i| i["item_id"] == "680001").unwrap().clone();
+    assert_eq!((v["mapping"].as_str(), v["sku_code"].as_str()), (Some("mapped"), Some("MUG-BLUE")));
+    // A later trade for the variant finds its SKU at once.
+    let next = Trade::without_code("shop-map", "TMAP2", chrono::Utc::now(), "680001", "501", 1);
+    paid(&app, &ch, &next, "m-2").await;
+    app.settle().await;
+    assert_eq!(order(&app, &t, "TMAP2").await["status"], "allocated");
+
+    // A Shopify order whose line has `"sku": ""`: 200, on hold, its variant listed.
+    let body =
+        json!({"marketplace": "shopify", "shop_id": SHOPIFY_SHOP, "name": "S", "webhook_secret": SHOPIFY_SECRET});
+    let shop = app.post("/v1/channels", &t.token, &body).await.expect(201)["id"].as_str().unwrap().to_owned();
+    let payload = SHOPIFY_PAID.replace("\"sku\": \"SKU2006-020\"", "\"sku\": \"\"");
+    assert_ne!(payload, SHOPIFY_PAID, "the fixture names SKU2006-020");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SHOPIFY_SECRET.as_bytes()).unwrap();
+    mac.update(payload.as_bytes());
+    let tag = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let headers = [
+        ("X-Shopify-Topic", "orders/paid"),
+        ("X-Shopify-Webhook-Id", "s-1"),
+        ("X-Shopify-Shop-Domain", SHOPIFY_SHOP),
+        ("X-Shopify-Hmac-Sha256", tag.as_str()),
+    ];
+    let path = format!("/v1/webhooks/shopify/{shop}");
+    app.call_raw(reqwest::Method::POST, &path, &headers, payload.into_bytes()).await.expect(200);
+    app.settle().await;
+    let s = order(&app, &t, "820982911946154508").await;
+    assert_eq!((s["status"].as_str(), hold_reasons(&s)), (Some("on_hold"), vec!["unmapped_sku".to_owned()]), "{s}");
+    let empty =
+        s["lines"].as_array().unwrap().iter().find(|l| l["sku_code"].is_null()).expect("the line without a SKU");
+    let (product, variant) = (empty["item_id"].as_str().unwrap(), empty["variant_id"].as_str().unwrap());
+    let items = app.get(&format!("/v1/channels/{shop}/items"), &t.token).await.expect(200);
+    assert!(items["items"].as_array().unwrap().iter().any(|i| i["item_id"] == product && i["mapping"] == "unmapped"));
+    let mapping = json!({"mappings": [{"item_id": product, "variant_id": variant, "sku_code": "SKU2006-020"}]});
+    let r = app.put(&format!("/v1/channels/{shop}/item-mappings"), &t.token, &mapping).await;
+    r.expect(200);
+    app.settle().await;
+    let s = order(&app, &t, "820982911946154508").await;
+    assert_eq!(s["status"], "allocated", "{s}");
+    assert_eq!(app.stock(&t, "SKU2006-020").await["reserved"], 2);
+}
+
+async fn waiting_orders_are_released_in_paid_time_order_and_never_oversell(app: TestApp) {
+    let t = app.signup("Queue").await;
+    app.create_sku(&t, "HOT-1", 0).await;
+    app.adjust(&t, "HOT-1", 150).await;
+    let ch = app.connect_bazaar(&t, "shop-q", None).await;
+    let start = chrono::Utc::now() - chrono::Duration::hours(1);
+    // 200 trades paid a second apart, sent in a shuffled order.
+    let mut order_of: Vec<usize> = (0..200).collect();
+    order_of.sort_by_key(|i| (i * 7919) % 200);
+    for i in order_of {
+        let trade = Trade::without_code("shop-q", &format!("TQ{i:03}"), start, "990001", "1", 1);
+        let msg = trade.paid_msg(1000 * (i as i64 + 1));
+        app.post_webhook(&ch, &format!("q-{i}"), &msg).await.expect(200);
+    }
+    app.settle().await;
+    let held = app.get("/v1/orders/counts", &t.token).await.expect(200);
+    assert_eq!(held["by_status"]["on_hold"], 200, "{held}");
+    assert_eq!(app.stock(&t, "HOT-1").await["reserved"], 0);
+
+    let mapping = json!({"mappings": [{"item_id": "990001", "variant_id": "1", "sku_code": "HOT-1"}]});
+    let r = app.put(&format!("/v1/channels/{}/item-mappings", ch.id), &t.token, &mapping).await;
+    r.expect(200);
+    app.settle().await;
+    let stock = app.stock(&t, "HOT-1").await;
+    assert_eq!((stock["reserved"].as_i64(), stock["on_hand"].as_i64()), (Some(150), Some(150)), "{stock}");
+    for i in 0..200 {
+        let o = app.order_by_tid(&t, &format!("TQ{i:03}")).await.unwrap();
+        let want = if i < 150 { "allocated" } else { "backordered" };
+        assert_eq!(o["status"], want, "the {i}th paid: {o}");
+    }
+    assert_eq!(app.scalar(testkit::LEDGER_MISMATCHES).await, 0);
 }
 
 async fn refunds_address_changes_memos_and_people_hold_and_release(app: TestApp) {
@@ -144,4 +286,75 @@ async fn refunds_address_changes_memos_and_people_hold_and_release(app: TestApp)
     let body = json!({"action": "release", "ids": [ids[0], ids[1]]});
     let r = app.post("/v1/orders/bulk", &t.token, &body).await.expect(200);
     assert!(r["results"].as_array().unwrap().iter().all(|x| x["status"] == "allocated"), "{r}");
+}
+
+async fn hold_routes_are_tenant_scoped_idempotent_and_check_their_input(app: TestApp) {
+    let a = app.signup("Owner").await;
+    let b = app.signup("Intruder").await;
+    app.create_sku(&a, "OWN-1", 0).await;
+    app.adjust(&a, "OWN-1", 5).await;
+    app.create_sku(&b, "THEIRS-1", 0).await;
+    let ch = app.connect_bazaar(&a, "shop-own", None).await;
+    let trade = Trade::without_code("shop-own", "TOWN1", chrono::Utc::now(), "777", "7", 1);
+    paid(&app, &ch, &trade, "o-1").await;
+    app.settle().await;
+    let o = order(&app, &a, "TOWN1").await;
+    let id = o["id"].as_str().unwrap().to_owned();
+
+    // Another tenant's order, channel and mappings are not found.
+    app.post(&format!("/v1/orders/{id}/hold"), &b.token, &json!({})).await.assert_problem(404, "not_found");
+    app.post(&format!("/v1/orders/{id}/release"), &b.token, &json!({})).await.assert_problem(404, "not_found");
+    let r = app.post("/v1/orders/bulk", &b.token, &json!({"action": "hold", "ids": [id]})).await.expect(200);
+    assert_eq!(r["results"][0]["error_code"], "not_found", "{r}");
+    app.get(&format!("/v1/channels/{}/items", ch.id), &b.token).await.assert_problem(404, "not_found");
+    let theirs = json!({"mappings": [{"item_id": "777", "variant_id": "7", "sku_code": "THEIRS-1"}]});
+    app.put(&format!("/v1/channels/{}/item-mappings", ch.id), &b.token, &theirs).await.assert_problem(404, "not_found");
+    assert!(app.get("/v1/orders/unmapped-items", &b.token).await.expect(200)["items"].as_array().unwrap().is_empty());
+    assert!(hold_reasons(&order(&app, &a, "TOWN1").await) == ["unmapped_sku"], "nothing changed");
+
+    // Bad input: problem+json, nothing changes.
+    let put = |body: Value| {
+        let path = format!("/v1/channels/{}/item-mappings", ch.id);
+        let app = &app;
+        let token = a.token.as_str();
+        async move { app.put(&path, token, &body).await }
+    };
+    // Another tenant's SKU is an unknown SKU here: named in a 422.
+    let r = put(theirs.clone()).await;
+    r.assert_problem(422, "unknown_reference");
+    assert!(r.body.to_string().contains("THEIRS-1"), "{}", r.body);
+    put(json!({"mappings": []})).await.assert_problem(400, "invalid_input");
+    put(json!({"mappings": [{"item_id": "", "sku_code": "OWN-1"}]})).await.assert_problem(400, "malformed_request");
+    put(json!({"mappings": "OWN-1"})).await.assert_problem(400, "malformed_request");
+    let path = format!("/v1/channels/{}/item-mappings", ch.id);
+    let headers = [("Authorization", format!("Bearer {}", a.token)), ("Content-Type", "application/json".to_owned())];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    app.call_raw(reqwest::Method::PUT, &path, &headers, b"{not json".to_vec())
+        .await
+        .assert_problem(400, "malformed_request");
+    let bad_rules = json!({"amount_over": "lots"});
+    app.put("/v1/orders/audit-rules", &a.token, &bad_rules).await.assert_problem(400, "invalid_input");
+    assert_eq!(app.get("/v1/orders/audit-rules", &a.token).await.expect(200)["amount_over"], json!(null));
+    app.post("/v1/orders/bulk", &a.token, &json!({"action": "ship", "ids": [id]}))
+        .await
+        .assert_problem(400, "invalid_input");
+    app.post("/v1/orders/bulk", &a.token, &json!({"action": "hold", "ids": []}))
+        .await
+        .assert_problem(400, "malformed_request");
+    app.post(&format!("/v1/orders/{id}/hold"), &a.token, &json!({"note": "x".repeat(501)}))
+        .await
+        .assert_problem(400, "malformed_request");
+    app.post("/v1/orders/not-a-uuid/hold", &a.token, &json!({})).await.assert_problem(400, "malformed_request");
+    app.post(&format!("/v1/orders/{id}/hold"), "not-a-token", &json!({})).await.assert_problem(401, "unauthorized");
+    let o = order(&app, &a, "TOWN1").await;
+    assert_eq!(hold_reasons(&o), vec!["unmapped_sku".to_owned()], "nothing changed: {o}");
+    assert_eq!(app.scalar("select count(*) from channel_item_mappings").await, 0);
+
+    // The right mapping, twice: the second changes nothing.
+    let ours = json!({"mappings": [{"item_id": "777", "variant_id": "7", "sku_code": "OWN-1"}]});
+    assert_eq!(put(ours.clone()).await.expect(200)["changed"], 1);
+    assert_eq!(put(ours).await.expect(200)["changed"], 0);
+    app.settle().await;
+    assert_eq!(order(&app, &a, "TOWN1").await["status"], "allocated");
+    assert_eq!(app.scalar("select count(*) from channel_item_mappings").await, 1);
 }

@@ -168,6 +168,9 @@ impl bus::TxHandler for OrdersHandler {
                         if entries.is_empty() {
                             continue;
                         }
+                        // A new revision, so inventory takes the lines up again; one microsecond
+                        // past the snapshot's, so any newer snapshot of the trade still applies.
+                        order.revision += 1;
                         let settled = holds::settle(order, &rules_of(tenant), now);
                         let order_id = order.id;
                         batch.changed(order_id);

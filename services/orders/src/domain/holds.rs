@@ -85,8 +85,13 @@ pub fn caused(o: &Order, rules: &AuditRules) -> Vec<(HoldReason, String, String)
     }
     let mut out = Vec::new();
     let live = || o.lines.iter().filter(|l| !l.refunded() && l.shipped_waybill.is_none());
-    let unmapped: Vec<&Line> =
-        live().filter(|l| l.mapping == Mapping::Unmapped || l.reservation == Some(Res::Unmapped)).collect();
+    // A merchant code that names no SKU is unmapped too (inventory says so); a line the seller
+    // just mapped is not, even before inventory has taken it up (the mapping's SKU exists).
+    let unmapped: Vec<&Line> = live()
+        .filter(|l| {
+            l.mapping == Mapping::Unmapped || (l.mapping != Mapping::Mapped && l.reservation == Some(Res::Unmapped))
+        })
+        .collect();
     if !unmapped.is_empty() {
         let what: Vec<String> = unmapped
             .iter()
@@ -402,6 +407,19 @@ mod tests {
         assert_eq!((o.holds.len(), o.status), (0, OrderStatus::Allocated));
         assert_eq!(s.timeline.iter().filter(|t| t.detail.starts_with("Hold lifted")).count(), 1);
         assert_eq!(s.ready.len(), 1, "ready once the hold lifts");
+    }
+
+    #[test]
+    fn a_line_just_mapped_does_not_hold_before_inventory_takes_it_up() {
+        let mut o = allocated(paid_order());
+        o.lines[1].mapping = Mapping::Mapped;
+        o.lines[1].reservation = Some(Res::Unmapped);
+        settle(&mut o, &AuditRules::default(), at(20));
+        assert!(o.holds.is_empty(), "{:?}", o.holds);
+        // A merchant code that names no SKU holds.
+        o.lines[1].mapping = Mapping::MerchantCode;
+        settle(&mut o, &AuditRules::default(), at(21));
+        assert_eq!(reasons(&o), vec![HoldReason::UnmappedSku]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod admin;
 mod helpers;
+mod items;
 mod lifecycle;
 mod open_api;
 mod traffic;

@@ -4,6 +4,7 @@
 mod admin;
 mod helpers;
 mod items;
+mod knobs;
 mod lifecycle;
 mod open_api;
 mod traffic;

@@ -7,11 +7,12 @@
 //! |---|---|---|
 //! | `GET /admin/shops`, `POST /admin/shops` | `NewShop` | list / create shops |
 //! | `GET`, `PUT /admin/shops/{shop_id}` | `ShopUpdate` | read / update-or-create (webhook_url + secret) |
-//! | `GET /admin/items?shop_id=`, `POST /admin/items` | `NewItem` | list / upsert items |
+//! | `GET /admin/items?shop_id=`, `POST /admin/items` | `NewItem` | list / upsert variants (one per SKU code) |
 //! | `GET /admin/trades?shop_id=&status=`, `POST /admin/trades` | `NewTrade` | list / create trades |
 //! | `GET /admin/trades/{tid}` | | one snapshot |
 //! | `POST /admin/trades/{tid}/pay`, `/close`, `/confirm` | | buyer pays, market closes unpaid, buyer confirms |
 //! | `POST /admin/trades/{tid}/address` | `AddressChange` | buyer changes address / memo |
+//! | `POST /admin/trades/{tid}/seller-memo` | `SellerMemo` | seller sets memo / flag |
 //! | `POST /admin/trades/{tid}/refund` | `RefundRequest` | refund lines (`outcome`: success, pending, closed) |
 //! | `POST /admin/trades/{tid}/refund/settle` | `RefundSettlement` | end pending refunds |
 //! | `POST /admin/trades/{tid}/ship` | `ShipRequest` | seller ships from the console (not a write-back) |
@@ -20,6 +21,7 @@
 //! | `GET /admin/writebacks?shop_id=` | | Cairn's ship / quantity calls |
 //! | `POST /admin/outage`, `POST /admin/api-outage` | `{"seconds": N}` | webhook endpoint / Open API down for N s (0 ends) |
 //! | `GET`, `PUT /admin/chaos` | `ChaosConfig` | read / replace the chaos knobs |
+//! | `GET`, `PUT /admin/traffic` | `TrafficConfig` | read / replace the traffic knobs |
 //! | `POST`, `DELETE /admin/trickle` | `TrickleConfig` | start (or replace) / stop the trickle |
 //! | `POST /admin/burst` | `BurstConfig` | create (and pay) a burst; answers when all are created |
 //! | `POST /admin/save` | | write `--state-file` now |
@@ -28,10 +30,10 @@ use crate::api::ApiError;
 use crate::domain::trade::TradeStatus;
 use crate::model::{
     AddressChange, MessageFilter, MessageState, NewItem, NewShop, NewTrade, RefundRequest, RefundSettlement,
-    ShipRequest, ShopUpdate,
+    SellerMemo, ShipRequest, ShopUpdate,
 };
 use crate::traffic::{BurstConfig, TrickleConfig};
-use crate::{ChaosConfig, Sim};
+use crate::{ChaosConfig, Sim, TrafficConfig};
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query};
 use poem::{Endpoint, EndpointExt, Route, get, handler, post};
@@ -53,6 +55,7 @@ pub(crate) fn routes(sim: Sim) -> impl Endpoint {
         .at("/trades/:tid/pay", post(pay))
         .at("/trades/:tid/close", post(close))
         .at("/trades/:tid/address", post(change_address))
+        .at("/trades/:tid/seller-memo", post(seller_memo))
         .at("/trades/:tid/refund", post(refund))
         .at("/trades/:tid/refund/settle", post(settle_refund))
         .at("/trades/:tid/ship", post(ship))
@@ -63,6 +66,7 @@ pub(crate) fn routes(sim: Sim) -> impl Endpoint {
         .at("/outage", post(outage))
         .at("/api-outage", post(api_outage))
         .at("/chaos", get(get_chaos).put(put_chaos))
+        .at("/traffic", get(get_traffic).put(put_traffic))
         .at("/trickle", post(start_trickle).delete(stop_trickle))
         .at("/burst", post(burst))
         .at("/save", post(save))
@@ -150,6 +154,11 @@ async fn change_address(Path(tid): Path<String>, b: Vec<u8>, Data(sim): Data<&Si
 }
 
 #[handler]
+async fn seller_memo(Path(tid): Path<String>, b: Vec<u8>, Data(sim): Data<&Sim>) -> Answer {
+    ok(sim.set_seller_memo(&tid, parse_json::<SellerMemo>(&b)?).await?)
+}
+
+#[handler]
 async fn refund(Path(tid): Path<String>, b: Vec<u8>, Data(sim): Data<&Sim>) -> Answer {
     ok(sim.refund(&tid, parse_json::<RefundRequest>(&b)?).await?)
 }
@@ -227,6 +236,18 @@ async fn get_chaos(Data(sim): Data<&Sim>) -> Answer {
 async fn put_chaos(b: Vec<u8>, Data(sim): Data<&Sim>) -> Answer {
     sim.set_chaos(parse_json::<ChaosConfig>(&b)?)?;
     ok(sim.chaos())
+}
+
+#[handler]
+async fn get_traffic(Data(sim): Data<&Sim>) -> Answer {
+    ok(sim.traffic())
+}
+
+/// `PUT /admin/traffic`: like `PUT /admin/chaos`, knobs left out go back to their defaults.
+#[handler]
+async fn put_traffic(b: Vec<u8>, Data(sim): Data<&Sim>) -> Answer {
+    sim.set_traffic(parse_json::<TrafficConfig>(&b)?)?;
+    ok(sim.traffic())
 }
 
 #[handler]

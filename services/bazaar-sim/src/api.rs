@@ -1,5 +1,5 @@
 //! The Open API (Cairn → Bazaar): signed calls, per app-and-shop rate limits, chaos, and the
-//! four calls of BAZAAR.md.
+//! six calls of BAZAAR.md.
 //!
 //! Plain poem handlers rather than poem-openapi: the signature covers the raw query and body,
 //! which the handlers need as bytes, and the error bodies must be BAZAAR.md's
@@ -9,7 +9,9 @@
 //! timestamp and token (401) → rate limit (429) → the call. Error codes beyond BAZAAR.md's:
 //! `isv.invalid-access-token` (401, unknown bearer token), `isv.invalid-app-key` (401, the
 //! token's shop did not authorise this app), `isv.invalid-parameter` (400),
-//! `isv.invalid-trade-status` (409), `isv.service-unavailable` (503), `isv.internal-error` (500).
+//! `isv.invalid-trade-status` (409), `isv.item-not-exist` (404: an unknown `num_iid`, a
+//! `sku_id` the item does not have, or a merchant code only a variant without one would have),
+//! `isv.service-unavailable` (503), `isv.internal-error` (500).
 
 use crate::Sim;
 use crate::domain::SimError;
@@ -159,7 +161,9 @@ pub(crate) fn routes(sim: Sim) -> impl Endpoint {
         .at("/trades", get(list_trades))
         .at("/trades/:tid", get(get_trade))
         .at("/trades/:tid/ship", post(ship))
+        .at("/items", get(list_items))
         .at("/items/:outer_sku_id/quantity", put(set_quantity))
+        .at("/items/:num_iid/skus/:sku_id/quantity", put(set_variant_quantity))
         .data(sim)
         .around(move |ep, req| {
             let sim = gate_sim.clone();
@@ -356,12 +360,8 @@ async fn list_trades(req: &Request, body: Vec<u8>, Data(sim): Data<&Sim>) -> Res
             ApiError::bad_request(format!("{k} `{v}` must be RFC 3339 or `YYYY-MM-DD HH:MM:SS` (+08:00)"))
         })
     };
-    let number = |k: &str, default: usize| -> Result<usize, ApiError> {
-        p.get(k)
-            .map_or(Ok(default), |v| v.parse().map_err(|_| ApiError::bad_request(format!("{k} `{v}` is not a number"))))
-    };
     let (start, end) = (time("modified_start")?, time("modified_end")?);
-    let (page_no, page_size) = (number("page_no", 1)?, number("page_size", DEFAULT_PAGE_SIZE)?);
+    let (page_no, page_size) = paging(p)?;
     if end < start {
         return Err(ApiError::bad_request("modified_end is before modified_start"));
     }
@@ -374,9 +374,6 @@ async fn list_trades(req: &Request, body: Vec<u8>, Data(sim): Data<&Sim>) -> Res
             format_time(now_ms() - MAX_LOOKBACK_MS)
         )));
     }
-    if page_no < 1 || !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-        return Err(ApiError::bad_request(format!("page_no must be ≥ 1 and page_size between 1 and {MAX_PAGE_SIZE}")));
-    }
     let (trades, total) = sim.inner.state.lock().expect("state lock").modified_between(
         &caller.shop.shop_id,
         start,
@@ -386,6 +383,37 @@ async fn list_trades(req: &Request, body: Vec<u8>, Data(sim): Data<&Sim>) -> Res
     );
     Ok(Json(json!({
         "trades": trades,
+        "total_results": total,
+        "page_no": page_no,
+        "page_size": page_size,
+        "has_next": page_no * page_size < total,
+    })))
+}
+
+/// `page_no` (from 1, default 1) and `page_size` (1 to [`MAX_PAGE_SIZE`], default
+/// [`DEFAULT_PAGE_SIZE`]) of a list call.
+fn paging(p: &HashMap<String, String>) -> Result<(usize, usize), ApiError> {
+    let number = |k: &str, default: usize| -> Result<usize, ApiError> {
+        p.get(k)
+            .map_or(Ok(default), |v| v.parse().map_err(|_| ApiError::bad_request(format!("{k} `{v}` is not a number"))))
+    };
+    let (page_no, page_size) = (number("page_no", 1)?, number("page_size", DEFAULT_PAGE_SIZE)?);
+    if page_no < 1 || !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+        return Err(ApiError::bad_request(format!("page_no must be ≥ 1 and page_size between 1 and {MAX_PAGE_SIZE}")));
+    }
+    Ok((page_no, page_size))
+}
+
+/// `GET /api/v1/items?page_no=&page_size=`: the shop's items (ordered by `num_iid`) with their
+/// variants, `{"items": [{num_iid, title, skus: [{sku_id, outer_sku_id, properties, quantity,
+/// price}]}], "total_results", "page_no", "page_size", "has_next"}`; `total_results` counts items.
+#[handler]
+async fn list_items(req: &Request, body: Vec<u8>, Data(sim): Data<&Sim>) -> Result<Json<Value>, ApiError> {
+    let caller = authenticate(sim, req, &body)?;
+    let (page_no, page_size) = paging(&caller.params)?;
+    let (items, total) = sim.inner.state.lock().expect("state lock").listings(&caller.shop.shop_id, page_no, page_size);
+    Ok(Json(json!({
+        "items": items,
         "total_results": total,
         "page_no": page_no,
         "page_size": page_size,
@@ -463,6 +491,40 @@ async fn set_quantity(
             Err(e) => (WritebackOutcome::Rejected, e.status.as_u16(), Some(e.code.as_str())),
         };
         let seq = st.record_writeback(&shop_id, WritebackKind::Quantity, &sku, payload, outcome, status, code, now);
+        (result, seq)
+    };
+    let (item, _) = result?;
+    let mut resp = Json(json!({ "item": item })).into_response();
+    resp.extensions_mut().insert(WritebackSeq(seq));
+    Ok(resp)
+}
+
+/// `PUT /api/v1/items/{num_iid}/skus/{sku_id}/quantity` `{"quantity": 120}` → `{"item": {num_iid,
+/// title, skus: [the variant]}}`; 404 `isv.item-not-exist` for an id the shop does not have
+/// (unlike the merchant-code call, it never creates a variant).
+#[handler]
+async fn set_variant_quantity(
+    req: &Request,
+    Path((num_iid, sku_id)): Path<(String, String)>,
+    body: Vec<u8>,
+    Data(sim): Data<&Sim>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(sim, req, &body)?;
+    let shop_id = caller.shop.shop_id;
+    let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let target = format!("{num_iid}/{sku_id}");
+    let now = now_ms();
+    let (result, seq) = {
+        let mut st = sim.inner.state.lock().expect("state lock");
+        let result = serde_json::from_slice::<QuantityBody>(&body)
+            .map_err(|e| ApiError::bad_request(format!("body must be {{\"quantity\": n}}: {e}")))
+            .and_then(|b| Ok(st.set_quantity_by_ids(&shop_id, &num_iid, &sku_id, b.quantity)?));
+        let (outcome, status, code) = match &result {
+            Ok((_, false)) => (WritebackOutcome::Applied, 200, None),
+            Ok((_, true)) => (WritebackOutcome::Repeat, 200, None),
+            Err(e) => (WritebackOutcome::Rejected, e.status.as_u16(), Some(e.code.as_str())),
+        };
+        let seq = st.record_writeback(&shop_id, WritebackKind::Quantity, &target, payload, outcome, status, code, now);
         (result, seq)
     };
     let (item, _) = result?;

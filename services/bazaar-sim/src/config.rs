@@ -1,5 +1,6 @@
 //! The simulator's settings: flags of `cairn sim` (a `clap::Args` to flatten into the binary's
-//! command) and the runtime-adjustable chaos knobs.
+//! command), the runtime-adjustable chaos knobs and the traffic knobs (what the seller's
+//! catalogue and the generated trades look like).
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -75,6 +76,9 @@ pub struct SimConfig {
 
     #[command(flatten)]
     pub chaos: ChaosConfig,
+
+    #[command(flatten)]
+    pub traffic: TrafficConfig,
 }
 
 impl Default for SimConfig {
@@ -97,6 +101,7 @@ impl Default for SimConfig {
             outage_start_secs: 0,
             api_down_secs: 0,
             chaos: ChaosConfig::default(),
+            traffic: TrafficConfig::default(),
         }
     }
 }
@@ -189,6 +194,86 @@ impl ChaosConfig {
     }
 }
 
+/// What the seller's catalogue and the generated trades look like beyond the basics. Each share
+/// is a probability in [0, 1]; all default to 0, so plain traffic (tests, the Double-11 burst)
+/// has none of it. Changeable while running (`Sim::set_traffic`, `PUT /admin/traffic`).
+///
+/// `no_merchant_code_share` applies to every variant listed without saying (demo shops, items
+/// created for a trade or a burst, `NewItem` without `merchant_code`); the others shape the
+/// lives of the trickle's trades (and of [`crate::Sim::play`]).
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrafficConfig {
+    /// Share of listed variants the seller set no merchant code on (their lines carry
+    /// `outer_sku_id: null`; Cairn needs a product mapping for them).
+    #[arg(long, default_value_t = 0.0)]
+    pub no_merchant_code_share: f64,
+    /// Share of trades the buyer leaves a memo on when ordering.
+    #[arg(long, default_value_t = 0.0)]
+    pub buyer_memo_share: f64,
+    /// Share of paid trades the seller puts a memo and a flag (1–5) on, 1–5 s after payment
+    /// (`trade.TradeChanged`).
+    #[arg(long, default_value_t = 0.0)]
+    pub seller_memo_share: f64,
+    /// Share of paid trades whose buyer asks for a refund (of one line when there are several,
+    /// half the time), 5–30 s after payment (`refund.RefundCreated`).
+    #[arg(long, default_value_t = 0.0)]
+    pub refund_request_share: f64,
+    /// Share of those refund requests later withdrawn (`CLOSED`, `refund.RefundClosed`), 3–15 s
+    /// after the request; the others succeed (`SUCCESS`, `refund.RefundSuccess`).
+    #[arg(long, default_value_t = 0.0)]
+    pub refund_close_share: f64,
+    /// Share of paid trades whose receiver changes (a new address, same name) 2–8 s after
+    /// payment (`trade.TradeChanged`).
+    #[arg(long, default_value_t = 0.0)]
+    pub address_change_share: f64,
+}
+
+impl Default for TrafficConfig {
+    fn default() -> Self {
+        TrafficConfig {
+            no_merchant_code_share: 0.0,
+            buyer_memo_share: 0.0,
+            seller_memo_share: 0.0,
+            refund_request_share: 0.0,
+            refund_close_share: 0.0,
+            address_change_share: 0.0,
+        }
+    }
+}
+
+impl TrafficConfig {
+    /// Roughly what a seller's back office sees: a merchant code missing on ~15% of variants,
+    /// buyer memos on ~10% of trades, seller memos on ~5%, refund requests on ~3% (a third of
+    /// them withdrawn), address changes after payment on ~2%. The demo runs with this.
+    pub fn realistic() -> Self {
+        TrafficConfig {
+            no_merchant_code_share: 0.15,
+            buyer_memo_share: 0.10,
+            seller_memo_share: 0.05,
+            refund_request_share: 0.03,
+            refund_close_share: 1.0 / 3.0,
+            address_change_share: 0.02,
+        }
+    }
+
+    /// Rejects shares outside [0, 1].
+    pub fn validate(&self) -> Result<(), String> {
+        let shares = [
+            ("no_merchant_code_share", self.no_merchant_code_share),
+            ("buyer_memo_share", self.buyer_memo_share),
+            ("seller_memo_share", self.seller_memo_share),
+            ("refund_request_share", self.refund_request_share),
+            ("refund_close_share", self.refund_close_share),
+            ("address_change_share", self.address_change_share),
+        ];
+        match shares.iter().find(|(_, r)| !(0.0..=1.0).contains(r)) {
+            Some((name, r)) => Err(format!("{name} must be between 0 and 1, not {r}")),
+            None => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +294,10 @@ mod tests {
             Cli::parse_from(["sim", "--drop-rate", "0.5", "--retry-scale", "0.001", "--listen", "127.0.0.1:0"]).sim;
         assert_eq!(parsed.chaos.drop_rate, 0.5);
         assert_eq!(parsed.retry_delay(1), Duration::from_millis(60));
+        let parsed = Cli::parse_from(["sim", "--no-merchant-code-share", "0.15", "--refund-close-share", "0.5"]).sim;
+        assert_eq!((parsed.traffic.no_merchant_code_share, parsed.traffic.refund_close_share), (0.15, 0.5));
+        assert!(TrafficConfig::realistic().validate().is_ok());
+        assert!(TrafficConfig { buyer_memo_share: 1.5, ..TrafficConfig::default() }.validate().is_err());
     }
 
     #[test]

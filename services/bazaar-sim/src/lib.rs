@@ -36,7 +36,7 @@ mod traffic;
 mod webhook;
 
 pub use api::{ApiError, parse_time};
-pub use config::{ChaosConfig, SimConfig};
+pub use config::{ChaosConfig, SimConfig, TrafficConfig};
 pub use domain::SimError;
 pub use domain::people::{CatalogItem, catalog};
 pub use domain::trade::{
@@ -44,7 +44,7 @@ pub use domain::trade::{
 };
 pub use model::*;
 pub use sign::{api_sign, verify_api_sign, webhook_signature};
-pub use traffic::{BurstConfig, BurstReport, TrickleConfig};
+pub use traffic::{BurstConfig, BurstReport, PlayReport, TrickleConfig};
 
 use domain::trade::{Change, Trade};
 use rand::rngs::StdRng;
@@ -71,6 +71,7 @@ struct Inner {
     state: Mutex<State>,
     webhooks: Arc<Dispatcher>,
     chaos: Arc<RwLock<ChaosConfig>>,
+    traffic: RwLock<TrafficConfig>,
     api: api::ApiGuard,
     trickle: Mutex<Option<traffic::Trickle>>,
     shutdown: watch::Sender<bool>,
@@ -82,6 +83,7 @@ struct Inner {
 /// shops, starts the outage windows, the pay-timeout sweep and the trickle as configured.
 pub async fn spawn(config: SimConfig) -> anyhow::Result<Sim> {
     config.chaos.validate().map_err(anyhow::Error::msg)?;
+    config.traffic.validate().map_err(anyhow::Error::msg)?;
     let state = match &config.state_file {
         Some(path) if path.exists() => {
             let text = std::fs::read_to_string(path)?;
@@ -115,6 +117,7 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<Sim> {
             state: Mutex::new(state),
             webhooks,
             chaos,
+            traffic: RwLock::new(config.traffic.clone()),
             trickle: Mutex::new(None),
             shutdown,
             tasks: Mutex::default(),
@@ -262,6 +265,7 @@ impl Sim {
                 title: Some(item.title),
                 price: domain::money::format(item.price),
                 quantity: Some(100),
+                merchant_code: None,
             })
             .await?;
         }
@@ -276,13 +280,21 @@ impl Sim {
         self.state().shops()
     }
 
-    /// Creates or replaces an item of a shop.
+    /// Creates or replaces an item of a shop (a new one without `merchant_code` draws it with
+    /// the `no_merchant_code_share` traffic knob).
     pub async fn upsert_item(&self, item: NewItem) -> Result<Item, SimError> {
-        self.state().upsert_item(item)
+        let share = self.traffic().no_merchant_code_share;
+        self.state().upsert_item(item, share)
     }
 
+    /// The shop's variants, one record per SKU code.
     pub async fn items(&self, shop_id: &str) -> Vec<Item> {
         self.state().items(shop_id)
+    }
+
+    /// The shop's items with their variants, as `GET /api/v1/items` lists them (every page).
+    pub async fn listings(&self, shop_id: &str) -> Vec<Listing> {
+        self.state().listings(shop_id, 1, usize::MAX).0
     }
 
     // ---- trades -----------------------------------------------------------------------------
@@ -290,7 +302,8 @@ impl Sim {
     /// Creates a trade (`WAIT_BUYER_PAY`, pushes `trade.TradeCreate`).
     pub async fn create_trade(&self, spec: NewTrade) -> Result<TradeSnapshot, SimError> {
         let shop_id = spec.shop_id.clone();
-        let change = self.state().create_trade(spec, now_ms())?;
+        let share = self.traffic().no_merchant_code_share;
+        let change = self.state().create_trade(spec, now_ms(), share)?;
         self.publish(&shop_id, std::slice::from_ref(&change));
         Ok(change.snapshot)
     }
@@ -333,6 +346,12 @@ impl Sim {
             };
             Ok(vec![t.change_address(receiver, change.buyer_memo, now)?])
         })
+    }
+
+    /// The seller writes a memo and/or sets the flag in the marketplace console
+    /// (`trade.TradeChanged`).
+    pub async fn set_seller_memo(&self, tid: &str, memo: SellerMemo) -> Result<TradeSnapshot, SimError> {
+        self.change(tid, |t, _, now| Ok(vec![t.set_seller_memo(memo.seller_memo, memo.seller_flag, now)?]))
     }
 
     /// A refund of some lines (all refundable ones when `oids` is absent): `refund.RefundCreated`,
@@ -437,6 +456,19 @@ impl Sim {
         } else {
             anyhow::bail!("{} webhook deliveries still pending after {timeout:?}", self.inner.webhooks.pending())
         }
+    }
+
+    // ---- traffic knobs ----------------------------------------------------------------------
+
+    pub fn traffic(&self) -> TrafficConfig {
+        self.inner.traffic.read().expect("traffic lock").clone()
+    }
+
+    /// Replaces the traffic knobs; applies to variants listed and trades started from now on.
+    pub fn set_traffic(&self, traffic: TrafficConfig) -> Result<(), SimError> {
+        traffic.validate().map_err(SimError::InvalidParameter)?;
+        *self.inner.traffic.write().expect("traffic lock") = traffic;
+        Ok(())
     }
 
     // ---- chaos ------------------------------------------------------------------------------

@@ -44,11 +44,23 @@ pub struct ShopUpdate {
     pub webhook_secret: Option<String>,
 }
 
-/// An item a shop sells.
+/// A variant a shop sells (the simulator's record of it: one per SKU code). On the marketplace
+/// it is variant `sku_id` of item `num_iid`; variants of one catalog product share the item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
     pub shop_id: String,
+    /// The SKU code the simulator knows the variant by. The marketplace shows it as the
+    /// variant's merchant code only when `merchant_code` is true.
     pub outer_sku_id: String,
+    /// The seller set a merchant code on this variant (false: lines and the item list carry
+    /// `outer_sku_id: null`).
+    pub merchant_code: bool,
+    pub num_iid: String,
+    pub sku_id: String,
+    /// The item's title, e.g. `纯棉T恤` (`title` is the variant's, e.g. `纯棉T恤 红色 M`).
+    pub item_title: String,
+    /// e.g. `颜色:红色;尺码:M`.
+    pub properties: Option<String>,
     pub title: String,
     pub price: String,
     /// The quantity the shop displays (set by Cairn's quantity write-back; trades take from it,
@@ -56,8 +68,8 @@ pub struct Item {
     pub quantity: i64,
 }
 
-/// An item to create or replace.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A variant to create or replace, by its SKU code.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct NewItem {
     pub shop_id: String,
     pub outer_sku_id: String,
@@ -67,6 +79,39 @@ pub struct NewItem {
     pub price: String,
     #[serde(default)]
     pub quantity: Option<i64>,
+    /// Whether the seller set the code as the variant's merchant code. Absent: as before for a
+    /// listed variant, else drawn with the `no_merchant_code_share` traffic knob.
+    #[serde(default)]
+    pub merchant_code: Option<bool>,
+}
+
+/// An item as `GET /api/v1/items` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    pub num_iid: String,
+    pub title: String,
+    pub skus: Vec<ListedSku>,
+}
+
+/// A variant of a [`Listing`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedSku {
+    pub sku_id: String,
+    /// The seller's merchant code; null when none was set.
+    pub outer_sku_id: Option<String>,
+    pub properties: Option<String>,
+    pub quantity: i64,
+    pub price: String,
+}
+
+/// The seller's note and/or flag on a trade (`Sim::set_seller_memo`); a field left out stays.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SellerMemo {
+    /// An empty string clears the memo.
+    pub seller_memo: Option<String>,
+    /// 0 (no flag) to 5.
+    pub seller_flag: Option<i32>,
 }
 
 /// A buyer: nick plus where the goods go.
@@ -207,7 +252,7 @@ pub struct Writeback {
     pub at: String,
     pub shop_id: String,
     pub kind: WritebackKind,
-    /// The trade id (ship) or the SKU (quantity).
+    /// The trade id (ship), the SKU code or `{num_iid}/{sku_id}` (quantity).
     pub target: String,
     /// The request body as JSON.
     pub payload: serde_json::Value,

@@ -4,12 +4,15 @@
 //! a few microseconds, so a single lock keeps the model simple at flash-sale rates.
 
 use crate::domain::SimError;
+use crate::domain::ids;
 use crate::domain::money::{self, Fen};
 use crate::domain::people;
 use crate::domain::trade::{
     Change, LineDraft, ShipOutcome, Trade, TradeDraft, TradeSnapshot, TradeStatus, format_time,
 };
-use crate::model::{Item, NewItem, NewShop, NewTrade, Shop, ShopUpdate, Writeback, WritebackKind, WritebackOutcome};
+use crate::model::{
+    Item, ListedSku, Listing, NewItem, NewShop, NewTrade, Shop, ShopUpdate, Writeback, WritebackKind, WritebackOutcome,
+};
 use chrono::{FixedOffset, TimeZone};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -21,7 +24,8 @@ pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// An item as stored (price in fen).
+/// A variant as stored (price in fen), keyed by its SKU code. The ids and the item title are
+/// absent from state files written before variants had them; `State::restore` fills them in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredItem {
     shop_id: String,
@@ -29,6 +33,20 @@ struct StoredItem {
     title: String,
     price: Fen,
     quantity: i64,
+    #[serde(default = "yes")]
+    merchant_code: bool,
+    #[serde(default)]
+    num_iid: String,
+    #[serde(default)]
+    sku_id: String,
+    #[serde(default)]
+    item_title: String,
+    #[serde(default)]
+    properties: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl StoredItem {
@@ -36,10 +54,34 @@ impl StoredItem {
         Item {
             shop_id: self.shop_id.clone(),
             outer_sku_id: self.outer_sku_id.clone(),
+            merchant_code: self.merchant_code,
+            num_iid: self.num_iid.clone(),
+            sku_id: self.sku_id.clone(),
+            item_title: self.item_title.clone(),
+            properties: self.properties.clone(),
             title: self.title.clone(),
             price: money::format(self.price),
             quantity: self.quantity,
         }
+    }
+
+    fn listed(&self) -> ListedSku {
+        ListedSku {
+            sku_id: self.sku_id.clone(),
+            outer_sku_id: self.merchant_code.then(|| self.outer_sku_id.clone()),
+            properties: self.properties.clone(),
+            quantity: self.quantity,
+            price: money::format(self.price),
+        }
+    }
+}
+
+/// The item a SKU code is a variant of (`product`), the item's title and the variant's
+/// properties: the catalog's product for catalog codes, else an item of its own.
+fn product_of(code: &str, title: &str) -> (String, String, Option<String>) {
+    match people::variant_of(code) {
+        Some(v) => (v.product, v.item_title, v.properties),
+        None => (format!("code:{code}"), title.to_owned(), None),
     }
 }
 
@@ -73,6 +115,8 @@ pub(crate) struct State {
     writebacks: Vec<Writeback>,
     /// The number part of trade and line ids.
     seq: u64,
+    /// Salt of the per-variant merchant-code draw (the `--seed`, 0 without one).
+    salt: u64,
     pub rng: StdRng,
 }
 
@@ -104,6 +148,7 @@ impl State {
             unpaid: BTreeSet::new(),
             writebacks: Vec::new(),
             seq: first_seq(now_ms()),
+            salt: seed.unwrap_or(0),
             rng: seed.map_or_else(rand::make_rng, StdRng::seed_from_u64),
         }
     }
@@ -116,14 +161,52 @@ impl State {
             s.tokens.insert(shop.access_token.clone(), shop.shop_id.clone());
             s.shops.insert(shop.shop_id.clone(), shop);
         }
-        for item in p.items {
+        for mut item in p.items {
+            if item.num_iid.is_empty() || item.sku_id.is_empty() {
+                let fresh = s.new_item(&item.shop_id, &item.outer_sku_id, &item.title, item.price, item.merchant_code);
+                (item.num_iid, item.sku_id, item.item_title, item.properties) =
+                    (fresh.num_iid, fresh.sku_id, fresh.item_title, fresh.properties);
+            }
             s.items.entry(item.shop_id.clone()).or_default().insert(item.outer_sku_id.clone(), item);
         }
-        for t in p.trades {
+        for mut t in p.trades {
+            for l in t.lines.iter_mut().filter(|l| l.num_iid.is_empty()) {
+                if let Some(item) = s.items.get(&t.shop_id).and_then(|m| m.get(&l.code)) {
+                    (l.num_iid, l.sku_id, l.properties) =
+                        (item.num_iid.clone(), item.sku_id.clone(), item.properties.clone());
+                }
+            }
             s.index(&t);
             s.trades.insert(t.tid.clone(), t);
         }
         s
+    }
+
+    /// A variant not yet stored, with its marketplace ids: the item of its product, and a
+    /// variant id no other variant of the shop has.
+    fn new_item(&self, shop_id: &str, code: &str, title: &str, price: Fen, merchant_code: bool) -> StoredItem {
+        let (product, item_title, properties) = product_of(code, title);
+        let taken = |id: &str| {
+            self.items.get(shop_id).is_some_and(|m| m.values().any(|i| i.sku_id == id && i.outer_sku_id != code))
+        };
+        let sku_id = (0..).map(|a| ids::sku_id(shop_id, code, a)).find(|id| !taken(id)).expect("some id is free");
+        StoredItem {
+            shop_id: shop_id.to_owned(),
+            outer_sku_id: code.to_owned(),
+            title: title.to_owned(),
+            price,
+            quantity: 0,
+            merchant_code,
+            num_iid: ids::num_iid(shop_id, &product),
+            sku_id,
+            item_title,
+            properties,
+        }
+    }
+
+    /// Whether a variant listed without saying gets a merchant code (see `no_merchant_code_share`).
+    fn draws_merchant_code(&self, shop_id: &str, code: &str, no_merchant_code_share: f64) -> bool {
+        !ids::lacks_merchant_code(self.salt, shop_id, code, no_merchant_code_share)
     }
 
     /// What `--state-file` gets.
@@ -264,8 +347,34 @@ impl State {
         self.items.get(shop_id).map(|m| m.values().map(StoredItem::public).collect()).unwrap_or_default()
     }
 
-    /// Creates or replaces an item (a replaced item keeps its quantity unless one is given).
-    pub fn upsert_item(&mut self, spec: NewItem) -> Result<Item, SimError> {
+    /// The shop's items with their variants, one page of them (by `num_iid`), and how many
+    /// items there are in all.
+    pub fn listings(&self, shop_id: &str, page_no: usize, page_size: usize) -> (Vec<Listing>, usize) {
+        let mut by_item: BTreeMap<&str, Listing> = BTreeMap::new();
+        for i in self.items.get(shop_id).into_iter().flat_map(|m| m.values()) {
+            let listing = by_item.entry(&i.num_iid).or_insert_with(|| Listing {
+                num_iid: i.num_iid.clone(),
+                title: i.item_title.clone(),
+                skus: Vec::new(),
+            });
+            listing.skus.push(i.listed());
+        }
+        let total = by_item.len();
+        let page = by_item
+            .into_values()
+            .skip(page_no.saturating_sub(1).saturating_mul(page_size))
+            .take(page_size)
+            .map(|mut l| {
+                l.skus.sort_by(|a, b| a.sku_id.cmp(&b.sku_id));
+                l
+            })
+            .collect();
+        (page, total)
+    }
+
+    /// Creates or replaces an item (a replaced item keeps its quantity, ids and merchant code
+    /// unless given). A new item without `merchant_code` draws it with `no_merchant_code_share`.
+    pub fn upsert_item(&mut self, spec: NewItem, no_merchant_code_share: f64) -> Result<Item, SimError> {
         if !self.shops.contains_key(&spec.shop_id) {
             return Err(SimError::ShopNotFound(spec.shop_id));
         }
@@ -276,38 +385,83 @@ impl State {
             return Err(SimError::InvalidParameter("quantity must not be negative".into()));
         }
         let price = money::parse(&spec.price)?;
-        let items = self.items.entry(spec.shop_id.clone()).or_default();
-        let quantity = spec.quantity.or_else(|| items.get(&spec.outer_sku_id).map(|i| i.quantity)).unwrap_or(0);
-        let item = StoredItem {
-            title: spec.title.unwrap_or_else(|| spec.outer_sku_id.clone()),
-            shop_id: spec.shop_id,
-            outer_sku_id: spec.outer_sku_id.clone(),
-            price,
-            quantity,
+        let title = spec.title.unwrap_or_else(|| spec.outer_sku_id.clone());
+        let old = self.items.get(&spec.shop_id).and_then(|m| m.get(&spec.outer_sku_id)).cloned();
+        let mut item = match old {
+            Some(old) => StoredItem { title, price, ..old },
+            None => {
+                let merchant_code = spec.merchant_code.unwrap_or_else(|| {
+                    self.draws_merchant_code(&spec.shop_id, &spec.outer_sku_id, no_merchant_code_share)
+                });
+                self.new_item(&spec.shop_id, &spec.outer_sku_id, &title, price, merchant_code)
+            }
         };
+        if let Some(q) = spec.quantity {
+            item.quantity = q;
+        }
+        if let Some(m) = spec.merchant_code {
+            item.merchant_code = m;
+        }
         let public = item.public();
-        items.insert(spec.outer_sku_id, item);
+        self.items.entry(spec.shop_id).or_default().insert(spec.outer_sku_id, item);
         Ok(public)
     }
 
     /// Sets the displayed quantity (the quantity write-back). An unknown SKU becomes an item
     /// titled by its code at price 0, so Cairn can push stock for SKUs the demo did not list.
     /// Returns the item and whether the quantity was already this (a repeat).
+    /// A variant the seller set no merchant code on is not found by its code
+    /// ([`SimError::ItemNotFound`]): only its ids reach it.
     pub fn set_quantity(&mut self, shop_id: &str, sku: &str, quantity: i64) -> Result<(Item, bool), SimError> {
         if quantity < 0 {
             return Err(SimError::InvalidParameter("quantity must not be negative".into()));
         }
-        let items = self.items.entry(shop_id.to_owned()).or_default();
-        let item = items.entry(sku.to_owned()).or_insert_with(|| StoredItem {
-            shop_id: shop_id.to_owned(),
-            outer_sku_id: sku.to_owned(),
-            title: sku.to_owned(),
-            price: 0,
-            quantity: -1,
-        });
+        match self.items.get(shop_id).and_then(|m| m.get(sku)) {
+            Some(item) if !item.merchant_code => {
+                return Err(SimError::ItemNotFound(format!(
+                    "shop `{shop_id}` has no variant with merchant code `{sku}`"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                let mut item = self.new_item(shop_id, sku, sku, 0, true);
+                item.quantity = -1;
+                self.items.entry(shop_id.to_owned()).or_default().insert(sku.to_owned(), item);
+            }
+        }
+        let item = self.items.get_mut(shop_id).and_then(|m| m.get_mut(sku)).expect("inserted above");
         let repeat = item.quantity == quantity;
         item.quantity = quantity;
         Ok((item.public(), repeat))
+    }
+
+    /// Sets the displayed quantity of a variant by the marketplace's ids (the quantity
+    /// write-back for variants without a merchant code). Returns the item with just that
+    /// variant, and whether the quantity was already this.
+    pub fn set_quantity_by_ids(
+        &mut self,
+        shop_id: &str,
+        num_iid: &str,
+        sku_id: &str,
+        quantity: i64,
+    ) -> Result<(Listing, bool), SimError> {
+        if quantity < 0 {
+            return Err(SimError::InvalidParameter("quantity must not be negative".into()));
+        }
+        let items = self.items.get_mut(shop_id);
+        let mut of_item = items.into_iter().flat_map(|m| m.values_mut()).filter(|i| i.num_iid == num_iid).peekable();
+        if of_item.peek().is_none() {
+            return Err(SimError::ItemNotFound(format!("shop `{shop_id}` has no item `{num_iid}`")));
+        }
+        let item = of_item
+            .find(|i| i.sku_id == sku_id)
+            .ok_or_else(|| SimError::ItemNotFound(format!("item `{num_iid}` has no variant `{sku_id}`")))?;
+        let repeat = item.quantity == quantity;
+        item.quantity = quantity;
+        Ok((
+            Listing { num_iid: item.num_iid.clone(), title: item.item_title.clone(), skus: vec![item.listed()] },
+            repeat,
+        ))
     }
 
     // ---- trades -----------------------------------------------------------------------------
@@ -341,7 +495,9 @@ impl State {
     }
 
     /// Creates a trade waiting for payment. Returns its shop and the `trade.TradeCreate` change.
-    pub fn create_trade(&mut self, spec: NewTrade, now: i64) -> Result<Change, SimError> {
+    /// A line for a SKU the shop does not list makes it an item (its merchant code drawn with
+    /// `no_merchant_code_share`).
+    pub fn create_trade(&mut self, spec: NewTrade, now: i64, no_merchant_code_share: f64) -> Result<Change, SimError> {
         if !self.shops.contains_key(&spec.shop_id) {
             return Err(SimError::ShopNotFound(spec.shop_id));
         }
@@ -361,18 +517,23 @@ impl State {
             };
             let title =
                 l.title.clone().or_else(|| listed.map(|i| i.title.clone())).unwrap_or_else(|| l.outer_sku_id.clone());
-            if listed.is_none() {
-                new_items.push(StoredItem {
-                    shop_id: spec.shop_id.clone(),
-                    outer_sku_id: l.outer_sku_id.clone(),
-                    title: title.clone(),
-                    price,
-                    quantity: 0,
-                });
-            }
+            let variant = match listed {
+                Some(item) => item.clone(),
+                None => {
+                    let merchant_code =
+                        self.draws_merchant_code(&spec.shop_id, &l.outer_sku_id, no_merchant_code_share);
+                    let item = self.new_item(&spec.shop_id, &l.outer_sku_id, &title, price, merchant_code);
+                    new_items.push(item.clone());
+                    item
+                }
+            };
             lines.push(LineDraft {
                 oid: String::new(),
-                outer_sku_id: l.outer_sku_id.clone(),
+                num_iid: variant.num_iid,
+                sku_id: variant.sku_id,
+                code: l.outer_sku_id.clone(),
+                merchant_code: variant.merchant_code,
+                properties: variant.properties,
                 title,
                 num: l.num,
                 price,
@@ -410,7 +571,7 @@ impl State {
             items.entry(item.outer_sku_id.clone()).or_insert(item);
         }
         for l in &trade.lines {
-            if let Some(item) = items.get_mut(&l.outer_sku_id) {
+            if let Some(item) = items.get_mut(&l.code) {
                 item.quantity = (item.quantity - l.num).max(0);
             }
         }
@@ -539,13 +700,17 @@ mod tests {
         let mut s = State::new(Some(1));
         let app = AppDefaults { app_key: "k".into(), app_secret: "s".into() };
         s.create_shop(NewShop { shop_id: Some("shop-1".into()), ..NewShop::default() }, &app).unwrap();
-        s.upsert_item(NewItem {
-            shop_id: "shop-1".into(),
-            outer_sku_id: "A".into(),
-            title: None,
-            price: "10.00".into(),
-            quantity: Some(5),
-        })
+        s.upsert_item(
+            NewItem {
+                shop_id: "shop-1".into(),
+                outer_sku_id: "A".into(),
+                title: None,
+                price: "10.00".into(),
+                quantity: Some(5),
+                merchant_code: None,
+            },
+            0.0,
+        )
         .unwrap();
         s
     }
@@ -554,19 +719,19 @@ mod tests {
     fn trades_are_numbered_and_take_displayed_quantity() {
         let mut s = state_with_shop();
         let now = 1_794_326_400_120;
-        let c = s.create_trade(NewTrade::new("shop-1", vec![NewLine::new("A", 2)]), now).unwrap();
+        let c = s.create_trade(NewTrade::new("shop-1", vec![NewLine::new("A", 2)]), now, 0.0).unwrap();
         assert!(c.snapshot.tid.starts_with("T20261111") && c.snapshot.tid.len() == 19, "{}", c.snapshot.tid);
         assert!(c.snapshot.orders[0].oid.starts_with("O20261111"));
         assert_eq!(s.items("shop-1")[0].quantity, 3);
-        let err = s.create_trade(NewTrade::new("shop-1", vec![NewLine::new("B", 1)]), now).unwrap_err();
+        let err = s.create_trade(NewTrade::new("shop-1", vec![NewLine::new("B", 1)]), now, 0.0).unwrap_err();
         assert_eq!(err.code(), "isv.invalid-parameter");
-        assert!(s.create_trade(NewTrade::new("nope", vec![NewLine::new("A", 1)]), now).is_err());
+        assert!(s.create_trade(NewTrade::new("nope", vec![NewLine::new("A", 1)]), now, 0.0).is_err());
     }
 
     #[test]
     fn the_modified_index_follows_changes() {
         let mut s = state_with_shop();
-        let tid = s.create_trade(NewTrade::new("shop-1", vec![NewLine::new("A", 1)]), 1000).unwrap().snapshot.tid;
+        let tid = s.create_trade(NewTrade::new("shop-1", vec![NewLine::new("A", 1)]), 1000, 0.0).unwrap().snapshot.tid;
         assert_eq!(s.unpaid_before(1000), vec![tid.clone()]);
         s.update_trade(&tid, Some("shop-1"), |t, _| t.pay(5000)).unwrap();
         assert!(s.unpaid_before(i64::MAX).is_empty());
@@ -578,7 +743,7 @@ mod tests {
     #[test]
     fn persisted_state_restores() {
         let mut s = state_with_shop();
-        s.create_trade(NewTrade::new("shop-1", vec![NewLine::new("A", 1)]), 1000).unwrap();
+        s.create_trade(NewTrade::new("shop-1", vec![NewLine::new("A", 1)]), 1000, 0.0).unwrap();
         let json = serde_json::to_string(&s.persist()).unwrap();
         let r = State::restore(serde_json::from_str(&json).unwrap(), None);
         assert_eq!(r.trade_count(), 1);

@@ -3,9 +3,11 @@
 use crate::domain::money;
 use crate::domain::people;
 use crate::domain::trade::TradeStatus;
-use crate::model::{NewItem, NewLine, NewTrade, RefundOutcome, RefundRequest, RefundSettlement, ShipRequest};
+use crate::model::{
+    NewItem, NewLine, NewTrade, RefundOutcome, RefundRequest, RefundSettlement, SellerMemo, ShipRequest,
+};
 use crate::store::now_ms;
-use crate::{AddressChange, Sim, SimError, catalog};
+use crate::{AddressChange, Sim, SimError, TrafficConfig, catalog};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
@@ -16,8 +18,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// A steady flow of trades, each living a realistic life: paid within seconds (or left unpaid
-/// and closed), sometimes refunded in part or in full, sometimes re-addressed, shipped by the
-/// seller from the marketplace console or left for Cairn to ship, confirmed by the buyer.
+/// and closed), shipped by the seller from the marketplace console or left for Cairn to ship,
+/// confirmed by the buyer. Memos, refund requests and address changes come at the rates of the
+/// simulator's traffic knobs ([`TrafficConfig`], read at each new trade).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrickleConfig {
@@ -28,11 +31,6 @@ pub struct TrickleConfig {
     pub skus: Vec<String>,
     /// Share of trades paid, 1–10 s after creation; the rest close unpaid.
     pub pay_share: f64,
-    /// Share of paid trades refunded (half partially when they have several lines); 90% of the
-    /// refunds succeed, the rest are withdrawn.
-    pub refund_share: f64,
-    /// Share of paid trades whose address changes before shipping.
-    pub address_change_share: f64,
     /// Share of paid trades the seller ships from the marketplace console 10–60 s after payment.
     /// The rest wait for Cairn's ship write-back (set 0 when Cairn ships everything).
     pub ship_share: f64,
@@ -51,8 +49,6 @@ impl Default for TrickleConfig {
             shops: Vec::new(),
             skus: Vec::new(),
             pay_share: 0.85,
-            refund_share: 0.05,
-            address_change_share: 0.03,
             ship_share: 0.3,
             confirm_after_secs: 120.0,
             unpaid_close_after_secs: 60.0,
@@ -70,10 +66,64 @@ pub(crate) struct Trickle {
 enum Action {
     Pay,
     CloseUnpaid,
-    Refund { oids: Option<Vec<String>> },
-    SettleRefund { success: bool },
+    Refund {
+        oids: Option<Vec<String>>,
+    },
+    SettleRefund {
+        success: bool,
+    },
     ChangeAddress,
+    SellerMemo {
+        memo: String,
+        flag: i32,
+    },
     Ship,
+    /// Only in [`Sim::play`]; the trickle's buyers confirm in its once-a-second sweep.
+    Confirm,
+}
+
+/// What [`Sim::play`] did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlayReport {
+    /// The trades created, in order.
+    pub tids: Vec<String>,
+    /// Steps of their lives that ran (payments, refunds, address changes, shipments…).
+    pub steps: usize,
+    /// Steps the state machine refused because the trade had gone another way.
+    pub skipped: usize,
+}
+
+/// The life of a trade just created with these line ids: each step and when it comes, in
+/// seconds after creation (before `time_scale`). Draws the same numbers whatever the knobs are
+/// set to, so that one knob changing does not reshuffle the others' choices.
+fn plan_life(cfg: &TrickleConfig, traffic: &TrafficConfig, lines: &[String], rng: &mut StdRng) -> Vec<(f64, Action)> {
+    if !rng.random_bool(cfg.pay_share) {
+        return vec![(cfg.unpaid_close_after_secs * rng.random_range(0.8..1.2), Action::CloseUnpaid)];
+    }
+    let paid = rng.random_range(1.0..10.0);
+    let mut plan = vec![(paid, Action::Pay)];
+    let (address, address_at) = (rng.random_bool(traffic.address_change_share), paid + rng.random_range(2.0..8.0));
+    if address {
+        plan.push((address_at, Action::ChangeAddress));
+    }
+    let (memo, memo_at, flag) =
+        (rng.random_bool(traffic.seller_memo_share), paid + rng.random_range(1.0..5.0), rng.random_range(1..=5));
+    let text = people::seller_memo_text(rng);
+    if memo {
+        plan.push((memo_at, Action::SellerMemo { memo: text, flag }));
+    }
+    let refund = rng.random_bool(traffic.refund_request_share);
+    let (refund_at, settle_after) = (paid + rng.random_range(5.0..30.0), rng.random_range(3.0..15.0));
+    let (partial, closed) = (lines.len() > 1 && rng.random_bool(0.5), rng.random_bool(traffic.refund_close_share));
+    if refund {
+        let oids = partial.then(|| vec![lines[0].clone()]);
+        plan.push((refund_at, Action::Refund { oids }));
+        plan.push((refund_at + settle_after, Action::SettleRefund { success: !closed }));
+    }
+    if rng.random_bool(cfg.ship_share) {
+        plan.push((paid + rng.random_range(10.0..60.0), Action::Ship));
+    }
+    plan
 }
 
 /// A flash-sale burst: `orders` trades created (and paid) as fast as possible or at a rate.
@@ -129,6 +179,13 @@ pub struct BurstReport {
     pub tids: Vec<String>,
 }
 
+fn validate_shares(cfg: &TrickleConfig) -> Result<(), SimError> {
+    if [cfg.pay_share, cfg.ship_share].iter().any(|s| !(0.0..=1.0).contains(s)) {
+        return Err(SimError::InvalidParameter("pay_share and ship_share must be between 0 and 1".into()));
+    }
+    Ok(())
+}
+
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.0))
 }
@@ -143,16 +200,46 @@ impl Sim {
         if !(cfg.trades_per_minute > 0.0 && cfg.time_scale > 0.0) {
             return Err(SimError::InvalidParameter("trades_per_minute and time_scale must be positive".into()));
         }
-        let shares = [cfg.pay_share, cfg.refund_share, cfg.address_change_share, cfg.ship_share];
-        if shares.iter().any(|s| !(0.0..=1.0).contains(s)) {
-            return Err(SimError::InvalidParameter("shares must be between 0 and 1".into()));
-        }
+        validate_shares(&cfg)?;
         self.stop_trickle();
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(self.clone().run_trickle(cfg, stopped, self.fork_rng()));
         self.inner.tasks.lock().expect("tasks lock").push(task);
         *self.inner.trickle.lock().expect("trickle lock") = Some(Trickle { stop });
         Ok(())
+    }
+
+    /// Plays `trades` trickle trades at once, without waiting: creates them all, then runs every
+    /// step of their lives (payment, memos, refunds, address changes, console shipments, and the
+    /// buyer's confirmation after a console shipment) in the order their lives schedule them.
+    /// Deterministic for a `--seed` when nothing else changes the marketplace meanwhile; the
+    /// webhooks go out as usual ([`Sim::wait_delivered`]). `trades_per_minute` and `time_scale`
+    /// do not matter here.
+    pub async fn play(&self, cfg: TrickleConfig, trades: usize) -> Result<PlayReport, SimError> {
+        validate_shares(&cfg)?;
+        let mut rng = self.fork_rng();
+        let mut agenda: Vec<(f64, usize, String, Action)> = Vec::new();
+        let mut report = PlayReport::default();
+        for _ in 0..trades {
+            let traffic = self.traffic();
+            let (tid, lines) = self.trickle_trade(&cfg, &traffic, &mut rng).await?;
+            for (at, action) in plan_life(&cfg, &traffic, &lines, &mut rng) {
+                if matches!(action, Action::Ship) {
+                    agenda.push((at + cfg.confirm_after_secs, agenda.len(), tid.clone(), Action::Confirm));
+                }
+                agenda.push((at, agenda.len(), tid.clone(), action));
+            }
+            report.tids.push(tid);
+        }
+        agenda.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (_, _, tid, action) in agenda {
+            if self.trickle_step(&tid, action, &mut rng).await {
+                report.steps += 1;
+            } else {
+                report.skipped += 1;
+            }
+        }
+        Ok(report)
     }
 
     /// Stops the trickle (trades already created keep their state; their scheduled steps stop).
@@ -183,34 +270,14 @@ impl Sim {
                 // Exponential gaps: arrivals are a Poisson process at the configured rate.
                 let u: f64 = rng.random_range(f64::EPSILON..1.0);
                 next_trade += secs(-u.ln() / per_sec);
-                match self.trickle_trade(&cfg, &mut rng).await {
+                let traffic = self.traffic();
+                match self.trickle_trade(&cfg, &traffic, &mut rng).await {
                     Ok((tid, lines)) => {
                         watching.insert(tid.clone());
-                        let mut plan = |at: Duration, a: Action| {
+                        for (at, action) in plan_life(&cfg, &traffic, &lines, &mut rng) {
                             seq += 1;
-                            agenda.push(Reverse((now + at.mul_f64(scale), seq)));
-                            actions.insert(seq, (tid.clone(), a));
-                        };
-                        if !rng.random_bool(cfg.pay_share) {
-                            plan(secs(cfg.unpaid_close_after_secs * rng.random_range(0.8..1.2)), Action::CloseUnpaid);
-                            continue;
-                        }
-                        let paid = rng.random_range(1.0..10.0);
-                        plan(secs(paid), Action::Pay);
-                        if rng.random_bool(cfg.address_change_share) {
-                            plan(secs(paid + rng.random_range(2.0..8.0)), Action::ChangeAddress);
-                        }
-                        if rng.random_bool(cfg.refund_share) {
-                            let at = paid + rng.random_range(5.0..30.0);
-                            let oids = (lines.len() > 1 && rng.random_bool(0.5)).then(|| vec![lines[0].clone()]);
-                            plan(secs(at), Action::Refund { oids });
-                            plan(
-                                secs(at + rng.random_range(3.0..15.0)),
-                                Action::SettleRefund { success: rng.random_bool(0.9) },
-                            );
-                        }
-                        if rng.random_bool(cfg.ship_share) {
-                            plan(secs(paid + rng.random_range(10.0..60.0)), Action::Ship);
+                            agenda.push(Reverse((now + secs(at).mul_f64(scale), seq)));
+                            actions.insert(seq, (tid.clone(), action));
                         }
                     }
                     Err(e) => tracing::debug!(error = %e, "trickle could not create a trade"),
@@ -260,8 +327,13 @@ impl Sim {
     }
 
     /// One realistic trade: 1–3 lines (70/22/8%), mostly one unit each, a discount on a third of
-    /// trades, postage on a fifth, a memo on a tenth; buyer and invoice generated.
-    async fn trickle_trade(&self, cfg: &TrickleConfig, rng: &mut StdRng) -> Result<(String, Vec<String>), SimError> {
+    /// trades, postage on a fifth, a buyer memo at `buyer_memo_share`; buyer and invoice generated.
+    async fn trickle_trade(
+        &self,
+        cfg: &TrickleConfig,
+        traffic: &TrafficConfig,
+        rng: &mut StdRng,
+    ) -> Result<(String, Vec<String>), SimError> {
         let shop_id = match cfg.shops.choose(rng) {
             Some(s) => s.clone(),
             None => {
@@ -300,32 +372,42 @@ impl Sim {
             0
         };
         let post = if rng.random_bool(0.2) { *[600, 800, 1000, 1200].choose(rng).unwrap_or(&0) } else { 0 };
+        let memo = people::memo_text(rng);
         let trade = NewTrade {
             discount_fee: Some(money::format(discount)),
             post_fee: Some(money::format(post)),
-            buyer_memo: people::memo(rng),
+            buyer_memo: rng.random_bool(traffic.buyer_memo_share).then_some(memo),
             ..NewTrade::new(shop_id, lines)
         };
         let t = self.create_trade(trade).await?;
         Ok((t.tid, t.orders.into_iter().map(|o| o.oid).collect()))
     }
 
-    async fn trickle_step(&self, tid: &str, action: Action, rng: &mut StdRng) {
+    /// Runs one step; false when the trade had gone another way and the step was refused.
+    async fn trickle_step(&self, tid: &str, action: Action, rng: &mut StdRng) -> bool {
         let result = match action {
             Action::Pay => self.pay(tid).await,
             Action::CloseUnpaid => self.close_unpaid(tid).await,
             Action::Refund { oids } => self.refund(tid, RefundRequest { oids, outcome: RefundOutcome::Pending }).await,
             Action::SettleRefund { success } => self.settle_refund(tid, RefundSettlement { oids: None, success }).await,
             Action::ChangeAddress => self.change_address(tid, AddressChange::default()).await,
+            Action::SellerMemo { memo, flag } => {
+                self.set_seller_memo(tid, SellerMemo { seller_memo: Some(memo), seller_flag: Some(flag) }).await
+            }
             Action::Ship => {
                 let (company_code, waybill_no) = people::waybill(rng);
                 self.ship(tid, ShipRequest { company_code, waybill_no, oids: None }).await
             }
+            Action::Confirm => self.confirm(tid).await,
         };
         // Steps of a trade that went another way (refunded before shipping, shipped by Cairn
         // first) are refused by the state machine; that is expected.
-        if let Err(e) = result {
-            tracing::debug!(%tid, error = %e, "trickle step skipped");
+        match result {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::debug!(%tid, error = %e, "trickle step skipped");
+                false
+            }
         }
     }
 
@@ -343,6 +425,7 @@ impl Sim {
                 title: Some(title),
                 price: money::format(price),
                 quantity: Some(1000),
+                merchant_code: None,
             })
             .await?;
         }
@@ -398,16 +481,13 @@ impl Sim {
             picked.extend(others.sample(&mut rng, n - picked.len()).copied());
             let lines: Vec<NewLine> =
                 picked.iter().map(|s| NewLine::new(s.as_str(), rng.random_range(1..=cfg.max_num.max(1)))).collect();
+            // Counted by the SKU code ordered, which a line without a merchant code does not show.
+            let units: Vec<(String, i64)> = lines.iter().map(|l| (l.outer_sku_id.clone(), l.num)).collect();
             let trade = self.create_trade(NewTrade::new(shop_id, lines)).await?;
             report.created += 1;
-            for o in &trade.orders {
-                *report.units_by_sku.entry(o.outer_sku_id.clone()).or_default() += o.num;
-                *report
-                    .units_by_shop_sku
-                    .entry(shop_id.clone())
-                    .or_default()
-                    .entry(o.outer_sku_id.clone())
-                    .or_default() += o.num;
+            for (code, num) in units {
+                *report.units_by_sku.entry(code.clone()).or_default() += num;
+                *report.units_by_shop_sku.entry(shop_id.clone()).or_default().entry(code).or_default() += num;
             }
             if cfg.pay {
                 self.pay(&trade.tid).await?;

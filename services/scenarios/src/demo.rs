@@ -12,7 +12,7 @@
 
 use crate::{CairnClient, Instance, Launcher, subscribe};
 use anyhow::Context;
-use bazaar_sim::{NewItem, NewShop, Sim, SimConfig, TrickleConfig};
+use bazaar_sim::{NewItem, NewShop, Sim, SimConfig, TrafficConfig, TrickleConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -55,16 +55,22 @@ pub struct DemoOptions {
     pub listen: String,
     /// The trades; its `shops` and `skus` are set to the demo's.
     pub trickle: TrickleConfig,
+    /// What the shops' variants and the trades' lives look like: merchant codes missing on some
+    /// variants (their orders wait on hold for a product mapping), memos, refund requests,
+    /// address changes.
+    pub traffic: TrafficConfig,
 }
 
 impl DemoOptions {
     /// About one trade every two seconds, living a realistic life (most paid within seconds,
-    /// some left unpaid and closed, some refunded, some re-addressed, some shipped).
+    /// some left unpaid and closed, some shipped; memos, refund requests and address changes
+    /// at the rates of [`TrafficConfig::realistic`]).
     pub fn new(data_dir: impl Into<PathBuf>, listen: impl Into<String>) -> Self {
         DemoOptions {
             data_dir: data_dir.into(),
             listen: listen.into(),
-            trickle: TrickleConfig { trades_per_minute: 30.0, refund_share: 0.08, ..TrickleConfig::default() },
+            trickle: TrickleConfig { trades_per_minute: 30.0, ..TrickleConfig::default() },
+            traffic: TrafficConfig::realistic(),
         }
     }
 }
@@ -123,7 +129,7 @@ pub struct Demo {
 pub async fn start(opts: DemoOptions, launcher: &dyn Launcher) -> anyhow::Result<Demo> {
     std::fs::create_dir_all(&opts.data_dir).with_context(|| format!("creating {}", opts.data_dir.display()))?;
     let cairn = launcher.embedded(&opts.listen, &opts.data_dir).await?;
-    let sim = match start_sim(&opts.data_dir).await {
+    let sim = match start_sim(&opts.data_dir, &opts.traffic).await {
         Ok(sim) => sim,
         Err(e) => {
             cairn.shutdown().await;
@@ -154,7 +160,7 @@ pub async fn start(opts: DemoOptions, launcher: &dyn Launcher) -> anyhow::Result
 }
 
 /// The simulator on the port it had last time (Cairn's channels point there), or any free one.
-async fn start_sim(data_dir: &Path) -> anyhow::Result<Sim> {
+async fn start_sim(data_dir: &Path, traffic: &TrafficConfig) -> anyhow::Result<Sim> {
     let mut memo = Memo::load(data_dir);
     let config = |port: u16| SimConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -162,6 +168,7 @@ async fn start_sim(data_dir: &Path) -> anyhow::Result<Sim> {
         app_secret: Some(memo.app_secret.clone()),
         // Trades left unpaid by an earlier run (whose trickle stopped) still close.
         pay_timeout_secs: 180.0,
+        traffic: traffic.clone(),
         ..SimConfig::default()
     };
     let sim = match bazaar_sim::spawn(config(memo.sim_port)).await {
@@ -227,6 +234,8 @@ async fn wire(opts: &DemoOptions, cairn: &dyn Instance, sim: &Sim) -> anyhow::Re
                 title: Some(item.title.clone()),
                 price: bazaar_sim::domain::money::format(item.price),
                 quantity: Some(*stock),
+                // Drawn with the traffic's `no_merchant_code_share`.
+                merchant_code: None,
             };
             sim.upsert_item(new).await.map_err(|e| anyhow::anyhow!("listing {code} on {shop_id}: {e}"))?;
         }

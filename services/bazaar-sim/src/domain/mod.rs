@@ -2,6 +2,7 @@
 //! snapshot, and the generator of realistic buyers. No clock (callers pass `now` in Unix
 //! milliseconds), no async, no HTTP.
 
+pub mod ids;
 pub mod money;
 pub mod people;
 pub mod trade;
@@ -24,6 +25,9 @@ pub enum SimError {
     AlreadyShipped { tid: String, waybill_no: String },
     #[error("shop `{0}` already exists")]
     ShopExists(String),
+    /// No item, variant or merchant code of the shop is this.
+    #[error("{0}")]
+    ItemNotFound(String),
 }
 
 impl SimError {
@@ -36,13 +40,14 @@ impl SimError {
             SimError::InvalidStatus(_) => "isv.invalid-trade-status",
             SimError::AlreadyShipped { .. } => "isv.already-shipped",
             SimError::ShopExists(_) => "isv.shop-exists",
+            SimError::ItemNotFound(_) => "isv.item-not-exist",
         }
     }
 
     /// The HTTP status the error is answered with.
     pub fn http_status(&self) -> u16 {
         match self {
-            SimError::TradeNotFound(_) | SimError::ShopNotFound(_) => 404,
+            SimError::TradeNotFound(_) | SimError::ShopNotFound(_) | SimError::ItemNotFound(_) => 404,
             SimError::InvalidParameter(_) => 400,
             SimError::InvalidStatus(_) | SimError::AlreadyShipped { .. } | SimError::ShopExists(_) => 409,
         }

@@ -201,10 +201,26 @@ pub fn buyer<R: rand::Rng + ?Sized>(rng: &mut R) -> Buyer {
     Buyer { nick, receiver: receiver(rng, &receiver_name) }
 }
 
-/// A buyer memo for about one trade in ten.
-pub fn memo<R: rand::Rng + ?Sized>(rng: &mut R) -> Option<String> {
-    rng.random_bool(0.1).then(|| pick(rng, MEMOS).to_owned())
+/// One of the notes buyers leave.
+pub fn memo_text<R: rand::Rng + ?Sized>(rng: &mut R) -> String {
+    pick(rng, MEMOS).to_owned()
 }
+
+/// One of the notes sellers leave on a trade in the marketplace console (卖家备注).
+pub fn seller_memo_text<R: rand::Rng + ?Sized>(rng: &mut R) -> String {
+    pick(rng, SELLER_MEMOS).to_owned()
+}
+
+const SELLER_MEMOS: &[&str] = &[
+    "老客户，送小样",
+    "已电话确认地址",
+    "顺丰发货，运费已补",
+    "买家要求开专票",
+    "赠品：试用装两份",
+    "优先发货",
+    "换货单，原单已退",
+    "包装加厚，易碎",
+];
 
 /// A company invoice for 15% of trades, a personal one for 10%, none for the rest.
 pub fn invoice_request<R: rand::Rng + ?Sized>(rng: &mut R, receiver: &Receiver) -> Option<InvoiceRequest> {
@@ -289,7 +305,7 @@ const PRODUCTS: &[Product] = &[
     ("LMP", "护眼台灯", 19900, &[], &[]),
 ];
 
-/// The first `n` SKUs of a fixed demo catalog (46 distinct variants, then numbered repeats), so
+/// The first `n` SKUs of a fixed demo catalog (39 distinct variants of 12 products, then numbered repeats), so
 /// a shop's SKU codes are the same every run.
 pub fn catalog(n: usize) -> Vec<CatalogItem> {
     let mut variants = Vec::new();
@@ -321,10 +337,73 @@ pub fn catalog(n: usize) -> Vec<CatalogItem> {
         .collect()
 }
 
+/// How the marketplace lists a catalog SKU: the item (product) it is a variant of, the item's
+/// title and the variant's properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantOf {
+    /// The product part of the code, e.g. `TEE` for `TEE-RED-M` (`TEE-2` for its numbered
+    /// repeat `TEE-RED-M-2`): variants with the same product are one item.
+    pub product: String,
+    pub item_title: String,
+    /// e.g. `颜色:红色;尺码:M`; none for a product without colours or sizes.
+    pub properties: Option<String>,
+}
+
+/// The item a catalog SKU code belongs to; `None` for a code not from the catalog (such a SKU
+/// is an item of its own with one variant).
+pub fn variant_of(code: &str) -> Option<VariantOf> {
+    // A size can be a number too (`SHO-WHT-42`): the code as it is first, then as a repeat.
+    catalog_variant(code, None).or_else(|| match code.rsplit_once('-') {
+        Some((base, n)) if n.parse::<u32>().is_ok_and(|n| n >= 2) => catalog_variant(base, Some(n)),
+        _ => None,
+    })
+}
+
+fn catalog_variant(base: &str, repeat: Option<&str>) -> Option<VariantOf> {
+    for &(product, title, _, colours, sizes) in PRODUCTS {
+        let colours: &[(&str, &str)] = if colours.is_empty() { &[("", "")] } else { colours };
+        let sizes: &[&str] = if sizes.is_empty() { &[""] } else { sizes };
+        for &(cc, cn) in colours {
+            for &size in sizes {
+                let sku = [product, cc, size].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("-");
+                if sku != base {
+                    continue;
+                }
+                let mut props = Vec::new();
+                if !cn.is_empty() {
+                    props.push(format!("颜色:{cn}"));
+                }
+                if !size.is_empty() {
+                    props.push(format!("尺码:{size}"));
+                }
+                return Some(VariantOf {
+                    product: repeat.map_or_else(|| product.to_owned(), |n| format!("{product}-{n}")),
+                    item_title: title.to_owned(),
+                    properties: (!props.is_empty()).then(|| props.join(";")),
+                });
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn catalog_skus_are_variants_of_their_product() {
+        let v = variant_of("TEE-RED-M").unwrap();
+        assert_eq!((v.product.as_str(), v.item_title.as_str()), ("TEE", "纯棉T恤"));
+        assert_eq!(v.properties.as_deref(), Some("颜色:红色;尺码:M"));
+        assert_eq!(variant_of("CUP-SLV").unwrap().properties.as_deref(), Some("颜色:银色"));
+        assert_eq!(variant_of("NUT").unwrap().properties, None);
+        assert_eq!(variant_of("TEE-RED-M-2").unwrap().product, "TEE-2");
+        assert_eq!(variant_of("TEE-1"), None);
+        assert_eq!(variant_of("SHO-WHT-42").unwrap().properties.as_deref(), Some("颜色:白色;尺码:42"));
+        assert!(catalog(100).iter().all(|c| variant_of(&c.outer_sku_id).is_some()));
+    }
 
     #[test]
     fn social_credit_codes_check_out() {

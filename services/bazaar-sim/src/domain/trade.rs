@@ -140,7 +140,21 @@ pub struct Shipment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
     pub oid: String,
-    pub outer_sku_id: String,
+    /// The marketplace's item and variant ids (BAZAAR.md `num_iid`, `sku_id`).
+    #[serde(default)]
+    pub num_iid: String,
+    #[serde(default)]
+    pub sku_id: String,
+    /// The SKU code the simulator knows the variant by (its own key, always there).
+    #[serde(alias = "outer_sku_id")]
+    pub code: String,
+    /// The seller set `code` as the variant's merchant code; otherwise the line's
+    /// `outer_sku_id` is null.
+    #[serde(default = "yes")]
+    pub merchant_code: bool,
+    /// The variant's properties, e.g. `颜色:红色;尺码:M`.
+    #[serde(default)]
+    pub properties: Option<String>,
     pub title: String,
     pub num: i64,
     pub price: Fen,
@@ -161,6 +175,11 @@ pub struct Trade {
     pub modified: i64,
     pub buyer_nick: String,
     pub buyer_memo: Option<String>,
+    /// The seller's note (卖家备注) and coloured flag (0 = none, 1–5).
+    #[serde(default)]
+    pub seller_memo: Option<String>,
+    #[serde(default)]
+    pub seller_flag: i32,
     pub receiver: Receiver,
     pub post_fee: Fen,
     pub discount_fee: Fen,
@@ -168,11 +187,19 @@ pub struct Trade {
     pub lines: Vec<Line>,
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// A line of a trade about to be created.
 #[derive(Debug, Clone)]
 pub struct LineDraft {
     pub oid: String,
-    pub outer_sku_id: String,
+    pub num_iid: String,
+    pub sku_id: String,
+    pub code: String,
+    pub merchant_code: bool,
+    pub properties: Option<String>,
     pub title: String,
     pub num: i64,
     pub price: Fen,
@@ -218,6 +245,8 @@ pub struct TradeSnapshot {
     pub modified: String,
     pub buyer_nick: String,
     pub buyer_memo: Option<String>,
+    pub seller_memo: Option<String>,
+    pub seller_flag: i32,
     pub receiver: Receiver,
     pub currency: String,
     pub payment: String,
@@ -231,8 +260,12 @@ pub struct TradeSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderSnapshot {
     pub oid: String,
-    pub outer_sku_id: String,
+    pub num_iid: String,
+    pub sku_id: String,
+    /// The seller's merchant code; null when the seller set none on the variant.
+    pub outer_sku_id: Option<String>,
     pub title: String,
+    pub sku_properties: Option<String>,
     pub num: i64,
     pub price: String,
     pub payment: String,
@@ -252,10 +285,7 @@ impl Trade {
             return Err(SimError::InvalidParameter("a trade needs at least one line".into()));
         }
         if let Some(l) = draft.lines.iter().find(|l| l.num < 1 || l.price < 0) {
-            return Err(SimError::InvalidParameter(format!(
-                "line `{}`: num must be ≥ 1 and price ≥ 0",
-                l.outer_sku_id
-            )));
+            return Err(SimError::InvalidParameter(format!("line `{}`: num must be ≥ 1 and price ≥ 0", l.code)));
         }
         if draft.post_fee < 0 || draft.discount_fee < 0 {
             return Err(SimError::InvalidParameter("post_fee and discount_fee must not be negative".into()));
@@ -271,7 +301,11 @@ impl Trade {
             .zip(totals.iter().zip(shares))
             .map(|(l, (&total, share))| Line {
                 oid: l.oid,
-                outer_sku_id: l.outer_sku_id,
+                num_iid: l.num_iid,
+                sku_id: l.sku_id,
+                code: l.code,
+                merchant_code: l.merchant_code,
+                properties: l.properties,
                 title: l.title,
                 num: l.num,
                 price: l.price,
@@ -289,6 +323,8 @@ impl Trade {
             modified: now,
             buyer_nick: draft.buyer_nick,
             buyer_memo: draft.buyer_memo,
+            seller_memo: None,
+            seller_flag: 0,
             receiver: draft.receiver,
             post_fee: draft.post_fee,
             discount_fee: draft.discount_fee,
@@ -314,6 +350,8 @@ impl Trade {
             modified: format_time(self.modified),
             buyer_nick: self.buyer_nick.clone(),
             buyer_memo: self.buyer_memo.clone(),
+            seller_memo: self.seller_memo.clone(),
+            seller_flag: self.seller_flag,
             receiver: self.receiver.clone(),
             currency: "CNY".into(),
             payment: money::format(self.payment()),
@@ -325,8 +363,11 @@ impl Trade {
                 .iter()
                 .map(|l| OrderSnapshot {
                     oid: l.oid.clone(),
-                    outer_sku_id: l.outer_sku_id.clone(),
+                    num_iid: l.num_iid.clone(),
+                    sku_id: l.sku_id.clone(),
+                    outer_sku_id: l.merchant_code.then(|| l.code.clone()),
                     title: l.title.clone(),
+                    sku_properties: l.properties.clone(),
                     num: l.num,
                     price: money::format(l.price),
                     payment: money::format(l.payment),
@@ -391,6 +432,25 @@ impl Trade {
         }
         if let Some(m) = memo {
             self.buyer_memo = Some(m).filter(|m| !m.is_empty());
+        }
+        Ok(self.change(Topic::TradeChanged))
+    }
+
+    /// The seller writes a note on the trade and/or sets its flag from the marketplace
+    /// console (`trade.TradeChanged`); any status, as consoles allow. An empty memo clears it.
+    pub fn set_seller_memo(&mut self, memo: Option<String>, flag: Option<i32>, now: i64) -> Result<Change, SimError> {
+        if let Some(f) = flag.filter(|f| !(0..=5).contains(f)) {
+            return Err(SimError::InvalidParameter(format!("seller_flag must be between 0 and 5, not {f}")));
+        }
+        if memo.is_none() && flag.is_none() {
+            return Err(SimError::InvalidParameter("give a seller_memo, a seller_flag or both".into()));
+        }
+        self.touch(now);
+        if let Some(m) = memo {
+            self.seller_memo = Some(m).filter(|m| !m.is_empty());
+        }
+        if let Some(f) = flag {
+            self.seller_flag = f;
         }
         Ok(self.change(Topic::TradeChanged))
     }
@@ -612,7 +672,11 @@ mod tests {
                 .enumerate()
                 .map(|(i, &(sku, num, price))| LineDraft {
                     oid: format!("O{i}"),
-                    outer_sku_id: sku.into(),
+                    num_iid: "600000000001".into(),
+                    sku_id: format!("500000000000{i}"),
+                    code: sku.into(),
+                    merchant_code: i > 0,
+                    properties: None,
                     title: sku.into(),
                     num,
                     price,
@@ -630,6 +694,23 @@ mod tests {
         assert_eq!(c.snapshot.discount_fee, "20.00");
         assert_eq!(t.status, TradeStatus::WaitBuyerPay);
         assert_eq!(format_time(1_794_326_403_005), "2026-11-11T00:00:03.005+08:00");
+    }
+
+    #[test]
+    fn lines_carry_the_marketplace_ids_and_the_merchant_code_only_when_set() {
+        let (mut t, c) = Trade::create(draft(&[("A", 1, 100), ("B", 1, 100)], 0, 0), 0).unwrap();
+        let o = &c.snapshot.orders;
+        assert_eq!((o[0].num_iid.as_str(), o[0].sku_id.as_str()), ("600000000001", "5000000000000"));
+        assert_eq!((o[0].outer_sku_id.as_deref(), o[1].outer_sku_id.as_deref()), (None, Some("B")));
+        let json = serde_json::to_value(&c.snapshot).unwrap();
+        assert!(json["orders"][0]["outer_sku_id"].is_null() && json["seller_flag"] == 0);
+        let c = t.set_seller_memo(Some("老客户，送小样".into()), Some(3), 1).unwrap();
+        assert_eq!(
+            (c.topic, c.snapshot.seller_memo.as_deref(), c.snapshot.seller_flag),
+            (Topic::TradeChanged, Some("老客户，送小样"), 3)
+        );
+        assert!(t.set_seller_memo(None, Some(6), 2).is_err());
+        assert!(t.set_seller_memo(None, None, 2).is_err());
     }
 
     #[test]

@@ -153,6 +153,7 @@ pub async fn spawn_with(config: SimConfig, behaviour: Behaviour) -> TestSim {
             title: Some(title.into()),
             price: price.into(),
             quantity: Some(100),
+            merchant_code: None,
         })
         .await
         .unwrap();

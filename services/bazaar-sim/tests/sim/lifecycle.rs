@@ -137,6 +137,8 @@ async fn the_snapshot_has_exactly_the_bazaar_md_shape() {
         "modified",
         "buyer_nick",
         "buyer_memo",
+        "seller_memo",
+        "seller_flag",
         "receiver",
         "currency",
         "payment",
@@ -149,7 +151,28 @@ async fn the_snapshot_has_exactly_the_bazaar_md_shape() {
     assert_eq!(fields, expected);
     let mut line = keys(&trade["orders"][0]);
     line.sort();
-    assert_eq!(line, ["num", "oid", "outer_sku_id", "payment", "price", "refund_status", "title"]);
+    assert_eq!(
+        line,
+        [
+            "num",
+            "num_iid",
+            "oid",
+            "outer_sku_id",
+            "payment",
+            "price",
+            "refund_status",
+            "sku_id",
+            "sku_properties",
+            "title"
+        ]
+    );
+    // The BAZAAR.md example line: a variant of the T-shirt item, with its merchant code.
+    assert_eq!(trade["orders"][0]["outer_sku_id"], "TEE-RED-M");
+    assert_eq!(trade["orders"][0]["sku_properties"], "颜色:红色;尺码:M");
+    assert!(trade["orders"][0]["num_iid"].as_str().is_some_and(|s| s.len() == 12));
+    assert!(trade["orders"][0]["sku_id"].as_str().is_some_and(|s| s.len() == 13));
+    assert_eq!(trade["seller_memo"], serde_json::Value::Null);
+    assert_eq!(trade["seller_flag"], 0);
     assert_eq!(trade["invoice_request"], serde_json::Value::Null);
     assert_eq!(trade["pay_time"], serde_json::Value::Null);
     assert_eq!(trade["payment"], "398.00");

@@ -3,6 +3,8 @@
 
 mod admin;
 mod helpers;
+mod items;
+mod knobs;
 mod lifecycle;
 mod open_api;
 mod traffic;

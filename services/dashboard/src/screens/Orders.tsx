@@ -87,9 +87,9 @@ async function fetchPage(p: Params, filters: OrderFilters): Promise<Page> {
     query.page = p.page;
     query.per_page = p.per_page;
   } else {
-    // Page 1: ask both ways; a server with cursors answers next_cursor, today's ignores limit.
+    // Page 1 by cursor, as the published spec pages deep lists (it refuses page/per_page and
+    // limit together); a server without cursors ignores limit and answers without next_cursor.
     query.limit = p.per_page;
-    query.per_page = p.per_page;
   }
   const r = await call(api.GET('/v1/orders', { params: { query } }));
   const hasCursor = 'next_cursor' in r;

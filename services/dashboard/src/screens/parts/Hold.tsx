@@ -96,7 +96,7 @@ export function HoldDialog({
         <>
           {done && <ResultSummary results={results} msg="hold.summary" testId="hold-summary" />}
           <span className="grow" />
-          <Button onClick={close} disabled={running}>
+          <Button onClick={close} disabled={running} data-testid="hold-close">
             {done ? t('common.close') : t('common.cancel')}
           </Button>
           {(!done || failCount > 0) && (

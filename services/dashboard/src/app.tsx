@@ -15,6 +15,9 @@ const OrderScreen = lazy(() => import('./screens/Order'));
 const StockScreen = lazy(() => import('./screens/Stock'));
 const ShopsScreen = lazy(() => import('./screens/Shops'));
 const InvoicesScreen = lazy(() => import('./screens/Invoices'));
+const HoldsScreen = lazy(() => import('./screens/Holds'));
+const MappingScreen = lazy(() => import('./screens/Mapping'));
+const AllocationScreen = lazy(() => import('./screens/Allocation'));
 
 function useSession() {
   return useSyncExternalStore(subscribe, getSession);
@@ -61,14 +64,11 @@ export function App() {
             <Route path="/orders" component={OrdersScreen} />
             <Route path="/orders/:id">{(p) => <OrderScreen id={p.id} />}</Route>
             <Route path="/stock" component={StockScreen} />
+            <Route path="/stock/allocation" component={AllocationScreen} />
             <Route path="/shops" component={ShopsScreen} />
             <Route path="/invoices" component={InvoicesScreen} />
-            <Route path="/holds">
-              <ComingSoon title="nav.holds" icon="holds" />
-            </Route>
-            <Route path="/mapping">
-              <ComingSoon title="nav.mapping" icon="mapping" />
-            </Route>
+            <Route path="/holds" component={HoldsScreen} />
+            <Route path="/mapping" component={MappingScreen} />
             <Route path="/shipping">
               <ComingSoon title="nav.shipping" icon="shipping" />
             </Route>
@@ -93,9 +93,9 @@ const NAV: { href: string; key: MsgKey; icon: IconName; soon?: boolean }[] = [
   { href: '/orders', key: 'nav.orders', icon: 'orders' },
   { href: '/stock', key: 'nav.stock', icon: 'stock' },
   { href: '/shops', key: 'nav.shops', icon: 'shops' },
+  { href: '/holds', key: 'nav.holds', icon: 'holds' },
+  { href: '/mapping', key: 'nav.mapping', icon: 'mapping' },
   { href: '/invoices', key: 'nav.invoices', icon: 'invoices' },
-  { href: '/holds', key: 'nav.holds', icon: 'holds', soon: true },
-  { href: '/mapping', key: 'nav.mapping', icon: 'mapping', soon: true },
   { href: '/shipping', key: 'nav.shipping', icon: 'shipping', soon: true },
 ];
 

@@ -48,6 +48,7 @@ export function handleEvent(qc: QueryClient, ev: StreamEvent) {
   switch (ev.type) {
     case 'order.changed':
     case 'order.shipped':
+    case 'order.hold_changed':
       invalidateSoon(qc, ['orders']);
       invalidateSoon(qc, ['overview']);
       if (typeof p.order_id === 'string') invalidateSoon(qc, ['order', p.order_id]);
@@ -65,6 +66,9 @@ export function handleEvent(qc: QueryClient, ev: StreamEvent) {
     case 'invoice.issued':
     case 'invoice.voided':
       invalidateSoon(qc, ['invoices']);
+      break;
+    case 'channel.item_mapped':
+      invalidateSoon(qc, ['mapping']);
       break;
     case 'channel.trade_received':
       if (typeof p.channel_id === 'string') invalidateSoon(qc, ['channels', 'sync', p.channel_id]);

@@ -1,10 +1,11 @@
 import createClient, { type Middleware } from 'openapi-fetch';
 import type { paths } from './schema';
 import type { PlannedPaths } from './planned';
+import type { AllocationPaths } from './allocation';
 import { ApiError, toApiError } from './problem';
 import { endSession, getToken } from '../auth/session';
 
-export type Paths = paths & PlannedPaths;
+export type Paths = paths & PlannedPaths & AllocationPaths;
 
 /** Calls that carry no bearer token; their 401 means wrong credentials, not an expired session. */
 const PUBLIC = ['/v1/auth/token', '/v1/signup'];

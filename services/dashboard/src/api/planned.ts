@@ -53,9 +53,8 @@ export interface StockAlerts {
   low_stock_threshold: number;
 }
 
-export interface StockSyncPreview {
-  items: { sku_code: string; available: number; shown_now: number | null; shown: number }[];
-}
+/** Published now (`POST /v1/channels/{id}/stock-sync/preview`); kept as a name for the screen. */
+export type StockSyncPreview = S['StockPreview'];
 
 export interface PlannedPaths {
   '/v1/orders': {
@@ -106,14 +105,6 @@ export interface PlannedPaths {
       parameters: { query?: never; header?: never; path?: never; cookie?: never };
       requestBody: { content: { 'application/json': StockAlerts } };
       responses: { 200: Json<StockAlerts> } & Errors;
-    };
-  };
-  '/v1/channels/{id}/stock-sync/preview': {
-    parameters: { query?: never; header?: never; path?: never; cookie?: never };
-    post: {
-      parameters: { query?: never; header?: never; path: { id: string }; cookie?: never };
-      requestBody: { content: { 'application/json': S['StockSync'] } };
-      responses: { 200: Json<StockSyncPreview> } & Errors;
     };
   };
 }

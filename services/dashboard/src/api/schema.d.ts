@@ -723,6 +723,411 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/channels/{id}/stock-sync/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What the shop would display for each SKU under these stock sync rules (the other shops'
+         *     rules as they are), beside what it displays now. Changes nothing; a push-only shop is
+         *     shown what it would display if it had Open API credentials.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["StockSync"];
+                };
+            };
+            responses: {
+                /** @description What the shop would display. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["StockPreview"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/channels/{id}/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The shop's items and variants (商品) with the SKU each sells: read from the marketplace's
+         *     item list when it has one (Bazaar, with Open API credentials), else the variants seen in
+         *     the shop's trades (Shopify). Unmapped variants come first.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The variants. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["ItemsDto"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/channels/{id}/item-mappings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Map marketplace variants to SKUs (商品对应). Every SKU named must exist (else 422
+         *     naming them, and nothing changes); the same mappings again change nothing. Orders
+         *     waiting on a newly mapped variant take stock, oldest-paid first, and leave their
+         *     `unmapped_sku` hold; the SKU's quantity is pushed to the variant.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["MappingsIn"];
+                };
+            };
+            responses: {
+                /** @description Stored; orders waiting on the variants are released. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["MappingsSet"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/channels/{id}/webhook-secret": {
         parameters: {
             query?: never;
@@ -1798,14 +2203,32 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List orders, newest first; filter by `status` or the marketplace's `external_id`. */
+        /**
+         * List orders, newest first (by when the trade was created). Every filter given must
+         *     hold: `status`, the marketplace's `external_id`, the shop (`channel_id`), the trade's
+         *     creation time (`created_from` inclusive, `created_to` exclusive), part of the buyer's
+         *     nick (`buyer`, any case), a line's `sku_code`. Page by `page`/`per_page`, or — for
+         *     deep lists, where it stays as fast as the first page — by `limit` and the
+         *     `next_cursor` of the page before.
+         */
         get: {
             parameters: {
                 query?: {
                     status?: string;
                     external_id?: string;
+                    channel_id?: string;
+                    created_from?: string;
+                    created_to?: string;
+                    buyer?: string;
+                    sku_code?: string;
+                    /** @description Orders with a hold of this reason (`unmapped_sku`, `refund_pending`, …). */
+                    hold_reason?: string;
                     page?: number;
                     per_page?: number;
+                    /** @description Page size when paging by cursor (default 50). */
+                    limit?: number;
+                    /** @description The `next_cursor` of the previous page. */
+                    cursor?: string;
                 };
                 header?: never;
                 path?: never;
@@ -1820,6 +2243,1055 @@ export interface paths {
                     };
                     content: {
                         "application/json; charset=utf-8": components["schemas"]["OrderPage"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How many orders are in each status, with the same filters as the list (but `status`):
+         *     the counts on the list's status tabs.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    external_id?: string;
+                    channel_id?: string;
+                    created_from?: string;
+                    created_to?: string;
+                    buyer?: string;
+                    sku_code?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The counts. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["StatusCountsDto"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's orders whose trade was created since `since` (at most 7 days back): how
+         *     many are in each status, and how many were created in each `bucket_seconds` (60–86,400,
+         *     default 60) up to now.
+         */
+        get: {
+            parameters: {
+                query: {
+                    since: string;
+                    bucket_seconds?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The figures. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["StatsDto"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/audit-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The seller's audit rules (审单规则). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The rules (the defaults until they are set). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["AuditRulesDto"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        /**
+         * Switch the optional audit rules on or off. The orders still to ship are audited again:
+         *     a rule switched on holds those it applies to, one switched off releases them (unless
+         *     something else holds them). The same rules again change nothing.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AuditRulesDto"];
+                };
+            };
+            responses: {
+                /** @description The rules (the defaults until they are set). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["AuditRulesDto"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}/hold": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hold an order by hand: it does not ship until someone releases it. Holding it again
+         *     changes nothing. Its stock stays reserved.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["HoldIn"];
+                };
+            };
+            responses: {
+                /** @description The order's holds now. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["HoldsDto"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release an order's holds that a person may release: a manual hold, an address change
+         *     (the new address is accepted), a memo or amount rule (what it saw is accepted; a new
+         *     memo holds it again). `unmapped_sku` and `refund_pending` clear only when their cause
+         *     does; with only those left the release is refused (409). Nothing to release changes
+         *     nothing.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["HoldIn"];
+                };
+            };
+            responses: {
+                /** @description The order's holds now. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["HoldsDto"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hold or release several orders at once; each id gets its own result (another tenant's
+         *     or a missing one is `not_found`), in the order asked.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["BulkIn"];
+                };
+            };
+            responses: {
+                /** @description One result per id (some may be refused). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["BulkDto"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/unmapped-items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The marketplace variants open orders wait on for a product mapping (their lines map to
+         *     no SKU), with how many orders wait on each: what the product mapping screen lists
+         *     first.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The variants. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["UnmappedItemsDto"];
                     };
                 };
                 /** @description The request is malformed or a field is invalid. */
@@ -2931,6 +4403,628 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every SKU's stock, in code order, a page at a time: on hand, reserved and available
+         *     per warehouse, and whether it runs low. `q` keeps the SKUs whose code or name starts
+         *     with it; `low=true` only those running low.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    q?: string;
+                    low?: boolean;
+                    /** @description The last code of the previous page. */
+                    after?: string;
+                    /** @description 1–500, default 100. */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description SKUs in code order. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["StockPage"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/inventory/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's inventory settings. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The settings (the defaults until they are set). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["InventorySettingsDto"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        /** Change the tenant's inventory settings (the same body again changes nothing). */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["InventorySettingsDto"];
+                };
+            };
+            responses: {
+                /** @description The settings (the defaults until they are set). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["InventorySettingsDto"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/inventory/allocation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's allocation settings: how order lines pick their warehouses. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The settings (the defaults, `most_stock` with splitting allowed, until they are set). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["AllocationDto"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        /**
+         * Replace the tenant's allocation settings (the same body again changes nothing). Every
+         *     warehouse code must exist (else 422 `unknown_reference` naming them, and nothing
+         *     changes). Lines reserved already keep their warehouses; backorders the new settings can
+         *     serve are served.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AllocationDto"];
+                };
+            };
+            responses: {
+                /** @description The settings (the defaults, `most_stock` with splitting allowed, until they are set). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["AllocationDto"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stock/{sku_code}/ledger": {
         parameters: {
             query?: never;
@@ -2938,11 +5032,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The stock ledger of one SKU: every movement with its cause, oldest first. */
+        /**
+         * The stock ledger of one SKU: every movement with its cause, oldest first — or, with
+         *     `newest_first=true`, the latest first, paged back with `before` (the last `id` seen).
+         */
         get: {
             parameters: {
                 query?: {
+                    /** @description At most this many movements (default 10,000). */
                     limit?: number;
+                    newest_first?: boolean;
+                    /** @description Only movements older than this one (its `id`). */
+                    before?: string;
                 };
                 header?: never;
                 path: {
@@ -5244,10 +7345,174 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's events as they happen: every event type the bus carries (`order.changed`,
+         *     `order.shipped`, `stock.level_changed`, `stock.reservation_changed`,
+         *     `channel.trade_received`, …), as server-sent events whose `id` is the event's position
+         *     and whose data is the event's envelope. Send `Last-Event-ID` to resume after a
+         *     disconnect; `event: stream.reset` means "reload": the client was too far behind.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description The `id` of the last event received, to resume after it. */
+                    "Last-Event-ID"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `text/event-stream` of the tenant's events until the client goes away. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": components["schemas"]["BusEvent"][];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AllocationDto
+         * @description The tenant's allocation settings: where each order line's stock is reserved. API
+         *     reservations follow the strategy too (without a province) and may always split.
+         */
+        AllocationDto: {
+            strategy: components["schemas"]["StrategyDto"];
+            /**
+             * @description Warehouse codes, most preferred first (for `priority`). Default empty.
+             * @default []
+             */
+            priority: string[];
+            /**
+             * @description Province → warehouses (for `region`). Default empty.
+             * @default []
+             */
+            regions: components["schemas"]["RegionRuleDto"][];
+            /**
+             * @description Warehouse codes for a province no rule names (for `region`). Default empty.
+             * @default []
+             */
+            fallback: string[];
+            /**
+             * @description A line, or an order's lines, may take stock from several warehouses. When false an
+             *     order's lines all come from one warehouse that can serve them all; until one can, they
+             *     are backordered (in paid-time order), never reserved in part.
+             */
+            allow_split: boolean;
+        };
         /**
          * ApiCredentials
          * @description A shop's Open API credentials (Bazaar: BAZAAR.md "Open API"), for reconciliation and
@@ -5269,6 +7534,100 @@ export interface components {
             app_key: string;
         };
         /**
+         * AuditRulesDto
+         * @description The seller's audit rules: which optional reasons hold an order. Unmapped SKUs, pending
+         *     refunds and address changes after payment always do.
+         */
+        AuditRulesDto: {
+            /**
+             * @description Hold orders whose buyer left a memo (default off).
+             * @default false
+             */
+            buyer_memo: boolean;
+            /**
+             * @description Hold orders with a seller memo or flag (default off).
+             * @default false
+             */
+            seller_memo: boolean;
+            /**
+             * @description Hold orders that paid more than this, a decimal amount such as `"5000.00"` (default
+             *     none).
+             */
+            amount_over?: string | null;
+            /**
+             * @description An order may be ready to ship with only some lines allocated (default off).
+             * @default false
+             */
+            allow_partial_shipment: boolean;
+        };
+        /**
+         * BucketDto
+         * @description Orders created in one bucket of time.
+         */
+        BucketDto: {
+            /** Format: date-time */
+            start: string;
+            /** Format: int64 */
+            orders: number;
+        };
+        /**
+         * BulkDto
+         * @description Every order's result, in the order asked.
+         */
+        BulkDto: {
+            results: components["schemas"]["BulkResult"][];
+        };
+        /**
+         * BulkIn
+         * @description Hold or release several orders.
+         */
+        BulkIn: {
+            /** @description `hold` or `release`. */
+            action: string;
+            /** @description 1 to 500 order ids. */
+            ids: string[];
+            /** @default  */
+            note: string;
+        };
+        /**
+         * BulkResult
+         * @description What happened to one order of a bulk request.
+         */
+        BulkResult: {
+            /** Format: uuid */
+            id: string;
+            ok: boolean;
+            /** @description The order's status and holds after it (when `ok`). */
+            status?: string | null;
+            holds?: components["schemas"]["HoldDto"][] | null;
+            /** @description Why it was refused (when not `ok`): a problem `code` and its detail. */
+            error_code?: string | null;
+            error?: string | null;
+        };
+        /**
+         * BusEvent
+         * @description One bus event (its envelope); `stream.reset` events carry `{"reason": …}` instead.
+         */
+        BusEvent: {
+            /** Format: uuid */
+            id: string;
+            /** @description e.g. `order.changed`. */
+            type: string;
+            /** Format: uuid */
+            tenant_id: string;
+            /** Format: date-time */
+            occurred_at: string;
+            /** Format: uuid */
+            correlation_id: string;
+            /** Format: uuid */
+            causation_id?: string | null;
+            partition_key: string;
+            /** Format: uint32 */
+            schema_version: number;
+            /** @description The event's own fields (see the event contracts). */
+            payload: unknown;
+        };
+        /**
          * BuyerDto
          * @description Who the invoice is made out to.
          */
@@ -5277,8 +7636,8 @@ export interface components {
             /** @description A company's registered name, or a person's name. */
             title: string;
             /** @description Required for a company. */
-            tax_id?: string;
-            email?: string;
+            tax_id?: string | null;
+            email?: string | null;
         };
         /**
          * @description Personal or company invoice.
@@ -5300,9 +7659,9 @@ export interface components {
             /** @description Give this URL to the marketplace. */
             webhook_url: string;
             /** @description The HMAC secret the marketplace signs webhooks with. */
-            webhook_secret?: string;
+            webhook_secret?: string | null;
             /** @description The shop's Open API, when given (reconciliation and write-backs run only then). */
-            api?: components["schemas"]["ApiInfo"] & unknown;
+            api?: (components["schemas"]["ApiInfo"] & unknown) | null;
             stock_sync: components["schemas"]["StockSync"];
             /** Format: date-time */
             created_at: string;
@@ -5318,6 +7677,63 @@ export interface components {
             status: string;
             /** Format: date-time */
             found_at: string;
+        };
+        /**
+         * HoldDto
+         * @description A hold on an order.
+         */
+        HoldDto: {
+            /**
+             * @description `unmapped_sku`, `refund_pending`, `address_changed`, `buyer_memo`, `seller_memo`,
+             *     `amount_over` or `manual`.
+             */
+            reason: string;
+            /** @description What caused it (the memo, the new address, the note of a manual hold). */
+            detail: string;
+            /** Format: date-time */
+            since: string;
+            /** @description Who placed it, for a manual hold. */
+            by?: string | null;
+            /**
+             * @description Whether `POST /v1/orders/{id}/release` releases it (`unmapped_sku` and
+             *     `refund_pending` clear only when their cause does).
+             */
+            releasable: boolean;
+        };
+        /**
+         * HoldIn
+         * @description Why a person holds or releases an order.
+         */
+        HoldIn: {
+            /**
+             * @description Shown on the order's timeline.
+             * @default
+             */
+            note: string;
+        };
+        /**
+         * HoldsDto
+         * @description An order's holds after a hold or release.
+         */
+        HoldsDto: {
+            /** Format: uuid */
+            id: string;
+            status: string;
+            holds: components["schemas"]["HoldDto"][];
+            /** @description False when the request changed nothing (a repeat). */
+            changed: boolean;
+        };
+        /**
+         * InventorySettingsDto
+         * @description The tenant's inventory settings.
+         */
+        InventorySettingsDto: {
+            /**
+             * Format: int64
+             * @description A SKU whose available quantity is at or below this runs low (0: when nothing is left
+             *     above its safety stock).
+             */
+            low_stock_threshold: number;
         };
         /**
          * InvoiceDto
@@ -5340,13 +7756,13 @@ export interface components {
              * Format: uuid
              * @description For a credit note: the invoice it corrects.
              */
-            original_id?: string;
-            original_number?: string;
+            original_id?: string | null;
+            original_number?: string | null;
             /** Format: date-time */
             issued_at: string;
             /** Format: date-time */
-            voided_at?: string;
-            void_reason?: string;
+            voided_at?: string | null;
+            void_reason?: string | null;
             currency: string;
             seller: components["schemas"]["SellerDto"];
             buyer: components["schemas"]["BuyerDto"];
@@ -5408,13 +7824,53 @@ export interface components {
              * @description Defaults to the buyer's request on the trade, else a personal invoice in the buyer's
              *     nickname.
              */
-            buyer?: components["schemas"]["BuyerDto"] & unknown;
+            buyer?: (components["schemas"]["BuyerDto"] & unknown) | null;
         };
         /**
          * @description When invoices are issued.
          * @enum {string}
          */
         IssueOnDto: "payment" | "shipment" | "request";
+        /**
+         * ItemDto
+         * @description A marketplace variant of the shop and the SKU its lines go to.
+         */
+        ItemDto: {
+            /** @description The marketplace's item id (Bazaar `num_iid`, Shopify product id). */
+            item_id: string;
+            /** @description Its variant (Bazaar `sku_id`, Shopify variant id); null for an item without variants. */
+            variant_id?: string | null;
+            title: string;
+            properties?: string | null;
+            /** @description The seller's merchant code on the marketplace, if set. */
+            merchant_code?: string | null;
+            /**
+             * @description The SKU the variant's lines take stock from: its mapping's, else its merchant code
+             *     when that names a SKU; null when neither (its orders wait, on hold `unmapped_sku`).
+             */
+            sku_code?: string | null;
+            /** @description `mapped`, `merchant_code` or `unmapped`. */
+            mapping: string;
+            /**
+             * @description Where Cairn learned of the variant: `pull` (the marketplace's item list), `order` (a
+             *     trade), `mapping` (only its mapping).
+             */
+            source: string;
+            /** Format: date-time */
+            seen_at: string;
+        };
+        /**
+         * ItemsDto
+         * @description The shop's variants.
+         */
+        ItemsDto: {
+            /** @description Unmapped variants first, then by item and variant. */
+            items: components["schemas"]["ItemDto"][];
+            /** @description The marketplace's item list was read just now. */
+            pulled: boolean;
+            /** @description Why it could not be read (the list then shows what Cairn saw in trades). */
+            pull_error?: string | null;
+        };
         /**
          * LastRun
          * @description The last pull.
@@ -5423,14 +7879,14 @@ export interface components {
             /** Format: date-time */
             at: string;
             /** Format: date-time */
-            window_start?: string;
+            window_start?: string | null;
             /** Format: date-time */
-            window_end?: string;
+            window_end?: string | null;
             /** Format: int64 */
             pulled: number;
             /** Format: int64 */
             found_by_pull_only: number;
-            error?: string;
+            error?: string | null;
         };
         /**
          * LedgerEntryDto
@@ -5447,7 +7903,7 @@ export interface components {
             /** Format: int64 */
             reserved_delta: number;
             /** Format: uuid */
-            reservation_id?: string;
+            reservation_id?: string | null;
             cause: string;
             /** Format: date-time */
             at: string;
@@ -5458,7 +7914,24 @@ export interface components {
          */
         LineDto: {
             external_line_id: string;
-            sku_code: string;
+            /** @description The Cairn SKU the line sells; null while it maps to none (`mapping: unmapped`). */
+            sku_code?: string | null;
+            /**
+             * @description How the line found its SKU: `mapped` (the shop's product mapping), `merchant_code`
+             *     (the marketplace's merchant code is a SKU code), `unmapped` (neither: the order is on
+             *     hold `unmapped_sku` until the seller maps the item).
+             */
+            mapping: string;
+            /**
+             * @description The marketplace's item and variant (Bazaar `num_iid` and `sku_id`, Shopify product and
+             *     variant ids).
+             */
+            item_id?: string | null;
+            variant_id?: string | null;
+            /** @description The variant as the marketplace shows it, e.g. `颜色:红色;尺码:M`. */
+            properties?: string | null;
+            /** @description Where the line's units are reserved (empty until they are). */
+            warehouses: components["schemas"]["WarehouseQuantityDto"][];
             title: string;
             /** Format: int64 */
             quantity: number;
@@ -5470,15 +7943,44 @@ export interface components {
              * @description held, confirmed, committed, released, expired, backordered or unreserved; null until
              *     inventory has processed the line.
              */
-            reservation_state?: string;
+            reservation_state?: string | null;
             /** @description The waybill the line left with, when it was shipped through Cairn; null otherwise. */
-            shipped_waybill?: string;
+            shipped_waybill?: string | null;
+        };
+        /**
+         * MappingIn
+         * @description One product mapping.
+         */
+        MappingIn: {
+            item_id: string;
+            /** @description Null (or left out) for an item without variants. */
+            variant_id?: string | null;
+            sku_code: string;
+        };
+        /**
+         * MappingsIn
+         * @description Product mappings to set.
+         */
+        MappingsIn: {
+            /** @description 1 to 1,000. */
+            mappings: components["schemas"]["MappingIn"][];
+        };
+        /**
+         * MappingsSet
+         * @description What setting the mappings changed.
+         */
+        MappingsSet: {
+            /**
+             * Format: uint64
+             * @description How many variants now map to another SKU than before (0 for a repeat).
+             */
+            changed: number;
         };
         /** NewAdjustment */
         NewAdjustment: {
             sku_code: string;
             /** @description Defaults to `MAIN`. */
-            warehouse_code?: string;
+            warehouse_code?: string | null;
             /**
              * Format: int64
              * @description Units received (positive) or removed (negative); never zero.
@@ -5497,16 +7999,16 @@ export interface components {
              * Format: int64
              * @description How long an unpaid order holds stock (default 1800 s).
              */
-            hold_ttl_seconds?: number;
+            hold_ttl_seconds?: number | null;
             /** @description The shop's Open API (reconciliation pulls, shipment and stock write-backs). */
-            api?: components["schemas"]["ApiCredentials"] & unknown;
+            api?: (components["schemas"]["ApiCredentials"] & unknown) | null;
             /** @description Stock sync rules (default: show everything sellable). */
-            stock_sync?: components["schemas"]["StockSync"] & unknown;
+            stock_sync?: (components["schemas"]["StockSync"] & unknown) | null;
             /**
              * @description Shopify only: the app's client secret, which Shopify signs webhooks with. Bazaar
              *     webhooks are signed with a secret Cairn generates.
              */
-            webhook_secret?: string;
+            webhook_secret?: string | null;
         };
         /** NewReservation */
         NewReservation: {
@@ -5517,7 +8019,7 @@ export interface components {
              * Format: int64
              * @description How long the hold lasts unless confirmed; default 1800.
              */
-            ttl_seconds?: number;
+            ttl_seconds?: number | null;
         };
         /**
          * NewShipment
@@ -5535,14 +8037,14 @@ export interface components {
              * @description The marketplace line ids (`external_line_id`) in this parcel; leave out to ship every
              *     line not yet shipped and not refunded.
              */
-            lines?: string[];
+            lines?: string[] | null;
         };
         /** NewSku */
         NewSku: {
             code: string;
             name: string;
             /** Format: int64 */
-            safety_stock?: number;
+            safety_stock?: number | null;
         };
         /** NewWarehouse */
         NewWarehouse: {
@@ -5584,15 +8086,26 @@ export interface components {
             /** Format: date-time */
             created: string;
             /** Format: date-time */
-            paid_at?: string;
+            paid_at?: string | null;
             buyer_nick: string;
             currency: string;
             payment: string;
             lines: components["schemas"]["LineDto"][];
+            /** @description What keeps the order from shipping (审单); the order is `on_hold` while there are any. */
+            holds: components["schemas"]["HoldDto"][];
+            /** @description Where it ships to. */
+            receiver?: (components["schemas"]["ReceiverDto"] & unknown) | null;
+            buyer_memo?: string | null;
+            seller_memo?: string | null;
+            /**
+             * Format: int32
+             * @description The seller's coloured flag, 0 (none) to 5.
+             */
+            seller_flag: number;
             /** @description Only in `GET /v1/orders/{id}`. */
-            timeline?: components["schemas"]["TimelineDto"][];
+            timeline?: components["schemas"]["TimelineDto"][] | null;
             /** @description Shipments recorded through Cairn, oldest first. Only in `GET /v1/orders/{id}`. */
-            shipments?: components["schemas"]["ShipmentDto"][];
+            shipments?: components["schemas"]["ShipmentDto"][] | null;
         };
         /**
          * OrderPage
@@ -5600,12 +8113,46 @@ export interface components {
          */
         OrderPage: {
             items: components["schemas"]["OrderDto"][];
-            /** Format: uint64 */
+            /**
+             * Format: uint64
+             * @description How many orders match the filters in all.
+             */
             total: number;
-            /** Format: uint64 */
-            page: number;
-            /** Format: uint64 */
-            per_page: number;
+            /**
+             * Format: uint64
+             * @description The page number asked for (null when paging by `cursor`).
+             */
+            page?: number | null;
+            /**
+             * Format: uint64
+             * @description The page size (null when paging by `cursor`; see `limit`).
+             */
+            per_page?: number | null;
+            /** @description Pass as `cursor` for the next page; null when this page is the last. */
+            next_cursor?: string | null;
+        };
+        /**
+         * PreviewItem
+         * @description One SKU of a stock-sync preview.
+         */
+        PreviewItem: {
+            sku_code: string;
+            /**
+             * Format: int64
+             * @description Sellable now.
+             */
+            available: number;
+            /**
+             * Format: int64
+             * @description What the shop is meant to display now under its current rules (null before the first
+             *     plan, e.g. no stock level yet).
+             */
+            shown_now?: number | null;
+            /**
+             * Format: int64
+             * @description What it would display under the rules previewed.
+             */
+            shown: number;
         };
         /**
          * ProblemBody
@@ -5620,9 +8167,35 @@ export interface components {
             detail: string;
             /** @description Stable, machine-readable. */
             code: string;
-            instance?: string;
+            instance?: string | null;
             /** @description For `insufficient_stock`: every line that is short. */
-            lines?: components["schemas"]["ShortLine"][];
+            lines?: components["schemas"]["ShortLine"][] | null;
+        };
+        /**
+         * ReceiverDto
+         * @description Where an order ships to.
+         */
+        ReceiverDto: {
+            name: string;
+            phone: string;
+            province: string;
+            city: string;
+            district: string;
+            address: string;
+            zip: string;
+        };
+        /**
+         * RegionRuleDto
+         * @description The warehouses that serve one province, most preferred first.
+         */
+        RegionRuleDto: {
+            /**
+             * @description The receiver's province, e.g. `浙江省`; a trailing 省, 市 or 自治区 does not matter
+             *     (`浙江` matches `浙江省`).
+             */
+            province: string;
+            /** @description Warehouse codes. */
+            warehouses: string[];
         };
         /**
          * ReservationDto
@@ -5636,10 +8209,10 @@ export interface components {
              * Format: uuid
              * @description The order this reservation belongs to, if any.
              */
-            order_id?: string;
+            order_id?: string | null;
             state: string;
             /** Format: date-time */
-            expires_at?: string;
+            expires_at?: string | null;
             lines: components["schemas"]["ReservationLineDto"][];
             /** Format: date-time */
             created_at: string;
@@ -5668,9 +8241,9 @@ export interface components {
          */
         RunDto: {
             /** Format: date-time */
-            window_start?: string;
+            window_start?: string | null;
             /** Format: date-time */
-            window_end?: string;
+            window_end?: string | null;
             /**
              * Format: int64
              * @description Trade versions the marketplace listed.
@@ -5684,7 +8257,7 @@ export interface components {
             /** @description Trades that could not be read, with why. */
             unreadable: string[];
             /** @description Why the pull stopped early (the checkpoint stays at the last full window). */
-            error?: string;
+            error?: string | null;
         };
         /**
          * SellerDto
@@ -5820,11 +8393,38 @@ export interface components {
              */
             safety_stock: number;
         };
+        /**
+         * StatsDto
+         * @description The tenant's orders created since a time: by status, and per bucket (for a chart).
+         */
+        StatsDto: {
+            /** Format: date-time */
+            since: string;
+            /** Format: int64 */
+            total: number;
+            by_status: {
+                [key: string]: number;
+            };
+            /** @description Every bucket from `since` to now, oldest first; quiet ones as 0. */
+            buckets: components["schemas"]["BucketDto"][];
+        };
         /** Status */
         Status: {
             status: string;
-            database?: boolean;
-            bus?: boolean;
+            database?: boolean | null;
+            bus?: boolean | null;
+        };
+        /**
+         * StatusCountsDto
+         * @description Orders per status.
+         */
+        StatusCountsDto: {
+            /** Format: int64 */
+            total: number;
+            /** @description Every status (`pending_payment`, `paid`, `allocated`, …) with its count. */
+            by_status: {
+                [key: string]: number;
+            };
         };
         /**
          * StockDto
@@ -5846,6 +8446,44 @@ export interface components {
             warehouses: components["schemas"]["WarehouseStockDto"][];
         };
         /**
+         * StockPage
+         * @description A page of the stock list, by SKU code.
+         */
+        StockPage: {
+            items: components["schemas"]["StockRow"][];
+            /** @description Pass as `after` for the next page; null on the last one. */
+            next_after?: string | null;
+        };
+        /**
+         * StockPreview
+         * @description What the shop would display under the rules previewed.
+         */
+        StockPreview: {
+            items: components["schemas"]["PreviewItem"][];
+        };
+        /**
+         * StockRow
+         * @description A SKU in the stock list: its stock per warehouse, and whether it runs low.
+         */
+        StockRow: {
+            sku_code: string;
+            name: string;
+            /** Format: int64 */
+            on_hand: number;
+            /** Format: int64 */
+            reserved: number;
+            /** Format: int64 */
+            safety_stock: number;
+            /**
+             * Format: int64
+             * @description on_hand − reserved − safety_stock (never below 0).
+             */
+            available: number;
+            /** @description `available` is at or below the tenant's `low_stock_threshold`. */
+            low: boolean;
+            warehouses: components["schemas"]["WarehouseStockDto"][];
+        };
+        /**
          * StockSync
          * @description How much of each SKU's sellable stock the shop displays: `percent` of what the other shops'
          *     reserves leave, at least `min` and this shop's own `reserve`, at most `max`, never more than
@@ -5859,7 +8497,7 @@ export interface components {
              */
             percent: number;
             /** Format: int64 */
-            max?: number;
+            max?: number | null;
             /**
              * Format: int64
              * @default 0
@@ -5873,6 +8511,11 @@ export interface components {
             reserve: number;
         };
         /**
+         * @description How an order's lines pick the warehouses their stock is reserved in.
+         * @enum {string}
+         */
+        StrategyDto: "priority" | "most_stock" | "region";
+        /**
          * SyncReport
          * @description How far Cairn's view of a shop can be behind the marketplace.
          */
@@ -5883,17 +8526,22 @@ export interface components {
             interval_seconds: number;
             /**
              * Format: date-time
+             * @description When the shop's latest webhook arrived (null before the first).
+             */
+            last_webhook_at?: string | null;
+            /**
+             * Format: date-time
              * @description Every trade modified before this is known to Cairn.
              */
-            checkpoint?: string;
+            checkpoint?: string | null;
             /**
              * Format: double
              * @description Now − checkpoint.
              */
-            sync_lag_seconds?: number;
+            sync_lag_seconds?: number | null;
             /** Format: date-time */
-            next_pull_at?: string;
-            last_run?: components["schemas"]["LastRun"];
+            next_pull_at?: string | null;
+            last_run?: (components["schemas"]["LastRun"] & unknown) | null;
             /** Format: int64 */
             runs: number;
             /** Format: int64 */
@@ -5960,6 +8608,31 @@ export interface components {
             expires_in: number;
         };
         /**
+         * UnmappedItemDto
+         * @description A marketplace variant open orders wait on for a product mapping.
+         */
+        UnmappedItemDto: {
+            /** Format: uuid */
+            channel_id: string;
+            item_id?: string | null;
+            variant_id?: string | null;
+            /** @description The merchant code the lines carry when it names no SKU. */
+            merchant_code?: string | null;
+            title: string;
+            /**
+             * Format: int64
+             * @description Open orders waiting on it.
+             */
+            orders: number;
+        };
+        /**
+         * UnmappedItemsDto
+         * @description The variants open orders wait on, most orders first.
+         */
+        UnmappedItemsDto: {
+            items: components["schemas"]["UnmappedItemDto"][];
+        };
+        /**
          * VerificationDto
          * @description What the verification link proves.
          */
@@ -5994,6 +8667,15 @@ export interface components {
             id: string;
             code: string;
             name: string;
+        };
+        /**
+         * WarehouseQuantityDto
+         * @description Units of a line in one warehouse.
+         */
+        WarehouseQuantityDto: {
+            warehouse_code: string;
+            /** Format: int64 */
+            quantity: number;
         };
         /** WarehouseStockDto */
         WarehouseStockDto: {
@@ -6040,7 +8722,7 @@ export interface components {
              *     planned and sent again once credentials are given.
              */
             stock_without_api: number;
-            last_error?: string;
+            last_error?: string | null;
         };
     };
     responses: never;

@@ -25,6 +25,7 @@ import {
   Tabs,
   useToast,
 } from '../ui/components';
+import { SkuPicker } from '../ui/SkuPicker';
 import { Icon } from '../ui/icons';
 
 type Settings = components['schemas']['SettingsDto'];
@@ -602,7 +603,7 @@ function TaxCategories() {
   const [rate, setRate] = useState('9%');
   const put = useMutation({
     mutationFn: () =>
-      call(api.PUT('/v1/invoicing/tax-categories/{sku_code}', { params: { path: { sku_code: sku } }, body: { vat_rate: rate } })),
+      call(api.PUT('/v1/invoicing/tax-categories/{sku_code}', { params: { path: { sku_code: sku.trim() } }, body: { vat_rate: rate } })),
     onSuccess: () => {
       setSku('');
       void qc.invalidateQueries({ queryKey: ['invoices', 'tax'] });
@@ -661,23 +662,16 @@ function TaxCategories() {
         className="inline-form"
         onSubmit={(e) => {
           e.preventDefault();
-          if (sku) put.mutate();
+          if (sku.trim()) put.mutate();
         }}
       >
-        <select value={sku} onChange={(e) => setSku(e.target.value)} aria-label={t('stock.sku')}>
-          <option value="">{t('invoices.pick_sku')}</option>
-          {(skus.data ?? []).map((s) => (
-            <option key={s.code} value={s.code}>
-              {s.code} · {s.name}
-            </option>
-          ))}
-        </select>
+        <SkuPicker value={sku} onChange={setSku} skus={skus.data ?? []} label={t('invoices.pick_sku')} />
         <select value={rate} onChange={(e) => setRate(e.target.value)} aria-label={t('invoices.rate')}>
           {VAT_RATES.map((r) => (
             <option key={r}>{r}</option>
           ))}
         </select>
-        <Button type="submit" size="sm" variant="primary" busy={put.isPending} disabled={!sku}>
+        <Button type="submit" size="sm" variant="primary" busy={put.isPending} disabled={!sku.trim()}>
           {t('common.save')}
         </Button>
       </form>

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { Link } from 'wouter';
 import { useQuery } from '@tanstack/react-query';
 import { api, call } from '../api/client';
@@ -19,7 +19,9 @@ import {
   ReservationBadge,
 } from '../ui/components';
 import { Icon } from '../ui/icons';
+import { HoldDialog, type HoldAction } from './parts/Hold';
 import { ShipDialog, SHIPPABLE } from './parts/Ship';
+import { HoldItem } from '../ui/orders';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -83,6 +85,8 @@ function OrderView({ order }: { order: Order }) {
   const channels = useChannels();
   const shop = channels.data?.find((c) => c.id === order.channel_id);
   const [shipOpen, setShipOpen] = useState(false);
+  const [holdAction, setHoldAction] = useState<HoldAction | null>(null);
+  const final = order.status === 'shipped' || order.status === 'completed' || order.status === 'cancelled';
   const units = order.lines.reduce((n, l) => n + l.quantity, 0);
   const shippable = SHIPPABLE.has(order.status);
 
@@ -102,6 +106,16 @@ function OrderView({ order }: { order: Order }) {
           </div>
         </div>
         <div className="page-actions">
+          {!final && (
+            <Button icon="holds" onClick={() => setHoldAction('hold')} data-testid="hold-order">
+              {t('bulk.hold')}
+            </Button>
+          )}
+          {order.holds.length > 0 && (
+            <Button icon="check" onClick={() => setHoldAction('release')} data-testid="release-order">
+              {t('bulk.release')}
+            </Button>
+          )}
           {shippable && (
             <Button variant="primary" icon="truck" onClick={() => setShipOpen(true)} data-testid="ship-order">
               {t('bulk.ship')}
@@ -124,6 +138,7 @@ function OrderView({ order }: { order: Order }) {
                     <th className="num">{t('order.line_payment')}</th>
                     <th>{t('order.refund')}</th>
                     <th>{t('order.reservation')}</th>
+                    <th>{t('order.warehouse')}</th>
                     <th>{t('ship.waybill')}</th>
                   </tr>
                 </thead>
@@ -132,15 +147,24 @@ function OrderView({ order }: { order: Order }) {
                     <tr key={l.external_line_id} data-line={l.external_line_id}>
                       <td>
                         {l.sku_code ? (
-                          <Link href={`/stock?sku=${encodeURIComponent(l.sku_code)}`} className="mono link">
+                          <Link
+                            href={`/stock?sku=${encodeURIComponent(l.sku_code)}`}
+                            className="mono link"
+                            title={label(t, 'mapping_state', l.mapping)}
+                          >
                             {l.sku_code}
                           </Link>
                         ) : (
-                          <Badge tone="amber">{t('order.unmapped')}</Badge>
+                          <Link href="/mapping" title={t('order.map_item')} data-testid="line-unmapped">
+                            <Badge tone="red">{t('order.unmapped')}</Badge>
+                          </Link>
                         )}
                       </td>
-                      <td className="ellipsis max-w-240" title={l.title}>
-                        {l.title}
+                      <td className="max-w-240">
+                        <div className="ellipsis" title={l.title}>
+                          {l.title}
+                        </div>
+                        {l.properties && <div className="small muted ellipsis">{l.properties}</div>}
                       </td>
                       <td className="num">{formatInt(l.quantity, lang)}</td>
                       <td className="num">{formatMoney(l.unit_price, order.currency)}</td>
@@ -155,6 +179,18 @@ function OrderView({ order }: { order: Order }) {
                       <td data-testid="reservation-state">
                         <ReservationBadge state={l.reservation_state} />
                       </td>
+                      <td data-testid="line-warehouses" className="nowrap">
+                        {l.warehouses.length === 0 ? (
+                          <span className="muted small">{t('order.warehouse_none')}</span>
+                        ) : (
+                          l.warehouses.map((w) => (
+                            <div key={w.warehouse_code} className="mono small">
+                              {w.warehouse_code}
+                              {(l.warehouses.length > 1 || w.quantity !== l.quantity) && <span className="muted"> ×{w.quantity}</span>}
+                            </div>
+                          ))
+                        )}
+                      </td>
                       <td className="mono small">{l.shipped_waybill ?? <span className="muted">—</span>}</td>
                     </tr>
                   ))}
@@ -165,7 +201,7 @@ function OrderView({ order }: { order: Order }) {
                       {t('order.total_paid')}
                     </td>
                     <td className="num strong">{formatMoney(order.payment, order.currency)}</td>
-                    <td colSpan={3} />
+                    <td colSpan={4} />
                   </tr>
                 </tfoot>
               </table>
@@ -203,6 +239,19 @@ function OrderView({ order }: { order: Order }) {
         </div>
 
         <div className="stack">
+          <Panel title={t('order.holds')} className={order.holds.length ? 'panel-hold' : undefined}>
+            {order.holds.length === 0 ? (
+              <div className="muted small" data-testid="order-holds-none">
+                {t('order.holds_none')}
+              </div>
+            ) : (
+              <ul className="hold-list" data-testid="order-holds">
+                {order.holds.map((h) => (
+                  <HoldItem key={h.reason} hold={h} />
+                ))}
+              </ul>
+            )}
+          </Panel>
           <Panel title={t('order.summary')}>
             <Facts
               items={[
@@ -211,6 +260,24 @@ function OrderView({ order }: { order: Order }) {
                 ['orders.amount', <span className="strong">{formatMoney(order.payment, order.currency)}</span>],
                 ['orders.created', formatDateTime(order.created, lang, tz)],
                 ['order.paid_at', order.paid_at ? formatDateTime(order.paid_at, lang, tz) : t('order.unpaid')],
+                ...(order.receiver
+                  ? ([
+                      [
+                        'order.receiver',
+                        <span>
+                          {order.receiver.name} {order.receiver.phone}
+                          <br />
+                          <span className="small">
+                            {order.receiver.province}
+                            {order.receiver.city}
+                            {order.receiver.district} {order.receiver.address}
+                          </span>
+                        </span>,
+                      ],
+                    ] as [string, ReactNode][])
+                  : []),
+                ...(order.buyer_memo ? ([['order.buyer_memo', order.buyer_memo]] as [string, ReactNode][]) : []),
+                ...(order.seller_memo ? ([['order.seller_memo', order.seller_memo]] as [string, ReactNode][]) : []),
                 ['order.modified', formatDateTime(order.modified, lang, tz)],
                 ['order.cairn_id', <span className="mono small">{order.id}</span>],
               ]}
@@ -239,6 +306,7 @@ function OrderView({ order }: { order: Order }) {
         </div>
       </div>
       <ShipDialog orders={[order]} open={shipOpen} onClose={() => setShipOpen(false)} />
+      <HoldDialog action={holdAction ?? 'hold'} orders={[order]} open={holdAction !== null} onClose={() => setHoldAction(null)} />
     </div>
   );
 }

@@ -9,7 +9,9 @@ import { useI18n, type MsgKey } from '../i18n';
 import { usePollInterval } from '../live';
 import { Button, cx, EmptyState, ErrorState, LoadingRows, OrderStatusBadge, PageHeader, Tabs } from '../ui/components';
 import type { IconName } from '../ui/icons';
+import { HoldDialog, type HoldAction } from './parts/Hold';
 import { ShipDialog } from './parts/Ship';
+import { LinesSummary, Pager, useSelection } from '../ui/orders';
 
 const PER_PAGE = [20, 50, 100] as const;
 
@@ -85,8 +87,8 @@ async function fetchPage(p: Params, filters: OrderFilters): Promise<Page> {
     query.page = p.page;
     query.per_page = p.per_page;
   } else {
-    // Page 1 by cursor: the server pages by `limit`/`cursor` or by `page`/`per_page`, never
-    // both at once (400), and cursors stay fast at any depth.
+    // Page 1 by cursor, as the published spec pages deep lists (it refuses page/per_page and
+    // limit together); a server without cursors ignores limit and answers without next_cursor.
     query.limit = p.per_page;
   }
   const r = await call(api.GET('/v1/orders', { params: { query } }));
@@ -102,11 +104,12 @@ async function fetchPage(p: Params, filters: OrderFilters): Promise<Page> {
   };
 }
 
-/** Actions on selected orders. Hold, release and print join this list when the server has them. */
+/** Actions on selected orders (printing joins them with the shipping screens). */
 interface BulkAction {
   id: string;
   label: MsgKey;
   icon: IconName;
+  primary?: boolean;
   run: (orders: Order[]) => void;
 }
 
@@ -121,8 +124,10 @@ export default function OrdersScreen() {
   const shopName = useMemo(() => new Map((channels.data ?? []).map((c) => [c.id, c.name])), [channels.data]);
 
   const [cursorStack, setCursorStack] = useState<string[]>([]);
-  const [selected, setSelected] = useState<Map<string, Order>>(new Map());
+  const sel = useSelection<Order>();
+  const selected = sel.selected;
   const [shipOpen, setShipOpen] = useState(false);
+  const [holdAction, setHoldAction] = useState<HoldAction | null>(null);
 
   const counts = useQuery({
     queryKey: ['orders', 'counts', filters],
@@ -159,28 +164,22 @@ export default function OrdersScreen() {
       merged.cursor = '';
       setCursorStack([]);
     }
-    setSelected(new Map());
+    sel.clear();
     navigate(`/orders${writeParams(merged)}`);
   };
 
   const page = list.data;
   const items = page?.items ?? [];
-  const allOnPage = items.length > 0 && items.every((o) => selected.has(o.id));
-  const toggleAll = () => {
-    const m = new Map(selected);
-    if (allOnPage) items.forEach((o) => m.delete(o.id));
-    else items.forEach((o) => m.set(o.id, o));
-    setSelected(m);
-  };
-  const toggle = (o: Order) => {
-    const m = new Map(selected);
-    if (m.has(o.id)) m.delete(o.id);
-    else m.set(o.id, o);
-    setSelected(m);
-  };
+  const allOnPage = sel.allOf(items);
+  const toggleAll = () => sel.toggleAll(items);
+  const toggle = sel.toggle;
 
-  const actions: BulkAction[] = [{ id: 'ship', label: 'bulk.ship', icon: 'truck', run: () => setShipOpen(true) }];
-  const selectedOrders = [...selected.values()];
+  const actions: BulkAction[] = [
+    { id: 'ship', label: 'bulk.ship', icon: 'truck', primary: true, run: () => setShipOpen(true) },
+    { id: 'hold', label: 'bulk.hold', icon: 'holds', run: () => setHoldAction('hold') },
+    { id: 'release', label: 'bulk.release', icon: 'check', run: () => setHoldAction('release') },
+  ];
+  const selectedOrders = sel.items;
 
   const tabs = [
     { key: '', label: t('orders.tab_all'), count: counts.data?.total ?? null },
@@ -213,11 +212,18 @@ export default function OrdersScreen() {
             </span>
             <div className="bulkbar-actions">
               {actions.map((a) => (
-                <Button key={a.id} size="sm" variant="primary" icon={a.icon} onClick={() => a.run(selectedOrders)} data-action={a.id}>
+                <Button
+                  key={a.id}
+                  size="sm"
+                  variant={a.primary ? 'primary' : 'secondary'}
+                  icon={a.icon}
+                  onClick={() => a.run(selectedOrders)}
+                  data-action={a.id}
+                >
                   {t(a.label)}
                 </Button>
               ))}
-              <Button size="sm" variant="ghost" onClick={() => setSelected(new Map())}>
+              <Button size="sm" variant="ghost" onClick={sel.clear}>
                 {t('bulk.clear')}
               </Button>
             </div>
@@ -311,8 +317,12 @@ export default function OrdersScreen() {
         </div>
         {page && (
           <Pager
-            page={page}
-            p={p}
+            mode={page.mode}
+            page={p.page}
+            perPage={page.per_page}
+            perPageOptions={PER_PAGE}
+            count={page.items.length}
+            hasNext={!!page.next_cursor}
             total={total}
             canPrev={page.mode === 'cursor' ? !!p.cursor : p.page > 1}
             onPrev={() => {
@@ -339,11 +349,16 @@ export default function OrdersScreen() {
         open={shipOpen}
         onClose={(shipped) => {
           setShipOpen(false);
-          if (shipped.length) {
-            const m = new Map(selected);
-            shipped.forEach((id) => m.delete(id));
-            setSelected(m);
-          }
+          sel.remove(shipped);
+        }}
+      />
+      <HoldDialog
+        action={holdAction ?? 'hold'}
+        orders={selectedOrders}
+        open={holdAction !== null}
+        onClose={(done) => {
+          setHoldAction(null);
+          sel.remove(done);
         }}
       />
     </div>
@@ -356,21 +371,6 @@ function needsNewFilters(p: Params): boolean {
 
 function hasFilters(p: Params): boolean {
   return !!(p.status || p.external_id || needsNewFilters(p));
-}
-
-function LinesSummary({ order }: { order: Order }) {
-  const { t } = useI18n();
-  const first = order.lines[0];
-  if (!first) return <span className="muted">—</span>;
-  const units = order.lines.reduce((n, l) => n + l.quantity, 0);
-  return (
-    <span title={order.lines.map((l) => `${l.title} ×${l.quantity}`).join('\n')}>
-      {first.title} <span className="muted">×{first.quantity}</span>
-      {order.lines.length > 1 && (
-        <span className="muted"> {t('orders.more_lines', { n: order.lines.length, more: order.lines.length - 1, units })}</span>
-      )}
-    </span>
-  );
 }
 
 function FilterBar({
@@ -467,79 +467,5 @@ function FilterBar({
       </div>
       {off && <div className="filters-note">{t('filters.needs_server_note')}</div>}
     </form>
-  );
-}
-
-function Pager({
-  page,
-  p,
-  total,
-  canPrev,
-  onPrev,
-  onNext,
-  onJump,
-  onPerPage,
-}: {
-  page: Page;
-  p: Params;
-  total: number | null;
-  canPrev: boolean;
-  onPrev: () => void;
-  onNext: () => void;
-  onJump: (n: number) => void;
-  onPerPage: (n: number) => void;
-}) {
-  const { t, lang } = useI18n();
-  const pages = total !== null ? Math.max(1, Math.ceil(total / page.per_page)) : null;
-  const canNext = page.mode === 'cursor' ? !!page.next_cursor : pages !== null ? p.page < pages : page.items.length === page.per_page;
-  const [jump, setJump] = useState('');
-  return (
-    <div className="pager" data-testid="pager" data-mode={page.mode} data-page={p.page}>
-      <div className="pager-left">
-        <label className="select-inline">
-          {t('pager.per_page')}
-          <select value={p.per_page} onChange={(e) => onPerPage(Number(e.target.value))}>
-            {PER_PAGE.map((n) => (
-              <option key={n} value={n}>
-                {n}
-              </option>
-            ))}
-          </select>
-        </label>
-        {total !== null && <span className="muted small">{t('pager.total', { n: formatInt(total, lang) })}</span>}
-      </div>
-      <div className="pager-right">
-        {page.mode === 'offset' && pages !== null && (
-          <>
-            <span className="small" data-testid="page-indicator">
-              {t('pager.page_of', { page: formatInt(p.page, lang), pages: formatInt(pages, lang) })}
-            </span>
-            <form
-              className="pager-jump"
-              onSubmit={(e) => {
-                e.preventDefault();
-                const n = Math.min(Math.max(1, Number(jump) || 1), pages);
-                setJump('');
-                onJump(n);
-              }}
-            >
-              <input
-                inputMode="numeric"
-                value={jump}
-                onChange={(e) => setJump(e.target.value.replace(/\D/g, ''))}
-                aria-label={t('pager.jump')}
-                placeholder={t('pager.jump')}
-              />
-            </form>
-          </>
-        )}
-        <Button size="sm" icon="chevronLeft" disabled={!canPrev} onClick={onPrev} data-testid="page-prev">
-          {t('pager.prev')}
-        </Button>
-        <Button size="sm" disabled={!canNext} onClick={onNext} data-testid="page-next">
-          {t('pager.next')}
-        </Button>
-      </div>
-    </div>
   );
 }

@@ -849,10 +849,10 @@ function RulesDialog({ open, onClose, channel, all }: { open: boolean; onClose: 
                 <tr key={i.sku_code} className={cx(i.shown_now !== i.shown && 'is-changed')}>
                   <td className="mono">{i.sku_code}</td>
                   <td className="num">{formatInt(i.available, lang)}</td>
-                  <td className="num muted">{i.shown_now === null ? '—' : formatInt(i.shown_now, lang)}</td>
+                  <td className="num muted">{i.shown_now === null || i.shown_now === undefined ? '—' : formatInt(i.shown_now, lang)}</td>
                   <td className="num strong">
                     {formatInt(i.shown, lang)}
-                    {i.shown_now !== null && i.shown !== i.shown_now && (
+                    {typeof i.shown_now === 'number' && i.shown !== i.shown_now && (
                       <span className={cx('delta', i.shown > i.shown_now ? 'text-green' : 'text-red')}>
                         {i.shown > i.shown_now ? ` ▲${i.shown - i.shown_now}` : ` ▼${i.shown_now - i.shown}`}
                       </span>

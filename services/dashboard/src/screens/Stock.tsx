@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { useLocation, useSearch } from 'wouter';
+import { Link, useLocation, useSearch } from 'wouter';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, call, newIdempotencyKey } from '../api/client';
 import type { StockItem } from '../api/planned';
@@ -75,6 +75,10 @@ export default function StockScreen() {
         subtitle={list.data ? t('stock.subtitle', { n: formatInt(list.data.items.length, lang), low: formatInt(lowCount, lang) }) : ' '}
         actions={
           <>
+            <Link href="/stock/allocation" className="btn btn-secondary" data-testid="allocation-link">
+              <Icon name="shipping" size={16} />
+              {t('allocation.title')}
+            </Link>
             <Button icon="settings" onClick={() => setDialog('alerts')} disabled={!alerts.data}>
               {t('stock.alerts', { n: threshold ?? '—' })}
             </Button>

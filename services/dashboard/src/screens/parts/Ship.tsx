@@ -4,15 +4,14 @@ import { useQueryClient } from '@tanstack/react-query';
 import { api, call } from '../../api/client';
 import { pool, type Order } from '../../data';
 import { useI18n } from '../../i18n';
-import { Badge, Button, describeError, Dialog, Field, label } from '../../ui/components';
+import { Badge, Button, Dialog, Field, label } from '../../ui/components';
+import { failed, ResultCell, ResultSummary, type RowResult } from '../../ui/results';
 
 export const CARRIERS = ['SF', 'YTO', 'ZTO', 'STO', 'YUNDA', 'JD', 'EMS', 'DBL'] as const;
 const WAYBILL_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Orders in these states can be shipped; the server decides, this only warns early. */
 export const SHIPPABLE = new Set(['paid', 'allocated', 'partially_shipped', 'backordered']);
-
-type Result = { ok: true; status: string } | { ok: false; title: string; detail: string };
 
 /** "SF1000" → "SF1001": the next waybill on a pre-printed roll (keeps leading zeros). */
 export function nextWaybill(w: string, step: number): string {
@@ -27,7 +26,7 @@ export function ShipDialog({ orders, open, onClose }: { orders: Order[]; open: b
   const qc = useQueryClient();
   const [carrier, setCarrier] = useState<string>('SF');
   const [waybills, setWaybills] = useState<Record<string, string>>({});
-  const [results, setResults] = useState<Record<string, Result>>({});
+  const [results, setResults] = useState<Record<string, RowResult>>({});
   const [running, setRunning] = useState(false);
   const done = Object.keys(results).length > 0 && !running;
 
@@ -51,10 +50,9 @@ export function ShipDialog({ orders, open, onClose }: { orders: Order[]; open: b
             body: { company_code: carrier, waybill_no: (waybills[o.id] ?? '').trim() },
           }),
         );
-        setResults((x) => ({ ...x, [o.id]: { ok: true, status: r.status } }));
+        setResults((x) => ({ ...x, [o.id]: { ok: true, text: t('ship.ok', { status: label(t, 'status', r.status) }) } }));
       } catch (e) {
-        const d = describeError(t, e);
-        setResults((x) => ({ ...x, [o.id]: { ok: false, title: d.title, detail: d.detail } }));
+        setResults((x) => ({ ...x, [o.id]: failed(t, e) }));
       }
     });
     setRunning(false);
@@ -71,7 +69,6 @@ export function ShipDialog({ orders, open, onClose }: { orders: Order[]; open: b
     setWaybills({});
     onClose(shipped);
   };
-  const okCount = Object.values(results).filter((r) => r.ok).length;
   const failCount = Object.values(results).filter((r) => !r.ok).length;
 
   return (
@@ -83,11 +80,7 @@ export function ShipDialog({ orders, open, onClose }: { orders: Order[]; open: b
       title={t('ship.title', { n: orders.length })}
       footer={
         <>
-          {done && (
-            <span className="muted small" data-testid="ship-summary">
-              {t('ship.summary', { ok: okCount, fail: failCount })}
-            </span>
-          )}
+          {done && <ResultSummary results={results} msg="ship.summary" testId="ship-summary" />}
           <span className="grow" />
           <Button onClick={close} disabled={running}>
             {done ? t('common.close') : t('common.cancel')}
@@ -162,18 +155,7 @@ export function ShipDialog({ orders, open, onClose }: { orders: Order[]; open: b
                   />
                 </td>
                 <td data-testid={`ship-result-${o.external_id}`}>
-                  {!r ? (
-                    running ? (
-                      <span className="spinner" />
-                    ) : null
-                  ) : r.ok ? (
-                    <Badge tone="green">{t('ship.ok', { status: label(t, 'status', r.status) })}</Badge>
-                  ) : (
-                    <div className="error-inline" title={r.detail}>
-                      <Badge tone="red">{r.title}</Badge>
-                      {r.detail && <div className="small muted">{r.detail}</div>}
-                    </div>
-                  )}
+                  <ResultCell result={r} running={running} />
                 </td>
               </tr>
             );

@@ -125,7 +125,7 @@ async fn shipping_lines_commits_their_stock_and_is_idempotent_by_waybill(app: Te
         tee_levels.last().unwrap(),
         &json!({"sku_code": "TEE", "available": 7, "on_hand": 8, "reserved": 0, "version": tee_levels.last().unwrap()["version"]})
     );
-    assert_eq!(tee_levels.len(), 3, "receipt, reserve, commit: one event each");
+    assert_eq!(tee_levels.len(), 4, "creation, receipt, reserve, commit: one event each");
     assert_versions_increase(&tee_levels);
     let shipped = events(&app, &t, "order.shipped").await;
     assert_eq!(shipped.len(), 1);
@@ -299,7 +299,11 @@ both!(orders_that_cannot_ship_are_refused_and_refunded_lines_are_skipped);
 async fn every_stock_change_announces_the_sellable_quantity(app: TestApp) {
     let t = app.signup("Announcer").await;
     app.create_sku(&t, "CAP", 2).await;
-    assert!(levels(&app, &t, "CAP").await.is_empty(), "a SKU without stock has no level yet");
+    assert_eq!(
+        levels(&app, &t, "CAP").await,
+        [json!({"sku_code": "CAP", "available": 0, "on_hand": 0, "reserved": 0, "version": 0})],
+        "a new SKU is announced with nothing sellable"
+    );
     app.adjust(&t, "CAP", 10).await;
     app.post("/v1/warehouses", &t.token, &json!({"code": "SH-01", "name": "Shanghai"})).await.expect(201);
     app.post(
@@ -333,7 +337,7 @@ async fn every_stock_change_announces_the_sellable_quantity(app: TestApp) {
         .iter()
         .map(|e| (e["available"].as_i64().unwrap(), e["on_hand"].as_i64().unwrap(), e["reserved"].as_i64().unwrap()))
         .collect();
-    assert_eq!(got, [(8, 10, 0), (13, 15, 0), (9, 15, 4), (6, 15, 7), (10, 15, 3), (10, 12, 0)]);
+    assert_eq!(got, [(0, 0, 0), (8, 10, 0), (13, 15, 0), (9, 15, 4), (6, 15, 7), (10, 15, 3), (10, 12, 0)]);
     assert_versions_increase(&levels(&app, &t, "CAP").await);
     // Removing stock below the safety stock floors the sellable quantity at zero.
     app.post("/v1/stock/adjustments", &t.token, &json!({"sku_code": "CAP", "delta": -7, "reason": "count"}))

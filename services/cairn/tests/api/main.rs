@@ -19,6 +19,7 @@ macro_rules! both {
 
 mod harness;
 
+mod allocation;
 mod auth;
 mod crash;
 mod dashboard;

@@ -299,13 +299,11 @@ both!(orders_that_cannot_ship_are_refused_and_refunded_lines_are_skipped);
 async fn every_stock_change_announces_the_sellable_quantity(app: TestApp) {
     let t = app.signup("Announcer").await;
     app.create_sku(&t, "CAP", 2).await;
-    // A new SKU says it sells nothing yet (so the shops and the mapping screen know of it).
-    let created: Vec<(i64, i64)> = levels(&app, &t, "CAP")
-        .await
-        .iter()
-        .map(|e| (e["available"].as_i64().unwrap(), e["on_hand"].as_i64().unwrap()))
-        .collect();
-    assert_eq!(created, [(0, 0)], "a SKU without stock announces 0");
+    assert_eq!(
+        levels(&app, &t, "CAP").await,
+        [json!({"sku_code": "CAP", "available": 0, "on_hand": 0, "reserved": 0, "version": 0})],
+        "a new SKU is announced with nothing sellable"
+    );
     app.adjust(&t, "CAP", 10).await;
     app.post("/v1/warehouses", &t.token, &json!({"code": "SH-01", "name": "Shanghai"})).await.expect(201);
     app.post(

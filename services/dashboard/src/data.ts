@@ -89,7 +89,6 @@ export interface StockList {
 }
 
 const ASSEMBLE_CAP = 300;
-export const DEFAULT_LOW_THRESHOLD = 5;
 
 export async function fetchStockList(threshold: number): Promise<StockList> {
   return planned<StockList>(
@@ -116,19 +115,18 @@ export async function fetchStockList(threshold: number): Promise<StockList> {
 
 export interface Alerts {
   threshold: number;
-  /** The server has `GET/PUT /v1/stock/alerts`. */
+  /** The threshold can be saved (`PUT /v1/inventory/settings`). */
   supported: boolean;
 }
 
+/** The seller's low-stock threshold (`GET /v1/inventory/settings`). */
 export function useStockAlerts() {
   return useQuery({
     queryKey: ['stock', 'alerts'],
-    queryFn: (): Promise<Alerts> =>
-      planned<Alerts>(
-        'GET /v1/stock/alerts',
-        async () => ({ threshold: (await call(api.GET('/v1/stock/alerts'))).low_stock_threshold, supported: true }),
-        async () => ({ threshold: DEFAULT_LOW_THRESHOLD, supported: false }),
-      ),
+    queryFn: async (): Promise<Alerts> => ({
+      threshold: (await call(api.GET('/v1/inventory/settings'))).low_stock_threshold,
+      supported: true,
+    }),
     staleTime: 60_000,
   });
 }

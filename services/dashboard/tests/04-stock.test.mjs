@@ -82,3 +82,26 @@ test('SKUs and warehouses are created from the screen; an adjustment clicked twi
     await b.close();
   }
 });
+
+test('the low-stock threshold is saved from the stock screen and the server keeps it', async () => {
+  const token = await tokenFor();
+  const before = (await api('/v1/inventory/settings', { token })).body.low_stock_threshold;
+  const want = before === 6 ? 7 : 6;
+  const b = await openBrowser();
+  const { page } = b;
+  try {
+    await gotoApp(page, '/stock');
+    await loginUi(page);
+    await page.getByRole('button', { name: new RegExp(`低库存阈值：${before}`) }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.locator('input').fill(String(want));
+    await dialog.getByRole('button', { name: '保存' }).click();
+    await page.getByRole('button', { name: new RegExp(`低库存阈值：${want}`) }).waitFor();
+    const after = await api('/v1/inventory/settings', { token });
+    assert.equal(after.body.low_stock_threshold, want, 'the server has the new threshold');
+    assertClean(b);
+  } finally {
+    await api('/v1/inventory/settings', { token, method: 'PUT', body: { low_stock_threshold: before } });
+    await b.close();
+  }
+});

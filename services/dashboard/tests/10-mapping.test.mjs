@@ -147,15 +147,18 @@ test('an order waiting on an unmapped variant: release is refused with the serve
     await waitingPanel.locator('[data-testid=mapping-save]').click();
     await waiting.waitFor({ state: 'detached' });
     await page.locator('[data-testid=waiting-table] [data-state=empty]').waitFor();
-    // The hold lifts once the mapping is set. (Reserving the line's stock then is the
-    // server's part: today's build leaves it `unreserved`, reported, so not asserted here.)
+    // The hold lifts once the mapping is set, and the line's stock is reserved.
     o = await until(
       async () => {
         const r = (await api(`/v1/orders/${s.order.id}`, { token: s.token })).body;
-        return r.status !== 'on_hold' ? r : null;
+        return r.status === 'allocated' ? r : null;
       },
-      { timeout: 30_000, what: 'the order to leave hold' },
+      { timeout: 30_000, what: 'the order to be allocated' },
     );
+    assert.equal(o.lines[0].reservation_state, 'confirmed');
+    assert.equal(o.lines[0].warehouses[0]?.warehouse_code, 'MAIN', 'the line names its warehouse');
+    const stock = (await api(`/v1/stock/${encodeURIComponent(s.sku)}`, { token: s.token })).body;
+    assert.equal(stock.reserved, o.lines[0].quantity, 'the mapped line took its stock');
     assert.equal(o.holds.length, 0);
     assert.equal(o.lines[0].sku_code, s.sku);
     assert.equal(o.lines[0].mapping, 'mapped');
@@ -168,6 +171,7 @@ test('an order waiting on an unmapped variant: release is refused with the serve
 
     await gotoApp(page, `/orders/${s.order.id}`);
     await page.locator('[data-testid=order-holds-none]').waitFor();
+    await page.locator('[data-testid=order-lines] tbody tr').first().getByText('MAIN').waitFor();
     await settle(page);
     await shootBoth(page, 'order-mapped');
     assertClean(b);

@@ -49,10 +49,6 @@ export interface StockItem {
   warehouses: { warehouse_code: string; on_hand: number; reserved: number }[];
 }
 
-export interface StockAlerts {
-  low_stock_threshold: number;
-}
-
 /** Published now (`POST /v1/channels/{id}/stock-sync/preview`); kept as a name for the screen. */
 export type StockSyncPreview = S['StockPreview'];
 
@@ -92,19 +88,6 @@ export interface PlannedPaths {
       parameters: { query?: { low?: boolean; q?: string }; header?: never; path?: never; cookie?: never };
       requestBody?: never;
       responses: { 200: Json<{ items: StockItem[] }> } & Errors;
-    };
-  };
-  '/v1/stock/alerts': {
-    parameters: { query?: never; header?: never; path?: never; cookie?: never };
-    get: {
-      parameters: { query?: never; header?: never; path?: never; cookie?: never };
-      requestBody?: never;
-      responses: { 200: Json<StockAlerts> } & Errors;
-    };
-    put: {
-      parameters: { query?: never; header?: never; path?: never; cookie?: never };
-      requestBody: { content: { 'application/json': StockAlerts } };
-      responses: { 200: Json<StockAlerts> } & Errors;
     };
   };
 }

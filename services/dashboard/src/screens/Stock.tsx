@@ -3,7 +3,7 @@ import { Link, useLocation, useSearch } from 'wouter';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, call, newIdempotencyKey } from '../api/client';
 import type { StockItem } from '../api/planned';
-import { fetchStockList, planned, useStockAlerts, useWarehouses } from '../data';
+import { fetchStockList, useStockAlerts, useWarehouses } from '../data';
 import { formatDateTime, formatInt } from '../format';
 import { useI18n } from '../i18n';
 import { usePollInterval } from '../live';
@@ -616,12 +616,7 @@ function AlertsDialog({
   const [v, setV] = useState(String(threshold));
   useEffect(() => setV(String(threshold)), [threshold, open]);
   const m = useMutation({
-    mutationFn: () =>
-      planned(
-        'PUT /v1/stock/alerts',
-        () => call(api.PUT('/v1/stock/alerts', { body: { low_stock_threshold: Number(v) } })),
-        () => Promise.reject(new Error(t('stock.alerts_unsupported'))),
-      ),
+    mutationFn: () => call(api.PUT('/v1/inventory/settings', { body: { low_stock_threshold: Number(v) } })),
     onSuccess: () => {
       void qc.invalidateQueries({ queryKey: ['stock'] });
       void qc.invalidateQueries({ queryKey: ['overview', 'low-stock'] });

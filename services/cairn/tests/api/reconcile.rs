@@ -630,7 +630,9 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    // Write-backs back off up to 60 s while Bazaar is down (README: write-backs), so a row
+    // may wait that long after it comes back; a loaded machine adds to it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while !check().await {
         assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -16,10 +16,10 @@ import {
   ErrorText,
   Field,
   LoadingBlock,
-  LoadingRows,
   PageHeader,
   Tabs,
   useToast,
+  TableBody,
 } from '../ui/components';
 import { heldSince, HOLD_REASONS, HoldReasons, LinesSummary, Pager, useSelection } from '../ui/orders';
 import { HoldDialog, type HoldAction } from './parts/Hold';
@@ -157,70 +157,58 @@ export default function HoldsScreen() {
                 <th />
               </tr>
             </thead>
-            {list.isPending ? (
-              <LoadingRows cols={9} rows={8} />
-            ) : list.isError ? (
-              <tbody>
-                <tr>
-                  <td colSpan={9}>
-                    <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-                  </td>
-                </tr>
-              </tbody>
-            ) : items.length === 0 ? (
-              <tbody>
-                <tr>
-                  <td colSpan={9}>
-                    <EmptyState
-                      icon="holds"
-                      title={p.reason ? t('holds.none_reason') : t('holds.none')}
-                      hint={t('holds.none_hint')}
-                      action={p.reason ? <Button onClick={() => go({ reason: '' })}>{t('holds.tab_all')}</Button> : undefined}
+            <TableBody
+              query={list}
+              cols={9}
+              rows={8}
+              isEmpty={items.length === 0}
+              empty={
+                <EmptyState
+                  icon="holds"
+                  title={p.reason ? t('holds.none_reason') : t('holds.none')}
+                  hint={t('holds.none_hint')}
+                  action={p.reason ? <Button onClick={() => go({ reason: '' })}>{t('holds.tab_all')}</Button> : undefined}
+                />
+              }
+            >
+              {items.map((o) => (
+                <tr key={o.id} className={cx(sel.selected.has(o.id) && 'is-selected')} data-order={o.external_id}>
+                  <td className="w-check">
+                    <input
+                      type="checkbox"
+                      checked={sel.selected.has(o.id)}
+                      onChange={() => sel.toggle(o)}
+                      aria-label={t('bulk.select', { tid: o.external_id })}
                     />
                   </td>
-                </tr>
-              </tbody>
-            ) : (
-              <tbody>
-                {items.map((o) => (
-                  <tr key={o.id} className={cx(sel.selected.has(o.id) && 'is-selected')} data-order={o.external_id}>
-                    <td className="w-check">
-                      <input
-                        type="checkbox"
-                        checked={sel.selected.has(o.id)}
-                        onChange={() => sel.toggle(o)}
-                        aria-label={t('bulk.select', { tid: o.external_id })}
-                      />
-                    </td>
-                    <td>
-                      <Link href={`/orders/${o.id}`} className="mono link">
-                        {o.external_id}
+                  <td>
+                    <Link href={`/orders/${o.id}`} className="mono link">
+                      {o.external_id}
+                    </Link>
+                  </td>
+                  <td className="ellipsis max-w-140">{shopName.get(o.channel_id) ?? '—'}</td>
+                  <td className="ellipsis max-w-140">{o.buyer_nick}</td>
+                  <td className="ellipsis max-w-200">
+                    <LinesSummary order={o} />
+                  </td>
+                  <td className="num">{formatMoney(o.payment, o.currency)}</td>
+                  <td className="max-w-240">
+                    <HoldReasons holds={o.holds} />
+                  </td>
+                  <td className="nowrap muted">{formatDateTime(heldSince(o.holds), lang, tz, false)}</td>
+                  <td className="num nowrap">
+                    {o.holds.some((h) => h.reason === 'unmapped_sku') && (
+                      <Link href="/mapping" className="btn btn-ghost btn-sm">
+                        {t('order.map_item')}
                       </Link>
-                    </td>
-                    <td className="ellipsis max-w-140">{shopName.get(o.channel_id) ?? '—'}</td>
-                    <td className="ellipsis max-w-140">{o.buyer_nick}</td>
-                    <td className="ellipsis max-w-200">
-                      <LinesSummary order={o} />
-                    </td>
-                    <td className="num">{formatMoney(o.payment, o.currency)}</td>
-                    <td className="max-w-240">
-                      <HoldReasons holds={o.holds} />
-                    </td>
-                    <td className="nowrap muted">{formatDateTime(heldSince(o.holds), lang, tz, false)}</td>
-                    <td className="num nowrap">
-                      {o.holds.some((h) => h.reason === 'unmapped_sku') && (
-                        <Link href="/mapping" className="btn btn-ghost btn-sm">
-                          {t('order.map_item')}
-                        </Link>
-                      )}
-                      <Button size="sm" onClick={() => setAction({ kind: 'release', orders: [o] })} data-testid="release-one">
-                        {t('holds.release_one')}
-                      </Button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            )}
+                    )}
+                    <Button size="sm" onClick={() => setAction({ kind: 'release', orders: [o] })} data-testid="release-one">
+                      {t('holds.release_one')}
+                    </Button>
+                  </td>
+                </tr>
+              ))}
+            </TableBody>
           </table>
         </div>
         {list.data && (

@@ -19,11 +19,11 @@ import {
   Field,
   label,
   LoadingBlock,
-  LoadingRows,
   PageHeader,
   Panel,
   Tabs,
   useToast,
+  TableBody,
 } from '../ui/components';
 import { SkuPicker } from '../ui/SkuPicker';
 import { Icon } from '../ui/icons';
@@ -164,57 +164,41 @@ function InvoiceList() {
                 <th className="num">{t('invoices.total')}</th>
               </tr>
             </thead>
-            {list.isPending ? (
-              <LoadingRows cols={9} rows={8} />
-            ) : list.isError ? (
-              <tbody>
-                <tr>
-                  <td colSpan={9}>
-                    <ErrorState error={list.error} onRetry={() => void list.refetch()} />
+            <TableBody
+              query={list}
+              cols={9}
+              rows={8}
+              isEmpty={!list.data?.items.length}
+              empty={<EmptyState icon="invoices" title={t('invoices.none')} hint={t('invoices.none_hint')} />}
+            >
+              {(list.data?.items ?? []).map((inv) => (
+                <tr
+                  key={inv.id}
+                  className={cx('clickable', openId === inv.id && 'is-selected', inv.status === 'void' && 'is-void')}
+                  onClick={() => setParams({ open: inv.id })}
+                  data-invoice={inv.number}
+                >
+                  <td>
+                    <button type="button" className="link link-btn mono">
+                      {inv.number}
+                    </button>
                   </td>
-                </tr>
-              </tbody>
-            ) : list.data.items.length === 0 ? (
-              <tbody>
-                <tr>
-                  <td colSpan={9}>
-                    <EmptyState icon="invoices" title={t('invoices.none')} hint={t('invoices.none_hint')} />
+                  <td>
+                    <Badge tone={inv.kind === 'credit_note' ? 'purple' : 'blue'}>{label(t, 'invoice_kind', inv.kind)}</Badge>
+                    {inv.original_number && <span className="muted small"> {t('invoices.corrects', { number: inv.original_number })}</span>}
                   </td>
+                  <td>
+                    <Badge tone={inv.status === 'void' ? 'red' : 'green'}>{label(t, 'invoice_status', inv.status)}</Badge>
+                  </td>
+                  <td className="mono small">{inv.order_ref}</td>
+                  <td className="ellipsis max-w-200">{inv.buyer.title}</td>
+                  <td className="nowrap muted">{formatDateTime(inv.issued_at, lang, tz, false)}</td>
+                  <td className="num">{formatMoney(inv.total_net, inv.currency)}</td>
+                  <td className="num">{formatMoney(inv.total_tax, inv.currency)}</td>
+                  <td className="num strong">{formatMoney(inv.total, inv.currency)}</td>
                 </tr>
-              </tbody>
-            ) : (
-              <tbody>
-                {list.data.items.map((inv) => (
-                  <tr
-                    key={inv.id}
-                    className={cx('clickable', openId === inv.id && 'is-selected', inv.status === 'void' && 'is-void')}
-                    onClick={() => setParams({ open: inv.id })}
-                    data-invoice={inv.number}
-                  >
-                    <td>
-                      <button type="button" className="link link-btn mono">
-                        {inv.number}
-                      </button>
-                    </td>
-                    <td>
-                      <Badge tone={inv.kind === 'credit_note' ? 'purple' : 'blue'}>{label(t, 'invoice_kind', inv.kind)}</Badge>
-                      {inv.original_number && (
-                        <span className="muted small"> {t('invoices.corrects', { number: inv.original_number })}</span>
-                      )}
-                    </td>
-                    <td>
-                      <Badge tone={inv.status === 'void' ? 'red' : 'green'}>{label(t, 'invoice_status', inv.status)}</Badge>
-                    </td>
-                    <td className="mono small">{inv.order_ref}</td>
-                    <td className="ellipsis max-w-200">{inv.buyer.title}</td>
-                    <td className="nowrap muted">{formatDateTime(inv.issued_at, lang, tz, false)}</td>
-                    <td className="num">{formatMoney(inv.total_net, inv.currency)}</td>
-                    <td className="num">{formatMoney(inv.total_tax, inv.currency)}</td>
-                    <td className="num strong">{formatMoney(inv.total, inv.currency)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            )}
+              ))}
+            </TableBody>
           </table>
         </div>
         {list.data && list.data.total > 0 && (

@@ -7,7 +7,7 @@ import { fetchCounts, filtersSupported, knownMissing, ORDER_STATUSES, useChannel
 import { endOfDayInZone, formatDateTime, formatInt, formatMoney, startOfDayInZone, sumMoney } from '../format';
 import { useI18n, type MsgKey } from '../i18n';
 import { usePollInterval } from '../live';
-import { Button, cx, EmptyState, ErrorState, LoadingRows, OrderStatusBadge, PageHeader, Tabs } from '../ui/components';
+import { Button, cx, EmptyState, OrderStatusBadge, PageHeader, Tabs, TableBody } from '../ui/components';
 import type { IconName } from '../ui/icons';
 import { HoldDialog, type HoldAction } from './parts/Hold';
 import { ShipDialog } from './parts/Ship';
@@ -251,68 +251,56 @@ export default function OrdersScreen() {
                 <th>{t('orders.created')}</th>
               </tr>
             </thead>
-            {list.isPending ? (
-              <LoadingRows cols={8} rows={10} />
-            ) : list.isError ? (
-              <tbody>
-                <tr>
-                  <td colSpan={8}>
-                    <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-                  </td>
-                </tr>
-              </tbody>
-            ) : items.length === 0 ? (
-              <tbody>
-                <tr>
-                  <td colSpan={8}>
-                    <EmptyState
-                      icon="orders"
-                      title={hasFilters(p) ? t('orders.none_match') : t('orders.none')}
-                      hint={hasFilters(p) ? t('orders.none_match_hint') : t('orders.none_hint')}
-                      action={
-                        hasFilters(p) ? (
-                          <Button
-                            onClick={() => go({ status: '', channel_id: '', from: '', to: '', buyer: '', sku_code: '', external_id: '' })}
-                          >
-                            {t('filters.reset')}
-                          </Button>
-                        ) : undefined
-                      }
+            <TableBody
+              query={list}
+              cols={8}
+              rows={10}
+              isEmpty={items.length === 0}
+              empty={
+                <EmptyState
+                  icon="orders"
+                  title={hasFilters(p) ? t('orders.none_match') : t('orders.none')}
+                  hint={hasFilters(p) ? t('orders.none_match_hint') : t('orders.none_hint')}
+                  action={
+                    hasFilters(p) ? (
+                      <Button
+                        onClick={() => go({ status: '', channel_id: '', from: '', to: '', buyer: '', sku_code: '', external_id: '' })}
+                      >
+                        {t('filters.reset')}
+                      </Button>
+                    ) : undefined
+                  }
+                />
+              }
+            >
+              {items.map((o) => (
+                <tr key={o.id} className={cx(selected.has(o.id) && 'is-selected')} data-order={o.external_id}>
+                  <td className="w-check">
+                    <input
+                      type="checkbox"
+                      checked={selected.has(o.id)}
+                      onChange={() => toggle(o)}
+                      aria-label={t('bulk.select', { tid: o.external_id })}
                     />
                   </td>
+                  <td>
+                    <Link href={`/orders/${o.id}`} className="mono link">
+                      {o.external_id}
+                    </Link>
+                  </td>
+                  <td className="ellipsis max-w-160">{shopName.get(o.channel_id) ?? '—'}</td>
+                  <td className="ellipsis max-w-140">{o.buyer_nick}</td>
+                  <td className="ellipsis max-w-240">
+                    <LinesSummary order={o} />
+                  </td>
+                  <td className="num">{formatMoney(o.payment, o.currency)}</td>
+                  <td>
+                    <OrderStatusBadge status={o.status} />
+                  </td>
+                  <td className="nowrap muted">{formatDateTime(o.created, lang, tz, false)}</td>
                 </tr>
-              </tbody>
-            ) : (
-              <tbody>
-                {items.map((o) => (
-                  <tr key={o.id} className={cx(selected.has(o.id) && 'is-selected')} data-order={o.external_id}>
-                    <td className="w-check">
-                      <input
-                        type="checkbox"
-                        checked={selected.has(o.id)}
-                        onChange={() => toggle(o)}
-                        aria-label={t('bulk.select', { tid: o.external_id })}
-                      />
-                    </td>
-                    <td>
-                      <Link href={`/orders/${o.id}`} className="mono link">
-                        {o.external_id}
-                      </Link>
-                    </td>
-                    <td className="ellipsis max-w-160">{shopName.get(o.channel_id) ?? '—'}</td>
-                    <td className="ellipsis max-w-140">{o.buyer_nick}</td>
-                    <td className="ellipsis max-w-240">
-                      <LinesSummary order={o} />
-                    </td>
-                    <td className="num">{formatMoney(o.payment, o.currency)}</td>
-                    <td>
-                      <OrderStatusBadge status={o.status} />
-                    </td>
-                    <td className="nowrap muted">{formatDateTime(o.created, lang, tz, false)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            )}
+              ))}
+            </TableBody>
           </table>
         </div>
         {page && (

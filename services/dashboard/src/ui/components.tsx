@@ -134,6 +134,38 @@ export function LoadingBlock({ text }: { text?: string }) {
   );
 }
 
+/**
+ * A table's body in each of its states: skeleton rows while loading, the error with a retry,
+ * `empty` (usually an EmptyState) when there are no rows, else `children` (the rows).
+ */
+export function TableBody({
+  query,
+  cols,
+  rows = 6,
+  isEmpty,
+  empty,
+  children,
+}: {
+  query: { isPending: boolean; isError: boolean; error: unknown; refetch: () => unknown };
+  cols: number;
+  rows?: number;
+  isEmpty: boolean;
+  empty: ReactNode;
+  children: ReactNode;
+}) {
+  if (query.isPending) return <LoadingRows cols={cols} rows={rows} />;
+  const one = (cell: ReactNode) => (
+    <tbody>
+      <tr>
+        <td colSpan={cols}>{cell}</td>
+      </tr>
+    </tbody>
+  );
+  if (query.isError) return one(<ErrorState error={query.error} onRetry={() => void query.refetch()} />);
+  if (isEmpty) return one(empty);
+  return <tbody>{children}</tbody>;
+}
+
 export function EmptyState({
   icon = 'inbox',
   title,

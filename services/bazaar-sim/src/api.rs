@@ -476,27 +476,7 @@ async fn set_quantity(
     body: Vec<u8>,
     Data(sim): Data<&Sim>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(sim, req, &body)?;
-    let shop_id = caller.shop.shop_id;
-    let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let now = now_ms();
-    let (result, seq) = {
-        let mut st = sim.inner.state.lock().expect("state lock");
-        let result = serde_json::from_slice::<QuantityBody>(&body)
-            .map_err(|e| ApiError::bad_request(format!("body must be {{\"quantity\": n}}: {e}")))
-            .and_then(|b| Ok(st.set_quantity(&shop_id, &sku, b.quantity)?));
-        let (outcome, status, code) = match &result {
-            Ok((_, false)) => (WritebackOutcome::Applied, 200, None),
-            Ok((_, true)) => (WritebackOutcome::Repeat, 200, None),
-            Err(e) => (WritebackOutcome::Rejected, e.status.as_u16(), Some(e.code.as_str())),
-        };
-        let seq = st.record_writeback(&shop_id, WritebackKind::Quantity, &sku, payload, outcome, status, code, now);
-        (result, seq)
-    };
-    let (item, _) = result?;
-    let mut resp = Json(json!({ "item": item })).into_response();
-    resp.extensions_mut().insert(WritebackSeq(seq));
-    Ok(resp)
+    quantity_writeback(sim, req, &body, &sku, |st, shop_id, quantity| st.set_quantity(shop_id, &sku, quantity))
 }
 
 /// `PUT /api/v1/items/{num_iid}/skus/{sku_id}/quantity` `{"quantity": 120}` → `{"item": {num_iid,
@@ -509,22 +489,36 @@ async fn set_variant_quantity(
     body: Vec<u8>,
     Data(sim): Data<&Sim>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(sim, req, &body)?;
+    quantity_writeback(sim, req, &body, &format!("{num_iid}/{sku_id}"), |st, shop_id, quantity| {
+        st.set_quantity_by_ids(shop_id, &num_iid, &sku_id, quantity)
+    })
+}
+
+/// A quantity write-back: authenticates the call, applies `set` (shop id, quantity) under the
+/// state lock, records the outcome in the write-back log against `target`, and answers
+/// `{"item": ...}`.
+fn quantity_writeback<T: serde::Serialize>(
+    sim: &Sim,
+    req: &Request,
+    body: &[u8],
+    target: &str,
+    set: impl FnOnce(&mut crate::store::State, &str, i64) -> Result<(T, bool), SimError>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(sim, req, body)?;
     let shop_id = caller.shop.shop_id;
-    let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let target = format!("{num_iid}/{sku_id}");
+    let payload: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let now = now_ms();
     let (result, seq) = {
         let mut st = sim.inner.state.lock().expect("state lock");
-        let result = serde_json::from_slice::<QuantityBody>(&body)
+        let result = serde_json::from_slice::<QuantityBody>(body)
             .map_err(|e| ApiError::bad_request(format!("body must be {{\"quantity\": n}}: {e}")))
-            .and_then(|b| Ok(st.set_quantity_by_ids(&shop_id, &num_iid, &sku_id, b.quantity)?));
+            .and_then(|b| Ok(set(&mut st, &shop_id, b.quantity)?));
         let (outcome, status, code) = match &result {
             Ok((_, false)) => (WritebackOutcome::Applied, 200, None),
             Ok((_, true)) => (WritebackOutcome::Repeat, 200, None),
             Err(e) => (WritebackOutcome::Rejected, e.status.as_u16(), Some(e.code.as_str())),
         };
-        let seq = st.record_writeback(&shop_id, WritebackKind::Quantity, &target, payload, outcome, status, code, now);
+        let seq = st.record_writeback(&shop_id, WritebackKind::Quantity, target, payload, outcome, status, code, now);
         (result, seq)
     };
     let (item, _) = result?;

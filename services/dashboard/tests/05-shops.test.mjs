@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, assertClean, gotoApp, loginUi, openBrowser, settle, shootBoth, signBazaar, tokenFor, uid, until } from './lib.mjs';
+import { api, assertClean, gotoApp, loginUi, openBrowser, settle, shootBoth, pushPaidTrade, tokenFor, uid, until } from './lib.mjs';
 
 test('connecting a shop shows its webhook URL once; a webhook signed with the shown secret becomes an order in the list', async () => {
   const token = await tokenFor();
@@ -35,48 +35,14 @@ test('connecting a shop shows its webhook URL once; a webhook signed with the sh
 
     // The marketplace pushes a paid trade, signed with the secret the screen showed.
     const tid = `T${Date.now()}${uid().slice(0, 4)}`;
-    const now = new Date().toISOString();
-    const body = JSON.stringify({
-      topic: 'trade.TradeBuyerPay',
-      shop_id: shopId,
-      trade: {
-        tid,
-        status: 'WAIT_SELLER_SEND_GOODS',
-        created: now,
-        pay_time: now,
-        modified: now,
-        buyer_nick: '测试买家',
-        currency: 'CNY',
-        payment: '158.00',
-        post_fee: '0.00',
-        discount_fee: '0.00',
-        orders: [
-          {
-            oid: `${tid}-1`,
-            num_iid: '1',
-            sku_id: '1',
-            outer_sku_id: 'TEE-RED-M',
-            title: '纯棉T恤 红色 M',
-            num: 2,
-            price: '79.00',
-            payment: '158.00',
-            refund_status: 'NO_REFUND',
-          },
-        ],
-      },
-    });
-    const ts = Math.floor(Date.now() / 1000);
-    const res = await fetch(webhookUrl, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'X-Bazaar-Topic': 'trade.TradeBuyerPay',
-        'X-Bazaar-Message-Id': `msg-${tid}`,
-        'X-Bazaar-Timestamp': String(ts),
-        'X-Bazaar-Signature': signBazaar(secret, ts, body),
-        'X-Bazaar-Shop-Id': shopId,
-      },
-      body,
+    const res = await pushPaidTrade({
+      webhookUrl,
+      secret,
+      shopId,
+      tid,
+      buyer: '测试买家',
+      payment: '158.00',
+      lines: [{ num_iid: '1', sku_id: '1', outer_sku_id: 'TEE-RED-M', title: '纯棉T恤 红色 M', num: 2, price: '79.00', payment: '158.00' }],
     });
     assert.equal(res.status, 200, `webhook accepted: ${await res.clone().text()}`);
     assert.equal((await res.json()).status, 'accepted');

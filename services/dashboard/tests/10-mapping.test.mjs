@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { api, assertClean, gotoApp, loginUi, openBrowser, settle, shootBoth, signBazaar, signupApi, uid, until } from './lib.mjs';
+import { api, assertClean, gotoApp, loginUi, openBrowser, settle, shootBoth, pushPaidTrade, signupApi, uid, until } from './lib.mjs';
 
 /** A fresh seller with one SKU in stock and a Bazaar shop that received a trade whose line has no merchant code. */
 async function sellerWithUnmappedOrder() {
@@ -26,53 +26,26 @@ async function sellerWithUnmappedOrder() {
   const itemId = String(600000 + Math.floor(Math.random() * 99999));
   const variantId = String(Math.floor(Math.random() * 1e9));
   const tid = `T${Date.now()}${uid().slice(0, 4)}`;
-  const now = new Date().toISOString();
-  const body = JSON.stringify({
-    topic: 'trade.TradeBuyerPay',
-    shop_id: shopId,
-    trade: {
-      tid,
-      status: 'WAIT_SELLER_SEND_GOODS',
-      created: now,
-      pay_time: now,
-      modified: now,
-      buyer_nick: '对应买家',
-      currency: 'CNY',
-      payment: '268.00',
-      post_fee: '0.00',
-      discount_fee: '0.00',
-      orders: [
-        {
-          // No outer_sku_id: the seller set no merchant code on the marketplace.
-          oid: `${tid}-1`,
-          num_iid: itemId,
-          sku_id: variantId,
-          title: '明前龙井 250g 礼盒装',
-          sku_properties_name: '规格:250g',
-          num: 1,
-          price: '268.00',
-          payment: '268.00',
-          refund_status: 'NO_REFUND',
-        },
-      ],
-    },
-  });
-  const ts = Math.floor(Date.now() / 1000);
-  const res = await fetch(
-    ch.body.webhook_url.startsWith('http') ? ch.body.webhook_url : `${process.env.CAIRN_DASHBOARD_URL}${ch.body.webhook_url}`,
-    {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'X-Bazaar-Topic': 'trade.TradeBuyerPay',
-        'X-Bazaar-Message-Id': `msg-${tid}`,
-        'X-Bazaar-Timestamp': String(ts),
-        'X-Bazaar-Signature': signBazaar(ch.body.webhook_secret, ts, body),
-        'X-Bazaar-Shop-Id': shopId,
+  const res = await pushPaidTrade({
+    webhookUrl: ch.body.webhook_url,
+    secret: ch.body.webhook_secret,
+    shopId,
+    tid,
+    buyer: '对应买家',
+    payment: '268.00',
+    lines: [
+      // No outer_sku_id: the seller set no merchant code on the marketplace.
+      {
+        num_iid: itemId,
+        sku_id: variantId,
+        title: '明前龙井 250g 礼盒装',
+        sku_properties: '规格:250g',
+        num: 1,
+        price: '268.00',
+        payment: '268.00',
       },
-      body,
-    },
-  );
+    ],
+  });
   assert.equal(res.status, 200, `webhook accepted: ${await res.clone().text()}`);
   const order = await until(
     async () => {

@@ -159,6 +159,45 @@ export function signBazaar(secret, timestamp, rawBody) {
   return createHmac('sha256', secret).update(`${timestamp}.${rawBody}`).digest('base64');
 }
 
+/**
+ * Pushes a paid Bazaar trade to `webhookUrl` (absolute, or a path on the dashboard's origin),
+ * signed with `secret` as BAZAAR.md says; answers the fetch Response. `lines` are Bazaar
+ * `orders` entries (oid defaults to `<tid>-<n>`).
+ */
+export async function pushPaidTrade({ webhookUrl, secret, shopId, tid, buyer, payment, lines }) {
+  const now = new Date().toISOString();
+  const body = JSON.stringify({
+    topic: 'trade.TradeBuyerPay',
+    shop_id: shopId,
+    trade: {
+      tid,
+      status: 'WAIT_SELLER_SEND_GOODS',
+      created: now,
+      pay_time: now,
+      modified: now,
+      buyer_nick: buyer,
+      currency: 'CNY',
+      payment,
+      post_fee: '0.00',
+      discount_fee: '0.00',
+      orders: lines.map((l, n) => ({ oid: `${tid}-${n + 1}`, refund_status: 'NO_REFUND', ...l })),
+    },
+  });
+  const ts = Math.floor(Date.now() / 1000);
+  return fetch(webhookUrl.startsWith('http') ? webhookUrl : `${BASE}${webhookUrl}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'X-Bazaar-Topic': 'trade.TradeBuyerPay',
+      'X-Bazaar-Message-Id': `msg-${tid}`,
+      'X-Bazaar-Timestamp': String(ts),
+      'X-Bazaar-Signature': signBazaar(secret, ts, body),
+      'X-Bazaar-Shop-Id': shopId,
+    },
+    body,
+  });
+}
+
 /** Polls `f` until it returns something truthy (no fixed sleeps). */
 export async function until(f, { timeout = 30_000, interval = 500, what = 'condition' } = {}) {
   const end = Date.now() + timeout;

@@ -15,11 +15,11 @@ import {
   ErrorState,
   ErrorText,
   label,
-  LoadingRows,
   PageHeader,
   Panel,
   useToast,
   type Tone,
+  TableBody,
 } from '../ui/components';
 import { Icon } from '../ui/icons';
 import { SkuPicker } from '../ui/SkuPicker';
@@ -162,60 +162,46 @@ function WaitingPanel({
               <th className="w-picker">{t('mapping.sku')}</th>
             </tr>
           </thead>
-          {q.isPending ? (
-            <LoadingRows cols={6} rows={3} />
-          ) : q.isError ? (
-            <tbody>
-              <tr>
-                <td colSpan={6}>
-                  <ErrorState error={q.error} onRetry={() => void q.refetch()} />
+          <TableBody
+            query={q}
+            cols={6}
+            rows={3}
+            isEmpty={items.length === 0}
+            empty={<EmptyState icon="check" title={t('mapping.waiting_none')} hint={t('mapping.waiting_none_hint')} />}
+          >
+            {items.map((i) => (
+              <tr key={rowKey(i)} data-item={i.item_id ?? ''} data-variant={i.variant_id ?? ''}>
+                <td className="ellipsis max-w-140">{shopName.get(i.channel_id) ?? '—'}</td>
+                <td className="ellipsis max-w-240" title={i.title}>
+                  {i.title}
+                </td>
+                <td className="mono small">
+                  {i.item_id ?? '—'}
+                  {i.variant_id ? ` / ${i.variant_id}` : ''}
+                </td>
+                <td className="mono small">{i.merchant_code ?? <span className="muted">—</span>}</td>
+                <td className="num">
+                  <Link href="/holds?reason=unmapped_sku" className="link strong" data-testid="waiting-orders">
+                    {formatInt(i.orders, lang)}
+                  </Link>
+                </td>
+                <td>
+                  {i.item_id ? (
+                    <SkuPicker
+                      value={d.drafts[rowKey(i)] ?? ''}
+                      onChange={(v) => d.set(rowKey(i), v)}
+                      skus={skus}
+                      label={t('sku_picker.label', { what: i.title })}
+                      name={`sku-${i.item_id}-${i.variant_id ?? ''}`}
+                      disabled={save.isPending}
+                    />
+                  ) : (
+                    <span className="small muted">{label(t, 'mapping_state', 'unmapped')}</span>
+                  )}
                 </td>
               </tr>
-            </tbody>
-          ) : items.length === 0 ? (
-            <tbody>
-              <tr>
-                <td colSpan={6}>
-                  <EmptyState icon="check" title={t('mapping.waiting_none')} hint={t('mapping.waiting_none_hint')} />
-                </td>
-              </tr>
-            </tbody>
-          ) : (
-            <tbody>
-              {items.map((i) => (
-                <tr key={rowKey(i)} data-item={i.item_id ?? ''} data-variant={i.variant_id ?? ''}>
-                  <td className="ellipsis max-w-140">{shopName.get(i.channel_id) ?? '—'}</td>
-                  <td className="ellipsis max-w-240" title={i.title}>
-                    {i.title}
-                  </td>
-                  <td className="mono small">
-                    {i.item_id ?? '—'}
-                    {i.variant_id ? ` / ${i.variant_id}` : ''}
-                  </td>
-                  <td className="mono small">{i.merchant_code ?? <span className="muted">—</span>}</td>
-                  <td className="num">
-                    <Link href="/holds?reason=unmapped_sku" className="link strong" data-testid="waiting-orders">
-                      {formatInt(i.orders, lang)}
-                    </Link>
-                  </td>
-                  <td>
-                    {i.item_id ? (
-                      <SkuPicker
-                        value={d.drafts[rowKey(i)] ?? ''}
-                        onChange={(v) => d.set(rowKey(i), v)}
-                        skus={skus}
-                        label={t('sku_picker.label', { what: i.title })}
-                        name={`sku-${i.item_id}-${i.variant_id ?? ''}`}
-                        disabled={save.isPending}
-                      />
-                    ) : (
-                      <span className="small muted">{label(t, 'mapping_state', 'unmapped')}</span>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          )}
+            ))}
+          </TableBody>
         </table>
       </div>
       <SaveBar n={pending.length} busy={save.isPending} error={save.error} onSave={submit} onUndo={() => d.drop(Object.keys(d.drafts))} />
@@ -339,64 +325,53 @@ function ShopItems({ channels, skus }: { channels: ReturnType<typeof useChannels
                   <th className="w-picker">{t('mapping.sku')}</th>
                 </tr>
               </thead>
-              {q.isPending || channels.isPending ? (
-                <LoadingRows cols={6} rows={5} />
-              ) : q.isError ? (
-                <tbody>
-                  <tr>
-                    <td colSpan={6}>
-                      <ErrorState error={q.error} onRetry={() => void q.refetch()} />
+              <TableBody
+                query={q}
+                pending={channels.isPending}
+                cols={6}
+                rows={5}
+                isEmpty={items.length === 0}
+                empty={
+                  <EmptyState
+                    icon="mapping"
+                    title={all.length ? t('mapping.items_none_match') : t('mapping.items_none')}
+                    hint={all.length ? undefined : t('mapping.items_none_hint')}
+                  />
+                }
+              >
+                {items.map((i) => (
+                  <tr key={rowKey(i)} data-item={i.item_id} data-variant={i.variant_id ?? ''} data-mapping={i.mapping}>
+                    <td className="max-w-240">
+                      <div className="ellipsis" title={i.title}>
+                        {i.title}
+                      </div>
+                      {i.properties && <div className="small muted ellipsis">{i.properties}</div>}
                     </td>
-                  </tr>
-                </tbody>
-              ) : items.length === 0 ? (
-                <tbody>
-                  <tr>
-                    <td colSpan={6}>
-                      <EmptyState
-                        icon="mapping"
-                        title={all.length ? t('mapping.items_none_match') : t('mapping.items_none')}
-                        hint={all.length ? undefined : t('mapping.items_none_hint')}
+                    <td className="mono small">
+                      {i.item_id}
+                      {i.variant_id ? ` / ${i.variant_id}` : ''}
+                    </td>
+                    <td className="mono small">{i.merchant_code ?? <span className="muted">—</span>}</td>
+                    <td className="small">{label(t, 'mapping_source', i.source)}</td>
+                    <td>
+                      <span className="row-gap">
+                        <Badge tone={MAPPING_TONES[i.mapping] ?? 'neutral'}>{label(t, 'mapping_state', i.mapping)}</Badge>
+                        {i.sku_code && <span className="mono small">{i.sku_code}</span>}
+                      </span>
+                    </td>
+                    <td>
+                      <SkuPicker
+                        value={d.drafts[rowKey(i)] ?? i.sku_code ?? ''}
+                        onChange={(v) => d.set(rowKey(i), v)}
+                        skus={skus}
+                        label={t('sku_picker.label', { what: i.title })}
+                        name={`sku-${i.item_id}-${i.variant_id ?? ''}`}
+                        disabled={save.isPending}
                       />
                     </td>
                   </tr>
-                </tbody>
-              ) : (
-                <tbody>
-                  {items.map((i) => (
-                    <tr key={rowKey(i)} data-item={i.item_id} data-variant={i.variant_id ?? ''} data-mapping={i.mapping}>
-                      <td className="max-w-240">
-                        <div className="ellipsis" title={i.title}>
-                          {i.title}
-                        </div>
-                        {i.properties && <div className="small muted ellipsis">{i.properties}</div>}
-                      </td>
-                      <td className="mono small">
-                        {i.item_id}
-                        {i.variant_id ? ` / ${i.variant_id}` : ''}
-                      </td>
-                      <td className="mono small">{i.merchant_code ?? <span className="muted">—</span>}</td>
-                      <td className="small">{label(t, 'mapping_source', i.source)}</td>
-                      <td>
-                        <span className="row-gap">
-                          <Badge tone={MAPPING_TONES[i.mapping] ?? 'neutral'}>{label(t, 'mapping_state', i.mapping)}</Badge>
-                          {i.sku_code && <span className="mono small">{i.sku_code}</span>}
-                        </span>
-                      </td>
-                      <td>
-                        <SkuPicker
-                          value={d.drafts[rowKey(i)] ?? i.sku_code ?? ''}
-                          onChange={(v) => d.set(rowKey(i), v)}
-                          skus={skus}
-                          label={t('sku_picker.label', { what: i.title })}
-                          name={`sku-${i.item_id}-${i.variant_id ?? ''}`}
-                          disabled={save.isPending}
-                        />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              )}
+                ))}
+              </TableBody>
             </table>
           </div>
           <SaveBar

@@ -18,6 +18,7 @@ import {
   PageHeader,
   Panel,
   type Tone,
+  TableBody,
 } from '../ui/components';
 import { Icon } from '../ui/icons';
 import type { Bucket } from './parts/OrdersChart';
@@ -298,43 +299,30 @@ function LowStock() {
             <th className="num">{t('stock.on_hand')}</th>
           </tr>
         </thead>
-        {q.isPending || alerts.isPending ? (
-          <LoadingRows cols={4} rows={4} />
-        ) : q.isError ? (
-          <tbody>
-            <tr>
-              <td colSpan={4}>
-                <ErrorState error={q.error} onRetry={() => void q.refetch()} />
+        <TableBody
+          query={q}
+          pending={alerts.isPending}
+          cols={4}
+          rows={4}
+          isEmpty={items.length === 0}
+          empty={<EmptyState icon="check" title={t('overview.low_stock_none')} />}
+        >
+          {items.slice(0, 8).map((i) => (
+            <tr key={i.sku_code}>
+              <td>
+                <Link href={`/stock?sku=${encodeURIComponent(i.sku_code)}`} className="cell-link">
+                  <span className="mono">{i.sku_code}</span>
+                  <span className="muted small ellipsis">{i.name}</span>
+                </Link>
               </td>
-            </tr>
-          </tbody>
-        ) : items.length === 0 ? (
-          <tbody>
-            <tr>
-              <td colSpan={4}>
-                <EmptyState icon="check" title={t('overview.low_stock_none')} />
+              <td className="num">
+                <span className={cx('qty', i.available === 0 ? 'qty-zero' : 'qty-low')}>{formatInt(i.available, lang)}</span>
               </td>
+              <td className="num">{formatInt(i.reserved, lang)}</td>
+              <td className="num">{formatInt(i.on_hand, lang)}</td>
             </tr>
-          </tbody>
-        ) : (
-          <tbody>
-            {items.slice(0, 8).map((i) => (
-              <tr key={i.sku_code}>
-                <td>
-                  <Link href={`/stock?sku=${encodeURIComponent(i.sku_code)}`} className="cell-link">
-                    <span className="mono">{i.sku_code}</span>
-                    <span className="muted small ellipsis">{i.name}</span>
-                  </Link>
-                </td>
-                <td className="num">
-                  <span className={cx('qty', i.available === 0 ? 'qty-zero' : 'qty-low')}>{formatInt(i.available, lang)}</span>
-                </td>
-                <td className="num">{formatInt(i.reserved, lang)}</td>
-                <td className="num">{formatInt(i.on_hand, lang)}</td>
-              </tr>
-            ))}
-          </tbody>
-        )}
+          ))}
+        </TableBody>
       </table>
     </Panel>
   );

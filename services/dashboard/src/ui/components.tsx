@@ -137,9 +137,11 @@ export function LoadingBlock({ text }: { text?: string }) {
 /**
  * A table's body in each of its states: skeleton rows while loading, the error with a retry,
  * `empty` (usually an EmptyState) when there are no rows, else `children` (the rows).
+ * `pending` also shows the skeleton while something else the rows need is loading.
  */
 export function TableBody({
   query,
+  pending = false,
   cols,
   rows = 6,
   isEmpty,
@@ -147,13 +149,14 @@ export function TableBody({
   children,
 }: {
   query: { isPending: boolean; isError: boolean; error: unknown; refetch: () => unknown };
+  pending?: boolean;
   cols: number;
   rows?: number;
   isEmpty: boolean;
   empty: ReactNode;
   children: ReactNode;
 }) {
-  if (query.isPending) return <LoadingRows cols={cols} rows={rows} />;
+  if (query.isPending || pending) return <LoadingRows cols={cols} rows={rows} />;
   const one = (cell: ReactNode) => (
     <tbody>
       <tr>

@@ -242,6 +242,11 @@ async fn refunds_address_changes_memos_and_people_hold_and_release(app: TestApp)
     app.settle().await;
     let o = order(&app, &t, "TR3").await;
     assert_eq!(hold_reasons(&o), vec!["buyer_memo".to_owned()], "{o}");
+    // The same rules again: the same answer, and nothing more happens to the orders.
+    assert_eq!(app.put("/v1/orders/audit-rules", &t.token, &on).await.expect(200), r);
+    app.settle().await;
+    let again = order(&app, &t, "TR3").await;
+    assert_eq!((again["holds"].clone(), again["timeline"].clone()), (o["holds"].clone(), o["timeline"].clone()));
     // TR1's payment (99 + 2 × 50 = 199) is over 120; TR2 (99) is not.
     assert_eq!(hold_reasons(&order(&app, &t, "TR1").await), vec!["amount_over".to_owned()]);
     assert!(hold_reasons(&order(&app, &t, "TR2").await).is_empty());

@@ -3,6 +3,7 @@
 // answers each id on its own. Results are shown per order.
 import { useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
+import { refreshOrders } from './refresh';
 import { api, call } from '../../api/client';
 import type { Order } from '../../data';
 import { useI18n } from '../../i18n';
@@ -70,9 +71,7 @@ export function HoldDialog({
       }
     } finally {
       setRunning(false);
-      void qc.invalidateQueries({ queryKey: ['orders'] });
-      void qc.invalidateQueries({ queryKey: ['overview'] });
-      for (const o of orders) void qc.invalidateQueries({ queryKey: ['order', o.id] });
+      refreshOrders(qc, orders);
     }
   };
 

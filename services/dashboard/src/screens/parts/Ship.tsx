@@ -1,6 +1,7 @@
 // Shipping with a waybill: one POST /v1/orders/{id}/ship per order, results shown per order.
 import { useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
+import { refreshOrders } from './refresh';
 import { api, call } from '../../api/client';
 import { pool, type Order } from '../../data';
 import { useI18n } from '../../i18n';
@@ -56,9 +57,7 @@ export function ShipDialog({ orders, open, onClose }: { orders: Order[]; open: b
       }
     });
     setRunning(false);
-    void qc.invalidateQueries({ queryKey: ['orders'] });
-    void qc.invalidateQueries({ queryKey: ['overview'] });
-    for (const o of orders) void qc.invalidateQueries({ queryKey: ['order', o.id] });
+    refreshOrders(qc, orders);
   };
 
   const close = () => {

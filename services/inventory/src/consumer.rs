@@ -38,6 +38,7 @@ impl bus::Handler for OrderStockHandler {
         let o: OrderChanged = env.decode()?;
         let sync = SyncOrder {
             order_id: o.order_id,
+            channel_id: o.channel_id,
             reference: o.external_id,
             revision: o.revision,
             status: o.status,

@@ -23,6 +23,9 @@ pub struct Book {
     /// Per SKU code, lines that name a code no SKU has yet: (paid or created at, reservation
     /// key, line index). Creating the SKU resolves them in this order.
     unmapped: HashMap<String, BTreeSet<(Timestamp, String, usize)>>,
+    /// Per marketplace variant, unmapped lines that sell it: (paid or created at, reservation
+    /// key, line index). The first message that maps the variant resolves them all.
+    waiting_on: HashMap<VariantRef, BTreeSet<(Timestamp, String, usize)>>,
     /// SKUs whose backorder queue took lines that were resolved since [`Book::fill_waiting`].
     to_fill: BTreeSet<Uuid>,
     allocation: Allocation,
@@ -66,6 +69,12 @@ impl Book {
                 let at = l.backordered_at.unwrap_or(r.created_at);
                 self.unmapped.entry(l.sku_code.clone()).or_default().insert((at, r.key.clone(), i));
             }
+            if l.state == LineState::Unmapped
+                && let Some(v) = &l.variant
+            {
+                let at = l.backordered_at.unwrap_or(r.created_at);
+                self.waiting_on.entry(v.clone()).or_default().insert((at, r.key.clone(), i));
+            }
         }
         if let Some(exp) = r.expires_at
             && r.lines.iter().any(|l| l.state == LineState::Held)
@@ -84,6 +93,11 @@ impl Book {
             }
             if l.state == LineState::Unmapped
                 && let Some(q) = self.unmapped.get_mut(&l.sku_code)
+            {
+                q.remove(&(l.backordered_at.unwrap_or(r.created_at), r.key.clone(), i));
+            }
+            if l.state == LineState::Unmapped
+                && let Some(q) = l.variant.as_ref().and_then(|v| self.waiting_on.get_mut(v))
             {
                 q.remove(&(l.backordered_at.unwrap_or(r.created_at), r.key.clone(), i));
             }
@@ -577,6 +591,7 @@ impl Book {
                     state: LineState::Held,
                     allocations,
                     backordered_at: None,
+                    variant: None,
                 }
             })
             .collect();
@@ -719,6 +734,8 @@ impl Book {
         r.province = cmd.province.clone();
         // Lines to hold (unpaid) or to reserve (paid) once every line has been looked at.
         let mut wanted: Vec<usize> = Vec::new();
+        // Variants this revision maps (to a SKU code): what else waits on them is resolved too.
+        let mut mapped: Vec<(VariantRef, String)> = Vec::new();
         for ol in &cmd.lines {
             let code = ol.sku_code.as_deref().filter(|c| !c.is_empty());
             let idx = match r.lines.iter().position(|l| l.line_ref == ol.external_line_id) {
@@ -733,11 +750,20 @@ impl Book {
                         state: if sku.is_some() { S::Unreserved } else { S::Unmapped },
                         allocations: Vec::new(),
                         backordered_at: None,
+                        variant: None,
                     });
                     r.lines.len() - 1
                 }
             };
             let mut line = r.lines[idx].clone();
+            // Kept only while the line waits for its SKU.
+            if line.state == S::Unmapped && line.variant.is_none() {
+                line.variant = ol.item_id.as_ref().map(|item| VariantRef {
+                    channel_id: cmd.channel_id,
+                    item_id: item.clone(),
+                    variant_id: ol.variant_id.clone(),
+                });
+            }
             let mut resolved = false;
             if line.state == S::Unmapped
                 && let Some(c) = code
@@ -748,6 +774,9 @@ impl Book {
                     line.sku_id = s.id;
                     line.state = S::Unreserved;
                     resolved = true;
+                    if let Some(v) = &line.variant {
+                        mapped.push((v.clone(), c.to_owned()));
+                    }
                 }
             }
             let release = cmd.status == O::Cancelled || ol.refunded;
@@ -788,6 +817,9 @@ impl Book {
             }
             if !matches!(line.state, S::Backordered | S::Unmapped) || line.state == S::Unmapped && !paid_like {
                 line.backordered_at = None;
+            }
+            if line.state != S::Unmapped {
+                line.variant = None;
             }
             r.lines[idx] = line;
         }
@@ -839,8 +871,42 @@ impl Book {
         r.updated_at = now;
         ev.push(StockEvent::ReservationChanged(key));
         self.put(r);
+        for (v, code) in mapped {
+            self.resolve_variant(&v, &code, now, &mut ev);
+        }
         self.fill_queues(freed, now, &mut ev);
         ev
+    }
+
+    /// Every line still waiting on `v` takes the SKU `code`, the mapping one order's new
+    /// revision arrived with. The orders that wait on a variant are told of its mapping in
+    /// separate messages, which may reach the engine in different batches and in any order;
+    /// resolving them all on the first one queues them together, so that
+    /// [`Book::fill_waiting`] serves them by paid time. Paid lines join the SKU's backorder
+    /// queue (they were queued by paid time while unmapped); unpaid ones wait for their
+    /// order's next revision to hold stock. That revision finds them resolved and moves
+    /// nothing more.
+    fn resolve_variant(&mut self, v: &VariantRef, code: &str, now: Timestamp, ev: &mut Vec<StockEvent>) {
+        let Some(sku) = self.sku(code).map(|s| s.id) else { return };
+        let waiting = self.waiting_on.remove(v).unwrap_or_default();
+        let mut done: HashSet<String> = HashSet::new();
+        for (_, key, _) in waiting {
+            if !done.insert(key.clone()) {
+                continue;
+            }
+            let Some(mut r) = self.take_reservation(&key) else { continue };
+            for l in r.lines.iter_mut().filter(|l| l.state == LineState::Unmapped && l.variant.as_ref() == Some(v)) {
+                l.sku_id = sku;
+                l.sku_code = code.to_owned();
+                l.state = if l.backordered_at.is_some() { LineState::Backordered } else { LineState::Unreserved };
+                l.variant = None;
+            }
+            r.version += 1;
+            r.updated_at = now;
+            ev.push(StockEvent::ReservationChanged(key));
+            self.put(r);
+        }
+        self.to_fill.insert(sku);
     }
 
     /// Expires held lines whose time is up; their stock fills backorders.
@@ -931,6 +997,7 @@ mod tests {
     fn order(id: Uuid, rev: i64, status: OrderStatus, qty: i64, paid_at: i64) -> SyncOrder {
         SyncOrder {
             order_id: id,
+            channel_id: Uuid::nil(),
             reference: format!("T{rev}"),
             revision: rev,
             status,
@@ -1417,8 +1484,18 @@ mod tests {
         check_invariants(&b, sku);
     }
 
-    /// 200 paid orders (paid times shuffled) of one unit each, waiting on a code no SKU has.
-    fn waiting_orders(b: &mut Book, code: Option<&str>) -> Vec<(i64, Uuid)> {
+    /// `o` with its lines selling item 990001's variant 1 in the shop `channel`.
+    fn on_variant(mut o: SyncOrder, channel: Uuid) -> SyncOrder {
+        o.channel_id = channel;
+        for l in &mut o.lines {
+            (l.item_id, l.variant_id) = (Some("990001".into()), Some("1".into()));
+        }
+        o
+    }
+
+    /// 200 paid orders (paid times shuffled) of one unit each, waiting on a code no SKU has
+    /// (or, with `channel`, on a variant of that shop).
+    fn waiting_orders(b: &mut Book, code: Option<&str>, channel: Option<Uuid>) -> Vec<(i64, Uuid)> {
         let mut rng = 0x2545_f491_4f6c_dd1du64;
         let mut orders: Vec<(i64, Uuid)> = (0..200).map(|i| (1000 + i, Uuid::now_v7())).collect();
         for i in (1..orders.len()).rev() {
@@ -1428,7 +1505,8 @@ mod tests {
             orders.swap(i, (rng % (i as u64 + 1)) as usize);
         }
         for (paid_at, id) in &orders {
-            b.sync_order(Uuid::now_v7(), paid(*id, 1, &[(code, 1)], None, *paid_at), t(5));
+            let o = paid(*id, 1, &[(code, 1)], None, *paid_at);
+            b.sync_order(Uuid::now_v7(), channel.map_or(o.clone(), |c| on_variant(o, c)), t(5));
         }
         orders
     }
@@ -1445,7 +1523,7 @@ mod tests {
     #[test]
     fn a_new_sku_serves_200_waiting_orders_in_paid_time_order_and_never_oversells() {
         let mut b = two_warehouses(&[], Allocation::default());
-        let orders = waiting_orders(&mut b, Some("NEW"));
+        let orders = waiting_orders(&mut b, Some("NEW"), None);
         assert!(orders.iter().all(|(_, id)| placed(&b, *id)[0].0 == LineState::Unmapped));
         let (sku, ev) = b.create_sku(Uuid::now_v7(), "NEW", "New", 0, t(6)).unwrap();
         assert_eq!(ev.iter().filter(|e| matches!(e, StockEvent::ReservationChanged(_))).count(), 200);
@@ -1460,7 +1538,7 @@ mod tests {
     #[test]
     fn mapping_200_waiting_orders_serves_them_in_paid_time_order_whatever_the_arrival_order() {
         let mut b = two_warehouses(&[("TEE", 100, 50)], Allocation::default());
-        let orders = waiting_orders(&mut b, None);
+        let orders = waiting_orders(&mut b, None, None);
         // The newer revisions arrive in the shuffled order, within one batch.
         for (paid_at, id) in &orders {
             b.sync_order(Uuid::now_v7(), paid(*id, 2, &[(Some("TEE"), 1)], None, *paid_at), t(9));
@@ -1477,6 +1555,44 @@ mod tests {
         by_paid.sort();
         assert_eq!(placed(&b, by_paid[150].1)[0].0, LineState::Confirmed);
         assert_eq!(placed(&b, by_paid[151].1)[0].0, LineState::Backordered);
+        all_invariants(&b);
+    }
+
+    #[test]
+    fn mapping_a_variant_serves_its_waiting_orders_by_paid_time_whatever_batches_the_news_comes_in() {
+        let mut b = two_warehouses(&[("TEE", 100, 50)], Allocation::default());
+        let channel = Uuid::now_v7();
+        let orders = waiting_orders(&mut b, None, Some(channel));
+        let unpaid = Uuid::now_v7();
+        let mut o = on_variant(order(unpaid, 1, OrderStatus::PendingPayment, 1, 0), channel);
+        (o.paid_at, o.lines[0].sku_code) = (None, None);
+        b.sync_order(Uuid::now_v7(), o.clone(), t(5));
+        // The mapped revisions arrive shuffled, in batches of 20: the first one resolves
+        // every line waiting on the variant, so each batch's end serves them by paid time.
+        for batch in orders.chunks(20) {
+            for (paid_at, id) in batch {
+                b.sync_order(
+                    Uuid::now_v7(),
+                    on_variant(paid(*id, 2, &[(Some("TEE"), 1)], None, *paid_at), channel),
+                    t(9),
+                );
+            }
+            b.fill_waiting(t(9));
+        }
+        assert_first_150_by_paid_time(&b, &orders);
+        assert!(b.waiting_on.is_empty() || b.waiting_on.values().all(BTreeSet::is_empty));
+        // The unpaid order knows its SKU now and holds nothing until its next revision, which
+        // finds nothing left (and so reserves nothing).
+        assert_eq!(placed(&b, unpaid)[0].0, LineState::Unreserved);
+        (o.revision, o.lines[0].sku_code) = (2, Some("TEE".into()));
+        b.sync_order(Uuid::now_v7(), o, t(10));
+        assert_eq!(placed(&b, unpaid)[0].0, LineState::Unreserved);
+        // Another shop's line for the same item ids is not this shop's variant.
+        let (other, late) = (Uuid::now_v7(), Uuid::now_v7());
+        b.sync_order(Uuid::now_v7(), on_variant(paid(other, 1, &[(None, 1)], None, 5000), Uuid::now_v7()), t(11));
+        b.sync_order(Uuid::now_v7(), on_variant(paid(late, 1, &[(None, 1)], None, 5001), channel), t(11));
+        b.sync_order(Uuid::now_v7(), on_variant(paid(late, 2, &[(Some("TEE"), 1)], None, 5001), channel), t(12));
+        assert_eq!((placed(&b, other)[0].0, placed(&b, late)[0].0), (LineState::Unmapped, LineState::Backordered));
         all_invariants(&b);
     }
 

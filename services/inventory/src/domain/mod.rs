@@ -102,6 +102,20 @@ pub struct ResLine {
     pub allocations: Vec<Alloc>,
     /// When the line joined the backorder queue (FIFO by this, then by reservation key).
     pub backordered_at: Option<Timestamp>,
+    /// The marketplace variant an order line sells (absent from API reservations and from
+    /// lines stored before it was kept). While the line is unmapped, the first message that
+    /// maps the variant resolves every line waiting on it (see [`Book::sync_order`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<VariantRef>,
+}
+
+/// A shop's item variant, as the marketplace names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct VariantRef {
+    pub channel_id: Uuid,
+    pub item_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<String>,
 }
 
 /// A reservation: made through the API, or the stock side of an order.
@@ -196,6 +210,8 @@ pub enum StockEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncOrder {
     pub order_id: Uuid,
+    /// The shop the order came from (its lines' variants are that shop's).
+    pub channel_id: Uuid,
     pub reference: String,
     pub revision: i64,
     pub status: OrderStatus,

@@ -64,6 +64,9 @@ pub async fn run(db: store::Db, handler: SharedHandler, mut shutdown: Shutdown) 
             }
             Err(e) => {
                 tracing::error!(consumer = handler.name(), error = %e, "embedded bus step failed; retrying");
+                // Chunks applied before the failure may have moved the stored cursor (and their
+                // messages have no inbox rows): read it again rather than retry from `pos`.
+                cursor = None;
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
@@ -93,10 +96,14 @@ pub async fn step(db: &store::Db, handler: &SharedHandler, pos: i64) -> anyhow::
         .map(|r| Ok((r.try_get("", "seq")?, r.try_get("", "envelope")?)))
         .collect::<Result<_, DbErr>>()?;
     let Some(last) = rows.last().map(|r| r.0) else { return Ok(None) };
+    let mut seqs: Vec<i64> = Vec::with_capacity(rows.len());
     let envs: Vec<Envelope> = rows
         .iter()
         .filter_map(|(seq, envelope)| match serde_json::from_str(envelope.as_deref()?) {
-            Ok(e) => Some(e),
+            Ok(e) => {
+                seqs.push(*seq);
+                Some(e)
+            }
             Err(e) => {
                 tracing::error!(seq, error = %e, "unreadable outbox row skipped");
                 None
@@ -104,15 +111,19 @@ pub async fn step(db: &store::Db, handler: &SharedHandler, pos: i64) -> anyhow::
         })
         .collect();
     // Group commit first: a handler that can apply a chunk in one transaction saves a commit
-    // per message, and the last chunk's transaction moves the cursor too. A chunk that fails
-    // (or a handler that cannot batch) goes one by one below.
-    let mut single = Vec::new();
+    // per message. While every chunk so far was applied, each chunk's transaction also moves
+    // the cursor past it (the last one past every row read, this consumer's or not), so its
+    // messages are never read again and need no inbox rows (see `inbox::claim_many`). A chunk
+    // that fails (or a handler that cannot batch) goes one by one below, and the chunks after
+    // it claim their messages in the inbox without moving the cursor.
+    let mut single: Vec<Envelope> = Vec::new();
     let mut cursor_saved = false;
     let chunks = envs.chunks(GROUP).count();
-    for (i, chunk) in envs.chunks(GROUP).enumerate() {
-        let with_cursor = (i + 1 == chunks && single.is_empty()).then_some(last);
+    for (i, (chunk, chunk_seqs)) in envs.chunks(GROUP).zip(seqs.chunks(GROUP)).enumerate() {
+        let upto = if i + 1 == chunks { last } else { chunk_seqs.last().copied().unwrap_or(last) };
+        let with_cursor = single.is_empty().then_some(upto);
         match handler.handle_batch(chunk, with_cursor).await {
-            Ok(true) => cursor_saved = with_cursor.is_some(),
+            Ok(true) => cursor_saved = with_cursor == Some(last),
             Ok(false) => single.extend_from_slice(chunk),
             Err(e) => {
                 tracing::warn!(consumer = handler.name(), error = %e, "batch failed; handling its messages one by one");

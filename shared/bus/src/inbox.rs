@@ -4,6 +4,14 @@ use kernel::Envelope;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr};
 use std::collections::HashSet;
 
+tokio::task_local! {
+    /// Set by the embedded bus's group commit when the transaction also moves the consumer's
+    /// cursor past every message it applies: those are never read again, so on SQLite
+    /// [`claim_many`] only checks the inbox (a message handled one by one before a crash is
+    /// still skipped) and writes no rows. Any other transaction records its claims.
+    pub(crate) static CURSOR_MOVES: bool;
+}
+
 /// Records that `consumer` handled `env`. Returns `false` when it already had: the caller
 /// must then skip the effect (and may commit or roll back; nothing changes either way).
 pub async fn claim(tx: &sea_orm::DatabaseTransaction, consumer: &str, env: &Envelope) -> Result<bool, DbErr> {
@@ -17,7 +25,9 @@ pub async fn claim(tx: &sea_orm::DatabaseTransaction, consumer: &str, env: &Enve
 /// the unique key). SQLite: every write transaction there holds the database's write lock from
 /// BEGIN (`store::Db::write`), so nothing can claim between a read and an insert; it reads the
 /// few ids already claimed and inserts the rest without RETURNING, because every returned row
-/// crosses from the driver's thread one by one and cost more than the insert itself.
+/// crosses from the driver's thread one by one and cost more than the insert itself. Inside
+/// the embedded bus's group commit that also moves the cursor past them ([`CURSOR_MOVES`]) it
+/// inserts nothing: the cursor already makes them read once.
 pub async fn claim_many(
     tx: &sea_orm::DatabaseTransaction,
     consumer: &str,
@@ -49,7 +59,8 @@ pub async fn claim_many(
             seen.insert(r.try_get("", "message_id")?);
         }
         let fresh: Vec<&Envelope> = envs.iter().filter(|e| seen.insert(e.id)).collect();
-        if !fresh.is_empty() {
+        let cursor_moves = CURSOR_MOVES.try_with(|m| *m).unwrap_or(false);
+        if !fresh.is_empty() && !cursor_moves {
             tx.execute_raw(store::stmt_for(backend, &insert(fresh.len()), values(&fresh))).await?;
         }
         return Ok(fresh.iter().map(|e| e.id).collect());

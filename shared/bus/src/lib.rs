@@ -45,7 +45,8 @@ pub trait Handler: Send + Sync + 'static {
     /// and returns `true`; or returns `false` to have them handled one by one. An error MUST
     /// leave no effect of any of them behind (the caller then handles them one by one). Only the
     /// embedded bus calls it; with `cursor`, the same transaction also moves the consumer's
-    /// cursor there ([`embedded::save_cursor`]), which saves the bus a commit of its own.
+    /// cursor there ([`embedded::save_cursor`]), which saves the bus a commit of its own, and
+    /// the messages need no inbox rows (they are checked against the inbox, not recorded).
     async fn handle_batch(&self, _envs: &[Envelope], _cursor: Option<i64>) -> anyhow::Result<bool> {
         Ok(false)
     }
@@ -94,7 +95,9 @@ impl<T: TxHandler> Handler for T {
         // Only the embedded bus calls this, and its progress is in the same database: a
         // derived commit (see `store::Db::write_derived`).
         let tx = self.db().write_derived(TxHandler::name(self)).await?;
-        self.apply_batch(&tx, envs).await?;
+        // With the cursor moving in this transaction, its messages are never read again: the
+        // inbox is checked but not written (see `inbox::claim_many`).
+        inbox::CURSOR_MOVES.scope(cursor.is_some(), self.apply_batch(&tx, envs)).await?;
         if let Some(position) = cursor {
             embedded::save_cursor(&*tx, TxHandler::name(self), position).await?;
         }

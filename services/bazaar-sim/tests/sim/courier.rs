@@ -659,7 +659,7 @@ async fn events_of_an_account_without_a_subscription_are_not_pushed() {
             })
             .await
             .unwrap();
-    assert_eq!(other.accounts[0].branch_name.starts_with("圆通"), true, "{}", other.accounts[0].branch_name);
+    assert!(other.accounts[0].branch_name.starts_with("圆通"), "{}", other.accounts[0].branch_name);
     let api = Client::courier(&c.t.sim, &other);
     let body = json!({"cp_code": "YTO", "branch_code": other.accounts[0].branch_code, "sender": sender(),
                       "packages": [package("y", chengdu())]});

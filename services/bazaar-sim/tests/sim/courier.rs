@@ -607,9 +607,9 @@ async fn push_chaos_duplicates_reorders_and_drops() {
     let r = &c.t.sim.courier_pushes(&PushFilter::default())[0];
     assert_eq!((r.copies, r.deliveries, r.state), (2, 2, MessageState::Delivered));
 
-    // COLLECTED is held back 300–600 ms; IN_TRANSIT, pushed at once, overtakes it.
+    // COLLECTED is held back 1–2 s; IN_TRANSIT, pushed at once, overtakes it.
     let code = c.draw_one("reorder").await;
-    let held = CourierChaos { push_reorder_rate: 1.0, push_reorder_ms: 600, ..CourierChaos::default() };
+    let held = CourierChaos { push_reorder_rate: 1.0, push_reorder_ms: 2000, ..CourierChaos::default() };
     c.t.sim.set_courier_chaos(held).unwrap();
     c.t.sim.collect_waybill(&code).await.unwrap();
     c.t.sim.set_courier_chaos(CourierChaos::default()).unwrap();
@@ -701,7 +701,7 @@ async fn the_tracking_subscription_is_idempotent_and_replaceable() {
 #[tokio::test]
 async fn a_bazaar_ship_write_back_naming_the_waybill_has_it_collected() {
     let c = courier().await;
-    c.t.sim.set_courier_schedule(CourierSchedule { collect_delay_ms: 300, ..CourierSchedule::every(20) }).unwrap();
+    c.t.sim.set_courier_schedule(CourierSchedule { collect_delay_ms: 1000, ..CourierSchedule::every(20) }).unwrap();
     let trade = c.t.sim.create_trade(NewTrade::new(SHOP, vec![NewLine::new("NUT", 1)])).await.unwrap();
     c.t.sim.pay(&trade.tid).await.unwrap();
     let shipped = c.draw_one("shp_shipped").await;
@@ -721,7 +721,7 @@ async fn a_bazaar_ship_write_back_naming_the_waybill_has_it_collected() {
     assert_eq!(pending["status"], "ALLOCATED");
     assert!(pending["collect_due_at"].is_string(), "{pending}");
     c.tracking.wait_for(4, WAIT).await;
-    assert!(at.elapsed() >= Duration::from_millis(250), "collected after the delay");
+    assert!(at.elapsed() >= Duration::from_millis(900), "collected after the delay");
     assert_eq!(c.statuses(&shipped), ["COLLECTED", "IN_TRANSIT", "DELIVERING", "DELIVERED"]);
     assert_eq!(c.cancel(&shipped).await.code(), "courier.already-collected");
     // A repeated write-back changes nothing; the waybill never shipped is never collected.

@@ -25,6 +25,26 @@
 //! | `POST`, `DELETE /admin/trickle` | `TrickleConfig` | start (or replace) / stop the trickle |
 //! | `POST /admin/burst` | `BurstConfig` | create (and pay) a burst; answers when all are created |
 //! | `POST /admin/save` | | write `--state-file` now |
+//!
+//! Courier (COURIER.md), under `/admin/courier`:
+//!
+//! | route | body / query | does |
+//! |---|---|---|
+//! | `GET`, `POST /admin/courier/sellers` | `NewCourierSeller` | list / create sellers (token, accounts) |
+//! | `GET /admin/courier/sellers/{seller_id}` | | one seller with accounts and subscriptions |
+//! | `PUT /admin/courier/sellers/{seller_id}/accounts/{cp_code}/{branch_code}` | `CourierAccountUpdate` | set a branch's `quantity` / `printed` |
+//! | `PUT /admin/courier/sellers/{seller_id}/subscriptions` | `{cp_code, branch_code, url, secret}` | where tracking goes |
+//! | `POST /admin/courier/sellers/{seller_id}/waybills` | `DrawRequest` | draw as the seller (no chaos) |
+//! | `GET /admin/courier/waybills?seller_id=&cp_code=&object_id=&status=` | | list waybills (`WaybillView`) |
+//! | `GET /admin/courier/waybills/{code}` | | one waybill (any parcel's code) |
+//! | `POST /admin/courier/waybills/{code}/cancel`, `/collect` | | cancel / collect now |
+//! | `POST /admin/courier/waybills/{parcel_code}/advance` | | the parcel's next step now |
+//! | `POST /admin/courier/waybills/{parcel_code}/status` | `{"status": "RETURNED"}` | force a status (through the ones on the way) |
+//! | `GET /admin/courier/pushes?seller_id=&waybill_code=&state=&limit=` | | tracking push log |
+//! | `GET /admin/courier/stats` | | `CourierStats` |
+//! | `GET`, `PUT /admin/courier/chaos` | `CourierChaos` | draw latency / failures / timeouts, push chaos, unreachable pairs |
+//! | `GET`, `PUT /admin/courier/schedule` | `CourierSchedule` | collection delay, step delays, exception share, time scale |
+//! | `POST /admin/courier/outage`, `/api-outage` | `{"seconds": N}` | tracking endpoints / Courier API down for N s |
 
 use crate::api::ApiError;
 use crate::domain::trade::TradeStatus;
@@ -42,7 +62,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-type Answer = Result<Json<Value>, ApiError>;
+pub(crate) type Answer = Result<Json<Value>, ApiError>;
 
 /// The admin routes, to nest under `/admin`.
 pub(crate) fn routes(sim: Sim) -> impl Endpoint {
@@ -70,16 +90,17 @@ pub(crate) fn routes(sim: Sim) -> impl Endpoint {
         .at("/trickle", post(start_trickle).delete(stop_trickle))
         .at("/burst", post(burst))
         .at("/save", post(save))
+        .nest("/courier", crate::courier::admin::routes(sim.clone()))
         .data(sim)
 }
 
 /// A JSON body; an empty body reads as `{}`.
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
 }
 
-fn ok<T: serde::Serialize>(v: T) -> Answer {
+pub(crate) fn ok<T: serde::Serialize>(v: T) -> Answer {
     Ok(Json(
         serde_json::to_value(v)
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "isv.internal-error", e.to_string()))?,
@@ -206,7 +227,7 @@ struct Window {
     seconds: f64,
 }
 
-fn window(b: &[u8]) -> Result<Duration, ApiError> {
+pub(crate) fn window(b: &[u8]) -> Result<Duration, ApiError> {
     let w: Window = parse_json(b)?;
     Duration::try_from_secs_f64(w.seconds).map_err(|_| ApiError::bad_request("seconds must be a non-negative number"))
 }

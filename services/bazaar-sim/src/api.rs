@@ -6,7 +6,8 @@
 //! `{"code","message"}`, not Cairn's problem+json.
 //!
 //! Order of checks: API outage (503) → injected failure (500) → injected slowness → signature,
-//! timestamp and token (401) → rate limit (429) → the call. Error codes beyond BAZAAR.md's:
+//! timestamp and token (401) → rate limit (429) → the call. A ship write-back naming a Courier
+//! waybill has the carrier collect it (`CourierSchedule::collect_delay_ms` later). Error codes beyond BAZAAR.md's:
 //! `isv.invalid-access-token` (401, unknown bearer token), `isv.invalid-app-key` (401, the
 //! token's shop did not authorise this app), `isv.invalid-parameter` (400),
 //! `isv.invalid-trade-status` (409), `isv.item-not-exist` (404: an unknown `num_iid`, a
@@ -58,7 +59,7 @@ impl ApiError {
         ApiError { status, code: code.to_owned(), message: message.into(), retry_after: None }
     }
 
-    fn unauthorized(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(code: &str, message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::UNAUTHORIZED, code, message)
     }
 
@@ -136,12 +137,12 @@ impl ApiGuard {
         self.down.lock().expect("api outage lock").filter(|(s, e)| *s <= now && now < *e).map(|(_, e)| e - now)
     }
 
-    /// Takes a token for (app, shop), or says how many seconds until one is there.
-    fn take(&self, app_key: &str, shop_id: &str) -> Result<(), u64> {
+    /// Takes a token for (app, shop or seller), or says how many seconds until one is there.
+    pub(crate) fn take(&self, app_key: &str, key: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().expect("bucket lock");
         let b = buckets
-            .entry((app_key.to_owned(), shop_id.to_owned()))
+            .entry((app_key.to_owned(), key.to_owned()))
             .or_insert(Bucket { tokens: self.rate.max(1.0), at: now });
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.rate).min(self.rate.max(1.0));
         b.at = now;
@@ -228,7 +229,7 @@ async fn gate<E: Endpoint>(sim: &Sim, ep: std::sync::Arc<E>, req: Request) -> Re
 }
 
 /// `application/x-www-form-urlencoded` decoding of a query string, keeping every pair.
-fn parse_query(q: &str) -> Result<Vec<(String, String)>, ApiError> {
+fn parse_query(q: &str) -> Result<Vec<(String, String)>, String> {
     fn decode(s: &str) -> Option<String> {
         let bytes = s.as_bytes();
         let mut out = Vec::with_capacity(bytes.len());
@@ -253,7 +254,7 @@ fn parse_query(q: &str) -> Result<Vec<(String, String)>, ApiError> {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             match (decode(k), decode(v)) {
                 (Some(k), Some(v)) => Ok((k, v)),
-                _ => Err(ApiError::bad_request(format!("malformed query parameter `{p}`"))),
+                _ => Err(format!("malformed query parameter `{p}`")),
             }
         })
         .collect()
@@ -265,62 +266,110 @@ struct Caller {
     params: HashMap<String, String>,
 }
 
-/// Checks `sign`, `timestamp`, the bearer token and the rate limit.
-fn authenticate(sim: &Sim, req: &Request, body: &[u8]) -> Result<Caller, ApiError> {
-    let guard = &sim.inner.api;
+/// The error codes a signed API answers with: Bazaar's Open API (`isv.*`) or Courier's
+/// (`courier.*`), which share the signing scheme.
+pub(crate) struct Dialect {
+    pub invalid_signature: &'static str,
+    /// Unknown bearer token.
+    pub invalid_token: &'static str,
+    /// The token's holder did not authorise this app.
+    pub invalid_app_key: &'static str,
+    pub rate_limited: &'static str,
+    pub invalid_parameter: &'static str,
+    /// What a token belongs to, in messages: `shop`, `seller`.
+    pub holder: &'static str,
+}
+
+const BAZAAR: Dialect = Dialect {
+    invalid_signature: "isv.invalid-signature",
+    invalid_token: "isv.invalid-access-token",
+    invalid_app_key: "isv.invalid-app-key",
+    rate_limited: "isv.rate-limited",
+    invalid_parameter: "isv.invalid-parameter",
+    holder: "shop",
+};
+
+/// Who a bearer token belongs to: an id (for messages and the rate limit) and the app
+/// credentials its calls must be signed with.
+pub(crate) struct Principal {
+    pub id: String,
+    pub app_key: String,
+    pub app_secret: String,
+}
+
+/// Checks `sign`, `timestamp`, the bearer token (`find` looks it up) and the rate limit of a
+/// signed call. Returns what `find` found and the query parameters.
+pub(crate) fn verify_signed<T>(
+    guard: &ApiGuard,
+    d: &Dialect,
+    req: &Request,
+    body: &[u8],
+    find: impl FnOnce(&str) -> Option<(T, Principal)>,
+) -> Result<(T, HashMap<String, String>), ApiError> {
     let auth_failed = |code: &str, message: String| {
         guard.auth_failures.fetch_add(1, Relaxed);
         ApiError::unauthorized(code, message)
     };
-    let pairs = parse_query(req.uri().query().unwrap_or_default())?;
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, d.invalid_parameter, message);
+    let pairs = parse_query(req.uri().query().unwrap_or_default()).map_err(bad)?;
     let mut params = HashMap::new();
     for (k, v) in &pairs {
         if params.insert(k.clone(), v.clone()).is_some() {
-            return Err(ApiError::bad_request(format!("query parameter `{k}` is given twice")));
+            return Err(bad(format!("query parameter `{k}` is given twice")));
         }
     }
     let get = |k: &str| params.get(k).map(String::as_str);
     let (Some(app_key), Some(timestamp), Some(sign)) = (get("app_key"), get("timestamp"), get("sign")) else {
-        return Err(auth_failed("isv.invalid-signature", "app_key, timestamp and sign are required".into()));
+        return Err(auth_failed(d.invalid_signature, "app_key, timestamp and sign are required".into()));
     };
     if get("sign_method") != Some("hmac-sha256") {
-        return Err(auth_failed("isv.invalid-signature", "sign_method must be hmac-sha256".into()));
+        return Err(auth_failed(d.invalid_signature, "sign_method must be hmac-sha256".into()));
     }
     let Ok(ts) = timestamp.parse::<i64>() else {
-        return Err(auth_failed("isv.invalid-signature", format!("timestamp `{timestamp}` is not Unix seconds")));
+        return Err(auth_failed(d.invalid_signature, format!("timestamp `{timestamp}` is not Unix seconds")));
     };
     let skew = now_ms() / 1000 - ts;
     if skew.abs() > MAX_SKEW_SECONDS {
         return Err(auth_failed(
-            "isv.invalid-signature",
+            d.invalid_signature,
             format!("timestamp is {skew} s away from the platform clock (at most {MAX_SKEW_SECONDS} s allowed)"),
         ));
     }
     let token = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).unwrap_or_default();
-    let shop = sim.inner.state.lock().expect("state lock").shop_by_token(token).cloned();
-    let Some(shop) = shop.filter(|_| !token.is_empty()) else {
-        return Err(auth_failed("isv.invalid-access-token", "the bearer access_token is unknown".into()));
+    let Some((found, who)) = Some(token).filter(|t| !t.is_empty()).and_then(find) else {
+        return Err(auth_failed(d.invalid_token, "the bearer access_token is unknown".into()));
     };
-    if shop.app_key != app_key {
+    if who.app_key != app_key {
         return Err(auth_failed(
-            "isv.invalid-app-key",
-            format!("shop `{}` did not authorise app `{app_key}`", shop.shop_id),
+            d.invalid_app_key,
+            format!("{} `{}` did not authorise app `{app_key}`", d.holder, who.id),
         ));
     }
     let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    if !verify_api_sign(&shop.app_secret, &refs, body, sign) {
-        return Err(auth_failed("isv.invalid-signature", "sign does not match".into()));
+    if !verify_api_sign(&who.app_secret, &refs, body, sign) {
+        return Err(auth_failed(d.invalid_signature, "sign does not match".into()));
     }
-    if let Err(secs) = guard.take(app_key, &shop.shop_id) {
+    if let Err(secs) = guard.take(app_key, &who.id) {
         guard.rate_limited.fetch_add(1, Relaxed);
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "isv.rate-limited",
-            format!("at most {} calls per second per app and shop", guard.rate),
+            d.rate_limited,
+            format!("at most {} calls per second per app and {}", guard.rate, d.holder),
         );
         e.retry_after = Some(secs);
         return Err(e);
     }
+    Ok((found, params))
+}
+
+/// Checks `sign`, `timestamp`, the shop's token and the rate limit of an Open API call.
+fn authenticate(sim: &Sim, req: &Request, body: &[u8]) -> Result<Caller, ApiError> {
+    let (shop, params) = verify_signed(&sim.inner.api, &BAZAAR, req, body, |token| {
+        let shop = sim.inner.state.lock().expect("state lock").shop_by_token(token).cloned()?;
+        let who =
+            Principal { id: shop.shop_id.clone(), app_key: shop.app_key.clone(), app_secret: shop.app_secret.clone() };
+        Some((shop, who))
+    })?;
     Ok(Caller { shop, params })
 }
 
@@ -435,6 +484,7 @@ async fn ship(
     let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let parsed: Result<ShipRequest, ApiError> = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("body must be {{company_code, waybill_no, oids?}}: {e}")));
+    let waybill_no = parsed.as_ref().ok().map(|r| r.waybill_no.clone());
     let now = now_ms();
     let (result, seq) = {
         let mut st = sim.inner.state.lock().expect("state lock");
@@ -457,6 +507,11 @@ async fn ship(
     let (change, snapshot) = result?;
     if let Some(change) = change {
         sim.inner.webhooks.publish(&shop_id, &change);
+    }
+    if let Some(waybill_no) = waybill_no {
+        // The seller told the marketplace the parcel left with this waybill: Courier's carrier
+        // comes to collect it.
+        sim.courier_shipped(&waybill_no);
     }
     let mut resp = Json(json!({ "trade": snapshot })).into_response();
     resp.extensions_mut().insert(WritebackSeq(seq));

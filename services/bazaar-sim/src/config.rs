@@ -1,7 +1,9 @@
 //! The simulator's settings: flags of `cairn sim` (a `clap::Args` to flatten into the binary's
-//! command), the runtime-adjustable chaos knobs and the traffic knobs (what the seller's
-//! catalogue and the generated trades look like).
+//! command), the runtime-adjustable chaos knobs, the traffic knobs (what the seller's
+//! catalogue and the generated trades look like), and Courier's chaos and tracking schedule.
 
+use crate::domain::courier::routing;
+use crate::domain::courier::{Carrier, TrackingStatus};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -79,6 +81,12 @@ pub struct SimConfig {
 
     #[command(flatten)]
     pub traffic: TrafficConfig,
+
+    #[command(flatten)]
+    pub courier_chaos: CourierChaos,
+
+    #[command(flatten)]
+    pub courier_schedule: CourierSchedule,
 }
 
 impl Default for SimConfig {
@@ -102,6 +110,8 @@ impl Default for SimConfig {
             api_down_secs: 0,
             chaos: ChaosConfig::default(),
             traffic: TrafficConfig::default(),
+            courier_chaos: CourierChaos::default(),
+            courier_schedule: CourierSchedule::default(),
         }
     }
 }
@@ -274,6 +284,224 @@ impl TrafficConfig {
     }
 }
 
+/// A carrier that does not deliver to a province (`courier.address-unreachable`); written
+/// `ZTO:西藏自治区` on the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unreachable {
+    pub cp_code: Carrier,
+    /// Full (`西藏自治区`) or short (`西藏`) name.
+    pub province: String,
+}
+
+impl Unreachable {
+    /// Whether this pair rules out `carrier` for `province` (either name form).
+    pub fn matches(&self, carrier: Carrier, province: &routing::Province) -> bool {
+        self.cp_code == carrier && routing::province(&self.province) == Some(province)
+    }
+
+    /// Parses `CP_CODE:province`.
+    pub fn parse_arg(s: &str) -> Result<Unreachable, String> {
+        let (cp, province) = s.split_once(':').ok_or_else(|| format!("`{s}` is not CP_CODE:province"))?;
+        let cp_code = Carrier::parse(cp.trim()).ok_or_else(|| format!("`{cp}` is not a cp_code"))?;
+        let u = Unreachable { cp_code, province: province.trim().to_owned() };
+        u.validate()?;
+        Ok(u)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        match routing::province(&self.province) {
+            Some(_) => Ok(()),
+            None => Err(format!("`{}` is not a province of the mainland", self.province)),
+        }
+    }
+}
+
+/// Courier's misbehaviour on demand. Each rate is a probability in [0, 1]; all default to off.
+/// Changeable while running (`Sim::set_courier_chaos`, `PUT /admin/courier/chaos`); applies to
+/// calls made and pushes created from then on.
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CourierChaos {
+    /// Latency added to every waybill draw call.
+    #[arg(long = "courier-draw-latency-ms", default_value_t = 0)]
+    pub draw_latency_ms: u64,
+    /// Draw calls answered `--courier-draw-slow-ms` late (on top of the latency).
+    #[arg(long = "courier-draw-slow-rate", default_value_t = 0.0)]
+    pub draw_slow_rate: f64,
+    #[arg(long = "courier-draw-slow-ms", default_value_t = 3000)]
+    pub draw_slow_ms: u64,
+    /// Draw calls answered 500 without drawing anything.
+    #[arg(long = "courier-draw-fail-rate", default_value_t = 0.0)]
+    pub draw_fail_rate: f64,
+    /// Draw calls that draw (numbers spent), then answer 500 anyway.
+    #[arg(long = "courier-draw-fail-after-rate", default_value_t = 0.0)]
+    pub draw_fail_after_rate: f64,
+    /// Draw calls that draw, then give no answer for `--courier-draw-timeout-ms` (then 504): the
+    /// caller times out not knowing it got waybills, and must draw again by the same object_id.
+    #[arg(long = "courier-draw-timeout-after-rate", default_value_t = 0.0)]
+    pub draw_timeout_after_rate: f64,
+    #[arg(long = "courier-draw-timeout-ms", default_value_t = 30_000)]
+    pub draw_timeout_ms: u64,
+    /// Push a tracking event twice (same message id, independent retries).
+    #[arg(long = "courier-push-duplicate-rate", default_value_t = 0.0)]
+    pub push_duplicate_rate: f64,
+    /// Hold a tracking event back `--courier-push-reorder-ms` so later ones overtake it.
+    #[arg(long = "courier-push-reorder-rate", default_value_t = 0.0)]
+    pub push_reorder_rate: f64,
+    /// How long a reordered event is held back (a random 50–100% of this).
+    #[arg(long = "courier-push-reorder-ms", default_value_t = 300)]
+    pub push_reorder_ms: u64,
+    /// Never push a tracking event (`GET /courier/v1/waybills/{code}` still shows it).
+    #[arg(long = "courier-push-drop-rate", default_value_t = 0.0)]
+    pub push_drop_rate: f64,
+    /// Extra latency before every tracking event's first attempt.
+    #[arg(long = "courier-push-delay-ms", default_value_t = 0)]
+    pub push_delay_ms: u64,
+    /// (carrier, province) pairs the network does not serve, e.g. `ZTO:西藏自治区`.
+    #[arg(long = "courier-unreachable", value_parser = Unreachable::parse_arg)]
+    pub unreachable: Vec<Unreachable>,
+}
+
+impl Default for CourierChaos {
+    fn default() -> Self {
+        CourierChaos {
+            draw_latency_ms: 0,
+            draw_slow_rate: 0.0,
+            draw_slow_ms: 3000,
+            draw_fail_rate: 0.0,
+            draw_fail_after_rate: 0.0,
+            draw_timeout_after_rate: 0.0,
+            draw_timeout_ms: 30_000,
+            push_duplicate_rate: 0.0,
+            push_reorder_rate: 0.0,
+            push_reorder_ms: 300,
+            push_drop_rate: 0.0,
+            push_delay_ms: 0,
+            unreachable: Vec::new(),
+        }
+    }
+}
+
+impl CourierChaos {
+    /// Rejects rates outside [0, 1] and unknown provinces.
+    pub fn validate(&self) -> Result<(), String> {
+        let rates = [
+            ("draw_slow_rate", self.draw_slow_rate),
+            ("draw_fail_rate", self.draw_fail_rate),
+            ("draw_fail_after_rate", self.draw_fail_after_rate),
+            ("draw_timeout_after_rate", self.draw_timeout_after_rate),
+            ("push_duplicate_rate", self.push_duplicate_rate),
+            ("push_reorder_rate", self.push_reorder_rate),
+            ("push_drop_rate", self.push_drop_rate),
+        ];
+        if let Some((name, r)) = rates.iter().find(|(_, r)| !(0.0..=1.0).contains(r)) {
+            return Err(format!("{name} must be between 0 and 1, not {r}"));
+        }
+        self.unreachable.iter().try_for_each(Unreachable::validate)
+    }
+}
+
+/// When Courier's parcels move. After a Bazaar ship write-back names a waybill, the carrier
+/// collects it `collect_delay_ms` later; then each parcel moves COLLECTED → IN_TRANSIT →
+/// DELIVERING → DELIVERED, each move the given time after the previous one, except a share
+/// (`exception_share`) that goes DELIVERING → EXCEPTION → RETURNING → RETURNED. Every delay is
+/// multiplied by `time_scale` (0.001 makes a day's journey last under two minutes).
+/// Changeable while running (`Sim::set_courier_schedule`, `PUT /admin/courier/schedule`);
+/// applies to moves scheduled from then on.
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CourierSchedule {
+    /// From a ship write-back naming the waybill to its collection.
+    #[arg(long = "courier-collect-delay-ms", default_value_t = 1_800_000)]
+    pub collect_delay_ms: u64,
+    /// COLLECTED → IN_TRANSIT.
+    #[arg(long = "courier-in-transit-ms", default_value_t = 14_400_000)]
+    pub in_transit_ms: u64,
+    /// IN_TRANSIT → DELIVERING (and EXCEPTION → DELIVERING for a second attempt).
+    #[arg(long = "courier-delivering-ms", default_value_t = 64_800_000)]
+    pub delivering_ms: u64,
+    /// DELIVERING → DELIVERED.
+    #[arg(long = "courier-delivered-ms", default_value_t = 10_800_000)]
+    pub delivered_ms: u64,
+    /// DELIVERING → EXCEPTION.
+    #[arg(long = "courier-exception-ms", default_value_t = 10_800_000)]
+    pub exception_ms: u64,
+    /// EXCEPTION → RETURNING.
+    #[arg(long = "courier-returning-ms", default_value_t = 7_200_000)]
+    pub returning_ms: u64,
+    /// RETURNING → RETURNED.
+    #[arg(long = "courier-returned-ms", default_value_t = 172_800_000)]
+    pub returned_ms: u64,
+    /// Share of parcels that fail delivery and go back to the sender (decided per parcel code
+    /// and seed when it is collected).
+    #[arg(long = "courier-exception-share", default_value_t = 0.02)]
+    pub exception_share: f64,
+    /// Multiplies every delay above.
+    #[arg(long = "courier-time-scale", default_value_t = 1.0)]
+    pub time_scale: f64,
+}
+
+impl Default for CourierSchedule {
+    fn default() -> Self {
+        CourierSchedule {
+            collect_delay_ms: 1_800_000,
+            in_transit_ms: 14_400_000,
+            delivering_ms: 64_800_000,
+            delivered_ms: 10_800_000,
+            exception_ms: 10_800_000,
+            returning_ms: 7_200_000,
+            returned_ms: 172_800_000,
+            exception_share: 0.02,
+            time_scale: 1.0,
+        }
+    }
+}
+
+impl CourierSchedule {
+    /// Every delay (collection included) `ms`, no returns: for tests.
+    pub fn every(ms: u64) -> Self {
+        CourierSchedule {
+            collect_delay_ms: ms,
+            in_transit_ms: ms,
+            delivering_ms: ms,
+            delivered_ms: ms,
+            exception_ms: ms,
+            returning_ms: ms,
+            returned_ms: ms,
+            exception_share: 0.0,
+            time_scale: 1.0,
+        }
+    }
+
+    fn scaled(&self, ms: u64) -> i64 {
+        (ms as f64 * self.time_scale).round() as i64
+    }
+
+    /// Milliseconds a parcel waits before moving to `status`.
+    pub fn delay_ms(&self, status: TrackingStatus) -> i64 {
+        self.scaled(match status {
+            TrackingStatus::Collected => self.collect_delay_ms,
+            TrackingStatus::InTransit => self.in_transit_ms,
+            TrackingStatus::Delivering => self.delivering_ms,
+            TrackingStatus::Delivered => self.delivered_ms,
+            TrackingStatus::Exception => self.exception_ms,
+            TrackingStatus::Returning => self.returning_ms,
+            TrackingStatus::Returned => self.returned_ms,
+        })
+    }
+
+    /// Rejects a share outside [0, 1] and a negative or non-finite scale.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.exception_share) {
+            return Err(format!("exception_share must be between 0 and 1, not {}", self.exception_share));
+        }
+        if !self.time_scale.is_finite() || self.time_scale < 0.0 {
+            return Err(format!("time_scale must be a non-negative number, not {}", self.time_scale));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +526,25 @@ mod tests {
         assert_eq!((parsed.traffic.no_merchant_code_share, parsed.traffic.refund_close_share), (0.15, 0.5));
         assert!(TrafficConfig::realistic().validate().is_ok());
         assert!(TrafficConfig { buyer_memo_share: 1.5, ..TrafficConfig::default() }.validate().is_err());
+        let parsed = Cli::parse_from([
+            "sim",
+            "--courier-unreachable",
+            "ZTO:西藏自治区",
+            "--courier-unreachable",
+            "SF:新疆",
+            "--courier-time-scale",
+            "0.001",
+            "--courier-draw-timeout-after-rate",
+            "0.5",
+        ])
+        .sim;
+        assert_eq!(parsed.courier_chaos.unreachable.len(), 2);
+        assert_eq!(parsed.courier_chaos.unreachable[1].cp_code, Carrier::Sf);
+        assert_eq!(parsed.courier_chaos.draw_timeout_after_rate, 0.5);
+        assert_eq!(parsed.courier_schedule.delay_ms(TrackingStatus::Returned), 172_800);
+        assert!(Cli::try_parse_from(["sim", "--courier-unreachable", "ZTO:火星"]).is_err());
+        assert!(CourierChaos { push_drop_rate: 2.0, ..CourierChaos::default() }.validate().is_err());
+        assert!(CourierSchedule { time_scale: -1.0, ..CourierSchedule::default() }.validate().is_err());
     }
 
     #[test]

@@ -21,13 +21,41 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Mounting: [`spawn`] binds its own HTTP server (`/api/v1/...` Open API, `/admin/...` admin
-//! API, no auth, 127.0.0.1 by default) and returns a [`Sim`] handle with the same operations as
-//! async methods.
+//! It also plays Courier (COURIER.md and `notes/courier-protocol-extension.md`), the carrier
+//! network Cairn's `shipping` service speaks: sellers with accounts at carriers' branches
+//! (franchise ones with a balance of numbers), signed waybill draws of up to 10 packages with
+//! per-package results, idempotency by `object_id`, multi-parcel packages, waybill codes in
+//! each carrier's real shape (unique and deterministic for a seed) and routing data by
+//! province and city for the label (大头笔, 三段码, 集包地; all 31 mainland provinces);
+//! cancellation; collection — by the admin, or `collect_delay_ms` after a Bazaar ship
+//! write-back names the waybill — then tracking on a compressible schedule (a share of parcels
+//! fails delivery and goes back), pushed signed with `X-Courier-*` headers, with retries and
+//! chaos (duplicates, reordering, drops, outages). Draw chaos includes answering 500, or not
+//! answering at all, after the draw was done, which is what makes the caller's idempotency
+//! matter.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use bazaar_sim::{Carrier, NewCourierSeller, SimConfig, TrackingStatus, spawn};
+//! let sim = spawn(SimConfig::ephemeral()).await?;
+//! let seller = sim.create_courier_seller(NewCourierSeller::default()).await?; // ZTO + SF
+//! let zto = &seller.accounts[0];
+//! sim.set_courier_balance(&seller.seller_id, Carrier::Zto, &zto.branch_code, 5).await?;
+//! // ... Cairn draws with `seller.access_token` over /courier/v1, ships on Bazaar ...
+//! # let code = "ZT7300012345678";
+//! sim.force_tracking(code, TrackingStatus::Returned).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Mounting: [`spawn`] binds its own HTTP server (`/api/v1/...` Open API, `/courier/v1/...`
+//! Courier API, `/admin/...` admin API with Courier's under `/admin/courier/...`, no auth,
+//! 127.0.0.1 by default) and returns a [`Sim`] handle with the same operations as async
+//! methods. `--state-file` keeps shops, items, trades and Courier's sellers and waybills.
 
 mod admin;
 mod api;
 mod config;
+mod courier;
 pub mod domain;
 mod model;
 mod sign;
@@ -36,8 +64,13 @@ mod traffic;
 mod webhook;
 
 pub use api::{ApiError, parse_time};
-pub use config::{ChaosConfig, SimConfig, TrafficConfig};
+pub use config::{ChaosConfig, CourierChaos, CourierSchedule, SimConfig, TrafficConfig, Unreachable};
+pub use courier::model::*;
 pub use domain::SimError;
+pub use domain::courier::waybill::TrackingEvent;
+pub use domain::courier::{
+    Address as CourierAddress, Carrier, CourierError, PackageError, PackageItem, PrintData, TrackingStatus,
+};
 pub use domain::people::{CatalogItem, catalog};
 pub use domain::trade::{
     InvoiceKind, InvoiceRequest, OrderSnapshot, Receiver, RefundStatus, Topic, TradeSnapshot, TradeStatus, format_time,
@@ -73,6 +106,7 @@ struct Inner {
     chaos: Arc<RwLock<ChaosConfig>>,
     traffic: RwLock<TrafficConfig>,
     api: api::ApiGuard,
+    courier: courier::Courier,
     trickle: Mutex<Option<traffic::Trickle>>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -106,11 +140,16 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<Sim> {
     for shop in state.shops() {
         webhooks.set_endpoint(&shop.shop_id, endpoint_of(&shop));
     }
+    let courier = courier::Courier::new(&config, shutdown_rx.clone())?;
+    for seller in state.courier.sellers() {
+        courier.set_endpoints(&seller);
+    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let sim = Sim {
         inner: Arc::new(Inner {
             api: api::ApiGuard::new(config.api_rate),
+            courier,
             config: config.clone(),
             app,
             addr,
@@ -124,7 +163,10 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<Sim> {
             server: Mutex::new(None),
         }),
     };
-    let app = poem::Route::new().nest("/api/v1", api::routes(sim.clone())).nest("/admin", admin::routes(sim.clone()));
+    let app = poem::Route::new()
+        .nest("/api/v1", api::routes(sim.clone()))
+        .nest("/courier/v1", courier::api::routes(sim.clone()))
+        .nest("/admin", admin::routes(sim.clone()));
     let acceptor = poem::listener::TcpAcceptor::from_tokio(listener)?;
     let mut stop = shutdown_rx.clone();
     let server = tokio::spawn(async move {
@@ -152,6 +194,8 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<Sim> {
     for i in 1..=config.shops {
         sim.ensure_demo_shop(&format!("shop-{}", 1000 + i)).await?;
     }
+    let clock = tokio::spawn(sim.clone().run_courier_clock(shutdown_rx.clone()));
+    sim.inner.tasks.lock().expect("tasks lock").push(clock);
     if config.pay_timeout_secs > 0.0 {
         let timeout = Duration::try_from_secs_f64(config.pay_timeout_secs)?;
         let task = tokio::spawn(sim.clone().sweep_unpaid(timeout, shutdown_rx));
@@ -198,8 +242,9 @@ impl Sim {
         &self.inner.config
     }
 
-    /// Stops the trickle, the HTTP server and every delivery (undelivered messages are not
-    /// kept), then saves `--state-file`. Safe to call more than once.
+    /// Stops the trickle, the HTTP server, Courier's clock and every delivery (undelivered
+    /// messages and tracking pushes are not kept; parcel moves still due are), then saves
+    /// `--state-file`. Safe to call more than once.
     pub async fn shutdown(&self) -> anyhow::Result<()> {
         self.stop_trickle();
         self.inner.shutdown.send_replace(true);
@@ -213,7 +258,8 @@ impl Sim {
         self.save().await
     }
 
-    /// Writes the marketplace (shops, items, trades) to `--state-file`, if one was given.
+    /// Writes the marketplace (shops, items, trades, Courier's sellers and waybills) to
+    /// `--state-file`, if one was given.
     pub async fn save(&self) -> anyhow::Result<()> {
         let Some(path) = &self.inner.config.state_file else { return Ok(()) };
         let json = serde_json::to_vec_pretty(&self.inner.state.lock().expect("state lock").persist())?;
@@ -377,12 +423,17 @@ impl Sim {
     }
 
     /// The seller ships from the marketplace's own console (not a write-back; Cairn's ship
-    /// calls go through the Open API and are logged as write-backs).
+    /// calls go through the Open API and are logged as write-backs). Like a write-back, it has
+    /// Courier collect the waybill if it is one of Courier's.
     pub async fn ship(&self, tid: &str, req: ShipRequest) -> Result<TradeSnapshot, SimError> {
-        self.change(tid, |t, _, now| match t.ship(&req.company_code, &req.waybill_no, req.oids.as_deref(), now)? {
-            domain::trade::ShipOutcome::Shipped(c) => Ok(vec![*c]),
-            domain::trade::ShipOutcome::Repeat => Ok(vec![]),
-        })
+        let snapshot = self.change(tid, |t, _, now| {
+            match t.ship(&req.company_code, &req.waybill_no, req.oids.as_deref(), now)? {
+                domain::trade::ShipOutcome::Shipped(c) => Ok(vec![*c]),
+                domain::trade::ShipOutcome::Repeat => Ok(vec![]),
+            }
+        })?;
+        self.courier_shipped(&req.waybill_no);
+        Ok(snapshot)
     }
 
     /// The buyer confirms receipt (`TRADE_FINISHED`, `trade.TradeSuccess`).

@@ -1,8 +1,10 @@
 //! The marketplace's in-memory state: shops, items, trades (with a per-shop index by
-//! `modified` for the incremental API), the write-back log, and the generator RNG. One
-//! `std::sync::Mutex` guards it all and is never held across an `.await`; every operation is
-//! a few microseconds, so a single lock keeps the model simple at flash-sale rates.
+//! `modified` for the incremental API), the write-back log, the generator RNG, and Courier's
+//! book (`crate::courier::book`). One `std::sync::Mutex` guards it all and is never held across
+//! an `.await`; every operation is a few microseconds, so a single lock keeps the model simple
+//! at flash-sale rates.
 
+use crate::courier::book::CourierBook;
 use crate::domain::SimError;
 use crate::domain::ids;
 use crate::domain::money::{self, Fen};
@@ -92,6 +94,9 @@ pub(crate) struct Persisted {
     items: Vec<StoredItem>,
     trades: Vec<Trade>,
     seq: u64,
+    /// Absent from state files written before the simulator played Courier.
+    #[serde(default)]
+    courier: crate::courier::book::Persisted,
 }
 
 /// The app credentials new shops get unless told otherwise.
@@ -118,6 +123,8 @@ pub(crate) struct State {
     /// Salt of the per-variant merchant-code draw (the `--seed`, 0 without one).
     salt: u64,
     pub rng: StdRng,
+    /// The carrier network (Courier) the simulator also plays.
+    pub courier: CourierBook,
 }
 
 /// Trade numbers start at (Unix seconds mod 10^5) × 10^5, so runs of the simulator started at
@@ -150,6 +157,7 @@ impl State {
             seq: first_seq(now_ms()),
             salt: seed.unwrap_or(0),
             rng: seed.map_or_else(rand::make_rng, StdRng::seed_from_u64),
+            courier: CourierBook::new(seed),
         }
     }
 
@@ -157,6 +165,7 @@ impl State {
     pub fn restore(p: Persisted, seed: Option<u64>) -> State {
         let mut s = State::new(seed);
         s.seq = s.seq.max(p.seq);
+        s.courier = CourierBook::restore(p.courier, seed);
         for shop in p.shops {
             s.tokens.insert(shop.access_token.clone(), shop.shop_id.clone());
             s.shops.insert(shop.shop_id.clone(), shop);
@@ -216,6 +225,7 @@ impl State {
             items: self.items.values().flat_map(|m| m.values().cloned()).collect(),
             trades: self.trades.values().cloned().collect(),
             seq: self.seq,
+            courier: self.courier.persist(),
         }
     }
 

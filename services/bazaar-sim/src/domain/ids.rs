@@ -3,7 +3,7 @@
 //! variant the same way — Cairn's product mappings are keyed by them.
 
 /// FNV-1a, 64 bits, finalised: tiny and, unlike `std`'s hasher, the same on every build.
-fn fnv1a(parts: &[&str]) -> u64 {
+pub(crate) fn fnv1a(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for b in part.bytes().chain([0xff]) {

@@ -2,6 +2,7 @@
 //! snapshot, and the generator of realistic buyers. No clock (callers pass `now` in Unix
 //! milliseconds), no async, no HTTP.
 
+pub mod courier;
 pub mod ids;
 pub mod money;
 pub mod people;

@@ -1,7 +1,7 @@
 //! A tiny "Cairn" for the simulator to push to, a signed Open API client, and a spawner.
 
 use base64::Engine as _;
-use bazaar_sim::{NewItem, NewShop, Shop, Sim, SimConfig, TradeSnapshot, api_sign, spawn};
+use bazaar_sim::{CourierSeller, NewItem, NewShop, Shop, Sim, SimConfig, TradeSnapshot, api_sign, spawn};
 use hmac::{KeyInit, Mac};
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -27,8 +27,12 @@ impl Received {
     pub fn header(&self, name: &str) -> &str {
         self.headers.get(&name.to_ascii_lowercase()).map(String::as_str).unwrap_or_default()
     }
+    /// `X-Bazaar-Message-Id`, or `X-Courier-Message-Id` for a tracking push.
     pub fn message_id(&self) -> &str {
-        self.header("X-Bazaar-Message-Id")
+        match self.header("X-Bazaar-Message-Id") {
+            "" => self.header("X-Courier-Message-Id"),
+            id => id,
+        }
     }
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("webhook bodies are JSON")
@@ -41,10 +45,17 @@ impl Received {
     }
     /// Verifies `X-Bazaar-Signature` with HMAC written here, not the simulator's signer.
     pub fn signature_ok(&self, secret: &str) -> bool {
+        self.signed_with(secret, "X-Bazaar-Timestamp", "X-Bazaar-Signature")
+    }
+    /// Verifies a tracking push's `X-Courier-Signature` the same way.
+    pub fn courier_signature_ok(&self, secret: &str) -> bool {
+        self.signed_with(secret, "X-Courier-Timestamp", "X-Courier-Signature")
+    }
+    fn signed_with(&self, secret: &str, timestamp: &str, signature: &str) -> bool {
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(format!("{}.", self.header("X-Bazaar-Timestamp")).as_bytes());
+        mac.update(format!("{}.", self.header(timestamp)).as_bytes());
         mac.update(&self.body);
-        let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(self.header("X-Bazaar-Signature")) else {
+        let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(self.header(signature)) else {
             return false;
         };
         mac.verify_slice(&sig).is_ok()
@@ -188,6 +199,10 @@ pub struct Client {
     pub skew: i64,
     /// Sign with this instead of the right signature.
     pub forced_sign: Option<String>,
+    /// `/api/v1` (Bazaar) or `/courier/v1`.
+    pub prefix: &'static str,
+    /// Give up waiting for an answer after this long.
+    pub timeout: Option<Duration>,
     http: reqwest::Client,
 }
 
@@ -200,11 +215,35 @@ impl Client {
             token: shop.access_token.clone(),
             skew: 0,
             forced_sign: None,
+            prefix: "/api/v1",
+            timeout: None,
             http: reqwest::Client::new(),
         }
     }
 
-    pub async fn call(&self, method: &str, path: &str, params: &[(&str, &str)], body: Option<Value>) -> Answer {
+    /// A Courier seller's client: the simulator's app, the seller's token.
+    pub fn courier(sim: &Sim, seller: &CourierSeller) -> Client {
+        Client {
+            base: sim.url(),
+            app_key: sim.app_key().to_owned(),
+            app_secret: sim.app_secret().to_owned(),
+            token: seller.access_token.clone(),
+            skew: 0,
+            forced_sign: None,
+            prefix: "/courier/v1",
+            timeout: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A call that may get no answer in time (`None` then).
+    pub async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        params: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Option<Answer> {
         let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let timestamp = (chrono::Utc::now().timestamp() + self.skew).to_string();
         let mut query: Vec<(&str, &str)> = params.to_vec();
@@ -216,21 +255,30 @@ impl Client {
         let sign = self.forced_sign.clone().unwrap_or_else(|| api_sign(&self.app_secret, &query, &body));
         query.push(("sign", &sign));
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let resp = self
+        let mut request = self
             .http
-            .request(method, format!("{}/api/v1{path}", self.base))
+            .request(method, format!("{}{}{path}", self.base, self.prefix))
             .query(&query)
             .bearer_auth(&self.token)
             .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .expect("the simulator answers");
+            .body(body);
+        if let Some(t) = self.timeout {
+            request = request.timeout(t);
+        }
+        let resp = match request.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => return None,
+            Err(e) => panic!("the simulator answers: {e}"),
+        };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
         let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, headers, json }
+        Some(Answer { status, headers, json })
+    }
+
+    pub async fn call(&self, method: &str, path: &str, params: &[(&str, &str)], body: Option<Value>) -> Answer {
+        self.try_call(method, path, params, body).await.expect("the simulator answers in time")
     }
 
     pub async fn get(&self, path: &str, params: &[(&str, &str)]) -> Answer {

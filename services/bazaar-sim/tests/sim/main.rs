@@ -2,6 +2,7 @@
 //! playing Cairn's webhook endpoint and a signed client playing Cairn's connector.
 
 mod admin;
+mod courier;
 mod helpers;
 mod items;
 mod knobs;

@@ -7,14 +7,13 @@
 //! assert!(pdf.starts_with(b"%PDF-"));
 //! ```
 
-mod font;
 mod format;
 mod html;
 mod pdf;
 mod qr;
 pub mod samples;
 
-pub use font::FontError;
+pub use pdf_font::FontError;
 pub use html::render_html;
 pub use pdf::Renderer;
 

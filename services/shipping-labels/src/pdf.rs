@@ -1,0 +1,193 @@
+//! The document: one page per label, one font subset for the batch, one resources dictionary
+//! for all pages.
+
+use std::sync::Arc;
+
+use lopdf::{Object, ObjectId, StringFormat};
+use pdf_font::{Face, deflate_streams, fnv1a, subset_tag};
+use printpdf::{FontId, Mm, Op, PdfDocument, PdfDocumentInfo, PdfFont, PdfFontHandle, PdfPage, PdfSaveOptions, Pt, TextItem};
+
+use crate::canvas::{Canvas, FONT_RES};
+use crate::{Label, LabelSize, layout};
+
+/// Renders [`Label`]s to PDF; build once and share (it is `Send + Sync`, cloning is cheap).
+#[derive(Clone)]
+pub struct Renderer {
+    face: Arc<Face>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Renderer {
+    /// A renderer using the bundled Noto Sans SC subset, parsed once per process (and shared
+    /// with the invoice renderer).
+    pub fn new() -> Self {
+        Self { face: Face::bundled() }
+    }
+
+    /// One page per label, in the given order; the CJK font subset embedded once for the whole
+    /// document. Same labels, same bytes: nothing depends on the clock or on randomness. An
+    /// empty batch gives a document without pages.
+    pub fn render(&self, labels: &[Label], size: LabelSize) -> Vec<u8> {
+        let (w, h) = size.mm();
+        let mut canvas = Canvas::new(&self.face, w, h, labels.len());
+        for label in labels {
+            layout::draw(&mut canvas, label, size);
+            canvas.finish_page();
+        }
+        let (contents, glyphs) = canvas.finish();
+
+        let mut key = Vec::with_capacity(16 * labels.len() + 8);
+        key.extend_from_slice(size.as_str().as_bytes());
+        for label in labels {
+            key.push(b'\n');
+            key.extend_from_slice(label.waybill_code.as_bytes());
+        }
+        let seed = fnv1a(&key, 0xcbf2_9ce4_8422_2325);
+        let font = self.face.subset(&glyphs, &subset_tag(seed));
+
+        // Nothing personal in the metadata: no names, phones or addresses.
+        let title = match labels {
+            [one] => format!("电子面单 {} {}", one.cp_name, one.waybill_code),
+            _ => format!("电子面单 {} 张 {size}", labels.len()),
+        };
+        let date = labels.first().map_or_else(printpdf::DateTime::epoch, |l| date_time(&l.printed_at));
+        let mut pdf = PdfDocument::new(&title);
+        pdf.metadata.info = PdfDocumentInfo {
+            document_title: title,
+            creator: "Cairn".into(),
+            producer: "Cairn shipping-labels (printpdf)".into(),
+            subject: format!("{size} mm"),
+            creation_date: date,
+            modification_date: date,
+            metadata_date: date,
+            ..PdfDocumentInfo::default()
+        };
+        pdf.resources.fonts.map.insert(FontId(FONT_RES.into()), PdfFont::new(font));
+        // printpdf builds the document around our content streams: pages without ops, and on
+        // the first one every character the batch uses, which is how printpdf learns which
+        // glyphs the font dictionary (widths, ToUnicode) must describe. That page's stream is
+        // replaced like every other below.
+        pdf.pages = (0..contents.len()).map(|_| PdfPage::new(Mm(w), Mm(h), Vec::new())).collect();
+        if let Some(first) = pdf.pages.first_mut()
+            && !glyphs.is_empty()
+        {
+            first.ops = vec![
+                Op::StartTextSection,
+                Op::SetFont { font: PdfFontHandle::External(FontId(FONT_RES.into())), size: Pt(1.0) },
+                Op::ShowText { items: vec![TextItem::Text(glyphs.text())] },
+                Op::EndTextSection,
+            ];
+        }
+
+        // Compression is ours (below); subsetting was done by `Face::subset`.
+        let opts = PdfSaveOptions { optimize: false, subset_fonts: false, secure: true, image_optimization: None };
+        let mut warnings = Vec::new();
+        let mut lo = pdf.to_lopdf_document(&opts, &mut warnings);
+        debug_assert!(
+            warnings.iter().all(|w| !matches!(w.severity, printpdf::PdfParseErrorSeverity::Error)),
+            "{warnings:?}"
+        );
+        set_contents(&mut lo, contents);
+        share_page_attributes(&mut lo);
+
+        // printpdf draws the trailer /ID at random; derive it from the batch instead.
+        let id = format!("{seed:016x}{:016x}", fnv1a(&key, 0x8422_2325_cbf2_9ce4));
+        let id = Object::String(id.into_bytes(), StringFormat::Hexadecimal);
+        lo.trailer.set("ID", Object::Array(vec![id.clone(), id]));
+        deflate_streams(&mut lo);
+
+        let mut out = Vec::with_capacity(4096 + 2048 * labels.len());
+        lo.save_to(&mut out).expect("writing to a Vec cannot fail");
+        out
+    }
+}
+
+/// Puts `contents` into the pages' content streams, in page order.
+fn set_contents(doc: &mut lopdf::Document, contents: Vec<Vec<u8>>) {
+    let pages: Vec<ObjectId> = doc.get_pages().into_values().collect();
+    debug_assert_eq!(pages.len(), contents.len());
+    for (page, content) in pages.into_iter().zip(contents) {
+        let stream = doc
+            .get_dictionary(page)
+            .and_then(|p| p.get(b"Contents"))
+            .and_then(Object::as_reference)
+            .expect("printpdf gives every page a content stream");
+        if let Ok(Object::Stream(s)) = doc.get_object_mut(stream) {
+            s.set_content(content);
+        }
+    }
+}
+
+/// printpdf gives every page its own resources dictionary (the same references each time),
+/// boxes and an empty annotation array. All pages of a batch are alike, so they inherit one
+/// resources dictionary and one media box from the page tree instead: ~200 bytes less a page.
+fn share_page_attributes(doc: &mut lopdf::Document) {
+    let Some(pages_id) = doc
+        .catalog()
+        .ok()
+        .and_then(|c| c.get(b"Pages").ok())
+        .and_then(|p| p.as_reference().ok())
+    else {
+        return;
+    };
+    let kids: Vec<ObjectId> = match doc.get_dictionary(pages_id).and_then(|p| p.get(b"Kids")) {
+        Ok(Object::Array(kids)) => kids.iter().filter_map(|k| k.as_reference().ok()).collect(),
+        _ => return,
+    };
+    let mut shared: Option<(Object, Object)> = None;
+    let mut orphans = Vec::with_capacity(kids.len());
+    for kid in kids {
+        let Ok(page) = doc.get_dictionary_mut(kid) else { continue };
+        let (Ok(resources), Ok(media_box)) = (page.get(b"Resources").cloned(), page.get(b"MediaBox").cloned()) else {
+            continue;
+        };
+        match &shared {
+            None => shared = Some((resources, media_box)),
+            Some((r, m)) if *m == media_box => {
+                if let Object::Reference(id) = resources
+                    && *r != resources
+                {
+                    orphans.push(id);
+                }
+            }
+            // A page of another size keeps its own (not produced by this crate today).
+            Some(_) => continue,
+        }
+        for key in [&b"Resources"[..], b"MediaBox", b"CropBox", b"TrimBox"] {
+            page.remove(key);
+        }
+        if matches!(page.get(b"Annots"), Ok(Object::Array(a)) if a.is_empty()) {
+            page.remove(b"Annots");
+        }
+    }
+    if let (Some((resources, media_box)), Ok(pages)) = (shared, doc.get_dictionary_mut(pages_id)) {
+        pages.set("Resources", resources);
+        pages.set("MediaBox", media_box);
+    }
+    for id in orphans {
+        doc.objects.remove(&id);
+    }
+}
+
+/// `2026-11-11 09:30` (China time) as the document's date; the epoch when unreadable.
+fn date_time(s: &str) -> printpdf::DateTime {
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|p| p.parse::<u16>().ok());
+    let (Some(year), Some(month), Some(day)) = (num(0..4), num(5..7), num(8..10)) else {
+        return printpdf::DateTime::epoch();
+    };
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return printpdf::DateTime::epoch();
+    }
+    let hour = num(11..13).filter(|h| *h < 24).unwrap_or(0);
+    let minute = num(14..16).filter(|m| *m < 60).unwrap_or(0);
+    printpdf::DateTime {
+        date: printpdf::Date { year: i32::from(year), month: month as u8, day: day as u8 },
+        time: printpdf::Time { hour: hour as u8, minute: minute as u8, second: 0, millisecond: 0 },
+        offset: printpdf::Offset { hours: 8, minutes: 0, seconds: 0, milliseconds: 0 },
+    }
+}

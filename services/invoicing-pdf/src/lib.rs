@@ -13,9 +13,9 @@ mod pdf;
 mod qr;
 pub mod samples;
 
-pub use pdf_font::FontError;
 pub use html::render_html;
 pub use pdf::Renderer;
+pub use pdf_font::FontError;
 
 /// Everything printed on one invoice or credit note. Amounts are in fen (1/100 yuan); a
 /// credit note carries negative amounts.

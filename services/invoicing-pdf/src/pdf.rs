@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use pdf_font::{Face, FontError, GlyphSet, Measure, deflate_streams, fnv1a, subset_tag};
 use crate::format::{date_cn, money, parse_date, rate};
 use crate::qr::Qr;
 use crate::{DocKind, InvoiceDoc};
+use pdf_font::{Face, FontError, GlyphSet, Measure, deflate_streams, fnv1a, subset_tag};
 use printpdf::{
     Color, CurTransMat, FontId, Line, LinePoint, Mm, Op, PaintMode, PdfDocument, PdfDocumentInfo, PdfFont,
     PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem, TextMatrix, TextRenderingMode,

@@ -66,7 +66,9 @@ fn main() {
         return;
     }
     let mut best: Option<f64> = None;
-    for (what, labels) in [("1 label a PDF", vec![samples::label()]), ("100 labels a PDF", samples::batch(CHROMIUM_BATCH))] {
+    for (what, labels) in
+        [("1 label a PDF", vec![samples::label()]), ("100 labels a PDF", samples::batch(CHROMIUM_BATCH))]
+    {
         match chromium(&label_html::labels_html(&labels), labels.len()) {
             Ok(c) => {
                 let rate = c.rate * labels.len() as f64;

@@ -32,7 +32,13 @@ fn spell(data: &str) -> Option<String> {
         let run = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
         // A switch costs a symbol each way; the ends need only one.
         let at_edge = i == 0 || i + run == n;
-        let worth = if run == n { run >= 2 } else if at_edge { run >= 4 } else { run >= 6 };
+        let worth = if run == n {
+            run >= 2
+        } else if at_edge {
+            run >= 4
+        } else {
+            run >= 6
+        };
         if worth {
             // An odd digit goes first, in set B, so set C gets whole pairs.
             let (odd, pairs) = (run % 2, run - run % 2);

@@ -125,7 +125,7 @@ fn draw_76x130(c: &mut Canvas, l: &Label) {
 
 /// 100 × 150, SF's stock: the barcode right under the header, as on SF's own labels.
 fn draw_100x150(c: &mut Canvas, l: &Label) {
-    let t = &WIDE;
+    let t = &Type { sortation: 36.0, ..WIDE };
     let mut s = Stack::new(2.0, 96.0, 2.0);
     header(c, l, s.row(10.0), t);
     barcode(c, l, s.row(21.0), t, 4);
@@ -313,26 +313,30 @@ fn barcode(c: &mut Canvas, l: &Label, a: Area, t: &Type, max_dots: u8) {
     }
 }
 
-/// Bars of `code` centred in `a` (its full height), modules a whole number of printer dots
-/// (`max_dots` down to 2, i.e. ≥ 0.25 mm) with the quiet zones inside `a`; squeezed below
-/// 2 dots only when even that does not fit, rather than spill over the frame.
+/// Bars of `code` centred in `a` (its full height); see [`bar_geometry`].
 fn place_bars(c: &mut Canvas, code: &str, a: Area, max_dots: u8) {
     let Some(modules) = code128_modules(code) else {
         // Not Code 128 data (a carrier never returns such a code): the text still identifies it.
         c.text_mid("（单号无法生成条码）", a.cx(), a.cy(), regular(8.0), Align::Center);
         return;
     };
-    let span = (modules.len() + 2 * QUIET) as f32;
-    let avail = a.w - 2.0;
-    let module = (2..=max_dots.max(2))
-        .rev()
-        .map(|d| f32::from(d) * DOT)
-        .find(|m| m * span <= avail)
-        .unwrap_or(avail / span);
-    let width = module * modules.len() as f32;
-    // On the dot grid of a printer whose head starts at the page's left edge.
-    let x = ((a.cx() - width / 2.0) / DOT).round() * DOT;
+    let (x, module) = bar_geometry(modules.len(), a, max_dots);
     c.bars(&modules, x, a.y, module, a.h);
+}
+
+/// (left edge, module width) of `n` modules centred in `a`: modules a whole number of printer
+/// dots, `max_dots` down to 2 (≥ 0.25 mm, what a 203 dpi scanner-friendly symbol needs), with
+/// the quiet zones inside `a` less 1 mm each side; squeezed below 2 dots only when even that
+/// does not fit, rather than spill over the frame. The left edge is on the dot grid of a
+/// printer whose head starts at the page's left edge, so every bar of a width prints the same.
+fn bar_geometry(n: usize, a: Area, max_dots: u8) -> (f32, f32) {
+    let span = (n + 2 * QUIET) as f32;
+    let avail = a.w - 2.0;
+    let module =
+        (2..=max_dots.max(2)).rev().map(|d| f32::from(d) * DOT).find(|m| m * span <= avail).unwrap_or(avail / span);
+    let width = module * n as f32;
+    let x = ((a.cx() - width / 2.0) / DOT).round() * DOT;
+    (x, module)
 }
 
 /// The signature box and the delivery clause printed on every Chinese waybill.
@@ -342,12 +346,16 @@ fn sign(c: &mut Canvas, a: Area, t: &Type) {
     let st = regular(t.small + 0.5);
     c.text("签收人：", left.x + 1.8, left.y + left.h * 0.38, st, Align::Left);
     c.text("时间：", left.x + 1.8, left.y + left.h * 0.38 + mm(st.size) * 1.6, st, Align::Left);
-    let clause = "快件送达收件人地址，经收件人或收件人允许的代收人签字，视为送达。\
-                  您的签字代表您已验收此包裹，并确认商品信息无误、包装完好。";
+    const DELIVERED: &str = "快件送达收件人地址，经收件人或收件人允许的代收人签字，视为送达。";
+    const CHECKED: &str = "您的签字代表您已验收此包裹，并确认商品信息无误、包装完好。";
     let size = t.small;
     let lh = mm(size) * 1.25;
     let max_lines = ((a.h - 1.0) / lh).floor().max(1.0) as usize;
-    let lines = c.wrap(clause, right.w - 3.0, size, max_lines);
+    let mut lines = c.wrap(&format!("{DELIVERED}{CHECKED}"), right.w - 3.0, size, max_lines);
+    if lines.last().is_some_and(|l| l.ends_with('…')) {
+        // No room for both sentences: the one that makes delivery binding, whole.
+        lines = c.wrap(DELIVERED, right.w - 3.0, size, max_lines);
+    }
     let top = a.y + (a.h - lh * lines.len() as f32) / 2.0;
     for (k, line) in lines.iter().enumerate() {
         c.text(line, right.x + 1.5, top + lh * k as f32 + mm(size) * 0.9, regular(size), Align::Left);
@@ -360,7 +368,13 @@ fn stub_head(c: &mut Canvas, l: &Label, a: Area, t: &Type) {
     c.vline(left.right(), a.y, a.bottom(), RULE);
     let (name, st) = c.fit(&l.cp_name, left.w - 3.0, bold(t.carrier * 0.8), 7.0);
     c.text_mid(&name, left.cx(), left.y + left.h * 0.36, st, Align::Center);
-    c.text_mid("寄件联", left.cx(), left.y + left.h * 0.72, regular(t.small + 1.0), Align::Center);
+    let part = if l.parcel_count > 1 || l.parent_waybill_code.is_some() {
+        format!("寄件联  子母件 {}/{}", l.parcel_no, l.parcel_count)
+    } else {
+        "寄件联".to_owned()
+    };
+    let (part, st) = c.fit(&part, left.w - 3.0, regular(t.small + 1.0), 5.0);
+    c.text_mid(&part, left.cx(), left.y + left.h * 0.72, st, Align::Center);
     let code_st = bold(t.code * 0.75);
     let bars_h = right.h - 2.5 - mm(code_st.size) * 1.2;
     place_bars(c, &l.waybill_code, Area { y: right.y + 1.2, h: bars_h, ..right }, 3);
@@ -429,4 +443,44 @@ fn cut(lines: &[String], n: usize, c: &Canvas, w: f32, size: f32) -> Vec<String>
         *last = c.truncate(&format!("{last}…"), w, size);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_are_whole_dots_of_at_least_a_quarter_mm_with_quiet_zones() {
+        // (stock's barcode area, widest module tried): 100 mm main, the 100x180 stub, 76 mm.
+        let areas = [
+            (Area { x: 2.0, y: 0.0, w: 96.0, h: 10.0 }, 4),
+            (Area { x: 32.0, y: 0.0, w: 66.0, h: 10.0 }, 3),
+            (Area { x: 1.5, y: 0.0, w: 73.0, h: 10.0 }, 3),
+        ];
+        for code in
+            ["ZT7300012345678", "SF1402345678901", "JDVA00012345678-1-2-", "YT8800012345678901", "773012345678901"]
+        {
+            let n = code128_modules(code).unwrap().len();
+            for (a, max_dots) in areas {
+                let (x, module) = bar_geometry(n, a, max_dots);
+                let dots = module / DOT;
+                assert!(module >= 0.25, "{code} in {a:?}: {module} mm");
+                assert!((dots - dots.round()).abs() < 1e-4, "{code}: {dots} dots");
+                assert!(x - QUIET as f32 * module >= a.x, "{code} in {a:?}: left quiet zone");
+                assert!(x + (n + QUIET) as f32 * module <= a.right(), "{code} in {a:?}: right quiet zone");
+            }
+        }
+        // The main barcode of a 100 mm label gets 4-dot (0.5 mm) modules.
+        let n = code128_modules("ZT7300012345678").unwrap().len();
+        assert_eq!((bar_geometry(n, areas[0].0, 4).1 / DOT).round(), 4.0);
+    }
+
+    #[test]
+    fn a_code_too_long_for_the_width_is_squeezed_not_spilled() {
+        let code = "ZT".repeat(40);
+        let n = code128_modules(&code).unwrap().len();
+        let a = Area { x: 1.5, y: 0.0, w: 73.0, h: 10.0 };
+        let (x, module) = bar_geometry(n, a, 3);
+        assert!(x >= a.x && x + n as f32 * module <= a.right());
+    }
 }

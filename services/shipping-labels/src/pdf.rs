@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use lopdf::{Object, ObjectId, StringFormat};
 use pdf_font::{Face, deflate_streams, fnv1a, subset_tag};
-use printpdf::{FontId, Mm, Op, PdfDocument, PdfDocumentInfo, PdfFont, PdfFontHandle, PdfPage, PdfSaveOptions, Pt, TextItem};
+use printpdf::{
+    FontId, Mm, Op, PdfDocument, PdfDocumentInfo, PdfFont, PdfFontHandle, PdfPage, PdfSaveOptions, Pt, TextItem,
+};
 
 use crate::canvas::{Canvas, FONT_RES};
 use crate::{Label, LabelSize, layout};
@@ -127,11 +129,7 @@ fn set_contents(doc: &mut lopdf::Document, contents: Vec<Vec<u8>>) {
 /// boxes and an empty annotation array. All pages of a batch are alike, so they inherit one
 /// resources dictionary and one media box from the page tree instead: ~200 bytes less a page.
 fn share_page_attributes(doc: &mut lopdf::Document) {
-    let Some(pages_id) = doc
-        .catalog()
-        .ok()
-        .and_then(|c| c.get(b"Pages").ok())
-        .and_then(|p| p.as_reference().ok())
+    let Some(pages_id) = doc.catalog().ok().and_then(|c| c.get(b"Pages").ok()).and_then(|p| p.as_reference().ok())
     else {
         return;
     };

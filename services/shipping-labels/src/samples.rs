@@ -75,7 +75,9 @@ pub fn overflowing() -> Label {
     l.sortation_name = "830 都江堰 青城山 龙池 紫坪铺 虹口 向峨 蒲阳".into();
     l.consolidation_code = "成都转运中心 双流分拨 温江二级中转场 郫都区集散".into();
     l.items = (1..=14)
-        .map(|i| LabelItem { name: format!("云栈2026春季新款纯棉圆领短袖T恤男女同款宽松百搭打底衫 款{i}"), count: i })
+        .map(|i| LabelItem {
+            name: format!("云栈2026春季新款纯棉圆领短袖T恤男女同款宽松百搭打底衫 款{i}"), count: i
+        })
         .collect();
     l.trade_ids = (1..=9).map(|i| format!("T20261111{i:08}")).collect();
     l.remark = Some("请在工作日白天派送，周末家中无人；".repeat(6));
@@ -127,7 +129,13 @@ pub fn batch(n: usize) -> Vec<Label> {
                     province: province.into(),
                     city: city.into(),
                     district: district.into(),
-                    address: format!("{}{}号{}栋{}室", STREETS[i % STREETS.len()], 1 + i % 300, 1 + i % 12, 101 + i % 20),
+                    address: format!(
+                        "{}{}号{}栋{}室",
+                        STREETS[i % STREETS.len()],
+                        1 + i % 300,
+                        1 + i % 12,
+                        101 + i % 20
+                    ),
                 },
                 items,
                 trade_ids: vec![format!("T20261111{:08}", i + 1)],

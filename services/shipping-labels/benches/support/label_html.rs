@@ -49,7 +49,10 @@ body { margin: 0; font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han S
 /// The labels as one HTML document, one label per printed page.
 pub fn labels_html(labels: &[Label]) -> String {
     let mut h = String::with_capacity(8 * 1024 * labels.len());
-    let _ = write!(h, r#"<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>电子面单</title><style>{CSS}</style></head><body>"#);
+    let _ = write!(
+        h,
+        r#"<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>电子面单</title><style>{CSS}</style></head><body>"#
+    );
     for l in labels {
         label(&mut h, l);
     }

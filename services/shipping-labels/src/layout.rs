@@ -3,7 +3,8 @@
 //! The three stocks share their blocks (header, 大头笔, 三段码, 集包地, parties, barcode,
 //! signature, custom area); each stacks them in its own order and sizes, as the carriers'
 //! standard templates do. A block never draws outside its box: text is shrunk, wrapped or cut
-//! with `…` to fit.
+//! with `…` to fit. Row heights are fixed per stock, so the rules and the fixed text are the
+//! same on every label and go into the batch's one form (see `canvas`).
 
 use crate::barcode::code128_modules;
 use crate::canvas::{Align, Canvas, DOT, bold, heavy, mm, regular};
@@ -212,7 +213,7 @@ fn header(c: &mut Canvas, l: &Label, a: Area, t: &Type) {
     let code_x = main.x + 2.0 + c.width(&name, st.size) + 1.5;
     c.text_mid(&l.cp_code, code_x, main.cy(), regular(t.small + 1.0), Align::Left);
     let right = main.right() - 1.5;
-    c.text("打印时间", right, main.y + main.h * 0.42, regular(t.small), Align::Right);
+    c.fixed_text("打印时间", right, main.y + main.h * 0.42, regular(t.small), Align::Right);
     c.text(&l.printed_at, right, main.y + main.h * 0.42 + mm(t.small) * 1.3, regular(t.small), Align::Right);
 
     let count = format!("{}/{}", l.parcel_no, l.parcel_count);
@@ -243,7 +244,7 @@ fn consolidation(c: &mut Canvas, s: &str, a: Area, t: &Type) {
     let label = regular(t.small + 0.5);
     let (cell, rest) = a.split(c.width("集包地", label.size) + 3.0);
     c.vline(cell.right(), a.y, a.bottom(), RULE);
-    c.text_mid("集包地", cell.cx(), cell.cy(), label, Align::Center);
+    c.fixed_text_mid("集包地", cell.cx(), cell.cy(), label, Align::Center);
     let (s, st) = c.fit(s, rest.w - 4.0, bold(t.consolidation), 7.0);
     c.text_mid(&s, rest.cx(), rest.cy(), st, Align::Center);
 }
@@ -253,7 +254,7 @@ fn party(c: &mut Canvas, tag: &str, p: &Party, a: Area, t: &Type, recipient: boo
     let (cell, rest) = a.split(if recipient { t.tag_w } else { t.tag_w * 0.85 });
     c.vline(cell.right(), a.y, a.bottom(), RULE);
     let tag_size = (cell.w.min(a.h) * 0.62 / mm(1.0)).min(20.0);
-    c.text_mid(tag, cell.cx(), cell.cy(), heavy(tag_size), Align::Center);
+    c.fixed_text_mid(tag, cell.cx(), cell.cy(), heavy(tag_size), Align::Center);
 
     let (name_st, addr_st, max_lines) = if recipient {
         (bold(t.name), bold(t.address), t.address_lines)
@@ -341,11 +342,15 @@ fn bar_geometry(n: usize, a: Area, max_dots: u8) -> (f32, f32) {
 
 /// The signature box and the delivery clause printed on every Chinese waybill.
 fn sign(c: &mut Canvas, a: Area, t: &Type) {
+    if !c.recording() {
+        // All of it is the form's.
+        return;
+    }
     let (left, right) = a.split(a.w * 0.36);
     c.vline(left.right(), a.y, a.bottom(), RULE);
     let st = regular(t.small + 0.5);
-    c.text("签收人：", left.x + 1.8, left.y + left.h * 0.38, st, Align::Left);
-    c.text("时间：", left.x + 1.8, left.y + left.h * 0.38 + mm(st.size) * 1.6, st, Align::Left);
+    c.fixed_text("签收人：", left.x + 1.8, left.y + left.h * 0.38, st, Align::Left);
+    c.fixed_text("时间：", left.x + 1.8, left.y + left.h * 0.38 + mm(st.size) * 1.6, st, Align::Left);
     const DELIVERED: &str = "快件送达收件人地址，经收件人或收件人允许的代收人签字，视为送达。";
     const CHECKED: &str = "您的签字代表您已验收此包裹，并确认商品信息无误、包装完好。";
     let size = t.small;
@@ -358,7 +363,7 @@ fn sign(c: &mut Canvas, a: Area, t: &Type) {
     }
     let top = a.y + (a.h - lh * lines.len() as f32) / 2.0;
     for (k, line) in lines.iter().enumerate() {
-        c.text(line, right.x + 1.5, top + lh * k as f32 + mm(size) * 0.9, regular(size), Align::Left);
+        c.fixed_text(line, right.x + 1.5, top + lh * k as f32 + mm(size) * 0.9, regular(size), Align::Left);
     }
 }
 

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use lopdf::{Object, ObjectId, StringFormat};
+use lopdf::{Dictionary, Object, ObjectId, StringFormat};
 use pdf_font::{Face, deflate_streams, fnv1a, subset_tag};
 use printpdf::{
     FontId, Mm, Op, PdfDocument, PdfDocumentInfo, PdfFont, PdfFontHandle, PdfPage, PdfSaveOptions, Pt, TextItem,
 };
 
-use crate::canvas::{Canvas, FONT_RES};
+use crate::canvas::{Canvas, FONT_RES, TEMPLATE_RES};
 use crate::{Label, LabelSize, layout};
 
 /// Renders [`Label`]s to PDF; build once and share (it is `Send + Sync`, cloning is cheap).
@@ -41,7 +41,7 @@ impl Renderer {
             layout::draw(&mut canvas, label, size);
             canvas.finish_page();
         }
-        let (contents, glyphs) = canvas.finish();
+        let (form, contents, glyphs) = canvas.finish();
 
         let mut key = Vec::with_capacity(16 * labels.len() + 8);
         key.extend_from_slice(size.as_str().as_bytes());
@@ -96,6 +96,9 @@ impl Renderer {
         );
         set_contents(&mut lo, contents);
         share_page_attributes(&mut lo);
+        if let Some(form) = form {
+            add_form(&mut lo, form, w, h);
+        }
 
         // printpdf draws the trailer /ID at random; derive it from the batch instead.
         let id = format!("{seed:016x}{:016x}", fnv1a(&key, 0x8422_2325_cbf2_9ce4));
@@ -121,6 +124,44 @@ fn set_contents(doc: &mut lopdf::Document, contents: Vec<Vec<u8>>) {
             .expect("printpdf gives every page a content stream");
         if let Ok(Object::Stream(s)) = doc.get_object_mut(stream) {
             s.set_content(content);
+        }
+    }
+}
+
+/// Adds the labels' common form as a form XObject to the pages' shared resources, where every
+/// page's `/Tpl Do` finds it.
+fn add_form(doc: &mut lopdf::Document, content: Vec<u8>, w: f32, h: f32) {
+    let Some(pages_id) = doc.catalog().ok().and_then(|c| c.get(b"Pages").ok()).and_then(|p| p.as_reference().ok())
+    else {
+        return;
+    };
+    let Some(resources_id) =
+        doc.get_dictionary(pages_id).ok().and_then(|p| p.get(b"Resources").ok()).and_then(|r| r.as_reference().ok())
+    else {
+        return;
+    };
+    let Ok(fonts) = doc.get_dictionary(resources_id).and_then(|r| r.get(b"Font")).cloned() else { return };
+    let pt = |mm: f32| Object::Real((mm * 7200.0 / 25.4).round() / 100.0);
+    let dict = Dictionary::from_iter([
+        ("Type", Object::from("XObject")),
+        ("Subtype", "Form".into()),
+        ("BBox", vec![0.into(), 0.into(), pt(w), pt(h)].into()),
+        ("Resources", Dictionary::from_iter([("Font", fonts)]).into()),
+    ]);
+    let form_id = doc.add_object(lopdf::Stream::new(dict, content));
+    let xobjects = doc.get_dictionary(resources_id).and_then(|r| r.get(b"XObject")).cloned();
+    let entry = (TEMPLATE_RES, Object::Reference(form_id));
+    match xobjects {
+        // printpdf's (empty) XObject dictionary, shared by reference.
+        Ok(Object::Reference(id)) => {
+            if let Ok(d) = doc.get_dictionary_mut(id) {
+                d.set(entry.0, entry.1);
+            }
+        }
+        _ => {
+            if let Ok(r) = doc.get_dictionary_mut(resources_id) {
+                r.set("XObject", Dictionary::from_iter([entry]));
+            }
         }
     }
 }

@@ -57,16 +57,16 @@ impl Renderer {
             [one] => format!("电子面单 {} {}", one.cp_name, one.waybill_code),
             _ => format!("电子面单 {} 张 {size}", labels.len()),
         };
-        let date = labels.first().map_or_else(printpdf::DateTime::epoch, |l| date_time(&l.printed_at));
         let mut pdf = PdfDocument::new(&title);
         pdf.metadata.info = PdfDocumentInfo {
             document_title: title,
             creator: "Cairn".into(),
             producer: "Cairn shipping-labels (printpdf)".into(),
             subject: format!("{size} mm"),
-            creation_date: date,
-            modification_date: date,
-            metadata_date: date,
+            // printpdf writes dates in UTC only; the print time is set below, in China time.
+            creation_date: printpdf::DateTime::epoch(),
+            modification_date: printpdf::DateTime::epoch(),
+            metadata_date: printpdf::DateTime::epoch(),
             ..PdfDocumentInfo::default()
         };
         pdf.resources.fonts.map.insert(FontId(FONT_RES.into()), PdfFont::new(font));
@@ -94,6 +94,14 @@ impl Renderer {
             warnings.iter().all(|w| !matches!(w.severity, printpdf::PdfParseErrorSeverity::Error)),
             "{warnings:?}"
         );
+        if let Some(date) = labels.first().and_then(|l| pdf_date(&l.printed_at))
+            && let Ok(info) = lo.trailer.get(b"Info").and_then(Object::as_reference)
+            && let Ok(info) = lo.get_dictionary_mut(info)
+        {
+            for key in ["CreationDate", "ModDate"] {
+                info.set(key, Object::string_literal(date.clone()));
+            }
+        }
         set_contents(&mut lo, contents);
         share_page_attributes(&mut lo);
         if let Some(form) = form {
@@ -213,20 +221,28 @@ fn share_page_attributes(doc: &mut lopdf::Document) {
     }
 }
 
-/// `2026-11-11 09:30` (China time) as the document's date; the epoch when unreadable.
-fn date_time(s: &str) -> printpdf::DateTime {
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|p| p.parse::<u16>().ok());
-    let (Some(year), Some(month), Some(day)) = (num(0..4), num(5..7), num(8..10)) else {
-        return printpdf::DateTime::epoch();
-    };
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return printpdf::DateTime::epoch();
-    }
-    let hour = num(11..13).filter(|h| *h < 24).unwrap_or(0);
-    let minute = num(14..16).filter(|m| *m < 60).unwrap_or(0);
-    printpdf::DateTime {
-        date: printpdf::Date { year: i32::from(year), month: month as u8, day: day as u8 },
-        time: printpdf::Time { hour: hour as u8, minute: minute as u8, second: 0, millisecond: 0 },
-        offset: printpdf::Offset { hours: 8, minutes: 0, seconds: 0, milliseconds: 0 },
+/// `2026-11-11 09:30` (China time) as a PDF date, `D:202611110930+08'00'`; `None` when
+/// unreadable.
+fn pdf_date(s: &str) -> Option<String> {
+    let num = |r: std::ops::Range<usize>| s.get(r).filter(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let hour = num(11..13).unwrap_or("00");
+    let minute = num(14..16).unwrap_or("00");
+    let ok = |v: &str, max: u32| v.parse::<u32>().is_ok_and(|v| v <= max);
+    (ok(month, 12) && ok(day, 31) && ok(hour, 23) && ok(minute, 59))
+        .then(|| format!("D:{year}{month}{day}{hour}{minute}00+08'00'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_print_time_is_the_documents_date_in_china_time() {
+        assert_eq!(pdf_date("2026-11-11 09:30").as_deref(), Some("D:20261111093000+08'00'"));
+        assert_eq!(pdf_date("2026-11-11").as_deref(), Some("D:20261111000000+08'00'"));
+        assert_eq!(pdf_date("2026-13-11 09:30"), None);
+        assert_eq!(pdf_date("11/11/2026"), None);
+        assert_eq!(pdf_date(""), None);
     }
 }

@@ -7,16 +7,15 @@
 //! assert!(pdf.starts_with(b"%PDF-"));
 //! ```
 
-mod font;
 mod format;
 mod html;
 mod pdf;
 mod qr;
 pub mod samples;
 
-pub use font::FontError;
 pub use html::render_html;
 pub use pdf::Renderer;
+pub use pdf_font::FontError;
 
 /// Everything printed on one invoice or credit note. Amounts are in fen (1/100 yuan); a
 /// credit note carries negative amounts.

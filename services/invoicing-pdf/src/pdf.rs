@@ -1,11 +1,11 @@
 //! The A4 PDF: layout in millimetres from the top-left corner, drawn with printpdf ops.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use crate::font::{Face, FontError, GlyphSet};
 use crate::format::{date_cn, money, parse_date, rate};
 use crate::qr::Qr;
 use crate::{DocKind, InvoiceDoc};
+use pdf_font::{Face, FontError, GlyphSet, Measure, deflate_streams, fnv1a, subset_tag};
 use printpdf::{
     Color, CurTransMat, FontId, Line, LinePoint, Mm, Op, PaintMode, PdfDocument, PdfDocumentInfo, PdfFont,
     PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem, TextMatrix, TextRenderingMode,
@@ -24,10 +24,10 @@ impl Default for Renderer {
 }
 
 impl Renderer {
-    /// A renderer using the bundled Noto Sans SC subset; the font is parsed once per process.
+    /// A renderer using the bundled Noto Sans SC subset; the font is parsed once per process
+    /// (and shared with the other renderers using it, e.g. the shipping labels).
     pub fn new() -> Self {
-        static BUNDLED: OnceLock<Arc<Face>> = OnceLock::new();
-        Self { face: BUNDLED.get_or_init(|| Arc::new(Face::bundled())).clone() }
+        Self { face: Face::bundled() }
     }
 
     /// A renderer using a caller's TrueType/OpenType font (the first face of a collection).
@@ -182,7 +182,7 @@ impl<'f> Canvas<'f> {
     }
 
     fn width(&self, s: &str, size: f32) -> f32 {
-        mm(self.face.width(s, size))
+        self.measure().width(s, size)
     }
 
     fn finish_page(&mut self) {
@@ -271,23 +271,13 @@ impl<'f> Canvas<'f> {
         self.text.push(TextRun { style, matrix, text: s.to_owned() });
     }
 
+    fn measure(&self) -> Measure<'f> {
+        Measure { face: self.face, to_unit: mm }
+    }
+
     /// The longest prefix of `s` that fits `max_w` at `size`, with `…` when cut.
     fn truncate(&self, s: &str, max_w: f32, size: f32) -> String {
-        if self.width(s, size) <= max_w {
-            return s.to_owned();
-        }
-        let budget = max_w - self.width("…", size);
-        let mut w = 0.0;
-        let mut out = String::new();
-        for c in s.chars() {
-            w += mm(self.face.advance_em(self.face.glyph(c)) * size);
-            if w > budget {
-                break;
-            }
-            out.push(c);
-        }
-        out.push('…');
-        out
+        self.measure().truncate(s, max_w, size)
     }
 
     /// `s` at `st`, shrunk down to `min_size` and then truncated so it fits `max_w`.
@@ -302,43 +292,8 @@ impl<'f> Canvas<'f> {
     }
 
     /// Breaks `s` into at most `max_lines` lines of `max_w`; the last is truncated with `…`.
-    /// Lines break between hanzi or at spaces, so a phone number or SKU stays whole unless
-    /// it alone is wider than a line.
     fn wrap(&self, s: &str, max_w: f32, size: f32, max_lines: usize) -> Vec<String> {
-        let mut lines = Vec::new();
-        let mut cur = String::new();
-        // Where in `cur` the last line-break opportunity is (byte offset).
-        let mut last_break: Option<usize> = None;
-        let mut prev_wide = false;
-        for (i, c) in s.char_indices() {
-            let wide = is_wide(c);
-            if c == ' ' || wide || prev_wide {
-                last_break = Some(cur.len());
-            }
-            cur.push(c);
-            prev_wide = wide;
-            if self.width(&cur, size) <= max_w || cur.chars().count() == 1 {
-                continue;
-            }
-            if lines.len() + 1 == max_lines {
-                let rest = format!("{}{}", &cur[..cur.len() - c.len_utf8()], &s[i..]);
-                lines.push(self.truncate(rest.trim_end(), max_w, size));
-                return lines;
-            }
-            // `cur` overflows: cut at the last opportunity, or just before `c`.
-            let cut = match last_break {
-                Some(b) if b > 0 => b,
-                _ => cur.len() - c.len_utf8(),
-            };
-            let tail = cur.split_off(cut);
-            lines.push(cur.trim_end().to_owned());
-            cur = tail.trim_start().to_owned();
-            last_break = break_opportunities(&cur).last();
-        }
-        if !cur.is_empty() || lines.is_empty() {
-            lines.push(cur);
-        }
-        lines
+        self.measure().wrap(s, max_w, size, max_lines)
     }
 
     fn into_pdf(mut self, doc: &InvoiceDoc) -> Vec<u8> {
@@ -346,7 +301,7 @@ impl<'f> Canvas<'f> {
             self.finish_page();
         }
         let seed = fnv1a(doc.number.as_bytes(), 0xcbf2_9ce4_8422_2325);
-        let tag: String = (0..6).map(|i| char::from(b'A' + ((seed >> (i * 5)) % 26) as u8)).collect();
+        let tag = subset_tag(seed);
         let font = self.face.subset(&self.glyphs, &tag);
 
         let (title, _) = titles(doc.kind);
@@ -386,59 +341,12 @@ impl<'f> Canvas<'f> {
         let id = format!("{:016x}{:016x}", seed, fnv1a(doc.number.as_bytes(), 0x8422_2325_cbf2_9ce4));
         let id = lopdf::Object::String(id.into_bytes(), lopdf::StringFormat::Hexadecimal);
         lo.trailer.set("ID", lopdf::Object::Array(vec![id.clone(), id]));
-        compress(&mut lo);
+        deflate_streams(&mut lo);
 
         let mut out = Vec::with_capacity(48 * 1024);
         lo.save_to(&mut out).expect("writing to a Vec cannot fail");
         out
     }
-}
-
-/// Deflates every stream at the fastest level (lopdf's own `compress` uses the slowest, for a
-/// few hundred bytes less on an invoice). A CFF font program (a caller's OpenType font) is left
-/// as it is: its charstrings are already dense, deflate would save ~10% of it.
-fn compress(doc: &mut lopdf::Document) {
-    use std::io::Write;
-    for object in doc.objects.values_mut() {
-        if let lopdf::Object::Stream(stream) = object {
-            let cff = stream.dict.get(b"Subtype").and_then(|s| s.as_name()).is_ok_and(|n| n == b"CIDFontType0C");
-            if cff || stream.dict.has(b"Filter") || stream.content.len() < 64 {
-                continue;
-            }
-            let mut enc = flate2::write::ZlibEncoder::new(
-                Vec::with_capacity(stream.content.len() / 2),
-                // Level 1: 2-3x faster than the default 6 here, for ~5% more bytes.
-                flate2::Compression::fast(),
-            );
-            enc.write_all(&stream.content).expect("writing to a Vec cannot fail");
-            let packed = enc.finish().expect("writing to a Vec cannot fail");
-            if packed.len() < stream.content.len() {
-                stream.dict.set("Filter", "FlateDecode");
-                stream.set_content(packed);
-            }
-        }
-    }
-}
-
-/// Byte offsets in `s` (after its start) where a line may break.
-fn break_opportunities(s: &str) -> impl Iterator<Item = usize> + '_ {
-    let mut prev_wide = false;
-    s.char_indices().filter_map(move |(i, c)| {
-        let wide = is_wide(c);
-        let ok = i > 0 && (c == ' ' || wide || prev_wide);
-        prev_wide = wide;
-        ok.then_some(i)
-    })
-}
-
-/// Hanzi, kana, full-width forms and CJK punctuation: a line may break before or after these.
-fn is_wide(c: char) -> bool {
-    matches!(c as u32, 0x2E80..=0x9FFF | 0xF900..=0xFAFF | 0xFF00..=0xFFEF)
-}
-
-/// 64-bit FNV-1a: stable across Rust releases, unlike `DefaultHasher`.
-fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
-    bytes.iter().fold(seed, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// (Chinese title, English title) of the form.

@@ -153,7 +153,7 @@ fn very_long_fields_are_cut_not_spilled() {
 
 #[test]
 fn a_custom_font_is_used_and_bad_bytes_are_refused() {
-    let mut fonts = vec![include_bytes!("../assets/NotoSansSC-GB2312.ttf").to_vec()];
+    let mut fonts = vec![pdf_font::BUNDLED_FONT.to_vec()];
     // A CFF (OpenType) collection, where the machine has one: the other outline format.
     if let Ok(cff) = std::fs::read("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc") {
         fonts.push(cff);

@@ -2,8 +2,8 @@
 //! `tenant_id`, so the schema can be distributed by tenant (Citus) without change.
 //!
 //! The DDL is written once with a few type placeholders, so SQLite (`cairn up`) and
-//! PostgreSQL get the same tables: `{uuid}`, `{ts}` (UTC timestamp), `{serial}` (an
-//! auto-incrementing bigint primary key).
+//! PostgreSQL get the same tables: `{uuid}`, `{ts}` (UTC timestamp), `{bytes}` (a binary
+//! value), `{serial}` (an auto-incrementing bigint primary key).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -48,6 +48,7 @@ mod m0006_order_lists;
 mod m0007_product_mapping;
 mod m0008_allocation;
 mod m0009_holds;
+mod m0010_shipping;
 
 /// Applies Cairn's migrations in order.
 pub struct Migrator;
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_product_mapping::Migration),
             Box::new(m0008_allocation::Migration),
             Box::new(m0009_holds::Migration),
+            Box::new(m0010_shipping::Migration),
         ]
     }
 }
@@ -74,6 +76,7 @@ pub(crate) async fn run_ddl(manager: &SchemaManager<'_>, ddl: &str) -> Result<()
     let sql = ddl
         .replace("{uuid}", if pg { "uuid" } else { "blob" })
         .replace("{ts}", if pg { "timestamptz" } else { "text" })
+        .replace("{bytes}", if pg { "bytea" } else { "blob" })
         .replace("{serial}", if pg { "bigserial primary key" } else { "integer primary key autoincrement" });
     for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         manager.get_connection().execute_unprepared(stmt).await?;

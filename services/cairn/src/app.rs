@@ -23,6 +23,7 @@ type Apis = (
     orders::OrdersApi,
     inventory::http::InventoryApi,
     invoicing::InvoicingApi,
+    shipping::ShippingApi,
     dashboard::EventsApi,
 );
 
@@ -53,6 +54,7 @@ fn mount_all(ctx: &host::Context, settings: ServiceSettings<'_>, serves: impl Fn
     let orders = orders::mount(&on(Service::Orders));
     let inventory = inventory::mount(&on(Service::Inventory), settings.inventory);
     let invoicing = invoicing::mount(&on(Service::Invoicing), settings.secret);
+    let shipping = shipping::mount(&on(Service::Shipping));
     let dashboard = dashboard::mount(&on(Service::Dashboard));
     let mut consumers = Vec::new();
     let mut tasks = Vec::new();
@@ -64,6 +66,7 @@ fn mount_all(ctx: &host::Context, settings: ServiceSettings<'_>, serves: impl Fn
         collect(orders, &mut consumers, &mut tasks),
         collect(inventory, &mut consumers, &mut tasks),
         collect(invoicing, &mut consumers, &mut tasks),
+        collect(shipping, &mut consumers, &mut tasks),
         collect(dashboard, &mut consumers, &mut tasks),
     );
     Mounted { apis, consumers, tasks }
@@ -82,7 +85,7 @@ fn collect<A>(
 fn api_service(apis: Apis, server: &str) -> OpenApiService<Apis, ()> {
     OpenApiService::new(apis, "Cairn", env!("CARGO_PKG_VERSION"))
         .description(
-            "Cairn, the seller back office: inventory, orders, marketplace channels and invoicing. \
+            "Cairn, the seller back office: inventory, orders, marketplace channels, invoicing and shipping. \
              Every error is application/problem+json with a stable `code`.",
         )
         .server(server)

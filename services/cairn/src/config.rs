@@ -21,18 +21,21 @@ pub enum Service {
     Orders,
     Inventory,
     Invoicing,
+    /// Carrier accounts, shipments, waybills, labels and tracking.
+    Shipping,
     /// The sellers' web app at `/` and the live event stream.
     Dashboard,
 }
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 6] = [
+    pub const ALL: [Service; 7] = [
         Service::Identity,
         Service::Channels,
         Service::Orders,
         Service::Inventory,
         Service::Invoicing,
+        Service::Shipping,
         Service::Dashboard,
     ];
 
@@ -44,13 +47,18 @@ impl Service {
             Service::Orders => &orders::SERVICE,
             Service::Inventory => &inventory::SERVICE,
             Service::Invoicing => &invoicing::SERVICE,
+            Service::Shipping => &shipping::SERVICE,
             Service::Dashboard => &dashboard::SERVICE,
         }
     }
 
     /// The service that owns an API path, if any.
     pub fn owning(path: &str) -> Option<Service> {
-        Service::ALL.into_iter().find(|s| s.descriptor().owns_path(path))
+        Service::ALL
+            .into_iter()
+            .filter_map(|s| s.descriptor().match_len(path).map(|n| (n, s)))
+            .max_by_key(|m| m.0)
+            .map(|m| m.1)
     }
 }
 
@@ -356,6 +364,9 @@ mod tests {
     #[test]
     fn every_path_has_one_owner() {
         assert_eq!(Service::owning("/v1/webhooks/bazaar/x"), Some(Service::Channels));
+        assert_eq!(Service::owning("/v1/webhooks/courier/x"), Some(Service::Shipping));
+        assert_eq!(Service::owning("/v1/webhooks/courierx/x"), Some(Service::Channels));
+        assert_eq!(Service::owning("/v1/shipments/x/label.pdf"), Some(Service::Shipping));
         assert_eq!(Service::owning("/v1/stock/TEE"), Some(Service::Inventory));
         assert_eq!(Service::owning("/v1/auth/token"), Some(Service::Identity));
         assert_eq!(Service::owning("/healthz"), None);

@@ -1,11 +1,15 @@
-//! `order.changed` → the order's reservation, through the engine (so it joins a batch).
+//! `order.changed` → the order's reservation, and `stock.returned` → goods back on hand,
+//! through the engine (so they join a batch).
 
 use crate::{
     Engine,
     domain::SyncOrder,
     engine::{CONSUMER, Command},
 };
-use kernel::{Envelope, Event, events::OrderChanged};
+use kernel::{
+    Envelope, Event,
+    events::{OrderChanged, StockReturned},
+};
 
 /// Keeps each order's stock in line with its status.
 pub struct OrderStockHandler {
@@ -20,7 +24,7 @@ impl OrderStockHandler {
 }
 
 /// The topics this consumer binds.
-pub const TOPICS: &[&str] = &[OrderChanged::TYPE];
+pub const TOPICS: &[&str] = &[OrderChanged::TYPE, StockReturned::TYPE];
 
 #[async_trait::async_trait]
 impl bus::Handler for OrderStockHandler {
@@ -35,6 +39,17 @@ impl bus::Handler for OrderStockHandler {
         512
     }
     async fn handle(&self, env: Envelope) -> anyhow::Result<()> {
+        if env.kind == StockReturned::TYPE {
+            let r: StockReturned = env.decode()?;
+            let cmd = Command::Return {
+                warehouse_code: r.warehouse_code,
+                lines: r.lines.into_iter().map(|l| (l.sku_code, l.quantity)).collect(),
+                cause: r.cause,
+                message: env.clone(),
+            };
+            self.engine.call(env.tenant_id, cmd).await?;
+            return Ok(());
+        }
         let o: OrderChanged = env.decode()?;
         let sync = SyncOrder {
             order_id: o.order_id,

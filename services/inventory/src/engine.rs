@@ -69,6 +69,13 @@ pub enum Command {
         sync: SyncOrder,
         message: Envelope,
     },
+    /// From a `stock.returned` message (claimed likewise): goods back on hand.
+    Return {
+        warehouse_code: String,
+        lines: Vec<(String, i64)>,
+        cause: String,
+        message: Envelope,
+    },
 }
 
 /// One SKU's stock as the API shows it.
@@ -304,7 +311,7 @@ impl Partition {
         let ids: Vec<Uuid> = jobs
             .iter()
             .filter_map(|j| match &j.cmd {
-                Command::SyncOrder { message, .. } => Some(message.id),
+                Command::SyncOrder { message, .. } | Command::Return { message, .. } => Some(message.id),
                 _ => None,
             })
             .collect();
@@ -704,6 +711,18 @@ fn apply(
                 return Ok(Reply::Done);
             }
             let ev = book.sync_order(kernel::new_id(), sync, now);
+            pending.record(tenant, &ev, now);
+            pending.inbox.push(message);
+            Ok(Reply::Done)
+        }
+        Command::Return { warehouse_code, lines, cause, message } => {
+            if !seen.insert(message.id) {
+                return Ok(Reply::Done);
+            }
+            let (ev, skipped) = book.return_stock(&warehouse_code, &lines, &cause, now);
+            if !skipped.is_empty() {
+                tracing::warn!(tenant_id = %tenant.0, ?skipped, %cause, "returned units of SKUs the tenant does not have were not restocked");
+            }
             pending.record(tenant, &ev, now);
             pending.inbox.push(message);
             Ok(Reply::Done)

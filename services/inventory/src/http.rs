@@ -279,7 +279,7 @@ enum StockFound {
 struct LedgerEntryDto {
     id: Uuid,
     warehouse_code: String,
-    /// receipt, adjustment, reserve, release, commit or expire.
+    /// receipt, adjustment, reserve, release, commit, expire or return.
     kind: String,
     on_hand_delta: i64,
     reserved_delta: i64,

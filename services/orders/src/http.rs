@@ -324,11 +324,19 @@ struct ShipmentDto {
     /// The marketplace line ids (`external_line_id`) shipped.
     lines: Vec<String>,
     shipped_at: DateTime<Utc>,
+    /// What the carrier last said (`delivered`, `exception`, `returned`); null until it says
+    /// one of those, and for waybills drawn outside Cairn.
+    #[oai(nullable)]
+    tracking_status: Option<String>,
+    #[oai(nullable)]
+    delivered_at: Option<DateTime<Utc>>,
 }
 
 impl From<Shipment> for ShipmentDto {
     fn from(s: Shipment) -> Self {
         ShipmentDto {
+            tracking_status: s.tracking_status,
+            delivered_at: s.delivered_at,
             lines: s.line_ids,
             waybill_no: s.waybill_no,
             company_code: s.company_code,

@@ -12,7 +12,10 @@
 
 use crate::{CairnClient, Instance, Launcher, subscribe};
 use anyhow::Context;
-use bazaar_sim::{NewItem, NewShop, Sim, SimConfig, TrafficConfig, TrickleConfig};
+use bazaar_sim::{
+    Carrier, CourierSchedule, NewCourierAccount, NewCourierSeller, NewItem, NewShop, Sim, SimConfig, TrafficConfig,
+    TrickleConfig,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -249,6 +252,7 @@ async fn wire(opts: &DemoOptions, cairn: &dyn Instance, sim: &Sim) -> anyhow::Re
         subscribe(sim, &ch).await?;
         shops.push(DemoShop { shop_id: shop_id.to_owned(), name: shop.name.clone(), channel_id: ch.id });
     }
+    connect_carriers(&api, sim).await?;
     sim.save().await?;
 
     let trickle = TrickleConfig {
@@ -258,6 +262,56 @@ async fn wire(opts: &DemoOptions, cairn: &dyn Instance, sim: &Sim) -> anyhow::Re
     };
     sim.start_trickle(trickle).await.map_err(|e| anyhow::anyhow!("starting the trickle: {e}"))?;
     Ok((token, signed_up.or(memo.tenant_id), shops, skus))
+}
+
+/// The demo seller's Courier seller id on the simulator.
+const COURIER_SELLER: &str = "cairn-demo";
+
+/// The warehouse the demo ships from, printed as the sender on every label.
+fn sender() -> serde_json::Value {
+    json!({"name": "云栈优品仓", "phone": "0571-88886666", "province": "浙江省", "city": "杭州市",
+           "district": "余杭区", "address": "仓前街道良睦路1399号"})
+}
+
+/// A franchise carrier (ZTO, a branch with numbers bought in advance) and a direct one (SF),
+/// connected through Cairn's API; ZTO by default, SF for orders of 500 yuan and more. Parcels
+/// move on a schedule compressed a thousandfold (collected about 2 s after the seller ships,
+/// delivered about a minute later).
+async fn connect_carriers(api: &CairnClient, sim: &Sim) -> anyhow::Result<()> {
+    sim.set_courier_schedule(CourierSchedule { time_scale: 0.001, ..CourierSchedule::default() })
+        .map_err(|e| anyhow::anyhow!("the courier schedule: {e}"))?;
+    let seller = match sim.courier_seller(COURIER_SELLER).await {
+        Some(s) => s,
+        None => sim
+            .create_courier_seller(NewCourierSeller {
+                seller_id: Some(COURIER_SELLER.into()),
+                name: Some("杭州云栈优品电子商务有限公司".into()),
+                accounts: vec![
+                    NewCourierAccount { quantity: Some(5000), ..NewCourierAccount::new(Carrier::Zto) },
+                    NewCourierAccount::new(Carrier::Sf),
+                ],
+                ..NewCourierSeller::default()
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("opening the demo's carrier accounts: {e}"))?,
+    };
+    let mut ids = Vec::new();
+    for a in &seller.accounts {
+        let body = json!({
+            "cp_code": a.cp_code, "branch_code": a.branch_code, "api_url": sim.url(), "app_key": sim.app_key(),
+            "app_secret": sim.app_secret(), "access_token": seller.access_token, "sender": sender(),
+        });
+        let r = api.post("/v1/shipping/accounts", &body).await.context("connecting a carrier account")?;
+        ids.push((a.cp_code, r["id"].as_str().unwrap_or_default().to_owned()));
+    }
+    let id = |c: Carrier| ids.iter().find(|(x, _)| *x == c).map(|(_, id)| id.clone());
+    let rules = json!({
+        "merge_wait_seconds": 600,
+        "rules": [{"name": "500元以上走顺丰", "when": {"min_payment": 50_000}, "account_id": id(Carrier::Sf)}],
+        "default_account_id": id(Carrier::Zto),
+    });
+    api.put("/v1/shipping/rules", &rules).await.context("setting the carrier rules")?;
+    Ok(())
 }
 
 impl Demo {
@@ -288,6 +342,7 @@ impl Demo {
             "  catalog   {} SKUs with stock in MAIN; buyers place trades on both shops (some unpaid, some refunded, some asking for invoices)\n",
             self.skus.len()
         );
+        s += "  carriers  ZTO (a franchise branch with 5000 waybill numbers) and SF, on the simulator's Courier; paid orders wait in 发货 Shipping to be drawn, printed and shipped\n";
         s += "\nTry:\n";
         s += &format!(
             "  TOKEN=$(curl -s -X POST {url}/v1/auth/token -H 'content-type: application/json' -d '{{\"email\":\"{DEMO_EMAIL}\",\"password\":\"{DEMO_PASSWORD}\"}}' | jq -r .access_token)\n"

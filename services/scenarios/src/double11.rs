@@ -434,15 +434,12 @@ async fn drive(
     Ok(Driven { side, burst: burst.expect("the burst finished"), nudges, bus })
 }
 
-/// Per consumer of the embedded bus: events of its topics written, and handled (its inbox).
+/// Per consumer of the embedded bus: events of its topics written, and handled (see
+/// `bus::embedded::progress`).
 async fn consumers(db: &store::Db, bindings: &Bindings) -> anyhow::Result<Vec<(String, u64, u64)>> {
-    use bus::entities::{inbox, outbox};
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let mut out = Vec::new();
     for (consumer, topics) in bindings {
-        let kinds: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
-        let written = outbox::Entity::find().filter(outbox::Column::Kind.is_in(kinds)).count(db.conn()).await?;
-        let handled = inbox::Entity::find().filter(inbox::Column::Consumer.eq(*consumer)).count(db.conn()).await?;
+        let (written, handled) = bus::embedded::progress(db, consumer, topics).await?;
         out.push((consumer.to_string(), written, handled));
     }
     Ok(out)

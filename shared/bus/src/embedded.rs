@@ -73,6 +73,28 @@ pub async fn run(db: store::Db, handler: SharedHandler, mut shutdown: Shutdown) 
     }
 }
 
+/// How far `consumer` (binding `topics`) is: (events of its topics written, events of its topics
+/// handled). On the embedded bus "handled" means at or before its cursor (a group commit that
+/// moves the cursor writes no inbox rows); a consumer without a cursor (RabbitMQ, or not
+/// started yet) is measured by its inbox.
+pub async fn progress(db: &store::Db, consumer: &str, topics: &[&str]) -> Result<(u64, u64), DbErr> {
+    use crate::entities::{inbox, outbox};
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let kinds: Vec<String> = topics.iter().map(|s| s.to_string()).collect();
+    let written = outbox::Entity::find().filter(outbox::Column::Kind.is_in(kinds.clone())).count(db.conn()).await?;
+    let handled = match consumer_cursors::Entity::find_by_id(consumer.to_owned()).one(db.conn()).await? {
+        Some(c) => {
+            outbox::Entity::find()
+                .filter(outbox::Column::Kind.is_in(kinds))
+                .filter(outbox::Column::Seq.lte(c.position))
+                .count(db.conn())
+                .await?
+        }
+        None => inbox::Entity::find().filter(inbox::Column::Consumer.eq(consumer)).count(db.conn()).await?,
+    };
+    Ok((written, handled))
+}
+
 async fn load_cursor(db: &store::Db, consumer: &str) -> Result<i64, DbErr> {
     Ok(consumer_cursors::Entity::find_by_id(consumer.to_owned()).one(db.conn()).await?.map_or(0, |c| c.position))
 }

@@ -16,7 +16,8 @@ pub type Binding = (&'static str, &'static [&'static str]);
 pub struct Descriptor {
     /// The name `cairn serve <name>` takes.
     pub name: &'static str,
-    /// The first path segments under `/v1/` whose routes this service answers.
+    /// The path prefixes under `/v1/` whose routes this service answers: whole segments, one
+    /// (`orders`) or more (`webhooks/courier`); the longest prefix of any service wins.
     pub prefixes: &'static [&'static str],
     /// Its bus consumers. Every process declares every consumer's queue (see [`bus::start`]),
     /// so these are listed whether or not the service runs here.
@@ -26,9 +27,19 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
-    /// Whether the API path (e.g. `/v1/orders/…`) belongs to this service.
+    /// Whether the API path (e.g. `/v1/orders/…`) is under one of this service's prefixes.
     pub fn owns_path(&self, path: &str) -> bool {
-        path.strip_prefix("/v1/").is_some_and(|p| self.prefixes.contains(&p.split('/').next().unwrap_or("")))
+        self.match_len(path).is_some()
+    }
+
+    /// The length of this service's longest prefix the API path is under, if any.
+    pub fn match_len(&self, path: &str) -> Option<usize> {
+        let p = path.strip_prefix("/v1/")?;
+        self.prefixes
+            .iter()
+            .filter(|pre| p == **pre || p.strip_prefix(**pre).is_some_and(|rest| rest.starts_with('/')))
+            .map(|pre| pre.len())
+            .max()
     }
 }
 

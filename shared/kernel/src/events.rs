@@ -426,6 +426,13 @@ pub struct OrderHoldChanged {
     pub holds: Vec<HoldReason>,
     /// Monotonic per order (as in [`OrderChanged`]).
     pub revision: i64,
+    /// Whether the order is ready to ship now. Also sent with no hold when an order that was
+    /// ready stops being so for another reason (cancelled, shipped elsewhere, nothing left).
+    #[serde(default)]
+    pub ready: bool,
+    /// The order's status when this was said (absent from events written before it existed).
+    #[serde(default)]
+    pub status: Option<OrderStatus>,
 }
 
 impl Event for OrderHoldChanged {
@@ -460,6 +467,9 @@ pub struct OrderReadyToShip {
     pub merge_key: String,
     /// Monotonic per order (as in [`OrderChanged`]).
     pub revision: i64,
+    /// What the buyer paid for the whole order (carrier rules may look at it).
+    #[serde(default)]
+    pub payment: Money,
 }
 
 impl Event for OrderReadyToShip {
@@ -486,5 +496,84 @@ impl Event for StockLevelChanged {
     const TYPE: &'static str = "stock.level_changed";
     fn partition_key(&self) -> String {
         self.sku_code.clone()
+    }
+}
+
+/// A line of a shipment that left, as [`ShipmentShipped`] lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShippedOrder {
+    pub order_id: Uuid,
+    pub channel_id: Uuid,
+    pub external_id: String,
+    /// The marketplace line ids this shipment completes (every unit of them has now left);
+    /// empty when it carried only part of lines that other shipments finish.
+    pub completed_line_ids: Vec<String>,
+}
+
+/// shipping → orders: a shipment was scanned out with its waybill. Each order in it is
+/// shipped (its completed lines written back to the marketplace with this waybill).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShipmentShipped {
+    pub shipment_id: Uuid,
+    /// The carrier's code, e.g. `ZTO`: the marketplace's `company_code`.
+    pub cp_code: String,
+    pub waybill_code: String,
+    pub warehouse_code: String,
+    pub orders: Vec<ShippedOrder>,
+    pub shipped_at: Timestamp,
+}
+
+impl Event for ShipmentShipped {
+    const TYPE: &'static str = "shipment.shipped";
+    fn partition_key(&self) -> String {
+        self.shipment_id.to_string()
+    }
+}
+
+/// shipping → orders: the carrier reported a shipment delivered, in trouble or returned.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShipmentTracked {
+    pub shipment_id: Uuid,
+    pub waybill_code: String,
+    /// `in_transit`, `delivered`, `exception` or `returned` (the shipment's status now).
+    pub status: String,
+    pub order_ids: Vec<Uuid>,
+    /// The carrier's time of the event.
+    pub at: Timestamp,
+    /// The carrier's words (location, detail).
+    pub detail: String,
+}
+
+impl Event for ShipmentTracked {
+    const TYPE: &'static str = "shipment.tracked";
+    fn partition_key(&self) -> String {
+        self.shipment_id.to_string()
+    }
+}
+
+/// Units of a SKU coming back, as [`StockReturned`] lists them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReturnedUnits {
+    pub sku_code: String,
+    pub quantity: i64,
+}
+
+/// shipping → inventory: goods came back to a warehouse and may be sold again (a parcel
+/// returned by the carrier, or a buyer's return received as sellable). Applied once per
+/// `return_key`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StockReturned {
+    /// Unique per return: `shipment:<id>` for a returned parcel, `return:<id>` for a receipt.
+    pub return_key: String,
+    pub warehouse_code: String,
+    pub lines: Vec<ReturnedUnits>,
+    /// Why, for the ledger (e.g. `parcel ZT730… returned by the carrier`).
+    pub cause: String,
+}
+
+impl Event for StockReturned {
+    const TYPE: &'static str = "stock.returned";
+    fn partition_key(&self) -> String {
+        self.return_key.clone()
     }
 }

@@ -6,7 +6,7 @@ pub mod money;
 pub mod signature;
 pub mod trade;
 
-pub use events::{Envelope, Event, LineReservationState, OrderStatus};
+pub use events::{Envelope, Event, HoldReason, LineReservationState, OrderStatus};
 pub use money::{Money, MoneyError};
 
 use chrono::{DateTime, Utc};

@@ -32,6 +32,21 @@ pub fn base64_tag(mac: HmacSha256) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// The Open API `sign` of BAZAAR.md (and COURIER.md, which uses the same scheme): upper-case
+/// hex HMAC-SHA256(app_secret, `k1v1k2v2…` over the parameters sorted by key, `sign` itself
+/// left out, then the raw body).
+pub fn open_api_sign(app_secret: &str, params: &[(String, String)], body: &[u8]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().filter(|(k, _)| k != "sign").collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut m = mac(app_secret.as_bytes(), &[]);
+    for (k, v) in sorted {
+        m.update(k.as_bytes());
+        m.update(v.as_bytes());
+    }
+    m.update(body);
+    m.finalize().into_bytes().iter().map(|b| format!("{b:02X}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,8 @@
 //! rejects (bad JSON, missing auth, unknown route, oversized body) is turned into the same
 //! shape by [`catch_all`].
 
+pub mod raw;
+
 use poem::{Response, http::StatusCode};
 use poem_openapi::{ApiResponse, Object, payload::Json};
 

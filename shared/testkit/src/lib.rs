@@ -12,7 +12,7 @@
 pub mod bazaar;
 
 use reqwest::{Method, StatusCode};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use std::{path::PathBuf, time::Duration};
 use uuid::Uuid;
@@ -303,25 +303,17 @@ async fn read(r: reqwest::Response) -> Resp {
     Resp { status, content_type, body }
 }
 
-/// Waits until every consumer has handled every event addressed to it (counted exactly: one
-/// inbox row per consumer per outbox event of a topic it binds), and the counts hold still.
+/// Waits until every consumer has handled every event addressed to it (counted exactly: on
+/// RabbitMQ one inbox row per consumer per outbox event of a topic it binds, on the embedded
+/// bus the events at or before its cursor; see `bus::embedded::progress`), and the counts hold
+/// still.
 pub async fn settle(db: &store::Db, bindings: &[(&'static str, &'static [&'static str])]) {
     let deadline = std::time::Instant::now() + Duration::from_secs(180);
     let mut last = Vec::new();
     loop {
         let mut state = Vec::new();
         for (consumer, topics) in bindings {
-            let kinds: Vec<String> = topics.iter().map(|s| s.to_string()).collect();
-            let sent = bus::entities::outbox::Entity::find()
-                .filter(bus::entities::outbox::Column::Kind.is_in(kinds))
-                .count(db.conn())
-                .await
-                .unwrap();
-            let done = bus::entities::inbox::Entity::find()
-                .filter(bus::entities::inbox::Column::Consumer.eq(*consumer))
-                .count(db.conn())
-                .await
-                .unwrap();
+            let (sent, done) = bus::embedded::progress(db, consumer, topics).await.unwrap();
             state.push((*consumer, sent, done));
         }
         if state.iter().all(|(_, s, d)| s == d) {

@@ -206,3 +206,133 @@ async fn rabbitmq_restart_mid_stream_loses_nothing() {
     assert_eq!(app.scalar(LEDGER_MISMATCHES).await, 0);
     app.shutdown().await;
 }
+
+async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {
+    let r = client.get(url).bearer_auth(token).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_during_a_500_shipment_draw_then_drawing_again_draws_each_once() {
+    use bazaar_sim::{Carrier, CourierChaos, NewCourierAccount, NewCourierSeller, SimConfig, WaybillFilter};
+    const SHIPMENTS: usize = 500;
+    let sim = bazaar_sim::spawn(SimConfig::ephemeral()).await.unwrap();
+    let seller = sim
+        .create_courier_seller(NewCourierSeller {
+            accounts: vec![NewCourierAccount { quantity: Some(1000), ..NewCourierAccount::new(Carrier::Zto) }],
+            ..NewCourierSeller::default()
+        })
+        .await
+        .unwrap();
+    let dir = TempDir::new("cairn-crash-draw");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
+    let mut child = start_cairn(&dir, port);
+    wait_healthy(&client, &base).await;
+    let signup = post(
+        &client,
+        format!("{base}/v1/signup"),
+        "",
+        json!({"tenant_name": "Drawy", "email": "draw@example.com", "password": "correct horse battery"}),
+    )
+    .await;
+    let token = signup["access_token"].as_str().unwrap().to_owned();
+    post(&client, format!("{base}/v1/skus"), &token, json!({"code": "BOX", "name": "Box"})).await;
+    let stock = json!({"sku_code": "BOX", "delta": SHIPMENTS, "reason": "count"});
+    post(&client, format!("{base}/v1/stock/adjustments"), &token, stock).await;
+    let ch = post(
+        &client,
+        format!("{base}/v1/channels"),
+        &token,
+        json!({"marketplace": "bazaar", "shop_id": "shop-d", "name": "D"}),
+    )
+    .await;
+    let account = json!({
+        "cp_code": "ZTO", "branch_code": seller.accounts[0].branch_code, "api_url": sim.url(), "app_key": sim.app_key(),
+        "app_secret": sim.app_secret(), "access_token": seller.access_token,
+        "sender": {"name": "仓库", "phone": "0571-88886666", "province": "浙江省", "city": "杭州市", "address": "良睦路1399号"},
+    });
+    let account = post(&client, format!("{base}/v1/shipping/accounts"), &token, account).await;
+    let rules = json!({"default_account_id": account["id"]});
+    let r = client.put(format!("{base}/v1/shipping/rules")).bearer_auth(&token).json(&rules).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // 500 paid orders to different receivers: 500 shipments.
+    let start = chrono::Utc::now();
+    stream::iter(0..SHIPMENTS)
+        .for_each_concurrent(16, |i| {
+            let (client, ch) = (client.clone(), ch.clone());
+            async move {
+                let tid = format!("D{i:05}");
+                let mut trade = Trade::new("shop-d", &tid, start, "BOX", 1);
+                trade.address = format!("天府大道{i}号");
+                assert_eq!(deliver(&client, &ch, "shop-d", &tid, &trade.paid_msg(i as i64)).await, Some(200));
+            }
+        })
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while get(&client, format!("{base}/v1/shipments/counts"), &token).await["pending"] != SHIPMENTS {
+        assert!(Instant::now() < deadline, "the shipments were not made");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut ids: Vec<String> = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = get(&client, format!("{base}/v1/shipments?limit=500{cursor}"), &token).await;
+        ids.extend(page["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), SHIPMENTS);
+
+    // A slow Courier; the process is killed while the draw runs.
+    sim.set_courier_chaos(CourierChaos { draw_latency_ms: 150, ..CourierChaos::default() }).unwrap();
+    let drawing = {
+        let (client, base, token, ids) = (client.clone(), base.clone(), token.clone(), ids.clone());
+        tokio::spawn(async move {
+            let _ = client
+                .post(format!("{base}/v1/shipments/waybills"))
+                .bearer_auth(&token)
+                .json(&json!({"shipment_ids": ids}))
+                .send()
+                .await;
+        })
+    };
+    let live = || async {
+        sim.courier_waybills(&WaybillFilter::default()).await.into_iter().filter(|w| w.status != "CANCELLED").count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while live().await < 100 {
+        assert!(Instant::now() < deadline, "the draw did not start");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().expect("SIGKILL"); // kill -9, mid-draw
+    child.wait().unwrap();
+    drawing.await.unwrap();
+    let drawn_before = live().await;
+    assert!(drawn_before < SHIPMENTS, "the kill landed mid-draw ({drawn_before} drawn)");
+
+    // Restarted, the seller draws again: every shipment gets one waybill, none twice.
+    sim.set_courier_chaos(CourierChaos::default()).unwrap();
+    let mut child = start_cairn(&dir, port);
+    wait_healthy(&client, &base).await;
+    let r = post(&client, format!("{base}/v1/shipments/waybills"), &token, json!({"shipment_ids": ids})).await;
+    let results = r["results"].as_array().unwrap();
+    assert!(results.iter().all(|x| x["outcome"] == "drawn" || x["outcome"] == "already_drawn"), "{r}");
+    let views = sim.courier_waybills(&WaybillFilter::default()).await;
+    assert_eq!(views.len(), SHIPMENTS, "one waybill per shipment at Courier, none drawn twice");
+    for x in results {
+        let id = x["id"].as_str().unwrap();
+        let v = views.iter().find(|v| v.object_id == id).expect("Courier drew for the shipment");
+        assert_eq!(x["waybill_code"].as_str(), Some(v.waybill_code.as_str()));
+    }
+    let branch = sim.courier_seller(&seller.seller_id).await.unwrap().accounts[0].quantity;
+    assert_eq!(branch, Some(1000 - SHIPMENTS as i64), "the balance dropped once per shipment");
+    let counts = get(&client, format!("{base}/v1/shipments/counts"), &token).await;
+    assert_eq!(counts["waybill_allocated"], SHIPMENTS, "{counts}");
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success());
+}

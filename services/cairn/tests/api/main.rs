@@ -23,6 +23,7 @@ mod allocation;
 mod auth;
 mod crash;
 mod dashboard;
+mod fulfilment;
 mod holds;
 mod inventory;
 mod invoicing;

@@ -47,7 +47,7 @@ async fn fast_app(backend: Backend) -> TestApp {
 
 /// Creates `shop_id` on Bazaar, connects it to Cairn with its Open API credentials, and points
 /// Bazaar's webhooks at Cairn.
-async fn connect(app: &TestApp, sim: &Sim, t: &Tenant, shop_id: &str, stock_sync: Option<Value>) -> Uuid {
+pub(crate) async fn connect(app: &TestApp, sim: &Sim, t: &Tenant, shop_id: &str, stock_sync: Option<Value>) -> Uuid {
     let shop = sim.create_shop(NewShop { shop_id: Some(shop_id.into()), ..NewShop::default() }).await.unwrap();
     let mut body = json!({
         "marketplace": "bazaar", "shop_id": shop_id, "name": format!("店铺 {shop_id}"), "hold_ttl_seconds": 3600,

@@ -2,12 +2,10 @@
 //! and the acknowledgement.
 
 use crate::{adapters::bazaar::MAX_BODY_BYTES, ingest::Ingested};
-use poem::{Request, RequestBody};
-use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object,
-    payload::Json,
-    registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry},
-};
+use poem_openapi::{ApiResponse, Object, payload::Json};
+
+/// A webhook's raw body, at most [`MAX_BODY_BYTES`] (BAZAAR.md: 1 MiB).
+pub type RawJson = problem::raw::RawJson<MAX_BODY_BYTES>;
 
 /// What the webhook answers.
 #[derive(Debug, Object)]
@@ -22,63 +20,6 @@ pub(super) enum WebhookAccepted {
     /// Durably stored (or already stored).
     #[oai(status = 200)]
     Ok(Json<WebhookAck>),
-}
-
-/// How much of an oversized body is read (and dropped) before answering 413.
-const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
-
-/// The raw JSON body of a webhook, read up to [`MAX_BODY_BYTES`]: the signature is
-/// computed over these exact bytes, so the body must not be parsed before it is verified.
-pub struct RawJson(pub Vec<u8>);
-
-impl<'a> ApiExtractor<'a> for RawJson {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(_registry: &mut Registry) {}
-
-    fn request_meta() -> Option<MetaRequest> {
-        Some(MetaRequest {
-            description: Some("A Bazaar webhook message (BAZAAR.md), at most 1 MiB."),
-            content: vec![MetaMediaType {
-                content_type: "application/json",
-                schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("object"))),
-            }],
-            required: true,
-        })
-    }
-
-    async fn from_request(
-        _req: &'a Request,
-        body: &mut RequestBody,
-        _opts: ExtractParamOptions<()>,
-    ) -> poem::Result<Self> {
-        use futures_util::StreamExt as _;
-        let mut stream = body.take()?.into_bytes_stream();
-        let mut buf = Vec::new();
-        let mut seen = 0usize;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                poem::Error::from_string(format!("reading the body: {e}"), poem::http::StatusCode::BAD_REQUEST)
-            })?;
-            seen += chunk.len();
-            if seen <= MAX_BODY_BYTES {
-                buf.extend_from_slice(&chunk);
-            } else if seen > DRAIN_LIMIT {
-                break;
-            }
-        }
-        if seen > MAX_BODY_BYTES {
-            // The rest of an oversized body is read and dropped (up to DRAIN_LIMIT) so the sender
-            // gets the 413 instead of a connection reset in the middle of its upload.
-            return Err(poem::Error::from_string(
-                format!("Webhook bodies are limited to {} bytes.", MAX_BODY_BYTES),
-                poem::http::StatusCode::PAYLOAD_TOO_LARGE,
-            ));
-        }
-        Ok(RawJson(buf))
-    }
 }
 
 impl WebhookAccepted {

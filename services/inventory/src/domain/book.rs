@@ -909,6 +909,34 @@ impl Book {
         self.to_fill.insert(sku);
     }
 
+    /// Puts returned goods back on hand in `warehouse_code` (a `return` movement per SKU, with
+    /// `cause`), then gives waiting backorders their stock. SKUs or a warehouse the tenant does
+    /// not have are left out and named in the answer (nothing to put them on).
+    pub fn return_stock(
+        &mut self,
+        warehouse_code: &str,
+        lines: &[(String, i64)],
+        cause: &str,
+        now: Timestamp,
+    ) -> (Vec<StockEvent>, Vec<String>) {
+        let mut ev = Vec::new();
+        let mut skipped = Vec::new();
+        let Some(wh) = self.warehouse(warehouse_code).or_else(|| self.warehouse(MAIN_WAREHOUSE)).map(|w| w.id) else {
+            return (ev, lines.iter().map(|l| l.0.clone()).collect());
+        };
+        let mut filled = Vec::new();
+        for (code, qty) in lines.iter().filter(|l| l.1 > 0) {
+            let Some(sku) = self.sku(code).map(|s| s.id) else {
+                skipped.push(code.clone());
+                continue;
+            };
+            self.mv(sku, wh, MovementKind::Return, *qty, 0, None, cause, &mut ev);
+            filled.push(sku);
+        }
+        self.fill_queues(filled, now, &mut ev);
+        (ev, skipped)
+    }
+
     /// Expires held lines whose time is up; their stock fills backorders.
     pub fn expire_due(&mut self, now: Timestamp) -> Vec<StockEvent> {
         let mut ev = Vec::new();

@@ -167,6 +167,8 @@ pub enum MovementKind {
     Release,
     Commit,
     Expire,
+    /// Goods back from a buyer or the carrier, sellable again.
+    Return,
 }
 
 impl MovementKind {
@@ -179,6 +181,7 @@ impl MovementKind {
             MovementKind::Release => "release",
             MovementKind::Commit => "commit",
             MovementKind::Expire => "expire",
+            MovementKind::Return => "return",
         }
     }
 }

@@ -12,14 +12,15 @@ use crate::{
 };
 use kernel::{
     Envelope, Event, SharedClock, TenantId,
-    events::{ItemMapped, Mapping, ReservationChanged, TradeReceived},
+    events::{ItemMapped, Mapping, ReservationChanged, ShipmentShipped, ShipmentTracked, TradeReceived},
 };
 use std::collections::HashMap;
 
 /// The consumer name (queue, inbox scope).
 pub const CONSUMER: &str = "orders";
 /// The topics it binds.
-pub const TOPICS: &[&str] = &[TradeReceived::TYPE, ReservationChanged::TYPE, ItemMapped::TYPE];
+pub const TOPICS: &[&str] =
+    &[TradeReceived::TYPE, ReservationChanged::TYPE, ItemMapped::TYPE, ShipmentShipped::TYPE, ShipmentTracked::TYPE];
 
 /// Maintains orders from channel and inventory events.
 pub struct OrdersHandler {
@@ -39,6 +40,10 @@ enum Incoming {
     Reservation(ReservationChanged),
     /// With the open orders it concerns, oldest-paid first.
     Mapped(ItemMapped, Vec<uuid::Uuid>),
+    /// A shipment drawn through Cairn's shipping left the warehouse.
+    Shipped(ShipmentShipped),
+    /// The carrier said a shipment was delivered, is in trouble, or came back.
+    Tracked(ShipmentTracked),
 }
 
 #[async_trait::async_trait]
@@ -79,6 +84,8 @@ impl bus::TxHandler for OrdersHandler {
                     .await?;
                     (env, Incoming::Mapped(ev, ids))
                 }
+                ShipmentShipped::TYPE => (env, Incoming::Shipped(env.decode()?)),
+                ShipmentTracked::TYPE => (env, Incoming::Tracked(env.decode()?)),
                 other => anyhow::bail!("orders does not consume {other}"),
             });
         }
@@ -99,6 +106,12 @@ impl bus::TxHandler for OrdersHandler {
                         keys.order(env.tenant_id, *id);
                     }
                 }
+                Incoming::Shipped(ev) => {
+                    for o in &ev.orders {
+                        keys.order(env.tenant_id, o.order_id);
+                    }
+                }
+                Incoming::Tracked(_) => {}
             }
         }
         let mut batch = OrderBatch::load(tx, &self.db, keys).await?;
@@ -181,11 +194,115 @@ impl bus::TxHandler for OrdersHandler {
                         emit_settled(&mut batch, tenant, settled, now, env);
                     }
                 }
+                Incoming::Shipped(ev) => ship(tx, &mut batch, tenant, ev, &rules_of(tenant), now, env).await?,
+                Incoming::Tracked(ev) => {
+                    for order_id in &ev.order_ids {
+                        let updated = db::track_shipment(tx, tenant, *order_id, ev).await?;
+                        if updated {
+                            let what = match ev.status.as_str() {
+                                "delivered" => "Delivered",
+                                "returned" => "Returned to the sender",
+                                "exception" => "Carrier exception",
+                                other => other,
+                            };
+                            let detail = if ev.detail.is_empty() {
+                                format!("{what}: {}", ev.waybill_code)
+                            } else {
+                                format!("{what}: {} ({})", ev.waybill_code, ev.detail)
+                            };
+                            batch.timeline(
+                                tenant,
+                                *order_id,
+                                [TimelineEntry { at: ev.at, kind: TimelineKind::Shipment, detail }],
+                            );
+                        }
+                    }
+                }
             }
         }
         batch.save(tx).await?;
         Ok(())
     }
+}
+
+/// Records a shipment that left through Cairn's shipping on each order it carries: its
+/// completed lines take the waybill (written back to the marketplace, their stock committed).
+/// A parcel that left is a fact: an order held meanwhile (the hold came too late to stop it)
+/// is recorded as shipped all the same, and its timeline says so; a cancelled one is not
+/// written back.
+async fn ship(
+    tx: &sea_orm::DatabaseTransaction,
+    batch: &mut OrderBatch,
+    tenant: TenantId,
+    ev: &ShipmentShipped,
+    rules: &AuditRules,
+    now: kernel::Timestamp,
+    env: &Envelope,
+) -> anyhow::Result<()> {
+    use crate::domain::shipment::{self, Decision, ShipError, ShipRequest};
+    for so in ev.orders.iter().filter(|o| !o.completed_line_ids.is_empty()) {
+        let Some(order) = batch.order_mut(tenant, so.order_id) else { continue };
+        let req = ShipRequest {
+            company_code: ev.cp_code.clone(),
+            waybill_no: ev.waybill_code.clone(),
+            lines: Some(so.completed_line_ids.clone()),
+        };
+        let recorded = db::find_shipment(tx, tenant, so.order_id, &ev.waybill_code).await?;
+        let held = !order.holds.is_empty();
+        let decided = shipment::validate(&req).and_then(|()| {
+            shipment::decide(
+                order.base_status(),
+                &order.line_facts(),
+                recorded.as_ref().map(|r| r.recorded()).as_ref(),
+                &req,
+            )
+        });
+        let (lines, status, whole) = match decided {
+            Ok(Decision::Replay) => continue,
+            Ok(Decision::Ship { lines, status, whole_order }) => (lines, status, whole_order),
+            Err(ShipError::Invalid(why) | ShipError::NotShippable(why)) => {
+                let entry = TimelineEntry {
+                    at: now,
+                    kind: TimelineKind::Shipment,
+                    detail: format!(
+                        "Shipment {} {} left, but nothing was written back: {why}",
+                        ev.cp_code, ev.waybill_code
+                    ),
+                };
+                batch.timeline(tenant, so.order_id, [entry]);
+                continue;
+            }
+            Err(e @ ShipError::WaybillReused(_)) => {
+                let entry = TimelineEntry {
+                    at: now,
+                    kind: TimelineKind::Shipment,
+                    detail: format!("Shipment not recorded: {e}"),
+                };
+                batch.timeline(tenant, so.order_id, [entry]);
+                continue;
+            }
+        };
+        let made = shipment::record(order, &req, lines, status, whole, now);
+        let settled = holds::settle(order, rules, now);
+        let order_id = order.id;
+        db::insert_shipment(tx, tenant, order_id, &made.shipment).await?;
+        batch.changed(order_id);
+        let mut entries = vec![made.timeline];
+        if held {
+            entries.push(TimelineEntry {
+                at: now,
+                kind: TimelineKind::Shipment,
+                detail: "The parcel left while the order was held (the hold came after it was scanned out)".into(),
+            });
+        }
+        batch.timeline(tenant, order_id, entries);
+        batch.timeline(tenant, order_id, settled.timeline.clone());
+        let changed = batch.changed_event(tenant, order_id)?;
+        batch.emit(Envelope::new(tenant, &changed, now, Some(env)));
+        batch.emit(Envelope::new(tenant, &made.shipped, now, Some(env)));
+        emit_settled(batch, tenant, settled, now, env);
+    }
+    Ok(())
 }
 
 /// Puts what settling an order announced into the outbox.

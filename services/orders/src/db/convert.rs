@@ -245,6 +245,8 @@ pub(crate) fn shipment_row(tenant: Uuid, order_id: Uuid, s: &Shipment) -> Result
         company_code: s.company_code.clone(),
         line_ids: serde_json::to_string(&s.line_ids).map_err(|e| corrupt(format!("shipment line ids: {e}")))?,
         created_at: s.shipped_at,
+        tracking_status: s.tracking_status.clone(),
+        delivered_at: s.delivered_at,
     })
 }
 
@@ -255,6 +257,8 @@ pub(crate) fn shipment(row: order_shipments::Model) -> Result<Shipment, DbErr> {
         waybill_no: row.waybill_no,
         company_code: row.company_code,
         shipped_at: row.created_at,
+        tracking_status: row.tracking_status,
+        delivered_at: row.delivered_at,
     })
 }
 

@@ -107,6 +107,10 @@ pub mod order_shipments {
         /// JSON array of the marketplace line ids this waybill carried.
         pub line_ids: String,
         pub created_at: DateTimeUtc,
+        /// What the carrier last said (`delivered`, `exception`, `returned`), for shipments
+        /// drawn through Cairn's shipping.
+        pub tracking_status: Option<String>,
+        pub delivered_at: Option<DateTimeUtc>,
     }
 
     /// None: orders' tables are joined in code.

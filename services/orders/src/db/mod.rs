@@ -13,5 +13,5 @@ pub use repo::{
     Cursor, OrderFilter, OrderPage, Paging, StoredOrder, UnmappedItem, audit_rules, audit_rules_of, count_by_status,
     created_per_bucket, find_for_update, find_order, find_shipment, insert_shipment, insert_timeline, list_orders,
     mark_lines_shipped, orders_with_variant, save_audit_rules, save_order, save_shipped_status, shipments, timeline,
-    unmapped_items,
+    track_shipment, unmapped_items,
 };

@@ -270,6 +270,25 @@ pub async fn find_shipment<C: ConnectionTrait>(
         .transpose()
 }
 
+/// Records what the carrier said of the tenant's order `order_id`'s shipment under
+/// `ev.waybill_code`; `false` when the order has no such shipment.
+pub async fn track_shipment<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    order_id: Uuid,
+    ev: &kernel::events::ShipmentTracked,
+) -> Result<bool, DbErr> {
+    let mut q = order_shipments::Entity::update_many()
+        .col_expr(order_shipments::Column::TrackingStatus, Expr::value(ev.status.clone()))
+        .filter(order_shipments::Column::TenantId.eq(tenant.0))
+        .filter(order_shipments::Column::OrderId.eq(order_id))
+        .filter(order_shipments::Column::WaybillNo.eq(ev.waybill_code.clone()));
+    if ev.status == "delivered" {
+        q = q.col_expr(order_shipments::Column::DeliveredAt, Expr::value(ev.at));
+    }
+    Ok(q.exec(conn).await?.rows_affected > 0)
+}
+
 /// Records shipment `s` of the tenant's order `order_id`.
 pub async fn insert_shipment<C: ConnectionTrait>(
     conn: &C,

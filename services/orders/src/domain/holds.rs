@@ -294,6 +294,14 @@ pub fn settle(o: &mut Order, rules: &AuditRules, now: Timestamp) -> Settled {
         out.hold_changed = Some(hold_changed(o));
     }
     announce(o, rules, before, now, &mut out);
+    if let Some(h) = &mut out.hold_changed {
+        // Said after the status and readiness settled, so it carries them.
+        *h = hold_changed(o);
+    } else if was_ready && !o.ready {
+        // Not ready any more without a new hold (cancelled, shipped elsewhere, refunded):
+        // whatever acts on readiness must hear it too.
+        out.hold_changed = Some(hold_changed(o));
+    }
     out.changed = !change.is_empty() || o.status != before || o.ready != was_ready;
     out
 }
@@ -306,6 +314,8 @@ pub fn hold_changed(o: &Order) -> OrderHoldChanged {
         external_id: o.external_id.clone(),
         holds: o.holds.iter().map(|h| h.reason).collect(),
         revision: o.revision,
+        ready: o.ready,
+        status: Some(o.status),
     }
 }
 
@@ -342,6 +352,7 @@ pub fn announce(o: &mut Order, rules: &AuditRules, before: OrderStatus, now: Tim
             receiver: o.audit.receiver.clone(),
             paid_at: o.paid_at,
             revision: o.revision,
+            payment: o.payment,
         });
     }
     out.timeline.push(TimelineEntry { at: now, kind: TimelineKind::Status, detail: "Ready to ship".into() });

@@ -48,6 +48,10 @@ pub struct Shipment {
     /// The marketplace line ids it carried.
     pub line_ids: Vec<String>,
     pub shipped_at: Timestamp,
+    /// What the carrier last said of it (`delivered`, `exception`, `returned`), when it was
+    /// drawn through Cairn's shipping.
+    pub tracking_status: Option<String>,
+    pub delivered_at: Option<Timestamp>,
 }
 
 impl Shipment {
@@ -256,6 +260,8 @@ pub fn record(
             company_code: req.company_code.clone(),
             line_ids: lines,
             shipped_at: now,
+            tracking_status: None,
+            delivered_at: None,
         },
         timeline: TimelineEntry { at: now, kind: TimelineKind::Shipment, detail },
         shipped,
@@ -413,7 +419,9 @@ mod tests {
                 waybill_no: "SF100".into(),
                 company_code: "SF".into(),
                 line_ids: vec!["O2".into()],
-                shipped_at: at(100)
+                shipped_at: at(100),
+                tracking_status: None,
+                delivered_at: None,
             }
         );
         assert_eq!(

@@ -4,7 +4,7 @@
 use super as bazaar;
 use crate::connector::{CallError, MarketplaceApi, Pulled, Variant};
 use kernel::Timestamp;
-use kernel::signature::{self, Mac as _};
+use kernel::signature;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use std::time::Duration;
@@ -21,18 +21,9 @@ pub struct BazaarClient {
     access_token: String,
 }
 
-/// `sign` of BAZAAR.md: upper-case hex HMAC-SHA256(app_secret, `k1v1k2v2…` over the parameters
-/// sorted by key, then the raw body).
+/// `sign` of BAZAAR.md (the one Courier uses too: [`signature::open_api_sign`]).
 pub fn api_sign(app_secret: &str, params: &[(String, String)], body: &[u8]) -> String {
-    let mut sorted: Vec<&(String, String)> = params.iter().filter(|(k, _)| k != "sign").collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut mac = signature::mac(app_secret.as_bytes(), &[]);
-    for (k, v) in sorted {
-        mac.update(k.as_bytes());
-        mac.update(v.as_bytes());
-    }
-    mac.update(body);
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02X}")).collect()
+    signature::open_api_sign(app_secret, params, body)
 }
 
 #[derive(Deserialize)]

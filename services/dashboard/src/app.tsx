@@ -18,6 +18,9 @@ const InvoicesScreen = lazy(() => import('./screens/Invoices'));
 const HoldsScreen = lazy(() => import('./screens/Holds'));
 const MappingScreen = lazy(() => import('./screens/Mapping'));
 const AllocationScreen = lazy(() => import('./screens/Allocation'));
+const ShippingScreen = lazy(() => import('./screens/Shipping'));
+const ShipmentScreen = lazy(() => import('./screens/Shipment'));
+const CarriersScreen = lazy(() => import('./screens/Carriers'));
 
 function useSession() {
   return useSyncExternalStore(subscribe, getSession);
@@ -69,9 +72,9 @@ export function App() {
             <Route path="/invoices" component={InvoicesScreen} />
             <Route path="/holds" component={HoldsScreen} />
             <Route path="/mapping" component={MappingScreen} />
-            <Route path="/shipping">
-              <ComingSoon title="nav.shipping" icon="shipping" />
-            </Route>
+            <Route path="/shipping" component={ShippingScreen} />
+            <Route path="/shipping/carriers" component={CarriersScreen} />
+            <Route path="/shipping/:id">{(p) => <ShipmentScreen id={p.id} />}</Route>
             <Route path="/login">
               <Redirect to="/" replace />
             </Route>
@@ -95,8 +98,8 @@ const NAV: { href: string; key: MsgKey; icon: IconName; soon?: boolean }[] = [
   { href: '/shops', key: 'nav.shops', icon: 'shops' },
   { href: '/holds', key: 'nav.holds', icon: 'holds' },
   { href: '/mapping', key: 'nav.mapping', icon: 'mapping' },
+  { href: '/shipping', key: 'nav.shipping', icon: 'shipping' },
   { href: '/invoices', key: 'nav.invoices', icon: 'invoices' },
-  { href: '/shipping', key: 'nav.shipping', icon: 'shipping', soon: true },
 ];
 
 const TIME_ZONES = [
@@ -139,7 +142,7 @@ function Shell({ email, children }: { email: string; children: ReactNode }) {
               <span>{t(n.key)}</span>
             </Link>
           ))}
-          <div className="nav-group">{t('nav.coming')}</div>
+          {NAV.some((n) => n.soon) && <div className="nav-group">{t('nav.coming')}</div>}
           {NAV.filter((n) => n.soon).map((n) => (
             <Link key={n.href} href={n.href} className={cx('nav-item', 'is-soon', active(n.href) && 'is-active')} data-nav={n.href}>
               <Icon name={n.icon} size={18} />
@@ -207,20 +210,6 @@ function LiveIndicator() {
     <div className={cx('live', `live-${s}`)} title={t(hint[s])} data-testid="live-state" data-live={s}>
       <span className="live-dot" aria-hidden="true" />
       {t(key[s])}
-    </div>
-  );
-}
-
-function ComingSoon({ title, icon }: { title: MsgKey; icon: IconName }) {
-  const { t } = useI18n();
-  return (
-    <div className="page">
-      <div className="page-head">
-        <h1 className="page-title">{t(title)}</h1>
-      </div>
-      <div className="panel">
-        <EmptyState icon={icon} title={t('soon.title')} hint={t('soon.hint')} />
-      </div>
     </div>
   );
 }

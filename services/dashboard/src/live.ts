@@ -50,8 +50,19 @@ export function handleEvent(qc: QueryClient, ev: StreamEvent) {
     case 'order.shipped':
     case 'order.hold_changed':
       invalidateSoon(qc, ['orders']);
+      // A hold intercepts the order's shipment; a shipment by hand leaves it.
+      if (ev.type !== 'order.changed') invalidateSoon(qc, ['shipments']);
       invalidateSoon(qc, ['overview']);
       if (typeof p.order_id === 'string') invalidateSoon(qc, ['order', p.order_id]);
+      break;
+    case 'shipment.shipped':
+    case 'shipment.tracked':
+      invalidateSoon(qc, ['shipments']);
+      if (typeof p.shipment_id === 'string') invalidateSoon(qc, ['shipment', p.shipment_id]);
+      break;
+    case 'order.ready_to_ship':
+      // Shipping makes (or merges into) a shipment from it.
+      invalidateSoon(qc, ['shipments']);
       break;
     case 'stock.reservation_changed':
     case 'reservation.changed':

@@ -1940,7 +1940,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            /** @description A Bazaar webhook message (BAZAAR.md), at most 1 MiB. */
+            /** @description The callback's JSON message, signed over its exact bytes. */
             requestBody: {
                 content: {
                     "application/json": Record<string, never>;
@@ -2082,7 +2082,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            /** @description A Bazaar webhook message (BAZAAR.md), at most 1 MiB. */
+            /** @description The callback's JSON message, signed over its exact bytes. */
             requestBody: {
                 content: {
                     "application/json": Record<string, never>;
@@ -7345,6 +7345,2350 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/shipping/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The carrier accounts, with balances asked of Courier now (an account Courier did not
+         *     answer for shows its last known balance and `balance_at`).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["CarrierAccountList"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Connect a carrier account (a carrier's branch) with its Courier credentials and the
+         *     sender printed on its labels. Courier is asked first: the credentials must list that
+         *     branch. Cairn then registers the account's tracking URL with Courier. Connecting the
+         *     same branch again updates its credentials and sender.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["NewCarrierAccount"];
+                };
+            };
+            responses: {
+                /** @description The branch was connected already: credentials and sender updated. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["CarrierAccount"];
+                    };
+                };
+                /** @description Connected. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["CarrierAccount"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shipping/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merge wait, the unit weight and the carrier rules. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["ShippingRules"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        /**
+         * Replace the merge wait, the unit weight and the carrier rules (every account named must
+         *     be the tenant's: 422 otherwise). The same rules again change nothing.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ShippingRules"];
+                };
+            };
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["ShippingRules"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shipments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Shipments, newest first: by status, warehouse, carrier account or order. */
+        get: {
+            parameters: {
+                query?: {
+                    status?: string;
+                    warehouse?: string;
+                    account?: string;
+                    order_id?: string;
+                    /** @description 1-500, default 50. */
+                    limit?: number;
+                    /** @description `next_cursor` of the previous page. */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["ShipmentPage"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shipments/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many shipments are in each status (with the same filters as the list). */
+        get: {
+            parameters: {
+                query?: {
+                    warehouse?: string;
+                    account?: string;
+                    order_id?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["ShipmentCounts"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shipments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A shipment with its history and every waybill drawn for it. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["ShipmentDetail"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shipments/waybills": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Draw waybills for pending shipments through the carrier rules, in calls of at most ten.
+         *     Retry-safe: each shipment's id is Courier's `object_id`, so drawing again after a
+         *     timeout returns the waybill already drawn and costs nothing. A shipment that fails
+         *     stays `pending` with the reason in `problem`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ShipmentIds"];
+                };
+            };
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["ShipmentResults"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shipments/{id}/cancel-waybill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a shipment's waybill (it goes back to Courier; the shipment is pending again).
+         *     Without a waybill, the shipment is answered as it is.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Shipment"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shipments/{id}/package": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set a shipment's parcels (子母件 when more than one) and weight, before drawing. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ShipmentPackage"];
+                };
+            };
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Shipment"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shipments/{id}/split": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Split a shipment by lines and quantities (the parts must add up to it). Only before a
+         *     waybill is drawn.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ShipmentSplit"];
+                };
+            };
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Replanned"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shipments/{id}/unmerge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unmerge a shipment: each order in it gets a shipment of its own. Only before a waybill
+         *     is drawn.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Replanned"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shipments/ship": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark shipments shipped (scan-to-ship). Each writes its orders back to their
+         *     marketplaces with its waybill and commits exactly its lines' stock. Shipments already
+         *     shipped answer `already_shipped`; held or undrawn ones `failed` with the reason.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ShipRequestIds"];
+                };
+            };
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["ShipmentResults"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shipments/{id}/label.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A shipment's label PDF, one page per parcel (a preview: printing is a batch, which
+         *     counts).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    size?: components["schemas"]["LabelSize"];
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The labels, one page per parcel. */
+                200: {
+                    headers: {
+                        "CONTENT-DISPOSITION": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/pdf": string;
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/label-batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Print labels in a batch: one PDF, one label per page, sorted for picking. Answers 202
+         *     with the batch; poll it for progress. Printing marks the shipments `printed`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["NewLabelBatch"];
+                };
+            };
+            responses: {
+                /** @description Queued: poll the batch for its progress. */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["LabelBatch"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/label-batches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A label batch and its progress. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["LabelBatch"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/label-batches/{id}/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A finished batch's PDF (409 while it renders). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The labels, one page per parcel. */
+                200: {
+                    headers: {
+                        "CONTENT-DISPOSITION": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/pdf": string;
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/courier/{account_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Courier tracking push for one carrier account. Authenticated by `X-Courier-Signature`
+         *     (HMAC-SHA256 over `"{timestamp}.{raw body}"` with the account's tracking secret);
+         *     deduplicated by `X-Courier-Message-Id`; an event older than the shipment's latest
+         *     changes nothing.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "X-Courier-Message-Id"?: string;
+                    "X-Courier-Timestamp"?: string;
+                    "X-Courier-Signature"?: string;
+                };
+                path: {
+                    account_id: string;
+                };
+                cookie?: never;
+            };
+            /** @description The callback's JSON message, signed over its exact bytes. */
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            responses: {
+                /** @description Durably stored (or already stored). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["TrackingAck"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events/stream": {
         parameters: {
             query?: never;
@@ -7645,6 +9989,118 @@ export interface components {
          */
         BuyerKindDto: "personal" | "company";
         /**
+         * CarrierAccount
+         * @description A connected carrier account (secrets are never shown).
+         */
+        CarrierAccount: {
+            /** Format: uuid */
+            id: string;
+            cp_code: string;
+            branch_code: string;
+            branch_name: string;
+            api_url: string;
+            app_key: string;
+            sender: components["schemas"]["CarrierAddress"];
+            /**
+             * Format: int64
+             * @description Waybill numbers left at the branch (franchise carriers); null for direct carriers.
+             */
+            quantity?: number | null;
+            /** Format: int64 */
+            allocated: number;
+            /** Format: int64 */
+            cancelled: number;
+            /** Format: int64 */
+            printed: number;
+            /**
+             * Format: date-time
+             * @description When Courier last told the balance.
+             */
+            balance_at?: string | null;
+            /** @description Where Courier pushes this account's tracking events (registered when connected). */
+            tracking_url: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * CarrierAccountList
+         * @description The tenant's carrier accounts.
+         */
+        CarrierAccountList: {
+            items: components["schemas"]["CarrierAccount"][];
+        };
+        /**
+         * CarrierAddress
+         * @description A postal address with a contact.
+         */
+        CarrierAddress: {
+            name: string;
+            phone: string;
+            /** @description e.g. `浙江省`. */
+            province: string;
+            city: string;
+            /** @default  */
+            district: string;
+            /** @description The street address. */
+            address: string;
+        };
+        /**
+         * CarrierRule
+         * @description A carrier rule: conditions → account.
+         */
+        CarrierRule: {
+            name: string;
+            /**
+             * @default {
+             *       "channel_ids": [],
+             *       "max_payment": null,
+             *       "max_weight_grams": null,
+             *       "min_payment": null,
+             *       "min_weight_grams": null,
+             *       "provinces": [],
+             *       "sku_codes": [],
+             *       "warehouses": []
+             *     }
+             */
+            when: components["schemas"]["CarrierRuleConditions"] & unknown;
+            /** Format: uuid */
+            account_id: string;
+        };
+        /**
+         * CarrierRuleConditions
+         * @description Conditions of a carrier rule: every one given must hold (empty = any).
+         */
+        CarrierRuleConditions: {
+            /**
+             * @description Receiver provinces (`浙江` or `浙江省`).
+             * @default []
+             */
+            provinces: string[];
+            /** Format: int64 */
+            min_weight_grams?: number | null;
+            /** Format: int64 */
+            max_weight_grams?: number | null;
+            /**
+             * Format: int64
+             * @description The shipment's payment in fen (sum of its orders').
+             */
+            min_payment?: number | null;
+            /** Format: int64 */
+            max_payment?: number | null;
+            /** @default [] */
+            sku_codes: string[];
+            /**
+             * @description Shops (channel ids).
+             * @default []
+             */
+            channel_ids: string[];
+            /**
+             * @description Warehouse codes.
+             * @default []
+             */
+            warehouses: string[];
+        };
+        /**
          * ChannelDto
          * @description A connected shop.
          */
@@ -7872,6 +10328,52 @@ export interface components {
             pull_error?: string | null;
         };
         /**
+         * LabelBatch
+         * @description A label batch and its progress.
+         */
+        LabelBatch: {
+            /** Format: uuid */
+            id: string;
+            /** @description `queued`, `rendering`, `done` or `failed`. */
+            status: string;
+            sort: string;
+            size: string;
+            shipment_ids: string[];
+            /**
+             * Format: int32
+             * @description Shipments in the batch.
+             */
+            total: number;
+            /**
+             * Format: int32
+             * @description Shipments prepared so far.
+             */
+            done: number;
+            /**
+             * Format: int32
+             * @description Pages in the PDF (one per parcel), once done.
+             */
+            pages: number;
+            /** @description What was left out, if anything. */
+            error?: string | null;
+            /** @description Where the PDF is, once done. */
+            pdf_url?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            finished_at?: string | null;
+        };
+        /**
+         * @description Label stock.
+         * @enum {string}
+         */
+        LabelSize: "100x180" | "76x130" | "100x150";
+        /**
+         * @description The order of a batch's labels.
+         * @enum {string}
+         */
+        LabelSort: "route" | "sku" | "as_given";
+        /**
          * LastRun
          * @description The last pull.
          */
@@ -7896,7 +10398,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             warehouse_code: string;
-            /** @description receipt, adjustment, reserve, release, commit or expire. */
+            /** @description receipt, adjustment, reserve, release, commit, expire or return. */
             kind: string;
             /** Format: int64 */
             on_hand_delta: number;
@@ -7988,6 +10490,23 @@ export interface components {
             delta: number;
             reason: string;
         };
+        /**
+         * NewCarrierAccount
+         * @description A carrier account to connect: a carrier's branch, Courier credentials and the sender.
+         */
+        NewCarrierAccount: {
+            /** @description The carrier: `SF`, `JD`, `EMS`, `ZTO`, `YTO`, `STO`, `YUNDA`. */
+            cp_code: string;
+            /** @description The branch (网点) code; for direct carriers the account code Courier lists. */
+            branch_code: string;
+            /** @description Courier's API base URL. */
+            api_url: string;
+            app_key: string;
+            app_secret: string;
+            access_token: string;
+            /** @description Printed as the sender on every label this account draws. */
+            sender: components["schemas"]["CarrierAddress"] & unknown;
+        };
         /** NewChannel */
         NewChannel: {
             /** @description `bazaar` or `shopify`. */
@@ -8009,6 +10528,18 @@ export interface components {
              *     webhooks are signed with a secret Cairn generates.
              */
             webhook_secret?: string | null;
+        };
+        /**
+         * NewLabelBatch
+         * @description A label batch to print.
+         */
+        NewLabelBatch: {
+            /** @description 1-20000 shipments with a live waybill. */
+            shipment_ids: string[];
+            /** @default route */
+            sort: components["schemas"]["LabelSort"] & unknown;
+            /** @default 100x180 */
+            size: components["schemas"]["LabelSize"] & unknown;
         };
         /** NewReservation */
         NewReservation: {
@@ -8198,6 +10729,14 @@ export interface components {
             warehouses: string[];
         };
         /**
+         * Replanned
+         * @description The shipments a split or unmerge made.
+         */
+        Replanned: {
+            /** @description This shipment (first) and the new ones. */
+            shipment_ids: string[];
+        };
+        /**
          * ReservationDto
          * @description A reservation.
          */
@@ -8323,6 +10862,146 @@ export interface components {
             credit_series_pattern: string;
         };
         /**
+         * ShipRequestIds
+         * @description Shipments to mark shipped.
+         */
+        ShipRequestIds: {
+            /** @description 1-1000 shipment ids (what a scan-to-ship station scanned). */
+            ids: string[];
+        };
+        /**
+         * Shipment
+         * @description A shipment (发货单).
+         */
+        Shipment: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description `pending`, `waybill_allocated`, `printed`, `shipped`, `in_transit`, `delivered`,
+             *     `on_hold`, `intercepted`, `cancelled`, `exception` or `returned`.
+             */
+            status: string;
+            warehouse_code: string;
+            /** @description Orders with the same key may travel together. */
+            merge_key: string;
+            orders: components["schemas"]["ShipmentOrder"][];
+            lines: components["schemas"]["ShipmentLine"][];
+            receiver: components["schemas"]["ShipmentReceiver"];
+            waybill?: (components["schemas"]["Waybill"] & unknown) | null;
+            /** Format: uint32 */
+            parcels: number;
+            /**
+             * Format: int64
+             * @description 0: estimated from the units at drawing time.
+             */
+            weight_grams: number;
+            /** @description Why it is stuck (the last draw's error, what held it). */
+            problem?: string | null;
+            /**
+             * Format: int32
+             * @description How often its label was printed in a batch.
+             */
+            print_count: number;
+            /** @description The carrier's latest status (`COLLECTED`, …, `DELIVERED`, `RETURNED`). */
+            tracking_status?: string | null;
+            /** Format: date-time */
+            tracking_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When its first order was paid (orders paid within the merge wait may join).
+             */
+            opened_at: string;
+            /** Format: date-time */
+            shipped_at?: string | null;
+            /** Format: date-time */
+            delivered_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * ShipmentCounts
+         * @description How many shipments are in each status (with the list's filters but the status).
+         */
+        ShipmentCounts: {
+            /** Format: uint64 */
+            pending: number;
+            /** Format: uint64 */
+            waybill_allocated: number;
+            /** Format: uint64 */
+            printed: number;
+            /** Format: uint64 */
+            shipped: number;
+            /** Format: uint64 */
+            in_transit: number;
+            /** Format: uint64 */
+            delivered: number;
+            /** Format: uint64 */
+            on_hold: number;
+            /** Format: uint64 */
+            intercepted: number;
+            /** Format: uint64 */
+            cancelled: number;
+            /** Format: uint64 */
+            exception: number;
+            /** Format: uint64 */
+            returned: number;
+        };
+        /**
+         * ShipmentDetail
+         * @description A shipment with its history and every waybill drawn for it.
+         */
+        ShipmentDetail: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description `pending`, `waybill_allocated`, `printed`, `shipped`, `in_transit`, `delivered`,
+             *     `on_hold`, `intercepted`, `cancelled`, `exception` or `returned`.
+             */
+            status: string;
+            warehouse_code: string;
+            /** @description Orders with the same key may travel together. */
+            merge_key: string;
+            orders: components["schemas"]["ShipmentOrder"][];
+            lines: components["schemas"]["ShipmentLine"][];
+            receiver: components["schemas"]["ShipmentReceiver"];
+            waybill?: (components["schemas"]["Waybill"] & unknown) | null;
+            /** Format: uint32 */
+            parcels: number;
+            /**
+             * Format: int64
+             * @description 0: estimated from the units at drawing time.
+             */
+            weight_grams: number;
+            /** @description Why it is stuck (the last draw's error, what held it). */
+            problem?: string | null;
+            /**
+             * Format: int32
+             * @description How often its label was printed in a batch.
+             */
+            print_count: number;
+            /** @description The carrier's latest status (`COLLECTED`, …, `DELIVERED`, `RETURNED`). */
+            tracking_status?: string | null;
+            /** Format: date-time */
+            tracking_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When its first order was paid (orders paid within the merge wait may join).
+             */
+            opened_at: string;
+            /** Format: date-time */
+            shipped_at?: string | null;
+            /** Format: date-time */
+            delivered_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            history: components["schemas"]["ShipmentEvent"][];
+            waybills: components["schemas"]["WaybillRecord"][];
+        };
+        /**
          * ShipmentDto
          * @description A shipment recorded through Cairn: one waybill and the lines it carried.
          */
@@ -8334,6 +11013,98 @@ export interface components {
             lines: string[];
             /** Format: date-time */
             shipped_at: string;
+            /**
+             * @description What the carrier last said (`delivered`, `exception`, `returned`); null until it says
+             *     one of those, and for waybills drawn outside Cairn.
+             */
+            tracking_status?: string | null;
+            /** Format: date-time */
+            delivered_at?: string | null;
+        };
+        /**
+         * ShipmentEvent
+         * @description A line of a shipment's history.
+         */
+        ShipmentEvent: {
+            /** Format: date-time */
+            at: string;
+            detail: string;
+        };
+        /**
+         * ShipmentIds
+         * @description Shipments to act on.
+         */
+        ShipmentIds: {
+            /** @description 1-1000 shipment ids. */
+            shipment_ids: string[];
+        };
+        /**
+         * ShipmentLine
+         * @description Units of one order line in a shipment.
+         */
+        ShipmentLine: {
+            /** Format: uuid */
+            order_id: string;
+            external_line_id: string;
+            sku_code: string;
+            title: string;
+            /** Format: int64 */
+            quantity: number;
+        };
+        /**
+         * ShipmentOrder
+         * @description An order in a shipment.
+         */
+        ShipmentOrder: {
+            /** Format: uuid */
+            order_id: string;
+            /** Format: uuid */
+            channel_id: string;
+            /** @description The marketplace trade id. */
+            external_id: string;
+            /** Format: date-time */
+            paid_at?: string | null;
+            /** @description The order's holds as orders last said (the shipment waits while any). */
+            holds: string[];
+        };
+        /**
+         * ShipmentPackage
+         * @description A shipment's package.
+         */
+        ShipmentPackage: {
+            /**
+             * Format: uint32
+             * @description 1-20; more than 1 draws a multi-parcel waybill (子母件), one label per parcel.
+             */
+            parcels: number;
+            /**
+             * Format: int64
+             * @description 0: estimate from the units.
+             * @default 0
+             */
+            weight_grams: number;
+        };
+        /**
+         * ShipmentPage
+         * @description A page of shipments, newest first.
+         */
+        ShipmentPage: {
+            items: components["schemas"]["Shipment"][];
+            /** @description Pass as `cursor` for the next page; null on the last. */
+            next_cursor?: string | null;
+        };
+        /**
+         * ShipmentReceiver
+         * @description Where a shipment goes.
+         */
+        ShipmentReceiver: {
+            name: string;
+            phone: string;
+            province: string;
+            city: string;
+            district: string;
+            address: string;
+            zip: string;
         };
         /**
          * ShipmentRecorded
@@ -8348,6 +11119,57 @@ export interface components {
              */
             status: string;
             shipment: components["schemas"]["ShipmentDto"];
+        };
+        /**
+         * ShipmentResult
+         * @description What became of one shipment.
+         */
+        ShipmentResult: {
+            /** Format: uuid */
+            id: string;
+            /** @description `drawn`, `already_drawn`, `failed`, `skipped`, `shipped`, `already_shipped` or `not_found`. */
+            outcome: string;
+            waybill_code?: string | null;
+            detail?: string | null;
+        };
+        /**
+         * ShipmentResults
+         * @description One answer per shipment named, in order.
+         */
+        ShipmentResults: {
+            results: components["schemas"]["ShipmentResult"][];
+        };
+        /**
+         * ShipmentSplit
+         * @description How to split a shipment: the parts must add up to its lines exactly. The first part stays
+         *     in this shipment; each other part becomes a new one.
+         */
+        ShipmentSplit: {
+            parts: components["schemas"]["SplitPart"][];
+        };
+        /**
+         * ShippingRules
+         * @description Shipping settings and carrier rules: the first rule whose conditions all hold picks the
+         *     account; else the default.
+         */
+        ShippingRules: {
+            /**
+             * Format: int64
+             * @description Orders of one buyer to one receiver paid within this many seconds travel together; 0
+             *     turns merging off. Default 600.
+             * @default 600
+             */
+            merge_wait_seconds: number;
+            /**
+             * Format: int64
+             * @description The weight assumed per unit when a shipment has none set. Default 300.
+             * @default 300
+             */
+            unit_weight_grams: number;
+            /** @default [] */
+            rules: components["schemas"]["CarrierRule"][];
+            /** Format: uuid */
+            default_account_id?: string | null;
         };
         /**
          * ShortLine
@@ -8392,6 +11214,24 @@ export interface components {
              * @description Units never promised to anyone.
              */
             safety_stock: number;
+        };
+        /**
+         * SplitLine
+         * @description Units of one order line in a split part.
+         */
+        SplitLine: {
+            /** Format: uuid */
+            order_id: string;
+            external_line_id: string;
+            /** Format: int64 */
+            quantity: number;
+        };
+        /**
+         * SplitPart
+         * @description One part of a split.
+         */
+        SplitPart: {
+            lines: components["schemas"]["SplitLine"][];
         };
         /**
          * StatsDto
@@ -8608,6 +11448,15 @@ export interface components {
             expires_in: number;
         };
         /**
+         * TrackingAck
+         * @description What a tracking push answers.
+         */
+        TrackingAck: {
+            /** @description `accepted` the first time, `duplicate` for a message id already stored. */
+            status: string;
+            message_id: string;
+        };
+        /**
          * UnmappedItemDto
          * @description A marketplace variant open orders wait on for a product mapping.
          */
@@ -8684,6 +11533,46 @@ export interface components {
             on_hand: number;
             /** Format: int64 */
             reserved: number;
+        };
+        /**
+         * Waybill
+         * @description A shipment's live waybill.
+         */
+        Waybill: {
+            code: string;
+            cp_code: string;
+            /** Format: uuid */
+            account_id: string;
+            /** @description A multi-parcel waybill's other parcels. */
+            child_codes: string[];
+            /** @description 大头笔. */
+            sortation_name: string;
+            /** @description 三段码. */
+            route_code: string;
+            /** @description 集包地. */
+            consolidation_code: string;
+            cp_name: string;
+            /** Format: date-time */
+            drawn_at: string;
+        };
+        /**
+         * WaybillRecord
+         * @description A waybill ever drawn for a shipment.
+         */
+        WaybillRecord: {
+            code: string;
+            cp_code: string;
+            /** Format: uuid */
+            account_id: string;
+            /** Format: int32 */
+            parcels: number;
+            /** @description `live`, `cancelling` (being given back), `cancelled` or `cancel_failed`. */
+            state: string;
+            detail?: string | null;
+            /** Format: date-time */
+            drawn_at: string;
+            /** Format: date-time */
+            cancelled_at?: string | null;
         };
         /**
          * WebhookAck

@@ -22,6 +22,8 @@ import { Icon } from '../ui/icons';
 import { HoldDialog, type HoldAction } from './parts/Hold';
 import { ShipDialog, SHIPPABLE } from './parts/Ship';
 import { HoldItem } from '../ui/orders';
+import { shortId } from '../shipping';
+import { ItemsCell, ShipmentStatusBadge, WaybillCell } from './parts/ShipmentBits';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -219,6 +221,7 @@ function OrderView({ order }: { order: Order }) {
                     <th>{t('ship.waybill')}</th>
                     <th>{t('order.shipped_lines')}</th>
                     <th>{t('order.shipped_at')}</th>
+                    <th>{t('shipment.tracking')}</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -228,6 +231,16 @@ function OrderView({ order }: { order: Order }) {
                       <td className="mono">{s.waybill_no}</td>
                       <td className="small">{s.lines.length ? s.lines.join(', ') : t('order.all_lines')}</td>
                       <td className="nowrap">{formatDateTime(s.shipped_at, lang, tz)}</td>
+                      <td className="nowrap" data-testid="order-shipment-tracking">
+                        {s.tracking_status ? (
+                          <Badge tone={s.tracking_status === 'delivered' ? 'green' : 'red'}>
+                            {label(t, 'wb_tracking', s.tracking_status)}
+                          </Badge>
+                        ) : (
+                          <span className="muted">—</span>
+                        )}
+                        {s.delivered_at && <div className="small muted">{formatDateTime(s.delivered_at, lang, tz)}</div>}
+                      </td>
                     </tr>
                   ))}
                 </tbody>
@@ -235,6 +248,7 @@ function OrderView({ order }: { order: Order }) {
             )}
           </Panel>
 
+          <OrderShipping orderId={order.id} />
           <OrderInvoices orderId={order.id} />
         </div>
 
@@ -308,6 +322,78 @@ function OrderView({ order }: { order: Order }) {
       <ShipDialog orders={[order]} open={shipOpen} onClose={() => setShipOpen(false)} />
       <HoldDialog action={holdAction ?? 'hold'} orders={[order]} open={holdAction !== null} onClose={() => setHoldAction(null)} />
     </div>
+  );
+}
+
+/** The order's shipments as the shipping service plans them (merged, split, drawn, tracked). */
+function OrderShipping({ orderId }: { orderId: string }) {
+  const { t } = useI18n();
+  const q = useQuery({
+    queryKey: ['shipments', 'order', orderId],
+    queryFn: () => call(api.GET('/v1/shipments', { params: { query: { order_id: orderId, limit: 50 } } })),
+  });
+  return (
+    <Panel
+      title={t('order.shipping')}
+      subtitle={t('order.shipping_sub')}
+      className="panel-flush"
+      actions={
+        <Link href="/shipping" className="link-more">
+          {t('nav.shipping')} <Icon name="chevronRight" size={14} />
+        </Link>
+      }
+    >
+      {q.isPending ? (
+        <LoadingBlock />
+      ) : q.isError ? (
+        <ErrorState error={q.error} onRetry={() => void q.refetch()} />
+      ) : q.data.items.length === 0 ? (
+        <EmptyState icon="shipping" title={t('order.no_shipping')} hint={t('order.no_shipping_hint')} />
+      ) : (
+        <table className="table table-compact" data-testid="order-shipping">
+          <thead>
+            <tr>
+              <th>{t('shipping.shipment')}</th>
+              <th>{t('shipping.status')}</th>
+              <th>{t('shipping.carrier_waybill')}</th>
+              <th>{t('shipment.tracking')}</th>
+              <th>{t('shipping.items')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {q.data.items.map((s) => (
+              <tr key={s.id} data-shipment={s.id} data-status={s.status}>
+                <td>
+                  <Link href={`/shipping/${s.id}`} className="mono link" data-testid="order-shipment-link">
+                    {shortId(s.id)}
+                  </Link>
+                  {s.orders.length > 1 && (
+                    <div>
+                      <Badge tone="purple">{t('shipping.merged', { n: s.orders.length })}</Badge>
+                    </div>
+                  )}
+                </td>
+                <td>
+                  <ShipmentStatusBadge status={s.status} />
+                  {s.problem && (
+                    <div className="small text-red ellipsis max-w-200" title={s.problem}>
+                      {s.problem}
+                    </div>
+                  )}
+                </td>
+                <td>
+                  <WaybillCell shipment={s} />
+                </td>
+                <td className="small">{s.tracking_status ? label(t, 'tracking', s.tracking_status) : <span className="muted">—</span>}</td>
+                <td className="max-w-200">
+                  <ItemsCell shipment={s} max={1} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Panel>
   );
 }
 

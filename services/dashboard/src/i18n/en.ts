@@ -617,7 +617,7 @@ export const en: Dict = {
   'allocation.province_missing': 'Enter the province',
   'allocation.province_duplicate': 'This province is listed twice',
   'sstatus.pending': 'To draw',
-  'sstatus.waybill_allocated': 'Waybill drawn',
+  'sstatus.waybill_allocated': 'Drawn',
   'sstatus.printed': 'Printed',
   'sstatus.shipped': 'Shipped',
   'sstatus.in_transit': 'In transit',

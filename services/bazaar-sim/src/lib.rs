@@ -412,6 +412,7 @@ impl Sim {
                 RefundOutcome::Pending => {}
                 RefundOutcome::Success => changes.extend(t.settle_refund(oids, true, now)?),
                 RefundOutcome::Closed => changes.extend(t.settle_refund(oids, false, now)?),
+                RefundOutcome::ReturnGoods => changes.push(t.await_return(oids, now)?),
             }
             Ok(changes)
         })

@@ -196,6 +196,11 @@ pub enum RefundOutcome {
     Pending,
     /// Requested, then withdrawn: `CLOSED` (refund.RefundClosed).
     Closed,
+    /// Requested for shipped lines with the goods to be sent back: `WAIT_SELLER_AGREE`, then the
+    /// seller agrees and the lines wait for the goods, `WAIT_BUYER_RETURN_GOODS` (both pushed as
+    /// refund.RefundCreated; BAZAAR.md has no topic of its own for the return step). Settle it
+    /// with `settle_refund` (`success` once the seller has the goods back).
+    ReturnGoods,
 }
 
 /// A refund of some lines (all refundable lines when `oids` is absent).

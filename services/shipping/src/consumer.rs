@@ -1,6 +1,7 @@
 //! The `shipping` consumer: `order.ready_to_ship` → shipments (merged when they may be),
 //! `order.hold_changed` → held or intercepted shipments, `order.shipped` for a waybill drawn
-//! elsewhere → a shipment recorded as shipped. Set-based: one read of the shipments a batch
+//! elsewhere → a shipment recorded as shipped, `order.return_expected` → an expected return.
+//! Set-based: one read of the shipments a batch
 //! touches, the events applied in order in memory, one write.
 
 use crate::{
@@ -10,7 +11,7 @@ use crate::{
 };
 use kernel::{
     Envelope, Event, SharedClock, TenantId,
-    events::{OrderHoldChanged, OrderReadyToShip, OrderShipped},
+    events::{OrderHoldChanged, OrderReadyToShip, OrderReturnExpected, OrderShipped},
 };
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -18,18 +19,21 @@ use uuid::Uuid;
 /// The consumer name (queue, inbox scope).
 pub const CONSUMER: &str = "shipping";
 /// The topics it binds.
-pub const TOPICS: &[&str] = &[OrderReadyToShip::TYPE, OrderHoldChanged::TYPE, OrderShipped::TYPE];
+pub const TOPICS: &[&str] =
+    &[OrderReadyToShip::TYPE, OrderHoldChanged::TYPE, OrderShipped::TYPE, OrderReturnExpected::TYPE];
 
 /// Keeps shipments in step with orders' readiness.
 pub struct ShippingHandler {
     db: store::Db,
     clock: SharedClock,
+    /// The worker's wake-up, for waybills queued for cancellation (interceptions).
+    wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl ShippingHandler {
-    /// A handler writing to `db`.
-    pub fn new(db: store::Db, clock: SharedClock) -> Self {
-        ShippingHandler { db, clock }
+    /// A handler writing to `db`, waking the worker with `wake`.
+    pub fn new(db: store::Db, clock: SharedClock, wake: std::sync::Arc<tokio::sync::Notify>) -> Self {
+        ShippingHandler { db, clock, wake }
     }
 }
 
@@ -37,6 +41,7 @@ enum Incoming {
     Ready(OrderReadyToShip),
     Hold(OrderHoldChanged),
     Shipped(OrderShipped),
+    Return(OrderReturnExpected),
 }
 
 impl Incoming {
@@ -45,6 +50,7 @@ impl Incoming {
             Incoming::Ready(e) => e.order_id,
             Incoming::Hold(e) => e.order_id,
             Incoming::Shipped(e) => e.order_id,
+            Incoming::Return(e) => e.order_id,
         }
     }
 }
@@ -72,6 +78,7 @@ impl bus::TxHandler for ShippingHandler {
                 OrderReadyToShip::TYPE => Incoming::Ready(env.decode()?),
                 OrderHoldChanged::TYPE => Incoming::Hold(env.decode()?),
                 OrderShipped::TYPE => Incoming::Shipped(env.decode()?),
+                OrderReturnExpected::TYPE => Incoming::Return(env.decode()?),
                 other => anyhow::bail!("shipping does not consume {other}"),
             };
             by_tenant.entry(env.tenant_id).or_default().push((env, ev));
@@ -102,9 +109,20 @@ impl bus::TxHandler for ShippingHandler {
                     Incoming::Ready(r) => desk.ready(r, env.occurred_at, r.payment, &settings, now, kernel::new_id),
                     Incoming::Hold(h) => desk.hold_changed(h, env.occurred_at, now),
                     Incoming::Shipped(s) => record_external(&mut desk, s, now),
+                    Incoming::Return(_) => {}
                 }
             }
+            if desk.effects.iter().any(|e| matches!(e, crate::domain::plan::Effect::CancelWaybill { .. })) {
+                // Woken before the commit: it finds the queued waybills at most a poll later.
+                self.wake.notify_one();
+            }
             save_desk(tx, tenant, &mut desk, now).await?;
+            // After the shipments are saved: a return finds the shipment that carried its lines.
+            for (_, ev) in &events {
+                if let Incoming::Return(r) = ev {
+                    crate::returns::expect(tx, tenant, r, now).await?;
+                }
+            }
         }
         Ok(())
     }

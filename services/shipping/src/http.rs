@@ -9,6 +9,7 @@ use crate::{
         rules::{Rule, Rules, When},
     },
     labels::{Batch, Sort},
+    returns::{Condition, Received, Return},
     service::{Error, ItemResult, NewAccount, Shipping},
     tracking::{self, Outcome, PushError},
 };
@@ -762,6 +763,122 @@ enum PushAccepted {
     Ok(Json<PushAck>),
 }
 
+/// A line expected back.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "ReturnExpectedLine")]
+struct ExpectedDto {
+    external_line_id: String,
+    sku_code: String,
+    title: String,
+    quantity: i64,
+}
+
+/// How a returned unit arrived.
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename = "ReturnCondition", rename_all = "snake_case")]
+enum ConditionDto {
+    /// Can be sold again: back in stock.
+    Sellable,
+    /// Counted apart, not restocked.
+    Damaged,
+}
+
+/// What arrived of one SKU in one condition.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "ReturnReceivedLine")]
+struct ReceivedDto {
+    #[oai(validator(min_length = 1, max_length = 64))]
+    sku_code: String,
+    #[oai(validator(minimum(value = "1")))]
+    quantity: i64,
+    condition: ConditionDto,
+}
+
+/// A return after sale (退货).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Return")]
+struct ReturnDto {
+    id: Uuid,
+    order_id: Uuid,
+    /// The marketplace trade id.
+    external_id: String,
+    /// The shipment that carried the lines out.
+    #[oai(nullable)]
+    shipment_id: Option<Uuid>,
+    /// Where the sellable units go back.
+    warehouse_code: String,
+    expected: Vec<ExpectedDto>,
+    /// What arrived, once received.
+    #[oai(nullable)]
+    received: Option<Vec<ReceivedDto>>,
+    /// `expected` or `received`.
+    status: String,
+    created_at: DateTime<Utc>,
+    #[oai(nullable)]
+    received_at: Option<DateTime<Utc>>,
+}
+
+impl From<Return> for ReturnDto {
+    fn from(r: Return) -> Self {
+        let cond = |c: Condition| match c {
+            Condition::Sellable => ConditionDto::Sellable,
+            Condition::Damaged => ConditionDto::Damaged,
+        };
+        ReturnDto {
+            id: r.id,
+            order_id: r.order_id,
+            external_id: r.external_id,
+            shipment_id: r.shipment_id,
+            warehouse_code: r.warehouse_code,
+            expected: r
+                .expected
+                .into_iter()
+                .map(|e| ExpectedDto {
+                    external_line_id: e.external_line_id,
+                    sku_code: e.sku_code,
+                    title: e.title,
+                    quantity: e.quantity,
+                })
+                .collect(),
+            received: r.received.map(|v| {
+                v.into_iter()
+                    .map(|l| ReceivedDto { sku_code: l.sku_code, quantity: l.quantity, condition: cond(l.condition) })
+                    .collect()
+            }),
+            status: r.status,
+            created_at: r.created_at,
+            received_at: r.received_at,
+        }
+    }
+}
+
+/// The tenant's returns.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "ReturnList")]
+struct ReturnList {
+    items: Vec<ReturnDto>,
+}
+
+/// What arrived of a return.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "ReturnReceipt")]
+struct ReceiveIn {
+    #[oai(validator(min_items = 1, max_items = 200))]
+    lines: Vec<ReceivedDto>,
+}
+
+#[derive(ApiResponse)]
+enum ReturnFound {
+    #[oai(status = 200)]
+    Ok(Json<ReturnDto>),
+}
+
+#[derive(ApiResponse)]
+enum ReturnsFound {
+    #[oai(status = 200)]
+    Ok(Json<ReturnList>),
+}
+
 fn account_dto(a: shipping_accounts::Model, public_url: &str) -> AccountDto {
     AccountDto {
         tracking_url: format!("{}/v1/webhooks/courier/{}", public_url.trim_end_matches('/'), a.id),
@@ -905,7 +1022,7 @@ impl ShippingApi {
         Ok(RulesFound::Ok(Json(rules_dto(settings, rules))))
     }
 
-    /// Shipments, newest first: by status, warehouse, carrier account or order.
+    /// Shipments, newest first: by status, warehouse, carrier account, order or waybill code.
     #[oai(path = "/shipments", method = "get", tag = "Tag::Shipping")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
@@ -915,6 +1032,9 @@ impl ShippingApi {
         warehouse: Query<Option<String>>,
         account: Query<Option<Uuid>>,
         order_id: Query<Option<Uuid>>,
+        /// A waybill code (a parcel's, a multi-parcel waybill's child included): what a
+        /// scan-to-ship station scans.
+        waybill: Query<Option<String>>,
         /// 1-500, default 50.
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
@@ -934,6 +1054,15 @@ impl ShippingApi {
                 ))
             })?;
             q = q.filter(shipments::Column::Status.eq(s.as_str()));
+        }
+        if let Some(w) = waybill.0.as_deref() {
+            check_code("waybill", w, 64)?;
+            // The parent's code is a column; a child's is inside the waybill's JSON, quoted.
+            q = q.filter(
+                sea_orm::Condition::any()
+                    .add(shipments::Column::WaybillCode.eq(w))
+                    .add(shipments::Column::Waybill.contains(format!("\"{w}\""))),
+            );
         }
         if let Some(c) = cursor.0.as_deref() {
             let id: Uuid = c.parse().map_err(|_| bad("cursor is not one this API gave"))?;
@@ -1129,6 +1258,48 @@ impl ShippingApi {
             )
         })?;
         Ok(PdfFound::Ok(Binary(pdf), filename(&format!("labels-{}", b.id))))
+    }
+
+    /// Returns after sale (退货): lines shipped through Cairn that buyers send back, newest
+    /// first; `status` is `expected` or `received`.
+    #[oai(path = "/returns", method = "get", tag = "Tag::Shipping")]
+    async fn returns(&self, auth: BearerAuth, status: Query<Option<String>>) -> ApiResult<ReturnsFound> {
+        if let Some(s) = status.0.as_deref()
+            && !matches!(s, "expected" | "received")
+        {
+            return Err(bad("status must be expected or received"));
+        }
+        let list = self.svc.returns(auth.0.tenant_id, status.0.as_deref()).await?;
+        Ok(ReturnsFound::Ok(Json(ReturnList { items: list.into_iter().map(Into::into).collect() })))
+    }
+
+    /// A return.
+    #[oai(path = "/returns/:id", method = "get", tag = "Tag::Shipping")]
+    async fn return_of(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReturnFound> {
+        let r = self.svc.return_of(auth.0.tenant_id, id.0).await?.ok_or_else(|| Problem::not_found("return"))?;
+        Ok(ReturnFound::Ok(Json(r.into())))
+    }
+
+    /// Receive a return: the sellable units go back in stock (a `return` movement in the
+    /// ledger), damaged ones are counted apart. Once: the same receipt again answers the same;
+    /// another answers 409. More than expected of a SKU is refused.
+    #[oai(path = "/returns/:id/receive", method = "post", tag = "Tag::Shipping")]
+    async fn receive(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<ReceiveIn>) -> ApiResult<ReturnFound> {
+        let lines = body
+            .0
+            .lines
+            .into_iter()
+            .map(|l| Received {
+                sku_code: l.sku_code,
+                quantity: l.quantity,
+                condition: match l.condition {
+                    ConditionDto::Sellable => Condition::Sellable,
+                    ConditionDto::Damaged => Condition::Damaged,
+                },
+            })
+            .collect();
+        let r = self.svc.receive(auth.0.tenant_id, id.0, lines).await?;
+        Ok(ReturnFound::Ok(Json(r.into())))
     }
 
     /// Courier tracking push for one carrier account. Authenticated by `X-Courier-Signature`

@@ -228,7 +228,10 @@ impl Shipping {
         .exec_without_returning(&*tx)
         .await?;
         tx.commit().await?;
-        self.batch(tenant, id).await?.ok_or(Error::NotFound)
+        // Read back before the worker is woken: the answer is the batch as queued.
+        let queued = self.batch(tenant, id).await?.ok_or(Error::NotFound)?;
+        self.wake.notify_one();
+        Ok(queued)
     }
 
     /// The tenant's batch `id`.

@@ -13,6 +13,7 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod labels;
+pub mod returns;
 pub mod service;
 pub mod tracking;
 pub mod worker;
@@ -46,16 +47,18 @@ pub fn mount(ctx: &host::Context) -> host::Mounted<ShippingApi> {
         clock: ctx.clock.clone(),
         courier: courier::Courier::default(),
         public_url: ctx.public_url.clone(),
+        wake: Default::default(),
     };
     let renderer = std::sync::Arc::new(shipping_labels::Renderer::new());
     let api = ShippingApi::new(svc.clone(), renderer.clone());
     if !ctx.serve {
         return host::Mounted::api_only(api);
     }
+    let wake = svc.wake.clone();
     let task = tokio::spawn(worker::run(svc, renderer, ctx.stop.clone()));
     host::Mounted {
         api,
-        consumers: vec![std::sync::Arc::new(consumer::ShippingHandler::new(ctx.db.clone(), ctx.clock.clone()))],
+        consumers: vec![std::sync::Arc::new(consumer::ShippingHandler::new(ctx.db.clone(), ctx.clock.clone(), wake))],
         tasks: vec![task],
     }
 }

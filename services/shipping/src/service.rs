@@ -33,6 +33,9 @@ pub struct Shipping {
     pub courier: Courier,
     /// Where Courier reaches this deployment (tracking webhook URLs).
     pub public_url: String,
+    /// Wakes this process's worker when a waybill is queued for cancellation or a label batch
+    /// is queued (other instances find them on their next poll).
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Why a use case failed. Nothing changed in any case.
@@ -201,6 +204,7 @@ impl Shipping {
         let made = f(&mut desk, now)?;
         save_desk(&*tx, tenant, &mut desk, now).await?;
         tx.commit().await?;
+        self.wake.notify_one();
         Ok(made)
     }
 
@@ -254,6 +258,7 @@ impl Shipping {
         let mut results: BTreeMap<Uuid, ItemResult> = BTreeMap::new();
         let mut by_account: BTreeMap<Uuid, Vec<&Shipment>> = BTreeMap::new();
         let mut no_account: Vec<Uuid> = Vec::new();
+        let mut no_receiver: Vec<Uuid> = Vec::new();
         for id in &ids {
             let Some(s) = found.get(id) else {
                 results.insert(*id, ItemResult::new(*id, "not_found", None, None));
@@ -268,6 +273,11 @@ impl Shipping {
                 results.insert(*id, ItemResult::new(*id, "skipped", None, Some(why)));
                 continue;
             }
+            let r = &s.receiver;
+            if [&r.name, &r.phone, &r.province, &r.city, &r.address].iter().any(|f| f.trim().is_empty()) {
+                no_receiver.push(*id);
+                continue;
+            }
             // Courier answers a draw for an object id that still has a live waybill with that
             // waybill: one given up must be cancelled there first.
             if let Some(code) = self.previous_waybill_pending(tenant, *id).await? {
@@ -279,6 +289,14 @@ impl Shipping {
             match rules.account_for(s, &settings) {
                 Some((a, _)) if accounts.contains_key(&a) => by_account.entry(a).or_default().push(s),
                 _ => no_account.push(*id),
+            }
+        }
+        if !no_receiver.is_empty() {
+            let why =
+                "the receiver's name, phone or address is missing (the marketplace sent none): nothing to draw for";
+            self.record_problems(tenant, &no_receiver, why).await?;
+            for id in no_receiver {
+                results.insert(id, ItemResult::new(id, "failed", None, Some(why.into())));
             }
         }
         if !no_account.is_empty() {
@@ -446,6 +464,8 @@ impl Shipping {
         save_desk(&*tx, tenant, &mut desk, now).await?;
         db::history(&*tx, tenant, &notes, now).await?;
         tx.commit().await?;
+        // A waybill drawn late may have been queued for cancellation.
+        self.wake.notify_one();
         Ok(out)
     }
 

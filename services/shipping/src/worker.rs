@@ -90,21 +90,22 @@ pub async fn cancel_one(svc: &Shipping, w: shipment_waybills::Model) -> Result<b
     Ok(settled)
 }
 
-/// Runs the cancel queue and the label batches until `stop`.
+/// How often the worker looks for work it was not woken for (another instance's, retries).
+const POLL: Duration = Duration::from_secs(1);
+
+/// Runs the cancel queue and the label batches until `stop`: woken by this process's service
+/// when it queues work, else every [`POLL`].
 pub async fn run(svc: Shipping, renderer: std::sync::Arc<shipping_labels::Renderer>, mut stop: bus::Shutdown) {
-    let mut changes = svc.db.subscribe_commits();
     loop {
         if *stop.borrow() {
             return;
         }
-        changes.borrow_and_update();
         let mut busy = false;
         match cancel_round(&svc).await {
             Ok(n) => busy |= n > 0,
             Err(e) => tracing::error!(error = %e, "shipping: the waybill cancel round failed"),
         }
-        let r = renderer.clone();
-        match svc.render_next_batch(&r).await {
+        match svc.render_next_batch(&renderer).await {
             Ok(did) => busy |= did,
             Err(e) => tracing::error!(error = %e, "shipping: rendering a label batch failed"),
         }
@@ -112,8 +113,8 @@ pub async fn run(svc: Shipping, renderer: std::sync::Arc<shipping_labels::Render
             continue;
         }
         tokio::select! {
-            _ = changes.changed() => {}
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = svc.wake.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
             _ = stop.changed() => {}
         }
     }

@@ -577,3 +577,30 @@ impl Event for StockReturned {
         self.return_key.clone()
     }
 }
+
+/// A line of [`OrderReturnExpected`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReturnLine {
+    pub external_line_id: String,
+    pub sku_code: String,
+    pub title: String,
+    pub quantity: i64,
+}
+
+/// orders → shipping: lines that left through Cairn are being sent back by the buyer (a refund
+/// with the goods returned: `WAIT_BUYER_RETURN_GOODS`). Shipping expects the return and
+/// restocks what arrives sellable.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderReturnExpected {
+    pub order_id: Uuid,
+    pub channel_id: Uuid,
+    pub external_id: String,
+    pub lines: Vec<ReturnLine>,
+}
+
+impl Event for OrderReturnExpected {
+    const TYPE: &'static str = "order.return_expected";
+    fn partition_key(&self) -> String {
+        self.order_id.to_string()
+    }
+}

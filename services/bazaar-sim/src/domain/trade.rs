@@ -42,9 +42,9 @@ impl TradeStatus {
     }
 }
 
-/// A line's refund status (BAZAAR.md). The simulator never uses `WAIT_BUYER_RETURN_GOODS`: its
-/// refunds go straight from `WAIT_SELLER_AGREE` to `SUCCESS` or `CLOSED`, since BAZAAR.md has no
-/// topic for the return step.
+/// A line's refund status (BAZAAR.md). Refunds go from `WAIT_SELLER_AGREE` to `SUCCESS` or
+/// `CLOSED`; a return of shipped goods passes `WAIT_BUYER_RETURN_GOODS` on the way (pushed as
+/// `refund.RefundCreated`, since BAZAAR.md has no topic for the return step).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RefundStatus {
@@ -496,11 +496,33 @@ impl Trade {
         Ok(self.change(Topic::RefundCreated))
     }
 
+    /// The seller agrees to take shipped lines back (all lines waiting for the seller when
+    /// `oids` is `None`): they wait for the buyer's parcel, `WAIT_BUYER_RETURN_GOODS`.
+    pub fn await_return(&mut self, oids: Option<&[String]>, now: i64) -> Result<Change, SimError> {
+        let waiting = |l: &Line| l.refund_status == RefundStatus::WaitSellerAgree;
+        let targets: Vec<usize> = match oids {
+            Some(oids) => self.lines_by_oid(oids)?,
+            None => (0..self.lines.len()).filter(|&i| waiting(&self.lines[i])).collect(),
+        };
+        if let Some(&i) = targets.iter().find(|&&i| !waiting(&self.lines[i]) || self.lines[i].shipment.is_none()) {
+            return Err(SimError::InvalidStatus(format!(
+                "line `{}` has no refund waiting for the seller, or was never shipped: nothing to send back",
+                self.lines[i].oid
+            )));
+        }
+        self.touch(now);
+        for i in targets {
+            self.lines[i].refund_status = RefundStatus::WaitBuyerReturnGoods;
+        }
+        Ok(self.change(Topic::RefundCreated))
+    }
+
     /// The pending refunds of some lines (all pending when `oids` is `None`) end: `SUCCESS` (money
     /// back) or `CLOSED` (the buyer withdrew). When no line is left unrefunded the trade becomes
     /// `TRADE_CLOSED`, pushed as `refund.RefundSuccess` followed by `trade.TradeClose`.
     pub fn settle_refund(&mut self, oids: Option<&[String]>, success: bool, now: i64) -> Result<Vec<Change>, SimError> {
-        let pending = |l: &Line| l.refund_status == RefundStatus::WaitSellerAgree;
+        let pending =
+            |l: &Line| matches!(l.refund_status, RefundStatus::WaitSellerAgree | RefundStatus::WaitBuyerReturnGoods);
         let targets = match oids {
             Some(oids) => {
                 let idx = self.lines_by_oid(oids)?;

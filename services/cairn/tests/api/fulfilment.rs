@@ -15,6 +15,7 @@ both!(a_refund_after_the_draw_intercepts_and_a_closed_refund_draws_again);
 both!(draws_survive_timeouts_and_a_short_balance_without_drawing_twice);
 both!(tracking_out_of_order_ends_in_the_latest_status_and_a_return_restocks_once);
 both!(a_batch_of_200_labels_is_one_pdf_with_every_waybill_and_no_full_phone);
+both!(goods_sent_back_after_a_sale_are_expected_and_received_once);
 
 /// A Cairn tenant with a shop and a ZTO account on one simulator.
 struct Setup {
@@ -518,6 +519,12 @@ async fn a_batch_of_200_labels_is_one_pdf_with_every_waybill_and_no_full_phone(a
     let r = app.post("/v1/shipments/waybills", &t.token, &json!({"shipment_ids": [first]})).await.expect(200);
     let multi = r["results"][0]["waybill_code"].as_str().unwrap().to_owned();
     let child = shipment(&app, t, first).await["waybill"]["child_codes"][0].as_str().unwrap().to_owned();
+    // A scan of either parcel's code finds the shipment.
+    for code in [&multi, &child] {
+        assert_eq!(ids(&shipments(&app, t, &format!("waybill={code}")).await), vec![first.clone()], "{code}");
+    }
+    assert!(shipments(&app, t, "waybill=ZT0000000000").await.is_empty());
+    app.get("/v1/shipments?waybill=a%25b", &t.token).await.assert_problem(400, "invalid_input");
     let counts = app.get("/v1/shipments/counts", &t.token).await.expect(200);
     assert_eq!((counts["waybill_allocated"].as_u64(), counts["pending"].as_u64()), (Some(200), Some(0)), "{counts}");
 
@@ -579,4 +586,70 @@ async fn a_batch_of_200_labels_is_one_pdf_with_every_waybill_and_no_full_phone(a
     app.get(&format!("/v1/label-batches/{batch}"), &other.token).await.assert_problem(404, "not_found");
     app.get(&format!("/v1/label-batches/{batch}/pdf"), &other.token).await.assert_problem(404, "not_found");
     app.get(&format!("/v1/shipments/{first}/label.pdf"), &other.token).await.assert_problem(404, "not_found");
+}
+
+async fn goods_sent_back_after_a_sale_are_expected_and_received_once(app: TestApp) {
+    let s = setup(&app, &[("TEE", 10)], 100).await;
+    let t = &s.t;
+    let tid = paid_trade(&s, &buyer("买家退货", "金沙路5号"), &[("TEE", 3)]).await;
+    settle(&app, &s).await;
+    let id = shipments(&app, t, "").await[0]["id"].as_str().unwrap().to_owned();
+    app.post("/v1/shipments/waybills", &t.token, &json!({"shipment_ids": [id]})).await.expect(200);
+    app.post("/v1/shipments/ship", &t.token, &json!({"ids": [id]})).await.expect(200);
+    settle(&app, &s).await;
+    eventually("written back", || async { !writebacks(&s, &tid).is_empty() }).await;
+    settle(&app, &s).await;
+    assert_eq!(app.stock(t, "TEE").await["on_hand"], 7);
+    assert!(app.get("/v1/returns", &t.token).await.expect(200)["items"].as_array().unwrap().is_empty());
+
+    // The buyer sends the goods back (退货退款): a return is expected, nothing restocked yet.
+    s.sim.refund(&tid, RefundRequest { oids: None, outcome: RefundOutcome::ReturnGoods }).await.unwrap();
+    settle(&app, &s).await;
+    let list = app.get("/v1/returns?status=expected", &t.token).await.expect(200);
+    let r = &list["items"][0];
+    assert_eq!(
+        (r["external_id"].as_str(), r["shipment_id"].as_str(), r["warehouse_code"].as_str()),
+        (Some(tid.as_str()), Some(id.as_str()), Some("MAIN")),
+        "{list}"
+    );
+    assert_eq!((r["expected"][0]["sku_code"].as_str(), r["expected"][0]["quantity"].as_i64()), (Some("TEE"), Some(3)));
+    let rid = r["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.stock(t, "TEE").await["on_hand"], 7);
+
+    // Bad receipts change nothing.
+    let path = format!("/v1/returns/{rid}/receive");
+    app.post(&path, &t.token, &json!({"lines": [{"sku_code": "MUG", "quantity": 1, "condition": "sellable"}]}))
+        .await
+        .assert_problem(422, "unknown_reference");
+    app.post(&path, &t.token, &json!({"lines": [{"sku_code": "TEE", "quantity": 4, "condition": "sellable"}]}))
+        .await
+        .assert_problem(400, "invalid_input");
+    app.post(&path, &t.token, &json!({"lines": [{"sku_code": "TEE", "quantity": 1, "condition": "wet"}]}))
+        .await
+        .assert_problem(400, "malformed_request");
+    app.post(&path, &t.token, &json!({"lines": []})).await.assert_problem(400, "malformed_request");
+    let other = app.signup("别家").await;
+    app.post(&path, &other.token, &json!({"lines": [{"sku_code": "TEE", "quantity": 1, "condition": "sellable"}]}))
+        .await
+        .assert_problem(404, "not_found");
+    app.get(&format!("/v1/returns/{rid}"), &other.token).await.assert_problem(404, "not_found");
+
+    // Two sellable, one damaged: two back in stock, once.
+    let receipt = json!({"lines": [{"sku_code": "TEE", "quantity": 2, "condition": "sellable"}, {"sku_code": "TEE", "quantity": 1, "condition": "damaged"}]});
+    let done = app.post(&path, &t.token, &receipt).await.expect(200);
+    assert_eq!(done["status"], "received", "{done}");
+    assert_eq!(app.post(&path, &t.token, &receipt).await.expect(200)["received_at"], done["received_at"]);
+    let changed = json!({"lines": [{"sku_code": "TEE", "quantity": 3, "condition": "sellable"}]});
+    app.post(&path, &t.token, &changed).await.assert_problem(409, "invalid_state_transition");
+    settle(&app, &s).await;
+    assert_eq!(app.stock(t, "TEE").await["on_hand"], 9);
+    let ledger = app.get("/v1/stock/TEE/ledger", &t.token).await.expect(200);
+    let returns: Vec<&Value> = ledger.as_array().unwrap().iter().filter(|m| m["kind"] == "return").collect();
+    assert_eq!(returns.len(), 1, "{ledger}");
+    assert_eq!(returns[0]["on_hand_delta"], 2);
+    // The seller's refund then completes at the marketplace: nothing more moves.
+    s.sim.settle_refund(&tid, RefundSettlement { oids: None, success: true }).await.unwrap();
+    settle(&app, &s).await;
+    assert_eq!(app.stock(t, "TEE").await["on_hand"], 9);
+    assert_eq!(app.get("/v1/returns", &t.token).await.expect(200)["items"].as_array().unwrap().len(), 1);
 }

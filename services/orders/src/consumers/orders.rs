@@ -129,6 +129,7 @@ impl bus::TxHandler for OrdersHandler {
                     let Some(applied) = domain::apply_trade(existing, tenant, ev, now, kernel::new_id) else {
                         continue;
                     };
+                    let returning = returns_expected(existing, &applied.order);
                     let mut order = applied.order;
                     let settled = holds::settle(&mut order, &rules_of(tenant), now);
                     batch.timeline(tenant, order.id, [applied.timeline]);
@@ -136,6 +137,9 @@ impl bus::TxHandler for OrdersHandler {
                     // After the holds: `order.changed` carries the status they give.
                     batch.emit(Envelope::new(tenant, &order_changed(&order, &ev.trade), now, Some(env)));
                     emit_settled(&mut batch, tenant, settled, now, env);
+                    if let Some(r) = returning {
+                        batch.emit(Envelope::new(tenant, &r, now, Some(env)));
+                    }
                     batch.put(order, &ev.trade)?;
                 }
                 Incoming::Reservation(ev) => {
@@ -303,6 +307,37 @@ async fn ship(
         emit_settled(batch, tenant, settled, now, env);
     }
     Ok(())
+}
+
+/// The lines of `after` that shipped through Cairn and that the buyer now sends back (their
+/// refund waits for the goods, `WAIT_BUYER_RETURN_GOODS`) when they did not before.
+fn returns_expected(
+    before: Option<&domain::Order>,
+    after: &domain::Order,
+) -> Option<kernel::events::OrderReturnExpected> {
+    const RETURNING: &str = "WAIT_BUYER_RETURN_GOODS";
+    let was = |id: &str| {
+        before
+            .and_then(|o| o.lines.iter().find(|l| l.external_line_id == id))
+            .is_some_and(|l| l.refund_status == RETURNING)
+    };
+    let lines: Vec<kernel::events::ReturnLine> = after
+        .lines
+        .iter()
+        .filter(|l| l.refund_status == RETURNING && l.shipped_waybill.is_some() && !was(&l.external_line_id))
+        .map(|l| kernel::events::ReturnLine {
+            external_line_id: l.external_line_id.clone(),
+            sku_code: l.sku_code.clone().unwrap_or_default(),
+            title: l.title.clone(),
+            quantity: l.quantity,
+        })
+        .collect();
+    (!lines.is_empty()).then(|| kernel::events::OrderReturnExpected {
+        order_id: after.id,
+        channel_id: after.channel_id,
+        external_id: after.external_id.clone(),
+        lines,
+    })
 }
 
 /// Puts what settling an order announced into the outbox.

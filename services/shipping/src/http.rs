@@ -335,14 +335,71 @@ struct WaybillDto {
     drawn_at: DateTime<Utc>,
 }
 
+/// Where a shipment stands.
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename = "ShipmentStatus", rename_all = "snake_case")]
+enum StatusDto {
+    /// Waiting for a waybill (a failed draw leaves it here, with the reason in `problem`).
+    Pending,
+    WaybillAllocated,
+    Printed,
+    /// Scanned out: its orders are written back as shipped.
+    Shipped,
+    InTransit,
+    Delivered,
+    /// An order in it is held; nothing was drawn.
+    OnHold,
+    /// An order in it was held after the draw; the waybill is cancelled (拦截).
+    Intercepted,
+    /// Nothing in it is to ship any more.
+    Cancelled,
+    /// The carrier reported a problem (问题件).
+    Exception,
+    /// Back at the sender; its units are back in stock.
+    Returned,
+}
+
+impl From<Status> for StatusDto {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Pending => StatusDto::Pending,
+            Status::WaybillAllocated => StatusDto::WaybillAllocated,
+            Status::Printed => StatusDto::Printed,
+            Status::Shipped => StatusDto::Shipped,
+            Status::InTransit => StatusDto::InTransit,
+            Status::Delivered => StatusDto::Delivered,
+            Status::OnHold => StatusDto::OnHold,
+            Status::Intercepted => StatusDto::Intercepted,
+            Status::Cancelled => StatusDto::Cancelled,
+            Status::Exception => StatusDto::Exception,
+            Status::Returned => StatusDto::Returned,
+        }
+    }
+}
+
+/// What became of one shipment named in a bulk request.
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename = "ShipmentOutcome", rename_all = "snake_case")]
+enum OutcomeDto {
+    Drawn,
+    /// It had a live waybill already (shown): nothing drawn, nothing charged.
+    AlreadyDrawn,
+    /// Courier refused or did not answer, or nothing fits (see `detail`); retry-safe.
+    Failed,
+    /// Not in a state to act on (held, already shipped…; see `detail`).
+    Skipped,
+    Shipped,
+    AlreadyShipped,
+    /// No such shipment for this tenant.
+    NotFound,
+}
+
 /// A shipment (发货单).
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Shipment")]
 struct ShipmentDto {
     id: Uuid,
-    /// `pending`, `waybill_allocated`, `printed`, `shipped`, `in_transit`, `delivered`,
-    /// `on_hold`, `intercepted`, `cancelled`, `exception` or `returned`.
-    status: String,
+    status: StatusDto,
     warehouse_code: String,
     /// Orders with the same key may travel together.
     merge_key: String,
@@ -378,7 +435,7 @@ impl From<Shipment> for ShipmentDto {
     fn from(s: Shipment) -> Self {
         ShipmentDto {
             id: s.id,
-            status: s.status.as_str().into(),
+            status: s.status.into(),
             warehouse_code: s.warehouse_code,
             merge_key: s.merge_key,
             orders: s
@@ -539,8 +596,7 @@ struct ShipIds {
 #[oai(rename = "ShipmentResult")]
 struct ItemResultDto {
     id: Uuid,
-    /// `drawn`, `already_drawn`, `failed`, `skipped`, `shipped`, `already_shipped` or `not_found`.
-    outcome: String,
+    outcome: OutcomeDto,
     #[oai(nullable)]
     waybill_code: Option<String>,
     #[oai(nullable)]
@@ -549,7 +605,16 @@ struct ItemResultDto {
 
 impl From<ItemResult> for ItemResultDto {
     fn from(r: ItemResult) -> Self {
-        ItemResultDto { id: r.id, outcome: r.outcome.into(), waybill_code: r.waybill_code, detail: r.detail }
+        let outcome = match r.outcome {
+            "drawn" => OutcomeDto::Drawn,
+            "already_drawn" => OutcomeDto::AlreadyDrawn,
+            "skipped" => OutcomeDto::Skipped,
+            "shipped" => OutcomeDto::Shipped,
+            "already_shipped" => OutcomeDto::AlreadyShipped,
+            "not_found" => OutcomeDto::NotFound,
+            _ => OutcomeDto::Failed,
+        };
+        ItemResultDto { id: r.id, outcome, waybill_code: r.waybill_code, detail: r.detail }
     }
 }
 

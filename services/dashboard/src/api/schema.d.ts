@@ -11341,11 +11341,7 @@ export interface components {
         Shipment: {
             /** Format: uuid */
             id: string;
-            /**
-             * @description `pending`, `waybill_allocated`, `printed`, `shipped`, `in_transit`, `delivered`,
-             *     `on_hold`, `intercepted`, `cancelled`, `exception` or `returned`.
-             */
-            status: string;
+            status: components["schemas"]["ShipmentStatus"];
             warehouse_code: string;
             /** @description Orders with the same key may travel together. */
             merge_key: string;
@@ -11420,11 +11416,7 @@ export interface components {
         ShipmentDetail: {
             /** Format: uuid */
             id: string;
-            /**
-             * @description `pending`, `waybill_allocated`, `printed`, `shipped`, `in_transit`, `delivered`,
-             *     `on_hold`, `intercepted`, `cancelled`, `exception` or `returned`.
-             */
-            status: string;
+            status: components["schemas"]["ShipmentStatus"];
             warehouse_code: string;
             /** @description Orders with the same key may travel together. */
             merge_key: string;
@@ -11533,6 +11525,11 @@ export interface components {
             holds: string[];
         };
         /**
+         * @description What became of one shipment named in a bulk request.
+         * @enum {string}
+         */
+        ShipmentOutcome: "drawn" | "already_drawn" | "failed" | "skipped" | "shipped" | "already_shipped" | "not_found";
+        /**
          * ShipmentPackage
          * @description A shipment's package.
          */
@@ -11592,8 +11589,7 @@ export interface components {
         ShipmentResult: {
             /** Format: uuid */
             id: string;
-            /** @description `drawn`, `already_drawn`, `failed`, `skipped`, `shipped`, `already_shipped` or `not_found`. */
-            outcome: string;
+            outcome: components["schemas"]["ShipmentOutcome"];
             waybill_code?: string | null;
             detail?: string | null;
         };
@@ -11612,6 +11608,11 @@ export interface components {
         ShipmentSplit: {
             parts: components["schemas"]["SplitPart"][];
         };
+        /**
+         * @description Where a shipment stands.
+         * @enum {string}
+         */
+        ShipmentStatus: "pending" | "waybill_allocated" | "printed" | "shipped" | "in_transit" | "delivered" | "on_hold" | "intercepted" | "cancelled" | "exception" | "returned";
         /**
          * ShippingRules
          * @description Shipping settings and carrier rules: the first rule whose conditions all hold picks the

@@ -16,6 +16,7 @@ both!(draws_survive_timeouts_and_a_short_balance_without_drawing_twice);
 both!(tracking_out_of_order_ends_in_the_latest_status_and_a_return_restocks_once);
 both!(a_batch_of_200_labels_is_one_pdf_with_every_waybill_and_no_full_phone);
 both!(goods_sent_back_after_a_sale_are_expected_and_received_once);
+both!(carrier_accounts_are_checked_with_courier_and_bad_input_changes_nothing);
 
 /// A Cairn tenant with a shop and a ZTO account on one simulator.
 struct Setup {
@@ -652,4 +653,77 @@ async fn goods_sent_back_after_a_sale_are_expected_and_received_once(app: TestAp
     settle(&app, &s).await;
     assert_eq!(app.stock(t, "TEE").await["on_hand"], 9);
     assert_eq!(app.get("/v1/returns", &t.token).await.expect(200)["items"].as_array().unwrap().len(), 1);
+}
+
+async fn carrier_accounts_are_checked_with_courier_and_bad_input_changes_nothing(app: TestApp) {
+    let s = setup(&app, &[("TEE", 10)], 100).await;
+    let t = &s.t;
+    let seller = s.sim.courier_seller(&seller_of(&s).await).await.unwrap();
+    let body = |branch: &str, token: &str| {
+        json!({
+            "cp_code": "ZTO", "branch_code": branch, "api_url": s.sim.url(), "app_key": s.sim.app_key(),
+            "app_secret": s.sim.app_secret(), "access_token": token,
+            "sender": serde_json::from_str::<Value>(SENDER).unwrap(),
+        })
+    };
+    // Connecting the same branch again updates it (200) and keeps its id.
+    let again = app.post("/v1/shipping/accounts", &t.token, &body(&s.branch, &seller.access_token)).await.expect(200);
+    assert_eq!(again["id"].as_str(), Some(s.account.as_str()));
+    // A branch Courier does not list for these credentials, bad credentials, bad fields.
+    app.post("/v1/shipping/accounts", &t.token, &body("999999", &seller.access_token))
+        .await
+        .assert_problem(422, "unknown_reference");
+    app.post("/v1/shipping/accounts", &t.token, &body(&s.branch, "not-a-token"))
+        .await
+        .assert_problem(400, "invalid_input");
+    let mut bad = body(&s.branch, &seller.access_token);
+    bad["api_url"] = json!("ftp://courier");
+    app.post("/v1/shipping/accounts", &t.token, &bad).await.assert_problem(400, "invalid_input");
+    bad = body("分店", &seller.access_token);
+    app.post("/v1/shipping/accounts", &t.token, &bad).await.assert_problem(400, "invalid_input");
+    bad = body(&s.branch, &seller.access_token);
+    bad["sender"]["name"] = json!("  ");
+    app.post("/v1/shipping/accounts", &t.token, &bad).await.assert_problem(400, "invalid_input");
+    app.call_raw(
+        reqwest::Method::POST,
+        "/v1/shipping/accounts",
+        &[("Authorization", &format!("Bearer {}", t.token)), ("content-type", "application/json")],
+        b"{".to_vec(),
+    )
+    .await
+    .assert_problem(400, "malformed_request");
+    // Courier down: 503, nothing stored.
+    s.sim.set_courier_api_outage(Duration::from_secs(5));
+    let other = app.signup("另一家").await;
+    app.post("/v1/shipping/accounts", &other.token, &body(&s.branch, &seller.access_token))
+        .await
+        .assert_problem(503, "unavailable");
+    s.sim.set_courier_api_outage(Duration::from_secs(0));
+    assert!(app.get("/v1/shipping/accounts", &other.token).await.expect(200)["items"].as_array().unwrap().is_empty());
+    assert_eq!(app.get("/v1/shipping/accounts", &t.token).await.expect(200)["items"].as_array().unwrap().len(), 1);
+    // Rules: bounds checked, another tenant's account refused, the same rules again are the same.
+    let rules = json!({"merge_wait_seconds": 60, "rules": [{"name": "重货", "when": {"min_weight_grams": 5000, "max_weight_grams": 100}, "account_id": s.account}]});
+    app.put("/v1/shipping/rules", &t.token, &rules).await.assert_problem(400, "invalid_input");
+    app.put("/v1/shipping/rules", &t.token, &json!({"merge_wait_seconds": -1}))
+        .await
+        .assert_problem(400, "invalid_input");
+    let good = json!({"merge_wait_seconds": 60, "rules": [{"name": "江浙沪", "when": {"provinces": ["浙江", "上海"]}, "account_id": s.account}], "default_account_id": s.account});
+    let first = app.put("/v1/shipping/rules", &t.token, &good).await.expect(200);
+    assert_eq!(app.put("/v1/shipping/rules", &t.token, &good).await.expect(200), first);
+    assert_eq!(app.get("/v1/shipping/rules", &t.token).await.expect(200), first);
+    // A tracking push with a stale timestamp or for no account changes nothing.
+    let body =
+        json!({"waybill_code": "ZT1", "cp_code": "ZTO", "status": "COLLECTED", "time": "2026-11-13T15:20:11+08:00"})
+            .to_string();
+    let old = (chrono::Utc::now().timestamp() - 3600).to_string();
+    let account: Value = app.get("/v1/shipping/accounts", &t.token).await.expect(200)["items"][0].clone();
+    let url = account["tracking_url"].as_str().unwrap().trim_start_matches(&app.url).to_owned();
+    let secret_sig = "AAAA";
+    let h =
+        [("X-Courier-Message-Id", "m-1"), ("X-Courier-Timestamp", old.as_str()), ("X-Courier-Signature", secret_sig)];
+    app.call_raw(reqwest::Method::POST, &url, &h, body.clone().into_bytes())
+        .await
+        .assert_problem(401, "invalid_signature");
+    let nobody = format!("/v1/webhooks/courier/{}", uuid::Uuid::now_v7());
+    app.call_raw(reqwest::Method::POST, &nobody, &h, body.into_bytes()).await.assert_problem(404, "not_found");
 }

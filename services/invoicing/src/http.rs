@@ -718,7 +718,9 @@ impl InvoicingApi {
         kind: Query<Option<String>>,
         from: Query<Option<NaiveDate>>,
         to: Query<Option<NaiveDate>>,
-        #[oai(validator(minimum(value = "1")))] page: Query<Option<u64>>,
+        /// 1-1000000 (page × per_page stays far from any overflow).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
+        page: Query<Option<u64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] per_page: Query<Option<u64>>,
     ) -> ApiResult<InvoicesFound> {
         let mut q = invoices::Entity::find().filter(invoices::Column::TenantId.eq(auth.0.tenant_id.0));

@@ -369,6 +369,10 @@ async fn bad_input_and_other_tenants(app: TestApp) {
     // Not set up yet.
     app.get("/v1/invoicing/settings", &a.token).await.assert_problem(404, "not_found");
     app.post("/v1/invoices", &a.token, &json!({"order_id": order_id})).await.assert_problem(409, "not_configured");
+    // A page far past any offset a database takes is refused, not a dropped connection.
+    app.get("/v1/invoices?per_page=467&page=27144795537361116", &a.token)
+        .await
+        .assert_problem(400, "malformed_request");
     // Bad settings change nothing.
     let put = |body: Value| {
         let app = &app;

@@ -6438,6 +6438,7 @@ export interface paths {
                     kind?: string;
                     from?: string;
                     to?: string;
+                    /** @description 1-1000000 (page × per_page stays far from any overflow). */
                     page?: number;
                     per_page?: number;
                 };

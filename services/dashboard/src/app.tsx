@@ -21,6 +21,7 @@ const AllocationScreen = lazy(() => import('./screens/Allocation'));
 const ShippingScreen = lazy(() => import('./screens/Shipping'));
 const ShipmentScreen = lazy(() => import('./screens/Shipment'));
 const CarriersScreen = lazy(() => import('./screens/Carriers'));
+const ReturnsScreen = lazy(() => import('./screens/Returns'));
 
 function useSession() {
   return useSyncExternalStore(subscribe, getSession);
@@ -74,6 +75,7 @@ export function App() {
             <Route path="/mapping" component={MappingScreen} />
             <Route path="/shipping" component={ShippingScreen} />
             <Route path="/shipping/carriers" component={CarriersScreen} />
+            <Route path="/shipping/returns" component={ReturnsScreen} />
             <Route path="/shipping/:id">{(p) => <ShipmentScreen id={p.id} />}</Route>
             <Route path="/login">
               <Redirect to="/" replace />

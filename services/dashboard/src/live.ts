@@ -60,6 +60,11 @@ export function handleEvent(qc: QueryClient, ev: StreamEvent) {
       invalidateSoon(qc, ['shipments']);
       if (typeof p.shipment_id === 'string') invalidateSoon(qc, ['shipment', p.shipment_id]);
       break;
+    case 'order.return_expected':
+    case 'stock.returned':
+      // Shipping records the return from the first; the second is a receipt restocking.
+      invalidateSoon(qc, ['returns']);
+      break;
     case 'order.ready_to_ship':
       // Shipping makes (or merges into) a shipment from it.
       invalidateSoon(qc, ['shipments']);

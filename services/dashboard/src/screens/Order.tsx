@@ -11,6 +11,7 @@ import {
   Button,
   EmptyState,
   ErrorState,
+  ErrorText,
   Facts,
   label,
   LoadingBlock,
@@ -24,6 +25,7 @@ import { ShipDialog, SHIPPABLE } from './parts/Ship';
 import { HoldItem } from '../ui/orders';
 import { shortId } from '../shipping';
 import { ItemsCell, ShipmentStatusBadge, WaybillCell } from './parts/ShipmentBits';
+import { ExpectedLines, ReceivedLines, ReceiveDialog, ReturnStatusBadge, ShipmentLink, useReturns, type Return } from './parts/Returns';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -151,7 +153,7 @@ function OrderView({ order }: { order: Order }) {
                         {l.sku_code ? (
                           <Link
                             href={`/stock?sku=${encodeURIComponent(l.sku_code)}`}
-                            className="mono link"
+                            className="mono link nowrap"
                             title={label(t, 'mapping_state', l.mapping)}
                           >
                             {l.sku_code}
@@ -393,7 +395,76 @@ function OrderShipping({ orderId }: { orderId: string }) {
           </tbody>
         </table>
       )}
+      <OrderReturns orderId={orderId} />
     </Panel>
+  );
+}
+
+/**
+ * The order's returns after sale, under its shipments. The API lists returns by status only,
+ * so the whole list is fetched and filtered here by order.
+ */
+function OrderReturns({ orderId }: { orderId: string }) {
+  const { t, lang, tz } = useI18n();
+  const q = useReturns('all');
+  const [receiving, setReceiving] = useState<Return | null>(null);
+  const mine = (q.data ?? []).filter((r) => r.order_id === orderId);
+  if (q.isError)
+    return (
+      <div className="panel-section">
+        <ErrorText error={q.error} />
+      </div>
+    );
+  if (!mine.length) return null;
+  return (
+    <div className="panel-section" data-testid="order-returns">
+      <h3 className="section-title">
+        <Icon name="undo" size={14} /> {t('returns.title')}
+        <Link href={`/shipping/returns${mine.every((r) => r.status === 'received') ? '?status=received' : ''}`} className="link-more">
+          {t('returns.all')} <Icon name="chevronRight" size={14} />
+        </Link>
+      </h3>
+      <table className="table table-compact">
+        <thead>
+          <tr>
+            <th>{t('shipping.status')}</th>
+            <th>{t('returns.shipment')}</th>
+            <th>{t('returns.expected')}</th>
+            <th>{t('returns.received')}</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {mine.map((r) => (
+            <tr key={r.id} data-return={r.id} data-status={r.status}>
+              <td className="nowrap">
+                <ReturnStatusBadge status={r.status} />
+                <div className="small muted">
+                  {formatDateTime(r.received_at ?? r.created_at, lang, tz, false)} · {r.warehouse_code}
+                </div>
+              </td>
+              <td>
+                <ShipmentLink r={r} />
+              </td>
+              <td className="max-w-200">
+                <ExpectedLines r={r} />
+              </td>
+              <td>
+                <ReceivedLines r={r} />
+              </td>
+              <td className="num">
+                {r.status === 'expected' && (
+                  <Button size="sm" icon="check" onClick={() => setReceiving(r)} data-testid="receive-open">
+                    {t('returns.receive')}
+                  </Button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <ReceiveDialog r={receiving} open={receiving !== null} onClose={() => setReceiving(null)} />
+    </div>
   );
 }
 

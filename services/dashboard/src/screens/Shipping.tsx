@@ -21,6 +21,7 @@ import {
 } from '../shipping';
 import { BulkDialog, PrintDialog, type BulkKind } from './parts/ShipmentActions';
 import { ItemsCell, ReceiverCell, ShipmentStatusBadge, Trades, WaybillCell } from './parts/ShipmentBits';
+import { useReturns } from './parts/Returns';
 
 const PER_PAGE = [20, 50, 100] as const;
 
@@ -72,6 +73,7 @@ export default function ShippingScreen() {
   const [cursorStack, setCursorStack] = useState<string[]>([]);
   const [bulk, setBulk] = useState<BulkKind | null>(null);
   const [printOpen, setPrintOpen] = useState(false);
+  const returns = useReturns('expected');
 
   // New shipments come from orders in the background: refresh even with a live stream.
   const counts = useQuery({
@@ -121,9 +123,19 @@ export default function ShippingScreen() {
         title={t('nav.shipping')}
         subtitle={c ? t('shipping.subtitle', { pending: formatInt(c.pending, lang), printed: formatInt(c.printed, lang) }) : ' '}
         actions={
-          <Link href="/shipping/carriers" className="btn btn-secondary" data-testid="carriers-link">
-            <Icon name="settings" size={16} /> {t('carriers.title')}
-          </Link>
+          <>
+            <Link href="/shipping/returns" className="btn btn-secondary" data-testid="returns-link">
+              <Icon name="undo" size={16} /> {t('returns.title')}
+              {!!returns.data?.length && (
+                <span className="tab-count" title={t('returns.expected_count', { n: returns.data.length })}>
+                  {formatInt(returns.data.length, lang)}
+                </span>
+              )}
+            </Link>
+            <Link href="/shipping/carriers" className="btn btn-secondary" data-testid="carriers-link">
+              <Icon name="settings" size={16} /> {t('carriers.title')}
+            </Link>
+          </>
         }
       />
       <ScanToShip />

@@ -876,8 +876,7 @@ struct ReturnDto {
     /// What arrived, once received.
     #[oai(nullable)]
     received: Option<Vec<ReceivedDto>>,
-    /// `expected` or `received`.
-    status: String,
+    status: ReturnStatusDto,
     created_at: DateTime<Utc>,
     #[oai(nullable)]
     received_at: Option<DateTime<Utc>>,
@@ -910,18 +909,45 @@ impl From<Return> for ReturnDto {
                     .map(|l| ReceivedDto { sku_code: l.sku_code, quantity: l.quantity, condition: cond(l.condition) })
                     .collect()
             }),
-            status: r.status,
+            status: if r.status == "received" { ReturnStatusDto::Received } else { ReturnStatusDto::Expected },
             created_at: r.created_at,
             received_at: r.received_at,
         }
     }
 }
 
-/// The tenant's returns.
+/// A page of the tenant's returns, newest first.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "ReturnList")]
 struct ReturnList {
     items: Vec<ReturnDto>,
+    /// Pass as `cursor` for the next page; null on the last.
+    #[oai(nullable)]
+    next_cursor: Option<String>,
+}
+
+/// How many returns wait and how many were received.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "ReturnCounts")]
+struct ReturnCounts {
+    expected: u64,
+    received: u64,
+}
+
+#[derive(ApiResponse)]
+enum ReturnCountsFound {
+    #[oai(status = 200)]
+    Ok(Json<ReturnCounts>),
+}
+
+/// Where a return stands.
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename = "ReturnStatus", rename_all = "snake_case")]
+enum ReturnStatusDto {
+    /// The buyer is sending the goods back.
+    Expected,
+    /// Received: sellable units back in stock, damaged ones counted apart.
+    Received,
 }
 
 /// What arrived of a return.
@@ -1328,14 +1354,38 @@ impl ShippingApi {
     /// Returns after sale (退货): lines shipped through Cairn that buyers send back, newest
     /// first; `status` is `expected` or `received`.
     #[oai(path = "/returns", method = "get", tag = "Tag::Shipping")]
-    async fn returns(&self, auth: BearerAuth, status: Query<Option<String>>) -> ApiResult<ReturnsFound> {
-        if let Some(s) = status.0.as_deref()
-            && !matches!(s, "expected" | "received")
-        {
-            return Err(bad("status must be expected or received"));
+    async fn returns(
+        &self,
+        auth: BearerAuth,
+        status: Query<Option<ReturnStatusDto>>,
+        order_id: Query<Option<Uuid>>,
+        /// 1-500, default 50.
+        limit: Query<Option<u64>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<ReturnsFound> {
+        let limit = limit.0.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(bad("limit must be 1-500"));
         }
-        let list = self.svc.returns(auth.0.tenant_id, status.0.as_deref()).await?;
-        Ok(ReturnsFound::Ok(Json(ReturnList { items: list.into_iter().map(Into::into).collect() })))
+        let before = match cursor.0.as_deref() {
+            Some(c) => Some(c.parse::<Uuid>().map_err(|_| bad("cursor is not one this API gave"))?),
+            None => None,
+        };
+        let status = status.0.map(|s| match s {
+            ReturnStatusDto::Expected => "expected",
+            ReturnStatusDto::Received => "received",
+        });
+        let (list, more) = self.svc.returns(auth.0.tenant_id, status, order_id.0, before, limit).await?;
+        let next_cursor = more.then(|| list.last().map(|r| r.id.to_string())).flatten();
+        Ok(ReturnsFound::Ok(Json(ReturnList { items: list.into_iter().map(Into::into).collect(), next_cursor })))
+    }
+
+    /// How many returns are expected and received.
+    #[oai(path = "/returns/counts", method = "get", tag = "Tag::Shipping")]
+    async fn return_counts(&self, auth: BearerAuth) -> ApiResult<ReturnCountsFound> {
+        let (expected, received) = self.svc.return_counts(auth.0.tenant_id).await?;
+        Ok(ReturnCountsFound::Ok(Json(ReturnCounts { expected, received })))
     }
 
     /// A return.

@@ -121,16 +121,62 @@ pub async fn expect<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Sums `lines` per SKU and condition, ordered by SKU then condition (sellable first).
+fn normalise(lines: Vec<Received>) -> Vec<Received> {
+    let mut sums: BTreeMap<(String, bool), i64> = BTreeMap::new();
+    for l in lines {
+        *sums.entry((l.sku_code, l.condition == Condition::Damaged)).or_default() += l.quantity;
+    }
+    sums.into_iter()
+        .map(|((sku_code, damaged), quantity)| Received {
+            sku_code,
+            quantity,
+            condition: if damaged { Condition::Damaged } else { Condition::Sellable },
+        })
+        .collect()
+}
+
 impl Shipping {
-    /// The tenant's returns, newest first (`status`: `expected` or `received`).
-    pub async fn returns(&self, tenant: TenantId, status: Option<&str>) -> Result<Vec<Return>, Error> {
-        use sea_orm::QueryOrder;
+    /// A page of the tenant's returns, newest first (`status`: `expected` or `received`), after
+    /// the return `before` when given; and whether more follow.
+    pub async fn returns(
+        &self,
+        tenant: TenantId,
+        status: Option<&str>,
+        order_id: Option<Uuid>,
+        before: Option<Uuid>,
+        limit: u64,
+    ) -> Result<(Vec<Return>, bool), Error> {
+        use sea_orm::{QueryOrder, QuerySelect};
         let mut q = shipping_returns::Entity::find().filter(shipping_returns::Column::TenantId.eq(tenant.0));
         if let Some(s) = status {
             q = q.filter(shipping_returns::Column::Status.eq(s));
         }
-        let rows = q.order_by_desc(shipping_returns::Column::Id).all(self.db.conn()).await?;
-        Ok(rows.into_iter().map(of).collect())
+        if let Some(o) = order_id {
+            q = q.filter(shipping_returns::Column::OrderId.eq(o));
+        }
+        if let Some(b) = before {
+            q = q.filter(shipping_returns::Column::Id.lt(b));
+        }
+        let rows = q.order_by_desc(shipping_returns::Column::Id).limit(limit + 1).all(self.db.conn()).await?;
+        let more = rows.len() as u64 > limit;
+        Ok((rows.into_iter().take(limit as usize).map(of).collect(), more))
+    }
+
+    /// How many of the tenant's returns are expected and received.
+    pub async fn return_counts(&self, tenant: TenantId) -> Result<(u64, u64), Error> {
+        use sea_orm::QuerySelect;
+        let rows: Vec<(String, i64)> = shipping_returns::Entity::find()
+            .select_only()
+            .column(shipping_returns::Column::Status)
+            .column_as(shipping_returns::Column::Id.count(), "n")
+            .filter(shipping_returns::Column::TenantId.eq(tenant.0))
+            .group_by(shipping_returns::Column::Status)
+            .into_tuple()
+            .all(self.db.conn())
+            .await?;
+        let n = |s: &str| rows.iter().find(|r| r.0 == s).map_or(0, |r| r.1 as u64);
+        Ok((n("expected"), n("received")))
     }
 
     /// The tenant's return `id`.
@@ -147,6 +193,8 @@ impl Shipping {
         if let Some(l) = lines.iter().find(|l| l.quantity <= 0) {
             return Err(Error::Invalid(format!("{}: quantity must be positive", l.sku_code)));
         }
+        // One line per SKU and condition, in order: the same receipt however it was written.
+        let lines = normalise(lines);
         let now = self.clock.now();
         let tx = self.db.write_named("shipping").await?;
         let mut q = shipping_returns::Entity::find_by_id((tenant.0, id));
@@ -156,11 +204,25 @@ impl Shipping {
         }
         let r = q.one(&*tx).await?.map(of).ok_or(Error::NotFound)?;
         if let Some(done) = &r.received {
-            return if *done == lines {
+            return if normalise(done.clone()) == lines {
                 tx.commit().await?;
                 Ok(r)
             } else {
-                Err(Error::Conflict("the return was already received (with other quantities)".into()))
+                let what: Vec<String> = done
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "{} × {} {}",
+                            l.sku_code,
+                            l.quantity,
+                            if l.condition == Condition::Damaged { "damaged" } else { "sellable" }
+                        )
+                    })
+                    .collect();
+                Err(Error::Conflict(format!(
+                    "the return was already received, with other quantities: {}",
+                    what.join(", ")
+                )))
             };
         }
         let mut expected: BTreeMap<&str, i64> = BTreeMap::new();

@@ -640,6 +640,21 @@ async fn goods_sent_back_after_a_sale_are_expected_and_received_once(app: TestAp
     let done = app.post(&path, &t.token, &receipt).await.expect(200);
     assert_eq!(done["status"], "received", "{done}");
     assert_eq!(app.post(&path, &t.token, &receipt).await.expect(200)["received_at"], done["received_at"]);
+    // The same receipt written another way is the same receipt.
+    let reordered = json!({"lines": [{"sku_code": "TEE", "quantity": 1, "condition": "damaged"}, {"sku_code": "TEE", "quantity": 1, "condition": "sellable"}, {"sku_code": "TEE", "quantity": 1, "condition": "sellable"}]});
+    assert_eq!(app.post(&path, &t.token, &reordered).await.expect(200)["received_at"], done["received_at"]);
+    let oid = order_of(&app, t, &tid).await["id"].as_str().unwrap().to_owned();
+    let of_order = app.get(&format!("/v1/returns?order_id={oid}"), &t.token).await.expect(200);
+    assert_eq!(ids(of_order["items"].as_array().unwrap()), vec![rid.clone()]);
+    assert!(
+        app.get(&format!("/v1/returns?order_id={}", uuid::Uuid::now_v7()), &t.token).await.expect(200)["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let counts = app.get("/v1/returns/counts", &t.token).await.expect(200);
+    assert_eq!((counts["expected"].as_u64(), counts["received"].as_u64()), (Some(0), Some(1)), "{counts}");
+    app.get("/v1/returns?status=lost", &t.token).await.assert_problem(400, "malformed_request");
     let changed = json!({"lines": [{"sku_code": "TEE", "quantity": 3, "condition": "sellable"}]});
     app.post(&path, &t.token, &changed).await.assert_problem(409, "invalid_state_transition");
     settle(&app, &s).await;

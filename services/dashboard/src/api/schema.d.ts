@@ -9567,7 +9567,12 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    status?: string;
+                    status?: components["schemas"]["ReturnStatus"];
+                    order_id?: string;
+                    /** @description 1-500, default 50. */
+                    limit?: number;
+                    /** @description `next_cursor` of the previous page. */
+                    cursor?: string;
                 };
                 header?: never;
                 path?: never;
@@ -9581,6 +9586,131 @@ export interface paths {
                     };
                     content: {
                         "application/json; charset=utf-8": components["schemas"]["ReturnList"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/returns/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many returns are expected and received. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["ReturnCounts"];
                     };
                 };
                 /** @description The request is malformed or a field is invalid. */
@@ -11193,8 +11323,7 @@ export interface components {
             expected: components["schemas"]["ReturnExpectedLine"][];
             /** @description What arrived, once received. */
             received?: components["schemas"]["ReturnReceivedLine"][] | null;
-            /** @description `expected` or `received`. */
-            status: string;
+            status: components["schemas"]["ReturnStatus"];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -11205,6 +11334,16 @@ export interface components {
          * @enum {string}
          */
         ReturnCondition: "sellable" | "damaged";
+        /**
+         * ReturnCounts
+         * @description How many returns wait and how many were received.
+         */
+        ReturnCounts: {
+            /** Format: uint64 */
+            expected: number;
+            /** Format: uint64 */
+            received: number;
+        };
         /**
          * ReturnExpectedLine
          * @description A line expected back.
@@ -11218,10 +11357,12 @@ export interface components {
         };
         /**
          * ReturnList
-         * @description The tenant's returns.
+         * @description A page of the tenant's returns, newest first.
          */
         ReturnList: {
             items: components["schemas"]["Return"][];
+            /** @description Pass as `cursor` for the next page; null on the last. */
+            next_cursor?: string | null;
         };
         /**
          * ReturnReceipt
@@ -11240,6 +11381,11 @@ export interface components {
             quantity: number;
             condition: components["schemas"]["ReturnCondition"];
         };
+        /**
+         * @description Where a return stands.
+         * @enum {string}
+         */
+        ReturnStatus: "expected" | "received";
         /**
          * RunDto
          * @description What one pull did.

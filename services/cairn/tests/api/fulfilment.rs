@@ -211,6 +211,8 @@ async fn merged_orders_ship_as_one_parcel_and_each_trade_is_written_back(app: Te
         let o = order_of(&app, t, tid).await;
         assert_eq!(o["status"], "shipped", "{o}");
         assert_eq!(o["shipments"][0]["waybill_no"], code.as_str());
+        // The committed line still says where it left from.
+        assert_eq!(o["lines"][0]["warehouses"][0]["warehouse_code"], "MAIN", "{o}");
     }
     assert!(writebacks(&s, &t3).is_empty());
     assert_eq!(app.stock(t, "TEE").await["on_hand"], 9);

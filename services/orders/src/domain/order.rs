@@ -352,7 +352,10 @@ pub fn apply_reservation(order: &mut Order, ev: &ReservationChanged, now: Timest
         }
         line.reservation = Some(r.state);
         line.reservation_version = ev.version;
-        line.warehouses = r.warehouses.clone();
+        // Committed units left from where they were reserved: the line keeps showing it.
+        if !(r.state == LineReservationState::Committed && r.warehouses.is_empty()) {
+            line.warehouses = r.warehouses.clone();
+        }
         if let Some(sku) = &r.sku_code
             && line.sku_code.is_none()
         {

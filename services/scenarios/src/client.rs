@@ -99,6 +99,26 @@ impl CairnClient {
         }
     }
 
+    /// GET a binary body (a PDF), as is.
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, ApiError> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.map_err(|e| ApiError { status: 0, code: None, detail: format!("GET {path}: {e}") })?;
+        let status = r.status().as_u16();
+        let bytes = r.bytes().await.map_err(|e| ApiError { status, code: None, detail: format!("GET {path}: {e}") })?;
+        if !(200..300).contains(&status) {
+            let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            return Err(ApiError {
+                status,
+                code: json["code"].as_str().map(str::to_owned),
+                detail: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
+        Ok(bytes.to_vec())
+    }
+
     /// GET.
     pub async fn get(&self, path: &str) -> Result<Value, ApiError> {
         self.call(Method::GET, path, None, &[]).await

@@ -14,7 +14,16 @@
 //!    (oversold, by folding the stock ledger in order), and no order line was reserved twice
 //!    (duplicates, from the ledger's reserve movements per reservation).
 //!
-//! Exit code 1 when anything was lost, oversold or applied twice.
+//! 5. Shipping (unless `--no-shipping`; see [`shipping`]): every seller's warehouse draws,
+//!    prints and ships its allocated orders through Cairn, timed from the first draw to the
+//!    last write-back the marketplace took, then checked from Cairn's, Courier's and the
+//!    marketplace's side.
+//!
+//! Exit code 1 when anything was lost, oversold or applied twice, or shipped wrong.
+
+mod shipping;
+
+pub use shipping::{ShippingArgs, ShippingReport};
 
 use crate::{CairnClient, Connected, Launcher, subscribe};
 use anyhow::bail;
@@ -92,6 +101,8 @@ pub struct Double11Args {
     pub webhook_outage_secs: u64,
     #[command(flatten)]
     pub chaos: ChaosConfig,
+    #[command(flatten)]
+    pub shipping: ShippingArgs,
 }
 
 /// What one side of the comparison measured.
@@ -154,13 +165,19 @@ pub struct Report {
     /// Embedded Cairn only: how long each writer held SQLite's one write gate during the burst
     /// and drain, longest first; the sum against the burst's duration says how busy it was.
     pub gate: Vec<store::GateUse>,
+    /// The shipping phase, when it ran.
+    pub shipping: Option<ShippingReport>,
     pub notes: Vec<String>,
 }
 
 impl Report {
-    /// Nothing lost, oversold or applied twice.
+    /// Nothing lost, oversold or applied twice, and (when it ran) nothing shipped wrong.
     pub fn ok(&self) -> bool {
-        self.lost == 0 && self.oversold_units == 0 && self.duplicates == 0 && self.misplaced_or_doubled == 0
+        self.lost == 0
+            && self.oversold_units == 0
+            && self.duplicates == 0
+            && self.misplaced_or_doubled == 0
+            && self.shipping.as_ref().is_none_or(ShippingReport::ok)
     }
 }
 
@@ -175,6 +192,7 @@ pub async fn run(args: Double11Args, launcher: &dyn Launcher) -> anyhow::Result<
         bail!("--hot-sku-share must be in [0, 1] and --hot-stock-ratio not negative");
     }
     args.chaos.validate().map_err(anyhow::Error::msg)?;
+    args.shipping.validate()?;
     let c = &args.chaos;
     let conditions = format!(
         "duplicate {:.0}%, reorder {:.0}%, drop {:.0}%, webhook outage {} s",
@@ -244,7 +262,16 @@ async fn sale(
             report.events = events_by_kind(db).await?;
         }
         eprintln!("verifying…");
-        verify(&sim, &sellers, &plan, &driven.burst, report).await
+        verify(&sim, &sellers, &plan, &driven.burst, report).await?;
+        if !args.shipping.no_shipping {
+            eprintln!("shipping: drawing, printing and shipping every allocated order…");
+            let mut shipped = ShippingReport::default();
+            let poll = Duration::from_millis(args.poll_ms.max(10));
+            let result = shipping::run(&args.shipping, poll, &sim, &sellers, &plan.codes(), &mut shipped).await;
+            report.shipping = Some(shipped);
+            result?;
+        }
+        anyhow::Ok(())
     }
     .await;
     let _ = sim.shutdown().await;
@@ -307,10 +334,11 @@ impl Plan {
     }
 }
 
-/// A seller in Cairn with its shop.
+/// A seller in Cairn with its shop and (for the shipping phase) its carrier account.
 struct Seller {
     api: CairnClient,
     channel: Connected,
+    carrier: Option<shipping::CarrierLink>,
 }
 
 async fn setup(args: &Double11Args, base: &str, sim: &Sim, plan: &Plan) -> anyhow::Result<Vec<Seller>> {
@@ -336,7 +364,22 @@ async fn setup(args: &Double11Args, base: &str, sim: &Sim, plan: &Plan) -> anyho
                 .connect_bazaar(&shop, &sim.url(), json!({"percent": 100, "max": null, "min": 0, "reserve": 0}))
                 .await?;
             subscribe(sim, &channel).await?;
-            anyhow::Ok(Seller { api, channel })
+            // Numbers for every trade the seller may get, and a margin.
+            let trades = (args.orders / args.tenants + usize::from(i < args.orders % args.tenants)) as i64;
+            let carrier = match args.shipping.no_shipping {
+                true => None,
+                false => Some(
+                    shipping::connect_carrier(
+                        &api,
+                        sim,
+                        format!("d11-{run}-{}", i + 1),
+                        format!("双十一卖家 {} 发货", i + 1),
+                        trades + trades / 10 + 100,
+                    )
+                    .await?,
+                ),
+            };
+            anyhow::Ok(Seller { api, channel, carrier })
         }
     });
     try_join_all(sellers).await
@@ -554,9 +597,13 @@ async fn baseline(args: &Double11Args) -> anyhow::Result<Side> {
 
 /// An order as listed by Cairn.
 struct OrderSeen {
+    id: String,
     external_id: String,
+    status: String,
     /// (SKU, quantity, reservation state)
     lines: Vec<(String, i64, Option<String>)>,
+    /// The waybills its lines were shipped with, one per line shipped.
+    waybills: Vec<String>,
 }
 
 async fn orders_of(api: &CairnClient) -> anyhow::Result<Vec<OrderSeen>> {
@@ -577,7 +624,20 @@ async fn orders_of(api: &CairnClient) -> anyhow::Result<Vec<OrderSeen>> {
                     )
                 })
                 .collect();
-            out.push(OrderSeen { external_id: o["external_id"].as_str().unwrap_or("").to_owned(), lines });
+            let waybills = o["lines"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l["shipped_waybill"].as_str().map(str::to_owned))
+                .collect();
+            let text = |k: &str| o[k].as_str().unwrap_or("").to_owned();
+            out.push(OrderSeen {
+                id: text("id"),
+                external_id: text("external_id"),
+                status: text("status"),
+                lines,
+                waybills,
+            });
         }
         if items.len() < 500 {
             break;
@@ -843,32 +903,7 @@ impl std::fmt::Display for Report {
             let total = self.cairn.settled_secs.unwrap_or(0.0);
             writeln!(t)?;
             writeln!(t, "  SQLite's write gate during the burst and drain ({total:.2} s), by writer:")?;
-            writeln!(
-                t,
-                "    {:<24} {:>12} {:>10} {:>9} {:>12}",
-                "writer", "transactions", "held (s)", "of run", "in commit (s)"
-            )?;
-            for u in &self.gate {
-                let held = u.held.as_secs_f64();
-                writeln!(
-                    t,
-                    "    {:<24} {:>12} {:>10.2} {:>8.0}% {:>12.2}",
-                    u.writer,
-                    u.transactions,
-                    held,
-                    100.0 * held / total.max(1e-9),
-                    u.committing.as_secs_f64()
-                )?;
-            }
-            let sum: f64 = self.gate.iter().map(|u| u.held.as_secs_f64()).sum();
-            writeln!(
-                t,
-                "    {:<24} {:>12} {:>10.2} {:>8.0}%",
-                "all",
-                self.gate.iter().map(|u| u.transactions).sum::<u64>(),
-                sum,
-                100.0 * sum / total.max(1e-9)
-            )?;
+            gate_table(&mut t, &self.gate, total)?;
         }
         if !self.events.is_empty() {
             let per_order: Vec<String> =
@@ -878,8 +913,42 @@ impl std::fmt::Display for Report {
         for n in &self.notes {
             writeln!(t, "  note: {n}")?;
         }
+        if let Some(sh) = &self.shipping {
+            writeln!(t)?;
+            sh.write(&mut t)?;
+        }
         f.write_str(t.trim_end())
     }
+}
+
+/// How long each writer held the write gate, against `total` seconds.
+fn gate_table(t: &mut String, gate: &[store::GateUse], total: f64) -> std::fmt::Result {
+    writeln!(
+        t,
+        "    {:<24} {:>12} {:>10} {:>9} {:>12}",
+        "writer", "transactions", "held (s)", "of run", "in commit (s)"
+    )?;
+    for u in gate {
+        let held = u.held.as_secs_f64();
+        writeln!(
+            t,
+            "    {:<24} {:>12} {:>10.2} {:>8.0}% {:>12.2}",
+            u.writer,
+            u.transactions,
+            held,
+            100.0 * held / total.max(1e-9),
+            u.committing.as_secs_f64()
+        )?;
+    }
+    let sum: f64 = gate.iter().map(|u| u.held.as_secs_f64()).sum();
+    writeln!(
+        t,
+        "    {:<24} {:>12} {:>10.2} {:>8.0}%",
+        "all",
+        gate.iter().map(|u| u.transactions).sum::<u64>(),
+        sum,
+        100.0 * sum / total.max(1e-9)
+    )
 }
 
 /// A directory removed on drop (unless it was given).
@@ -955,6 +1024,7 @@ mod tests {
             no_baseline: true,
             webhook_outage_secs: 0,
             chaos: ChaosConfig::default(),
+            shipping: ShippingArgs::default(),
         };
         let plan = Plan::new(&args);
         assert_eq!(plan.skus.len(), 10);

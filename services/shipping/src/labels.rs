@@ -335,7 +335,8 @@ impl Shipping {
             pages: Set(pages as i32),
             error: Set(error),
             pdf: Set(Some(pdf)),
-            finished_at: Set(Some(now)),
+            // When it finished, not when rendering started (`now`, the labels' print time).
+            finished_at: Set(Some(self.clock.now())),
             ..Default::default()
         })
         .exec(&*tx)

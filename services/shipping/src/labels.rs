@@ -38,7 +38,8 @@ impl Sort {
     }
 }
 
-/// Shipments rendered per progress step of a batch.
+/// Shipments prepared per progress step of a batch, at least (a big batch takes about twenty
+/// steps, so its progress moves without a write per handful of labels).
 const STEP: usize = 25;
 
 /// China time, as printed on labels.
@@ -280,10 +281,11 @@ impl Shipping {
             db::accounts(self.db.conn(), tenant).await?.into_iter().map(|a| (a.id, a)).collect();
         let now = self.clock.now();
         let mut loaded = Vec::with_capacity(b.shipment_ids.len());
-        for (i, chunk) in b.shipment_ids.chunks(STEP).enumerate() {
+        let step = (b.shipment_ids.len() / 20).max(STEP);
+        for (i, chunk) in b.shipment_ids.chunks(step).enumerate() {
             loaded.extend(db::load(self.db.conn(), tenant, chunk, false).await?);
             // Loading and laying out is most of the work; the PDF is written at the end.
-            let done = ((i + 1) * STEP).min(b.shipment_ids.len()) as i32;
+            let done = ((i + 1) * step).min(b.shipment_ids.len()) as i32;
             if done < b.total {
                 set(vec![(C::Done, done.into())]).await?;
             }

@@ -318,7 +318,18 @@ impl Instance {
         let cookie: Vec<u8> = random_bytes(20)?.into_iter().map(|b| b'A' + b % 26).collect();
         self.write_owned(&dir.join(".erlang.cookie"), &cookie, 0o400, RABBIT_USER)?;
 
-        let mut server = self.as_user(RABBIT_USER, &self.tools.rabbitmq_server, &dir, &self.rabbit_env());
+        // The node's open-file limit: runuser's PAM session leaves the soft limit at 1024, and the
+        // node keeps a file handle per quorum queue segment and connection. With a few hundred
+        // queues (every distributed test declares its consumers' queues) its file handle cache
+        // ran out and new connections waited forever in `rabbit_networking:setup_socket`: the
+        // AMQP listener looked wedged. Raise the soft limit to the hard one (at most 65536).
+        let mut server = self.as_user(RABBIT_USER, Path::new("/bin/sh"), &dir, &self.rabbit_env());
+        server.args([
+            "-c",
+            "h=$(ulimit -Hn); case \"$h\" in unlimited|'') h=65536;; esac; \
+             [ \"$h\" -gt 65536 ] && h=65536; ulimit -n \"$h\" 2>/dev/null || true; exec \"$0\" \"$@\"",
+        ]);
+        server.arg(&self.tools.rabbitmq_server);
         server.arg("-detached");
         run_logged(&mut server, &setup_log, Duration::from_secs(60)).map_err(fail)?;
 

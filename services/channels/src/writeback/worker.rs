@@ -8,6 +8,7 @@ use crate::{
     domain::retry::backoff,
 };
 use chrono::Duration as ChronoDuration;
+use futures_util::StreamExt;
 use kernel::{SharedClock, Timestamp};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::{collections::HashMap, time::Duration};
@@ -16,6 +17,9 @@ use uuid::Uuid;
 
 /// How long a claimed row stays invisible to other workers.
 const CLAIM: ChronoDuration = ChronoDuration::seconds(30);
+/// Shipment write-backs in flight at once (the marketplace limits calls per app and shop and
+/// answers 429 past it, which backs the row off).
+const SHIP_CONCURRENCY: usize = 16;
 
 /// Sends due write-backs.
 #[derive(Clone)]
@@ -76,42 +80,88 @@ impl Worker {
             .limit(100)
             .all(self.db.conn())
             .await?;
-        for s in ships {
-            let key = (s.tenant_id, s.channel_id);
-            let row = [("external_id", s.external_id.clone().into()), ("waybill_no", s.waybill_no.clone().into())];
-            if !self.claim("shipment_writebacks", s.tenant_id, s.channel_id, &row, s.next_attempt_at, now).await? {
-                continue;
+        // Claimed together (one write), sent concurrently, recorded together (one write): on
+        // SQLite every write waits for the one writer, so a claim and a record per row made the
+        // write-backs trickle out one by one behind everything else that writes.
+        let mut claimed = Vec::with_capacity(ships.len());
+        if !ships.is_empty() {
+            let tx = self.db.write_named("write-backs").await?;
+            for s in ships {
+                let row = [("external_id", s.external_id.clone().into()), ("waybill_no", s.waybill_no.clone().into())];
+                if Self::claim(
+                    &*tx,
+                    &self.db,
+                    "shipment_writebacks",
+                    s.tenant_id,
+                    s.channel_id,
+                    &row,
+                    s.next_attempt_at,
+                    now,
+                )
+                .await?
+                {
+                    claimed.push(s);
+                }
             }
-            let Some(api) = self.client(&mut clients, key).await? else { continue };
-            let lines: Option<Vec<String>> = s.line_ids.as_deref().and_then(|l| serde_json::from_str(l).ok());
-            let result = api.ship(&s.external_id, &s.company_code, &s.waybill_no, lines.as_deref()).await;
+            tx.commit().await?;
+        }
+        let mut apis: HashMap<(Uuid, Uuid), Option<std::sync::Arc<dyn MarketplaceApi>>> = HashMap::new();
+        for s in &claimed {
+            let key = (s.tenant_id, s.channel_id);
+            if let std::collections::hash_map::Entry::Vacant(e) = apis.entry(key) {
+                let c = shops::find(self.db.conn(), key.0, key.1).await?;
+                e.insert(c.as_ref().and_then(|c| adapters::api_for(c, &self.http)).map(std::sync::Arc::from));
+            }
+        }
+        // Owned futures (the row and its shop's client), so they can run side by side.
+        let calls: Vec<_> = claimed
+            .into_iter()
+            .filter_map(|s| {
+                let api = apis.get(&(s.tenant_id, s.channel_id)).cloned().flatten()?;
+                Some(async move {
+                    let lines: Option<Vec<String>> = s.line_ids.as_deref().and_then(|l| serde_json::from_str(l).ok());
+                    let result = api.ship(&s.external_id, &s.company_code, &s.waybill_no, lines.as_deref()).await;
+                    (s, result)
+                })
+            })
+            .collect();
+        let results: Vec<(shipment_writebacks::Model, Result<(), CallError>)> =
+            futures_util::stream::iter(calls).buffer_unordered(SHIP_CONCURRENCY).collect().await;
+        if !results.is_empty() {
             let done = self.clock.now();
-            let mut q = shipment_writebacks::Entity::update_many()
-                .filter(shipment_writebacks::Column::TenantId.eq(s.tenant_id))
-                .filter(shipment_writebacks::Column::ChannelId.eq(s.channel_id))
-                .filter(shipment_writebacks::Column::ExternalId.eq(s.external_id.clone()))
-                .filter(shipment_writebacks::Column::WaybillNo.eq(s.waybill_no.clone()));
-            q = match &result {
-                Ok(()) => {
-                    pass.sent += 1;
-                    q.col_expr(shipment_writebacks::Column::State, state::DONE.into())
-                        .col_expr(shipment_writebacks::Column::DoneAt, Some(done).into())
-                        .col_expr(shipment_writebacks::Column::LastError, Option::<String>::None.into())
-                }
-                Err(CallError::Rejected { code, message }) => {
-                    pass.failed += 1;
-                    tracing::warn!(tenant_id = %s.tenant_id, tid = %s.external_id, %code, "the marketplace rejected a shipment write-back");
-                    q.col_expr(shipment_writebacks::Column::State, state::REJECTED.into())
-                        .col_expr(shipment_writebacks::Column::LastError, Some(format!("{code}: {message}")).into())
-                }
-                Err(e) => {
-                    pass.failed += 1;
-                    q.col_expr(shipment_writebacks::Column::Attempts, (s.attempts + 1).into())
-                        .col_expr(shipment_writebacks::Column::NextAttemptAt, (done + backoff(s.attempts, e)).into())
-                        .col_expr(shipment_writebacks::Column::LastError, Some(e.to_string()).into())
-                }
-            };
-            q.exec(self.db.conn()).await?;
+            let tx = self.db.write_named("write-backs").await?;
+            for (s, result) in results {
+                let mut q = shipment_writebacks::Entity::update_many()
+                    .filter(shipment_writebacks::Column::TenantId.eq(s.tenant_id))
+                    .filter(shipment_writebacks::Column::ChannelId.eq(s.channel_id))
+                    .filter(shipment_writebacks::Column::ExternalId.eq(s.external_id.clone()))
+                    .filter(shipment_writebacks::Column::WaybillNo.eq(s.waybill_no.clone()));
+                q = match &result {
+                    Ok(()) => {
+                        pass.sent += 1;
+                        q.col_expr(shipment_writebacks::Column::State, state::DONE.into())
+                            .col_expr(shipment_writebacks::Column::DoneAt, Some(done).into())
+                            .col_expr(shipment_writebacks::Column::LastError, Option::<String>::None.into())
+                    }
+                    Err(CallError::Rejected { code, message }) => {
+                        pass.failed += 1;
+                        tracing::warn!(tenant_id = %s.tenant_id, tid = %s.external_id, %code, "the marketplace rejected a shipment write-back");
+                        q.col_expr(shipment_writebacks::Column::State, state::REJECTED.into())
+                            .col_expr(shipment_writebacks::Column::LastError, Some(format!("{code}: {message}")).into())
+                    }
+                    Err(e) => {
+                        pass.failed += 1;
+                        q.col_expr(shipment_writebacks::Column::Attempts, (s.attempts + 1).into())
+                            .col_expr(
+                                shipment_writebacks::Column::NextAttemptAt,
+                                (done + backoff(s.attempts, e)).into(),
+                            )
+                            .col_expr(shipment_writebacks::Column::LastError, Some(e.to_string()).into())
+                    }
+                };
+                q.exec(&*tx).await?;
+            }
+            tx.commit().await?;
         }
 
         let pushes = stock_pushes::Entity::find()
@@ -123,16 +173,17 @@ impl Worker {
             .await?;
         for p in pushes {
             let key = (p.tenant_id, p.channel_id);
-            if !self
-                .claim(
-                    "stock_pushes",
-                    p.tenant_id,
-                    p.channel_id,
-                    &[("sku_code", p.sku_code.clone().into())],
-                    p.next_attempt_at,
-                    now,
-                )
-                .await?
+            if !Self::claim(
+                self.db.conn(),
+                &self.db,
+                "stock_pushes",
+                p.tenant_id,
+                p.channel_id,
+                &[("sku_code", p.sku_code.clone().into())],
+                p.next_attempt_at,
+                now,
+            )
+            .await?
             {
                 continue;
             }
@@ -210,8 +261,10 @@ impl Worker {
 
     /// Claims a due row of `table` by moving its `next_attempt_at` forward — only if it still
     /// holds the value this worker read (`seen`), so no two workers send the same row.
-    async fn claim(
-        &self,
+    #[allow(clippy::too_many_arguments)]
+    async fn claim<C: ConnectionTrait>(
+        conn: &C,
+        db: &store::Db,
         table: &str,
         tenant: Uuid,
         channel: Uuid,
@@ -226,6 +279,6 @@ impl Worker {
         let mut values: Vec<sea_orm::Value> = vec![(now + CLAIM).into(), tenant.into(), channel.into()];
         values.extend(key.iter().map(|(_, v)| v.clone()));
         values.push(seen.into());
-        Ok(self.db.conn().execute_raw(store::stmt(&self.db, &sql, values)).await?.rows_affected() == 1)
+        Ok(conn.execute_raw(store::stmt(db, &sql, values)).await?.rows_affected() == 1)
     }
 }

@@ -502,8 +502,21 @@ pub(super) async fn run(
             }
         }
         if written.len() >= want && report.cairn_shipped_secs.is_some() {
-            report.drain_secs = last.map(|l| (l - first_draw) as f64 / 1000.0);
-            break;
+            // Inventory commits the shipped lines from the orders' events, a step behind the
+            // orders: the stock is checked once nothing is reserved any more (backorders
+            // reserve nothing), or at the deadline.
+            let mut reserved = 0;
+            for s in sellers {
+                for code in plan_skus {
+                    reserved += s.api.get(&format!("/v1/stock/{code}")).await?["reserved"].as_i64().unwrap_or(0);
+                }
+            }
+            if reserved == 0 || Instant::now() > deadline {
+                report.drain_secs = last.map(|l| (l - first_draw) as f64 / 1000.0);
+                break;
+            }
+            tokio::time::sleep(poll).await;
+            continue;
         }
         if Instant::now() > deadline {
             report.notes.push(format!(

@@ -49,6 +49,7 @@ mod m0007_product_mapping;
 mod m0008_allocation;
 mod m0009_holds;
 mod m0010_shipping;
+mod m0011_apps;
 
 /// Applies Cairn's migrations in order.
 pub struct Migrator;
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_allocation::Migration),
             Box::new(m0009_holds::Migration),
             Box::new(m0010_shipping::Migration),
+            Box::new(m0011_apps::Migration),
         ]
     }
 }

@@ -6,7 +6,7 @@ use crate::{
     health::HealthApi,
 };
 use anyhow::Context;
-use auth::JwtKeys;
+use auth::{Authenticator, JwtKeys, ScopeTable};
 use migration::MigratorTrait;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
@@ -120,6 +120,13 @@ fn spec_service() -> OpenApiService<Apis, ()> {
     api_service(apis, url)
 }
 
+/// The scopes each operation declares, read from the spec the server publishes, so what the
+/// spec says is what the checker enforces (see the `auth` crate).
+fn scope_table(service: &OpenApiService<Apis, ()>) -> anyhow::Result<ScopeTable> {
+    let spec: serde_json::Value = serde_json::from_str(&service.spec()).context("reading our own spec")?;
+    ScopeTable::from_spec(&spec).map_err(|e| anyhow::anyhow!("the spec names an unknown scope: {e}"))
+}
+
 /// Everything under `/v1/`, the docs, the spec and the probes goes to the API; any other path
 /// is the dashboard's (its files, or its `index.html` for the app's own routes).
 struct Site {
@@ -225,6 +232,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     apis.0.bus = Some(bus_health);
 
     let service = api_service(apis, &public_url);
+    let scopes = scope_table(&service)?;
     let docs = service.swagger_ui();
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
@@ -234,6 +242,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         .nest("/docs", docs)
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml);
+    let api = auth::Marked { table: std::sync::Arc::new(scopes), inner: api };
     let site = Site { api: api.boxed(), assets: config.runs(Service::Dashboard).then(dashboard::Assets::default) };
     let app = site
         .around(move |ep, req| {
@@ -250,7 +259,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
                 ep.call(req).await.map(IntoResponse::into_response)
             }
         })
-        .data(keys)
+        .data(Authenticator { keys, grants: std::sync::Arc::new(identity::Grants(db.clone())) })
         .catch_all_error(problem::catch_all);
 
     let mut stop_server = stop_rx.clone();
@@ -276,6 +285,17 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
 
 #[cfg(test)]
 mod tests {
+    /// Every operation that takes a token names the scopes it needs; one that named none
+    /// would be refused to everyone.
+    #[test]
+    fn every_secured_operation_declares_scopes() {
+        let table = super::scope_table(&super::spec_service()).unwrap();
+        assert_eq!(table.unscoped(), Vec::<String>::new());
+        let orders = table.lookup(&poem::http::Method::GET, "/v1/orders").unwrap();
+        assert_eq!(orders.to_string(), "orders:read");
+        assert!(table.lookup(&poem::http::Method::POST, "/v1/signup").is_none());
+    }
+
     /// Every property a response may carry as `null` must say so, or generated clients reject
     /// the answer: a property that is neither required nor defaulted is an `Option`, which
     /// the server sends as `null` unless told to skip it.

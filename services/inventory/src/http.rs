@@ -6,7 +6,7 @@ use crate::{
     domain::{Adjust, Allocation, RegionRule, Reservation, Reserve, ReserveLine, StockError, Strategy, province_key},
     engine::{Command, EngineError, Reply, StockView},
 };
-use auth::BearerAuth;
+use auth::{BearerAuth, Scope};
 use chrono::{DateTime, Utc};
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi, Tags,
@@ -490,7 +490,11 @@ enum AllocationFound {
 impl InventoryApi {
     /// Create a warehouse. Every tenant also has `MAIN`.
     #[oai(path = "/warehouses", method = "post")]
-    async fn create_warehouse(&self, auth: BearerAuth, body: Json<NewWarehouse>) -> ApiResult<WarehouseCreated> {
+    async fn create_warehouse(
+        &self,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
+        body: Json<NewWarehouse>,
+    ) -> ApiResult<WarehouseCreated> {
         check_code("code", &body.code)?;
         let reply = self
             .engine
@@ -503,7 +507,7 @@ impl InventoryApi {
 
     /// List warehouses.
     #[oai(path = "/warehouses", method = "get")]
-    async fn list_warehouses(&self, auth: BearerAuth) -> ApiResult<WarehouseList> {
+    async fn list_warehouses(&self, #[oai(scope = "Scope::StockRead")] auth: BearerAuth) -> ApiResult<WarehouseList> {
         let rows = db::warehouses::Entity::find()
             .filter(db::warehouses::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(db::warehouses::Column::CreatedAt)
@@ -517,7 +521,11 @@ impl InventoryApi {
 
     /// Create a SKU.
     #[oai(path = "/skus", method = "post")]
-    async fn create_sku(&self, auth: BearerAuth, body: Json<NewSku>) -> ApiResult<SkuCreated> {
+    async fn create_sku(
+        &self,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
+        body: Json<NewSku>,
+    ) -> ApiResult<SkuCreated> {
         check_code("code", &body.code)?;
         let cmd =
             Command::CreateSku { code: body.0.code, name: body.0.name, safety_stock: body.0.safety_stock.unwrap_or(0) };
@@ -529,7 +537,7 @@ impl InventoryApi {
 
     /// List SKUs.
     #[oai(path = "/skus", method = "get")]
-    async fn list_skus(&self, auth: BearerAuth) -> ApiResult<SkuList> {
+    async fn list_skus(&self, #[oai(scope = "Scope::StockRead")] auth: BearerAuth) -> ApiResult<SkuList> {
         let rows = db::skus::Entity::find()
             .filter(db::skus::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(db::skus::Column::Code)
@@ -547,7 +555,7 @@ impl InventoryApi {
     #[oai(path = "/stock/adjustments", method = "post")]
     async fn adjust(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
         body: Json<NewAdjustment>,
     ) -> ApiResult<AdjustmentCreated> {
@@ -578,7 +586,11 @@ impl InventoryApi {
 
     /// One SKU's stock: on hand, reserved, available, per warehouse.
     #[oai(path = "/stock/:sku_code", method = "get")]
-    async fn stock(&self, auth: BearerAuth, sku_code: Path<String>) -> ApiResult<StockFound> {
+    async fn stock(
+        &self,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
+        sku_code: Path<String>,
+    ) -> ApiResult<StockFound> {
         let t = auth.0.tenant_id.0;
         let sku = self.find_sku(t, &sku_code.0).await?;
         let row = self.stock_rows(t, vec![sku], 0).await.map_err(Problem::internal)?.remove(0);
@@ -598,7 +610,7 @@ impl InventoryApi {
     #[oai(path = "/stock", method = "get")]
     async fn stock_list(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
         q: Query<Option<String>>,
         low: Query<Option<bool>>,
         /// The last code of the previous page.
@@ -658,13 +670,17 @@ impl InventoryApi {
 
     /// The tenant's inventory settings.
     #[oai(path = "/inventory/settings", method = "get")]
-    async fn get_settings(&self, auth: BearerAuth) -> ApiResult<SettingsFound> {
+    async fn get_settings(&self, #[oai(scope = "Scope::StockRead")] auth: BearerAuth) -> ApiResult<SettingsFound> {
         Ok(SettingsFound::Ok(Json(self.settings(auth.0.tenant_id.0).await.map_err(Problem::internal)?)))
     }
 
     /// Change the tenant's inventory settings (the same body again changes nothing).
     #[oai(path = "/inventory/settings", method = "put")]
-    async fn put_settings(&self, auth: BearerAuth, body: Json<InventorySettingsDto>) -> ApiResult<SettingsFound> {
+    async fn put_settings(
+        &self,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
+        body: Json<InventorySettingsDto>,
+    ) -> ApiResult<SettingsFound> {
         use db::inventory_settings as s;
         let row = s::ActiveModel {
             tenant_id: sea_orm::Set(auth.0.tenant_id.0),
@@ -687,7 +703,7 @@ impl InventoryApi {
 
     /// The tenant's allocation settings: how order lines pick their warehouses.
     #[oai(path = "/inventory/allocation", method = "get")]
-    async fn get_allocation(&self, auth: BearerAuth) -> ApiResult<AllocationFound> {
+    async fn get_allocation(&self, #[oai(scope = "Scope::StockRead")] auth: BearerAuth) -> ApiResult<AllocationFound> {
         let a = db::load_allocation(self.db.conn(), auth.0.tenant_id).await.map_err(Problem::internal)?;
         Ok(AllocationFound::Ok(Json((&a).into())))
     }
@@ -697,7 +713,11 @@ impl InventoryApi {
     /// changes). Lines reserved already keep their warehouses; backorders the new settings can
     /// serve are served.
     #[oai(path = "/inventory/allocation", method = "put")]
-    async fn put_allocation(&self, auth: BearerAuth, body: Json<AllocationDto>) -> ApiResult<AllocationFound> {
+    async fn put_allocation(
+        &self,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
+        body: Json<AllocationDto>,
+    ) -> ApiResult<AllocationFound> {
         let a = body.0.into_domain()?;
         let Reply::Allocation(a) =
             self.engine.call(auth.0.tenant_id, Command::SetAllocation(a)).await.map_err(problem)?
@@ -712,7 +732,7 @@ impl InventoryApi {
     #[oai(path = "/stock/:sku_code/ledger", method = "get")]
     async fn ledger(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
         sku_code: Path<String>,
         /// At most this many movements (default 10,000).
         #[oai(validator(minimum(value = "1"), maximum(value = "100000")))]
@@ -762,7 +782,7 @@ impl InventoryApi {
     #[oai(path = "/reservations", method = "post")]
     async fn reserve(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
         body: Json<NewReservation>,
     ) -> ApiResult<ReservationCreated> {
@@ -799,7 +819,11 @@ impl InventoryApi {
 
     /// One reservation.
     #[oai(path = "/reservations/:id", method = "get")]
-    async fn get_reservation(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReservationFound> {
+    async fn get_reservation(
+        &self,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ReservationFound> {
         let row = db::reservations::Entity::find_by_id((auth.0.tenant_id.0, id.0))
             .one(self.db.conn())
             .await
@@ -811,19 +835,31 @@ impl InventoryApi {
 
     /// Confirm a held reservation (e.g. paid): it no longer expires.
     #[oai(path = "/reservations/:id/confirm", method = "post")]
-    async fn confirm(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReservationFound> {
+    async fn confirm(
+        &self,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ReservationFound> {
         self.transition(auth, Command::Confirm(id.0)).await
     }
 
     /// Release a reservation: its stock becomes available again.
     #[oai(path = "/reservations/:id/release", method = "post")]
-    async fn release(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReservationFound> {
+    async fn release(
+        &self,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ReservationFound> {
         self.transition(auth, Command::Release(id.0)).await
     }
 
     /// Commit a reservation (shipped): on-hand and reserved both drop.
     #[oai(path = "/reservations/:id/commit", method = "post")]
-    async fn commit(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReservationFound> {
+    async fn commit(
+        &self,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ReservationFound> {
         self.transition(auth, Command::Commit(id.0)).await
     }
 }

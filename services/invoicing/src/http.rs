@@ -6,7 +6,7 @@ use crate::{
     domain::{self, IssueOn, Kind, amounts, numerals},
     service::{BuyerInfo, Document, Invoicing, IssueError, VoidError, issued_on},
 };
-use auth::BearerAuth;
+use auth::{BearerAuth, Scope};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use kernel::{Money, trade::InvoiceBuyerKind};
 use poem_openapi::{
@@ -569,7 +569,7 @@ fn check_sku(code: &str) -> Result<(), Problem> {
 impl InvoicingApi {
     /// The tenant's invoicing settings; 404 until they are set.
     #[oai(path = "/invoicing/settings", method = "get")]
-    async fn get_settings(&self, auth: BearerAuth) -> ApiResult<SettingsFound> {
+    async fn get_settings(&self, #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth) -> ApiResult<SettingsFound> {
         let r = invoice_settings::Entity::find_by_id(auth.0.tenant_id.0)
             .one(self.svc.db.conn())
             .await
@@ -582,7 +582,11 @@ impl InvoicingApi {
     /// Sets the seller block, tax treatment, when to issue and the numbering series. Applies
     /// to documents issued from now on; issued ones never change.
     #[oai(path = "/invoicing/settings", method = "put")]
-    async fn put_settings(&self, auth: BearerAuth, body: Json<SettingsDto>) -> ApiResult<SettingsFound> {
+    async fn put_settings(
+        &self,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
+        body: Json<SettingsDto>,
+    ) -> ApiResult<SettingsFound> {
         let b = body.0;
         if b.seller_name.trim().is_empty() {
             return Err(bad("seller_name must not be blank").into());
@@ -647,7 +651,10 @@ impl InvoicingApi {
 
     /// SKUs taxed at another rate than the default (e.g. books 9%, services 6%).
     #[oai(path = "/invoicing/tax-categories", method = "get")]
-    async fn list_categories(&self, auth: BearerAuth) -> ApiResult<CategoriesFound> {
+    async fn list_categories(
+        &self,
+        #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
+    ) -> ApiResult<CategoriesFound> {
         let rows = invoice_tax_categories::Entity::find()
             .filter(invoice_tax_categories::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(invoice_tax_categories::Column::SkuCode)
@@ -665,7 +672,7 @@ impl InvoicingApi {
     #[oai(path = "/invoicing/tax-categories/:sku_code", method = "put")]
     async fn put_category(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
         sku_code: Path<String>,
         body: Json<TaxCategoryIn>,
     ) -> ApiResult<CategorySet> {
@@ -692,7 +699,11 @@ impl InvoicingApi {
 
     /// Removes a SKU's tax category (it falls back to the default rate).
     #[oai(path = "/invoicing/tax-categories/:sku_code", method = "delete")]
-    async fn delete_category(&self, auth: BearerAuth, sku_code: Path<String>) -> ApiResult<Deleted> {
+    async fn delete_category(
+        &self,
+        #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
+        sku_code: Path<String>,
+    ) -> ApiResult<Deleted> {
         let tx = self.svc.db.write().await.map_err(Problem::internal)?;
         invoice_tax_categories::Entity::delete_many()
             .filter(invoice_tax_categories::Column::TenantId.eq(auth.0.tenant_id.0))
@@ -710,7 +721,7 @@ impl InvoicingApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
         order_id: Query<Option<Uuid>>,
         /// `issued` or `void`.
         status: Query<Option<String>>,
@@ -756,7 +767,11 @@ impl InvoicingApi {
     /// invoice in force is returned (200) if it has one; 201 when issued now. To change the
     /// buyer on an issued invoice, void it and ask again.
     #[oai(path = "/invoices", method = "post")]
-    async fn issue(&self, auth: BearerAuth, body: Json<IssueIn>) -> ApiResult<Issued> {
+    async fn issue(
+        &self,
+        #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
+        body: Json<IssueIn>,
+    ) -> ApiResult<Issued> {
         let buyer = body.0.buyer.map(BuyerDto::into_info).transpose()?;
         let issued = self.svc.request(auth.0.tenant_id.0, body.0.order_id, buyer).await.map_err(issue_problem)?;
         let d = dto(issued.invoice, &self.svc.public_url)?;
@@ -768,7 +783,7 @@ impl InvoicingApi {
     #[oai(path = "/invoices/register.csv", method = "get")]
     async fn register(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
         from: Query<Option<NaiveDate>>,
         to: Query<Option<NaiveDate>>,
     ) -> ApiResult<CsvFound> {
@@ -869,7 +884,11 @@ impl InvoicingApi {
 
     /// One invoice or credit note.
     #[oai(path = "/invoices/:id", method = "get")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<InvoiceFound> {
+    async fn get(
+        &self,
+        #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<InvoiceFound> {
         let inv = self.find(auth.0.tenant_id.0, id.0).await?;
         Ok(InvoiceFound::Ok(Json(dto(inv, &self.svc.public_url)?)))
     }
@@ -877,7 +896,7 @@ impl InvoicingApi {
     /// The document as an A4 PDF (Chinese, with English sub-labels). A void document shows
     /// a 作废 VOID mark.
     #[oai(path = "/invoices/:id/pdf", method = "get")]
-    async fn pdf(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<PdfFound> {
+    async fn pdf(&self, #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth, id: Path<Uuid>) -> ApiResult<PdfFound> {
         let inv = self.find(auth.0.tenant_id.0, id.0).await?;
         let doc = printable(&inv, &doc_of(&inv)?);
         let renderer = self.renderer.clone();
@@ -888,7 +907,12 @@ impl InvoicingApi {
     /// Voids a document. It keeps its number and shows as void; an invoice with credit notes
     /// in force cannot be voided. Voiding again changes nothing.
     #[oai(path = "/invoices/:id/void", method = "post")]
-    async fn void(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<VoidIn>) -> ApiResult<InvoiceFound> {
+    async fn void(
+        &self,
+        #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<VoidIn>,
+    ) -> ApiResult<InvoiceFound> {
         match self.svc.void(auth.0.tenant_id.0, id.0, body.0.reason.trim()).await {
             Ok(Some(inv)) => Ok(InvoiceFound::Ok(Json(dto(inv, &self.svc.public_url)?))),
             Ok(None) => Err(Problem::not_found("invoice").into()),

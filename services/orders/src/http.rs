@@ -11,7 +11,7 @@ use crate::{
     },
     service::{HoldFailure, HoldOutcome, OrderDetail, Orders, ShipFailure, StatsError},
 };
-use auth::BearerAuth;
+use auth::{BearerAuth, Scope};
 use chrono::{DateTime, Utc};
 use kernel::{Money, OrderStatus, SharedClock, events::HoldReason};
 use poem_openapi::{
@@ -578,7 +578,7 @@ impl OrdersApi {
     #[allow(clippy::too_many_arguments)] // one per query parameter
     async fn list(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
         status: Query<Option<String>>,
         external_id: Query<Option<String>>,
         channel_id: Query<Option<Uuid>>,
@@ -640,7 +640,7 @@ impl OrdersApi {
     #[allow(clippy::too_many_arguments)] // one per query parameter
     async fn counts(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
         external_id: Query<Option<String>>,
         channel_id: Query<Option<Uuid>>,
         created_from: Query<Option<DateTime<Utc>>>,
@@ -659,7 +659,7 @@ impl OrdersApi {
     #[oai(path = "/orders/stats", method = "get")]
     async fn stats(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
         since: Query<DateTime<Utc>>,
         bucket_seconds: Query<Option<i64>>,
     ) -> ApiResult<StatsFound> {
@@ -686,7 +686,10 @@ impl OrdersApi {
 
     /// The seller's audit rules (审单规则).
     #[oai(path = "/orders/audit-rules", method = "get")]
-    async fn get_audit_rules(&self, auth: BearerAuth) -> ApiResult<AuditRulesFound> {
+    async fn get_audit_rules(
+        &self,
+        #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
+    ) -> ApiResult<AuditRulesFound> {
         let r = self.orders.audit_rules(auth.0.tenant_id).await.map_err(Problem::internal)?;
         Ok(AuditRulesFound::Ok(Json(rules_dto(r))))
     }
@@ -695,7 +698,11 @@ impl OrdersApi {
     /// a rule switched on holds those it applies to, one switched off releases them (unless
     /// something else holds them). The same rules again change nothing.
     #[oai(path = "/orders/audit-rules", method = "put")]
-    async fn put_audit_rules(&self, auth: BearerAuth, body: Json<AuditRulesDto>) -> ApiResult<AuditRulesFound> {
+    async fn put_audit_rules(
+        &self,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
+        body: Json<AuditRulesDto>,
+    ) -> ApiResult<AuditRulesFound> {
         let b = body.0;
         let amount_over = match b.amount_over.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
             None => None,
@@ -723,8 +730,13 @@ impl OrdersApi {
     /// Hold an order by hand: it does not ship until someone releases it. Holding it again
     /// changes nothing. Its stock stays reserved.
     #[oai(path = "/orders/:id/hold", method = "post")]
-    async fn hold(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<HoldIn>) -> ApiResult<HoldsChanged> {
-        let by = format!("user:{}", auth.0.user_id);
+    async fn hold(
+        &self,
+        #[oai(scope = "Scope::OrdersWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<HoldIn>,
+    ) -> ApiResult<HoldsChanged> {
+        let by = auth.0.actor.to_string();
         let out = self.orders.hold(auth.0.tenant_id, id.0, &by, &body.0.note).await.map_err(hold_problem)?;
         Ok(HoldsChanged::Ok(Json(holds_dto(id.0, out))))
     }
@@ -735,8 +747,13 @@ impl OrdersApi {
     /// does; with only those left the release is refused (409). Nothing to release changes
     /// nothing.
     #[oai(path = "/orders/:id/release", method = "post")]
-    async fn release(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<HoldIn>) -> ApiResult<HoldsChanged> {
-        let by = format!("user:{}", auth.0.user_id);
+    async fn release(
+        &self,
+        #[oai(scope = "Scope::OrdersWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<HoldIn>,
+    ) -> ApiResult<HoldsChanged> {
+        let by = auth.0.actor.to_string();
         let out = self.orders.release(auth.0.tenant_id, id.0, &by, &body.0.note).await.map_err(hold_problem)?;
         Ok(HoldsChanged::Ok(Json(holds_dto(id.0, out))))
     }
@@ -744,7 +761,11 @@ impl OrdersApi {
     /// Hold or release several orders at once; each id gets its own result (another tenant's
     /// or a missing one is `not_found`), in the order asked.
     #[oai(path = "/orders/bulk", method = "post")]
-    async fn bulk(&self, auth: BearerAuth, body: Json<BulkIn>) -> ApiResult<BulkDone> {
+    async fn bulk(
+        &self,
+        #[oai(scope = "Scope::OrdersWrite")] auth: BearerAuth,
+        body: Json<BulkIn>,
+    ) -> ApiResult<BulkDone> {
         let b = body.0;
         let hold = match b.action.as_str() {
             "hold" => true,
@@ -755,7 +776,7 @@ impl OrdersApi {
                 );
             }
         };
-        let by = format!("user:{}", auth.0.user_id);
+        let by = auth.0.actor.to_string();
         let mut results = Vec::with_capacity(b.ids.len());
         for id in b.ids {
             let out = if hold {
@@ -796,7 +817,7 @@ impl OrdersApi {
     /// no SKU), with how many orders wait on each: what the product mapping screen lists
     /// first.
     #[oai(path = "/orders/unmapped-items", method = "get")]
-    async fn unmapped_items(&self, auth: BearerAuth) -> ApiResult<UnmappedFound> {
+    async fn unmapped_items(&self, #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth) -> ApiResult<UnmappedFound> {
         let items = self.orders.unmapped_items(auth.0.tenant_id).await.map_err(Problem::internal)?;
         Ok(UnmappedFound::Ok(Json(UnmappedItemsDto {
             items: items
@@ -816,7 +837,7 @@ impl OrdersApi {
     /// One order with its lines (each with its reservation state and waybill), its shipments
     /// and its timeline.
     #[oai(path = "/orders/:id", method = "get")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<OrderFound> {
+    async fn get(&self, #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth, id: Path<Uuid>) -> ApiResult<OrderFound> {
         let OrderDetail { order, timeline, shipments } = self
             .orders
             .get(auth.0.tenant_id, id.0)
@@ -832,7 +853,12 @@ impl OrdersApi {
     /// marketplace. Idempotent by waybill: the same waybill with the same carrier and lines is
     /// the first result; with a different carrier or lines, `already_exists`.
     #[oai(path = "/orders/:id/ship", method = "post")]
-    async fn ship(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<NewShipment>) -> ApiResult<ShipmentDone> {
+    async fn ship(
+        &self,
+        #[oai(scope = "Scope::OrdersWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<NewShipment>,
+    ) -> ApiResult<ShipmentDone> {
         let req = ShipRequest { company_code: body.0.company_code, waybill_no: body.0.waybill_no, lines: body.0.lines };
         let done = self.orders.ship(auth.0.tenant_id, id.0, req).await.map_err(ship_problem)?;
         Ok(ShipmentDone::Ok(Json(ShipmentRecorded {

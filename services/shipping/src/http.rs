@@ -13,7 +13,7 @@ use crate::{
     service::{Error, ItemResult, NewAccount, Shipping},
     tracking::{self, Outcome, PushError},
 };
-use auth::BearerAuth;
+use auth::{BearerAuth, Scope};
 use chrono::{DateTime, Utc};
 use kernel::TenantId;
 use poem_openapi::{
@@ -1034,7 +1034,11 @@ impl ShippingApi {
     /// branch. Cairn then registers the account's tracking URL with Courier. Connecting the
     /// same branch again updates its credentials and sender.
     #[oai(path = "/shipping/accounts", method = "post", tag = "Tag::Shipping")]
-    async fn connect(&self, auth: BearerAuth, body: Json<AccountIn>) -> ApiResult<AccountSaved> {
+    async fn connect(
+        &self,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
+        body: Json<AccountIn>,
+    ) -> ApiResult<AccountSaved> {
         let b = body.0;
         check_code("cp_code", &b.cp_code, 16)?;
         check_code("branch_code", &b.branch_code, 32)?;
@@ -1068,7 +1072,7 @@ impl ShippingApi {
     /// The carrier accounts, with balances asked of Courier now (an account Courier did not
     /// answer for shows its last known balance and `balance_at`).
     #[oai(path = "/shipping/accounts", method = "get", tag = "Tag::Shipping")]
-    async fn accounts(&self, auth: BearerAuth) -> ApiResult<AccountsFound> {
+    async fn accounts(&self, #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth) -> ApiResult<AccountsFound> {
         let list = self.svc.accounts(auth.0.tenant_id).await?;
         Ok(AccountsFound::Ok(Json(AccountList {
             items: list.into_iter().map(|a| account_dto(a, &self.svc.public_url)).collect(),
@@ -1077,7 +1081,7 @@ impl ShippingApi {
 
     /// The merge wait, the unit weight and the carrier rules.
     #[oai(path = "/shipping/rules", method = "get", tag = "Tag::Shipping")]
-    async fn get_rules(&self, auth: BearerAuth) -> ApiResult<RulesFound> {
+    async fn get_rules(&self, #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth) -> ApiResult<RulesFound> {
         let (s, r) = db::settings(self.svc.db.conn(), auth.0.tenant_id).await.map_err(Problem::internal)?;
         Ok(RulesFound::Ok(Json(rules_dto(s, r))))
     }
@@ -1085,7 +1089,11 @@ impl ShippingApi {
     /// Replace the merge wait, the unit weight and the carrier rules (every account named must
     /// be the tenant's: 422 otherwise). The same rules again change nothing.
     #[oai(path = "/shipping/rules", method = "put", tag = "Tag::Shipping")]
-    async fn put_rules(&self, auth: BearerAuth, body: Json<RulesDto>) -> ApiResult<RulesFound> {
+    async fn put_rules(
+        &self,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
+        body: Json<RulesDto>,
+    ) -> ApiResult<RulesFound> {
         let b = body.0;
         let settings = Settings { merge_wait_seconds: b.merge_wait_seconds, unit_weight_grams: b.unit_weight_grams };
         let rules = Rules {
@@ -1118,7 +1126,7 @@ impl ShippingApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
         status: Query<Option<String>>,
         warehouse: Query<Option<String>>,
         account: Query<Option<Uuid>>,
@@ -1180,7 +1188,7 @@ impl ShippingApi {
     #[oai(path = "/shipments/counts", method = "get", tag = "Tag::Shipping")]
     async fn counts(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
         warehouse: Query<Option<String>>,
         account: Query<Option<Uuid>>,
         order_id: Query<Option<Uuid>>,
@@ -1213,7 +1221,11 @@ impl ShippingApi {
 
     /// A shipment with its history and every waybill drawn for it.
     #[oai(path = "/shipments/:id", method = "get", tag = "Tag::Shipping")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ShipmentFound> {
+    async fn get(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ShipmentFound> {
         let tenant = auth.0.tenant_id;
         let conn = self.svc.db.conn();
         let s = db::load(conn, tenant, &[id.0], false).await.map_err(Problem::internal)?.pop();
@@ -1256,7 +1268,11 @@ impl ShippingApi {
     /// timeout returns the waybill already drawn and costs nothing. A shipment that fails
     /// stays `pending` with the reason in `problem`.
     #[oai(path = "/shipments/waybills", method = "post", tag = "Tag::Shipping")]
-    async fn draw(&self, auth: BearerAuth, body: Json<ShipmentIds>) -> ApiResult<BulkDone> {
+    async fn draw(
+        &self,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
+        body: Json<ShipmentIds>,
+    ) -> ApiResult<BulkDone> {
         let results = self.svc.draw(auth.0.tenant_id, &body.0.shipment_ids).await?;
         Ok(BulkDone::Ok(Json(BulkResults { results: results.into_iter().map(Into::into).collect() })))
     }
@@ -1264,14 +1280,23 @@ impl ShippingApi {
     /// Cancel a shipment's waybill (it goes back to Courier; the shipment is pending again).
     /// Without a waybill, the shipment is answered as it is.
     #[oai(path = "/shipments/:id/cancel-waybill", method = "post", tag = "Tag::Shipping")]
-    async fn cancel_waybill(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ShipmentSaved> {
+    async fn cancel_waybill(
+        &self,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ShipmentSaved> {
         let s = self.svc.cancel_waybill(auth.0.tenant_id, id.0).await?;
         Ok(ShipmentSaved::Ok(Json(s.into())))
     }
 
     /// Set a shipment's parcels (子母件 when more than one) and weight, before drawing.
     #[oai(path = "/shipments/:id/package", method = "post", tag = "Tag::Shipping")]
-    async fn package(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<PackageIn>) -> ApiResult<ShipmentSaved> {
+    async fn package(
+        &self,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<PackageIn>,
+    ) -> ApiResult<ShipmentSaved> {
         let s = self.svc.set_package(auth.0.tenant_id, id.0, body.0.parcels, body.0.weight_grams).await?;
         Ok(ShipmentSaved::Ok(Json(s.into())))
     }
@@ -1279,7 +1304,12 @@ impl ShippingApi {
     /// Split a shipment by lines and quantities (the parts must add up to it). Only before a
     /// waybill is drawn.
     #[oai(path = "/shipments/:id/split", method = "post", tag = "Tag::Shipping")]
-    async fn split(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<SplitIn>) -> ApiResult<ReplanDone> {
+    async fn split(
+        &self,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<SplitIn>,
+    ) -> ApiResult<ReplanDone> {
         let parts: Vec<Vec<(Uuid, String, i64)>> = body
             .0
             .parts
@@ -1293,7 +1323,11 @@ impl ShippingApi {
     /// Unmerge a shipment: each order in it gets a shipment of its own. Only before a waybill
     /// is drawn.
     #[oai(path = "/shipments/:id/unmerge", method = "post", tag = "Tag::Shipping")]
-    async fn unmerge(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReplanDone> {
+    async fn unmerge(
+        &self,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ReplanDone> {
         let made = self.svc.unmerge(auth.0.tenant_id, id.0).await?;
         Ok(ReplanDone::Ok(Json(Replanned { shipment_ids: std::iter::once(id.0).chain(made).collect() })))
     }
@@ -1302,7 +1336,11 @@ impl ShippingApi {
     /// marketplaces with its waybill and commits exactly its lines' stock. Shipments already
     /// shipped answer `already_shipped`; held or undrawn ones `failed` with the reason.
     #[oai(path = "/shipments/ship", method = "post", tag = "Tag::Shipping")]
-    async fn ship(&self, auth: BearerAuth, body: Json<ShipIds>) -> ApiResult<BulkDone> {
+    async fn ship(
+        &self,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
+        body: Json<ShipIds>,
+    ) -> ApiResult<BulkDone> {
         let results = self.svc.ship(auth.0.tenant_id, &body.0.ids).await?;
         Ok(BulkDone::Ok(Json(BulkResults { results: results.into_iter().map(Into::into).collect() })))
     }
@@ -1310,7 +1348,12 @@ impl ShippingApi {
     /// A shipment's label PDF, one page per parcel (a preview: printing is a batch, which
     /// counts).
     #[oai(path = "/shipments/:id/label.pdf", method = "get", tag = "Tag::Shipping")]
-    async fn label(&self, auth: BearerAuth, id: Path<Uuid>, size: Query<Option<SizeDto>>) -> ApiResult<PdfFound> {
+    async fn label(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+        size: Query<Option<SizeDto>>,
+    ) -> ApiResult<PdfFound> {
         let size: LabelSize = size.0.unwrap_or(SizeDto::S100x180).into();
         let pdf = self.svc.label(auth.0.tenant_id, id.0, size, &self.renderer).await?;
         Ok(PdfFound::Ok(Binary(pdf), filename(&format!("label-{}", id.0))))
@@ -1319,7 +1362,11 @@ impl ShippingApi {
     /// Print labels in a batch: one PDF, one label per page, sorted for picking. Answers 202
     /// with the batch; poll it for progress. Printing marks the shipments `printed`.
     #[oai(path = "/label-batches", method = "post", tag = "Tag::Shipping")]
-    async fn create_batch(&self, auth: BearerAuth, body: Json<BatchIn>) -> ApiResult<BatchQueued> {
+    async fn create_batch(
+        &self,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
+        body: Json<BatchIn>,
+    ) -> ApiResult<BatchQueued> {
         let b = body.0;
         let sort = match b.sort {
             SortDto::Route => Sort::Route,
@@ -1332,14 +1379,22 @@ impl ShippingApi {
 
     /// A label batch and its progress.
     #[oai(path = "/label-batches/:id", method = "get", tag = "Tag::Shipping")]
-    async fn batch(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<BatchFound> {
+    async fn batch(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<BatchFound> {
         let b = self.svc.batch(auth.0.tenant_id, id.0).await?.ok_or_else(|| Problem::not_found("label batch"))?;
         Ok(BatchFound::Ok(Json(b.into())))
     }
 
     /// A finished batch's PDF (409 while it renders).
     #[oai(path = "/label-batches/:id/pdf", method = "get", tag = "Tag::Shipping")]
-    async fn batch_pdf(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<PdfFound> {
+    async fn batch_pdf(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<PdfFound> {
         let (b, pdf) =
             self.svc.batch_pdf(auth.0.tenant_id, id.0).await?.ok_or_else(|| Problem::not_found("label batch"))?;
         let pdf = pdf.ok_or_else(|| {
@@ -1356,7 +1411,7 @@ impl ShippingApi {
     #[oai(path = "/returns", method = "get", tag = "Tag::Shipping")]
     async fn returns(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
         status: Query<Option<ReturnStatusDto>>,
         order_id: Query<Option<Uuid>>,
         /// 1-500, default 50.
@@ -1383,14 +1438,21 @@ impl ShippingApi {
 
     /// How many returns are expected and received.
     #[oai(path = "/returns/counts", method = "get", tag = "Tag::Shipping")]
-    async fn return_counts(&self, auth: BearerAuth) -> ApiResult<ReturnCountsFound> {
+    async fn return_counts(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+    ) -> ApiResult<ReturnCountsFound> {
         let (expected, received) = self.svc.return_counts(auth.0.tenant_id).await?;
         Ok(ReturnCountsFound::Ok(Json(ReturnCounts { expected, received })))
     }
 
     /// A return.
     #[oai(path = "/returns/:id", method = "get", tag = "Tag::Shipping")]
-    async fn return_of(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReturnFound> {
+    async fn return_of(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ReturnFound> {
         let r = self.svc.return_of(auth.0.tenant_id, id.0).await?.ok_or_else(|| Problem::not_found("return"))?;
         Ok(ReturnFound::Ok(Json(r.into())))
     }
@@ -1399,7 +1461,12 @@ impl ShippingApi {
     /// ledger), damaged ones are counted apart. Once: the same receipt again answers the same;
     /// another answers 409. More than expected of a SKU is refused.
     #[oai(path = "/returns/:id/receive", method = "post", tag = "Tag::Shipping")]
-    async fn receive(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<ReceiveIn>) -> ApiResult<ReturnFound> {
+    async fn receive(
+        &self,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<ReceiveIn>,
+    ) -> ApiResult<ReturnFound> {
         let lines = body
             .0
             .lines

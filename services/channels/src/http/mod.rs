@@ -14,7 +14,7 @@ use crate::{
     reconcile::Reconciler,
     service::{self, Channels},
 };
-use auth::BearerAuth;
+use auth::{BearerAuth, Scope};
 use dto::{
     ApiCredentials, ChannelCreated, ChannelDto, ChannelFound, ChannelList, ItemDto, ItemsDto, ItemsFound, MappingsIn,
     MappingsSaved, MappingsSet, NewChannel, NewWebhookSecret, PreviewFound, PreviewItem, Reconciled, StockPreview,
@@ -91,7 +91,11 @@ impl ChannelsApi {
     /// Connect a marketplace shop. Returns the webhook URL and secret to configure there.
     /// Connecting the same shop again with the same settings returns it unchanged.
     #[oai(path = "/channels", method = "post", tag = "Tag::Channels")]
-    async fn create(&self, auth: BearerAuth, body: Json<NewChannel>) -> ApiResult<ChannelCreated> {
+    async fn create(
+        &self,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
+        body: Json<NewChannel>,
+    ) -> ApiResult<ChannelCreated> {
         let c = self.service.connect(auth.0.tenant_id, body.0.into()).await?;
         Ok(ChannelCreated::Created(Json(self.dto(c, true))))
     }
@@ -99,7 +103,12 @@ impl ChannelsApi {
     /// Change a shop's stock sync rules; every SKU's displayed quantity is recomputed and
     /// pushed.
     #[oai(path = "/channels/:id/stock-sync", method = "put", tag = "Tag::Channels")]
-    async fn set_stock_sync(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<StockSync>) -> ApiResult<ChannelFound> {
+    async fn set_stock_sync(
+        &self,
+        #[oai(scope = "Scope::ChannelsWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<StockSync>,
+    ) -> ApiResult<ChannelFound> {
         let c = self.service.set_stock_rules(auth.0.tenant_id, id.0, body.0.into()).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
@@ -110,7 +119,7 @@ impl ChannelsApi {
     #[oai(path = "/channels/:id/stock-sync/preview", method = "post", tag = "Tag::Channels")]
     async fn preview_stock_sync(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<StockSync>,
     ) -> ApiResult<PreviewFound> {
@@ -131,7 +140,11 @@ impl ChannelsApi {
     /// item list when it has one (Bazaar, with Open API credentials), else the variants seen in
     /// the shop's trades (Shopify). Unmapped variants come first.
     #[oai(path = "/channels/:id/items", method = "get", tag = "Tag::Channels")]
-    async fn items(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ItemsFound> {
+    async fn items(
+        &self,
+        #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ItemsFound> {
         let found = self.service.items(auth.0.tenant_id, id.0).await?;
         let mut items: Vec<ItemDto> = found
             .rows
@@ -164,7 +177,12 @@ impl ChannelsApi {
     /// waiting on a newly mapped variant take stock, oldest-paid first, and leave their
     /// `unmapped_sku` hold; the SKU's quantity is pushed to the variant.
     #[oai(path = "/channels/:id/item-mappings", method = "put", tag = "Tag::Channels")]
-    async fn set_mappings(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<MappingsIn>) -> ApiResult<MappingsSaved> {
+    async fn set_mappings(
+        &self,
+        #[oai(scope = "Scope::ChannelsWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<MappingsIn>,
+    ) -> ApiResult<MappingsSaved> {
         let mappings = body
             .0
             .mappings
@@ -183,7 +201,7 @@ impl ChannelsApi {
     #[oai(path = "/channels/:id/webhook-secret", method = "put", tag = "Tag::Channels")]
     async fn rotate_secret(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<NewWebhookSecret>,
     ) -> ApiResult<ChannelFound> {
@@ -197,7 +215,12 @@ impl ChannelsApi {
     /// shipments recorded while the shop had no credentials are queued for write-back, and
     /// every SKU's quantity is planned for the shop. The same credentials again change nothing.
     #[oai(path = "/channels/:id/api", method = "put", tag = "Tag::Channels")]
-    async fn set_api(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<ApiCredentials>) -> ApiResult<ChannelFound> {
+    async fn set_api(
+        &self,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<ApiCredentials>,
+    ) -> ApiResult<ChannelFound> {
         let c = self.service.set_api(auth.0.tenant_id, id.0, body.0.into()).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
@@ -208,7 +231,11 @@ impl ChannelsApi {
     /// the sync report) until credentials are given again with `PUT`, which sends them.
     /// Webhooks keep arriving. Removing them again changes nothing.
     #[oai(path = "/channels/:id/api", method = "delete", tag = "Tag::Channels")]
-    async fn remove_api(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ChannelFound> {
+    async fn remove_api(
+        &self,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ChannelFound> {
         let c = self.service.remove_api(auth.0.tenant_id, id.0).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
@@ -216,7 +243,11 @@ impl ChannelsApi {
     /// Pull the shop's trades from the marketplace now (from the stored checkpoint) and feed
     /// whatever push missed into the order pipeline.
     #[oai(path = "/channels/:id/reconcile", method = "post", tag = "Tag::Channels")]
-    async fn reconcile_now(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Reconciled> {
+    async fn reconcile_now(
+        &self,
+        #[oai(scope = "Scope::ChannelsWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Reconciled> {
         let r = self.service.reconcile_now(auth.0.tenant_id, id.0).await?;
         Ok(Reconciled::Ok(Json(r.into())))
     }
@@ -224,21 +255,29 @@ impl ChannelsApi {
     /// The shop's sync report: reconciliation checkpoint and lag, what pull found that push
     /// missed, and the write-backs waiting or refused.
     #[oai(path = "/channels/:id/sync", method = "get", tag = "Tag::Channels")]
-    async fn sync_report(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<SyncFound> {
+    async fn sync_report(
+        &self,
+        #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<SyncFound> {
         let r = self.service.sync_report(auth.0.tenant_id, id.0).await?;
         Ok(SyncFound::Ok(Json(r.into())))
     }
 
     /// List connected shops.
     #[oai(path = "/channels", method = "get", tag = "Tag::Channels")]
-    async fn list(&self, auth: BearerAuth) -> ApiResult<ChannelList> {
+    async fn list(&self, #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth) -> ApiResult<ChannelList> {
         let rows = self.service.list(auth.0.tenant_id).await?;
         Ok(ChannelList::Ok(Json(rows.into_iter().map(|c| self.dto(c, false)).collect())))
     }
 
     /// One connected shop.
     #[oai(path = "/channels/:id", method = "get", tag = "Tag::Channels")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ChannelFound> {
+    async fn get(
+        &self,
+        #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ChannelFound> {
         let c = self.service.get(auth.0.tenant_id, id.0).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }

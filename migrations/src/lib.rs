@@ -50,6 +50,7 @@ mod m0008_allocation;
 mod m0009_holds;
 mod m0010_shipping;
 mod m0011_apps;
+mod m0012_api_audit;
 
 /// Applies Cairn's migrations in order.
 pub struct Migrator;
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_holds::Migration),
             Box::new(m0010_shipping::Migration),
             Box::new(m0011_apps::Migration),
+            Box::new(m0012_api_audit::Migration),
         ]
     }
 }

@@ -6,7 +6,7 @@ use crate::{
     health::HealthApi,
 };
 use anyhow::Context;
-use auth::{Authenticator, JwtKeys, ScopeTable};
+use auth::{Authenticator, JwtKeys, Limits, ScopeTable};
 use migration::MigratorTrait;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
@@ -120,6 +120,18 @@ fn spec_service() -> OpenApiService<Apis, ()> {
     api_service(apis, url)
 }
 
+/// Forgets rate-limit state of callers that went quiet, every minute.
+fn prune_rate_limits(limits: std::sync::Arc<Limits>, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => limits.prune(),
+                _ = stop.changed() => return,
+            }
+        }
+    })
+}
+
 /// The scopes each operation declares, read from the spec the server publishes, so what the
 /// spec says is what the checker enforces (see the `auth` crate).
 fn scope_table(service: &OpenApiService<Apis, ()>) -> anyhow::Result<ScopeTable> {
@@ -220,6 +232,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         serve: false,
     };
     let keys = JwtKeys::new(&config.jwt_secret, config.jwt_ttl_seconds, config.clock.clone());
+    let limits = std::sync::Arc::new(Limits::new(config.rate_limits.0, config.rate_limits.1));
     let settings = ServiceSettings {
         keys: &keys,
         secret: &config.jwt_secret,
@@ -227,6 +240,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         inventory: &config.inventory,
     };
     let Mounted { mut apis, consumers, mut tasks } = mount_all(&ctx, settings, |s| config.runs(s));
+    tasks.push(prune_rate_limits(limits.clone(), stop_rx.clone()));
     let (bus_health, bus_tasks) = bus::start(db.clone(), &config.transport, &bindings(), consumers, stop_rx.clone());
     tasks.extend(bus_tasks);
     apis.0.bus = Some(bus_health);
@@ -242,7 +256,9 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         .nest("/docs", docs)
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml);
-    let api = auth::Marked { table: std::sync::Arc::new(scopes), inner: api };
+    let audit: std::sync::Arc<dyn auth::AuditSink> =
+        std::sync::Arc::new(identity::AuditLog::new(db.clone(), config.clock.clone()));
+    let api = auth::Guard { table: std::sync::Arc::new(scopes), audit: Some(audit), inner: api };
     let site = Site { api: api.boxed(), assets: config.runs(Service::Dashboard).then(dashboard::Assets::default) };
     let app = site
         .around(move |ep, req| {
@@ -259,7 +275,11 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
                 ep.call(req).await.map(IntoResponse::into_response)
             }
         })
-        .data(Authenticator { keys, grants: std::sync::Arc::new(identity::Grants(db.clone())) })
+        .data(Authenticator {
+            keys,
+            grants: std::sync::Arc::new(identity::Grants::new(db.clone())),
+            limits: limits.clone(),
+        })
         .catch_all_error(problem::catch_all);
 
     let mut stop_server = stop_rx.clone();

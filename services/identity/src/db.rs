@@ -71,3 +71,15 @@ store::entity!(user_invites, "user_invites", {
     expires_at: DateTimeUtc,
     accepted_at: Option<DateTimeUtc>,
 });
+
+store::entity!(api_audit_log, "api_audit_log", {
+    #[sea_orm(primary_key, auto_increment = false)] tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)] id: Uuid,
+    at: DateTimeUtc,
+    actor: String,
+    method: String,
+    route: String,
+    path: String,
+    status: i64,
+    idempotency_key: Option<String>,
+});

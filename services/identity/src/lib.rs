@@ -6,23 +6,34 @@
 //! through OAuth 2.0 (`oauth`). `db` holds the tables, `secret` the random tokens and their
 //! hashes.
 
+pub mod audit;
 mod db;
 pub mod http;
 pub mod oauth;
 mod secret;
 pub mod users;
 
+pub use audit::AuditLog;
 pub use oauth::Grants;
 
 /// identity's API: accounts and login, users, apps and grants.
-pub type IdentityApi = (http::IdentityApi, users::UsersApi, oauth::OAuthApi);
+pub type IdentityApi = (http::IdentityApi, users::UsersApi, oauth::OAuthApi, audit::AuditApi);
 
 /// identity as the binary sees it.
 pub const SERVICE: host::Descriptor = host::Descriptor {
     name: "identity",
-    prefixes: &["signup", "auth", "users", "invites", "apps", "oauth", "grants"],
+    prefixes: &["signup", "auth", "users", "invites", "apps", "oauth", "grants", "audit-log"],
     consumers: &[],
-    tables: &["tenants", "users", "user_invites", "apps", "app_grants", "oauth_codes", "oauth_refresh_tokens"],
+    tables: &[
+        "tenants",
+        "users",
+        "user_invites",
+        "apps",
+        "app_grants",
+        "oauth_codes",
+        "oauth_refresh_tokens",
+        "api_audit_log",
+    ],
 };
 
 /// Mounts identity: its API, issuing tokens with `keys`. It runs nothing in the background.
@@ -31,6 +42,7 @@ pub fn mount(ctx: &host::Context, keys: auth::JwtKeys) -> host::Mounted<Identity
     host::Mounted::api_only((
         http::IdentityApi::new(db.clone(), keys.clone()),
         users::UsersApi::new(db.clone(), keys.clone(), ctx.clock.clone(), ctx.public_url.clone()),
-        oauth::OAuthApi::new(db, keys, ctx.clock.clone()),
+        oauth::OAuthApi::new(db.clone(), keys, ctx.clock.clone()),
+        audit::AuditApi::new(db),
     ))
 }

@@ -60,19 +60,50 @@ impl OAuthApi {
     }
 }
 
-/// Looks grants up for the security scheme's checker (see [`auth::GrantCheck`]): one primary-key
-/// read per app request.
-pub struct Grants(pub store::Db);
+/// Looks grants up for the security scheme's checker (see [`auth::GrantCheck`]): a primary-key
+/// read of the grant per app request (never cached: a revocation works at once), and the
+/// app's rate limit (cached for a minute: a changed limit may take that long).
+pub struct Grants {
+    db: store::Db,
+    limits: std::sync::Mutex<std::collections::HashMap<Uuid, (std::time::Instant, Option<u32>)>>,
+}
+
+impl Grants {
+    pub fn new(db: store::Db) -> Grants {
+        Grants { db, limits: Default::default() }
+    }
+
+    async fn app_limit(&self, app: Uuid) -> Result<Option<u32>, anyhow::Error> {
+        let cached = self.limits.lock().unwrap_or_else(|e| e.into_inner()).get(&app).copied();
+        if let Some((at, limit)) = cached
+            && at.elapsed() < std::time::Duration::from_secs(60)
+        {
+            return Ok(limit);
+        }
+        let found = apps::Entity::find().filter(apps::Column::Id.eq(app)).one(self.db.conn()).await?;
+        let limit = found.and_then(|a| a.rate_limit_per_minute).and_then(|l| u32::try_from(l).ok());
+        let mut map = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(app, (std::time::Instant::now(), limit));
+        Ok(limit)
+    }
+}
 
 impl GrantCheck for Grants {
     fn active(
         &self,
         tenant: TenantId,
         grant: Uuid,
-    ) -> Pin<Box<dyn Future<Output = Result<bool, anyhow::Error>> + Send + '_>> {
+        app: Uuid,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<auth::ActiveGrant>, anyhow::Error>> + Send + '_>> {
         Box::pin(async move {
-            let g = app_grants::Entity::find_by_id((tenant.0, grant)).one(self.0.conn()).await?;
-            Ok(g.is_some_and(|g| g.revoked_at.is_none()))
+            let g = app_grants::Entity::find_by_id((tenant.0, grant)).one(self.db.conn()).await?;
+            if !g.is_some_and(|g| g.revoked_at.is_none() && g.app_id == app) {
+                return Ok(None);
+            }
+            Ok(Some(auth::ActiveGrant { rate_limit_per_minute: self.app_limit(app).await? }))
         })
     }
 }

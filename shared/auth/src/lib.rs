@@ -11,11 +11,15 @@
 //! refused to everyone (fail closed), and a test checks that none does. So what the spec says
 //! and what the server enforces cannot drift apart.
 
+mod guard;
+mod limit;
 mod scope;
 mod table;
 
+pub use guard::{AuditEntry, AuditSink, Guard};
+pub use limit::{Limits, RateState};
 pub use scope::{Role, Scope, Scopes};
-pub use table::{Marked, Required, ScopeTable};
+pub use table::{Required, ScopeTable};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use kernel::{SharedClock, TenantId};
@@ -173,33 +177,52 @@ impl JwtKeys {
     }
 }
 
+/// An app grant in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveGrant {
+    /// The app's own rate limit, if it registered one.
+    pub rate_limit_per_minute: Option<u32>,
+}
+
 /// Whether an app's grant is still in force. Asked on every request an app token makes, so a
 /// revoked grant's tokens stop working at once, not at their expiry.
 pub trait GrantCheck: Send + Sync {
+    /// `None` when the grant is revoked (or never existed).
     fn active(
         &self,
         tenant: TenantId,
         grant: Uuid,
-    ) -> Pin<Box<dyn Future<Output = Result<bool, anyhow::Error>> + Send + '_>>;
+        app: Uuid,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<ActiveGrant>, anyhow::Error>> + Send + '_>>;
 }
 
-/// What the checker needs, put in the request data by the server: the token keys and where
-/// grants are looked up.
+/// What the checker needs, put in the request data by the server: the token keys, where
+/// grants are looked up, and the rate limits.
 #[derive(Clone)]
 pub struct Authenticator {
     pub keys: JwtKeys,
     pub grants: Arc<dyn GrantCheck>,
+    pub limits: Arc<Limits>,
 }
 
-/// Filled by the checker with the caller it let in, for middleware that runs around the
-/// operation (the audit log, rate-limit headers). Put in the request data by that middleware.
+/// What the checker learnt of the caller, for the [`Guard`] around the operation (the audit
+/// log, the rate-limit headers): the token's context once it verified (even if the call is
+/// then refused for its scope or rate), and the rate-limit state.
 #[derive(Clone, Default)]
-pub struct AuthSlot(Arc<std::sync::OnceLock<TenantContext>>);
+pub struct AuthSlot(Arc<std::sync::Mutex<(Option<TenantContext>, Option<RateState>)>>);
 
 impl AuthSlot {
-    /// The caller, once the operation's checker has let it in.
-    pub fn get(&self) -> Option<&TenantContext> {
-        self.0.get()
+    /// The caller whose token verified, and its rate-limit state.
+    pub fn get(&self) -> (Option<TenantContext>, Option<RateState>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_ctx(&self, ctx: &TenantContext) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).0 = Some(ctx.clone());
+    }
+
+    fn set_rate(&self, r: RateState) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).1 = Some(r);
     }
 }
 
@@ -237,13 +260,31 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<TenantConte
         poem::Error::from_string("authentication is not configured", poem::http::StatusCode::INTERNAL_SERVER_ERROR)
     })?;
     let ctx = auth.keys.verify(&bearer.token).ok_or_else(|| unauthorized("The bearer token is invalid or expired."))?;
-    if let Actor::App { grant_id, .. } = ctx.actor {
-        let active = auth.grants.active(ctx.tenant_id, grant_id).await.map_err(|e| {
+    let slot = req.data::<AuthSlot>();
+    if let Some(slot) = slot {
+        slot.set_ctx(&ctx);
+    }
+    let mut app_limit = None;
+    if let Actor::App { grant_id, app_id } = ctx.actor {
+        let active = auth.grants.active(ctx.tenant_id, grant_id, app_id).await.map_err(|e| {
             poem::Error::from_response(problem::response(&Problem::internal(e.context("checking an app's grant"))))
         })?;
-        if !active {
+        let Some(grant) = active else {
             return Err(unauthorized("The tenant revoked this app's access; its tokens no longer work."));
-        }
+        };
+        app_limit = grant.rate_limit_per_minute;
+    }
+    let rate = auth.limits.spend(&ctx, app_limit);
+    if let Some(slot) = slot {
+        slot.set_rate(rate);
+    }
+    if let Some(wait) = rate.retry_after {
+        let mut resp = problem::response(&Problem::new(
+            Code::RateLimited,
+            format!("Over {} requests a minute; retry in {wait} s.", rate.limit),
+        ));
+        rate.apply(resp.headers_mut());
+        return Err(poem::Error::from_response(resp));
     }
     let need = req.data::<Required>().map(|r| r.0).unwrap_or_default();
     let missing = need - ctx.scopes;
@@ -258,9 +299,6 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<TenantConte
             resp.headers_mut().insert(poem::http::header::WWW_AUTHENTICATE, v);
         }
         return Err(poem::Error::from_response(resp));
-    }
-    if let Some(slot) = req.data::<AuthSlot>() {
-        let _ = slot.0.set(ctx.clone());
     }
     Ok(ctx)
 }

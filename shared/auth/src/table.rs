@@ -1,9 +1,9 @@
 //! The scopes each operation needs, read from the server's own OpenAPI document.
 
 use crate::{Scope, Scopes};
-use poem::{Endpoint, Request, http::Method};
+use poem::http::Method;
 
-/// The scopes the matched operation needs; set in the request data by [`ScopeTable::mark`]
+/// The scopes the matched operation needs; set in the request data by the [`crate::Guard`]
 /// and read by the security scheme's checker.
 #[derive(Debug, Clone, Copy)]
 pub struct Required(pub Scopes);
@@ -11,6 +11,8 @@ pub struct Required(pub Scopes);
 #[derive(Debug)]
 struct Entry {
     method: Method,
+    /// As the spec writes it, e.g. `/v1/orders/{id}/hold`.
+    template: String,
     /// `None` for a `{parameter}` segment.
     segments: Vec<Option<String>>,
     scopes: Scopes,
@@ -52,7 +54,7 @@ impl ScopeTable {
                         .skip(1)
                         .map(|s| (!(s.starts_with('{') && s.ends_with('}'))).then(|| s.to_owned()))
                         .collect();
-                    entries.push(Entry { method: method.clone(), segments, scopes });
+                    entries.push(Entry { method: method.clone(), template: path.clone(), segments, scopes });
                 }
             }
         }
@@ -62,48 +64,24 @@ impl ScopeTable {
     /// The scopes of the operation `method` `path` matches (the template with the most literal
     /// segments wins, as in the router: `/v1/returns/counts` over `/v1/returns/{id}`).
     pub fn lookup(&self, method: &Method, path: &str) -> Option<Scopes> {
+        self.route(method, path).map(|(_, s)| s)
+    }
+
+    /// The matched operation's path template and scopes.
+    pub fn route(&self, method: &Method, path: &str) -> Option<(&str, Scopes)> {
         let parts: Vec<&str> = path.split('/').skip(1).collect();
         self.entries
             .iter()
             .filter(|e| e.method == method && e.segments.len() == parts.len())
             .filter(|e| e.segments.iter().zip(&parts).all(|(s, p)| s.as_deref().is_none_or(|s| s == *p)))
             .max_by_key(|e| e.segments.iter().filter(|s| s.is_some()).count())
-            .map(|e| e.scopes)
+            .map(|e| (e.template.as_str(), e.scopes))
     }
 
     /// Operations that declare a security requirement without a scope (a test keeps this
     /// empty; the checker refuses them to everyone).
     pub fn unscoped(&self) -> Vec<String> {
-        self.entries
-            .iter()
-            .filter(|e| e.scopes.is_empty())
-            .map(|e| {
-                let p: Vec<&str> = e.segments.iter().map(|s| s.as_deref().unwrap_or("{}")).collect();
-                format!("{} /{}", e.method, p.join("/"))
-            })
-            .collect()
-    }
-
-    /// Marks the request with the scopes its operation needs (see [`Required`]).
-    pub fn mark(&self, req: &mut Request) {
-        if let Some(s) = self.lookup(req.method(), req.uri().path()) {
-            req.set_data(Required(s));
-        }
-    }
-}
-
-/// Wraps an endpoint so every request is marked by the table first.
-pub struct Marked<E> {
-    pub table: std::sync::Arc<ScopeTable>,
-    pub inner: E,
-}
-
-impl<E: Endpoint> Endpoint for Marked<E> {
-    type Output = E::Output;
-
-    async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
-        self.table.mark(&mut req);
-        self.inner.call(req).await
+        self.entries.iter().filter(|e| e.scopes.is_empty()).map(|e| format!("{} {}", e.method, e.template)).collect()
     }
 }
 
@@ -127,6 +105,7 @@ mod tests {
         assert_eq!(t.lookup(&Method::GET, "/v1/orders/1/hold"), None);
         assert_eq!(t.lookup(&Method::POST, "/v1/signup"), None);
         assert_eq!(t.unscoped(), vec!["GET /v1/odd".to_owned()]);
+        assert_eq!(t.route(&Method::POST, "/v1/orders/9/hold").unwrap().0, "/v1/orders/{id}/hold");
         let bad = serde_json::json!({"paths": {"/x": {"get": {"security": [{"BearerAuth": ["nope"]}]}}}});
         assert!(ScopeTable::from_spec(&bad).is_err());
     }

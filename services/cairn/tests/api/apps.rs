@@ -52,6 +52,10 @@ async fn register(app: &TestApp, isv: &Tenant, scopes: &[&str]) -> (String, Stri
 
 /// The seller's consent for `scope`, and the code exchanged: the token answer.
 async fn authorize(app: &TestApp, seller: &Tenant, client: (&str, &str), scope: &str) -> Value {
+    authorize_named(app, seller, client, scope, "Ledger Sync").await
+}
+
+async fn authorize_named(app: &TestApp, seller: &Tenant, client: (&str, &str), scope: &str, name: &str) -> Value {
     let verifier = format!("v-{}-{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let consent = app
@@ -61,7 +65,7 @@ async fn authorize(app: &TestApp, seller: &Tenant, client: (&str, &str), scope: 
         )
         .await
         .expect(200);
-    assert_eq!(consent["app_name"], "Ledger Sync");
+    assert_eq!(consent["app_name"], name);
     let body = json!({"client_id": client.0, "redirect_uri": REDIRECT, "scope": scope, "state": "s t8",
         "code_challenge": challenge, "code_challenge_method": "S256", "decision": "approve"});
     let to = app.post("/v1/oauth/authorize", &seller.token, &body).await.expect(200)["redirect_to"]
@@ -301,3 +305,110 @@ async fn staff_do_the_daily_work_but_not_settings_or_grants(app: TestApp) {
     app.shutdown().await;
 }
 both!(staff_do_the_daily_work_but_not_settings_or_grants);
+
+/// A GET with `token`: (status, headers, body).
+async fn get_raw(app: &TestApp, path: &str, token: &str) -> (u16, reqwest::header::HeaderMap, Value) {
+    let r = app.client.get(format!("{}{path}", app.url)).bearer_auth(token).send().await.unwrap();
+    let (status, headers) = (r.status().as_u16(), r.headers().clone());
+    (status, headers, r.json().await.unwrap_or(Value::Null))
+}
+
+fn header(h: &reqwest::header::HeaderMap, name: &str) -> u64 {
+    h.get(name).unwrap_or_else(|| panic!("no {name} in {h:?}")).to_str().unwrap().parse().unwrap()
+}
+
+async fn rate_limits_answer_429_and_every_mutating_call_is_audited(app: TestApp) {
+    let isv = app.signup("ISV").await;
+    let seller = app.signup("Seller").await;
+    let b = app
+        .post(
+            "/v1/apps",
+            &isv.token,
+            &json!({"name": "Tiny Quota", "redirect_uris": [REDIRECT], "scopes": ["orders:read"], "rate_limit_per_minute": 5}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(b["app"]["rate_limit_per_minute"], 5);
+    let (id, secret) = (b["app"]["id"].as_str().unwrap().to_owned(), b["client_secret"].as_str().unwrap().to_owned());
+    let tok = authorize_named(&app, &seller, (&id, &secret), "orders:read", "Tiny Quota").await;
+    let access = tok["access_token"].as_str().unwrap().to_owned();
+    // Five at once, then refused with when to come back; the headers are on every answer.
+    for left in (0..5).rev() {
+        let (status, h, _) = get_raw(&app, "/v1/orders", &access).await;
+        assert_eq!(status, 200);
+        assert_eq!((header(&h, "ratelimit-limit"), header(&h, "ratelimit-remaining")), (5, left));
+        assert!(header(&h, "ratelimit-reset") <= 60);
+    }
+    let (status, h, body) = get_raw(&app, "/v1/orders", &access).await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")), "{body}");
+    assert_eq!(header(&h, "ratelimit-remaining"), 0);
+    assert!((1..=12).contains(&header(&h, "retry-after")), "{h:?}");
+    // A refused write is audited too (the app's 403 for a scope it lacks).
+    let r = app.post("/v1/orders/bulk", &access, &json!({})).await;
+    assert_eq!(r.status, 429, "still over the limit: {:?}", r.body);
+    // The seller's own allowance is separate and large.
+    let (status, h, _) = get_raw(&app, "/v1/orders", &seller.token).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "ratelimit-limit"), 6000);
+    // What the seller changes is in the audit log, with the key and the outcome; reads are not.
+    let key = uuid::Uuid::new_v4().to_string();
+    app.call(
+        Method::POST,
+        "/v1/skus",
+        Some(&seller.token),
+        Some(&json!({"code": "TEE", "name": "Tee"})),
+        &[("Idempotency-Key", &key)],
+    )
+    .await
+    .expect(201);
+    app.put("/v1/orders/audit-rules", &seller.token, &json!({"amount_over": "x"}))
+        .await
+        .assert_problem(400, "invalid_input");
+    let log = app.get("/v1/audit-log", &seller.token).await.expect(200);
+    let entries = log["entries"].as_array().unwrap();
+    let routes: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {} {}",
+                e["actor_kind"].as_str().unwrap(),
+                e["method"].as_str().unwrap(),
+                e["route"].as_str().unwrap(),
+                e["status"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "user PUT /v1/orders/audit-rules 400",
+            "user POST /v1/skus 201",
+            "app POST /v1/orders/bulk 429",
+            "user POST /v1/oauth/authorize 200",
+        ],
+        "{log}"
+    );
+    assert_eq!(entries[1]["idempotency_key"], key.as_str());
+    assert!(entries[1]["actor_name"].as_str().unwrap().contains('@'));
+    assert_eq!(entries[2]["actor_name"], "Tiny Quota");
+    assert_eq!(entries[2]["actor_id"], id.as_str());
+    // Filters and pages.
+    let failed = app.get("/v1/audit-log?outcome=failed", &seller.token).await.expect(200);
+    assert_eq!(failed["entries"].as_array().unwrap().len(), 2);
+    let page = app.get("/v1/audit-log?limit=3", &seller.token).await.expect(200);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest = app.get(&format!("/v1/audit-log?limit=3&before={cursor}"), &seller.token).await.expect(200);
+    assert_eq!(rest["entries"].as_array().unwrap().len(), 1);
+    assert!(rest["next_cursor"].is_null());
+    let mine = app.get(&format!("/v1/audit-log?actor=app:{id}"), &seller.token).await.expect(200);
+    assert_eq!(mine["entries"].as_array().unwrap().len(), 1);
+    app.get("/v1/audit-log?actor=root", &seller.token).await.assert_problem(400, "invalid_input");
+    app.get("/v1/audit-log?limit=0", &seller.token).await.assert_problem(400, "malformed_request");
+    // Another tenant sees only its own: the ISV registered an app.
+    let theirs = app.get("/v1/audit-log", &isv.token).await.expect(200);
+    let theirs: Vec<&str> =
+        theirs["entries"].as_array().unwrap().iter().map(|e| e["route"].as_str().unwrap()).collect();
+    assert_eq!(theirs, ["/v1/apps"]);
+    app.shutdown().await;
+}
+both!(rate_limits_answer_429_and_every_mutating_call_is_audited);

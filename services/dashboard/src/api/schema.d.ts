@@ -1742,6 +1742,139 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's API audit log, newest first. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only this caller: `user:<id>` or `app:<client_id>`. */
+                    actor?: string;
+                    outcome?: components["schemas"]["Outcome"];
+                    /** @description The `next_cursor` of the previous page. */
+                    before?: string;
+                    /** @description At most 200. */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["AuditPage"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body is larger than allowed. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Same Idempotency-Key, different request. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description A dependency is unavailable. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/channels": {
         parameters: {
             query?: never;
@@ -11760,6 +11893,11 @@ export interface components {
             password: string;
         };
         /**
+         * @description A user or an app.
+         * @enum {string}
+         */
+        ActorKind: "user" | "app";
+        /**
          * AllocationDto
          * @description The tenant's allocation settings: where each order line's stock is reserved. API
          *     reservations follow the strategy too (without a province) and may always split.
@@ -11848,6 +11986,34 @@ export interface components {
             app: components["schemas"]["AppDto"];
             /** @description Shown once; Cairn keeps only its hash. */
             client_secret: string;
+        };
+        /** AuditEntryDto */
+        AuditEntryDto: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor_kind: components["schemas"]["ActorKind"];
+            /** Format: uuid */
+            actor_id: string;
+            /** @description The user's email or the app's name (`null` if since deleted). */
+            actor_name?: string | null;
+            method: string;
+            /** @description The operation, e.g. `/v1/orders/{id}/hold`. */
+            route: string;
+            path: string;
+            /** Format: uint16 */
+            status: number;
+            idempotency_key?: string | null;
+        };
+        /** AuditPage */
+        AuditPage: {
+            entries: components["schemas"]["AuditEntryDto"][];
+            /**
+             * Format: uuid
+             * @description Pass as `before` for the next (older) page; `null` on the last.
+             */
+            next_cursor?: string | null;
         };
         /**
          * AuditRulesDto
@@ -12767,6 +12933,11 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null when this page is the last. */
             next_cursor?: string | null;
         };
+        /**
+         * @description Which calls to list.
+         * @enum {string}
+         */
+        Outcome: "succeeded" | "failed";
         /**
          * PreviewItem
          * @description One SKU of a stock-sync preview.

@@ -4,6 +4,16 @@
 //! one writer at a time; rather than let concurrent writers fail with `SQLITE_BUSY`, every write
 //! transaction passes a process-wide gate on SQLite (a no-op on PostgreSQL). Each commit also
 //! bumps a change counter that the embedded bus waits on instead of polling.
+//!
+//! **Every statement runs in a scope.** A [`Db`] is only a factory: [`Db::tenant`] gives a
+//! [`TenantDb`] that sees one tenant's rows, [`Db::system`] a [`SystemDb`] for the few
+//! workers whose work genuinely spans tenants. On PostgreSQL each of their transactions
+//! (and each statement run through their `conn()`, which gets a transaction of its own) first
+//! runs `select set_config('app.tenant_id', …, true)`: transaction-local, so it ends with the
+//! transaction and a pooled connection carries nothing into the next one. Row-level security
+//! policies (migration `m0013_row_level_security`) then restrict every tenant table to that
+//! tenant. On SQLite there is no row-level security: the scopes are the same connections and
+//! gate as before, and the explicit `tenant_id` filters in every query are what isolates.
 
 /// Declares a plain sea-orm entity (no relations) in a module of its own:
 /// `store::entity!(/// doc\n name, "table", { #[sea_orm(primary_key, auto_increment = false)] id: Uuid, field: Type });`.
@@ -34,6 +44,7 @@ use sea_orm::{
 };
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+use uuid::Uuid;
 
 mod trace;
 
@@ -150,9 +161,67 @@ impl Db {
         }
     }
 
-    /// For reads, and for writes of a single statement outside a transaction.
+    /// The pool itself, with no scope: for schema work by the database owner (migrations,
+    /// grants) and nothing else. Under row-level security a statement here sees no tenant's
+    /// rows at all (no `app.tenant_id` is set); services use [`Db::tenant`] or [`Db::system`].
+    pub fn schema_conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// Unscoped reads, as before scopes existed; being replaced by [`Db::tenant`] and
+    /// [`Db::system`], after which this goes.
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// An unscoped write transaction (the system scope); being replaced by [`Db::tenant`] and
+    /// [`Db::system`], after which this goes.
+    #[track_caller]
+    pub fn write(&self) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
+        self.write_as(Writer::At(std::panic::Location::caller()), false, Scope::System)
+    }
+
+    /// [`Db::write`], counted under `name`; being replaced like it.
+    pub fn write_named(
+        &self,
+        name: &'static str,
+    ) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
+        self.write_as(Writer::Named(name), false, Scope::System)
+    }
+
+    /// [`Db::write`] without the fsync on SQLite (see [`SystemDb::write_derived`]); being
+    /// replaced like it.
+    pub fn write_derived(
+        &self,
+        name: &'static str,
+    ) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
+        self.write_as(Writer::Named(name), true, Scope::System)
+    }
+
+    /// A handle that sees only `tenant`'s rows: what an API handler builds from its token's
+    /// tenant, and what a worker builds from the row or message it is handling.
+    pub fn tenant(&self, tenant: Uuid) -> TenantDb {
+        TenantDb { conn: ScopedConn::new(self, Scope::Tenant(tenant)), db: self.clone(), tenant }
+    }
+
+    /// A handle that sees every tenant's rows. Only for work that genuinely spans tenants and
+    /// cannot be split by tenant first: the outbox relay and the event tail, claims of due
+    /// rows across tenants (write-backs, waybill cancellations, label batches), the inventory
+    /// engine's group commits (one transaction for a partition's tenants), the embedded bus's
+    /// batches, and look-ups that start from something global (a webhook URL's channel id, a
+    /// login email, an app's client id) — each of these says so where it calls this.
+    ///
+    /// *Why a marker and not a second role:* the system scope sets `app.tenant_id` to `*`,
+    /// which a policy of its own admits. A separate database role (with its own pool and
+    /// credentials, or `SET ROLE` to it) would guard against nothing more: the process that
+    /// holds the app role's credentials can already set any tenant it likes, since it must
+    /// set the tenant itself. Row-level security here guards against the application's own
+    /// mistakes (a forgotten filter, a row of the wrong tenant written), and the marker keeps
+    /// those guards for tenant handles: a [`TenantDb`] always sets its own tenant at the start
+    /// of each of its transactions, so it never sees `*`, and nothing set in one transaction
+    /// outlives it.
+    pub fn system(&self) -> SystemDb {
+        SystemDb { conn: ScopedConn::new(self, Scope::System), db: self.clone() }
     }
 
     /// Which database this is.
@@ -165,40 +234,7 @@ impl Db {
         self.backend() == DatabaseBackend::Postgres
     }
 
-    /// Starts a write transaction (waiting at the gate on SQLite). Its time at the gate is
-    /// counted under the caller's source location (see [`gate_report`]).
-    #[track_caller]
-    pub fn write(&self) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
-        self.write_as(Writer::At(std::panic::Location::caller()), false)
-    }
-
-    /// [`Db::write`], counted under `name` (e.g. a bus consumer's name).
-    pub fn write_named(
-        &self,
-        name: &'static str,
-    ) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
-        self.write_as(Writer::Named(name), false)
-    }
-
-    /// A write transaction whose commit need not reach the disk before it returns: on SQLite
-    /// it commits with `synchronous = NORMAL` (no fsync), every other one with FULL. Only for
-    /// work that is derived from rows already durable in this same database and that records
-    /// its own progress in the same transaction — the embedded bus's consumers, whose cursor
-    /// and inbox move with their effects. Power loss can then take back only a suffix of such
-    /// commits (WAL mode stays consistent), and the consumer redoes it from the durable
-    /// outbox. The next FULL commit makes every earlier one durable too, because it syncs the
-    /// whole log, and the embedded bus writes one when a consumer goes idle
-    /// ([`Db::write_named`]), so the window stays short. Not for anything acknowledged to the
-    /// outside (an API response, a webhook's 2xx, a message acked to a broker). On PostgreSQL
-    /// this is [`Db::write_named`].
-    pub fn write_derived(
-        &self,
-        name: &'static str,
-    ) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
-        self.write_as(Writer::Named(name), true)
-    }
-
-    async fn write_as(&self, writer: Writer, relaxed: bool) -> Result<WriteTx, DbErr> {
+    async fn write_as(&self, writer: Writer, relaxed: bool, scope: Scope) -> Result<WriteTx, DbErr> {
         let guard = match &self.gate {
             Some(g) => Some(g.clone().lock_owned().await),
             None => None,
@@ -234,6 +270,9 @@ impl Db {
             }
             None => self.conn.begin().await?,
         };
+        if self.writer.is_none() && self.is_postgres() {
+            scope.enter(&tx).await?;
+        }
         let trace = trace::TxTrace::begin(self.trace.as_ref(), relaxed);
         let held = guard.is_some().then(|| (writer, std::time::Instant::now()));
         Ok(WriteTx { tx, _guard: guard, changed: self.changed.clone(), held, trace })
@@ -247,6 +286,261 @@ impl Db {
     /// Is the database answering?
     pub async fn ping(&self) -> bool {
         self.conn.ping().await.is_ok()
+    }
+}
+
+/// The name of the PostgreSQL setting the row-level security policies read.
+pub const TENANT_SETTING: &str = "app.tenant_id";
+
+/// The value of [`TENANT_SETTING`] that admits every tenant's rows ([`Db::system`]).
+pub const SYSTEM_MARKER: &str = "*";
+
+/// Whose rows a transaction may see and write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One tenant's.
+    Tenant(Uuid),
+    /// Every tenant's ([`Db::system`]).
+    System,
+}
+
+impl Scope {
+    /// PostgreSQL: sets [`TENANT_SETTING`] for the rest of the transaction `tx` (transaction-
+    /// local: `set_config(…, true)`). The value is a UUID's canonical text or `*`, so it is
+    /// written into the statement, which then needs no round trip to prepare.
+    async fn enter(self, tx: &DatabaseTransaction) -> Result<(), DbErr> {
+        let value = match self {
+            Scope::Tenant(t) => t.hyphenated().to_string(),
+            Scope::System => SYSTEM_MARKER.to_owned(),
+        };
+        tx.execute_unprepared(&format!("select set_config('{TENANT_SETTING}', '{value}', true)")).await?;
+        Ok(())
+    }
+}
+
+/// Anything that knows which database it talks to (for [`stmt`]).
+pub trait Dialect {
+    /// Which database this is.
+    fn dialect(&self) -> DatabaseBackend;
+}
+
+impl Dialect for Db {
+    fn dialect(&self) -> DatabaseBackend {
+        self.backend()
+    }
+}
+
+impl Dialect for DatabaseBackend {
+    fn dialect(&self) -> DatabaseBackend {
+        *self
+    }
+}
+
+/// A connection-like handle whose every statement runs in a scope: on PostgreSQL in a
+/// transaction of its own that first sets the scope (so a single read or a single-statement
+/// write needs no transaction of the caller's); on SQLite straight on the pool.
+#[derive(Clone)]
+pub struct ScopedConn {
+    pool: DatabaseConnection,
+    /// `None` on SQLite (no row-level security there).
+    scope: Option<Scope>,
+}
+
+impl std::fmt::Debug for ScopedConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopedConn").field("scope", &self.scope).finish_non_exhaustive()
+    }
+}
+
+impl ScopedConn {
+    fn new(db: &Db, scope: Scope) -> ScopedConn {
+        let pg = matches!(&db.conn.inner, sea_orm::DatabaseConnectionType::SqlxPostgresPoolConnection(_));
+        ScopedConn { pool: db.conn.clone(), scope: pg.then_some(scope) }
+    }
+
+    async fn begin(&self, scope: Scope) -> Result<DatabaseTransaction, DbErr> {
+        let tx = self.pool.begin().await?;
+        scope.enter(&tx).await?;
+        Ok(tx)
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for ScopedConn {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        self.pool.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: sea_orm::Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        match self.scope {
+            None => self.pool.execute_raw(stmt).await,
+            Some(scope) => {
+                let tx = self.begin(scope).await?;
+                let r = tx.execute_raw(stmt).await?;
+                tx.commit().await?;
+                Ok(r)
+            }
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        match self.scope {
+            None => self.pool.execute_unprepared(sql).await,
+            Some(scope) => {
+                let tx = self.begin(scope).await?;
+                let r = tx.execute_unprepared(sql).await?;
+                tx.commit().await?;
+                Ok(r)
+            }
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: sea_orm::Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        match self.scope {
+            None => self.pool.query_one_raw(stmt).await,
+            Some(scope) => {
+                let tx = self.begin(scope).await?;
+                let r = tx.query_one_raw(stmt).await?;
+                tx.commit().await?;
+                Ok(r)
+            }
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: sea_orm::Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        match self.scope {
+            None => self.pool.query_all_raw(stmt).await,
+            Some(scope) => {
+                let tx = self.begin(scope).await?;
+                let r = tx.query_all_raw(stmt).await?;
+                tx.commit().await?;
+                Ok(r)
+            }
+        }
+    }
+}
+
+impl Dialect for ScopedConn {
+    fn dialect(&self) -> DatabaseBackend {
+        self.get_database_backend()
+    }
+}
+
+/// Declares the methods [`TenantDb`] and [`SystemDb`] share.
+macro_rules! scoped_methods {
+    ($scope:expr) => {
+        /// For reads, and for writes of a single statement: each statement runs in the scope
+        /// (on PostgreSQL in a transaction of its own).
+        pub fn conn(&self) -> &ScopedConn {
+            &self.conn
+        }
+
+        /// Which database this is.
+        pub fn backend(&self) -> DatabaseBackend {
+            self.db.backend()
+        }
+
+        /// True on PostgreSQL.
+        pub fn is_postgres(&self) -> bool {
+            self.db.is_postgres()
+        }
+
+        /// Starts a write transaction in the scope (waiting at the gate on SQLite). Its time
+        /// at the gate is counted under the caller's source location (see [`gate_report`]).
+        #[track_caller]
+        pub fn write(&self) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
+            self.db.write_as(Writer::At(std::panic::Location::caller()), false, $scope(self))
+        }
+
+        /// [`Self::write`], counted under `name` (e.g. a bus consumer's name).
+        pub fn write_named(
+            &self,
+            name: &'static str,
+        ) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
+            self.db.write_as(Writer::Named(name), false, $scope(self))
+        }
+
+        /// A write transaction whose commit need not reach the disk before it returns: on
+        /// SQLite it commits with `synchronous = NORMAL` (no fsync), every other one with FULL.
+        /// Only for work that is derived from rows already durable in this same database and
+        /// that records its own progress in the same transaction — the embedded bus's
+        /// consumers, whose cursor and inbox move with their effects. Power loss can then take
+        /// back only a suffix of such commits (WAL mode stays consistent), and the consumer
+        /// redoes it from the durable outbox. The next FULL commit makes every earlier one
+        /// durable too, because it syncs the whole log, and the embedded bus writes one when a
+        /// consumer goes idle ([`Self::write_named`]), so the window stays short. Not for
+        /// anything acknowledged to the outside (an API response, a webhook's 2xx, a message
+        /// acked to a broker). On PostgreSQL this is [`Self::write_named`].
+        pub fn write_derived(
+            &self,
+            name: &'static str,
+        ) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
+            self.db.write_as(Writer::Named(name), true, $scope(self))
+        }
+
+        /// A receiver that sees a new value after every commit through [`WriteTx::commit`].
+        pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
+            self.db.subscribe_commits()
+        }
+    };
+}
+
+/// One tenant's view of the database ([`Db::tenant`]): under PostgreSQL's row-level security
+/// it neither sees nor writes another tenant's rows, whatever a query forgets to filter.
+#[derive(Clone)]
+pub struct TenantDb {
+    db: Db,
+    tenant: Uuid,
+    conn: ScopedConn,
+}
+
+impl std::fmt::Debug for TenantDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantDb").field("tenant", &self.tenant).finish_non_exhaustive()
+    }
+}
+
+impl TenantDb {
+    /// The tenant this handle is scoped to.
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant
+    }
+
+    scoped_methods!(|s: &TenantDb| Scope::Tenant(s.tenant));
+}
+
+impl Dialect for TenantDb {
+    fn dialect(&self) -> DatabaseBackend {
+        self.backend()
+    }
+}
+
+/// Every tenant's rows ([`Db::system`]), for work that spans tenants.
+#[derive(Clone)]
+pub struct SystemDb {
+    db: Db,
+    conn: ScopedConn,
+}
+
+impl std::fmt::Debug for SystemDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SystemDb")
+    }
+}
+
+impl SystemDb {
+    /// A handle on the same database scoped to one tenant, for the per-tenant part of work
+    /// that found its rows through a system scan.
+    pub fn tenant(&self, tenant: Uuid) -> TenantDb {
+        self.db.tenant(tenant)
+    }
+
+    scoped_methods!(|_: &SystemDb| Scope::System);
+}
+
+impl Dialect for SystemDb {
+    fn dialect(&self) -> DatabaseBackend {
+        self.backend()
     }
 }
 
@@ -384,8 +678,8 @@ pub fn request_hash<T: serde::Serialize>(req: &T) -> String {
 }
 
 /// SQL written with `?` placeholders, numbered `$1, $2…` for PostgreSQL.
-pub fn stmt(db: &Db, sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
-    stmt_for(db.backend(), sql, values)
+pub fn stmt(db: &impl Dialect, sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
+    stmt_for(db.dialect(), sql, values)
 }
 
 /// [`stmt`] for a backend (where only a connection is at hand, not a [`Db`]).

@@ -204,9 +204,93 @@ impl Running {
     }
 }
 
-/// Applies migrations.
-pub async fn migrate(db: &store::Db) -> anyhow::Result<()> {
-    migration::Migrator::up(db.conn(), None).await.context("applying migrations")
+/// Applies migrations as the schema's owner (`owner`), then, on PostgreSQL, grants the role
+/// of `app_url` (the one the services connect as) what the services need; nothing when that
+/// is the owner itself.
+pub async fn migrate(owner: &store::Db, app_url: Option<&str>) -> anyhow::Result<()> {
+    migration::Migrator::up(owner.schema_conn(), None).await.context("applying migrations")?;
+    if let Some(url) = app_url.filter(|_| owner.is_postgres()) {
+        let role = url
+            .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
+            .with_context(|| "reading the role of database_url")?
+            .get_username()
+            .to_owned();
+        grant_app_role(owner, &role).await?;
+    }
+    Ok(())
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+async fn one_string(db: &store::Db, sql: &str) -> anyhow::Result<String> {
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .schema_conn()
+        .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql.to_owned()))
+        .await?
+        .context("no row")?;
+    Ok(row.try_get_by_index::<String>(0)?)
+}
+
+/// PostgreSQL: lets `role` read and write every table of the schema (rows as the row-level
+/// security policies admit) and use its sequences — but not the migrator's own table, and
+/// nothing it could use to change the schema. Run by the owner after every migration, so new
+/// tables are covered; granting again changes nothing.
+pub async fn grant_app_role(owner: &store::Db, role: &str) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    if one_string(owner, "select current_user::text").await? == role {
+        tracing::warn!(
+            role,
+            "the services connect as the schema's owner: set migration_database_url to the owner and database_url to a role that owns nothing"
+        );
+        return Ok(());
+    }
+    let schema = quote_ident(&one_string(owner, "select current_schema()::text").await?);
+    let r = quote_ident(role);
+    let conn = owner.schema_conn();
+    if let Err(e) = conn.execute_unprepared(&format!("grant usage on schema {schema} to {r}")).await {
+        tracing::warn!(error = %e, "could not grant usage on the schema (grant it as its owner)");
+    }
+    for sql in [
+        format!("grant select, insert, update, delete on all tables in schema {schema} to {r}"),
+        format!("revoke all on table seaql_migrations from {r}"),
+        format!("grant usage, select on all sequences in schema {schema} to {r}"),
+    ] {
+        conn.execute_unprepared(&sql).await.with_context(|| format!("granting the services' role: {sql}"))?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: says loudly when the services' role escapes row-level security (a superuser
+/// or `BYPASSRLS`), or owns tables (still held by `FORCE ROW LEVEL SECURITY`, but the owner
+/// can turn it off).
+async fn check_role(db: &store::Db) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    if !db.is_postgres() {
+        return Ok(());
+    }
+    let sql = "select r.rolsuper, r.rolbypassrls, exists (select 1 from pg_tables t where t.tableowner = current_user and t.schemaname = current_schema()) from pg_roles r where r.rolname = current_user";
+    let row = db
+        .schema_conn()
+        .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql.to_owned()))
+        .await?
+        .context("no role row")?;
+    let (superuser, bypass, owns): (bool, bool, bool) =
+        (row.try_get_by_index(0)?, row.try_get_by_index(1)?, row.try_get_by_index(2)?);
+    if superuser || bypass {
+        tracing::error!(
+            superuser,
+            bypassrls = bypass,
+            "the database role in database_url bypasses row-level security: tenant isolation rests on the queries' filters alone"
+        );
+    } else if owns {
+        tracing::warn!(
+            "the database role in database_url owns tables; use a role that owns nothing (see migration_database_url)"
+        );
+    }
+    Ok(())
 }
 
 /// Starts a Cairn from `config` and returns once it accepts connections.
@@ -215,8 +299,15 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         .await
         .context("connecting to the database")?;
     if config.migrate {
-        migrate(&db).await?;
+        match &config.migration_database_url {
+            Some(url) => {
+                let owner = store::Db::connect(url, 2).await.context("connecting as the schema's owner")?;
+                migrate(&owner, Some(&config.database_url)).await?;
+            }
+            None => migrate(&db, None).await?,
+        }
     }
+    check_role(&db).await?;
     let (stop, stop_rx) = watch::channel(false);
     let acceptor = TcpListener::bind(config.listen.as_str())
         .into_acceptor()

@@ -97,8 +97,14 @@ settings! {
     public_url: String,
     /// `cairn up`'s data directory (SQLite file, JWT secret, simulator state): `./.cairn`.
     data_dir: PathBuf,
-    /// `cairn serve`: the PostgreSQL URL (required).
+    /// `cairn serve`: the PostgreSQL URL the services connect with (required). Its role should
+    /// own nothing and have neither `BYPASSRLS` nor superuser, so that row-level security
+    /// holds for it; `cairn migrate` grants it what it needs.
     database_url: String,
+    /// `cairn migrate` (and `migrate_on_start`): the PostgreSQL URL of the schema's owner,
+    /// which applies migrations and grants `database_url`'s role its privileges (default:
+    /// `database_url`, when one role does both).
+    migration_database_url: String,
     /// Database pool size (embedded 8, distributed 20).
     db_max_connections: u32,
     /// `cairn serve`: the RabbitMQ URL (required).
@@ -176,6 +182,8 @@ pub struct Config {
     pub listen: String,
     pub public_url: Option<String>,
     pub database_url: String,
+    /// Where migrations run (the schema's owner), if not at `database_url`.
+    pub migration_database_url: Option<String>,
     pub db_max_connections: u32,
     /// SQLite only: see [`Settings::sql_trace`].
     pub sql_trace: Option<PathBuf>,
@@ -246,6 +254,7 @@ impl Config {
             listen: listen.to_owned(),
             public_url: s.public_url(),
             database_url: sqlite_url(data_dir),
+            migration_database_url: None,
             db_max_connections: s.db_max_connections.unwrap_or(8),
             sql_trace: s.sql_trace.clone(),
             transport: bus::Transport::Embedded,
@@ -289,6 +298,7 @@ impl Config {
             listen: s.listen.clone().unwrap_or_else(|| "0.0.0.0:8080".into()),
             public_url: s.public_url(),
             database_url,
+            migration_database_url: s.migration_database_url.clone().filter(|u| !u.trim().is_empty()),
             db_max_connections: s.db_max_connections.unwrap_or(20),
             sql_trace: None,
             transport: bus::Transport::Rabbit { url: amqp_url, prefix: s.amqp_prefix.clone().unwrap_or_default() },
@@ -374,6 +384,22 @@ mod tests {
         let c = Config::distributed(&s, vec![Service::Orders]).unwrap();
         assert_eq!((c.listen.as_str(), c.inventory.partitions, c.migrate), ("0.0.0.0:8080", 8, false));
         assert!(c.runs(Service::Orders) && !c.runs(Service::Inventory));
+        assert_eq!(c.migration_database_url, None, "migrations run as database_url's role unless told");
+        let s = Settings::from_sources(
+            None,
+            &env(&[
+                ("CAIRN_DATABASE_URL", "postgres://cairn_app@db/cairn"),
+                ("CAIRN_MIGRATION_DATABASE_URL", "postgres://cairn_owner@db/cairn"),
+                ("CAIRN_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+                ("CAIRN_AMQP_URL", "amqp://mq"),
+            ]),
+        )
+        .unwrap();
+        let c = Config::distributed(&s, vec![]).unwrap();
+        assert_eq!(
+            (c.database_url.as_str(), c.migration_database_url.as_deref()),
+            ("postgres://cairn_app@db/cairn", Some("postgres://cairn_owner@db/cairn"))
+        );
     }
 
     #[test]

@@ -41,7 +41,8 @@ enum Command {
         #[arg(value_enum)]
         services: Vec<Service>,
     },
-    /// Apply database migrations (`database_url`, or the SQLite file of --data-dir).
+    /// Apply database migrations (as `migration_database_url`, else `database_url`, or the
+    /// SQLite file of --data-dir), then grant `database_url`'s role what the services need.
     Migrate {
         #[arg(long)]
         data_dir: Option<PathBuf>,
@@ -122,7 +123,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate { data_dir } => {
             telemetry::init(telemetry::Format::Pretty, "info,sqlx=warn");
-            let url = match settings.database_url.filter(|u| !u.is_empty()) {
+            let app_url = settings.database_url.filter(|u| !u.is_empty());
+            let url = match settings.migration_database_url.filter(|u| !u.is_empty()).or_else(|| app_url.clone()) {
                 Some(u) => u,
                 None => {
                     let dir = data_dir.or(settings.data_dir).unwrap_or_else(cairn::config::default_data_dir);
@@ -131,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             let db = store::Db::connect(&url, 2).await?;
-            app::migrate(&db).await?;
+            app::migrate(&db, app_url.as_deref()).await?;
             println!("migrations applied");
         }
         Command::Openapi => print!("{}", cairn::openapi_yaml()),

@@ -52,15 +52,45 @@ pub fn env_required(name: &str) -> String {
     })
 }
 
-/// Creates a fresh PostgreSQL database and returns its URL.
-pub async fn fresh_pg_database() -> String {
+/// The role Cairn's services connect as in tests: it owns nothing and has neither superuser
+/// nor `BYPASSRLS`, so row-level security holds for it (`cairn migrate` grants it its rights).
+pub const APP_ROLE: &str = "cairn_app";
+
+/// A fresh PostgreSQL database: the owner's URL (migrations) and the app role's.
+#[derive(Debug, Clone)]
+pub struct PgDatabase {
+    /// The test server's admin, who creates and owns the database: migrations run as it.
+    pub owner_url: String,
+    /// [`APP_ROLE`] on the same database: what the services connect as.
+    pub app_url: String,
+}
+
+/// Creates a fresh PostgreSQL database, and [`APP_ROLE`] if the server does not have it yet
+/// (roles belong to the whole server, so every test database shares it).
+pub async fn fresh_pg_database() -> PgDatabase {
     let admin = env_required("CAIRN_TEST_PG_URL");
     let name = format!("cairn_test_{}", Uuid::new_v4().simple());
     let conn = sea_orm::Database::connect(admin.as_str()).await.expect("connect to the test PostgreSQL");
     conn.execute_unprepared(&format!("create database {name}")).await.expect("create test database");
+    // Tests start in parallel: the loser of a race to create the role gets one of these.
+    conn.execute_unprepared(&format!(
+        "do $$ begin \
+           if not exists (select 1 from pg_roles where rolname = '{APP_ROLE}') then \
+             create role {APP_ROLE} login nosuperuser nobypassrls nocreatedb nocreaterole; \
+           end if; \
+         exception when duplicate_object or unique_violation then null; end $$"
+    ))
+    .await
+    .expect("create the app role");
     let _ = conn.close().await;
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-    format!("{base}/{name}")
+    let owner_url = format!("{base}/{name}");
+    // postgres://<admin>@host:port → postgres://cairn_app@host:port (the test server trusts
+    // local connections, so no password).
+    let (scheme, rest) = base.split_once("://").expect("a postgres:// URL");
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let app_url = format!("{scheme}://{APP_ROLE}@{host}/{name}");
+    PgDatabase { owner_url, app_url }
 }
 
 /// A fresh RabbitMQ namespace: the test broker's URL and a prefix no other test uses.
@@ -333,7 +363,9 @@ pub const LEDGER_MISMATCHES: &str = "select count(*) from stock_levels l left jo
 
 /// Runs a SQL query returning one i64 (e.g. a count).
 pub async fn scalar(db: &store::Db, sql: &str) -> i64 {
+    // Tests look at every tenant's rows.
     let row = db
+        .system()
         .conn()
         .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql.to_owned()))
         .await

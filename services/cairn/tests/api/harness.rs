@@ -8,7 +8,11 @@ use testkit::{Api, Backend, TempDir};
 pub async fn config(backend: Backend, dir: &std::path::Path) -> cairn::Config {
     let mut c = cairn::Config::embedded(&cairn::Settings::default(), "127.0.0.1:0", dir).expect("embedded config");
     if backend == Backend::Distributed {
-        c.database_url = testkit::fresh_pg_database().await;
+        // Migrations run as the database's owner; the services connect as a role that owns
+        // nothing and does not bypass row-level security, as in production.
+        let pg = testkit::fresh_pg_database().await;
+        c.database_url = pg.app_url;
+        c.migration_database_url = Some(pg.owner_url);
         c.db_max_connections = 20;
         let (url, prefix) = testkit::fresh_amqp();
         c.transport = bus::Transport::Rabbit { url, prefix };

@@ -69,7 +69,7 @@ pub fn pull_message_id(trade: &TradeSnapshot) -> String {
 
 /// Stores a message that carries no trade to apply (yet): for dedupe and audit only.
 pub async fn store_only(
-    db: &store::Db,
+    db: &store::TenantDb,
     c: &channels::Model,
     message_id: &str,
     topic: &str,
@@ -100,13 +100,13 @@ pub async fn store_only(
 
 /// Stores `m` and, when its trade version is new, enqueues it for orders — in one transaction.
 #[tracing::instrument(skip_all, fields(tenant_id = %m.channel.tenant_id, channel_id = %m.channel.id, source = m.source.as_str()))]
-pub async fn ingest(db: &store::Db, m: Incoming<'_>, now: Timestamp) -> Result<Ingested, DbErr> {
+pub async fn ingest(db: &store::TenantDb, m: Incoming<'_>, now: Timestamp) -> Result<Ingested, DbErr> {
     Ok(ingest_all(db, &[m], now).await?[0])
 }
 
 /// [`ingest`] for several messages in one transaction (e.g. a page of pulled trades): the same
 /// outcome as one by one, in order.
-pub async fn ingest_all(db: &store::Db, ms: &[Incoming<'_>], now: Timestamp) -> Result<Vec<Ingested>, DbErr> {
+pub async fn ingest_all(db: &store::TenantDb, ms: &[Incoming<'_>], now: Timestamp) -> Result<Vec<Ingested>, DbErr> {
     let tx = db.write_named("pulled or single ingest").await?;
     let r = ingest_many(db, &tx, ms, now).await?;
     tx.commit().await?;
@@ -118,7 +118,7 @@ pub async fn ingest_all(db: &store::Db, ms: &[Incoming<'_>], now: Timestamp) -> 
 /// most one message per trade and per message id (so a later version of a trade sees the
 /// earlier one stored, and one statement never touches a row twice).
 async fn ingest_many(
-    db: &store::Db,
+    db: &impl store::Dialect,
     tx: &sea_orm::DatabaseTransaction,
     ms: &[Incoming<'_>],
     now: Timestamp,
@@ -147,7 +147,7 @@ async fn ingest_many(
 
 /// Messages `round` of `ms` (at most one per trade), outcomes into `out`.
 async fn ingest_round(
-    db: &store::Db,
+    db: &impl store::Dialect,
     tx: &sea_orm::DatabaseTransaction,
     ms: &[Incoming<'_>],
     round: &[usize],
@@ -289,7 +289,11 @@ async fn ingest_round(
 }
 
 /// The newest snapshot seen of a trade (e.g. to apply a partial update such as a Shopify refund).
-pub async fn latest(db: &store::Db, c: &channels::Model, external_id: &str) -> Result<Option<TradeSnapshot>, DbErr> {
+pub async fn latest(
+    db: &store::TenantDb,
+    c: &channels::Model,
+    external_id: &str,
+) -> Result<Option<TradeSnapshot>, DbErr> {
     let row = channel_trades::Entity::find_by_id((c.tenant_id, c.id, external_id.to_owned())).one(db.conn()).await?;
     row.map(|r| {
         serde_json::from_str(&r.snapshot).map_err(|e| DbErr::Custom(format!("stored snapshot of {external_id}: {e}")))
@@ -300,7 +304,7 @@ pub async fn latest(db: &store::Db, c: &channels::Model, external_id: &str) -> R
 /// The newest version (`modified` in µs) stored of each of the shop's trades `external_ids`
 /// that Cairn has seen at all.
 pub async fn seen_versions(
-    db: &store::Db,
+    db: &store::TenantDb,
     c: &channels::Model,
     external_ids: Vec<String>,
 ) -> Result<HashMap<String, i64>, DbErr> {
@@ -316,7 +320,7 @@ pub async fn seen_versions(
 }
 
 /// When the shop's latest pushed message (not a pulled trade version) arrived.
-pub async fn last_webhook_at(db: &store::Db, tenant: Uuid, channel: Uuid) -> Result<Option<Timestamp>, DbErr> {
+pub async fn last_webhook_at(db: &store::TenantDb, tenant: Uuid, channel: Uuid) -> Result<Option<Timestamp>, DbErr> {
     use sea_orm::QuerySelect;
     let at: Option<Option<Timestamp>> = webhook_messages::Entity::find()
         .select_only()
@@ -333,7 +337,7 @@ pub async fn last_webhook_at(db: &store::Db, tenant: Uuid, channel: Uuid) -> Res
 /// The latest `limit` trade versions a shop's pulls found before push delivered them, newest
 /// first.
 pub async fn recent_pull_finds(
-    db: &store::Db,
+    db: &store::TenantDb,
     tenant: Uuid,
     channel: Uuid,
     limit: u64,
@@ -396,7 +400,7 @@ impl Ingestor {
     /// Stores `m` (see [`ingest`]).
     pub async fn ingest(&self, m: OwnedIncoming, now: Timestamp) -> Result<Ingested, DbErr> {
         if self.db.is_postgres() {
-            return ingest(&self.db, m.borrow(), now).await;
+            return ingest(&self.db.tenant(m.channel.tenant_id), m.borrow(), now).await;
         }
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = tokio::sync::mpsc::channel(4 * GROUP);
@@ -420,7 +424,8 @@ async fn write_groups(db: store::Db, clock: SharedClock, mut rx: tokio::sync::mp
         }
         let now = clock.now();
         let together = async {
-            let tx = db.write_named("webhook ingest").await?;
+            // A group mixes tenants' webhooks (SQLite only: no row-level security there).
+            let tx = db.system().write_named("webhook ingest").await?;
             let ms: Vec<Incoming<'_>> = jobs.iter().map(|(m, _)| m.borrow()).collect();
             let out = ingest_many(&db, &tx, &ms, now).await?;
             tx.commit().await?;
@@ -436,6 +441,7 @@ async fn write_groups(db: store::Db, clock: SharedClock, mut rx: tokio::sync::mp
             Err(e) => {
                 tracing::warn!(error = %e, webhooks = jobs.len(), "group commit failed; storing each webhook alone");
                 for (m, reply) in jobs {
+                    let db = db.tenant(m.channel.tenant_id);
                     let _ = reply.send(ingest(&db, m.borrow(), now).await.map_err(|e| e.to_string()));
                 }
             }

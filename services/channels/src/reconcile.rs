@@ -79,7 +79,7 @@ pub enum ReconcileError {
 
 /// A shop's reconciliation row (checkpoint, schedule, counters), if it was ever pulled.
 pub async fn status(
-    db: &store::Db,
+    db: &store::TenantDb,
     tenant: Uuid,
     channel: Uuid,
 ) -> Result<Option<channel_sync::Model>, sea_orm::DbErr> {
@@ -131,7 +131,7 @@ impl Reconciler {
                     .do_nothing()
                     .to_owned(),
             )
-            .exec_without_returning(self.db.conn())
+            .exec_without_returning(self.db.tenant(c.tenant_id).conn())
             .await?;
         Ok(())
     }
@@ -141,9 +141,9 @@ impl Reconciler {
     pub async fn reconcile(&self, c: &channels::Model) -> Result<RunReport, ReconcileError> {
         let api = adapters::api_for(c, &self.http).ok_or(ReconcileError::NotConfigured)?;
         let now = self.clock.now();
+        let db = self.db.tenant(c.tenant_id);
         self.ensure_row(c, now).await?;
-        let claimed = self
-            .db
+        let claimed = db
             .conn()
             .execute_raw(store::stmt(
                 &self.db,
@@ -155,10 +155,8 @@ impl Reconciler {
         if claimed == 0 {
             return Err(ReconcileError::Busy);
         }
-        let sync = channel_sync::Entity::find_by_id((c.tenant_id, c.id))
-            .one(self.db.conn())
-            .await?
-            .ok_or(ReconcileError::Busy)?;
+        let sync =
+            channel_sync::Entity::find_by_id((c.tenant_id, c.id)).one(db.conn()).await?.ok_or(ReconcileError::Busy)?;
         let mut report = RunReport::default();
         let start = match sync.checkpoint {
             Some(cp) => cp - self.settings.overlap,
@@ -214,7 +212,7 @@ impl Reconciler {
             )
             .filter(channel_sync::Column::TenantId.eq(c.tenant_id))
             .filter(channel_sync::Column::ChannelId.eq(c.id))
-            .exec(self.db.conn())
+            .exec(db.conn())
             .await?;
         if report.found > 0 {
             tracing::warn!(found = report.found, "reconciliation found trade versions that push had not delivered");
@@ -229,6 +227,7 @@ impl Reconciler {
         trades: Vec<connector::Pulled>,
         report: &mut RunReport,
     ) -> Result<(), sea_orm::DbErr> {
+        let db = self.db.tenant(c.tenant_id);
         let mut readable = Vec::with_capacity(trades.len());
         for t in trades {
             report.pulled += 1;
@@ -239,7 +238,7 @@ impl Reconciler {
         }
         for chunk in readable.chunks(100) {
             let ids: Vec<String> = chunk.iter().map(|t| t.external_id.clone()).collect();
-            let seen = ingest::seen_versions(&self.db, c, ids).await?;
+            let seen = ingest::seen_versions(&db, c, ids).await?;
             let mut unseen = Vec::new();
             for t in chunk {
                 if seen.get(&t.external_id).is_some_and(|&m| m >= t.modified.timestamp_micros()) {
@@ -264,7 +263,7 @@ impl Reconciler {
                     trade: t,
                 })
                 .collect();
-            report.found += ingest::ingest_all(&self.db, &ms, self.clock.now())
+            report.found += ingest::ingest_all(&db, &ms, self.clock.now())
                 .await?
                 .into_iter()
                 .filter(|r| *r == Ingested::Applied)
@@ -292,14 +291,17 @@ impl Reconciler {
         })
     }
 
+    /// Finds the due shops across tenants (the system scope); each is then pulled in its
+    /// tenant's.
     async fn pull_due(&self) -> Result<(), sea_orm::DbErr> {
         let now = self.clock.now();
-        let shops = shops::with_api(self.db.conn()).await?;
+        let system = self.db.system();
+        let shops = shops::with_api(system.conn()).await?;
         if shops.is_empty() {
             return Ok(());
         }
         let due: HashMap<(Uuid, Uuid), Timestamp> = channel_sync::Entity::find()
-            .all(self.db.conn())
+            .all(system.conn())
             .await?
             .into_iter()
             .map(|s| ((s.tenant_id, s.channel_id), s.next_pull_at))

@@ -147,14 +147,19 @@ impl Channels {
         }
     }
 
+    /// The tenant's view of the database.
+    fn db(&self, tenant: TenantId) -> store::TenantDb {
+        self.db.tenant(tenant.0)
+    }
+
     /// One of the tenant's shops.
     pub async fn get(&self, tenant: TenantId, id: Uuid) -> Result<channels::Model, Error> {
-        shops::find(self.db.conn(), tenant.0, id).await?.ok_or(Error::NotFound)
+        shops::find(self.db(tenant).conn(), tenant.0, id).await?.ok_or(Error::NotFound)
     }
 
     /// The tenant's shops, oldest first.
     pub async fn list(&self, tenant: TenantId) -> Result<Vec<channels::Model>, Error> {
-        Ok(shops::list(self.db.conn(), tenant.0).await?)
+        Ok(shops::list(self.db(tenant).conn(), tenant.0).await?)
     }
 
     /// Connects a shop; connecting the same shop again with the same settings returns it
@@ -163,8 +168,9 @@ impl Channels {
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn connect(&self, tenant: TenantId, new: NewShop) -> Result<channels::Model, Error> {
         let t = tenant.0;
+        let db = self.db(tenant);
         new.check()?;
-        if let Some(c) = shops::find_by_shop(self.db.conn(), t, &new.marketplace, &new.shop_id).await? {
+        if let Some(c) = shops::find_by_shop(db.conn(), t, &new.marketplace, &new.shop_id).await? {
             return if new.repeats(&c.settings()) { Ok(c) } else { Err(Error::AlreadyConnected(c.shop_id)) };
         }
         let (hold_ttl_seconds, rules) = (new.hold_ttl_seconds(), new.stock_rules());
@@ -192,12 +198,12 @@ impl Channels {
             stock_min: rules.min,
             stock_reserve: rules.reserve,
         };
-        let tx = self.db.write().await?;
+        let tx = db.write().await?;
         if !shops::insert(&*tx, &row).await? {
             return Err(Error::ConnectedConcurrently);
         }
         tx.commit().await?;
-        writeback::replan_tenant(&self.db, t, self.clock.now()).await?;
+        writeback::replan_tenant(&db, t, self.clock.now()).await?;
         Ok(row)
     }
 
@@ -207,10 +213,11 @@ impl Channels {
         let t = tenant.0;
         let mut c = self.get(tenant, id).await?;
         shop::check_stock_rules(&r)?;
-        let tx = self.db.write().await?;
+        let db = self.db(tenant);
+        let tx = db.write().await?;
         shops::set_stock_rules(&*tx, t, c.id, r).await?;
         tx.commit().await?;
-        writeback::replan_tenant(&self.db, t, self.clock.now()).await?;
+        writeback::replan_tenant(&db, t, self.clock.now()).await?;
         (c.stock_percent, c.stock_max, c.stock_min, c.stock_reserve) = (r.percent, r.max, r.min, r.reserve);
         Ok(c)
     }
@@ -220,7 +227,7 @@ impl Channels {
     pub async fn preview_stock_rules(&self, tenant: TenantId, id: Uuid, r: Rules) -> Result<Vec<Preview>, Error> {
         let c = self.get(tenant, id).await?;
         shop::check_stock_rules(&r)?;
-        let rows = writeback::preview(&self.db, tenant.0, c.id, r).await?;
+        let rows = writeback::preview(&self.db(tenant), tenant.0, c.id, r).await?;
         Ok(rows
             .into_iter()
             .map(|(sku_code, available, shown_now, shown)| Preview { sku_code, available, shown_now, shown })
@@ -238,7 +245,7 @@ impl Channels {
             return Ok(c);
         }
         let now = self.clock.now();
-        let tx = self.db.write().await?;
+        let tx = self.db(tenant).write().await?;
         if !shops::rotate_secret(&self.db, &*tx, t, c.id, &c.webhook_secret, &secret, now).await? {
             return Err(Error::SecretChangedConcurrently);
         }
@@ -262,12 +269,13 @@ impl Channels {
             return Ok(c);
         }
         let now = self.clock.now();
-        let tx = self.db.write().await?;
-        shops::set_api(&self.db, &*tx, t, c.id, &a).await?;
-        writeback::resume_channel(&self.db, &*tx, t, c.id, now).await?;
+        let db = self.db(tenant);
+        let tx = db.write().await?;
+        shops::set_api(&db, &*tx, t, c.id, &a).await?;
+        writeback::resume_channel(&db, &*tx, t, c.id, now).await?;
         tx.commit().await?;
         tracing::info!(tenant_id = %t, channel_id = %c.id, "Open API credentials set");
-        writeback::replan_tenant(&self.db, t, self.clock.now()).await?;
+        writeback::replan_tenant(&db, t, self.clock.now()).await?;
         (c.api_base_url, c.app_key, c.app_secret, c.access_token) =
             (Some(a.base_url), Some(a.app_key), Some(a.app_secret), Some(a.access_token));
         Ok(c)
@@ -282,9 +290,10 @@ impl Channels {
         if c.stored_api().is_empty() {
             return Ok(c);
         }
-        let tx = self.db.write().await?;
-        shops::clear_api(&self.db, &*tx, t, c.id).await?;
-        writeback::pause_channel(&self.db, &*tx, t, c.id).await?;
+        let db = self.db(tenant);
+        let tx = db.write().await?;
+        shops::clear_api(&db, &*tx, t, c.id).await?;
+        writeback::pause_channel(&db, &*tx, t, c.id).await?;
         tx.commit().await?;
         tracing::info!(tenant_id = %t, channel_id = %c.id, "Open API credentials removed");
         (c.api_base_url, c.app_key, c.app_secret, c.access_token) = (None, None, None, None);
@@ -303,11 +312,12 @@ impl Channels {
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant, channel_id = %id))]
     pub async fn items(&self, tenant: TenantId, id: Uuid) -> Result<Items, Error> {
         let c = self.get(tenant, id).await?;
+        let db = self.db(tenant);
         let (mut pulled, mut pull_error) = (false, None);
         if let Some(api) = crate::adapters::api_for(&c, &self.http) {
             match api.items().await {
                 Ok(Some(variants)) => {
-                    let tx = self.db.write().await?;
+                    let tx = db.write().await?;
                     let now = self.clock.now();
                     crate::items::record_seen(&*tx, c.tenant_id, c.id, &variants, crate::items::source::PULL, now)
                         .await?;
@@ -318,7 +328,7 @@ impl Channels {
                 Err(e) => pull_error = Some(e.to_string()),
             }
         }
-        Ok(Items { rows: crate::items::list(self.db.conn(), c.tenant_id, c.id).await?, pulled, pull_error })
+        Ok(Items { rows: crate::items::list(db.conn(), c.tenant_id, c.id).await?, pulled, pull_error })
     }
 
     /// Maps marketplace variants to SKUs. Every SKU must exist; the same mappings again change
@@ -349,20 +359,21 @@ impl Channels {
         let mut codes: Vec<String> = mappings.iter().map(|m| m.sku_code.clone()).collect();
         codes.sort();
         codes.dedup();
-        let known = crate::items::known_skus(self.db.conn(), c.tenant_id, &codes).await?;
+        let db = self.db(tenant);
+        let known = crate::items::known_skus(db.conn(), c.tenant_id, &codes).await?;
         let unknown: Vec<String> = codes.iter().filter(|c| !known.contains(*c)).cloned().collect();
         if !unknown.is_empty() {
             return Err(Error::UnknownSkus(unknown));
         }
         let now = self.clock.now();
-        let tx = self.db.write().await?;
+        let tx = db.write().await?;
         let changed = crate::items::set(&tx, c.tenant_id, c.id, &mappings, now).await?;
         if changed > 0 {
             writeback::resend_stock(&*tx, c.tenant_id, c.id, &codes, now).await?;
         }
         tx.commit().await?;
         if changed > 0 {
-            writeback::replan_tenant(&self.db, c.tenant_id, now).await?;
+            writeback::replan_tenant(&db, c.tenant_id, now).await?;
             tracing::info!(changed, "product mappings set");
         }
         Ok(changed)
@@ -373,10 +384,11 @@ impl Channels {
     pub async fn sync_report(&self, tenant: TenantId, id: Uuid) -> Result<SyncReport, Error> {
         let t = tenant.0;
         let c = self.get(tenant, id).await?;
-        let sync = reconcile::status(&self.db, t, c.id).await?;
-        let recent_found = ingest::recent_pull_finds(&self.db, t, c.id, RECENT_FOUND).await?;
-        let writebacks = writeback::counts(&self.db, t, c.id).await?;
-        let last_webhook_at = ingest::last_webhook_at(&self.db, t, c.id).await?;
+        let db = self.db(tenant);
+        let sync = reconcile::status(&db, t, c.id).await?;
+        let recent_found = ingest::recent_pull_finds(&db, t, c.id, RECENT_FOUND).await?;
+        let writebacks = writeback::counts(&db, t, c.id).await?;
+        let last_webhook_at = ingest::last_webhook_at(&db, t, c.id).await?;
         let now = self.clock.now();
         Ok(SyncReport {
             reconciles: c.api_base_url.is_some(),
@@ -389,9 +401,11 @@ impl Channels {
         })
     }
 
-    /// The channel a webhook URL names, of the marketplace whose route it came in on.
+    /// The channel a webhook URL names, of the marketplace whose route it came in on. The URL
+    /// carries no tenant (the channel's secret is what authenticates the webhook), so this
+    /// one look-up spans tenants; everything after it runs in the channel's tenant's scope.
     async fn webhook_channel(&self, id: Uuid, marketplace: &str) -> Result<channels::Model, Error> {
-        shops::find_for_webhook(self.db.conn(), id, marketplace).await?.ok_or(Error::NotFound)
+        shops::find_for_webhook(self.db.system().conn(), id, marketplace).await?.ok_or(Error::NotFound)
     }
 
     /// Verifies, parses and stores a Bazaar webhook to channel `id`; it is durable when this
@@ -433,7 +447,8 @@ impl Channels {
         let trade = match v.inbound {
             shopify::Inbound::Order(t) => Some(*t),
             shopify::Inbound::Refund(r) => {
-                ingest::latest(&self.db, &channel, &r.order_id).await?.and_then(|s| refund::apply(s, &r))
+                let db = self.db.tenant(channel.tenant_id);
+                ingest::latest(&db, &channel, &r.order_id).await?.and_then(|s| refund::apply(s, &r))
             }
         };
         Ok(match trade {
@@ -450,7 +465,10 @@ impl Channels {
             }
             // A refund of an order we have not seen (its orders/* will carry the refund) or that
             // changes no line as a whole: kept for dedupe and audit.
-            None => ingest::store_only(&self.db, &channel, v.message_id, v.topic, &raw, now).await?,
+            None => {
+                let db = self.db.tenant(channel.tenant_id);
+                ingest::store_only(&db, &channel, v.message_id, v.topic, &raw, now).await?
+            }
         })
     }
 }

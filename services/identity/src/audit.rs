@@ -40,7 +40,7 @@ impl AuditLog {
             status: i64::from(e.status),
             idempotency_key: e.idempotency_key,
         };
-        let tx = self.db.write_named("audit").await?;
+        let tx = self.db.tenant(row.tenant_id).write_named("audit").await?;
         api_audit_log::Entity::insert(api_audit_log::ActiveModel::from(row)).exec_without_returning(&*tx).await?;
         tx.commit().await
     }
@@ -151,6 +151,7 @@ impl AuditApi {
         limit: Query<u64>,
     ) -> ApiResult<AuditFound> {
         let t = auth.0.tenant_id.0;
+        let db = self.db.tenant(t);
         let mut q = api_audit_log::Entity::find().filter(api_audit_log::Column::TenantId.eq(t));
         if let Some(a) = actor.0.as_deref() {
             if parse_actor(a).is_none() {
@@ -169,7 +170,7 @@ impl AuditApi {
         let rows = q
             .order_by_desc(api_audit_log::Column::Id)
             .limit(limit.0 + 1)
-            .all(self.db.conn())
+            .all(db.conn())
             .await
             .map_err(Problem::internal)?;
         let more = rows.len() as u64 > limit.0;
@@ -219,7 +220,7 @@ impl AuditApi {
             for u in users::Entity::find()
                 .filter(users::Column::TenantId.eq(tenant))
                 .filter(users::Column::Id.is_in(user_ids))
-                .all(self.db.conn())
+                .all(self.db.tenant(tenant).conn())
                 .await
                 .map_err(Problem::internal)?
             {
@@ -227,9 +228,11 @@ impl AuditApi {
             }
         }
         if !app_ids.is_empty() {
+            // Apps are registered by other tenants (their ISVs): their names are looked up
+            // across tenants, by the ids this tenant's own rows name.
             for a in apps::Entity::find()
                 .filter(apps::Column::Id.is_in(app_ids))
-                .all(self.db.conn())
+                .all(self.db.system().conn())
                 .await
                 .map_err(Problem::internal)?
             {

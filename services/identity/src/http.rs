@@ -122,7 +122,7 @@ impl IdentityApi {
         let tenant_id = kernel::new_id();
         let user_id = kernel::new_id();
         let now = chrono::Utc::now();
-        let tx = self.db.write().await.map_err(Problem::internal)?;
+        let tx = self.db.tenant(tenant_id).write().await.map_err(Problem::internal)?;
         tenants::Entity::insert(tenants::ActiveModel { id: Set(tenant_id), name: Set(name), created_at: Set(now) })
             .exec_without_returning(&*tx)
             .await
@@ -153,9 +153,10 @@ impl IdentityApi {
     #[oai(path = "/auth/token", method = "post")]
     async fn token(&self, body: Json<TokenRequest>) -> ApiResult<TokenIssued> {
         let email = body.email.trim().to_lowercase();
+        // The email is what finds the tenant, so this look-up spans tenants.
         let user = users::Entity::find()
             .filter(users::Column::Email.eq(email))
-            .one(self.db.conn())
+            .one(self.db.system().conn())
             .await
             .map_err(Problem::internal)?;
         let ok = verify_password(body.0.password, user.as_ref().map(|u| u.password_hash.clone())).await;

@@ -80,7 +80,8 @@ impl Grants {
         {
             return Ok(limit);
         }
-        let found = apps::Entity::find().filter(apps::Column::Id.eq(app)).one(self.db.conn()).await?;
+        // The app belongs to its ISV's tenant, not the caller's.
+        let found = apps::Entity::find().filter(apps::Column::Id.eq(app)).one(self.db.system().conn()).await?;
         let limit = found.and_then(|a| a.rate_limit_per_minute).and_then(|l| u32::try_from(l).ok());
         let mut map = self.limits.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {
@@ -99,7 +100,7 @@ impl GrantCheck for Grants {
         app: Uuid,
     ) -> Pin<Box<dyn Future<Output = Result<Option<auth::ActiveGrant>, anyhow::Error>> + Send + '_>> {
         Box::pin(async move {
-            let g = app_grants::Entity::find_by_id((tenant.0, grant)).one(self.db.conn()).await?;
+            let g = app_grants::Entity::find_by_id((tenant.0, grant)).one(self.db.tenant(tenant.0).conn()).await?;
             if !g.is_some_and(|g| g.revoked_at.is_none() && g.app_id == app) {
                 return Ok(None);
             }
@@ -354,8 +355,14 @@ fn urlencode(v: &str) -> String {
 }
 
 impl OAuthApi {
+    /// An app by its client id. Apps are registered by their ISV's tenant and used by any
+    /// tenant that grants them, so the look-up spans tenants.
     async fn app(&self, client_id: Uuid) -> Result<Option<apps::Model>, Problem> {
-        apps::Entity::find().filter(apps::Column::Id.eq(client_id)).one(self.db.conn()).await.map_err(Problem::internal)
+        apps::Entity::find()
+            .filter(apps::Column::Id.eq(client_id))
+            .one(self.db.system().conn())
+            .await
+            .map_err(Problem::internal)
     }
 
     /// The app and the scopes a consent request asks for, or why it is refused (never with a
@@ -411,7 +418,7 @@ impl OAuthApi {
             .filter(app_grants::Column::TenantId.eq(tenant))
             .filter(app_grants::Column::AppId.eq(app_id))
             .filter(app_grants::Column::RevokedAt.is_null())
-            .one(self.db.conn())
+            .one(self.db.tenant(tenant).conn())
             .await
             .map_err(Problem::internal)
     }
@@ -507,7 +514,7 @@ impl OAuthApi {
             rate_limit_per_minute: body.rate_limit_per_minute.map(i64::from),
             created_at: self.clock.now(),
         };
-        let tx = self.db.write().await.map_err(Problem::internal)?;
+        let tx = self.db.tenant(auth.0.tenant_id.0).write().await.map_err(Problem::internal)?;
         apps::Entity::insert(apps::ActiveModel::from(app.clone()))
             .exec_without_returning(&*tx)
             .await
@@ -522,7 +529,7 @@ impl OAuthApi {
         let found = apps::Entity::find()
             .filter(apps::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(apps::Column::CreatedAt)
-            .all(self.db.conn())
+            .all(self.db.tenant(auth.0.tenant_id.0).conn())
             .await
             .map_err(Problem::internal)?;
         Ok(AppsFound::Ok(Json(AppList { apps: found.into_iter().map(app_dto).collect() })))
@@ -536,7 +543,7 @@ impl OAuthApi {
         #[oai(scope = "Scope::AppsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
     ) -> ApiResult<SecretRotated> {
-        let tx = self.db.write().await.map_err(Problem::internal)?;
+        let tx = self.db.tenant(auth.0.tenant_id.0).write().await.map_err(Problem::internal)?;
         let app = apps::Entity::find_by_id((auth.0.tenant_id.0, id.0))
             .one(&*tx)
             .await
@@ -594,7 +601,7 @@ impl OAuthApi {
         }
         let tenant = auth.0.tenant_id.0;
         let now = self.clock.now();
-        let tx = self.db.write().await.map_err(Problem::internal)?;
+        let tx = self.db.tenant(tenant).write().await.map_err(Problem::internal)?;
         let existing = app_grants::Entity::find()
             .filter(app_grants::Column::TenantId.eq(tenant))
             .filter(app_grants::Column::AppId.eq(app.id))
@@ -663,7 +670,28 @@ impl OAuthApi {
         let app = self.client(authorization.0.as_deref(), &form).await?;
         let bad_grant = |d: &str| Problem::new(Code::InvalidGrant, d.to_owned());
         let now = self.clock.now();
-        let tx = self.db.write().await.map_err(Problem::internal)?;
+        // Codes and refresh tokens carry their tenant; client credentials name it.
+        let tenant = match form.grant_type.as_str() {
+            "authorization_code" => {
+                let code = form.code.as_deref().ok_or_else(|| bad_grant("code is missing"))?;
+                secret::split_tenant_token(code).ok_or_else(|| bad_grant("unknown code"))?.0
+            }
+            "refresh_token" => {
+                let rt = form.refresh_token.as_deref().ok_or_else(|| bad_grant("refresh_token is missing"))?;
+                secret::split_tenant_token(rt).ok_or_else(|| bad_grant("unknown refresh token"))?.0
+            }
+            "client_credentials" => form.tenant_id.ok_or_else(|| {
+                Problem::new(Code::InvalidInput, "tenant_id is required: the tenant whose grant to use.")
+            })?,
+            other => {
+                return Err(Problem::new(
+                    Code::UnsupportedGrantType,
+                    format!("grant_type `{other}` is not supported."),
+                )
+                .into());
+            }
+        };
+        let tx = self.db.tenant(tenant).write().await.map_err(Problem::internal)?;
         let token = match form.grant_type.as_str() {
             "authorization_code" => {
                 let code = form.code.as_deref().ok_or_else(|| bad_grant("code is missing"))?;
@@ -757,7 +785,7 @@ impl OAuthApi {
         let found = app_grants::Entity::find()
             .filter(app_grants::Column::TenantId.eq(t))
             .order_by_desc(app_grants::Column::CreatedAt)
-            .all(self.db.conn())
+            .all(self.db.tenant(t).conn())
             .await
             .map_err(Problem::internal)?;
         let mut out = Vec::with_capacity(found.len());
@@ -786,7 +814,7 @@ impl OAuthApi {
         id: Path<Uuid>,
     ) -> ApiResult<Revoked> {
         let t = auth.0.tenant_id.0;
-        let tx = self.db.write().await.map_err(Problem::internal)?;
+        let tx = self.db.tenant(t).write().await.map_err(Problem::internal)?;
         let g = app_grants::Entity::find_by_id((t, id.0))
             .one(&*tx)
             .await

@@ -161,10 +161,11 @@ impl UsersApi {
     #[oai(path = "/users", method = "get")]
     async fn list(&self, #[oai(scope = "Scope::UsersRead")] auth: BearerAuth) -> ApiResult<UsersFound> {
         let t = auth.0.tenant_id.0;
+        let db = self.db.tenant(t);
         let found = users::Entity::find()
             .filter(users::Column::TenantId.eq(t))
             .order_by_asc(users::Column::CreatedAt)
-            .all(self.db.conn())
+            .all(db.conn())
             .await
             .map_err(Problem::internal)?;
         let now = self.clock.now();
@@ -173,7 +174,7 @@ impl UsersApi {
             .filter(user_invites::Column::AcceptedAt.is_null())
             .filter(user_invites::Column::ExpiresAt.gt(now))
             .order_by_asc(user_invites::Column::CreatedAt)
-            .all(self.db.conn())
+            .all(db.conn())
             .await
             .map_err(Problem::internal)?;
         Ok(UsersFound::Ok(Json(UsersList {
@@ -195,15 +196,17 @@ impl UsersApi {
     ) -> ApiResult<Invited> {
         let t = auth.0.tenant_id.0;
         let email = normalize_email(&body.email)?;
-        let tx = self.db.write().await.map_err(Problem::internal)?;
+        // An email is one account across all tenants: the check spans them (the unique index
+        // on `users.email` backs it at the insert).
         let taken = users::Entity::find()
             .filter(users::Column::Email.eq(email.clone()))
-            .one(&*tx)
+            .one(self.db.system().conn())
             .await
             .map_err(Problem::internal)?;
         if taken.is_some() {
             return Err(Problem::new(Code::EmailTaken, "This email already has a Cairn account.").into());
         }
+        let tx = self.db.tenant(t).write().await.map_err(Problem::internal)?;
         user_invites::Entity::delete_many()
             .filter(user_invites::Column::TenantId.eq(t))
             .filter(user_invites::Column::Email.eq(email.clone()))
@@ -240,7 +243,7 @@ impl UsersApi {
             return Err(invalid_invite().into());
         };
         let password_hash = hash_password(body.0.password).await?;
-        let tx = self.db.write().await.map_err(Problem::internal)?;
+        let tx = self.db.tenant(tenant).write().await.map_err(Problem::internal)?;
         let now = self.clock.now();
         let invite = user_invites::Entity::find()
             .filter(user_invites::Column::TenantId.eq(tenant))

@@ -93,8 +93,8 @@ async fn cairn_run(db: &store::Db, clients: usize, on_hand: i64, window: Duratio
 async fn naive_run(url: &str, clients: usize, on_hand: i64, window: Duration) -> (u64, Duration, i64) {
     let db = store::Db::connect(url, clients as u32 + 2).await.unwrap();
     let id: i64 = (uuid::Uuid::now_v7().as_u128() % 1_000_000_000) as i64;
-    db.conn().execute_unprepared("create table if not exists naive_stock (id bigint primary key, on_hand bigint not null, reserved bigint not null)").await.unwrap();
-    db.conn().execute_unprepared(&format!("insert into naive_stock values ({id}, {on_hand}, 0)")).await.unwrap();
+    db.schema_conn().execute_unprepared("create table if not exists naive_stock (id bigint primary key, on_hand bigint not null, reserved bigint not null)").await.unwrap();
+    db.schema_conn().execute_unprepared(&format!("insert into naive_stock values ({id}, {on_hand}, 0)")).await.unwrap();
     let ok = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let tasks = (0..clients).map(|_| {
@@ -103,7 +103,7 @@ async fn naive_run(url: &str, clients: usize, on_hand: i64, window: Duration) ->
             let sql =
                 format!("update naive_stock set reserved = reserved + 1 where id = {id} and on_hand - reserved >= 1");
             while started.elapsed() < window {
-                let r = db.conn().execute_raw(Statement::from_string(db.backend(), sql.clone())).await.unwrap();
+                let r = db.schema_conn().execute_raw(Statement::from_string(db.backend(), sql.clone())).await.unwrap();
                 if r.rows_affected() == 0 {
                     break;
                 }
@@ -120,7 +120,8 @@ async fn naive_run(url: &str, clients: usize, on_hand: i64, window: Duration) ->
 }
 
 async fn scalar(db: &store::Db, sql: &str) -> i64 {
-    let row = db.conn().query_one_raw(Statement::from_string(db.backend(), sql.to_owned())).await.unwrap().unwrap();
+    let row =
+        db.schema_conn().query_one_raw(Statement::from_string(db.backend(), sql.to_owned())).await.unwrap().unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
 }
 
@@ -145,10 +146,10 @@ async fn main() {
         .map_or_else(|| vec![64, 256], |v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
     let url = fresh_db(&admin).await;
     let db = store::Db::connect(&url, 16).await.unwrap();
-    migration::Migrator::up(db.conn(), None).await.unwrap();
+    migration::Migrator::up(db.schema_conn(), None).await.unwrap();
     let version: String = {
         let row = db
-            .conn()
+            .schema_conn()
             .query_one_raw(Statement::from_string(db.backend(), "show server_version".to_owned()))
             .await
             .unwrap()

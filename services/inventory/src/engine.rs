@@ -263,6 +263,7 @@ impl Partition {
     }
 
     /// After a restart, tenants with held stock must be loaded so that their holds expire.
+    /// Which tenants those are is a question across tenants (the system scope).
     async fn load_tenants_with_holds(&mut self) {
         let rows: Result<Vec<Uuid>, DbErr> = db::reservations::Entity::find()
             .select_only()
@@ -270,7 +271,7 @@ impl Partition {
             .distinct()
             .filter(db::reservations::Column::ExpiresAt.is_not_null())
             .into_tuple()
-            .all(self.db.conn())
+            .all(self.db.system().conn())
             .await;
         match rows {
             Ok(ids) => {
@@ -286,7 +287,7 @@ impl Partition {
 
     async fn book(&mut self, tenant: TenantId) -> Result<&mut Book, DbErr> {
         if !self.books.contains_key(&tenant) {
-            let book = db::load_book(self.db.conn(), tenant).await?;
+            let book = db::load_book(self.db.tenant(tenant.0).conn(), tenant).await?;
             self.books.insert(tenant, book);
         }
         Ok(self.books.get_mut(&tenant).expect("just inserted"))
@@ -324,7 +325,8 @@ impl Partition {
             .filter(bus::entities::inbox::Column::Consumer.eq(CONSUMER))
             .filter(bus::entities::inbox::Column::MessageId.is_in(ids))
             .into_tuple()
-            .all(self.db.conn())
+            // A batch's messages are of the partition's tenants.
+            .all(self.db.system().conn())
             .await?;
         Ok(rows.into_iter().collect())
     }
@@ -335,7 +337,7 @@ impl Partition {
         key: &str,
     ) -> Result<Option<store::idempotency_keys::Model>, DbErr> {
         store::idempotency_keys::Entity::find_by_id((tenant.0, IDEMPOTENCY_SCOPE.to_owned(), key.to_owned()))
-            .one(self.db.conn())
+            .one(self.db.tenant(tenant.0).conn())
             .await
     }
 
@@ -398,8 +400,11 @@ impl Partition {
         }
     }
 
+    /// Stores a batch in one transaction (group commit). A partition serves several tenants
+    /// and a batch holds any of them, so it is written in the system scope; every row it
+    /// writes comes from the book of the tenant it names.
     async fn persist(&mut self, p: Pending, now: Timestamp) -> Result<(), DbErr> {
-        let tx = self.db.write_named("inventory").await?;
+        let tx = self.db.system().write_named("inventory").await?;
         for (tenant, id) in &p.warehouses {
             let w = self.books[tenant]
                 .warehouses()

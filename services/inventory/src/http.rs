@@ -511,7 +511,7 @@ impl InventoryApi {
         let rows = db::warehouses::Entity::find()
             .filter(db::warehouses::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(db::warehouses::Column::CreatedAt)
-            .all(self.db.conn())
+            .all(self.db.tenant(auth.0.tenant_id.0).conn())
             .await
             .map_err(Problem::internal)?;
         Ok(WarehouseList::Ok(Json(
@@ -541,7 +541,7 @@ impl InventoryApi {
         let rows = db::skus::Entity::find()
             .filter(db::skus::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(db::skus::Column::Code)
-            .all(self.db.conn())
+            .all(self.db.tenant(auth.0.tenant_id.0).conn())
             .await
             .map_err(Problem::internal)?;
         Ok(SkuList::Ok(Json(
@@ -645,7 +645,7 @@ impl InventoryApi {
             let skus = query
                 .order_by_asc(db::skus::Column::Code)
                 .limit(limit + 1)
-                .all(self.db.conn())
+                .all(self.db.tenant(t).conn())
                 .await
                 .map_err(Problem::internal)?;
             let more = skus.len() as u64 > limit;
@@ -687,7 +687,7 @@ impl InventoryApi {
             low_stock_threshold: sea_orm::Set(body.0.low_stock_threshold),
             updated_at: sea_orm::Set(Utc::now()),
         };
-        let tx = self.db.write().await.map_err(Problem::internal)?;
+        let tx = self.db.tenant(auth.0.tenant_id.0).write().await.map_err(Problem::internal)?;
         s::Entity::insert(row)
             .on_conflict(
                 sea_orm::sea_query::OnConflict::column(s::Column::TenantId)
@@ -704,7 +704,9 @@ impl InventoryApi {
     /// The tenant's allocation settings: how order lines pick their warehouses.
     #[oai(path = "/inventory/allocation", method = "get")]
     async fn get_allocation(&self, #[oai(scope = "Scope::StockRead")] auth: BearerAuth) -> ApiResult<AllocationFound> {
-        let a = db::load_allocation(self.db.conn(), auth.0.tenant_id).await.map_err(Problem::internal)?;
+        let a = db::load_allocation(self.db.tenant(auth.0.tenant_id.0).conn(), auth.0.tenant_id)
+            .await
+            .map_err(Problem::internal)?;
         Ok(AllocationFound::Ok(Json((&a).into())))
     }
 
@@ -745,7 +747,7 @@ impl InventoryApi {
         let sku = self.find_sku(t, &sku_code.0).await?;
         let whs = db::warehouses::Entity::find()
             .filter(db::warehouses::Column::TenantId.eq(t))
-            .all(self.db.conn())
+            .all(self.db.tenant(t).conn())
             .await
             .map_err(Problem::internal)?;
         let mut q = db::stock_ledger::Entity::find()
@@ -760,7 +762,7 @@ impl InventoryApi {
         } else {
             q.order_by_asc(db::stock_ledger::Column::Id)
         };
-        let rows = q.limit(limit.0.unwrap_or(10_000)).all(self.db.conn()).await.map_err(Problem::internal)?;
+        let rows = q.limit(limit.0.unwrap_or(10_000)).all(self.db.tenant(t).conn()).await.map_err(Problem::internal)?;
         let code = |id: Uuid| whs.iter().find(|w| w.id == id).map_or_else(|| id.to_string(), |w| w.code.clone());
         Ok(LedgerFound::Ok(Json(
             rows.into_iter()
@@ -825,7 +827,7 @@ impl InventoryApi {
         id: Path<Uuid>,
     ) -> ApiResult<ReservationFound> {
         let row = db::reservations::Entity::find_by_id((auth.0.tenant_id.0, id.0))
-            .one(self.db.conn())
+            .one(self.db.tenant(auth.0.tenant_id.0).conn())
             .await
             .map_err(Problem::internal)?
             .ok_or_else(|| Problem::not_found("reservation"))?;
@@ -867,7 +869,7 @@ impl InventoryApi {
 impl InventoryApi {
     /// The tenant's SKU with this code, or `unknown_sku` (also for another tenant's code).
     async fn settings(&self, tenant: Uuid) -> Result<InventorySettingsDto, sea_orm::DbErr> {
-        let row = db::inventory_settings::Entity::find_by_id(tenant).one(self.db.conn()).await?;
+        let row = db::inventory_settings::Entity::find_by_id(tenant).one(self.db.tenant(tenant).conn()).await?;
         Ok(InventorySettingsDto { low_stock_threshold: row.map_or(0, |r| r.low_stock_threshold) })
     }
 
@@ -884,12 +886,12 @@ impl InventoryApi {
         let whs = db::warehouses::Entity::find()
             .filter(db::warehouses::Column::TenantId.eq(tenant))
             .order_by_asc(db::warehouses::Column::CreatedAt)
-            .all(self.db.conn())
+            .all(self.db.tenant(tenant).conn())
             .await?;
         let levels = db::stock_levels::Entity::find()
             .filter(db::stock_levels::Column::TenantId.eq(tenant))
             .filter(db::stock_levels::Column::SkuId.is_in(skus.iter().map(|s| s.id)))
-            .all(self.db.conn())
+            .all(self.db.tenant(tenant).conn())
             .await?;
         let by_key: std::collections::HashMap<(Uuid, Uuid), &db::stock_levels::Model> =
             levels.iter().map(|l| ((l.sku_id, l.warehouse_id), l)).collect();
@@ -928,7 +930,7 @@ impl InventoryApi {
         db::skus::Entity::find()
             .filter(db::skus::Column::TenantId.eq(tenant))
             .filter(db::skus::Column::Code.eq(code))
-            .one(self.db.conn())
+            .one(self.db.tenant(tenant).conn())
             .await
             .map_err(Problem::internal)?
             .ok_or_else(|| Problem::new(Code::UnknownSku, format!("SKU `{code}` does not exist")).into())

@@ -571,7 +571,7 @@ impl InvoicingApi {
     #[oai(path = "/invoicing/settings", method = "get")]
     async fn get_settings(&self, #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth) -> ApiResult<SettingsFound> {
         let r = invoice_settings::Entity::find_by_id(auth.0.tenant_id.0)
-            .one(self.svc.db.conn())
+            .one(self.svc.db.tenant(auth.0.tenant_id.0).conn())
             .await
             .map_err(Problem::internal)?;
         let r =
@@ -622,7 +622,7 @@ impl InvoicingApi {
             credit_series_pattern: b.credit_series_pattern,
             updated_at: self.svc.clock.now(),
         };
-        let tx = self.svc.db.write().await.map_err(Problem::internal)?;
+        let tx = self.svc.db.tenant(auth.0.tenant_id.0).write().await.map_err(Problem::internal)?;
         invoice_settings::Entity::insert(invoice_settings::ActiveModel::from(row.clone()).reset_all())
             .on_conflict(
                 OnConflict::column(invoice_settings::Column::TenantId)
@@ -658,7 +658,7 @@ impl InvoicingApi {
         let rows = invoice_tax_categories::Entity::find()
             .filter(invoice_tax_categories::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(invoice_tax_categories::Column::SkuCode)
-            .all(self.svc.db.conn())
+            .all(self.svc.db.tenant(auth.0.tenant_id.0).conn())
             .await
             .map_err(Problem::internal)?;
         Ok(CategoriesFound::Ok(Json(
@@ -679,7 +679,7 @@ impl InvoicingApi {
         check_sku(&sku_code.0)?;
         let rate = amounts::parse_rate(&body.0.vat_rate)
             .ok_or_else(|| bad("vat_rate must be one of 0%, 1%, 1.5%, 3%, 5%, 6%, 9%, 13%"))?;
-        let tx = self.svc.db.write().await.map_err(Problem::internal)?;
+        let tx = self.svc.db.tenant(auth.0.tenant_id.0).write().await.map_err(Problem::internal)?;
         invoice_tax_categories::Entity::insert(invoice_tax_categories::ActiveModel {
             tenant_id: sea_orm::Set(auth.0.tenant_id.0),
             sku_code: sea_orm::Set(sku_code.0.clone()),
@@ -704,7 +704,7 @@ impl InvoicingApi {
         #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
         sku_code: Path<String>,
     ) -> ApiResult<Deleted> {
-        let tx = self.svc.db.write().await.map_err(Problem::internal)?;
+        let tx = self.svc.db.tenant(auth.0.tenant_id.0).write().await.map_err(Problem::internal)?;
         invoice_tax_categories::Entity::delete_many()
             .filter(invoice_tax_categories::Column::TenantId.eq(auth.0.tenant_id.0))
             .filter(invoice_tax_categories::Column::SkuCode.eq(sku_code.0))
@@ -750,13 +750,13 @@ impl InvoicingApi {
         }
         q = period(q, from.0, to.0)?;
         let (page, per_page) = (page.0.unwrap_or(1), per_page.0.unwrap_or(50));
-        let total = q.clone().count(self.svc.db.conn()).await.map_err(Problem::internal)?;
+        let total = q.clone().count(self.svc.db.tenant(auth.0.tenant_id.0).conn()).await.map_err(Problem::internal)?;
         let rows = q
             .order_by_desc(invoices::Column::IssuedAt)
             .order_by_desc(invoices::Column::Id)
             .offset((page - 1) * per_page)
             .limit(per_page)
-            .all(self.svc.db.conn())
+            .all(self.svc.db.tenant(auth.0.tenant_id.0).conn())
             .await
             .map_err(Problem::internal)?;
         let items = rows.into_iter().map(|r| dto(r, &self.svc.public_url)).collect::<Result<_, _>>()?;
@@ -792,7 +792,7 @@ impl InvoicingApi {
         let rows = q
             .order_by_asc(invoices::Column::IssuedAt)
             .order_by_asc(invoices::Column::Number)
-            .all(self.svc.db.conn())
+            .all(self.svc.db.tenant(auth.0.tenant_id.0).conn())
             .await
             .map_err(Problem::internal)?;
         let numbers: std::collections::HashMap<Uuid, String> = rows.iter().map(|r| (r.id, r.number.clone())).collect();
@@ -862,7 +862,7 @@ impl InvoicingApi {
         };
         let (tenant, id) = self.svc.key.check(&token.0).ok_or_else(not_genuine)?;
         let inv = invoices::Entity::find_by_id((tenant, id))
-            .one(self.svc.db.conn())
+            .one(self.svc.db.tenant(tenant).conn())
             .await
             .map_err(Problem::internal)?
             .ok_or_else(not_genuine)?;
@@ -925,7 +925,7 @@ impl InvoicingApi {
 impl InvoicingApi {
     async fn find(&self, tenant: Uuid, id: Uuid) -> Result<invoices::Model, ProblemResponse> {
         invoices::Entity::find_by_id((tenant, id))
-            .one(self.svc.db.conn())
+            .one(self.svc.db.tenant(tenant).conn())
             .await
             .map_err(Problem::internal)?
             .ok_or_else(|| Problem::not_found("invoice").into())

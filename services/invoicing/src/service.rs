@@ -618,7 +618,7 @@ impl Invoicing {
     /// Issues (or returns) the invoice of an order on request.
     pub async fn request(&self, tenant: Uuid, order_id: Uuid, buyer: Option<BuyerInfo>) -> Result<Issued, IssueError> {
         let now = self.clock.now();
-        let tx = self.db.write().await?;
+        let tx = self.db.tenant(tenant).write().await?;
         let s = self.settings(&*tx, tenant).await?.ok_or(IssueError::NotConfigured)?;
         let o = self.order(&*tx, tenant, order_id).await?.ok_or(IssueError::UnknownOrder)?;
         let buyer = match buyer {
@@ -638,7 +638,7 @@ impl Invoicing {
     /// notes in force is refused; voiding a credit note frees its lines to be credited again.
     pub async fn void(&self, tenant: Uuid, id: Uuid, reason: &str) -> Result<Option<invoices::Model>, VoidError> {
         let now = self.clock.now();
-        let tx = self.db.write().await.map_err(|e| VoidError::Db(e.into()))?;
+        let tx = self.db.tenant(tenant).write().await.map_err(|e| VoidError::Db(e.into()))?;
         let mut q = invoices::Entity::find_by_id((tenant, id));
         if self.db.is_postgres() {
             q = q.lock_exclusive();

@@ -129,13 +129,13 @@ impl Orders {
 
     /// The tenant's orders `f` selects, newest first, a page at a time.
     pub async fn list(&self, tenant: TenantId, f: &OrderFilter, paging: Paging) -> anyhow::Result<OrderPage> {
-        Ok(db::list_orders(self.db.conn(), tenant, f, paging).await?)
+        Ok(db::list_orders(self.db.tenant(tenant.0).conn(), tenant, f, paging).await?)
     }
 
     /// How many of the tenant's orders `f` selects are in each status (every status, 0 for
     /// none), and in all.
     pub async fn counts(&self, tenant: TenantId, f: &OrderFilter) -> anyhow::Result<StatusCounts> {
-        let rows = db::count_by_status(self.db.conn(), tenant, f).await?;
+        let rows = db::count_by_status(self.db.tenant(tenant.0).conn(), tenant, f).await?;
         let by_status: BTreeMap<String, i64> = OrderStatus::ALL
             .iter()
             .map(|s| (s.as_str().to_owned(), rows.iter().find(|(r, _)| r == s.as_str()).map_or(0, |(_, n)| *n)))
@@ -150,14 +150,15 @@ impl Orders {
         stats::check_window(since, now, bucket_seconds)?;
         let f = OrderFilter { created_from: Some(since), ..OrderFilter::default() };
         let counts = self.counts(tenant, &f).await?;
-        let counted =
-            db::created_per_bucket(self.db.conn(), tenant, since, bucket_seconds).await.map_err(anyhow::Error::from)?;
+        let counted = db::created_per_bucket(self.db.tenant(tenant.0).conn(), tenant, since, bucket_seconds)
+            .await
+            .map_err(anyhow::Error::from)?;
         Ok(Stats { since, counts, buckets: stats::dense(since, now, bucket_seconds, &counted) })
     }
 
     /// The tenant's audit rules.
     pub async fn audit_rules(&self, tenant: TenantId) -> anyhow::Result<AuditRules> {
-        Ok(db::audit_rules(self.db.conn(), tenant).await?)
+        Ok(db::audit_rules(self.db.tenant(tenant.0).conn(), tenant).await?)
     }
 
     /// Replaces the tenant's audit rules; the orders still to ship are audited again under
@@ -165,12 +166,12 @@ impl Orders {
     /// them). The same rules again change nothing.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn set_audit_rules(&self, tenant: TenantId, rules: AuditRules) -> anyhow::Result<AuditRules> {
-        if db::audit_rules(self.db.conn(), tenant).await? == rules {
+        if db::audit_rules(self.db.tenant(tenant.0).conn(), tenant).await? == rules {
             return Ok(rules);
         }
         let now = self.clock.now();
         {
-            let tx = self.db.write().await?;
+            let tx = self.db.tenant(tenant.0).write().await?;
             db::save_audit_rules(&*tx, tenant, &rules, now).await?;
             tx.commit().await?;
         }
@@ -185,8 +186,13 @@ impl Orders {
         ] {
             let mut after = None;
             loop {
-                let page =
-                    db::list_orders(self.db.conn(), tenant, &f(status), Paging::After { after, limit: 500 }).await?;
+                let page = db::list_orders(
+                    self.db.tenant(tenant.0).conn(),
+                    tenant,
+                    &f(status),
+                    Paging::After { after, limit: 500 },
+                )
+                .await?;
                 ids.extend(page.items.iter().map(|o| o.id));
                 match page.next {
                     Some(c) => after = Some(c),
@@ -195,7 +201,7 @@ impl Orders {
             }
         }
         for chunk in ids.chunks(200) {
-            let tx = self.db.write().await?;
+            let tx = self.db.tenant(tenant.0).write().await?;
             let mut keys = db::BatchKeys::default();
             for id in chunk {
                 keys.order(tenant, *id);
@@ -295,7 +301,7 @@ impl Orders {
         change: impl FnOnce(&mut Order, Timestamp) -> Result<Option<TimelineEntry>, HoldFailure>,
     ) -> Result<HoldOutcome, HoldFailure> {
         let now = self.clock.now();
-        let tx = self.db.write().await?;
+        let tx = self.db.tenant(tenant.0).write().await?;
         let stored =
             db::find_for_update(&*tx, self.db.is_postgres(), tenant, id).await?.ok_or(HoldFailure::NotFound)?;
         let rules = db::audit_rules(&*tx, tenant).await?;
@@ -322,13 +328,14 @@ impl Orders {
 
     /// The marketplace variants the tenant's open orders wait on for a product mapping.
     pub async fn unmapped_items(&self, tenant: TenantId) -> anyhow::Result<Vec<db::UnmappedItem>> {
-        Ok(db::unmapped_items(self.db.conn(), tenant).await?)
+        Ok(db::unmapped_items(self.db.tenant(tenant.0).conn(), tenant).await?)
     }
 
     /// The tenant's order `id` with its timeline and shipments; `None` when the tenant has no
     /// such order.
     pub async fn get(&self, tenant: TenantId, id: Uuid) -> anyhow::Result<Option<OrderDetail>> {
-        let conn = self.db.conn();
+        let db = self.db.tenant(tenant.0);
+        let conn = db.conn();
         let Some(order) = db::find_order(conn, tenant, id).await? else { return Ok(None) };
         let timeline = db::timeline(conn, tenant, order.id).await?;
         let shipments = db::shipments(conn, tenant, order.id).await?;
@@ -343,7 +350,7 @@ impl Orders {
         shipment::validate(&req)?;
         // What PostgreSQL keeps, so that a repeated request answers exactly what the first did.
         let now = self.clock.now().trunc_subsecs(6);
-        let tx = self.db.write().await?;
+        let tx = self.db.tenant(tenant.0).write().await?;
         let stored =
             db::find_for_update(&*tx, self.db.is_postgres(), tenant, order_id).await?.ok_or(ShipFailure::NotFound)?;
         let recorded = db::find_shipment(&*tx, tenant, order_id, &req.waybill_no).await?;

@@ -516,7 +516,7 @@ async fn events_by_kind(db: &store::Db) -> anyhow::Result<Vec<(String, i64)>> {
         .expr(Expr::cust("count(*)"))
         .group_by(outbox::Column::Kind)
         .into_tuple::<(String, i64)>()
-        .all(db.conn())
+        .all(db.system().conn())
         .await?;
     Ok(rows)
 }

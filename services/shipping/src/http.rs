@@ -1082,7 +1082,9 @@ impl ShippingApi {
     /// The merge wait, the unit weight and the carrier rules.
     #[oai(path = "/shipping/rules", method = "get", tag = "Tag::Shipping")]
     async fn get_rules(&self, #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth) -> ApiResult<RulesFound> {
-        let (s, r) = db::settings(self.svc.db.conn(), auth.0.tenant_id).await.map_err(Problem::internal)?;
+        let (s, r) = db::settings(self.svc.db.tenant(auth.0.tenant_id.0).conn(), auth.0.tenant_id)
+            .await
+            .map_err(Problem::internal)?;
         Ok(RulesFound::Ok(Json(rules_dto(s, r))))
     }
 
@@ -1170,7 +1172,7 @@ impl ShippingApi {
         let rows = q
             .order_by_desc(shipments::Column::Id)
             .limit(limit + 1)
-            .all(self.svc.db.conn())
+            .all(self.svc.db.tenant(tenant.0).conn())
             .await
             .map_err(Problem::internal)?;
         let more = rows.len() as u64 > limit;
@@ -1200,7 +1202,7 @@ impl ShippingApi {
             .column_as(shipments::Column::Id.count(), "n")
             .group_by(shipments::Column::Status)
             .into_tuple()
-            .all(self.svc.db.conn())
+            .all(self.svc.db.tenant(auth.0.tenant_id.0).conn())
             .await
             .map_err(Problem::internal)?;
         let n = |s: Status| rows.iter().find(|r| r.0 == s.as_str()).map_or(0, |r| r.1 as u64);
@@ -1227,7 +1229,8 @@ impl ShippingApi {
         id: Path<Uuid>,
     ) -> ApiResult<ShipmentFound> {
         let tenant = auth.0.tenant_id;
-        let conn = self.svc.db.conn();
+        let db = self.svc.db.tenant(tenant.0);
+        let conn = db.conn();
         let s = db::load(conn, tenant, &[id.0], false).await.map_err(Problem::internal)?.pop();
         let s = s.ok_or_else(|| Problem::not_found("shipment"))?;
         let history = shipment_history::Entity::find()
@@ -1525,7 +1528,9 @@ impl ShippingApi {
             q = q.filter(shipments::Column::AccountId.eq(a));
         }
         if let Some(o) = order_id {
-            let ids = db::ids_with_orders(self.svc.db.conn(), tenant, &[o]).await.map_err(Problem::internal)?;
+            let ids = db::ids_with_orders(self.svc.db.tenant(tenant.0).conn(), tenant, &[o])
+                .await
+                .map_err(Problem::internal)?;
             q = q.filter(shipments::Column::Id.is_in(ids));
         }
         Ok(q)

@@ -164,7 +164,7 @@ impl Shipping {
         size: LabelSize,
         renderer: &shipping_labels::Renderer,
     ) -> Result<Vec<u8>, Error> {
-        let s = db::load(self.db.conn(), tenant, &[id], false).await?.pop().ok_or(Error::NotFound)?;
+        let s = db::load(self.db.tenant(tenant.0).conn(), tenant, &[id], false).await?.pop().ok_or(Error::NotFound)?;
         if s.waybill.is_none() {
             return Err(Error::Conflict(format!(
                 "the shipment has no waybill (it is {}): draw one first",
@@ -172,7 +172,7 @@ impl Shipping {
             )));
         }
         let account = match s.waybill.as_ref().map(|w| w.account_id) {
-            Some(a) => db::account(self.db.conn(), tenant, a).await?,
+            Some(a) => db::account(self.db.tenant(tenant.0).conn(), tenant, a).await?,
             None => None,
         };
         Ok(renderer.render(&labels_of(&s, account.as_ref(), self.clock.now()), size))
@@ -192,7 +192,7 @@ impl Shipping {
         }
         let mut seen = std::collections::HashSet::new();
         let ids: Vec<Uuid> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
-        let found = db::load(self.db.conn(), tenant, &ids, false).await?;
+        let found = db::load(self.db.tenant(tenant.0).conn(), tenant, &ids, false).await?;
         if found.len() != ids.len() {
             let have: std::collections::HashSet<Uuid> = found.iter().map(|s| s.id).collect();
             let missing: Vec<String> =
@@ -210,7 +210,7 @@ impl Shipping {
         }
         let now = self.clock.now();
         let id = kernel::new_id();
-        let tx = self.db.write_named("shipping").await?;
+        let tx = self.db.tenant(tenant.0).write_named("shipping").await?;
         label_batches::Entity::insert(label_batches::ActiveModel {
             tenant_id: Set(tenant.0),
             id: Set(id),
@@ -237,23 +237,26 @@ impl Shipping {
 
     /// The tenant's batch `id`.
     pub async fn batch(&self, tenant: TenantId, id: Uuid) -> Result<Option<Batch>, Error> {
-        Ok(label_batches::Entity::find_by_id((tenant.0, id)).one(self.db.conn()).await?.map(batch_of))
+        Ok(label_batches::Entity::find_by_id((tenant.0, id)).one(self.db.tenant(tenant.0).conn()).await?.map(batch_of))
     }
 
     /// The PDF of the tenant's finished batch `id` (`Ok(None)`: no such batch).
     pub async fn batch_pdf(&self, tenant: TenantId, id: Uuid) -> Result<Option<(Batch, Option<Vec<u8>>)>, Error> {
-        Ok(label_batches::Entity::find_by_id((tenant.0, id)).one(self.db.conn()).await?.map(|mut m| {
-            let pdf = m.pdf.take();
-            (batch_of(m), pdf)
-        }))
+        Ok(label_batches::Entity::find_by_id((tenant.0, id)).one(self.db.tenant(tenant.0).conn()).await?.map(
+            |mut m| {
+                let pdf = m.pdf.take();
+                (batch_of(m), pdf)
+            },
+        ))
     }
 
-    /// Renders the oldest queued batch, if any (any tenant's); `true` when it did one.
+    /// Renders the oldest queued batch, if any (any tenant's: found in the system scope, then
+    /// rendered in its tenant's); `true` when it did one.
     pub async fn render_next_batch(&self, renderer: &shipping_labels::Renderer) -> Result<bool, Error> {
         let Some(m) = label_batches::Entity::find()
             .filter(label_batches::Column::Status.is_in(["queued", "rendering"]))
             .order_by_asc(label_batches::Column::CreatedAt)
-            .one(self.db.conn())
+            .one(self.db.system().conn())
             .await?
         else {
             return Ok(false);
@@ -261,7 +264,7 @@ impl Shipping {
         let tenant = TenantId(m.tenant_id);
         let b = batch_of(m);
         let set = |cols: Vec<(label_batches::Column, sea_orm::Value)>| {
-            let db = self.db.clone();
+            let db = self.db.tenant(tenant.0);
             async move {
                 let tx = db.write_named("shipping labels").await?;
                 let mut q = label_batches::Entity::update_many();
@@ -278,12 +281,12 @@ impl Shipping {
         use label_batches::Column as C;
         set(vec![(C::Status, "rendering".into()), (C::Done, 0.into())]).await?;
         let accounts: HashMap<Uuid, shipping_accounts::Model> =
-            db::accounts(self.db.conn(), tenant).await?.into_iter().map(|a| (a.id, a)).collect();
+            db::accounts(self.db.tenant(tenant.0).conn(), tenant).await?.into_iter().map(|a| (a.id, a)).collect();
         let now = self.clock.now();
         let mut loaded = Vec::with_capacity(b.shipment_ids.len());
         let step = (b.shipment_ids.len() / 20).max(STEP);
         for (i, chunk) in b.shipment_ids.chunks(step).enumerate() {
-            loaded.extend(db::load(self.db.conn(), tenant, chunk, false).await?);
+            loaded.extend(db::load(self.db.tenant(tenant.0).conn(), tenant, chunk, false).await?);
             // Loading and laying out is most of the work; the PDF is written at the end.
             let done = ((i + 1) * step).min(b.shipment_ids.len()) as i32;
             if done < b.total {
@@ -312,7 +315,7 @@ impl Shipping {
                 left_out.iter().take(5).map(|s| s.id.to_string()).collect::<Vec<_>>().join(", ")
             )
         });
-        let tx = self.db.write_named("shipping labels").await?;
+        let tx = self.db.tenant(tenant.0).write_named("shipping labels").await?;
         // Printing marks what it printed (a reprint counts again).
         let mut printed = Vec::new();
         for mut s in db::load(&*tx, tenant, &sorted.iter().map(|s| s.id).collect::<Vec<_>>(), true).await? {

@@ -158,7 +158,8 @@ impl Shipping {
         if let Some(b) = before {
             q = q.filter(shipping_returns::Column::Id.lt(b));
         }
-        let rows = q.order_by_desc(shipping_returns::Column::Id).limit(limit + 1).all(self.db.conn()).await?;
+        let rows =
+            q.order_by_desc(shipping_returns::Column::Id).limit(limit + 1).all(self.db.tenant(tenant.0).conn()).await?;
         let more = rows.len() as u64 > limit;
         Ok((rows.into_iter().take(limit as usize).map(of).collect(), more))
     }
@@ -173,7 +174,7 @@ impl Shipping {
             .filter(shipping_returns::Column::TenantId.eq(tenant.0))
             .group_by(shipping_returns::Column::Status)
             .into_tuple()
-            .all(self.db.conn())
+            .all(self.db.tenant(tenant.0).conn())
             .await?;
         let n = |s: &str| rows.iter().find(|r| r.0 == s).map_or(0, |r| r.1 as u64);
         Ok((n("expected"), n("received")))
@@ -181,7 +182,7 @@ impl Shipping {
 
     /// The tenant's return `id`.
     pub async fn return_of(&self, tenant: TenantId, id: Uuid) -> Result<Option<Return>, Error> {
-        Ok(shipping_returns::Entity::find_by_id((tenant.0, id)).one(self.db.conn()).await?.map(of))
+        Ok(shipping_returns::Entity::find_by_id((tenant.0, id)).one(self.db.tenant(tenant.0).conn()).await?.map(of))
     }
 
     /// Receives return `id`: the sellable units go back in stock, the damaged ones are
@@ -196,7 +197,7 @@ impl Shipping {
         // One line per SKU and condition, in order: the same receipt however it was written.
         let lines = normalise(lines);
         let now = self.clock.now();
-        let tx = self.db.write_named("shipping").await?;
+        let tx = self.db.tenant(tenant.0).write_named("shipping").await?;
         let mut q = shipping_returns::Entity::find_by_id((tenant.0, id));
         if self.db.is_postgres() {
             use sea_orm::QuerySelect;

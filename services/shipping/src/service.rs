@@ -196,7 +196,7 @@ impl Shipping {
         f: impl FnOnce(&mut Desk, Timestamp) -> Result<Vec<Uuid>, PlanError>,
     ) -> Result<Vec<Uuid>, Error> {
         let now = self.clock.now();
-        let tx = self.db.write_named("shipping").await?;
+        let tx = self.db.tenant(tenant.0).write_named("shipping").await?;
         let mut desk = Desk::new(db::load(&*tx, tenant, &[id], true).await?);
         if desk.shipments.is_empty() {
             return Err(Error::NotFound);
@@ -223,7 +223,7 @@ impl Shipping {
             return Err(Error::Invalid("weight_grams must be 0-1000000 (0: estimate from the units)".into()));
         }
         let now = self.clock.now();
-        let tx = self.db.write_named("shipping").await?;
+        let tx = self.db.tenant(tenant.0).write_named("shipping").await?;
         let mut s = db::load(&*tx, tenant, &[id], true).await?.pop().ok_or(Error::NotFound)?;
         if s.parcels == parcels && s.weight_grams == weight_grams {
             tx.commit().await?;
@@ -249,7 +249,8 @@ impl Shipping {
     /// package that fails stays `pending` with the reason.
     pub async fn draw(&self, tenant: TenantId, ids: &[Uuid]) -> Result<Vec<ItemResult>, Error> {
         let ids = distinct(ids)?;
-        let conn = self.db.conn();
+        let db = self.db.tenant(tenant.0);
+        let conn = db.conn();
         let found: HashMap<Uuid, Shipment> =
             db::load(conn, tenant, &ids, false).await?.into_iter().map(|s| (s.id, s)).collect();
         let (settings, rules) = db::settings(conn, tenant).await?;
@@ -338,7 +339,7 @@ impl Shipping {
             .filter(w::Column::TenantId.eq(tenant.0))
             .filter(w::Column::ShipmentId.eq(id))
             .filter(w::Column::State.eq("cancelling"))
-            .all(self.db.conn())
+            .all(self.db.tenant(tenant.0).conn())
             .await?;
         for q in queued {
             let code = q.code.clone();
@@ -351,7 +352,7 @@ impl Shipping {
 
     async fn record_problems(&self, tenant: TenantId, ids: &[Uuid], why: &str) -> Result<(), Error> {
         let now = self.clock.now();
-        let tx = self.db.write_named("shipping").await?;
+        let tx = self.db.tenant(tenant.0).write_named("shipping").await?;
         let mut changed = Vec::new();
         for mut s in db::load(&*tx, tenant, ids, true).await? {
             if s.status == Status::Pending && s.waybill.is_none() && s.problem.as_deref() != Some(why) {
@@ -379,7 +380,7 @@ impl Shipping {
             self.courier.draw(&credentials(account), &account.cp_code, &account.branch_code, &sender, &packages).await;
         let now = self.clock.now();
         let ids: Vec<Uuid> = chunk.iter().map(|s| s.id).collect();
-        let tx = self.db.write_named("shipping").await?;
+        let tx = self.db.tenant(tenant.0).write_named("shipping").await?;
         let mut desk = Desk::new(db::load(&*tx, tenant, &ids, true).await?);
         let mut out = Vec::new();
         let mut notes = Vec::new();
@@ -473,7 +474,7 @@ impl Shipping {
     /// shipment is pending again and the number is given back to Courier.
     pub async fn cancel_waybill(&self, tenant: TenantId, id: Uuid) -> Result<Shipment, Error> {
         let now = self.clock.now();
-        let tx = self.db.write_named("shipping").await?;
+        let tx = self.db.tenant(tenant.0).write_named("shipping").await?;
         let mut s = db::load(&*tx, tenant, &[id], true).await?.pop().ok_or(Error::NotFound)?;
         if s.status.has_left() {
             return Err(Error::Conflict("the shipment has already left: its waybill is in use".into()));
@@ -505,7 +506,7 @@ impl Shipping {
     pub async fn ship(&self, tenant: TenantId, ids: &[Uuid]) -> Result<Vec<ItemResult>, Error> {
         let ids = distinct(ids)?;
         let now = self.clock.now();
-        let tx = self.db.write_named("shipping").await?;
+        let tx = self.db.tenant(tenant.0).write_named("shipping").await?;
         let mut desk = self.desk_for(&*tx, tenant, &ids).await?;
         let mut out = Vec::new();
         let mut events = Vec::new();
@@ -581,7 +582,7 @@ impl Shipping {
             .filter(shipping_accounts::Column::TenantId.eq(tenant.0))
             .filter(shipping_accounts::Column::CpCode.eq(new.cp_code.clone()))
             .filter(shipping_accounts::Column::BranchCode.eq(new.branch_code.clone()))
-            .one(self.db.conn())
+            .one(self.db.tenant(tenant.0).conn())
             .await?;
         let id = existing.as_ref().map_or_else(kernel::new_id, |a| a.id);
         let secret = existing.as_ref().map_or_else(new_secret, |a| a.tracking_secret.clone());
@@ -610,7 +611,7 @@ impl Shipping {
             balance_at: Some(now),
             created_at: existing.as_ref().map_or(now, |a| a.created_at),
         };
-        let tx = self.db.write_named("shipping").await?;
+        let tx = self.db.tenant(tenant.0).write_named("shipping").await?;
         use shipping_accounts::Column as C;
         shipping_accounts::Entity::insert(shipping_accounts::ActiveModel::from(row.clone()))
             .on_conflict(
@@ -639,7 +640,7 @@ impl Shipping {
     /// The tenant's accounts with balances asked of Courier now (an account Courier does not
     /// answer for keeps its last known balance and says when that was).
     pub async fn accounts(&self, tenant: TenantId) -> Result<Vec<shipping_accounts::Model>, Error> {
-        let mut list = db::accounts(self.db.conn(), tenant).await?;
+        let mut list = db::accounts(self.db.tenant(tenant.0).conn(), tenant).await?;
         let now = self.clock.now();
         let asked: Vec<Option<Vec<courier::Account>>> = futures_util::future::join_all(
             list.iter().map(|a| async { self.courier.accounts(&credentials(a)).await.ok() }),
@@ -657,7 +658,7 @@ impl Shipping {
             fresh.push(a.clone());
         }
         if !fresh.is_empty() {
-            let tx = self.db.write_named("shipping").await?;
+            let tx = self.db.tenant(tenant.0).write_named("shipping").await?;
             for a in fresh {
                 shipping_accounts::Entity::update(shipping_accounts::ActiveModel {
                     tenant_id: Set(a.tenant_id),
@@ -690,7 +691,7 @@ impl Shipping {
         if !(1..=100_000).contains(&settings.unit_weight_grams) {
             return Err(Error::Invalid("unit_weight_grams must be 1-100000".into()));
         }
-        let tx = self.db.write_named("shipping").await?;
+        let tx = self.db.tenant(tenant.0).write_named("shipping").await?;
         let known: Vec<Uuid> = db::accounts(&*tx, tenant).await?.into_iter().map(|a| a.id).collect();
         if let Some(a) = rules.accounts().into_iter().find(|a| !known.contains(a)) {
             return Err(Error::UnknownReference(format!("no carrier account {a}")));

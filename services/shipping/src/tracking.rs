@@ -72,11 +72,13 @@ pub struct Signed<'a> {
 }
 
 impl Shipping {
-    /// Verifies, stores and applies one tracking push for account `account_id`.
+    /// Verifies, stores and applies one tracking push for account `account_id`. The URL names
+    /// only the account (its secret authenticates the push), so finding it spans tenants;
+    /// the rest runs in the account's tenant's scope.
     pub async fn track(&self, account_id: Uuid, h: Signed<'_>, body: &[u8]) -> Result<Outcome, PushError> {
         let account = shipping_accounts::Entity::find()
             .filter(shipping_accounts::Column::Id.eq(account_id))
-            .one(self.db.conn())
+            .one(self.db.system().conn())
             .await?
             .ok_or(PushError::NotFound)?;
         let message_id = h.message_id.ok_or(PushError::Unsigned("X-Courier-Message-Id is missing"))?;
@@ -112,7 +114,7 @@ impl Shipping {
             return Err(PushError::Invalid("waybill_code must be 1-64 characters".into()));
         }
         let tenant = TenantId(account.tenant_id);
-        let tx = self.db.write_named("shipping tracking").await?;
+        let tx = self.db.tenant(tenant.0).write_named("shipping tracking").await?;
         let stored = shipping_tracking::Entity::insert(shipping_tracking::ActiveModel {
             tenant_id: Set(tenant.0),
             account_id: Set(account.id),

@@ -16,7 +16,8 @@ use std::time::Duration;
 const CANCELS_PER_ROUND: u64 = 50;
 
 /// Gives back the waybills queued for cancellation whose time has come; returns how many it
-/// settled (cancelled or refused for good).
+/// settled (cancelled or refused for good). They are found across tenants (the system scope)
+/// and each is given back in its tenant's.
 pub async fn cancel_round(svc: &Shipping) -> Result<usize, sea_orm::DbErr> {
     let now = svc.clock.now();
     let due = shipment_waybills::Entity::find()
@@ -24,7 +25,7 @@ pub async fn cancel_round(svc: &Shipping) -> Result<usize, sea_orm::DbErr> {
         .filter(shipment_waybills::Column::NextAttemptAt.lte(now))
         .order_by_asc(shipment_waybills::Column::NextAttemptAt)
         .limit(CANCELS_PER_ROUND)
-        .all(svc.db.conn())
+        .all(svc.db.system().conn())
         .await?;
     let mut settled = 0;
     for w in due {
@@ -40,7 +41,8 @@ pub async fn cancel_round(svc: &Shipping) -> Result<usize, sea_orm::DbErr> {
 /// with backoff).
 pub async fn cancel_one(svc: &Shipping, w: shipment_waybills::Model) -> Result<bool, sea_orm::DbErr> {
     let tenant = TenantId(w.tenant_id);
-    let Some(account) = db::account(svc.db.conn(), tenant, w.account_id).await? else { return Ok(false) };
+    let db = svc.db.tenant(tenant.0);
+    let Some(account) = db::account(db.conn(), tenant, w.account_id).await? else { return Ok(false) };
     let answer = svc.courier.cancel(&credentials(&account), &w.code).await;
     let now = svc.clock.now();
     let (state, detail, next, note) = match answer {
@@ -69,7 +71,7 @@ pub async fn cancel_one(svc: &Shipping, w: shipment_waybills::Model) -> Result<b
             )
         }
     };
-    let tx = svc.db.write_named("shipping cancels").await?;
+    let tx = db.write_named("shipping cancels").await?;
     shipment_waybills::Entity::update(shipment_waybills::ActiveModel {
         tenant_id: Set(w.tenant_id),
         code: Set(w.code.clone()),

@@ -1,6 +1,10 @@
 //! The embedded bus: the outbox is the queue and each consumer keeps a durable cursor.
 //! Nothing acknowledged is lost across `kill -9`: an event exists once its producer's
 //! transaction committed, and a consumer's cursor only moves past events it has applied.
+//!
+//! It reads every tenant's events in outbox order and applies them in groups that mix tenants,
+//! so it works in the system scope (`store::Db::system`); a message handled on its own runs in
+//! its tenant's scope (`TxHandler`), and a parked one is written in its tenant's.
 
 use crate::{
     SharedHandler, Shutdown,
@@ -81,22 +85,26 @@ pub async fn progress(db: &store::Db, consumer: &str, topics: &[&str]) -> Result
     use crate::entities::{inbox, outbox};
     use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
     let kinds: Vec<String> = topics.iter().map(|s| s.to_string()).collect();
-    let written = outbox::Entity::find().filter(outbox::Column::Kind.is_in(kinds.clone())).count(db.conn()).await?;
-    let handled = match consumer_cursors::Entity::find_by_id(consumer.to_owned()).one(db.conn()).await? {
+    let written =
+        outbox::Entity::find().filter(outbox::Column::Kind.is_in(kinds.clone())).count(db.system().conn()).await?;
+    let handled = match consumer_cursors::Entity::find_by_id(consumer.to_owned()).one(db.system().conn()).await? {
         Some(c) => {
             outbox::Entity::find()
                 .filter(outbox::Column::Kind.is_in(kinds))
                 .filter(outbox::Column::Seq.lte(c.position))
-                .count(db.conn())
+                .count(db.system().conn())
                 .await?
         }
-        None => inbox::Entity::find().filter(inbox::Column::Consumer.eq(consumer)).count(db.conn()).await?,
+        None => inbox::Entity::find().filter(inbox::Column::Consumer.eq(consumer)).count(db.system().conn()).await?,
     };
     Ok((written, handled))
 }
 
 async fn load_cursor(db: &store::Db, consumer: &str) -> Result<i64, DbErr> {
-    Ok(consumer_cursors::Entity::find_by_id(consumer.to_owned()).one(db.conn()).await?.map_or(0, |c| c.position))
+    Ok(consumer_cursors::Entity::find_by_id(consumer.to_owned())
+        .one(db.system().conn())
+        .await?
+        .map_or(0, |c| c.position))
 }
 
 /// Handles the next batch after `pos`; returns the new position, or `None` when idle.
@@ -111,6 +119,7 @@ pub async fn step(db: &store::Db, handler: &SharedHandler, pos: i64) -> anyhow::
     let mut values: Vec<sea_orm::Value> = topics.iter().map(|t| (*t).into()).collect();
     values.push(pos.into());
     let rows: Vec<(i64, Option<String>)> = db
+        .system()
         .conn()
         .query_all_raw(store::stmt(db, &sql, values))
         .await?
@@ -173,7 +182,7 @@ pub async fn step(db: &store::Db, handler: &SharedHandler, pos: i64) -> anyhow::
     // A message that could neither be applied nor parked keeps the cursor where it is; the
     // batch is retried and the inbox makes the already-applied ones no-ops.
     results.into_iter().collect::<Result<Vec<()>, DbErr>>()?;
-    let tx = db.write_derived("bus cursors").await?;
+    let tx = db.system().write_derived("bus cursors").await?;
     save_cursor(&*tx, handler.name(), last).await?;
     tx.commit().await?;
     Ok(Some(last))
@@ -181,7 +190,7 @@ pub async fn step(db: &store::Db, handler: &SharedHandler, pos: i64) -> anyhow::
 
 /// A durable commit (rewriting the cursor where it is): syncs every derived commit before it.
 async fn sync(db: &store::Db, consumer: &str, position: i64) -> Result<(), DbErr> {
-    let tx = db.write_named("bus idle sync").await?;
+    let tx = db.system().write_named("bus idle sync").await?;
     save_cursor(&*tx, consumer, position).await?;
     tx.commit().await
 }
@@ -204,7 +213,7 @@ pub async fn save_cursor<C: sea_orm::ConnectionTrait>(tx: &C, consumer: &str, po
 
 async fn park(db: &store::Db, consumer: &str, env: &Envelope, err: &anyhow::Error, attempts: u32) -> Result<(), DbErr> {
     tracing::error!(consumer, message_id = %env.id, kind = %env.kind, error = ?err, "message parked after repeated failures");
-    let tx = db.write_named("bus parking").await?;
+    let tx = db.tenant(env.tenant_id.0).write_named("bus parking").await?;
     parked_messages::Entity::insert(parked_messages::ActiveModel {
         consumer: Set(consumer.to_owned()),
         message_id: Set(env.id),

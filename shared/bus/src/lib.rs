@@ -86,15 +86,17 @@ impl<T: TxHandler> Handler for T {
         TxHandler::concurrency(self)
     }
     async fn handle(&self, env: Envelope) -> anyhow::Result<()> {
-        let tx = self.db().write_named(TxHandler::name(self)).await?;
+        // One message, one tenant: its transaction sees only that tenant's rows.
+        let tx = self.db().tenant(env.tenant_id.0).write_named(TxHandler::name(self)).await?;
         self.apply_batch(&tx, std::slice::from_ref(&env)).await?;
         tx.commit().await?;
         Ok(())
     }
     async fn handle_batch(&self, envs: &[Envelope], cursor: Option<i64>) -> anyhow::Result<bool> {
         // Only the embedded bus calls this, and its progress is in the same database: a
-        // derived commit (see `store::Db::write_derived`).
-        let tx = self.db().write_derived(TxHandler::name(self)).await?;
+        // derived commit (see `store::SystemDb::write_derived`). A group mixes tenants, so
+        // it runs in the system scope (on SQLite, which has no row-level security).
+        let tx = self.db().system().write_derived(TxHandler::name(self)).await?;
         // With the cursor moving in this transaction, its messages are never read again: the
         // inbox is checked but not written (see `inbox::claim_many`).
         inbox::CURSOR_MOVES.scope(cursor.is_some(), self.apply_batch(&tx, envs)).await?;

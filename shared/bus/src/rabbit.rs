@@ -165,9 +165,10 @@ async fn relay_session(
     }
 }
 
-/// Publishes up to one batch of unpublished rows; returns how many.
+/// Publishes up to one batch of unpublished rows; returns how many. The relay publishes every
+/// tenant's events in outbox order, so it works in the system scope.
 pub async fn publish_batch(db: &store::Db, ch: &Channel, topo: &Topology) -> anyhow::Result<usize> {
-    let tx = db.write().await?;
+    let tx = db.system().write().await?;
     let mut q = outbox::Entity::find()
         .filter(outbox::Column::PublishedAt.is_null())
         .order_by_asc(outbox::Column::Seq)

@@ -79,7 +79,7 @@ impl Tail {
             .filter(outbox::Column::TenantId.eq(tenant))
             .order_by_asc(outbox::Column::Seq)
             .limit(limit)
-            .all(self.db.conn())
+            .all(self.db.tenant(tenant).conn())
             .await?;
         Ok(rows.into_iter().map(Tailed::from).collect())
     }
@@ -93,12 +93,13 @@ async fn head(db: &store::Db) -> Result<i64, sea_orm::DbErr> {
         .order_by_desc(outbox::Column::Seq)
         .limit(1)
         .into_tuple()
-        .one(db.conn())
+        .one(db.system().conn())
         .await?;
     Ok(top.unwrap_or(0))
 }
 
-/// Follows the outbox from its head, broadcasting every new row, until `stop`.
+/// Follows the outbox from its head, broadcasting every new row, until `stop`. It reads every
+/// tenant's events (each subscriber keeps only its own), so in the system scope.
 async fn read(db: store::Db, sender: broadcast::Sender<Arc<Tailed>>, mut stop: crate::Shutdown) {
     let mut commits = db.subscribe_commits();
     let mut cursor = None;
@@ -140,7 +141,7 @@ async fn step(
     if !gaps.is_empty() {
         let late = outbox::Entity::find()
             .filter(outbox::Column::Seq.is_in(gaps.keys().copied().collect::<Vec<_>>()))
-            .all(db.conn())
+            .all(db.system().conn())
             .await?;
         for r in late {
             gaps.remove(&r.seq);
@@ -152,7 +153,7 @@ async fn step(
             .filter(outbox::Column::Seq.gt(cursor))
             .order_by_asc(outbox::Column::Seq)
             .limit(PAGE)
-            .all(db.conn())
+            .all(db.system().conn())
             .await?;
         let full = rows.len() as u64 == PAGE;
         for r in rows {

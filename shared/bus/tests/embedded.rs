@@ -64,7 +64,7 @@ impl bus::TxHandler for Recorder {
 }
 
 async fn count(db: &store::Db, sql: &str) -> i64 {
-    let row = db.conn().query_one_raw(Statement::from_string(DbBackend::Sqlite, sql)).await.unwrap().unwrap();
+    let row = db.system().conn().query_one_raw(Statement::from_string(DbBackend::Sqlite, sql)).await.unwrap().unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
 }
 
@@ -73,13 +73,13 @@ async fn chunks_that_move_the_cursor_write_no_inbox_rows_and_a_failed_chunk_stil
     let dir = std::env::temp_dir().join(format!("cairn-bus-test-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = store::Db::connect(&format!("sqlite://{}?mode=rwc", dir.join("t.db").display()), 4).await.unwrap();
-    migration::Migrator::up(db.conn(), None).await.unwrap();
-    db.conn().execute_unprepared("create table effects (n integer not null)").await.unwrap();
+    migration::Migrator::up(db.schema_conn(), None).await.unwrap();
+    db.schema_conn().execute_unprepared("create table effects (n integer not null)").await.unwrap();
     // 600 messages: chunks of 256, 256 and 88; the second holds message 300.
     let tenant = TenantId(uuid::Uuid::now_v7());
     let now = chrono::Utc::now();
     let envs: Vec<Envelope> = (0..600).map(|n| Envelope::new(tenant, &Ping { n }, now, None)).collect();
-    let tx = db.write().await.unwrap();
+    let tx = db.system().write().await.unwrap();
     bus::outbox::enqueue(&*tx, &envs).await.unwrap();
     tx.commit().await.unwrap();
 
@@ -100,11 +100,11 @@ async fn chunks_that_move_the_cursor_write_no_inbox_rows_and_a_failed_chunk_stil
     assert!(bus::embedded::step(&db, &handler, 0).await.unwrap().is_some());
     assert_eq!(count(&db, "select count(*) from effects").await, 600);
     // (That step moved the stored cursor back to its own end; put it where it was.)
-    bus::embedded::save_cursor(db.conn(), "recorder", end).await.unwrap();
+    bus::embedded::save_cursor(db.system().conn(), "recorder", end).await.unwrap();
 
     // Without failures every chunk moves the cursor: no inbox rows at all.
     let more: Vec<Envelope> = (600..1200).map(|n| Envelope::new(tenant, &Ping { n }, now, None)).collect();
-    let tx = db.write().await.unwrap();
+    let tx = db.system().write().await.unwrap();
     bus::outbox::enqueue(&*tx, &more).await.unwrap();
     tx.commit().await.unwrap();
     let mut pos = end;

@@ -168,36 +168,6 @@ impl Db {
         &self.conn
     }
 
-    /// Unscoped reads, as before scopes existed; being replaced by [`Db::tenant`] and
-    /// [`Db::system`], after which this goes.
-    pub fn conn(&self) -> &DatabaseConnection {
-        &self.conn
-    }
-
-    /// An unscoped write transaction (the system scope); being replaced by [`Db::tenant`] and
-    /// [`Db::system`], after which this goes.
-    #[track_caller]
-    pub fn write(&self) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
-        self.write_as(Writer::At(std::panic::Location::caller()), false, Scope::System)
-    }
-
-    /// [`Db::write`], counted under `name`; being replaced like it.
-    pub fn write_named(
-        &self,
-        name: &'static str,
-    ) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
-        self.write_as(Writer::Named(name), false, Scope::System)
-    }
-
-    /// [`Db::write`] without the fsync on SQLite (see [`SystemDb::write_derived`]); being
-    /// replaced like it.
-    pub fn write_derived(
-        &self,
-        name: &'static str,
-    ) -> impl std::future::Future<Output = Result<WriteTx, DbErr>> + Send + '_ {
-        self.write_as(Writer::Named(name), true, Scope::System)
-    }
-
     /// A handle that sees only `tenant`'s rows: what an API handler builds from its token's
     /// tenant, and what a worker builds from the row or message it is handling.
     pub fn tenant(&self, tenant: Uuid) -> TenantDb {

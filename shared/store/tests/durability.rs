@@ -19,27 +19,27 @@ async fn derived_commits_skip_the_fsync_and_every_other_commit_is_full() {
     const NORMAL: i64 = 1;
     const FULL: i64 = 2;
 
-    let tx = db.write().await.unwrap();
+    let tx = db.system().write().await.unwrap();
     assert_eq!(synchronous(&tx).await, FULL, "a plain write is durable at commit");
     tx.commit().await.unwrap();
 
-    let tx = db.write_derived("consumer").await.unwrap();
+    let tx = db.system().write_derived("consumer").await.unwrap();
     assert_eq!(synchronous(&tx).await, NORMAL, "a derived write commits without fsync");
     tx.commit().await.unwrap();
 
-    let tx = db.write_derived("consumer").await.unwrap();
+    let tx = db.system().write_derived("consumer").await.unwrap();
     assert_eq!(synchronous(&tx).await, NORMAL);
     drop(tx); // rolled back
 
     // The next durable transaction after derived ones is FULL again, whichever way it starts.
-    let tx = db.write_named("webhook ingest").await.unwrap();
+    let tx = db.system().write_named("webhook ingest").await.unwrap();
     assert_eq!(synchronous(&tx).await, FULL);
     tx.commit().await.unwrap();
 
     // A switch to NORMAL cut short (the future dropped before it ran) leaves the next durable
     // transaction FULL.
-    drop(db.write_derived("consumer"));
-    let tx = db.write().await.unwrap();
+    drop(db.system().write_derived("consumer"));
+    let tx = db.system().write().await.unwrap();
     assert_eq!(synchronous(&tx).await, FULL);
     tx.commit().await.unwrap();
 

@@ -35,7 +35,7 @@ async fn the_trace_replays_into_the_same_rows_and_leaves_out_what_rolled_back() 
     let db =
         store::Db::connect_traced(&format!("sqlite://{}/t.db?mode=rwc", dir.display()), 2, Some(&trace)).await.unwrap();
     let schema = "create table t (id integer primary key, u blob, s text, j text, at text, n integer, f real, b integer, missing text)";
-    db.conn().execute_unprepared(schema).await.unwrap();
+    db.schema_conn().execute_unprepared(schema).await.unwrap();
 
     let insert = "insert into t (id, u, s, j, at, n, f, b, missing) values (?, ?, ?, ?, ?, ?, ?, ?, ?)";
     let at = sea_orm::prelude::ChronoDateTimeUtc::from_timestamp_micros(1_796_172_377_487_123).unwrap();
@@ -52,7 +52,7 @@ async fn the_trace_replays_into_the_same_rows_and_leaves_out_what_rolled_back() 
             Option::<String>::None.into(),
         ]
     };
-    let tx = db.write().await.unwrap();
+    let tx = db.system().write().await.unwrap();
     tx.execute_raw(stmt(&db, insert, row(1, "O'Brien; a ? in text"))).await.unwrap();
     // A literal with a question mark in the SQL itself is not a placeholder.
     tx.execute_raw(stmt(&db, "insert into t (id, s, n) values (?, 'why?', ?)", vec![2i64.into(), 7i64.into()]))
@@ -60,15 +60,15 @@ async fn the_trace_replays_into_the_same_rows_and_leaves_out_what_rolled_back() 
         .unwrap();
     tx.commit().await.unwrap();
 
-    let tx = db.write_derived("consumer").await.unwrap();
+    let tx = db.system().write_derived("consumer").await.unwrap();
     tx.execute_raw(stmt(&db, insert, row(3, "rolled back"))).await.unwrap();
     drop(tx);
 
-    let tx = db.write_derived("consumer").await.unwrap();
+    let tx = db.system().write_derived("consumer").await.unwrap();
     tx.execute_raw(stmt(&db, insert, row(4, "北京市朝阳区\nline two"))).await.unwrap();
     tx.execute_raw(stmt(&db, "update t set n = n + ? where id = ?", vec![100i64.into(), 4i64.into()])).await.unwrap();
     tx.commit().await.unwrap();
-    let written = rows(db.conn()).await;
+    let written = rows(db.schema_conn()).await;
     assert_eq!(written.len(), 3, "{written:#?}");
 
     let text = std::fs::read_to_string(&trace).unwrap();
@@ -78,9 +78,9 @@ async fn the_trace_replays_into_the_same_rows_and_leaves_out_what_rolled_back() 
 
     // Replayed into a fresh database with the same schema: the same rows, of the same types.
     let replay = store::Db::connect(&format!("sqlite://{}/replay.db?mode=rwc", dir.display()), 1).await.unwrap();
-    replay.conn().execute_unprepared(schema).await.unwrap();
-    replay.conn().execute_unprepared(&text).await.unwrap();
-    assert_eq!(rows(replay.conn()).await, written);
+    replay.schema_conn().execute_unprepared(schema).await.unwrap();
+    replay.schema_conn().execute_unprepared(&text).await.unwrap();
+    assert_eq!(rows(replay.schema_conn()).await, written);
 
     drop((db, replay));
     std::fs::remove_dir_all(&dir).ok();

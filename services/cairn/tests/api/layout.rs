@@ -15,7 +15,7 @@ async fn every_table_has_exactly_one_owner() {
     let app = spawn_app(testkit::Backend::Embedded).await;
     let rows = app
         .db
-        .conn()
+        .schema_conn()
         .query_all_raw(sea_orm::Statement::from_string(
             app.db.backend(),
             "select name from sqlite_master where type = 'table' and name not like 'sqlite_%'",

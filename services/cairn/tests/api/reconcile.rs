@@ -79,6 +79,7 @@ fn micros(bazaar_time: &str) -> i64 {
 async fn cairn_orders(app: &TestApp, tenant: Uuid) -> HashMap<String, (String, i64)> {
     let rows = app
         .db
+        .tenant(tenant)
         .conn()
         .query_all_raw(store::stmt(
             &app.db,
@@ -344,7 +345,7 @@ async fn a_batch_of_stock_levels_plans_the_newest_of_each_sku(app: TestApp) {
     let apply = |envs: Vec<Envelope>| {
         let (db, handler) = (app.db.clone(), &handler);
         async move {
-            let tx = db.write().await.unwrap();
+            let tx = db.system().write().await.unwrap();
             handler.apply_batch(&tx, &envs).await.unwrap();
             tx.commit().await.unwrap();
         }

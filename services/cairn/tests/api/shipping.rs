@@ -11,7 +11,7 @@ async fn events(app: &TestApp, t: &Tenant, kind: &str) -> Vec<Value> {
         .filter(Column::Kind.eq(kind))
         .filter(Column::TenantId.eq(t.tenant_id))
         .order_by_asc(Column::Seq)
-        .all(app.db.conn())
+        .all(app.db.tenant(t.tenant_id).conn())
         .await
         .unwrap();
     rows.into_iter().map(|r| serde_json::from_str::<Value>(&r.envelope).unwrap()["payload"].take()).collect()

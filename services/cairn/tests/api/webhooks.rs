@@ -309,6 +309,7 @@ async fn concurrent_versions_and_duplicates_end_like_a_clean_delivery(app: TestA
     use sea_orm::ConnectionTrait;
     let sent = app
         .db
+        .system()
         .conn()
         .query_all_raw(sea_orm::Statement::from_string(
             app.db.backend(),

@@ -94,7 +94,7 @@ pub async fn set_stock_rules<C: ConnectionTrait>(conn: &C, tenant: Uuid, id: Uui
 /// the secret is still `current`, so that of two rotations at once the second fails rather than
 /// drop the secret the marketplace may still be using. `false` when it was not.
 pub async fn rotate_secret<C: ConnectionTrait>(
-    db: &store::Db,
+    db: &impl store::Dialect,
     conn: &C,
     tenant: Uuid,
     id: Uuid,
@@ -115,7 +115,7 @@ pub async fn rotate_secret<C: ConnectionTrait>(
 
 /// Sets or replaces a shop's Open API credentials.
 pub async fn set_api<C: ConnectionTrait>(
-    db: &store::Db,
+    db: &impl store::Dialect,
     conn: &C,
     tenant: Uuid,
     id: Uuid,
@@ -138,7 +138,12 @@ pub async fn set_api<C: ConnectionTrait>(
 }
 
 /// Removes a shop's Open API credentials.
-pub async fn clear_api<C: ConnectionTrait>(db: &store::Db, conn: &C, tenant: Uuid, id: Uuid) -> Result<(), DbErr> {
+pub async fn clear_api<C: ConnectionTrait>(
+    db: &impl store::Dialect,
+    conn: &C,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<(), DbErr> {
     conn.execute_raw(store::stmt(
         db,
         "update channels set api_base_url = null, app_key = null, app_secret = null, access_token = null where tenant_id = ? and id = ?",

@@ -12,7 +12,7 @@ use uuid::Uuid;
 /// they move to [`state::NO_API`] until [`resume_channel`] and the next plan. A row a worker is
 /// sending right now ends as that call ends (done, or back to waiting with its error).
 pub async fn pause_channel<C: ConnectionTrait>(
-    db: &store::Db,
+    db: &impl store::Dialect,
     tx: &C,
     tenant: Uuid,
     channel: Uuid,
@@ -30,7 +30,7 @@ pub async fn pause_channel<C: ConnectionTrait>(
 /// Queues a shop's shipments that waited for Open API credentials, due at `now`. Its stock
 /// rows need no resuming: the next plan (`replan_tenant`) sets every one of them again.
 pub async fn resume_channel<C: ConnectionTrait>(
-    db: &store::Db,
+    db: &impl store::Dialect,
     tx: &C,
     tenant: Uuid,
     channel: Uuid,
@@ -61,7 +61,7 @@ pub struct Counts {
 }
 
 /// Counts a shop's write-backs by state (for the sync report).
-pub async fn counts(db: &store::Db, tenant: Uuid, channel: Uuid) -> Result<Counts, DbErr> {
+pub async fn counts(db: &store::TenantDb, tenant: Uuid, channel: Uuid) -> Result<Counts, DbErr> {
     let ships = by_state(
         db,
         "select state, count(*) from shipment_writebacks where tenant_id = ? and channel_id = ? group by state",
@@ -99,7 +99,7 @@ pub async fn counts(db: &store::Db, tenant: Uuid, channel: Uuid) -> Result<Count
 }
 
 /// Rows by state, from `sql` selecting `(state, count)` for one shop.
-async fn by_state(db: &store::Db, sql: &str, tenant: Uuid, channel: Uuid) -> Result<HashMap<String, i64>, DbErr> {
+async fn by_state(db: &store::TenantDb, sql: &str, tenant: Uuid, channel: Uuid) -> Result<HashMap<String, i64>, DbErr> {
     let rows = db.conn().query_all_raw(store::stmt(db, sql, vec![tenant.into(), channel.into()])).await?;
     rows.iter().map(|r| Ok((r.try_get_by_index::<String>(0)?, r.try_get_by_index::<i64>(1)?))).collect()
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 /// Stores the levels (one per tenant and SKU) that are newer than the stored ones and plans
 /// the shops' pushes for those, inside the consumer's transaction.
 pub(super) async fn apply_levels(
-    db: &store::Db,
+    db: &impl store::Dialect,
     tx: &sea_orm::DatabaseTransaction,
     levels: Vec<(Uuid, StockLevelChanged)>,
     clock: &dyn Clock,
@@ -66,7 +66,7 @@ pub(super) async fn apply_levels(
 /// Stores `rows` (distinct shops and SKUs) as the desired quantities, coalescing into
 /// `stock_pushes`: a row already showing that quantity is synced, else pending.
 async fn upsert_pushes<C: ConnectionTrait>(
-    db: &store::Db,
+    db: &impl store::Dialect,
     conn: &C,
     rows: &[stock::Push],
     now: Timestamp,
@@ -99,8 +99,8 @@ async fn upsert_pushes<C: ConnectionTrait>(
 
 /// Serialises stock planning per tenant on PostgreSQL, so that a level arriving while a shop is
 /// connected is planned by one of the two (SQLite already runs one writer at a time).
-async fn lock_planning<C: ConnectionTrait>(db: &store::Db, conn: &C, tenant: Uuid) -> Result<(), DbErr> {
-    if db.is_postgres() {
+async fn lock_planning<C: ConnectionTrait>(db: &impl store::Dialect, conn: &C, tenant: Uuid) -> Result<(), DbErr> {
+    if db.dialect() == sea_orm::DatabaseBackend::Postgres {
         let key = i64::from_be_bytes(tenant.as_bytes()[8..16].try_into().expect("8 bytes")) ^ 0x5354_4f43_4b00_0000; // "STOCK"
         conn.execute_raw(store::stmt(db, "select pg_advisory_xact_lock(?)", vec![key.into()])).await?;
     }
@@ -112,7 +112,7 @@ async fn lock_planning<C: ConnectionTrait>(db: &store::Db, conn: &C, tenant: Uui
 /// sellable, desired now — `None` before the first plan —, with `rules`), in SKU order. The
 /// shop is planned as if it synced, so a push-only shop sees what it would show. Reads only.
 pub async fn preview(
-    db: &store::Db,
+    db: &store::TenantDb,
     tenant: Uuid,
     channel: Uuid,
     rules: stock::Rules,
@@ -157,7 +157,7 @@ pub async fn preview(
 
 /// Re-plans every SKU Cairn knows a level of, for one tenant (after a shop's rules changed or a
 /// shop was connected), as of `now`.
-pub async fn replan_tenant(db: &store::Db, tenant: Uuid, now: Timestamp) -> Result<(), DbErr> {
+pub async fn replan_tenant(db: &store::TenantDb, tenant: Uuid, now: Timestamp) -> Result<(), DbErr> {
     let tx = db.write().await?;
     lock_planning(db, &*tx, tenant).await?;
     let shops: Vec<stock::Shop> =

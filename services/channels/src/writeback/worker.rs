@@ -68,8 +68,11 @@ impl Worker {
         })
     }
 
-    /// Sends what is due now, once.
+    /// Sends what is due now, once. Due rows are found, claimed and recorded across tenants
+    /// (the system scope: one write for many tenants' rows); each row's shop and targets are
+    /// read, and each stock push written, in its tenant's scope.
     pub async fn pass(&self) -> Result<Pass, DbErr> {
+        let system = self.db.system();
         let now = self.clock.now();
         let mut pass = Pass::default();
         let mut clients: HashMap<(Uuid, Uuid), Option<Box<dyn MarketplaceApi>>> = HashMap::new();
@@ -78,14 +81,14 @@ impl Worker {
             .filter(shipment_writebacks::Column::NextAttemptAt.lte(now))
             .order_by_asc(shipment_writebacks::Column::NextAttemptAt)
             .limit(100)
-            .all(self.db.conn())
+            .all(system.conn())
             .await?;
         // Claimed together (one write), sent concurrently, recorded together (one write): on
         // SQLite every write waits for the one writer, so a claim and a record per row made the
         // write-backs trickle out one by one behind everything else that writes.
         let mut claimed = Vec::with_capacity(ships.len());
         if !ships.is_empty() {
-            let tx = self.db.write_named("write-backs").await?;
+            let tx = system.write_named("write-backs").await?;
             for s in ships {
                 let row = [("external_id", s.external_id.clone().into()), ("waybill_no", s.waybill_no.clone().into())];
                 if Self::claim(
@@ -109,7 +112,7 @@ impl Worker {
         for s in &claimed {
             let key = (s.tenant_id, s.channel_id);
             if let std::collections::hash_map::Entry::Vacant(e) = apis.entry(key) {
-                let c = shops::find(self.db.conn(), key.0, key.1).await?;
+                let c = shops::find(self.db.tenant(key.0).conn(), key.0, key.1).await?;
                 e.insert(c.as_ref().and_then(|c| adapters::api_for(c, &self.http)).map(std::sync::Arc::from));
             }
         }
@@ -129,7 +132,7 @@ impl Worker {
             futures_util::stream::iter(calls).buffer_unordered(SHIP_CONCURRENCY).collect().await;
         if !results.is_empty() {
             let done = self.clock.now();
-            let tx = self.db.write_named("write-backs").await?;
+            let tx = system.write_named("write-backs").await?;
             for (s, result) in results {
                 let mut q = shipment_writebacks::Entity::update_many()
                     .filter(shipment_writebacks::Column::TenantId.eq(s.tenant_id))
@@ -169,12 +172,13 @@ impl Worker {
             .filter(stock_pushes::Column::NextAttemptAt.lte(now))
             .order_by_asc(stock_pushes::Column::NextAttemptAt)
             .limit(200)
-            .all(self.db.conn())
+            .all(system.conn())
             .await?;
         for p in pushes {
             let key = (p.tenant_id, p.channel_id);
+            let db = self.db.tenant(p.tenant_id);
             if !Self::claim(
-                self.db.conn(),
+                db.conn(),
                 &self.db,
                 "stock_pushes",
                 p.tenant_id,
@@ -191,7 +195,7 @@ impl Worker {
             let sent = p.desired;
             // To the variants the shop maps to this SKU, else by merchant code; done when all
             // took it (each call is idempotent, so a retry repeats the ones that did).
-            let targets = crate::items::targets_of(self.db.conn(), p.tenant_id, p.channel_id, &p.sku_code).await?;
+            let targets = crate::items::targets_of(db.conn(), p.tenant_id, p.channel_id, &p.sku_code).await?;
             let result = if targets.is_empty() {
                 api.set_quantity(&p.sku_code, sent).await
             } else {
@@ -215,8 +219,7 @@ impl Worker {
                     pass.sent += 1;
                     // `desired` may have moved on while the call was out: then the row stays
                     // pending and the next pass sends the newer figure.
-                    self.db
-                        .conn()
+                    db.conn()
                         .execute_raw(store::stmt(
                             &self.db,
                             "update stock_pushes set pushed = ?, pushed_at = ?, attempts = 0, last_error = null, next_attempt_at = ?, \
@@ -230,7 +233,7 @@ impl Worker {
                     filter(stock_pushes::Entity::update_many())
                         .col_expr(stock_pushes::Column::State, state::REJECTED.into())
                         .col_expr(stock_pushes::Column::LastError, Some(format!("{code}: {message}")).into())
-                        .exec(self.db.conn())
+                        .exec(db.conn())
                         .await?;
                 }
                 Err(e) => {
@@ -239,7 +242,7 @@ impl Worker {
                         .col_expr(stock_pushes::Column::Attempts, (p.attempts + 1).into())
                         .col_expr(stock_pushes::Column::NextAttemptAt, (done + backoff(p.attempts, e)).into())
                         .col_expr(stock_pushes::Column::LastError, Some(e.to_string()).into())
-                        .exec(self.db.conn())
+                        .exec(db.conn())
                         .await?;
                 }
             }
@@ -253,7 +256,7 @@ impl Worker {
         key: (Uuid, Uuid),
     ) -> Result<Option<&'a dyn MarketplaceApi>, DbErr> {
         if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(key) {
-            let c = shops::find(self.db.conn(), key.0, key.1).await?;
+            let c = shops::find(self.db.tenant(key.0).conn(), key.0, key.1).await?;
             e.insert(c.as_ref().and_then(|c| adapters::api_for(c, &self.http)));
         }
         Ok(cache.get(&key).and_then(|c| c.as_deref()))

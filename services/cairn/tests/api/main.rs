@@ -32,6 +32,7 @@ mod isolation;
 mod layout;
 mod orders;
 mod reconcile;
+mod rls;
 mod shipping;
 mod shopify;
 mod webhooks;

@@ -25,6 +25,7 @@ type Apis = (
     invoicing::InvoicingApi,
     shipping::ShippingApi,
     dashboard::EventsApi,
+    subscriptions::SubscriptionsApi,
 );
 
 /// Every consumer in the system with its topics, served here or not (see [`bus::start`]).
@@ -45,6 +46,7 @@ struct ServiceSettings<'a> {
     secret: &'a secrecy::SecretString,
     channels: &'a channels::Settings,
     inventory: &'a inventory::Settings,
+    subscriptions: subscriptions::Settings,
 }
 
 fn mount_all(ctx: &host::Context, settings: ServiceSettings<'_>, serves: impl Fn(Service) -> bool) -> Mounted {
@@ -56,6 +58,7 @@ fn mount_all(ctx: &host::Context, settings: ServiceSettings<'_>, serves: impl Fn
     let invoicing = invoicing::mount(&on(Service::Invoicing), settings.secret);
     let shipping = shipping::mount(&on(Service::Shipping));
     let dashboard = dashboard::mount(&on(Service::Dashboard));
+    let subs = subscriptions::mount(&on(Service::Subscriptions), settings.subscriptions);
     let mut consumers = Vec::new();
     let mut tasks = Vec::new();
     let health = HealthApi { db: Some(ctx.db.clone()), bus: None };
@@ -68,6 +71,7 @@ fn mount_all(ctx: &host::Context, settings: ServiceSettings<'_>, serves: impl Fn
         collect(invoicing, &mut consumers, &mut tasks),
         collect(shipping, &mut consumers, &mut tasks),
         collect(dashboard, &mut consumers, &mut tasks),
+        collect(subs, &mut consumers, &mut tasks),
     );
     Mounted { apis, consumers, tasks }
 }
@@ -113,6 +117,7 @@ fn spec_service() -> OpenApiService<Apis, ()> {
         secret: &secret,
         channels: &Default::default(),
         inventory: &inventory::Settings { partitions: 1 },
+        subscriptions: Default::default(),
     };
     let m = mount_all(&ctx, settings, |_| false);
     let mut apis = m.apis;
@@ -238,6 +243,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         secret: &config.jwt_secret,
         channels: &config.channels,
         inventory: &config.inventory,
+        subscriptions: config.subscriptions,
     };
     let Mounted { mut apis, consumers, mut tasks } = mount_all(&ctx, settings, |s| config.runs(s));
     tasks.push(prune_rate_limits(limits.clone(), stop_rx.clone()));

@@ -34,4 +34,5 @@ mod orders;
 mod reconcile;
 mod shipping;
 mod shopify;
+mod subscriptions;
 mod webhooks;

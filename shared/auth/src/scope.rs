@@ -118,10 +118,7 @@ impl Scopes {
     /// Space-separated scope names (as OAuth's `scope` parameter carries them; commas are
     /// taken too). Fails with the first unknown name.
     pub fn parse(list: &str) -> Result<Scopes, String> {
-        list.split([' ', ','])
-            .filter(|s| !s.is_empty())
-            .map(|s| Scope::parse(s).ok_or_else(|| s.to_owned()))
-            .collect()
+        list.split([' ', ',']).filter(|s| !s.is_empty()).map(|s| Scope::parse(s).ok_or_else(|| s.to_owned())).collect()
     }
 }
 

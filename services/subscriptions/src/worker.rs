@@ -12,9 +12,9 @@ use crate::{
     db::{event_deliveries, event_delivery_attempts, event_subscriptions},
     sign,
 };
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use kernel::SharedClock;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 use std::collections::HashMap;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -72,7 +72,9 @@ pub fn spawn(db: store::Db, clock: SharedClock, mut stop: watch::Receiver<bool>)
 /// Claims, sends and records one batch; returns how many were sent.
 pub async fn round(db: &store::Db, clock: &SharedClock, client: &reqwest::Client) -> anyhow::Result<usize> {
     let now = clock.now();
-    let due = claim(db, now).await?;
+    // Whole seconds, so the value reads back equal on both backends (see `record`).
+    let lease = (now + Duration::minutes(1)).with_nanosecond(0).unwrap_or(now);
+    let due = claim(db, now, lease).await?;
     if due.is_empty() {
         return Ok(0);
     }
@@ -99,11 +101,15 @@ pub async fn round(db: &store::Db, clock: &SharedClock, client: &reqwest::Client
     let mut sent: Vec<Outcome> =
         futures_util::StreamExt::collect(futures_util::StreamExt::buffer_unordered(sent, PARALLEL)).await;
     outcomes.append(&mut sent);
-    record(db, clock.now(), outcomes, parked).await?;
+    record(db, clock.now(), lease, outcomes, parked).await?;
     Ok(n)
 }
 
-async fn claim(db: &store::Db, now: DateTime<Utc>) -> anyhow::Result<Vec<event_deliveries::Model>> {
+async fn claim(
+    db: &store::Db,
+    now: DateTime<Utc>,
+    lease: DateTime<Utc>,
+) -> anyhow::Result<Vec<event_deliveries::Model>> {
     let candidates = event_deliveries::Entity::find()
         .filter(event_deliveries::Column::Status.eq("pending"))
         .filter(event_deliveries::Column::NextAttemptAt.lte(now))
@@ -114,12 +120,11 @@ async fn claim(db: &store::Db, now: DateTime<Utc>) -> anyhow::Result<Vec<event_d
     if candidates.is_empty() {
         return Ok(candidates);
     }
-    let lease = now + Duration::minutes(1);
     let tx = db.write_named("subscriptions-worker").await?;
     let mut claimed = Vec::with_capacity(candidates.len());
     for d in candidates {
         let r = event_deliveries::Entity::update_many()
-            .col_expr(event_deliveries::Column::NextAttemptAt, sea_orm::sea_query::Expr::value(lease))
+            .col_expr(event_deliveries::Column::NextAttemptAt, Expr::value(lease))
             .filter(event_deliveries::Column::TenantId.eq(d.tenant_id))
             .filter(event_deliveries::Column::Id.eq(d.id))
             .filter(event_deliveries::Column::Status.eq("pending"))
@@ -179,9 +184,12 @@ async fn send(
     }
 }
 
+/// Records the attempts. A delivery redelivered or replayed while it was being sent (its
+/// lease replaced) keeps that new schedule: only the attempt's facts are written to it.
 async fn record(
     db: &store::Db,
     now: DateTime<Utc>,
+    lease: DateTime<Utc>,
     outcomes: Vec<Outcome>,
     parked: Vec<event_deliveries::Model>,
 ) -> anyhow::Result<()> {
@@ -206,21 +214,37 @@ async fn record(
         .await?;
         let attempts = d.attempts + 1;
         let deleted = o.gone;
-        let mut m: event_deliveries::ActiveModel = d.clone().into();
-        m.attempts = Set(attempts);
-        m.last_status_code = Set(o.status_code);
-        m.last_error = Set(o.error.clone());
-        if ok {
-            m.status = Set("delivered".into());
-            m.delivered_at = Set(Some(now));
-            m.next_attempt_at = Set(None);
+        telemetry::metrics::subscription_delivery(if ok {
+            "delivered"
         } else if deleted {
-            m.status = Set("failed".into());
-            m.next_attempt_at = Set(None);
+            "gave_up"
         } else {
-            m.next_attempt_at = Set(Some(now + backoff(attempts)));
+            "failed"
+        });
+        let (status, next, delivered_at) = if ok {
+            ("delivered", None, Some(now))
+        } else if deleted {
+            ("failed", None, None)
+        } else {
+            ("pending", Some(now + backoff(attempts)), None)
+        };
+        let facts = |q: sea_orm::UpdateMany<event_deliveries::Entity>| {
+            q.col_expr(event_deliveries::Column::Attempts, Expr::value(attempts))
+                .col_expr(event_deliveries::Column::LastStatusCode, Expr::value(o.status_code))
+                .col_expr(event_deliveries::Column::LastError, Expr::value(o.error.clone()))
+                .filter(event_deliveries::Column::TenantId.eq(d.tenant_id))
+                .filter(event_deliveries::Column::Id.eq(d.id))
+        };
+        let r = facts(event_deliveries::Entity::update_many())
+            .col_expr(event_deliveries::Column::Status, Expr::value(status))
+            .col_expr(event_deliveries::Column::NextAttemptAt, Expr::value(next))
+            .col_expr(event_deliveries::Column::DeliveredAt, Expr::value(delivered_at.or(d.delivered_at)))
+            .filter(event_deliveries::Column::NextAttemptAt.eq(lease))
+            .exec(&*tx)
+            .await?;
+        if r.rows_affected == 0 {
+            facts(event_deliveries::Entity::update_many()).exec(&*tx).await?;
         }
-        event_deliveries::Entity::update(m).exec(&*tx).await?;
         if !deleted {
             let e = succeeded.entry((d.tenant_id, d.subscription_id)).or_insert(false);
             *e |= ok;
@@ -228,9 +252,13 @@ async fn record(
     }
     for d in parked {
         // The subscription is disabled: wait, without a time, until it is enabled again.
-        let mut m: event_deliveries::ActiveModel = d.into();
-        m.next_attempt_at = Set(None);
-        event_deliveries::Entity::update(m).exec(&*tx).await?;
+        event_deliveries::Entity::update_many()
+            .col_expr(event_deliveries::Column::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(event_deliveries::Column::TenantId.eq(d.tenant_id))
+            .filter(event_deliveries::Column::Id.eq(d.id))
+            .filter(event_deliveries::Column::NextAttemptAt.eq(lease))
+            .exec(&*tx)
+            .await?;
     }
     for ((tenant, id), ok) in succeeded {
         let Some(s) = event_subscriptions::Entity::find_by_id((tenant, id)).one(&*tx).await? else { continue };

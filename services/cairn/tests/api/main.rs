@@ -30,6 +30,7 @@ mod inventory;
 mod invoicing;
 mod isolation;
 mod layout;
+mod metrics;
 mod orders;
 mod reconcile;
 mod shipping;

@@ -51,7 +51,8 @@ mod m0009_holds;
 mod m0010_shipping;
 mod m0011_apps;
 mod m0012_api_audit;
-pub mod m0013_row_level_security;
+mod m0013_subscriptions;
+pub mod m0014_row_level_security;
 
 /// Applies Cairn's migrations in order.
 pub struct Migrator;
@@ -71,7 +72,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_shipping::Migration),
             Box::new(m0011_apps::Migration),
             Box::new(m0012_api_audit::Migration),
-            Box::new(m0013_row_level_security::Migration),
+            Box::new(m0013_subscriptions::Migration),
+            Box::new(m0014_row_level_security::Migration),
         ]
     }
 }

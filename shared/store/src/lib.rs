@@ -2,7 +2,8 @@
 //!
 //! The same code runs on SQLite (`cairn up`) and PostgreSQL (distributed mode). SQLite allows
 //! one writer at a time; rather than let concurrent writers fail with `SQLITE_BUSY`, every write
-//! transaction passes a process-wide gate on SQLite (a no-op on PostgreSQL). Each commit also
+//! transaction passes a process-wide gate on SQLite (a no-op on PostgreSQL), measured for
+//! `/metrics` (`cairn_sqlite_write_gate_*`: passes, time waited, time held). Each commit also
 //! bumps a change counter that the embedded bus waits on instead of polling.
 //!
 //! **Every statement runs in a scope.** A [`Db`] is only a factory: [`Db::tenant`] gives a
@@ -11,7 +12,7 @@
 //! (and each statement run through their `conn()`, which gets a transaction of its own) first
 //! runs `select set_config('app.tenant_id', …, true)`: transaction-local, so it ends with the
 //! transaction and a pooled connection carries nothing into the next one. Row-level security
-//! policies (migration `m0013_row_level_security`) then restrict every tenant table to that
+//! policies (migration `m0014_row_level_security`) then restrict every tenant table to that
 //! tenant. On SQLite there is no row-level security: the scopes are the same connections and
 //! gate as before, and the explicit `tenant_id` filters in every query are what isolates.
 
@@ -176,7 +177,8 @@ impl Db {
 
     /// A handle that sees every tenant's rows. Only for work that genuinely spans tenants and
     /// cannot be split by tenant first: the outbox relay and the event tail, claims of due
-    /// rows across tenants (write-backs, waybill cancellations, label batches), the inventory
+    /// rows across tenants (write-backs, event deliveries, waybill cancellations, label
+    /// batches), counts for the operator (the `/metrics` gauges), the inventory
     /// engine's group commits (one transaction for a partition's tenants), the embedded bus's
     /// batches, and look-ups that start from something global (a webhook URL's channel id, a
     /// login email, an app's client id) — each of these says so where it calls this.
@@ -206,7 +208,12 @@ impl Db {
 
     async fn write_as(&self, writer: Writer, relaxed: bool, scope: Scope) -> Result<WriteTx, DbErr> {
         let guard = match &self.gate {
-            Some(g) => Some(g.clone().lock_owned().await),
+            Some(g) => {
+                let waiting = std::time::Instant::now();
+                let guard = g.clone().lock_owned().await;
+                telemetry::metrics::write_gate_acquired(waiting.elapsed());
+                Some(GateHold { _guard: guard, since: std::time::Instant::now() })
+            }
             None => None,
         };
         if let Some(w) = &self.writer {
@@ -541,10 +548,24 @@ pub struct WriteTx {
     /// gate's guard, so that it is dropped while the gate is still held and no other
     /// writer's `BEGIN` can come before this `ROLLBACK` in the trace.
     trace: trace::TxTrace,
-    _guard: Option<OwnedMutexGuard<()>>,
+    _guard: Option<GateHold>,
     changed: Arc<watch::Sender<u64>>,
     /// Who holds the SQLite gate, since when.
     held: Option<(Writer, std::time::Instant)>,
+}
+
+/// SQLite's write gate, held: releasing it (at the end of a commit, or when a transaction is
+/// dropped and rolls back) records for how long (`cairn_sqlite_write_gate_held_seconds`). The
+/// Double-11 figures in [`gate_report`] count committed transactions only; this counts all.
+struct GateHold {
+    _guard: OwnedMutexGuard<()>,
+    since: std::time::Instant,
+}
+
+impl Drop for GateHold {
+    fn drop(&mut self) {
+        telemetry::metrics::write_gate_released(self.since.elapsed());
+    }
 }
 
 /// Who wrote: a source location or a name.

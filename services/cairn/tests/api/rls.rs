@@ -1,4 +1,4 @@
-//! PostgreSQL row-level security (migration `m0013_row_level_security`): a tenant-scoped
+//! PostgreSQL row-level security (migration `m0014_row_level_security`): a tenant-scoped
 //! handle sees and writes only its tenant's rows even when a query forgets the tenant filter,
 //! and nothing of one tenant's transaction survives on a pooled connection. PostgreSQL only
 //! (SQLite has no row-level security; its isolation is the queries' filters, tested in

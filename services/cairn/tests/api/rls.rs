@@ -202,3 +202,36 @@ async fn a_pooled_connection_carries_nothing_of_the_last_tenant_into_the_next_us
     assert_eq!(count(raw, "select pg_backend_pid()::bigint").await, pid, "still the one connection");
     app.shutdown().await;
 }
+
+/// Only the composition root's migrations and role checks (and `store` itself) use the pool
+/// with no scope; every service picks a tenant's or the system's (`store::Db::tenant`,
+/// `store::Db::system`), so each database use says whose rows it may touch.
+#[test]
+fn no_service_uses_the_unscoped_pool() {
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() && p.file_name().is_some_and(|n| n != "node_modules" && n != "target") {
+                rust_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files = Vec::new();
+    for top in ["services", "shared"] {
+        for krate in std::fs::read_dir(root.join(top)).unwrap().flatten() {
+            rust_files(&krate.path().join("src"), &mut files);
+        }
+    }
+    assert!(files.len() > 100, "found only {} source files", files.len());
+    let allowed = ["services/cairn/src/app.rs", "shared/store/src/lib.rs"];
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| std::fs::read_to_string(f).unwrap_or_default().contains(".schema_conn()"))
+        .map(|f| f.strip_prefix(&root).unwrap_or(f).display().to_string())
+        .filter(|f| !allowed.contains(&f.as_str()))
+        .collect();
+    assert!(offenders.is_empty(), "unscoped database use in {offenders:?}");
+}

@@ -25,6 +25,9 @@ const CarriersScreen = lazy(() => import('./screens/Carriers'));
 const ReturnsScreen = lazy(() => import('./screens/Returns'));
 const UsersScreen = lazy(() => import('./screens/Users'));
 const AppsScreen = lazy(() => import('./screens/Apps'));
+const SubscriptionsScreen = lazy(() => import('./screens/Subscriptions'));
+const SubscriptionScreen = lazy(() => import('./screens/Subscriptions').then((m) => ({ default: m.SubscriptionScreen })));
+const AuditScreen = lazy(() => import('./screens/Audit'));
 const ConsentScreen = lazy(() => import('./screens/Consent'));
 const InviteScreen = lazy(() => import('./screens/Invite'));
 
@@ -106,6 +109,9 @@ export function App() {
             <Route path="/shipping/:id">{(p) => <ShipmentScreen id={p.id} />}</Route>
             <Route path="/settings/users" component={UsersScreen} />
             <Route path="/settings/apps" component={AppsScreen} />
+            <Route path="/settings/subscriptions" component={SubscriptionsScreen} />
+            <Route path="/settings/subscriptions/:id">{(p) => <SubscriptionScreen id={p.id} />}</Route>
+            <Route path="/settings/audit" component={AuditScreen} />
             <Route path="/settings">
               <Redirect to="/settings/users" replace />
             </Route>
@@ -138,10 +144,12 @@ const NAV: NavItem[] = [
   { href: '/invoices', key: 'nav.invoices', icon: 'invoices' },
 ];
 
-/** The 设置 Settings group: who works in the account, and which apps may. */
+/** The 设置 Settings group: who works in the account, which apps may, where events go, who changed what. */
 const SETTINGS_NAV: NavItem[] = [
   { href: '/settings/users', key: 'nav.users', icon: 'users' },
   { href: '/settings/apps', key: 'nav.apps', icon: 'apps' },
+  { href: '/settings/subscriptions', key: 'nav.subscriptions', icon: 'webhook' },
+  { href: '/settings/audit', key: 'nav.audit', icon: 'audit' },
 ];
 
 const TIME_ZONES = [

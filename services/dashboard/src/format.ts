@@ -150,3 +150,29 @@ export function formatDuration(seconds: number | null | undefined, lang: Lang, a
   if (s < 5) return zh ? '刚刚' : 'just now';
   return zh ? `${out}前` : `${out} ago`;
 }
+
+/** A `datetime-local` value (YYYY-MM-DDTHH:mm) read as a wall-clock time in a time zone. */
+export function instantInZone(local: string, tz: string): Date | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(local);
+  if (!m) return null;
+  const [y, mo, d, h, mi, s] = m.slice(1).map((x) => Number(x ?? 0)) as [number, number, number, number, number, number];
+  const guess = Date.UTC(y, mo - 1, d, h, mi, s);
+  const off = offsetMinutes(new Date(guess), tz);
+  const first = new Date(guess - off * 60000);
+  const off2 = offsetMinutes(first, tz);
+  return off2 === off ? first : new Date(guess - off2 * 60000);
+}
+
+/** An instant as a `datetime-local` value (YYYY-MM-DDTHH:mm) in a time zone. */
+export function localInputInZone(d: Date, tz: string): string {
+  const parts = dtf('en', tz, {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(d);
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
+  return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}`;
+}

@@ -1,5 +1,5 @@
-//! The bus consumer: each event a tenant's active subscription wants becomes a pending
-//! delivery, in the same transaction that claims the event in the inbox — so a crash loses
+//! The bus consumer: each event a tenant's subscription wants becomes a pending delivery (due
+//! now, or parked while the subscription is disabled), in the same transaction that claims the event in the inbox — so a crash loses
 //! none and a redelivered message makes none twice. The [`crate::worker`] sends them.
 
 use crate::{
@@ -39,9 +39,10 @@ impl bus::TxHandler for SubscriptionsHandler {
         if tenants.is_empty() {
             return Ok(());
         }
+        // Disabled subscriptions get their deliveries too, parked (no next attempt) until the
+        // subscription is enabled again: nothing that happened meanwhile is lost.
         let subs = event_subscriptions::Entity::find()
             .filter(event_subscriptions::Column::TenantId.is_in(tenants))
-            .filter(event_subscriptions::Column::Status.eq("active"))
             .all(tx)
             .await?;
         if subs.is_empty() {
@@ -64,7 +65,7 @@ impl bus::TxHandler for SubscriptionsHandler {
                         body: catalog::body(env, *t),
                         status: "pending".into(),
                         attempts: 0,
-                        next_attempt_at: Some(now),
+                        next_attempt_at: (s.status == "active").then_some(now),
                         last_status_code: None,
                         last_error: None,
                         created_at: now,

@@ -99,6 +99,7 @@ pub fn fresh_amqp() -> (String, String) {
 }
 
 /// A client of a running Cairn's public API, with its database for assertions.
+#[derive(Clone)]
 pub struct Api {
     pub backend: Backend,
     pub url: String,

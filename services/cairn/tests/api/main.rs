@@ -24,6 +24,7 @@ mod apps;
 mod auth;
 mod crash;
 mod dashboard;
+mod fairness;
 mod fulfilment;
 mod holds;
 mod inventory;

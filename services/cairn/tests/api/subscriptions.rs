@@ -270,13 +270,21 @@ async fn a_subscription_failing_for_three_days_is_disabled_and_can_be_enabled(ap
     assert_eq!(disabled["status"], "disabled", "{disabled}");
     assert!(disabled["disabled_reason"].as_str().unwrap().contains("3 days"), "{disabled}");
     assert!(rx.got.lock().unwrap().is_empty());
+    // An event while it is disabled waits too.
+    app.post("/v1/stock/adjustments", &tok, &json!({"sku_code": "CAP", "delta": 2, "reason": "in"})).await.expect(201);
+    app.settle().await;
     // Enabled again with the receiver back: what waited goes out.
     rx.down.store(false, Ordering::SeqCst);
     let enable = json!({"url": rx.url, "event_types": ["stock.level_changed"], "enabled": true});
     let s = app.put(&sub, &tok, &enable).await.expect(200);
     assert_eq!(s["status"], "active");
     assert!(s["failing_since"].is_null() && s["disabled_reason"].is_null());
-    wait_for("the waiting delivery went out", || !rx.got.lock().unwrap().is_empty()).await;
+    wait_for("both waiting deliveries went out", || {
+        let on_hand: Vec<i64> =
+            rx.got.lock().unwrap().iter().filter_map(|g| g.json()["data"]["on_hand"].as_i64()).collect();
+        on_hand.contains(&5) && on_hand.contains(&7)
+    })
+    .await;
     app.shutdown().await;
 }
 both!(a_subscription_failing_for_three_days_is_disabled_and_can_be_enabled);

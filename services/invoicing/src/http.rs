@@ -12,9 +12,10 @@ use kernel::{Money, trade::InvoiceBuyerKind};
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi, Tags,
     param::{Path, Query},
-    payload::{Binary, Json, PlainText},
+    payload::{Binary, PlainText},
 };
-use problem::{ApiResult, Code, Problem, ProblemResponse};
+use problem::status::{AUTHENTICATED, BAD_REQUEST, CONFLICT, NOT_FOUND, PUBLIC, READ, READ_BY_ID, WRITE, WRITE_BY_ID};
+use problem::{ApiResult, Code, Json, Problem, ProblemResponse};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::OnConflict,
@@ -70,7 +71,7 @@ struct SettingsDto {
     #[oai(validator(min_length = 1, max_length = 100))]
     seller_name: String,
     /// The seller's unified social credit code (纳税人识别号): 15–20 digits or capitals.
-    #[oai(validator(min_length = 15, max_length = 20))]
+    #[oai(validator(min_length = 15, max_length = 20, pattern = "^[0-9A-Z]{15,20}$"))]
     tax_id: String,
     #[oai(default, validator(max_length = 200))]
     address: String,
@@ -155,8 +156,8 @@ struct BuyerDto {
     /// A company's registered name, or a person's name.
     #[oai(validator(min_length = 1, max_length = 100))]
     title: String,
-    /// Required for a company.
-    #[oai(nullable, skip_serializing_if_is_none)]
+    /// Required for a company: 15–20 digits or capitals.
+    #[oai(nullable, skip_serializing_if_is_none, validator(pattern = "^[0-9A-Z]{15,20}$"))]
     tax_id: Option<String>,
     #[oai(nullable, skip_serializing_if_is_none, validator(max_length = 254))]
     email: Option<String>,
@@ -569,7 +570,7 @@ fn check_sku(code: &str) -> Result<(), Problem> {
 impl InvoicingApi {
     /// The tenant's invoicing settings; 404 until they are set.
     #[oai(path = "/invoicing/settings", method = "get")]
-    async fn get_settings(&self, auth: BearerAuth) -> ApiResult<SettingsFound> {
+    async fn get_settings(&self, auth: BearerAuth) -> ApiResult<SettingsFound, { AUTHENTICATED | NOT_FOUND }> {
         let r = invoice_settings::Entity::find_by_id(auth.0.tenant_id.0)
             .one(self.svc.db.conn())
             .await
@@ -582,7 +583,7 @@ impl InvoicingApi {
     /// Sets the seller block, tax treatment, when to issue and the numbering series. Applies
     /// to documents issued from now on; issued ones never change.
     #[oai(path = "/invoicing/settings", method = "put")]
-    async fn put_settings(&self, auth: BearerAuth, body: Json<SettingsDto>) -> ApiResult<SettingsFound> {
+    async fn put_settings(&self, auth: BearerAuth, body: Json<SettingsDto>) -> ApiResult<SettingsFound, WRITE> {
         let b = body.0;
         if b.seller_name.trim().is_empty() {
             return Err(bad("seller_name must not be blank").into());
@@ -647,7 +648,7 @@ impl InvoicingApi {
 
     /// SKUs taxed at another rate than the default (e.g. books 9%, services 6%).
     #[oai(path = "/invoicing/tax-categories", method = "get")]
-    async fn list_categories(&self, auth: BearerAuth) -> ApiResult<CategoriesFound> {
+    async fn list_categories(&self, auth: BearerAuth) -> ApiResult<CategoriesFound, AUTHENTICATED> {
         let rows = invoice_tax_categories::Entity::find()
             .filter(invoice_tax_categories::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(invoice_tax_categories::Column::SkuCode)
@@ -668,7 +669,7 @@ impl InvoicingApi {
         auth: BearerAuth,
         sku_code: Path<String>,
         body: Json<TaxCategoryIn>,
-    ) -> ApiResult<CategorySet> {
+    ) -> ApiResult<CategorySet, WRITE> {
         check_sku(&sku_code.0)?;
         let rate = amounts::parse_rate(&body.0.vat_rate)
             .ok_or_else(|| bad("vat_rate must be one of 0%, 1%, 1.5%, 3%, 5%, 6%, 9%, 13%"))?;
@@ -692,7 +693,7 @@ impl InvoicingApi {
 
     /// Removes a SKU's tax category (it falls back to the default rate).
     #[oai(path = "/invoicing/tax-categories/:sku_code", method = "delete")]
-    async fn delete_category(&self, auth: BearerAuth, sku_code: Path<String>) -> ApiResult<Deleted> {
+    async fn delete_category(&self, auth: BearerAuth, sku_code: Path<String>) -> ApiResult<Deleted, READ> {
         let tx = self.svc.db.write().await.map_err(Problem::internal)?;
         invoice_tax_categories::Entity::delete_many()
             .filter(invoice_tax_categories::Column::TenantId.eq(auth.0.tenant_id.0))
@@ -722,7 +723,7 @@ impl InvoicingApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
         page: Query<Option<u64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] per_page: Query<Option<u64>>,
-    ) -> ApiResult<InvoicesFound> {
+    ) -> ApiResult<InvoicesFound, READ> {
         let mut q = invoices::Entity::find().filter(invoices::Column::TenantId.eq(auth.0.tenant_id.0));
         if let Some(o) = order_id.0 {
             q = q.filter(invoices::Column::OrderId.eq(o));
@@ -743,7 +744,7 @@ impl InvoicingApi {
         let rows = q
             .order_by_desc(invoices::Column::IssuedAt)
             .order_by_desc(invoices::Column::Id)
-            .offset((page - 1) * per_page)
+            .offset(store::page_offset(page, per_page))
             .limit(per_page)
             .all(self.svc.db.conn())
             .await
@@ -756,7 +757,11 @@ impl InvoicingApi {
     /// invoice in force is returned (200) if it has one; 201 when issued now. To change the
     /// buyer on an issued invoice, void it and ask again.
     #[oai(path = "/invoices", method = "post")]
-    async fn issue(&self, auth: BearerAuth, body: Json<IssueIn>) -> ApiResult<Issued> {
+    async fn issue(
+        &self,
+        auth: BearerAuth,
+        body: Json<IssueIn>,
+    ) -> ApiResult<Issued, { WRITE | NOT_FOUND | CONFLICT }> {
         let buyer = body.0.buyer.map(BuyerDto::into_info).transpose()?;
         let issued = self.svc.request(auth.0.tenant_id.0, body.0.order_id, buyer).await.map_err(issue_problem)?;
         let d = dto(issued.invoice, &self.svc.public_url)?;
@@ -771,7 +776,7 @@ impl InvoicingApi {
         auth: BearerAuth,
         from: Query<Option<NaiveDate>>,
         to: Query<Option<NaiveDate>>,
-    ) -> ApiResult<CsvFound> {
+    ) -> ApiResult<CsvFound, READ> {
         let q =
             period(invoices::Entity::find().filter(invoices::Column::TenantId.eq(auth.0.tenant_id.0)), from.0, to.0)?;
         let rows = q
@@ -838,7 +843,7 @@ impl InvoicingApi {
     /// Public: checks a verification code (the QR code on a PDF). Answers what the genuine
     /// document says; 404 for a tampered or unknown code. No login needed.
     #[oai(path = "/invoices/verify/:token", method = "get")]
-    async fn verify(&self, token: Path<String>) -> ApiResult<Verified> {
+    async fn verify(&self, token: Path<String>) -> ApiResult<Verified, { PUBLIC | BAD_REQUEST | NOT_FOUND }> {
         let not_genuine = || {
             ProblemResponse::from(Problem::new(
                 Code::NotFound,
@@ -869,7 +874,7 @@ impl InvoicingApi {
 
     /// One invoice or credit note.
     #[oai(path = "/invoices/:id", method = "get")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<InvoiceFound> {
+    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<InvoiceFound, READ_BY_ID> {
         let inv = self.find(auth.0.tenant_id.0, id.0).await?;
         Ok(InvoiceFound::Ok(Json(dto(inv, &self.svc.public_url)?)))
     }
@@ -877,7 +882,7 @@ impl InvoicingApi {
     /// The document as an A4 PDF (Chinese, with English sub-labels). A void document shows
     /// a 作废 VOID mark.
     #[oai(path = "/invoices/:id/pdf", method = "get")]
-    async fn pdf(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<PdfFound> {
+    async fn pdf(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<PdfFound, READ_BY_ID> {
         let inv = self.find(auth.0.tenant_id.0, id.0).await?;
         let doc = printable(&inv, &doc_of(&inv)?);
         let renderer = self.renderer.clone();
@@ -888,7 +893,12 @@ impl InvoicingApi {
     /// Voids a document. It keeps its number and shows as void; an invoice with credit notes
     /// in force cannot be voided. Voiding again changes nothing.
     #[oai(path = "/invoices/:id/void", method = "post")]
-    async fn void(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<VoidIn>) -> ApiResult<InvoiceFound> {
+    async fn void(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<VoidIn>,
+    ) -> ApiResult<InvoiceFound, { WRITE_BY_ID | CONFLICT }> {
         match self.svc.void(auth.0.tenant_id.0, id.0, body.0.reason.trim()).await {
             Ok(Some(inv)) => Ok(InvoiceFound::Ok(Json(dto(inv, &self.svc.public_url)?))),
             Ok(None) => Err(Problem::not_found("invoice").into()),

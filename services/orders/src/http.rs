@@ -17,9 +17,9 @@ use kernel::{Money, OrderStatus, SharedClock, events::HoldReason};
 use poem_openapi::{
     ApiResponse, Object, OpenApi, Tags,
     param::{Path, Query},
-    payload::Json,
 };
-use problem::{ApiResult, Code, Problem, ProblemResponse};
+use problem::status::{AUTHENTICATED, CONFLICT, READ, READ_BY_ID, WRITE, WRITE_BY_ID};
+use problem::{ApiResult, Code, Json, Problem, ProblemResponse};
 use uuid::Uuid;
 
 #[derive(Tags)]
@@ -349,9 +349,11 @@ impl From<Shipment> for ShipmentDto {
 #[derive(Debug, Object)]
 struct NewShipment {
     /// The carrier's code, e.g. `SF`: 1-32 letters, digits, `-` or `_`.
+    #[oai(validator(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     company_code: String,
     /// 1-64 letters, digits, `-` or `_`. Recording the same waybill again with the same
     /// carrier and lines returns the first result and changes nothing.
+    #[oai(validator(pattern = "^[A-Za-z0-9_-]{1,64}$"))]
     waybill_no: String,
     /// The marketplace line ids (`external_line_id`) in this parcel; leave out to ship every
     /// line not yet shipped and not refunded.
@@ -596,7 +598,7 @@ impl OrdersApi {
         /// The `next_cursor` of the previous page.
         #[oai(validator(max_length = 64))]
         cursor: Query<Option<String>>,
-    ) -> ApiResult<OrdersFound> {
+    ) -> ApiResult<OrdersFound, READ> {
         let hold_reason = hold_reason
             .0
             .map(|r| {
@@ -647,7 +649,7 @@ impl OrdersApi {
         created_to: Query<Option<DateTime<Utc>>>,
         #[oai(validator(max_length = 100))] buyer: Query<Option<String>>,
         #[oai(validator(max_length = 64))] sku_code: Query<Option<String>>,
-    ) -> ApiResult<CountsFound> {
+    ) -> ApiResult<CountsFound, READ> {
         let f = filter(external_id, channel_id, created_from, created_to, buyer, sku_code);
         let c = self.orders.counts(auth.0.tenant_id, &f).await.map_err(Problem::internal)?;
         Ok(CountsFound::Ok(Json(StatusCountsDto { total: c.total, by_status: c.by_status })))
@@ -661,8 +663,8 @@ impl OrdersApi {
         &self,
         auth: BearerAuth,
         since: Query<DateTime<Utc>>,
-        bucket_seconds: Query<Option<i64>>,
-    ) -> ApiResult<StatsFound> {
+        #[oai(validator(minimum(value = "60"), maximum(value = "86400")))] bucket_seconds: Query<Option<i64>>,
+    ) -> ApiResult<StatsFound, READ> {
         let s = self.orders.stats(auth.0.tenant_id, since.0, bucket_seconds.0.unwrap_or(60)).await.map_err(
             |e| match e {
                 StatsError::Window(w) => Problem::new(Code::InvalidInput, w.to_string()),
@@ -686,7 +688,7 @@ impl OrdersApi {
 
     /// The seller's audit rules (审单规则).
     #[oai(path = "/orders/audit-rules", method = "get")]
-    async fn get_audit_rules(&self, auth: BearerAuth) -> ApiResult<AuditRulesFound> {
+    async fn get_audit_rules(&self, auth: BearerAuth) -> ApiResult<AuditRulesFound, AUTHENTICATED> {
         let r = self.orders.audit_rules(auth.0.tenant_id).await.map_err(Problem::internal)?;
         Ok(AuditRulesFound::Ok(Json(rules_dto(r))))
     }
@@ -695,7 +697,7 @@ impl OrdersApi {
     /// a rule switched on holds those it applies to, one switched off releases them (unless
     /// something else holds them). The same rules again change nothing.
     #[oai(path = "/orders/audit-rules", method = "put")]
-    async fn put_audit_rules(&self, auth: BearerAuth, body: Json<AuditRulesDto>) -> ApiResult<AuditRulesFound> {
+    async fn put_audit_rules(&self, auth: BearerAuth, body: Json<AuditRulesDto>) -> ApiResult<AuditRulesFound, WRITE> {
         let b = body.0;
         let amount_over = match b.amount_over.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
             None => None,
@@ -723,7 +725,12 @@ impl OrdersApi {
     /// Hold an order by hand: it does not ship until someone releases it. Holding it again
     /// changes nothing. Its stock stays reserved.
     #[oai(path = "/orders/:id/hold", method = "post")]
-    async fn hold(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<HoldIn>) -> ApiResult<HoldsChanged> {
+    async fn hold(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<HoldIn>,
+    ) -> ApiResult<HoldsChanged, { WRITE_BY_ID | CONFLICT }> {
         let by = format!("user:{}", auth.0.user_id);
         let out = self.orders.hold(auth.0.tenant_id, id.0, &by, &body.0.note).await.map_err(hold_problem)?;
         Ok(HoldsChanged::Ok(Json(holds_dto(id.0, out))))
@@ -735,7 +742,12 @@ impl OrdersApi {
     /// does; with only those left the release is refused (409). Nothing to release changes
     /// nothing.
     #[oai(path = "/orders/:id/release", method = "post")]
-    async fn release(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<HoldIn>) -> ApiResult<HoldsChanged> {
+    async fn release(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<HoldIn>,
+    ) -> ApiResult<HoldsChanged, { WRITE_BY_ID | CONFLICT }> {
         let by = format!("user:{}", auth.0.user_id);
         let out = self.orders.release(auth.0.tenant_id, id.0, &by, &body.0.note).await.map_err(hold_problem)?;
         Ok(HoldsChanged::Ok(Json(holds_dto(id.0, out))))
@@ -744,7 +756,7 @@ impl OrdersApi {
     /// Hold or release several orders at once; each id gets its own result (another tenant's
     /// or a missing one is `not_found`), in the order asked.
     #[oai(path = "/orders/bulk", method = "post")]
-    async fn bulk(&self, auth: BearerAuth, body: Json<BulkIn>) -> ApiResult<BulkDone> {
+    async fn bulk(&self, auth: BearerAuth, body: Json<BulkIn>) -> ApiResult<BulkDone, WRITE> {
         let b = body.0;
         let hold = match b.action.as_str() {
             "hold" => true,
@@ -796,7 +808,7 @@ impl OrdersApi {
     /// no SKU), with how many orders wait on each: what the product mapping screen lists
     /// first.
     #[oai(path = "/orders/unmapped-items", method = "get")]
-    async fn unmapped_items(&self, auth: BearerAuth) -> ApiResult<UnmappedFound> {
+    async fn unmapped_items(&self, auth: BearerAuth) -> ApiResult<UnmappedFound, AUTHENTICATED> {
         let items = self.orders.unmapped_items(auth.0.tenant_id).await.map_err(Problem::internal)?;
         Ok(UnmappedFound::Ok(Json(UnmappedItemsDto {
             items: items
@@ -816,7 +828,7 @@ impl OrdersApi {
     /// One order with its lines (each with its reservation state and waybill), its shipments
     /// and its timeline.
     #[oai(path = "/orders/:id", method = "get")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<OrderFound> {
+    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<OrderFound, READ_BY_ID> {
         let OrderDetail { order, timeline, shipments } = self
             .orders
             .get(auth.0.tenant_id, id.0)
@@ -832,7 +844,12 @@ impl OrdersApi {
     /// marketplace. Idempotent by waybill: the same waybill with the same carrier and lines is
     /// the first result; with a different carrier or lines, `already_exists`.
     #[oai(path = "/orders/:id/ship", method = "post")]
-    async fn ship(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<NewShipment>) -> ApiResult<ShipmentDone> {
+    async fn ship(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<NewShipment>,
+    ) -> ApiResult<ShipmentDone, { WRITE_BY_ID | CONFLICT }> {
         let req = ShipRequest { company_code: body.0.company_code, waybill_no: body.0.waybill_no, lines: body.0.lines };
         let done = self.orders.ship(auth.0.tenant_id, id.0, req).await.map_err(ship_problem)?;
         Ok(ShipmentDone::Ok(Json(ShipmentRecorded {

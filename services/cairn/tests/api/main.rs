@@ -21,6 +21,7 @@ mod harness;
 
 mod allocation;
 mod auth;
+mod contract;
 mod crash;
 mod dashboard;
 mod fulfilment;

@@ -24,9 +24,9 @@ use kernel::{SharedClock, events::Mapping};
 use poem_openapi::{
     OpenApi, Tags,
     param::{Header, Path},
-    payload::Json,
 };
-use problem::{ApiResult, Code, Problem, ProblemResponse};
+use problem::status::{AUTHENTICATED, CALLBACK, CONFLICT, READ_BY_ID, UNPROCESSABLE, WRITE, WRITE_BY_ID};
+use problem::{ApiResult, Code, Errors, Json, Problem};
 use uuid::Uuid;
 use webhooks::WebhookAccepted;
 
@@ -61,7 +61,7 @@ impl ChannelsApi {
 
 /// The problem each service error answers with: one table for the whole channels API. The
 /// detail is the error's own message, except for a 500, which logs its cause and says nothing.
-impl From<service::Error> for ProblemResponse {
+impl<const S: u16> From<service::Error> for Errors<S> {
     fn from(e: service::Error) -> Self {
         use service::Error as E;
         let code = match &e {
@@ -91,7 +91,11 @@ impl ChannelsApi {
     /// Connect a marketplace shop. Returns the webhook URL and secret to configure there.
     /// Connecting the same shop again with the same settings returns it unchanged.
     #[oai(path = "/channels", method = "post", tag = "Tag::Channels")]
-    async fn create(&self, auth: BearerAuth, body: Json<NewChannel>) -> ApiResult<ChannelCreated> {
+    async fn create(
+        &self,
+        auth: BearerAuth,
+        body: Json<NewChannel>,
+    ) -> ApiResult<ChannelCreated, { WRITE | CONFLICT }> {
         let c = self.service.connect(auth.0.tenant_id, body.0.into()).await?;
         Ok(ChannelCreated::Created(Json(self.dto(c, true))))
     }
@@ -99,7 +103,12 @@ impl ChannelsApi {
     /// Change a shop's stock sync rules; every SKU's displayed quantity is recomputed and
     /// pushed.
     #[oai(path = "/channels/:id/stock-sync", method = "put", tag = "Tag::Channels")]
-    async fn set_stock_sync(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<StockSync>) -> ApiResult<ChannelFound> {
+    async fn set_stock_sync(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<StockSync>,
+    ) -> ApiResult<ChannelFound, WRITE_BY_ID> {
         let c = self.service.set_stock_rules(auth.0.tenant_id, id.0, body.0.into()).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
@@ -113,7 +122,7 @@ impl ChannelsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<StockSync>,
-    ) -> ApiResult<PreviewFound> {
+    ) -> ApiResult<PreviewFound, WRITE_BY_ID> {
         let rows = self.service.preview_stock_rules(auth.0.tenant_id, id.0, body.0.into()).await?;
         let items = rows
             .into_iter()
@@ -131,7 +140,7 @@ impl ChannelsApi {
     /// item list when it has one (Bazaar, with Open API credentials), else the variants seen in
     /// the shop's trades (Shopify). Unmapped variants come first.
     #[oai(path = "/channels/:id/items", method = "get", tag = "Tag::Channels")]
-    async fn items(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ItemsFound> {
+    async fn items(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ItemsFound, READ_BY_ID> {
         let found = self.service.items(auth.0.tenant_id, id.0).await?;
         let mut items: Vec<ItemDto> = found
             .rows
@@ -164,7 +173,12 @@ impl ChannelsApi {
     /// waiting on a newly mapped variant take stock, oldest-paid first, and leave their
     /// `unmapped_sku` hold; the SKU's quantity is pushed to the variant.
     #[oai(path = "/channels/:id/item-mappings", method = "put", tag = "Tag::Channels")]
-    async fn set_mappings(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<MappingsIn>) -> ApiResult<MappingsSaved> {
+    async fn set_mappings(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<MappingsIn>,
+    ) -> ApiResult<MappingsSaved, { WRITE_BY_ID | UNPROCESSABLE }> {
         let mappings = body
             .0
             .mappings
@@ -186,7 +200,7 @@ impl ChannelsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<NewWebhookSecret>,
-    ) -> ApiResult<ChannelFound> {
+    ) -> ApiResult<ChannelFound, { WRITE_BY_ID | CONFLICT }> {
         let c = self.service.rotate_secret(auth.0.tenant_id, id.0, body.0.into_secret()).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, true))))
     }
@@ -197,7 +211,12 @@ impl ChannelsApi {
     /// shipments recorded while the shop had no credentials are queued for write-back, and
     /// every SKU's quantity is planned for the shop. The same credentials again change nothing.
     #[oai(path = "/channels/:id/api", method = "put", tag = "Tag::Channels")]
-    async fn set_api(&self, auth: BearerAuth, id: Path<Uuid>, body: Json<ApiCredentials>) -> ApiResult<ChannelFound> {
+    async fn set_api(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<ApiCredentials>,
+    ) -> ApiResult<ChannelFound, WRITE_BY_ID> {
         let c = self.service.set_api(auth.0.tenant_id, id.0, body.0.into()).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
@@ -208,7 +227,7 @@ impl ChannelsApi {
     /// the sync report) until credentials are given again with `PUT`, which sends them.
     /// Webhooks keep arriving. Removing them again changes nothing.
     #[oai(path = "/channels/:id/api", method = "delete", tag = "Tag::Channels")]
-    async fn remove_api(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ChannelFound> {
+    async fn remove_api(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ChannelFound, READ_BY_ID> {
         let c = self.service.remove_api(auth.0.tenant_id, id.0).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
@@ -216,7 +235,11 @@ impl ChannelsApi {
     /// Pull the shop's trades from the marketplace now (from the stored checkpoint) and feed
     /// whatever push missed into the order pipeline.
     #[oai(path = "/channels/:id/reconcile", method = "post", tag = "Tag::Channels")]
-    async fn reconcile_now(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Reconciled> {
+    async fn reconcile_now(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Reconciled, { READ_BY_ID | CONFLICT }> {
         let r = self.service.reconcile_now(auth.0.tenant_id, id.0).await?;
         Ok(Reconciled::Ok(Json(r.into())))
     }
@@ -224,21 +247,21 @@ impl ChannelsApi {
     /// The shop's sync report: reconciliation checkpoint and lag, what pull found that push
     /// missed, and the write-backs waiting or refused.
     #[oai(path = "/channels/:id/sync", method = "get", tag = "Tag::Channels")]
-    async fn sync_report(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<SyncFound> {
+    async fn sync_report(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<SyncFound, READ_BY_ID> {
         let r = self.service.sync_report(auth.0.tenant_id, id.0).await?;
         Ok(SyncFound::Ok(Json(r.into())))
     }
 
     /// List connected shops.
     #[oai(path = "/channels", method = "get", tag = "Tag::Channels")]
-    async fn list(&self, auth: BearerAuth) -> ApiResult<ChannelList> {
+    async fn list(&self, auth: BearerAuth) -> ApiResult<ChannelList, AUTHENTICATED> {
         let rows = self.service.list(auth.0.tenant_id).await?;
         Ok(ChannelList::Ok(Json(rows.into_iter().map(|c| self.dto(c, false)).collect())))
     }
 
     /// One connected shop.
     #[oai(path = "/channels/:id", method = "get", tag = "Tag::Channels")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ChannelFound> {
+    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ChannelFound, READ_BY_ID> {
         let c = self.service.get(auth.0.tenant_id, id.0).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
@@ -255,7 +278,7 @@ impl ChannelsApi {
         #[oai(name = "X-Shopify-Webhook-Id")] webhook_id: Header<Option<String>>,
         #[oai(name = "X-Shopify-Shop-Domain")] shop_domain: Header<Option<String>>,
         body: RawJson,
-    ) -> ApiResult<WebhookAccepted> {
+    ) -> ApiResult<WebhookAccepted, CALLBACK> {
         let headers = shopify::webhook::Headers {
             topic: topic.0.as_deref(),
             hmac: hmac.0.as_deref(),
@@ -280,7 +303,7 @@ impl ChannelsApi {
         #[oai(name = "X-Bazaar-Signature")] signature: Header<Option<String>>,
         #[oai(name = "X-Bazaar-Shop-Id")] shop_id: Header<Option<String>>,
         body: RawJson,
-    ) -> ApiResult<WebhookAccepted> {
+    ) -> ApiResult<WebhookAccepted, CALLBACK> {
         let headers = bazaar::webhook::Headers {
             topic: topic.0.as_deref(),
             message_id: message_id.0.as_deref(),

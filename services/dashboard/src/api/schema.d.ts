@@ -126,33 +126,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Missing or invalid credentials or signature. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -162,26 +135,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -191,15 +146,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -265,53 +211,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -321,15 +222,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -371,15 +263,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ChannelDto"][];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -398,42 +281,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -445,15 +292,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -517,15 +355,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -535,17 +364,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -564,15 +384,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -660,26 +471,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -698,15 +491,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -797,26 +581,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -835,15 +601,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -927,33 +684,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -965,15 +695,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1065,8 +786,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1074,16 +795,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -1103,15 +815,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1212,17 +915,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1241,15 +935,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1341,26 +1026,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1379,15 +1046,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1461,33 +1119,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -1499,15 +1130,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1600,24 +1222,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -1629,15 +1233,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1720,33 +1315,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -1758,15 +1326,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1848,33 +1407,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -1886,15 +1418,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1974,26 +1497,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Not found — also for another tenant's resources. */
                 404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2010,35 +1515,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2116,26 +1594,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Not found — also for another tenant's resources. */
                 404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2152,35 +1612,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2272,42 +1705,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -2319,15 +1716,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2408,42 +1796,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -2455,15 +1807,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2541,42 +1884,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -2588,15 +1895,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2640,15 +1938,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["AuditRulesDto"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -2667,42 +1956,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -2714,15 +1967,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2786,35 +2030,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2833,15 +2050,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2940,17 +2148,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2969,15 +2168,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3078,17 +2268,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3107,15 +2288,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3193,35 +2365,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3240,15 +2385,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3294,15 +2430,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["UnmappedItemsDto"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -3321,42 +2448,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -3368,15 +2459,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3461,33 +2543,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -3499,15 +2554,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3610,17 +2656,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3639,15 +2676,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3689,15 +2717,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["WarehouseDto"][];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -3716,42 +2735,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -3763,15 +2746,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3832,15 +2806,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -3850,17 +2815,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3886,7 +2842,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3929,15 +2885,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["SkuDto"][];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -3956,42 +2903,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -4003,15 +2914,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4072,15 +2974,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -4090,17 +2983,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4126,7 +3010,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4222,8 +3106,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4231,7 +3115,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -4258,7 +3142,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4339,33 +3223,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -4377,15 +3234,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4467,42 +3315,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -4514,15 +3326,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4566,15 +3369,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["InventorySettingsDto"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -4593,42 +3387,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -4640,15 +3398,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4708,35 +3457,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4755,15 +3477,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4806,15 +3519,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["AllocationDto"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -4833,42 +3537,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -4880,15 +3548,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4953,8 +3612,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4962,25 +3621,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -5007,7 +3648,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5098,33 +3739,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -5136,15 +3750,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5241,8 +3846,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5250,7 +3855,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -5277,7 +3882,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5358,33 +3963,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -5396,15 +3974,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5497,24 +4066,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -5533,7 +4084,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5625,24 +4176,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -5661,7 +4194,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5753,24 +4286,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -5789,7 +4304,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5832,15 +4347,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["SettingsDto"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -5868,33 +4374,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -5906,15 +4385,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5977,35 +4447,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6024,15 +4467,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6075,15 +4509,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["TaxCategoryDto"][];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -6102,42 +4527,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -6149,15 +4538,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6235,35 +4615,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6282,15 +4635,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6347,42 +4691,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -6394,15 +4702,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6484,42 +4783,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -6531,15 +4794,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6631,17 +4885,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6660,15 +4905,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6747,42 +4983,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -6794,15 +4994,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6860,24 +5051,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Missing or invalid credentials or signature. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Not found — also for another tenant's resources. */
                 404: {
                     headers: {
@@ -6887,53 +5060,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7015,33 +5143,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -7053,15 +5154,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7147,33 +5239,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -7185,15 +5250,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7293,17 +5349,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7322,15 +5369,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7374,15 +5412,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["CarrierAccountList"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -7401,42 +5430,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -7448,15 +5441,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7531,8 +5515,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7540,25 +5524,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -7585,7 +5551,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7627,15 +5593,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ShippingRules"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -7654,42 +5611,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -7701,15 +5622,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7771,8 +5683,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7780,25 +5692,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -7818,15 +5712,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7909,42 +5794,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -7956,15 +5805,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8038,42 +5878,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -8085,15 +5889,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8174,33 +5969,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -8212,15 +5980,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8301,35 +6060,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8348,15 +6080,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8449,24 +6172,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -8478,15 +6183,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8580,17 +6276,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8609,15 +6296,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8714,17 +6392,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8743,15 +6412,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8844,24 +6504,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -8873,15 +6515,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8959,15 +6592,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -8977,17 +6601,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9006,15 +6621,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9109,24 +6715,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -9138,15 +6726,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9226,15 +6805,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -9244,8 +6814,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9253,7 +6823,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -9273,15 +6843,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9360,33 +6921,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -9398,15 +6932,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9498,24 +7023,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -9527,15 +7034,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9615,42 +7113,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -9662,15 +7124,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9713,15 +7166,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ReturnCounts"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -9740,42 +7184,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -9787,15 +7195,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9876,33 +7275,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -9914,15 +7286,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10022,8 +7385,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10031,7 +7394,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -10051,15 +7414,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10137,26 +7491,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Not found — also for another tenant's resources. */
                 404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10173,35 +7509,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10279,42 +7588,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -10326,15 +7599,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10507,7 +7771,7 @@ export interface components {
             kind: components["schemas"]["BuyerKindDto"];
             /** @description A company's registered name, or a person's name. */
             title: string;
-            /** @description Required for a company. */
+            /** @description Required for a company: 15–20 digits or capitals. */
             tax_id?: string | null;
             email?: string | null;
         };
@@ -11019,6 +8283,29 @@ export interface components {
             reason: string;
         };
         /**
+         * NewBazaarChannel
+         * @description A Bazaar shop to connect (`marketplace: bazaar`); Cairn generates its webhook secret.
+         */
+        NewBazaarChannel: {
+            /** @description The marketplace's shop id (`X-Bazaar-Shop-Id`). */
+            shop_id: string;
+            name: string;
+            /**
+             * Format: int64
+             * @description How long an unpaid order holds stock (default 1800 s).
+             */
+            hold_ttl_seconds?: number | null;
+            /** @description The shop's Open API (reconciliation pulls, shipment and stock write-backs). */
+            api?: (components["schemas"]["ApiCredentials"] & unknown) | null;
+            /** @description Stock sync rules (default: show everything sellable). */
+            stock_sync?: (components["schemas"]["StockSync"] & unknown) | null;
+            /**
+             * @description Not taken: Cairn makes a Bazaar shop's webhook secret (it is in the answer). Leave it
+             *     out; a secret sent here is refused.
+             */
+            webhook_secret?: string | null;
+        };
+        /**
          * NewCarrierAccount
          * @description A carrier account to connect: a carrier's branch, Courier credentials and the sender.
          */
@@ -11035,28 +8322,36 @@ export interface components {
             /** @description Printed as the sender on every label this account draws. */
             sender: components["schemas"]["CarrierAddress"] & unknown;
         };
-        /** NewChannel */
-        NewChannel: {
-            /** @description `bazaar` or `shopify`. */
-            marketplace: string;
-            /** @description The marketplace's shop id (`X-Bazaar-Shop-Id`). */
-            shop_id: string;
-            name: string;
+        /**
+         * @description A shop to connect. `marketplace` decides who makes the webhook secret: Cairn for Bazaar
+         *     (so a Bazaar shop takes no `webhook_secret`), the Shopify app for Shopify (so a Shopify shop
+         *     must send its client secret).
+         */
+        NewChannel: components["schemas"]["NewChannel_NewBazaarChannel"] | components["schemas"]["NewChannel_NewShopifyChannel"];
+        /**
+         * @description A shop to connect. `marketplace` decides who makes the webhook secret: Cairn for Bazaar
+         *     (so a Bazaar shop takes no `webhook_secret`), the Shopify app for Shopify (so a Shopify shop
+         *     must send its client secret).
+         */
+        NewChannel_NewBazaarChannel: {
             /**
-             * Format: int64
-             * @description How long an unpaid order holds stock (default 1800 s).
+             * @example bazaar
+             * @enum {string}
              */
-            hold_ttl_seconds?: number | null;
-            /** @description The shop's Open API (reconciliation pulls, shipment and stock write-backs). */
-            api?: (components["schemas"]["ApiCredentials"] & unknown) | null;
-            /** @description Stock sync rules (default: show everything sellable). */
-            stock_sync?: (components["schemas"]["StockSync"] & unknown) | null;
+            marketplace: "bazaar";
+        } & components["schemas"]["NewBazaarChannel"];
+        /**
+         * @description A shop to connect. `marketplace` decides who makes the webhook secret: Cairn for Bazaar
+         *     (so a Bazaar shop takes no `webhook_secret`), the Shopify app for Shopify (so a Shopify shop
+         *     must send its client secret).
+         */
+        NewChannel_NewShopifyChannel: {
             /**
-             * @description Shopify only: the app's client secret, which Shopify signs webhooks with. Bazaar
-             *     webhooks are signed with a secret Cairn generates.
+             * @example shopify
+             * @enum {string}
              */
-            webhook_secret?: string | null;
-        };
+            marketplace: "shopify";
+        } & components["schemas"]["NewShopifyChannel"];
         /**
          * NewLabelBatch
          * @description A label batch to print.
@@ -11098,8 +8393,29 @@ export interface components {
              */
             lines?: string[] | null;
         };
+        /**
+         * NewShopifyChannel
+         * @description A Shopify shop to connect (`marketplace: shopify`).
+         */
+        NewShopifyChannel: {
+            /** @description The shop's domain, e.g. `example.myshopify.com` (`X-Shopify-Shop-Domain`). */
+            shop_id: string;
+            name: string;
+            /**
+             * Format: int64
+             * @description How long an unpaid order holds stock (default 1800 s).
+             */
+            hold_ttl_seconds?: number | null;
+            /** @description The shop's Admin API (reconciliation pulls, fulfillment and stock write-backs). */
+            api?: (components["schemas"]["ApiCredentials"] & unknown) | null;
+            /** @description Stock sync rules (default: show everything sellable). */
+            stock_sync?: (components["schemas"]["StockSync"] & unknown) | null;
+            /** @description The app's client secret, which Shopify signs webhooks with. */
+            webhook_secret: string;
+        };
         /** NewSku */
         NewSku: {
+            /** @description The seller's code (marketplaces' `outer_sku_id`): 1-64 letters, digits, `-`, `_` or `.`. */
             code: string;
             name: string;
             /** Format: int64 */
@@ -11107,7 +8423,7 @@ export interface components {
         };
         /** NewWarehouse */
         NewWarehouse: {
-            /** @description Unique per tenant, e.g. `SH-01`. */
+            /** @description Unique per tenant, e.g. `SH-01`: 1-64 letters, digits, `-`, `_` or `.`. */
             code: string;
             name: string;
         };
@@ -11688,7 +9004,7 @@ export interface components {
             parcels: number;
             /**
              * Format: int64
-             * @description 0: estimate from the units.
+             * @description 0-1000000; 0: estimate from the units.
              * @default 0
              */
             weight_grams: number;

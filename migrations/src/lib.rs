@@ -49,6 +49,8 @@ mod m0007_product_mapping;
 mod m0008_allocation;
 mod m0009_holds;
 mod m0010_shipping;
+mod m0011_apps;
+mod m0012_api_audit;
 
 /// Applies Cairn's migrations in order.
 pub struct Migrator;
@@ -66,6 +68,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_allocation::Migration),
             Box::new(m0009_holds::Migration),
             Box::new(m0010_shipping::Migration),
+            Box::new(m0011_apps::Migration),
+            Box::new(m0012_api_audit::Migration),
         ]
     }
 }

@@ -6,7 +6,7 @@ use crate::{
     health::HealthApi,
 };
 use anyhow::Context;
-use auth::JwtKeys;
+use auth::{Authenticator, JwtKeys, Limits, ScopeTable};
 use migration::MigratorTrait;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
@@ -118,6 +118,25 @@ fn spec_service() -> OpenApiService<Apis, ()> {
     let mut apis = m.apis;
     apis.0 = HealthApi { db: None, bus: None };
     api_service(apis, url)
+}
+
+/// Forgets rate-limit state of callers that went quiet, every minute.
+fn prune_rate_limits(limits: std::sync::Arc<Limits>, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => limits.prune(),
+                _ = stop.changed() => return,
+            }
+        }
+    })
+}
+
+/// The scopes each operation declares, read from the spec the server publishes, so what the
+/// spec says is what the checker enforces (see the `auth` crate).
+fn scope_table(service: &OpenApiService<Apis, ()>) -> anyhow::Result<ScopeTable> {
+    let spec: serde_json::Value = serde_json::from_str(&service.spec()).context("reading our own spec")?;
+    ScopeTable::from_spec(&spec).map_err(|e| anyhow::anyhow!("the spec names an unknown scope: {e}"))
 }
 
 /// Everything under `/v1/`, the docs, the spec and the probes goes to the API; any other path
@@ -254,6 +273,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         serve: false,
     };
     let keys = JwtKeys::new(&config.jwt_secret, config.jwt_ttl_seconds, config.clock.clone());
+    let limits = std::sync::Arc::new(Limits::new(config.rate_limits.0, config.rate_limits.1));
     let settings = ServiceSettings {
         keys: &keys,
         secret: &config.jwt_secret,
@@ -261,11 +281,13 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         inventory: &config.inventory,
     };
     let Mounted { mut apis, consumers, mut tasks } = mount_all(&ctx, settings, |s| config.runs(s));
+    tasks.push(prune_rate_limits(limits.clone(), stop_rx.clone()));
     let (bus_health, bus_tasks) = bus::start(db.clone(), &config.transport, &bindings(), consumers, stop_rx.clone());
     tasks.extend(bus_tasks);
     apis.0.bus = Some(bus_health);
 
     let service = api_service(apis, &public_url);
+    let scopes = scope_table(&service)?;
     let allowed = std::sync::Arc::new(Allowed::from_spec(&service.spec()));
     let docs = service.swagger_ui();
     let spec_json = service.spec_endpoint();
@@ -276,6 +298,9 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         .nest("/docs", docs)
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml);
+    let audit: std::sync::Arc<dyn auth::AuditSink> =
+        std::sync::Arc::new(identity::AuditLog::new(db.clone(), config.clock.clone()));
+    let api = auth::Guard { table: std::sync::Arc::new(scopes), audit: Some(audit), inner: api };
     let site = Site { api: api.boxed(), assets: config.runs(Service::Dashboard).then(dashboard::Assets::default) };
     let app = site
         .around(move |ep, req| {
@@ -291,23 +316,26 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
                     )));
                 }
                 let path = req.uri().path().to_owned();
-                match ep.call(req).await {
-                    Ok(resp) => Ok(resp.into_response()),
-                    // An undeclared method on a known path: 405 problem+json saying what it takes.
-                    Err(e) if e.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED => {
-                        let mut resp = problem::catch_all(e).await;
-                        if let Some(methods) = allowed.allow(&path)
-                            && let Ok(value) = poem::http::HeaderValue::from_str(methods)
-                        {
-                            resp.headers_mut().insert(poem::http::header::ALLOW, value);
-                        }
-                        Ok(resp)
-                    }
-                    Err(e) => Err(e),
+                let mut resp = match ep.call(req).await {
+                    Ok(resp) => resp.into_response(),
+                    Err(e) if e.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED => problem::catch_all(e).await,
+                    Err(e) => return Err(e),
+                };
+                // An undeclared method on a known path: the 405 says what the path takes.
+                if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+                    && let Some(methods) = allowed.allow(&path)
+                    && let Ok(value) = poem::http::HeaderValue::from_str(methods)
+                {
+                    resp.headers_mut().insert(poem::http::header::ALLOW, value);
                 }
+                Ok(resp)
             }
         })
-        .data(keys)
+        .data(Authenticator {
+            keys,
+            grants: std::sync::Arc::new(identity::Grants::new(db.clone())),
+            limits: limits.clone(),
+        })
         .catch_all_error(problem::catch_all);
 
     let mut stop_server = stop_rx.clone();
@@ -333,6 +361,17 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
 
 #[cfg(test)]
 mod tests {
+    /// Every operation that takes a token names the scopes it needs; one that named none
+    /// would be refused to everyone.
+    #[test]
+    fn every_secured_operation_declares_scopes() {
+        let table = super::scope_table(&super::spec_service()).unwrap();
+        assert_eq!(table.unscoped(), Vec::<String>::new());
+        let orders = table.lookup(&poem::http::Method::GET, "/v1/orders").unwrap();
+        assert_eq!(orders.to_string(), "orders:read");
+        assert!(table.lookup(&poem::http::Method::POST, "/v1/signup").is_none());
+    }
+
     /// Huge or negative paging values (`page`, `per_page`, `limit`, …) must be refused by the
     /// spec's own bounds (a 400 before any query), never reach the SQL layer: every integer
     /// query parameter of every operation has a minimum and a maximum, and no `page` goes past
@@ -361,7 +400,8 @@ mod tests {
 
     /// Each operation lists the error statuses it can really return, by the rule in
     /// `problem::status`: 500 everywhere; 401, 403 and 429 exactly where a bearer token is
-    /// needed; 400 where there is a parameter or a body; 415 exactly where there is a JSON body.
+    /// needed; 400 where there is a parameter or a body; 415 exactly where a body must come
+    /// with its content type.
     #[test]
     fn operations_declare_their_errors_by_the_rule() {
         let spec: serde_json::Value = serde_json::from_str(&super::spec_service().spec()).unwrap();
@@ -373,9 +413,6 @@ mod tests {
             for (method, op) in ops.as_object().unwrap() {
                 let declared = |status: &str| op["responses"].get(status).is_some();
                 let authenticated = op.get("security").is_some();
-                let json_body = op["requestBody"]["content"]
-                    .as_object()
-                    .is_some_and(|c| c.keys().any(|k| k.starts_with("application/json")));
                 let has_input =
                     op["requestBody"].is_object() || op["parameters"].as_array().is_some_and(|p| !p.is_empty());
                 let checks = [
@@ -383,7 +420,9 @@ mod tests {
                     ("401", authenticated || declared("401")),
                     ("403", authenticated),
                     ("429", authenticated),
-                    ("415", json_body && !path.starts_with("/v1/webhooks/")),
+                    // A body is read only as its content type (JSON, or the OAuth token form); the
+                    // signed callbacks read theirs raw, whatever it is labelled.
+                    ("415", op["requestBody"].is_object() && !path.starts_with("/v1/webhooks/")),
                 ];
                 for (status, expected) in checks {
                     if declared(status) != expected {

@@ -109,6 +109,11 @@ settings! {
     jwt_secret: String,
     /// Access token lifetime (86,400 s).
     jwt_ttl_seconds: i64,
+    /// Requests a minute each user may make per tenant (6,000; a burst of that many, then
+    /// earned back evenly). Per process.
+    rate_limit_user_per_minute: u32,
+    /// Requests a minute each app may make per tenant unless it registered its own (1,200).
+    rate_limit_app_per_minute: u32,
     /// Inventory engine partitions (embedded 1: SQLite has one writer; distributed 8).
     inventory_partitions: usize,
     /// `cairn serve`: apply migrations at start (default false: run `cairn migrate`).
@@ -177,6 +182,8 @@ pub struct Config {
     pub transport: bus::Transport,
     pub jwt_secret: SecretString,
     pub jwt_ttl_seconds: i64,
+    /// Requests a minute per (user, tenant) and per (app, tenant).
+    pub rate_limits: (u32, u32),
     pub services: Vec<Service>,
     /// Apply migrations at start (the embedded mode does; the distributed mode runs `cairn migrate`).
     pub migrate: bool,
@@ -225,6 +232,12 @@ fn data_dir_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(secret))
 }
 
+impl Settings {
+    fn rate_limits(&self) -> (u32, u32) {
+        (self.rate_limit_user_per_minute.unwrap_or(6_000), self.rate_limit_app_per_minute.unwrap_or(1_200))
+    }
+}
+
 impl Config {
     /// `cairn up`: every service in one process on a SQLite file in `data_dir`.
     pub fn embedded(s: &Settings, listen: &str, data_dir: &Path) -> anyhow::Result<Config> {
@@ -241,6 +254,7 @@ impl Config {
                 None => data_dir_secret(data_dir)?,
             },
             jwt_ttl_seconds: s.jwt_ttl_seconds.unwrap_or(86_400),
+            rate_limits: s.rate_limits(),
             services: Service::ALL.to_vec(),
             migrate: true,
             drain_seconds: s.drain_seconds.unwrap_or(20),
@@ -280,6 +294,7 @@ impl Config {
             transport: bus::Transport::Rabbit { url: amqp_url, prefix: s.amqp_prefix.clone().unwrap_or_default() },
             jwt_secret: SecretString::from(secret),
             jwt_ttl_seconds: s.jwt_ttl_seconds.unwrap_or(86_400),
+            rate_limits: s.rate_limits(),
             services: if services.is_empty() { Service::ALL.to_vec() } else { services },
             migrate: s.migrate_on_start.unwrap_or(false),
             drain_seconds: s.drain_seconds.unwrap_or(20),

@@ -6,7 +6,7 @@
 //! reads too slowly to keep up, gets `event: stream.reset` instead and should reload what it
 //! shows. A comment line every 15 s keeps proxies from closing an idle stream.
 
-use auth::BearerAuth;
+use auth::{BearerAuth, Scope};
 use bus::tail::{Tail, Tailed};
 use futures_util::{StreamExt, stream::BoxStream};
 use poem::web::sse::Event;
@@ -139,7 +139,7 @@ impl EventsApi {
     #[oai(path = "/events/stream", method = "get", tag = "Tag::Events")]
     async fn stream(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::EventsRead")] auth: BearerAuth,
         /// The `id` of the last event received, to resume after it.
         #[oai(name = "Last-Event-ID")]
         last_event_id: Header<Option<String>>,

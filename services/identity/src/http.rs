@@ -2,7 +2,7 @@
 
 use crate::db::{tenants, users};
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
-use auth::{JwtKeys, TenantContext};
+use auth::{JwtKeys, Role, TenantContext};
 use kernel::TenantId;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use problem::status::{BAD_REQUEST, CONFLICT, PUBLIC, UNAUTHORIZED, UNSUPPORTED_MEDIA_TYPE};
@@ -68,6 +68,10 @@ struct TokenResponse {
     token_type: String,
     /// Seconds until the token expires.
     expires_in: i64,
+    /// The scopes the token carries (space-separated): the role's.
+    scope: String,
+    /// `owner` or `staff`.
+    role: String,
 }
 
 #[derive(ApiResponse)]
@@ -77,7 +81,7 @@ enum TokenIssued {
     Ok(Json<TokenResponse>),
 }
 
-fn normalize_email(email: &str) -> Result<String, Problem> {
+pub(crate) fn normalize_email(email: &str) -> Result<String, Problem> {
     let e = email.trim().to_lowercase();
     match e.split_once('@') {
         Some((local, domain)) if !local.is_empty() && domain.contains('.') && !e.contains(char::is_whitespace) => Ok(e),
@@ -85,7 +89,7 @@ fn normalize_email(email: &str) -> Result<String, Problem> {
     }
 }
 
-async fn hash_password(password: String) -> Result<String, Problem> {
+pub(crate) async fn hash_password(password: String) -> Result<String, Problem> {
     tokio::task::spawn_blocking(move || Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()))
         .await
         .map_err(Problem::internal)?
@@ -145,7 +149,7 @@ impl IdentityApi {
         }
         tx.commit().await.map_err(Problem::internal)?;
         tracing::info!(%tenant_id, "tenant signed up");
-        let ctx = TenantContext { tenant_id: TenantId(tenant_id), user_id, roles: vec!["owner".into()] };
+        let ctx = TenantContext::user(TenantId(tenant_id), user_id, Role::Owner);
         Ok(SignupCreated::Created(Json(SignupResponse { tenant_id, access_token: self.keys.issue(&ctx) })))
     }
 
@@ -165,11 +169,15 @@ impl IdentityApi {
         let Some(user) = user.filter(|_| ok) else {
             return Err(Problem::new(Code::InvalidCredentials, "Email or password is wrong.").into());
         };
-        let ctx = TenantContext { tenant_id: TenantId(user.tenant_id), user_id: user.id, roles: vec![user.role] };
+        let role =
+            Role::parse(&user.role).ok_or_else(|| Problem::internal(anyhow::anyhow!("unknown role {}", user.role)))?;
+        let ctx = TenantContext::user(TenantId(user.tenant_id), user.id, role);
         Ok(TokenIssued::Ok(Json(TokenResponse {
             access_token: self.keys.issue(&ctx),
             token_type: "Bearer".into(),
             expires_in: self.keys.ttl_seconds(),
+            scope: ctx.scopes.to_string(),
+            role: role.as_str().to_owned(),
         })))
     }
 }

@@ -6,7 +6,7 @@ use crate::{
     domain::{Adjust, Allocation, RegionRule, Reservation, Reserve, ReserveLine, StockError, Strategy, province_key},
     engine::{Command, EngineError, Reply, StockView},
 };
-use auth::BearerAuth;
+use auth::{BearerAuth, Scope};
 use chrono::{DateTime, Utc};
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi, Tags,
@@ -497,7 +497,7 @@ impl InventoryApi {
     #[oai(path = "/warehouses", method = "post")]
     async fn create_warehouse(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         body: Json<NewWarehouse>,
     ) -> ApiResult<WarehouseCreated, { WRITE | CONFLICT | UNAVAILABLE }> {
         check_code("code", &body.code)?;
@@ -512,7 +512,10 @@ impl InventoryApi {
 
     /// List warehouses.
     #[oai(path = "/warehouses", method = "get")]
-    async fn list_warehouses(&self, auth: BearerAuth) -> ApiResult<WarehouseList, AUTHENTICATED> {
+    async fn list_warehouses(
+        &self,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
+    ) -> ApiResult<WarehouseList, AUTHENTICATED> {
         let rows = db::warehouses::Entity::find()
             .filter(db::warehouses::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(db::warehouses::Column::CreatedAt)
@@ -528,7 +531,7 @@ impl InventoryApi {
     #[oai(path = "/skus", method = "post")]
     async fn create_sku(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         body: Json<NewSku>,
     ) -> ApiResult<SkuCreated, { WRITE | CONFLICT | UNAVAILABLE }> {
         check_code("code", &body.code)?;
@@ -542,7 +545,10 @@ impl InventoryApi {
 
     /// List SKUs.
     #[oai(path = "/skus", method = "get")]
-    async fn list_skus(&self, auth: BearerAuth) -> ApiResult<SkuList, AUTHENTICATED> {
+    async fn list_skus(
+        &self,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
+    ) -> ApiResult<SkuList, AUTHENTICATED> {
         let rows = db::skus::Entity::find()
             .filter(db::skus::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(db::skus::Column::Code)
@@ -560,7 +566,7 @@ impl InventoryApi {
     #[oai(path = "/stock/adjustments", method = "post")]
     async fn adjust(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
         body: Json<NewAdjustment>,
     ) -> ApiResult<AdjustmentCreated, { WRITE | NOT_FOUND | CONFLICT | UNPROCESSABLE | UNAVAILABLE }> {
@@ -591,7 +597,11 @@ impl InventoryApi {
 
     /// One SKU's stock: on hand, reserved, available, per warehouse.
     #[oai(path = "/stock/:sku_code", method = "get")]
-    async fn stock(&self, auth: BearerAuth, sku_code: Path<String>) -> ApiResult<StockFound, READ_BY_ID> {
+    async fn stock(
+        &self,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
+        sku_code: Path<String>,
+    ) -> ApiResult<StockFound, READ_BY_ID> {
         let t = auth.0.tenant_id.0;
         let sku = self.find_sku(t, &sku_code.0).await?;
         let row = self.stock_rows(t, vec![sku], 0).await.map_err(Problem::internal)?.remove(0);
@@ -611,7 +621,7 @@ impl InventoryApi {
     #[oai(path = "/stock", method = "get")]
     async fn stock_list(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
         q: Query<Option<String>>,
         low: Query<Option<bool>>,
         /// The last code of the previous page.
@@ -671,7 +681,10 @@ impl InventoryApi {
 
     /// The tenant's inventory settings.
     #[oai(path = "/inventory/settings", method = "get")]
-    async fn get_settings(&self, auth: BearerAuth) -> ApiResult<SettingsFound, AUTHENTICATED> {
+    async fn get_settings(
+        &self,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
+    ) -> ApiResult<SettingsFound, AUTHENTICATED> {
         Ok(SettingsFound::Ok(Json(self.settings(auth.0.tenant_id.0).await.map_err(Problem::internal)?)))
     }
 
@@ -679,7 +692,7 @@ impl InventoryApi {
     #[oai(path = "/inventory/settings", method = "put")]
     async fn put_settings(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         body: Json<InventorySettingsDto>,
     ) -> ApiResult<SettingsFound, WRITE> {
         use db::inventory_settings as s;
@@ -704,7 +717,10 @@ impl InventoryApi {
 
     /// The tenant's allocation settings: how order lines pick their warehouses.
     #[oai(path = "/inventory/allocation", method = "get")]
-    async fn get_allocation(&self, auth: BearerAuth) -> ApiResult<AllocationFound, AUTHENTICATED> {
+    async fn get_allocation(
+        &self,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
+    ) -> ApiResult<AllocationFound, AUTHENTICATED> {
         let a = db::load_allocation(self.db.conn(), auth.0.tenant_id).await.map_err(Problem::internal)?;
         Ok(AllocationFound::Ok(Json((&a).into())))
     }
@@ -716,7 +732,7 @@ impl InventoryApi {
     #[oai(path = "/inventory/allocation", method = "put")]
     async fn put_allocation(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         body: Json<AllocationDto>,
     ) -> ApiResult<AllocationFound, { WRITE | UNPROCESSABLE | UNAVAILABLE }> {
         let a = body.0.into_domain()?;
@@ -733,7 +749,7 @@ impl InventoryApi {
     #[oai(path = "/stock/:sku_code/ledger", method = "get")]
     async fn ledger(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
         sku_code: Path<String>,
         /// At most this many movements (default 10,000).
         #[oai(validator(minimum(value = "1"), maximum(value = "100000")))]
@@ -783,7 +799,7 @@ impl InventoryApi {
     #[oai(path = "/reservations", method = "post")]
     async fn reserve(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
         body: Json<NewReservation>,
     ) -> ApiResult<ReservationCreated, { WRITE | NOT_FOUND | CONFLICT | UNPROCESSABLE | UNAVAILABLE }> {
@@ -820,7 +836,11 @@ impl InventoryApi {
 
     /// One reservation.
     #[oai(path = "/reservations/:id", method = "get")]
-    async fn get_reservation(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReservationFound, READ_BY_ID> {
+    async fn get_reservation(
+        &self,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ReservationFound, READ_BY_ID> {
         let row = db::reservations::Entity::find_by_id((auth.0.tenant_id.0, id.0))
             .one(self.db.conn())
             .await
@@ -834,7 +854,7 @@ impl InventoryApi {
     #[oai(path = "/reservations/:id/confirm", method = "post")]
     async fn confirm(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         id: Path<Uuid>,
     ) -> ApiResult<ReservationFound, { READ_BY_ID | CONFLICT | UNAVAILABLE }> {
         Ok(self.transition(auth, Command::Confirm(id.0)).await?)
@@ -844,7 +864,7 @@ impl InventoryApi {
     #[oai(path = "/reservations/:id/release", method = "post")]
     async fn release(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         id: Path<Uuid>,
     ) -> ApiResult<ReservationFound, { READ_BY_ID | CONFLICT | UNAVAILABLE }> {
         Ok(self.transition(auth, Command::Release(id.0)).await?)
@@ -854,7 +874,7 @@ impl InventoryApi {
     #[oai(path = "/reservations/:id/commit", method = "post")]
     async fn commit(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         id: Path<Uuid>,
     ) -> ApiResult<ReservationFound, { READ_BY_ID | CONFLICT | UNAVAILABLE }> {
         Ok(self.transition(auth, Command::Commit(id.0)).await?)

@@ -6,7 +6,7 @@ use crate::{
     domain::{self, IssueOn, Kind, amounts, numerals},
     service::{BuyerInfo, Document, Invoicing, IssueError, VoidError, issued_on},
 };
-use auth::BearerAuth;
+use auth::{BearerAuth, Scope};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use kernel::{Money, trade::InvoiceBuyerKind};
 use poem_openapi::{
@@ -570,7 +570,10 @@ fn check_sku(code: &str) -> Result<(), Problem> {
 impl InvoicingApi {
     /// The tenant's invoicing settings; 404 until they are set.
     #[oai(path = "/invoicing/settings", method = "get")]
-    async fn get_settings(&self, auth: BearerAuth) -> ApiResult<SettingsFound, { AUTHENTICATED | NOT_FOUND }> {
+    async fn get_settings(
+        &self,
+        #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
+    ) -> ApiResult<SettingsFound, { AUTHENTICATED | NOT_FOUND }> {
         let r = invoice_settings::Entity::find_by_id(auth.0.tenant_id.0)
             .one(self.svc.db.conn())
             .await
@@ -583,7 +586,11 @@ impl InvoicingApi {
     /// Sets the seller block, tax treatment, when to issue and the numbering series. Applies
     /// to documents issued from now on; issued ones never change.
     #[oai(path = "/invoicing/settings", method = "put")]
-    async fn put_settings(&self, auth: BearerAuth, body: Json<SettingsDto>) -> ApiResult<SettingsFound, WRITE> {
+    async fn put_settings(
+        &self,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
+        body: Json<SettingsDto>,
+    ) -> ApiResult<SettingsFound, WRITE> {
         let b = body.0;
         if b.seller_name.trim().is_empty() {
             return Err(bad("seller_name must not be blank").into());
@@ -648,7 +655,10 @@ impl InvoicingApi {
 
     /// SKUs taxed at another rate than the default (e.g. books 9%, services 6%).
     #[oai(path = "/invoicing/tax-categories", method = "get")]
-    async fn list_categories(&self, auth: BearerAuth) -> ApiResult<CategoriesFound, AUTHENTICATED> {
+    async fn list_categories(
+        &self,
+        #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
+    ) -> ApiResult<CategoriesFound, AUTHENTICATED> {
         let rows = invoice_tax_categories::Entity::find()
             .filter(invoice_tax_categories::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(invoice_tax_categories::Column::SkuCode)
@@ -666,7 +676,7 @@ impl InvoicingApi {
     #[oai(path = "/invoicing/tax-categories/:sku_code", method = "put")]
     async fn put_category(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
         sku_code: Path<String>,
         body: Json<TaxCategoryIn>,
     ) -> ApiResult<CategorySet, WRITE> {
@@ -693,7 +703,11 @@ impl InvoicingApi {
 
     /// Removes a SKU's tax category (it falls back to the default rate).
     #[oai(path = "/invoicing/tax-categories/:sku_code", method = "delete")]
-    async fn delete_category(&self, auth: BearerAuth, sku_code: Path<String>) -> ApiResult<Deleted, READ> {
+    async fn delete_category(
+        &self,
+        #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
+        sku_code: Path<String>,
+    ) -> ApiResult<Deleted, READ> {
         let tx = self.svc.db.write().await.map_err(Problem::internal)?;
         invoice_tax_categories::Entity::delete_many()
             .filter(invoice_tax_categories::Column::TenantId.eq(auth.0.tenant_id.0))
@@ -711,7 +725,7 @@ impl InvoicingApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
         order_id: Query<Option<Uuid>>,
         /// `issued` or `void`.
         status: Query<Option<String>>,
@@ -759,7 +773,7 @@ impl InvoicingApi {
     #[oai(path = "/invoices", method = "post")]
     async fn issue(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
         body: Json<IssueIn>,
     ) -> ApiResult<Issued, { WRITE | NOT_FOUND | CONFLICT }> {
         let buyer = body.0.buyer.map(BuyerDto::into_info).transpose()?;
@@ -773,7 +787,7 @@ impl InvoicingApi {
     #[oai(path = "/invoices/register.csv", method = "get")]
     async fn register(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
         from: Query<Option<NaiveDate>>,
         to: Query<Option<NaiveDate>>,
     ) -> ApiResult<CsvFound, READ> {
@@ -874,7 +888,11 @@ impl InvoicingApi {
 
     /// One invoice or credit note.
     #[oai(path = "/invoices/:id", method = "get")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<InvoiceFound, READ_BY_ID> {
+    async fn get(
+        &self,
+        #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<InvoiceFound, READ_BY_ID> {
         let inv = self.find(auth.0.tenant_id.0, id.0).await?;
         Ok(InvoiceFound::Ok(Json(dto(inv, &self.svc.public_url)?)))
     }
@@ -882,7 +900,11 @@ impl InvoicingApi {
     /// The document as an A4 PDF (Chinese, with English sub-labels). A void document shows
     /// a 作废 VOID mark.
     #[oai(path = "/invoices/:id/pdf", method = "get")]
-    async fn pdf(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<PdfFound, READ_BY_ID> {
+    async fn pdf(
+        &self,
+        #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<PdfFound, READ_BY_ID> {
         let inv = self.find(auth.0.tenant_id.0, id.0).await?;
         let doc = printable(&inv, &doc_of(&inv)?);
         let renderer = self.renderer.clone();
@@ -895,7 +917,7 @@ impl InvoicingApi {
     #[oai(path = "/invoices/:id/void", method = "post")]
     async fn void(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<VoidIn>,
     ) -> ApiResult<InvoiceFound, { WRITE_BY_ID | CONFLICT }> {

@@ -11,7 +11,7 @@ use crate::{
     },
     service::{HoldFailure, HoldOutcome, OrderDetail, Orders, ShipFailure, StatsError},
 };
-use auth::BearerAuth;
+use auth::{BearerAuth, Scope};
 use chrono::{DateTime, Utc};
 use kernel::{Money, OrderStatus, SharedClock, events::HoldReason};
 use poem_openapi::{
@@ -580,7 +580,7 @@ impl OrdersApi {
     #[allow(clippy::too_many_arguments)] // one per query parameter
     async fn list(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
         status: Query<Option<String>>,
         external_id: Query<Option<String>>,
         channel_id: Query<Option<Uuid>>,
@@ -642,7 +642,7 @@ impl OrdersApi {
     #[allow(clippy::too_many_arguments)] // one per query parameter
     async fn counts(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
         external_id: Query<Option<String>>,
         channel_id: Query<Option<Uuid>>,
         created_from: Query<Option<DateTime<Utc>>>,
@@ -661,7 +661,7 @@ impl OrdersApi {
     #[oai(path = "/orders/stats", method = "get")]
     async fn stats(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
         since: Query<DateTime<Utc>>,
         #[oai(validator(minimum(value = "60"), maximum(value = "86400")))] bucket_seconds: Query<Option<i64>>,
     ) -> ApiResult<StatsFound, READ> {
@@ -688,7 +688,10 @@ impl OrdersApi {
 
     /// The seller's audit rules (审单规则).
     #[oai(path = "/orders/audit-rules", method = "get")]
-    async fn get_audit_rules(&self, auth: BearerAuth) -> ApiResult<AuditRulesFound, AUTHENTICATED> {
+    async fn get_audit_rules(
+        &self,
+        #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
+    ) -> ApiResult<AuditRulesFound, AUTHENTICATED> {
         let r = self.orders.audit_rules(auth.0.tenant_id).await.map_err(Problem::internal)?;
         Ok(AuditRulesFound::Ok(Json(rules_dto(r))))
     }
@@ -697,7 +700,11 @@ impl OrdersApi {
     /// a rule switched on holds those it applies to, one switched off releases them (unless
     /// something else holds them). The same rules again change nothing.
     #[oai(path = "/orders/audit-rules", method = "put")]
-    async fn put_audit_rules(&self, auth: BearerAuth, body: Json<AuditRulesDto>) -> ApiResult<AuditRulesFound, WRITE> {
+    async fn put_audit_rules(
+        &self,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
+        body: Json<AuditRulesDto>,
+    ) -> ApiResult<AuditRulesFound, WRITE> {
         let b = body.0;
         let amount_over = match b.amount_over.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
             None => None,
@@ -727,11 +734,11 @@ impl OrdersApi {
     #[oai(path = "/orders/:id/hold", method = "post")]
     async fn hold(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::OrdersWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<HoldIn>,
     ) -> ApiResult<HoldsChanged, { WRITE_BY_ID | CONFLICT }> {
-        let by = format!("user:{}", auth.0.user_id);
+        let by = auth.0.actor.to_string();
         let out = self.orders.hold(auth.0.tenant_id, id.0, &by, &body.0.note).await.map_err(hold_problem)?;
         Ok(HoldsChanged::Ok(Json(holds_dto(id.0, out))))
     }
@@ -744,11 +751,11 @@ impl OrdersApi {
     #[oai(path = "/orders/:id/release", method = "post")]
     async fn release(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::OrdersWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<HoldIn>,
     ) -> ApiResult<HoldsChanged, { WRITE_BY_ID | CONFLICT }> {
-        let by = format!("user:{}", auth.0.user_id);
+        let by = auth.0.actor.to_string();
         let out = self.orders.release(auth.0.tenant_id, id.0, &by, &body.0.note).await.map_err(hold_problem)?;
         Ok(HoldsChanged::Ok(Json(holds_dto(id.0, out))))
     }
@@ -756,7 +763,11 @@ impl OrdersApi {
     /// Hold or release several orders at once; each id gets its own result (another tenant's
     /// or a missing one is `not_found`), in the order asked.
     #[oai(path = "/orders/bulk", method = "post")]
-    async fn bulk(&self, auth: BearerAuth, body: Json<BulkIn>) -> ApiResult<BulkDone, WRITE> {
+    async fn bulk(
+        &self,
+        #[oai(scope = "Scope::OrdersWrite")] auth: BearerAuth,
+        body: Json<BulkIn>,
+    ) -> ApiResult<BulkDone, WRITE> {
         let b = body.0;
         let hold = match b.action.as_str() {
             "hold" => true,
@@ -767,7 +778,7 @@ impl OrdersApi {
                 );
             }
         };
-        let by = format!("user:{}", auth.0.user_id);
+        let by = auth.0.actor.to_string();
         let mut results = Vec::with_capacity(b.ids.len());
         for id in b.ids {
             let out = if hold {
@@ -808,7 +819,10 @@ impl OrdersApi {
     /// no SKU), with how many orders wait on each: what the product mapping screen lists
     /// first.
     #[oai(path = "/orders/unmapped-items", method = "get")]
-    async fn unmapped_items(&self, auth: BearerAuth) -> ApiResult<UnmappedFound, AUTHENTICATED> {
+    async fn unmapped_items(
+        &self,
+        #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
+    ) -> ApiResult<UnmappedFound, AUTHENTICATED> {
         let items = self.orders.unmapped_items(auth.0.tenant_id).await.map_err(Problem::internal)?;
         Ok(UnmappedFound::Ok(Json(UnmappedItemsDto {
             items: items
@@ -828,7 +842,11 @@ impl OrdersApi {
     /// One order with its lines (each with its reservation state and waybill), its shipments
     /// and its timeline.
     #[oai(path = "/orders/:id", method = "get")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<OrderFound, READ_BY_ID> {
+    async fn get(
+        &self,
+        #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<OrderFound, READ_BY_ID> {
         let OrderDetail { order, timeline, shipments } = self
             .orders
             .get(auth.0.tenant_id, id.0)
@@ -846,7 +864,7 @@ impl OrdersApi {
     #[oai(path = "/orders/:id/ship", method = "post")]
     async fn ship(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::OrdersWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<NewShipment>,
     ) -> ApiResult<ShipmentDone, { WRITE_BY_ID | CONFLICT }> {

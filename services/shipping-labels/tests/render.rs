@@ -132,7 +132,8 @@ fn no_full_phone_number_anywhere_in_the_file() {
             );
         }
         if !text.is_empty() {
-            assert!(text.contains("138****0000"), "the masked phone is printed");
+            // Whitespace squeezed out: pdftotext may split a run of glyphs where it guesses a gap.
+            assert!(squeezed.contains("138****0000"), "{size}: the masked phone is not printed in:\n{text}");
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::{
     service::{Error, ItemResult, NewAccount, Shipping},
     tracking::{self, Outcome, PushError},
 };
-use auth::BearerAuth;
+use auth::{BearerAuth, Scope};
 use chrono::{DateTime, Utc};
 use kernel::TenantId;
 use poem_openapi::{
@@ -1043,7 +1043,7 @@ impl ShippingApi {
     #[oai(path = "/shipping/accounts", method = "post", tag = "Tag::Shipping")]
     async fn connect(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         body: Json<AccountIn>,
     ) -> ApiResult<AccountSaved, { WRITE | UNPROCESSABLE | UNAVAILABLE }> {
         let b = body.0;
@@ -1079,7 +1079,10 @@ impl ShippingApi {
     /// The carrier accounts, with balances asked of Courier now (an account Courier did not
     /// answer for shows its last known balance and `balance_at`).
     #[oai(path = "/shipping/accounts", method = "get", tag = "Tag::Shipping")]
-    async fn accounts(&self, auth: BearerAuth) -> ApiResult<AccountsFound, AUTHENTICATED> {
+    async fn accounts(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+    ) -> ApiResult<AccountsFound, AUTHENTICATED> {
         let list = self.svc.accounts(auth.0.tenant_id).await?;
         Ok(AccountsFound::Ok(Json(AccountList {
             items: list.into_iter().map(|a| account_dto(a, &self.svc.public_url)).collect(),
@@ -1088,7 +1091,10 @@ impl ShippingApi {
 
     /// The merge wait, the unit weight and the carrier rules.
     #[oai(path = "/shipping/rules", method = "get", tag = "Tag::Shipping")]
-    async fn get_rules(&self, auth: BearerAuth) -> ApiResult<RulesFound, AUTHENTICATED> {
+    async fn get_rules(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+    ) -> ApiResult<RulesFound, AUTHENTICATED> {
         let (s, r) = db::settings(self.svc.db.conn(), auth.0.tenant_id).await.map_err(Problem::internal)?;
         Ok(RulesFound::Ok(Json(rules_dto(s, r))))
     }
@@ -1098,7 +1104,7 @@ impl ShippingApi {
     #[oai(path = "/shipping/rules", method = "put", tag = "Tag::Shipping")]
     async fn put_rules(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         body: Json<RulesDto>,
     ) -> ApiResult<RulesFound, { WRITE | UNPROCESSABLE }> {
         let b = body.0;
@@ -1133,7 +1139,7 @@ impl ShippingApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
         status: Query<Option<String>>,
         warehouse: Query<Option<String>>,
         account: Query<Option<Uuid>>,
@@ -1193,7 +1199,7 @@ impl ShippingApi {
     #[oai(path = "/shipments/counts", method = "get", tag = "Tag::Shipping")]
     async fn counts(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
         warehouse: Query<Option<String>>,
         account: Query<Option<Uuid>>,
         order_id: Query<Option<Uuid>>,
@@ -1226,7 +1232,11 @@ impl ShippingApi {
 
     /// A shipment with its history and every waybill drawn for it.
     #[oai(path = "/shipments/:id", method = "get", tag = "Tag::Shipping")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ShipmentFound, READ_BY_ID> {
+    async fn get(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ShipmentFound, READ_BY_ID> {
         let tenant = auth.0.tenant_id;
         let conn = self.svc.db.conn();
         let s = db::load(conn, tenant, &[id.0], false).await.map_err(Problem::internal)?.pop();
@@ -1269,7 +1279,11 @@ impl ShippingApi {
     /// timeout returns the waybill already drawn and costs nothing. A shipment that fails
     /// stays `pending` with the reason in `problem`.
     #[oai(path = "/shipments/waybills", method = "post", tag = "Tag::Shipping")]
-    async fn draw(&self, auth: BearerAuth, body: Json<ShipmentIds>) -> ApiResult<BulkDone, WRITE> {
+    async fn draw(
+        &self,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
+        body: Json<ShipmentIds>,
+    ) -> ApiResult<BulkDone, WRITE> {
         let results = self.svc.draw(auth.0.tenant_id, &body.0.shipment_ids).await?;
         Ok(BulkDone::Ok(Json(BulkResults { results: results.into_iter().map(Into::into).collect() })))
     }
@@ -1279,7 +1293,7 @@ impl ShippingApi {
     #[oai(path = "/shipments/:id/cancel-waybill", method = "post", tag = "Tag::Shipping")]
     async fn cancel_waybill(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         id: Path<Uuid>,
     ) -> ApiResult<ShipmentSaved, { READ_BY_ID | CONFLICT }> {
         let s = self.svc.cancel_waybill(auth.0.tenant_id, id.0).await?;
@@ -1290,7 +1304,7 @@ impl ShippingApi {
     #[oai(path = "/shipments/:id/package", method = "post", tag = "Tag::Shipping")]
     async fn package(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<PackageIn>,
     ) -> ApiResult<ShipmentSaved, { WRITE_BY_ID | CONFLICT }> {
@@ -1303,7 +1317,7 @@ impl ShippingApi {
     #[oai(path = "/shipments/:id/split", method = "post", tag = "Tag::Shipping")]
     async fn split(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<SplitIn>,
     ) -> ApiResult<ReplanDone, { WRITE_BY_ID | CONFLICT }> {
@@ -1320,7 +1334,11 @@ impl ShippingApi {
     /// Unmerge a shipment: each order in it gets a shipment of its own. Only before a waybill
     /// is drawn.
     #[oai(path = "/shipments/:id/unmerge", method = "post", tag = "Tag::Shipping")]
-    async fn unmerge(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReplanDone, { READ_BY_ID | CONFLICT }> {
+    async fn unmerge(
+        &self,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ReplanDone, { READ_BY_ID | CONFLICT }> {
         let made = self.svc.unmerge(auth.0.tenant_id, id.0).await?;
         Ok(ReplanDone::Ok(Json(Replanned { shipment_ids: std::iter::once(id.0).chain(made).collect() })))
     }
@@ -1329,7 +1347,11 @@ impl ShippingApi {
     /// marketplaces with its waybill and commits exactly its lines' stock. Shipments already
     /// shipped answer `already_shipped`; held or undrawn ones `failed` with the reason.
     #[oai(path = "/shipments/ship", method = "post", tag = "Tag::Shipping")]
-    async fn ship(&self, auth: BearerAuth, body: Json<ShipIds>) -> ApiResult<BulkDone, { WRITE | CONFLICT }> {
+    async fn ship(
+        &self,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
+        body: Json<ShipIds>,
+    ) -> ApiResult<BulkDone, { WRITE | CONFLICT }> {
         let results = self.svc.ship(auth.0.tenant_id, &body.0.ids).await?;
         Ok(BulkDone::Ok(Json(BulkResults { results: results.into_iter().map(Into::into).collect() })))
     }
@@ -1339,7 +1361,7 @@ impl ShippingApi {
     #[oai(path = "/shipments/:id/label.pdf", method = "get", tag = "Tag::Shipping")]
     async fn label(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
         id: Path<Uuid>,
         size: Query<Option<SizeDto>>,
     ) -> ApiResult<PdfFound, { READ_BY_ID | CONFLICT }> {
@@ -1353,7 +1375,7 @@ impl ShippingApi {
     #[oai(path = "/label-batches", method = "post", tag = "Tag::Shipping")]
     async fn create_batch(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         body: Json<BatchIn>,
     ) -> ApiResult<BatchQueued, { WRITE | CONFLICT | UNPROCESSABLE }> {
         let b = body.0;
@@ -1368,14 +1390,22 @@ impl ShippingApi {
 
     /// A label batch and its progress.
     #[oai(path = "/label-batches/:id", method = "get", tag = "Tag::Shipping")]
-    async fn batch(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<BatchFound, READ_BY_ID> {
+    async fn batch(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<BatchFound, READ_BY_ID> {
         let b = self.svc.batch(auth.0.tenant_id, id.0).await?.ok_or_else(|| Problem::not_found("label batch"))?;
         Ok(BatchFound::Ok(Json(b.into())))
     }
 
     /// A finished batch's PDF (409 while it renders).
     #[oai(path = "/label-batches/:id/pdf", method = "get", tag = "Tag::Shipping")]
-    async fn batch_pdf(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<PdfFound, { READ_BY_ID | CONFLICT }> {
+    async fn batch_pdf(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<PdfFound, { READ_BY_ID | CONFLICT }> {
         let (b, pdf) =
             self.svc.batch_pdf(auth.0.tenant_id, id.0).await?.ok_or_else(|| Problem::not_found("label batch"))?;
         let pdf = pdf.ok_or_else(|| {
@@ -1392,7 +1422,7 @@ impl ShippingApi {
     #[oai(path = "/returns", method = "get", tag = "Tag::Shipping")]
     async fn returns(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
         status: Query<Option<ReturnStatusDto>>,
         order_id: Query<Option<Uuid>>,
         /// 1-500, default 50.
@@ -1417,14 +1447,21 @@ impl ShippingApi {
 
     /// How many returns are expected and received.
     #[oai(path = "/returns/counts", method = "get", tag = "Tag::Shipping")]
-    async fn return_counts(&self, auth: BearerAuth) -> ApiResult<ReturnCountsFound, AUTHENTICATED> {
+    async fn return_counts(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+    ) -> ApiResult<ReturnCountsFound, AUTHENTICATED> {
         let (expected, received) = self.svc.return_counts(auth.0.tenant_id).await?;
         Ok(ReturnCountsFound::Ok(Json(ReturnCounts { expected, received })))
     }
 
     /// A return.
     #[oai(path = "/returns/:id", method = "get", tag = "Tag::Shipping")]
-    async fn return_of(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ReturnFound, READ_BY_ID> {
+    async fn return_of(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ReturnFound, READ_BY_ID> {
         let r = self.svc.return_of(auth.0.tenant_id, id.0).await?.ok_or_else(|| Problem::not_found("return"))?;
         Ok(ReturnFound::Ok(Json(r.into())))
     }
@@ -1435,7 +1472,7 @@ impl ShippingApi {
     #[oai(path = "/returns/:id/receive", method = "post", tag = "Tag::Shipping")]
     async fn receive(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<ReceiveIn>,
     ) -> ApiResult<ReturnFound, { WRITE_BY_ID | CONFLICT | UNPROCESSABLE }> {

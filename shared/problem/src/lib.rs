@@ -47,6 +47,11 @@ codes! {
     InvalidSignature,
     StaleTimestamp,
     Forbidden,
+    InsufficientScope,
+    InvalidGrant,
+    InvalidClient,
+    InvalidScope,
+    UnsupportedGrantType,
     NotFound,
     UnknownSku,
     UnknownReference,
@@ -83,6 +88,20 @@ impl Code {
                 ("stale_timestamp", StatusCode::UNAUTHORIZED, "The webhook timestamp is too far from now")
             }
             Forbidden => ("forbidden", StatusCode::FORBIDDEN, "Not allowed"),
+            InsufficientScope => {
+                ("insufficient_scope", StatusCode::FORBIDDEN, "The token lacks a scope this call needs")
+            }
+            // The OAuth 2.0 token endpoint's errors, named as RFC 6749 §5.2 names them.
+            InvalidGrant => (
+                "invalid_grant",
+                StatusCode::BAD_REQUEST,
+                "The authorization code or refresh token is invalid, expired, used or revoked",
+            ),
+            InvalidClient => ("invalid_client", StatusCode::UNAUTHORIZED, "Client authentication failed"),
+            InvalidScope => ("invalid_scope", StatusCode::BAD_REQUEST, "A requested scope is unknown or not allowed"),
+            UnsupportedGrantType => {
+                ("unsupported_grant_type", StatusCode::BAD_REQUEST, "This grant type is not supported")
+            }
             NotFound => ("not_found", StatusCode::NOT_FOUND, "No such resource"),
             UnknownSku => ("unknown_sku", StatusCode::NOT_FOUND, "No such SKU"),
             UnknownReference => (

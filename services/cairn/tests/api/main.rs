@@ -20,6 +20,7 @@ macro_rules! both {
 mod harness;
 
 mod allocation;
+mod apps;
 mod auth;
 mod contract;
 mod crash;

@@ -14,7 +14,7 @@ use crate::{
     reconcile::Reconciler,
     service::{self, Channels},
 };
-use auth::BearerAuth;
+use auth::{BearerAuth, Scope};
 use dto::{
     ApiCredentials, ChannelCreated, ChannelDto, ChannelFound, ChannelList, ItemDto, ItemsDto, ItemsFound, MappingsIn,
     MappingsSaved, MappingsSet, NewChannel, NewWebhookSecret, PreviewFound, PreviewItem, Reconciled, StockPreview,
@@ -93,7 +93,7 @@ impl ChannelsApi {
     #[oai(path = "/channels", method = "post", tag = "Tag::Channels")]
     async fn create(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         body: Json<NewChannel>,
     ) -> ApiResult<ChannelCreated, { WRITE | CONFLICT }> {
         let c = self.service.connect(auth.0.tenant_id, body.0.into()).await?;
@@ -105,7 +105,7 @@ impl ChannelsApi {
     #[oai(path = "/channels/:id/stock-sync", method = "put", tag = "Tag::Channels")]
     async fn set_stock_sync(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ChannelsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<StockSync>,
     ) -> ApiResult<ChannelFound, WRITE_BY_ID> {
@@ -119,7 +119,7 @@ impl ChannelsApi {
     #[oai(path = "/channels/:id/stock-sync/preview", method = "post", tag = "Tag::Channels")]
     async fn preview_stock_sync(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<StockSync>,
     ) -> ApiResult<PreviewFound, WRITE_BY_ID> {
@@ -140,7 +140,11 @@ impl ChannelsApi {
     /// item list when it has one (Bazaar, with Open API credentials), else the variants seen in
     /// the shop's trades (Shopify). Unmapped variants come first.
     #[oai(path = "/channels/:id/items", method = "get", tag = "Tag::Channels")]
-    async fn items(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ItemsFound, READ_BY_ID> {
+    async fn items(
+        &self,
+        #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ItemsFound, READ_BY_ID> {
         let found = self.service.items(auth.0.tenant_id, id.0).await?;
         let mut items: Vec<ItemDto> = found
             .rows
@@ -175,7 +179,7 @@ impl ChannelsApi {
     #[oai(path = "/channels/:id/item-mappings", method = "put", tag = "Tag::Channels")]
     async fn set_mappings(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ChannelsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<MappingsIn>,
     ) -> ApiResult<MappingsSaved, { WRITE_BY_ID | UNPROCESSABLE }> {
@@ -197,7 +201,7 @@ impl ChannelsApi {
     #[oai(path = "/channels/:id/webhook-secret", method = "put", tag = "Tag::Channels")]
     async fn rotate_secret(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<NewWebhookSecret>,
     ) -> ApiResult<ChannelFound, { WRITE_BY_ID | CONFLICT }> {
@@ -213,7 +217,7 @@ impl ChannelsApi {
     #[oai(path = "/channels/:id/api", method = "put", tag = "Tag::Channels")]
     async fn set_api(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<ApiCredentials>,
     ) -> ApiResult<ChannelFound, WRITE_BY_ID> {
@@ -227,7 +231,11 @@ impl ChannelsApi {
     /// the sync report) until credentials are given again with `PUT`, which sends them.
     /// Webhooks keep arriving. Removing them again changes nothing.
     #[oai(path = "/channels/:id/api", method = "delete", tag = "Tag::Channels")]
-    async fn remove_api(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ChannelFound, READ_BY_ID> {
+    async fn remove_api(
+        &self,
+        #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ChannelFound, READ_BY_ID> {
         let c = self.service.remove_api(auth.0.tenant_id, id.0).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
@@ -237,7 +245,7 @@ impl ChannelsApi {
     #[oai(path = "/channels/:id/reconcile", method = "post", tag = "Tag::Channels")]
     async fn reconcile_now(
         &self,
-        auth: BearerAuth,
+        #[oai(scope = "Scope::ChannelsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
     ) -> ApiResult<Reconciled, { READ_BY_ID | CONFLICT }> {
         let r = self.service.reconcile_now(auth.0.tenant_id, id.0).await?;
@@ -247,21 +255,32 @@ impl ChannelsApi {
     /// The shop's sync report: reconciliation checkpoint and lag, what pull found that push
     /// missed, and the write-backs waiting or refused.
     #[oai(path = "/channels/:id/sync", method = "get", tag = "Tag::Channels")]
-    async fn sync_report(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<SyncFound, READ_BY_ID> {
+    async fn sync_report(
+        &self,
+        #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<SyncFound, READ_BY_ID> {
         let r = self.service.sync_report(auth.0.tenant_id, id.0).await?;
         Ok(SyncFound::Ok(Json(r.into())))
     }
 
     /// List connected shops.
     #[oai(path = "/channels", method = "get", tag = "Tag::Channels")]
-    async fn list(&self, auth: BearerAuth) -> ApiResult<ChannelList, AUTHENTICATED> {
+    async fn list(
+        &self,
+        #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
+    ) -> ApiResult<ChannelList, AUTHENTICATED> {
         let rows = self.service.list(auth.0.tenant_id).await?;
         Ok(ChannelList::Ok(Json(rows.into_iter().map(|c| self.dto(c, false)).collect())))
     }
 
     /// One connected shop.
     #[oai(path = "/channels/:id", method = "get", tag = "Tag::Channels")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<ChannelFound, READ_BY_ID> {
+    async fn get(
+        &self,
+        #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ChannelFound, READ_BY_ID> {
         let c = self.service.get(auth.0.tenant_id, id.0).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }

@@ -237,6 +237,1014 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's users and pending invitations. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["UsersList"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Invites someone to the tenant with a role (owner only). Inviting an email again
+         *     replaces its pending invitation.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["InviteIn"];
+                };
+            };
+            responses: {
+                /** @description The invitation; pass the token or the link to the person. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Invitation"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body was not sent as `application/json`. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invites/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Accepts an invitation: sets the password and returns a token for the new user. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AcceptIn"];
+                };
+            };
+            responses: {
+                /** @description The user was created; here is their first token. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Joined"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Conflicts with the current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body was not sent as `application/json`. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The apps this tenant registered. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["AppList"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Registers an app (as an ISV). The secret is in this answer only. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AppIn"];
+                };
+            };
+            responses: {
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["AppWithSecret"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body was not sent as `application/json`. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Gives the app a new secret; the old one stops working at once (tokens already issued
+         *     keep working until they expire or their grant is revoked).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The new secret; the old one stops working now. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["AppWithSecret"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the consent page shows: the app, what it asks for and what it already has. Fails
+         *     (without redirecting) when the client or its redirect URI is unknown.
+         */
+        get: {
+            parameters: {
+                query: {
+                    client_id: string;
+                    redirect_uri: string;
+                    /** @description Space-separated; none means all the app registered. */
+                    scope?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Consent"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The owner's decision on the consent page: on approval the grant is recorded (widened if
+         *     the app already had one) and a one-time code issued; either way the answer says where
+         *     to send the browser.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AuthorizeIn"];
+                };
+            };
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Redirect"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body was not sent as `application/json`. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The OAuth 2.0 token endpoint (form-encoded): `authorization_code` (with PKCE's
+         *     `code_verifier`), `refresh_token` (rotating: the old refresh token stops working) or
+         *     `client_credentials` (with `tenant_id`).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    Authorization?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": components["schemas"]["OAuthTokenForm"];
+                };
+            };
+            responses: {
+                200: {
+                    headers: {
+                        "CACHE-CONTROL": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["OAuthToken"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description The body was not sent as `application/json`. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The apps this tenant granted access, revoked ones included. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["GrantList"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/grants/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revokes a grant: the app's tokens for this tenant stop working at once and its refresh
+         *     tokens can no longer be used. Revoking again changes nothing.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Revoked (or it already was); its tokens no longer work. */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not found — also for another tenant's resources. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's API audit log, newest first. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only this caller: `user:<id>` or `app:<client_id>`. */
+                    actor?: string;
+                    outcome?: components["schemas"]["Outcome"];
+                    /** @description The `next_cursor` of the previous page. */
+                    before?: string;
+                    /** @description At most 200. */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["AuditPage"];
+                    };
+                };
+                /** @description The request is malformed or a field is invalid. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Missing or invalid credentials or signature. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Not allowed for this token. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Rate limited. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+                /** @description Internal error. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/channels": {
         parameters: {
             query?: never;
@@ -7620,6 +8628,17 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AcceptIn */
+        AcceptIn: {
+            token: string;
+            /** @description At least 8 characters. */
+            password: string;
+        };
+        /**
+         * @description A user or an app.
+         * @enum {string}
+         */
+        ActorKind: "user" | "app";
         /**
          * AllocationDto
          * @description The tenant's allocation settings: where each order line's stock is reserved. API
@@ -7669,6 +8688,75 @@ export interface components {
             base_url: string;
             app_key: string;
         };
+        /** AppDto */
+        AppDto: {
+            /**
+             * Format: uuid
+             * @description The app's `client_id`.
+             */
+            id: string;
+            name: string;
+            redirect_uris: string[];
+            scopes: components["schemas"]["Scope"][];
+            /** Format: int64 */
+            rate_limit_per_minute?: number | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /** AppIn */
+        AppIn: {
+            name: string;
+            /**
+             * @description Where the consent page may send the browser back: `https://` URLs, or `http://`
+             *     on `localhost`/`127.0.0.1` for development. Matched exactly.
+             */
+            redirect_uris: string[];
+            /** @description The most the app may ask a seller for. Never `grants:*`, `apps:*` or `users:write`. */
+            scopes: components["schemas"]["Scope"][];
+            /**
+             * Format: uint32
+             * @description Requests per minute per tenant the app may make (default: the server's).
+             */
+            rate_limit_per_minute?: number | null;
+        };
+        /** AppList */
+        AppList: {
+            apps: components["schemas"]["AppDto"][];
+        };
+        /** AppWithSecret */
+        AppWithSecret: {
+            app: components["schemas"]["AppDto"];
+            /** @description Shown once; Cairn keeps only its hash. */
+            client_secret: string;
+        };
+        /** AuditEntryDto */
+        AuditEntryDto: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor_kind: components["schemas"]["ActorKind"];
+            /** Format: uuid */
+            actor_id: string;
+            /** @description The user's email or the app's name (`null` if since deleted). */
+            actor_name?: string | null;
+            method: string;
+            /** @description The operation, e.g. `/v1/orders/{id}/hold`. */
+            route: string;
+            path: string;
+            /** Format: uint16 */
+            status: number;
+            idempotency_key?: string | null;
+        };
+        /** AuditPage */
+        AuditPage: {
+            entries: components["schemas"]["AuditEntryDto"][];
+            /**
+             * Format: uuid
+             * @description Pass as `before` for the next (older) page; `null` on the last.
+             */
+            next_cursor?: string | null;
+        };
         /**
          * AuditRulesDto
          * @description The seller's audit rules: which optional reasons hold an order. Unmapped SKUs, pending
@@ -7695,6 +8783,27 @@ export interface components {
              * @default false
              */
             allow_partial_shipment: boolean;
+        };
+        /** AuthorizeIn */
+        AuthorizeIn: {
+            /** Format: uuid */
+            client_id: string;
+            redirect_uri: string;
+            /**
+             * @description Space-separated scopes; none means all the app registered.
+             * @default
+             */
+            scope: string;
+            /**
+             * @description Returned unchanged to the app.
+             * @default
+             */
+            state: string;
+            /** @description BASE64URL(SHA-256(code_verifier)). */
+            code_challenge: string;
+            /** @description Only `S256`. */
+            code_challenge_method: string;
+            decision: components["schemas"]["Decision"];
         };
         /**
          * BucketDto
@@ -7914,6 +9023,22 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        /** Consent */
+        Consent: {
+            /** Format: uuid */
+            app_id: string;
+            app_name: string;
+            redirect_uri: string;
+            /** @description What the app asks for now. */
+            scopes: components["schemas"]["Scope"][];
+            /** @description What the tenant already granted it (empty if nothing). */
+            granted: components["schemas"]["Scope"][];
+        };
+        /**
+         * @description The owner's decision on the consent page.
+         * @enum {string}
+         */
+        Decision: "approve" | "deny";
         /**
          * FoundDto
          * @description A trade version found by pull before push delivered it.
@@ -7925,6 +9050,30 @@ export interface components {
             status: string;
             /** Format: date-time */
             found_at: string;
+        };
+        /** GrantDto */
+        GrantDto: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            app_id: string;
+            app_name: string;
+            scopes: components["schemas"]["Scope"][];
+            /**
+             * Format: uuid
+             * @description The user who approved it.
+             */
+            granted_by: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            revoked_at?: string | null;
+        };
+        /** GrantList */
+        GrantList: {
+            grants: components["schemas"]["GrantDto"][];
         };
         /**
          * HoldDto
@@ -7982,6 +9131,30 @@ export interface components {
              *     above its safety stock).
              */
             low_stock_threshold: number;
+        };
+        /** Invitation */
+        Invitation: {
+            invite: components["schemas"]["InviteDto"];
+            /** @description Shown once: whoever holds it may join the tenant with the role. */
+            token: string;
+            /** @description The dashboard page that accepts it. */
+            accept_url: string;
+        };
+        /** InviteDto */
+        InviteDto: {
+            /** Format: uuid */
+            id: string;
+            email: string;
+            role: components["schemas"]["UserRole"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string;
+        };
+        /** InviteIn */
+        InviteIn: {
+            email: string;
+            role: components["schemas"]["UserRole"];
         };
         /**
          * InvoiceDto
@@ -8118,6 +9291,15 @@ export interface components {
             pulled: boolean;
             /** @description Why it could not be read (the list then shows what Cairn saw in trades). */
             pull_error?: string | null;
+        };
+        /** Joined */
+        Joined: {
+            /** Format: uuid */
+            tenant_id: string;
+            /** Format: uuid */
+            user_id: string;
+            role: components["schemas"]["UserRole"];
+            access_token: string;
         };
         /**
          * LabelBatch
@@ -8435,6 +9617,45 @@ export interface components {
             /** @description Bazaar: a random string you generate; Shopify: the app's client secret. */
             secret: string;
         };
+        /** OAuthToken */
+        OAuthToken: {
+            access_token: string;
+            /** @description Always `Bearer`. */
+            token_type: string;
+            /** Format: int64 */
+            expires_in: number;
+            /** @description Space-separated. */
+            scope: string;
+            /** @description For the authorization-code and refresh grants; use it once. */
+            refresh_token?: string | null;
+            /** Format: uuid */
+            tenant_id: string;
+        };
+        /**
+         * OAuthTokenForm
+         * @description `POST /v1/oauth/token`'s form (RFC 6749 §4.1.3, §4.4, §6).
+         */
+        OAuthTokenForm: {
+            /** @description `authorization_code`, `refresh_token` or `client_credentials`. */
+            grant_type: string;
+            code?: string | null;
+            redirect_uri?: string | null;
+            code_verifier?: string | null;
+            refresh_token?: string | null;
+            /**
+             * Format: uuid
+             * @description For client credentials: the tenant whose grant the token is under.
+             */
+            tenant_id?: string | null;
+            /** @description A subset of the granted scopes (space-separated); none means all of them. */
+            scope?: string | null;
+            /**
+             * Format: uuid
+             * @description Unless the client authenticates with HTTP Basic.
+             */
+            client_id?: string | null;
+            client_secret?: string | null;
+        };
         /**
          * OrderDto
          * @description An order.
@@ -8507,6 +9728,11 @@ export interface components {
             next_cursor?: string | null;
         };
         /**
+         * @description Which calls to list.
+         * @enum {string}
+         */
+        Outcome: "succeeded" | "failed";
+        /**
          * PreviewItem
          * @description One SKU of a stock-sync preview.
          */
@@ -8558,6 +9784,14 @@ export interface components {
             district: string;
             address: string;
             zip: string;
+        };
+        /** Redirect */
+        Redirect: {
+            /**
+             * @description Where to send the browser: the app's redirect URI with `code` and `state`, or with
+             *     `error=access_denied` when denied.
+             */
+            redirect_to: string;
         };
         /**
          * RegionRuleDto
@@ -8726,6 +9960,11 @@ export interface components {
             /** @description Why the pull stopped early (the checkpoint stays at the last full window). */
             error?: string | null;
         };
+        /**
+         * @description One right a token can carry. Operations name the scopes they need.
+         * @enum {string}
+         */
+        Scope: "orders:read" | "orders:write" | "stock:read" | "stock:write" | "channels:read" | "channels:write" | "invoices:read" | "invoices:write" | "shipping:read" | "shipping:write" | "events:read" | "events:write" | "audit:read" | "settings:write" | "users:read" | "users:write" | "grants:read" | "grants:write" | "apps:read" | "apps:write";
         /**
          * SellerDto
          * @description The seller block.
@@ -9375,6 +10614,10 @@ export interface components {
              * @description Seconds until the token expires.
              */
             expires_in: number;
+            /** @description The scopes the token carries (space-separated): the role's. */
+            scope: string;
+            /** @description `owner` or `staff`. */
+            role: string;
         };
         /**
          * TrackingAck
@@ -9409,6 +10652,27 @@ export interface components {
          */
         UnmappedItemsDto: {
             items: components["schemas"]["UnmappedItemDto"][];
+        };
+        /** UserDto */
+        UserDto: {
+            /** Format: uuid */
+            id: string;
+            email: string;
+            role: components["schemas"]["UserRole"];
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * @description A user's role: `owner` may do everything; `staff` may do the daily work but not grant or
+         *     register apps, manage users or change settings.
+         * @enum {string}
+         */
+        UserRole: "owner" | "staff";
+        /** UsersList */
+        UsersList: {
+            users: components["schemas"]["UserDto"][];
+            /** @description Invitations not yet accepted and not expired. */
+            invites: components["schemas"]["InviteDto"][];
         };
         /**
          * VerificationDto

@@ -151,6 +151,17 @@ expect "ingress: CAIRN_PUBLIC_URL is the ingress host over https" \
 expect "ingress: CAIRN_PUBLIC_URL value" grep -q 'value: "https://api.cairn.example.com"' "$ingress"
 expect "every service gets the reconcile interval" \
   test "$(grep -c 'name: CAIRN_RECONCILE_INTERVAL_SECONDS' "$default")" = "7"
+expect "default: every service's pods carry the Prometheus scrape annotations" \
+  test "$(grep -c 'prometheus.io/scrape: "true"' "$default")$(grep -c 'prometheus.io/path: /metrics' "$default")$(grep -c 'prometheus.io/port: "8080"' "$default")" = "666"
+expect "default: no ServiceMonitor" test "$(count_kind "$default" ServiceMonitor)" = "0"
+# ServiceMonitor is a CRD that kubernetes-validate has no schema for: rendered and counted only.
+monitored="$work/servicemonitor.yaml"
+"$HELM" template cairn "$chart" --set metrics.serviceMonitor.enabled=true --set metrics.scrapeAnnotations=false \
+  --set metrics.serviceMonitor.labels.release=prom >"$monitored"
+expect "serviceMonitor: one per service, scraping /metrics on the http port" \
+  test "$(count_kind "$monitored" ServiceMonitor)$(grep -c 'path: /metrics' "$monitored")$(grep -c 'release: prom' "$monitored")" = "666"
+expect "serviceMonitor with scrapeAnnotations off: no scrape annotations" \
+  bash -c "! grep -q 'prometheus.io/scrape' '$monitored'"
 if "$HELM" template cairn "$chart" --set drainSeconds=30 >/dev/null 2>&1; then
   die "FAILED: drainSeconds not below terminationGracePeriodSeconds must fail the render"
 fi

@@ -51,6 +51,7 @@ mod m0009_holds;
 mod m0010_shipping;
 mod m0011_apps;
 mod m0012_api_audit;
+mod m0013_subscriptions;
 
 /// Applies Cairn's migrations in order.
 pub struct Migrator;
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_shipping::Migration),
             Box::new(m0011_apps::Migration),
             Box::new(m0012_api_audit::Migration),
+            Box::new(m0013_subscriptions::Migration),
         ]
     }
 }

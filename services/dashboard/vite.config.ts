@@ -27,7 +27,9 @@ export default defineConfig({
     // No inline module-preload polyfill (script-src 'self'); every browser we support has it.
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
-    chunkSizeWarningLimit: 400,
+    // The entry chunk holds React, the router, the query cache and both dictionaries (~410 KB
+    // raw, ~128 KB gzip); the budget that matters is the gzip one `npm run size` enforces.
+    chunkSizeWarningLimit: 450,
   },
   server: { port: 5173, strictPort: false, proxy },
   // The dev server injects inline scripts for hot reload, so the CSP is only sent in preview.

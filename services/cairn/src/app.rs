@@ -25,6 +25,7 @@ type Apis = (
     invoicing::InvoicingApi,
     shipping::ShippingApi,
     dashboard::EventsApi,
+    subscriptions::SubscriptionsApi,
 );
 
 /// Every consumer in the system with its topics, served here or not (see [`bus::start`]).
@@ -45,6 +46,7 @@ struct ServiceSettings<'a> {
     secret: &'a secrecy::SecretString,
     channels: &'a channels::Settings,
     inventory: &'a inventory::Settings,
+    subscriptions: subscriptions::Settings,
 }
 
 fn mount_all(ctx: &host::Context, settings: ServiceSettings<'_>, serves: impl Fn(Service) -> bool) -> Mounted {
@@ -56,6 +58,7 @@ fn mount_all(ctx: &host::Context, settings: ServiceSettings<'_>, serves: impl Fn
     let invoicing = invoicing::mount(&on(Service::Invoicing), settings.secret);
     let shipping = shipping::mount(&on(Service::Shipping));
     let dashboard = dashboard::mount(&on(Service::Dashboard));
+    let subs = subscriptions::mount(&on(Service::Subscriptions), settings.subscriptions);
     let mut consumers = Vec::new();
     let mut tasks = Vec::new();
     let health = HealthApi { db: Some(ctx.db.clone()), bus: None };
@@ -68,6 +71,7 @@ fn mount_all(ctx: &host::Context, settings: ServiceSettings<'_>, serves: impl Fn
         collect(invoicing, &mut consumers, &mut tasks),
         collect(shipping, &mut consumers, &mut tasks),
         collect(dashboard, &mut consumers, &mut tasks),
+        collect(subs, &mut consumers, &mut tasks),
     );
     Mounted { apis, consumers, tasks }
 }
@@ -113,6 +117,7 @@ fn spec_service() -> OpenApiService<Apis, ()> {
         secret: &secret,
         channels: &Default::default(),
         inventory: &inventory::Settings { partitions: 1 },
+        subscriptions: Default::default(),
     };
     let m = mount_all(&ctx, settings, |_| false);
     let mut apis = m.apis;
@@ -139,8 +144,8 @@ fn scope_table(service: &OpenApiService<Apis, ()>) -> anyhow::Result<ScopeTable>
     ScopeTable::from_spec(&spec).map_err(|e| anyhow::anyhow!("the spec names an unknown scope: {e}"))
 }
 
-/// Everything under `/v1/`, the docs, the spec and the probes goes to the API; any other path
-/// is the dashboard's (its files, or its `index.html` for the app's own routes).
+/// Everything under `/v1/`, the docs, the spec, the probes and the metrics goes to the API; any
+/// other path is the dashboard's (its files, or its `index.html` for the app's own routes).
 struct Site {
     api: poem::endpoint::BoxEndpoint<'static>,
     /// `None` when the dashboard does not run in this process.
@@ -152,7 +157,17 @@ fn is_api(path: &str) -> bool {
         || path.starts_with("/v1/")
         || path == "/docs"
         || path.starts_with("/docs/")
-        || matches!(path, "/openapi.json" | "/openapi.yaml" | "/healthz" | "/readyz")
+        || matches!(path, "/openapi.json" | "/openapi.yaml" | "/healthz" | "/readyz" | "/metrics")
+}
+
+/// `GET /metrics`: the process's measurements in Prometheus' text format (the names are in
+/// `telemetry::metrics` and the README's "Metrics"). Served by every process, whichever
+/// services it runs, for the Helm chart's scrape annotations. Not part of the OpenAPI document:
+/// it is for the operator's Prometheus, not for sellers or ISVs, and carries no tenant's data
+/// (no label holds a tenant id or any other value from a request; see `telemetry::metrics`).
+#[poem::handler]
+fn metrics() -> poem::Response {
+    poem::Response::builder().content_type(telemetry::metrics::CONTENT_TYPE).body(telemetry::metrics::render())
 }
 
 impl Endpoint for Site {
@@ -252,6 +267,9 @@ pub async fn migrate(db: &store::Db) -> anyhow::Result<()> {
 
 /// Starts a Cairn from `config` and returns once it accepts connections.
 pub async fn spawn(config: Config) -> anyhow::Result<Running> {
+    // Before anything records: the first Cairn of the process installs the recorder, the
+    // others (tests start many) share it.
+    telemetry::metrics::install();
     let db = store::Db::connect_traced(&config.database_url, config.db_max_connections, config.sql_trace.as_deref())
         .await
         .context("connecting to the database")?;
@@ -279,6 +297,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         secret: &config.jwt_secret,
         channels: &config.channels,
         inventory: &config.inventory,
+        subscriptions: config.subscriptions,
     };
     let Mounted { mut apis, consumers, mut tasks } = mount_all(&ctx, settings, |s| config.runs(s));
     tasks.push(prune_rate_limits(limits.clone(), stop_rx.clone()));
@@ -297,7 +316,8 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         .nest("/", service)
         .nest("/docs", docs)
         .at("/openapi.json", spec_json)
-        .at("/openapi.yaml", spec_yaml);
+        .at("/openapi.yaml", spec_yaml)
+        .at("/metrics", poem::get(metrics));
     let audit: std::sync::Arc<dyn auth::AuditSink> =
         std::sync::Arc::new(identity::AuditLog::new(db.clone(), config.clock.clone()));
     let api = auth::Guard { table: std::sync::Arc::new(scopes), audit: Some(audit), inner: api };

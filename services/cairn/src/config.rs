@@ -25,11 +25,13 @@ pub enum Service {
     Shipping,
     /// The sellers' web app at `/` and the live event stream.
     Dashboard,
+    /// Event subscriptions: the tenant's events delivered to subscribed URLs.
+    Subscriptions,
 }
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 7] = [
+    pub const ALL: [Service; 8] = [
         Service::Identity,
         Service::Channels,
         Service::Orders,
@@ -37,6 +39,7 @@ impl Service {
         Service::Invoicing,
         Service::Shipping,
         Service::Dashboard,
+        Service::Subscriptions,
     ];
 
     /// What the service says about itself (prefixes, consumers, tables).
@@ -49,6 +52,7 @@ impl Service {
             Service::Invoicing => &invoicing::SERVICE,
             Service::Shipping => &shipping::SERVICE,
             Service::Dashboard => &dashboard::SERVICE,
+            Service::Subscriptions => &subscriptions::SERVICE,
         }
     }
 
@@ -114,6 +118,9 @@ settings! {
     rate_limit_user_per_minute: u32,
     /// Requests a minute each app may make per tenant unless it registered its own (1,200).
     rate_limit_app_per_minute: u32,
+    /// Event subscriptions may deliver to `http://` and private or loopback addresses
+    /// (`cairn up`: true; `cairn serve`: false).
+    subscriptions_allow_private_targets: bool,
     /// Inventory engine partitions (embedded 1: SQLite has one writer; distributed 8).
     inventory_partitions: usize,
     /// `cairn serve`: apply migrations at start (default false: run `cairn migrate`).
@@ -191,6 +198,7 @@ pub struct Config {
     pub drain_seconds: u64,
     pub inventory: inventory::Settings,
     pub channels: channels::Settings,
+    pub subscriptions: subscriptions::Settings,
     /// The clock every service reads "now" from (tests substitute a [`kernel::ManualClock`]).
     pub clock: kernel::SharedClock,
 }
@@ -262,6 +270,9 @@ impl Config {
             // commands into more transactions (Double-11: 270 inventory commits became 83).
             inventory: inventory::Settings { partitions: s.inventory_partitions.unwrap_or(1) },
             channels: s.reconcile(),
+            subscriptions: subscriptions::Settings {
+                allow_private_targets: s.subscriptions_allow_private_targets.unwrap_or(true),
+            },
             clock: kernel::SystemClock::shared(),
         })
     }
@@ -300,6 +311,9 @@ impl Config {
             drain_seconds: s.drain_seconds.unwrap_or(20),
             inventory: inventory::Settings { partitions: s.inventory_partitions.unwrap_or(8) },
             channels: s.reconcile(),
+            subscriptions: subscriptions::Settings {
+                allow_private_targets: s.subscriptions_allow_private_targets.unwrap_or(false),
+            },
             clock: kernel::SystemClock::shared(),
         })
     }

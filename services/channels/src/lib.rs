@@ -65,7 +65,7 @@ impl Default for Settings {
 }
 
 /// Mounts channels: its API (shops, webhook ingress) and, served, the write-back consumer,
-/// the reconciliation puller and the write-back worker.
+/// the reconciliation puller, the write-back worker and the write-back gauges for `/metrics`.
 pub fn mount(ctx: &host::Context, settings: &Settings) -> host::Mounted<ChannelsApi> {
     let (db, clock) = (&ctx.db, &ctx.clock);
     let reconciler = reconcile::Reconciler::new(db.clone(), settings.reconcile.clone(), clock.clone());
@@ -76,6 +76,7 @@ pub fn mount(ctx: &host::Context, settings: &Settings) -> host::Mounted<Channels
     let tasks = vec![
         reconciler.start(ctx.stop.clone()),
         writeback::Worker::new(db.clone(), settings.writeback_tick, clock.clone()).start(ctx.stop.clone()),
+        writeback::gauge::start(db.clone(), ctx.stop.clone()),
     ];
     let handler = writeback::WritebackHandler::new(db.clone(), clock.clone());
     host::Mounted { api, consumers: vec![std::sync::Arc::new(handler)], tasks }

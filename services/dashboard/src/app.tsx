@@ -4,8 +4,9 @@ import { useQueryClient } from '@tanstack/react-query';
 import { endSession, getSession, subscribe } from './auth/session';
 import { eventStream } from './api/events';
 import { DEFAULT_TZ, setLang, setTimeZone, useI18n, type MsgKey } from './i18n';
+import { useAccess } from './auth/access';
 import { useLiveState } from './live';
-import { cx, LoadingBlock, ToastProvider, EmptyState } from './ui/components';
+import { cx, label, LoadingBlock, ToastProvider, EmptyState } from './ui/components';
 import { Icon, type IconName } from './ui/icons';
 import { LoginScreen, SignupScreen } from './screens/Auth';
 import { OverviewScreen } from './screens/Overview';
@@ -22,6 +23,10 @@ const ShippingScreen = lazy(() => import('./screens/Shipping'));
 const ShipmentScreen = lazy(() => import('./screens/Shipment'));
 const CarriersScreen = lazy(() => import('./screens/Carriers'));
 const ReturnsScreen = lazy(() => import('./screens/Returns'));
+const UsersScreen = lazy(() => import('./screens/Users'));
+const AppsScreen = lazy(() => import('./screens/Apps'));
+const ConsentScreen = lazy(() => import('./screens/Consent'));
+const InviteScreen = lazy(() => import('./screens/Invite'));
 
 function useSession() {
   return useSyncExternalStore(subscribe, getSession);
@@ -42,6 +47,17 @@ export function App() {
     return undefined;
   }, [session, qc]);
 
+  // Accepting an invitation works logged in or not (it starts the new user's session).
+  if (location === '/invite') {
+    return (
+      <ToastProvider>
+        <Suspense fallback={<LoadingBlock />}>
+          <InviteScreen />
+        </Suspense>
+      </ToastProvider>
+    );
+  }
+
   if (!session) {
     // Keep the whole deep link (path and query) to come back to after logging in.
     const next = location === '/login' || location === '/signup' ? '' : `${location}${window.location.search}`;
@@ -55,6 +71,17 @@ export function App() {
             <LoginScreen next={next} onDone={(to) => navigate(to, { replace: true })} />
           </Route>
         </Switch>
+      </ToastProvider>
+    );
+  }
+
+  // The OAuth consent page stands alone (an app sent the seller here; no navigation around it).
+  if (location === '/oauth/authorize') {
+    return (
+      <ToastProvider>
+        <Suspense fallback={<LoadingBlock />}>
+          <ConsentScreen />
+        </Suspense>
       </ToastProvider>
     );
   }
@@ -77,6 +104,11 @@ export function App() {
             <Route path="/shipping/carriers" component={CarriersScreen} />
             <Route path="/shipping/returns" component={ReturnsScreen} />
             <Route path="/shipping/:id">{(p) => <ShipmentScreen id={p.id} />}</Route>
+            <Route path="/settings/users" component={UsersScreen} />
+            <Route path="/settings/apps" component={AppsScreen} />
+            <Route path="/settings">
+              <Redirect to="/settings/users" replace />
+            </Route>
             <Route path="/login">
               <Redirect to="/" replace />
             </Route>
@@ -93,7 +125,9 @@ export function App() {
   );
 }
 
-const NAV: { href: string; key: MsgKey; icon: IconName; soon?: boolean }[] = [
+type NavItem = { href: string; key: MsgKey; icon: IconName; soon?: boolean };
+
+const NAV: NavItem[] = [
   { href: '/', key: 'nav.overview', icon: 'overview' },
   { href: '/orders', key: 'nav.orders', icon: 'orders' },
   { href: '/stock', key: 'nav.stock', icon: 'stock' },
@@ -102,6 +136,12 @@ const NAV: { href: string; key: MsgKey; icon: IconName; soon?: boolean }[] = [
   { href: '/mapping', key: 'nav.mapping', icon: 'mapping' },
   { href: '/shipping', key: 'nav.shipping', icon: 'shipping' },
   { href: '/invoices', key: 'nav.invoices', icon: 'invoices' },
+];
+
+/** The 设置 Settings group: who works in the account, and which apps may. */
+const SETTINGS_NAV: NavItem[] = [
+  { href: '/settings/users', key: 'nav.users', icon: 'users' },
+  { href: '/settings/apps', key: 'nav.apps', icon: 'apps' },
 ];
 
 const TIME_ZONES = [
@@ -120,9 +160,10 @@ function Shell({ email, children }: { email: string; children: ReactNode }) {
   const [location] = useLocation();
   const active = (href: string) => (href === '/' ? location === '/' : location === href || location.startsWith(`${href}/`));
   useEffect(() => {
-    const item = NAV.find((n) => active(n.href));
+    const item = [...NAV, ...SETTINGS_NAV].find((n) => active(n.href));
     document.title = item ? `${t(item.key)} · ${t('app.name')}` : t('app.name');
   });
+  const access = useAccess();
   return (
     <div className="shell">
       <aside className="sidebar">
@@ -139,6 +180,13 @@ function Shell({ email, children }: { email: string; children: ReactNode }) {
         </Link>
         <nav className="nav" aria-label={t('nav.label')}>
           {NAV.filter((n) => !n.soon).map((n) => (
+            <Link key={n.href} href={n.href} className={cx('nav-item', active(n.href) && 'is-active')} data-nav={n.href}>
+              <Icon name={n.icon} size={18} />
+              <span>{t(n.key)}</span>
+            </Link>
+          ))}
+          <div className="nav-group">{t('nav.settings')}</div>
+          {SETTINGS_NAV.map((n) => (
             <Link key={n.href} href={n.href} className={cx('nav-item', active(n.href) && 'is-active')} data-nav={n.href}>
               <Icon name={n.icon} size={18} />
               <span>{t(n.key)}</span>
@@ -179,6 +227,11 @@ function Shell({ email, children }: { email: string; children: ReactNode }) {
             <span className="user" title={email} data-testid="user-email">
               {email}
             </span>
+            {access.role && (
+              <span className="role-tag" data-testid="user-role" data-role={access.role} title={t('users.role')}>
+                {label(t, 'role', access.role)}
+              </span>
+            )}
             <button type="button" className="btn btn-ghost btn-sm" onClick={() => endSession('logout')} data-testid="logout">
               <Icon name="logout" size={14} />
               {t('auth.logout')}

@@ -348,6 +348,7 @@ impl Partition {
         let mut pending = Pending::default();
         let mut replies: Vec<(ReplyTo, Result<Reply, EngineError>)> = Vec::with_capacity(jobs.len());
         let mut batch_keys: HashMap<(TenantId, String), (String, StockView)> = HashMap::new();
+        let mut tally = Tally::default();
         for job in jobs {
             let tenant = job.tenant;
             // Stored idempotency keys are looked up before the book is borrowed.
@@ -374,7 +375,9 @@ impl Partition {
             };
             let ev = book.ensure_main(kernel::new_id);
             pending.record(tenant, &ev, now);
+            let watched = Watched::before(book, &job.cmd, &seen);
             let result = apply(book, tenant, job.cmd, now, &mut pending, &mut seen, &mut batch_keys, stored);
+            watched.after(book, &result, &mut tally);
             replies.push((job.reply, result));
         }
         // Lines the batch resolved are served by paid time, whatever order their messages
@@ -393,6 +396,8 @@ impl Partition {
             }
             return;
         }
+        // Only now: a batch that failed to store decided nothing.
+        tally.record();
         for (tx, r) in replies {
             let _ = tx.send(r);
         }
@@ -632,6 +637,81 @@ pub fn stock_view(book: &Book, sku: &Sku) -> StockView {
         safety_stock: sku.safety_stock,
         available: book.sellable(sku.id),
         warehouses,
+    }
+}
+
+/// Reservation outcomes of a batch for `/metrics` (`cairn_reservations_total`), recorded once
+/// the batch is stored.
+#[derive(Default)]
+struct Tally(HashMap<(&'static str, &'static str), u64>);
+
+impl Tally {
+    fn add(&mut self, source: &'static str, outcome: &'static str, n: u64) {
+        if n > 0 {
+            *self.0.entry((source, outcome)).or_default() += n;
+        }
+    }
+
+    fn record(self) {
+        for ((source, outcome), n) in self.0 {
+            telemetry::metrics::reservation(source, outcome, n);
+        }
+    }
+}
+
+/// What a command may decide about reservations, seen before it runs, so that its outcome can be
+/// told after. *Decisions:* an API reservation counts once (all its lines or none); an order
+/// counts per line, when the line newly holds or confirms stock (`reserved`) or newly waits for
+/// it paid (`out_of_stock`, a backorder); a message seen before is a `duplicate`. Lines that
+/// only move on (held → confirmed → committed), wait for a mapping, or are filled from the
+/// backorder queue later (`Book::fill_waiting`) are not counted here.
+enum Watched {
+    Nothing,
+    Api,
+    OrderDuplicate,
+    /// The order's reservation key and each line's state before.
+    Order(String, HashMap<String, LineState>),
+}
+
+impl Watched {
+    fn before(book: &Book, cmd: &Command, seen: &HashSet<Uuid>) -> Watched {
+        match cmd {
+            Command::Reserve(_) => Watched::Api,
+            Command::SyncOrder { message, .. } if seen.contains(&message.id) => Watched::OrderDuplicate,
+            Command::SyncOrder { sync, .. } => {
+                let key = format!("order:{}", sync.order_id);
+                let states = book
+                    .reservation(&key)
+                    .map(|r| r.lines.iter().map(|l| (l.line_ref.clone(), l.state)).collect())
+                    .unwrap_or_default();
+                Watched::Order(key, states)
+            }
+            _ => Watched::Nothing,
+        }
+    }
+
+    fn after(self, book: &Book, result: &Result<Reply, EngineError>, tally: &mut Tally) {
+        match (self, result) {
+            (Watched::Api, Ok(Reply::Reservation { created: true, .. })) => tally.add("api", "reserved", 1),
+            (Watched::Api, Ok(_)) => tally.add("api", "duplicate", 1),
+            (Watched::Api, Err(EngineError::Stock(StockError::Insufficient(_)))) => tally.add("api", "out_of_stock", 1),
+            (Watched::Api, Err(EngineError::Stock(_))) => tally.add("api", "rejected", 1),
+            (Watched::OrderDuplicate, Ok(_)) => tally.add("order", "duplicate", 1),
+            (Watched::Order(key, before), Ok(_)) => {
+                let Some(r) = book.reservation(&key) else { return };
+                let held = |s: Option<&LineState>| matches!(s, Some(LineState::Held | LineState::Confirmed));
+                for line in &r.lines {
+                    let was = before.get(&line.line_ref);
+                    if held(Some(&line.state)) && !held(was) {
+                        tally.add("order", "reserved", 1);
+                    } else if line.state == LineState::Backordered && was != Some(&LineState::Backordered) {
+                        tally.add("order", "out_of_stock", 1);
+                    }
+                }
+            }
+            // Nothing decided (a store or book failure answers `Unavailable`: the caller retries).
+            _ => {}
+        }
     }
 }
 

@@ -7,9 +7,13 @@ use std::process::Command;
 
 use shipping_labels::{Label, LabelSize, Renderer, samples};
 
-/// A fresh directory for this test's files.
+/// A fresh directory for one call's files. Numbered per call: the tests run on several threads,
+/// and two calls that shared a directory removed it under each other (`pdftotext` then found
+/// no file).
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("shipping-labels-test-{}-{name}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("shipping-labels-test-{}-{name}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

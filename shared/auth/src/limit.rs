@@ -87,6 +87,10 @@ impl Limits {
                 RateState { limit, remaining, reset_seconds: reset.as_secs_f64().ceil() as u64, retry_after: None }
             }
             Err(not_until) => {
+                telemetry::metrics::rate_limit_rejected(match ctx.actor {
+                    Actor::User(_) => "user",
+                    Actor::App { .. } => "app",
+                });
                 let wait = not_until.wait_time_from(self.clock.now());
                 let wait_s = wait.as_secs_f64().ceil().max(1.0) as u64;
                 let reset = per_request * limit;

@@ -11,6 +11,11 @@
 //! - [`rabbit`]: a relay publishes outbox rows to the topic exchange with publisher confirms and
 //!   marks them published only after the confirm; consumers read quorum queues and ack after
 //!   their transaction commits. Messages that fail [`MAX_ATTEMPTS`] times are parked.
+//!
+//! Both transports are measured for `/metrics` per consumer: messages finished by outcome,
+//! time per delivery, each message's age when its effect committed, and what waits (the
+//! embedded bus counts its outbox after the cursor every few seconds; RabbitMQ asks for the
+//! queue's depth). See `telemetry::metrics`.
 
 pub mod embedded;
 pub mod entities;
@@ -176,7 +181,10 @@ pub(crate) async fn handle_with_retry(handler: &dyn Handler, env: &Envelope) -> 
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match handler.handle(env.clone()).await {
+        let started = std::time::Instant::now();
+        let result = handler.handle(env.clone()).await;
+        handled(handler.name(), started, result.as_ref().ok().map(|_| std::slice::from_ref(env)), 1);
+        match result {
             Ok(()) => return Ok(()),
             Err(e) if attempt >= MAX_ATTEMPTS => return Err((e, attempt)),
             Err(e) => {
@@ -184,5 +192,24 @@ pub(crate) async fn handle_with_retry(handler: &dyn Handler, env: &Envelope) -> 
                 tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
             }
         }
+    }
+}
+
+/// Records for `/metrics` that `consumer` finished one delivery (started at `started`) of
+/// `count` messages: applied (`Some`, the messages, whose effects are committed now) or failed
+/// (`None`, to be tried again).
+pub(crate) fn handled(consumer: &'static str, started: std::time::Instant, applied: Option<&[Envelope]>, count: u64) {
+    use telemetry::metrics;
+    metrics::bus_handled(consumer, started.elapsed());
+    match applied {
+        Some(envs) => {
+            metrics::bus_messages(consumer, "ok", count);
+            let now = chrono::Utc::now();
+            metrics::bus_event_ages(
+                consumer,
+                envs.iter().map(|e| (now - e.occurred_at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6),
+            );
+        }
+        None => metrics::bus_messages(consumer, "failed", count),
     }
 }

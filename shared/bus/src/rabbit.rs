@@ -262,7 +262,7 @@ async fn consume_session(
             }
         }
     };
-    consumer
+    let handling = consumer
         .take_until(stopped)
         .for_each_concurrent(concurrency, |delivery| async {
             let delivery = match delivery {
@@ -277,27 +277,60 @@ async fn consume_session(
                 Err(e) => {
                     tracing::error!(consumer = handler.name(), error = %e, "unreadable message parked");
                     let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+                    telemetry::metrics::bus_messages(handler.name(), "parked", 1);
                     return;
                 }
             };
-            match handler.handle(env.clone()).await {
+            let started = std::time::Instant::now();
+            let result = handler.handle(env.clone()).await;
+            match result {
                 Ok(()) => {
                     if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
                         // It will be redelivered; the inbox makes that a no-op.
                         tracing::warn!(consumer = handler.name(), error = %e, "ack failed");
                     }
+                    // After the ack: the event's age is then from its occurrence to its ack.
+                    crate::handled(handler.name(), started, Some(std::slice::from_ref(&env)), 1);
                 }
                 Err(e) => {
+                    crate::handled(handler.name(), started, None, 1);
                     tracing::warn!(consumer = handler.name(), message_id = %env.id, error = format!("{e:#}"), "handler failed; message requeued");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
                 }
             }
-        })
-        .await;
+        });
+    tokio::select! {
+        _ = handling => {}
+        _ = measure_pending(&conn, topo.queue(handler.name()), handler.name()) => {}
+    }
     if *shutdown.borrow() {
         let _ = conn.close(200, "shutdown".into()).await;
         return Ok(());
     }
     bail!("consumer stream ended")
+}
+
+/// How often a consumer's queue depth is asked for (`/metrics`).
+const PENDING_EVERY: Duration = Duration::from_secs(5);
+
+/// Sets `consumer`'s pending gauge to its queue's ready messages every [`PENDING_EVERY`],
+/// with a passive declare (one round trip; nothing is created or changed) on a channel of its
+/// own, so that a failure here cannot close the channel the consumer reads from. Gives up
+/// quietly on an error (the next session starts it again); never returns otherwise.
+async fn measure_pending(conn: &Connection, queue: String, consumer: &'static str) {
+    let result: anyhow::Result<()> = async {
+        let ch = conn.create_channel().await?;
+        let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+        loop {
+            let q = ch.queue_declare(queue.clone().into(), passive, FieldTable::default()).await?;
+            telemetry::metrics::bus_pending(consumer, u64::from(q.message_count()), None);
+            tokio::time::sleep(PENDING_EVERY).await;
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!(consumer, error = format!("{e:#}"), "cannot measure the queue's depth");
+    }
+    std::future::pending::<()>().await
 }

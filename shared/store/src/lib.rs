@@ -2,7 +2,8 @@
 //!
 //! The same code runs on SQLite (`cairn up`) and PostgreSQL (distributed mode). SQLite allows
 //! one writer at a time; rather than let concurrent writers fail with `SQLITE_BUSY`, every write
-//! transaction passes a process-wide gate on SQLite (a no-op on PostgreSQL). Each commit also
+//! transaction passes a process-wide gate on SQLite (a no-op on PostgreSQL), measured for
+//! `/metrics` (`cairn_sqlite_write_gate_*`: passes, time waited, time held). Each commit also
 //! bumps a change counter that the embedded bus waits on instead of polling.
 
 /// Declares a plain sea-orm entity (no relations) in a module of its own:
@@ -200,7 +201,12 @@ impl Db {
 
     async fn write_as(&self, writer: Writer, relaxed: bool) -> Result<WriteTx, DbErr> {
         let guard = match &self.gate {
-            Some(g) => Some(g.clone().lock_owned().await),
+            Some(g) => {
+                let waiting = std::time::Instant::now();
+                let guard = g.clone().lock_owned().await;
+                telemetry::metrics::write_gate_acquired(waiting.elapsed());
+                Some(GateHold { _guard: guard, since: std::time::Instant::now() })
+            }
             None => None,
         };
         if let Some(w) = &self.writer {
@@ -277,10 +283,24 @@ pub struct WriteTx {
     /// gate's guard, so that it is dropped while the gate is still held and no other
     /// writer's `BEGIN` can come before this `ROLLBACK` in the trace.
     trace: trace::TxTrace,
-    _guard: Option<OwnedMutexGuard<()>>,
+    _guard: Option<GateHold>,
     changed: Arc<watch::Sender<u64>>,
     /// Who holds the SQLite gate, since when.
     held: Option<(Writer, std::time::Instant)>,
+}
+
+/// SQLite's write gate, held: releasing it (at the end of a commit, or when a transaction is
+/// dropped and rolls back) records for how long (`cairn_sqlite_write_gate_held_seconds`). The
+/// Double-11 figures in [`gate_report`] count committed transactions only; this counts all.
+struct GateHold {
+    _guard: OwnedMutexGuard<()>,
+    since: std::time::Instant,
+}
+
+impl Drop for GateHold {
+    fn drop(&mut self) {
+        telemetry::metrics::write_gate_released(self.since.elapsed());
+    }
 }
 
 /// Who wrote: a source location or a name.

@@ -1,4 +1,7 @@
-//! Tracing setup: human-readable logs for `cairn up`, JSON for the distributed mode.
+//! Tracing setup (human-readable logs for `cairn up`, JSON for the distributed mode) and the
+//! Prometheus [`metrics`] every service records into.
+
+pub mod metrics;
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 

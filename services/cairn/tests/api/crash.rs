@@ -336,3 +336,76 @@ async fn kill_9_during_a_500_shipment_draw_then_drawing_again_draws_each_once() 
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     assert!(child.wait().unwrap().success());
 }
+
+/// Event deliveries go through the outbox and a table of deliveries: a `kill -9` while they
+/// are being sent loses none (each event reaches the subscriber at least once after restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_during_event_deliveries_loses_none() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    const CHANGES: usize = 120;
+    let rx = crate::subscriptions::receiver().await;
+    rx.delay_ms.store(25, std::sync::atomic::Ordering::SeqCst);
+    let dir = TempDir::new("cairn-crash-subs");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let mut child = start_cairn(&dir, port);
+    wait_healthy(&client, &base).await;
+    let signup = post(
+        &client,
+        format!("{base}/v1/signup"),
+        "",
+        json!({"tenant_name": "Hooky", "email": "hooks@example.com", "password": "correct horse battery"}),
+    )
+    .await;
+    let token = signup["access_token"].as_str().unwrap().to_owned();
+    post(&client, format!("{base}/v1/skus"), &token, json!({"code": "MUG", "name": "Mug"})).await;
+    let sub = json!({"url": rx.url, "event_types": ["stock.level_changed"]});
+    post(&client, format!("{base}/v1/subscriptions"), &token, sub).await;
+    for _ in 0..CHANGES {
+        let adj = json!({"sku_code": "MUG", "delta": 1, "reason": "count"});
+        post(&client, format!("{base}/v1/stock/adjustments"), &token, adj).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rx.got.lock().unwrap().len() < 10 {
+        assert!(Instant::now() < deadline, "deliveries did not start");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().expect("SIGKILL"); // kill -9, mid-deliveries
+    let _ = child.wait();
+    let before = rx.got.lock().unwrap().len();
+    let db = store::Db::connect(&cairn::config::sqlite_url(&dir.0), 2).await.unwrap();
+    let events: std::collections::HashSet<String> = bus::entities::outbox::Entity::find()
+        .filter(bus::entities::outbox::Column::Kind.eq("stock.level_changed"))
+        .all(db.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        // The adjustments' changes (all made after subscribing), not the new SKU's, which may
+        // have been handled before the subscription existed.
+        .filter(|e| serde_json::from_str::<Value>(&e.envelope).unwrap()["payload"]["on_hand"].as_i64() > Some(0))
+        .map(|e| e.id.to_string())
+        .collect();
+    drop(db);
+    assert!(!events.is_empty());
+    assert!(before < events.len(), "the kill landed mid-deliveries ({before} of {} sent)", events.len());
+    let mut child = start_cairn(&dir, port);
+    wait_healthy(&client, &base).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let got: std::collections::HashSet<String> =
+            rx.got.lock().unwrap().iter().map(|g| g.json()["event_id"].as_str().unwrap().to_owned()).collect();
+        if events.is_subset(&got) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} events never delivered",
+            events.difference(&got).count(),
+            events.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}

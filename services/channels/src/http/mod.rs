@@ -304,7 +304,9 @@ impl ChannelsApi {
             webhook_id: webhook_id.0.as_deref(),
             shop_domain: shop_domain.0.as_deref(),
         };
-        let outcome = self.service.receive_shopify(channel_id.0, &headers, &body.0).await?;
+        let started = std::time::Instant::now();
+        let received = self.service.receive_shopify(channel_id.0, &headers, &body.0).await;
+        let outcome = webhooks::observe("shopify", started, received)?;
         // Accepted means the webhook id header was there.
         Ok(WebhookAccepted::of(outcome, webhook_id.0.unwrap_or_default()))
     }
@@ -330,7 +332,9 @@ impl ChannelsApi {
             signature: signature.0.as_deref(),
             shop_id: shop_id.0.as_deref(),
         };
-        let outcome = self.service.receive_bazaar(channel_id.0, &headers, &body.0).await?;
+        let started = std::time::Instant::now();
+        let received = self.service.receive_bazaar(channel_id.0, &headers, &body.0).await;
+        let outcome = webhooks::observe("bazaar", started, received)?;
         // Accepted means the message id header was there.
         Ok(WebhookAccepted::of(outcome, message_id.0.unwrap_or_default()))
     }

@@ -18,6 +18,7 @@
 //! modules pause, resume and count a shop's write-backs through the functions here.
 
 mod channel;
+pub mod gauge;
 mod handler;
 mod plan;
 pub mod state;

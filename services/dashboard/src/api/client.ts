@@ -8,19 +8,22 @@ import { endSession, getToken } from '../auth/session';
 export type Paths = paths & PlannedPaths & AllocationPaths;
 
 /** Calls that carry no bearer token; their 401 means wrong credentials, not an expired session. */
-const PUBLIC = ['/v1/auth/token', '/v1/signup'];
+const PUBLIC = ['/v1/auth/token', '/v1/signup', '/v1/invites/accept'];
 
 const auth: Middleware = {
   onRequest({ request }) {
     const path = new URL(request.url, location.origin).pathname;
     if (PUBLIC.includes(path)) return request;
+    // A call may bring its own token (a new user's, before the session holds it).
+    if (request.headers.has('Authorization')) return request;
     const token = getToken();
     if (token) request.headers.set('Authorization', `Bearer ${token}`);
     return request;
   },
   onResponse({ request, response }) {
     const path = new URL(request.url, location.origin).pathname;
-    if (response.status === 401 && !PUBLIC.includes(path)) endSession('expired');
+    if (response.status === 401 && !PUBLIC.includes(path) && request.headers.get('Authorization') === `Bearer ${getToken()}`)
+      endSession('expired');
     return response;
   },
 };

@@ -9,7 +9,19 @@ import { PROVINCES, STRATEGIES, type AllocationSettings, type AllocationStrategy
 import { routeMissing } from '../api/problem';
 import { useWarehouses, type Warehouse } from '../data';
 import { useI18n, type MsgKey } from '../i18n';
-import { Button, cx, EmptyState, ErrorState, ErrorText, LoadingBlock, PageHeader, Panel, useToast } from '../ui/components';
+import {
+  Button,
+  cx,
+  EmptyState,
+  ErrorState,
+  ErrorText,
+  LoadingBlock,
+  PageHeader,
+  Panel,
+  useToast,
+  OwnerOnly,
+  useLock,
+} from '../ui/components';
 import { Icon } from '../ui/icons';
 
 const HINTS: Record<AllocationStrategy, MsgKey> = {
@@ -84,10 +96,12 @@ function AllocationForm({ settings, warehouses }: { settings: AllocationSettings
     },
   });
   const provinceErrors = s.strategy === 'region' ? regionErrors(s.regions) : [];
+  const lock = useLock('settings:write');
   const invalid = provinceErrors.some(Boolean);
 
   return (
     <div className="stack">
+      <OwnerOnly scope="settings:write" />
       <Panel title={t('allocation.strategy')}>
         <div className="choice-grid" role="radiogroup" aria-label={t('allocation.strategy')}>
           {STRATEGIES.map((k) => (
@@ -169,7 +183,14 @@ function AllocationForm({ settings, warehouses }: { settings: AllocationSettings
         <div className="field-hint">{t('allocation.allow_split_hint')}</div>
         {save.isError && <ErrorText error={save.error} />}
         <div className="form-actions">
-          <Button variant="primary" busy={save.isPending} disabled={invalid} onClick={() => save.mutate()} data-testid="allocation-save">
+          <Button
+            variant="primary"
+            busy={save.isPending}
+            disabled={invalid || lock.locked}
+            title={lock.title}
+            onClick={() => save.mutate()}
+            data-testid="allocation-save"
+          >
             {t('common.save')}
           </Button>
         </div>

@@ -7,7 +7,17 @@ import { setLang, useI18n } from '../i18n';
 import { Button, cx, ErrorText, Field } from '../ui/components';
 import { Icon } from '../ui/icons';
 
-function AuthFrame({ title, subtitle, children, footer }: { title: string; subtitle: string; children: ReactNode; footer: ReactNode }) {
+export function AuthFrame({
+  title,
+  subtitle,
+  children,
+  footer,
+}: {
+  title: string;
+  subtitle: string;
+  children: ReactNode;
+  footer: ReactNode;
+}) {
   const { t, lang } = useI18n();
   return (
     <div className="auth">
@@ -66,15 +76,16 @@ export function LoginScreen({ next, onDone }: { next: string; onDone: (to: strin
   const [notice, setNotice] = useState(takeNotice);
   const login = useMutation({
     mutationFn: async () => {
-      const r = await call(api.POST('/v1/auth/token', { body: { email: email.trim(), password } }));
-      return r.access_token;
+      return call(api.POST('/v1/auth/token', { body: { email: email.trim(), password } }));
     },
-    onSuccess: (token) => {
+    onSuccess: (r) => {
       clearNotice();
-      startSession(token, email.trim());
+      startSession(r.access_token, email.trim(), { role: r.role, scope: r.scope });
       onDone(next || '/');
     },
   });
+  // Logging in on the way to an app's consent page: say so, and that it comes next.
+  const forConsent = next.startsWith('/oauth/authorize');
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setNotice(null);
@@ -90,6 +101,11 @@ export function LoginScreen({ next, onDone }: { next: string; onDone: (to: strin
         </>
       }
     >
+      {forConsent && (
+        <div className="notice notice-blue" role="status" data-testid="login-for-consent">
+          <Icon name="key" /> {t('consent.login_first')}
+        </div>
+      )}
       {notice === 'expired' && (
         <div className="notice notice-amber" role="status" data-testid="session-expired">
           <Icon name="clock" /> {t('auth.expired')}

@@ -22,6 +22,8 @@ import {
   Panel,
   SecretValue,
   useToast,
+  OwnerOnly,
+  useLock,
 } from '../ui/components';
 import { Icon } from '../ui/icons';
 import {
@@ -43,6 +45,7 @@ export default function CarriersScreen() {
       </Link>
       <PageHeader title={t('carriers.title')} subtitle={t('carriers.subtitle')} />
       <div className="stack">
+        <OwnerOnly scope="settings:write" text={t('carriers.owner_only')} />
         <Accounts />
         <RulesEditor />
       </div>
@@ -58,13 +61,22 @@ function Accounts() {
   const { t, lang, tz } = useI18n();
   const q = useCarrierAccounts();
   const [open, setOpen] = useState(false);
+  const lock = useLock('settings:write');
   return (
     <Panel
       title={t('carriers.accounts')}
       subtitle={t('carriers.accounts_sub')}
       className="panel-flush"
       actions={
-        <Button icon="plus" variant="primary" size="sm" onClick={() => setOpen(true)} data-testid="connect-account">
+        <Button
+          icon="plus"
+          variant="primary"
+          size="sm"
+          disabled={lock.locked}
+          title={lock.title}
+          onClick={() => setOpen(true)}
+          data-testid="connect-account"
+        >
           {t('carriers.connect')}
         </Button>
       }
@@ -405,6 +417,7 @@ function RulesEditor() {
   const warehouses = useWarehouses();
   const q = useQuery({ queryKey: ['shipping', 'rules'], queryFn: () => call(api.GET('/v1/shipping/rules')) });
   const [d, setD] = useState<Draft | null>(null);
+  const lock = useLock('settings:write');
   useEffect(() => {
     if (q.data) setD(toDraft(q.data));
   }, [q.data]);
@@ -434,7 +447,7 @@ function RulesEditor() {
       data-testid="rules-form"
       onSubmit={(e) => {
         e.preventDefault();
-        if (!problems.length) save.mutate();
+        if (!problems.length && !lock.locked) save.mutate();
       }}
     >
       <Panel title={t('crules.settings')} subtitle={t('crules.settings_sub')}>
@@ -558,7 +571,14 @@ function RulesEditor() {
           <Button onClick={() => q.data && setD(toDraft(q.data))} disabled={save.isPending}>
             {t('crules.revert')}
           </Button>
-          <Button type="submit" variant="primary" busy={save.isPending} disabled={problems.length > 0} data-testid="rules-save">
+          <Button
+            type="submit"
+            variant="primary"
+            busy={save.isPending}
+            disabled={problems.length > 0 || lock.locked}
+            title={lock.title}
+            data-testid="rules-save"
+          >
             {t('common.save')}
           </Button>
         </div>

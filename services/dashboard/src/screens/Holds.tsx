@@ -20,6 +20,8 @@ import {
   Tabs,
   useToast,
   TableBody,
+  OwnerOnly,
+  useLock,
 } from '../ui/components';
 import { heldSince, HOLD_REASONS, HoldReasons, LinesSummary, Pager, useSelection } from '../ui/orders';
 import { HoldDialog, type HoldAction } from './parts/Hold';
@@ -263,6 +265,7 @@ function AuditRulesDialog({ open, onClose }: { open: boolean; onClose: () => voi
     setPartial(q.data.allow_partial_shipment);
   }, [open, q.data]);
   const amountBad = amountOn && (!AMOUNT_RE.test(amount.trim()) || !/[1-9]/.test(amount));
+  const lock = useLock('settings:write');
   const save = useMutation({
     mutationFn: () =>
       call(
@@ -290,7 +293,8 @@ function AuditRulesDialog({ open, onClose }: { open: boolean; onClose: () => voi
           <Button
             variant="primary"
             busy={save.isPending}
-            disabled={!q.data || amountBad}
+            disabled={!q.data || amountBad || lock.locked}
+            title={lock.title}
             onClick={() => save.mutate()}
             data-testid="audit-rules-save"
           >
@@ -305,6 +309,7 @@ function AuditRulesDialog({ open, onClose }: { open: boolean; onClose: () => voi
         <ErrorState error={q.error} onRetry={() => void q.refetch()} />
       ) : (
         <div className="form">
+          <OwnerOnly scope="settings:write" />
           <div className="notice notice-blue">{t('rules.always')}</div>
           <label className="check">
             <input type="checkbox" name="buyer_memo" checked={buyer} onChange={(e) => setBuyer(e.target.checked)} />

@@ -24,6 +24,8 @@ import {
   Tabs,
   useToast,
   TableBody,
+  OwnerOnly,
+  useLock,
 } from '../ui/components';
 import { SkuPicker } from '../ui/SkuPicker';
 import { Icon } from '../ui/icons';
@@ -481,6 +483,7 @@ function InvoiceSettings() {
     },
   });
   const [s, setS] = useState<Settings | null>(null);
+  const lock = useLock('settings:write');
   useEffect(() => {
     if (q.data !== undefined)
       setS(
@@ -529,10 +532,11 @@ function InvoiceSettings() {
           className="form"
           onSubmit={(e) => {
             e.preventDefault();
-            save.mutate();
+            if (!lock.locked) save.mutate();
           }}
           data-testid="invoice-settings"
         >
+          <OwnerOnly scope="settings:write" />
           <div className="form-grid">
             {text('seller_name', 'invoices.seller_name', { max: 100 })}
             {text('tax_id', 'invoices.tax_id', { mono: true, max: 20, hint: t('invoices.tax_id_hint') })}
@@ -567,7 +571,14 @@ function InvoiceSettings() {
           </label>
           {save.isError && <ErrorText error={save.error} />}
           <div className="form-actions">
-            <Button type="submit" variant="primary" busy={save.isPending} disabled={!s.seller_name.trim() || !s.tax_id.trim()}>
+            <Button
+              type="submit"
+              variant="primary"
+              busy={save.isPending}
+              disabled={!s.seller_name.trim() || !s.tax_id.trim() || lock.locked}
+              title={lock.title}
+              data-testid="invoice-settings-save"
+            >
               {t('common.save')}
             </Button>
           </div>

@@ -18,9 +18,11 @@ import {
   Facts,
   Field,
   LoadingBlock,
+  OwnerOnly,
   PageHeader,
   Panel,
   SecretValue,
+  useLock,
   useToast,
 } from '../ui/components';
 import { Icon } from '../ui/icons';
@@ -47,17 +49,26 @@ export default function ShopsScreen() {
   const { t, lang } = useI18n();
   const channels = useChannels();
   const [connectOpen, setConnectOpen] = useState(false);
+  const lock = useLock('settings:write');
   return (
     <div className="page" data-testid="shops">
       <PageHeader
         title={t('nav.shops')}
         subtitle={channels.data ? t('shops.subtitle', { n: formatInt(channels.data.length, lang) }) : ' '}
         actions={
-          <Button variant="primary" icon="plus" onClick={() => setConnectOpen(true)} data-testid="connect-shop">
+          <Button
+            variant="primary"
+            icon="plus"
+            disabled={lock.locked}
+            title={lock.title}
+            onClick={() => setConnectOpen(true)}
+            data-testid="connect-shop"
+          >
             {t('shops.connect')}
           </Button>
         }
       />
+      <OwnerOnly scope="settings:write" text={t('shops.owner_only')} />
       {channels.isPending ? (
         <LoadingBlock />
       ) : channels.isError ? (
@@ -71,7 +82,7 @@ export default function ShopsScreen() {
             title={t('shops.none')}
             hint={t('shops.none_hint')}
             action={
-              <Button variant="primary" icon="plus" onClick={() => setConnectOpen(true)}>
+              <Button variant="primary" icon="plus" disabled={lock.locked} title={lock.title} onClick={() => setConnectOpen(true)}>
                 {t('shops.connect')}
               </Button>
             }
@@ -97,6 +108,7 @@ function ShopCard({ channel: c, all }: { channel: Channel; all: Channel[] }) {
   const [dialog, setDialog] = useState<'rules' | 'api' | 'secret' | null>(null);
   const [lastRun, setLastRun] = useState<RunDto | null>(null);
   const [showFound, setShowFound] = useState(false);
+  const lock = useLock('settings:write');
   const sync = useQuery({
     queryKey: ['channels', 'sync', c.id],
     queryFn: () => call(api.GET('/v1/channels/{id}/sync', { params: { path: { id: c.id } } })),
@@ -146,10 +158,17 @@ function ShopCard({ channel: c, all }: { channel: Channel; all: Channel[] }) {
           <Button size="sm" icon="stock" onClick={() => setDialog('rules')}>
             {t('shops.rules')}
           </Button>
-          <Button size="sm" icon="key" onClick={() => setDialog('api')}>
+          <Button size="sm" icon="key" disabled={lock.locked} title={lock.title} onClick={() => setDialog('api')} data-testid="shop-api">
             {t('shops.api')}
           </Button>
-          <Button size="sm" icon="refresh" onClick={() => setDialog('secret')}>
+          <Button
+            size="sm"
+            icon="refresh"
+            disabled={lock.locked}
+            title={lock.title}
+            onClick={() => setDialog('secret')}
+            data-testid="shop-rotate"
+          >
             {t('shops.rotate')}
           </Button>
         </>

@@ -21,6 +21,8 @@ import {
   LoadingRows,
   PageHeader,
   useToast,
+  OwnerOnly,
+  useLock,
 } from '../ui/components';
 import { Icon } from '../ui/icons';
 
@@ -614,6 +616,7 @@ function AlertsDialog({
   const { t } = useI18n();
   const qc = useQueryClient();
   const [v, setV] = useState(String(threshold));
+  const lock = useLock('settings:write');
   useEffect(() => setV(String(threshold)), [threshold, open]);
   const m = useMutation({
     mutationFn: () => call(api.PUT('/v1/inventory/settings', { body: { low_stock_threshold: Number(v) } })),
@@ -632,13 +635,20 @@ function AlertsDialog({
         <>
           <span className="grow" />
           <Button onClick={onClose}>{t('common.cancel')}</Button>
-          <Button variant="primary" busy={m.isPending} disabled={!supported || v === ''} onClick={() => m.mutate()}>
+          <Button
+            variant="primary"
+            busy={m.isPending}
+            disabled={!supported || v === '' || lock.locked}
+            title={lock.title}
+            onClick={() => m.mutate()}
+          >
             {t('common.save')}
           </Button>
         </>
       }
     >
       <div className="form">
+        <OwnerOnly scope="settings:write" />
         <Field label={t('stock.alerts_threshold')} hint={t('stock.alerts_hint')}>
           {(id) => (
             <input

@@ -10,6 +10,7 @@ import {
   type ReactNode,
 } from 'react';
 import { ApiError } from '../api/problem';
+import { scopesInDetail, useCan, type Scope } from '../auth/access';
 import { hasKey, useI18n, type MsgKey, type T } from '../i18n';
 import { Icon, type IconName } from './icons';
 
@@ -190,8 +191,23 @@ export function EmptyState({
   );
 }
 
+/** A scope's short name in the user's language ("更改设置"), or the scope itself. */
+export function scopeLabel(t: T, scope: string): string {
+  return label(t, 'scope', scope);
+}
+
 /** A localized headline for an API error plus the server's own detail. */
 export function describeError(t: T, err: unknown): { title: string; detail: string; code: string } {
+  if (err instanceof ApiError && err.code === 'insufficient_scope') {
+    // Name the permission the role lacks, in words and as the scope the API knows it by.
+    const missing = scopesInDetail(err.detail);
+    const perm = missing.map((s) => `${scopeLabel(t, s)} (${s})`).join(t('common.list_sep'));
+    return {
+      title: missing.length ? t('error.insufficient_scope_named', { perm }) : t('error.insufficient_scope'),
+      detail: t('error.insufficient_scope_hint'),
+      code: err.code,
+    };
+  }
   if (err instanceof ApiError) {
     const key = `error.${err.code}`;
     const title = hasKey(key) ? t(key) : t('error.generic', { status: err.status });
@@ -402,6 +418,33 @@ export function CopyButton({ text, label: l }: { text: string; label?: string })
     >
       {state === 'ok' ? t('common.copied') : state === 'fail' ? t('common.copy_failed') : (l ?? t('common.copy'))}
     </Button>
+  );
+}
+
+/**
+ * Whether an action needing `scope` is out of the user's reach, and the tooltip saying why.
+ * Spread over a button: `disabled={lock.locked || …} title={lock.title}`.
+ */
+export function useLock(scope: Scope): { locked: boolean; title: string | undefined } {
+  const { t } = useI18n();
+  const locked = !useCan(scope);
+  return { locked, title: locked ? t('access.locked', { perm: scopeLabel(t, scope) }) : undefined };
+}
+
+/**
+ * A short note where the user's role cannot act: only the owner may (the role lacks `scope`).
+ * Renders nothing when the user may act.
+ */
+export function OwnerOnly({ scope, text, className }: { scope: Scope; text?: string; className?: string }) {
+  const { t } = useI18n();
+  if (useCan(scope)) return null;
+  return (
+    <div className={cx('notice', 'notice-amber', 'owner-only', className)} role="note" data-testid="owner-only" data-scope={scope}>
+      <Icon name="lock" />
+      <div>
+        <strong>{text ?? t('access.owner_only')}</strong> <span>{t('access.owner_only_hint', { perm: scopeLabel(t, scope), scope })}</span>
+      </div>
+    </div>
   );
 }
 

@@ -5,7 +5,7 @@
 //!   (`<target>/schemathesis-<VERSION>/`), with Debian's `python3-venv` first when the
 //!   machine's Python cannot make one (as root; `test` installs PostgreSQL the same way).
 //! - Builds cairn, starts `cairn up` (SQLite + the embedded bus) in a temp data dir on a free
-//!   port, signs up a seller and creates a few resources (a Bazaar shop, a SKU with stock, a
+//!   port, with its outbound HTTP sent to a closed loopback port, signs up a seller and creates a few resources (a Bazaar shop, a SKU with stock, a
 //!   reservation), so the operations on them are reached and not only answered 404.
 //! - Runs `st run <url>/openapi.json` with [`CONFIG`] (checks, seed, examples per operation,
 //!   the seeded ids), which reads the token and ids from `CAIRN_ST_*` variables, and prints
@@ -157,18 +157,23 @@ pub fn run(root: &Path) -> Result<i32, String> {
         return Err("building cairn failed".into());
     }
     let target = target_dir(root);
-    let port = free_ports(1)?[0];
-    let addr = format!("127.0.0.1:{port}");
+    let ports = free_ports(2)?;
+    let addr = format!("127.0.0.1:{}", ports[0]);
+    // Cairn calls out where the API tells it to (a carrier's `api_url`, a shop's `base_url`, a
+    // subscription's `url`), and schemathesis makes those up. Every outbound call goes instead
+    // to a closed port on loopback, through the proxy variables reqwest honours: the run sends
+    // nothing off this machine, not even a DNS query.
+    let nowhere = format!("http://127.0.0.1:{}", ports[1]);
     let data = std::env::temp_dir().join(format!("cairn-schemathesis-{}", std::process::id()));
     let _ = fs::remove_dir_all(&data);
     let log = target.join("schemathesis-cairn.log");
     let log_file = fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let mut cmd = Command::new(target.join("debug/cairn"));
-    cmd.args(["up", "--listen", &addr, "--data-dir"])
-        .arg(&data)
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log_file);
+    cmd.args(["up", "--listen", &addr, "--data-dir"]).arg(&data).env_remove("NO_PROXY").env_remove("no_proxy");
+    for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+        cmd.env(var, &nowhere);
+    }
+    cmd.stdin(Stdio::null()).stdout(log_file.try_clone().map_err(|e| e.to_string())?).stderr(log_file);
     crate::say!("$ {}", show(&cmd));
     let cairn = Cairn { child: cmd.spawn().map_err(|e| format!("cannot start cairn: {e}"))?, data };
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -185,6 +185,47 @@ impl Endpoint for Site {
     }
 }
 
+/// The methods each path of the spec takes, for the `Allow` header of a 405 (RFC 9110): read
+/// from the spec itself, so it cannot disagree with what the API serves.
+struct Allowed(Vec<(Vec<String>, String)>);
+
+impl Allowed {
+    fn from_spec(spec: &str) -> Allowed {
+        let spec: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let paths = spec["paths"].as_object().into_iter().flatten();
+        Allowed(
+            paths
+                .map(|(path, ops)| {
+                    let mut methods: Vec<String> =
+                        ops.as_object().into_iter().flatten().map(|(m, _)| m.to_ascii_uppercase()).collect();
+                    // poem answers HEAD wherever it answers GET.
+                    if methods.iter().any(|m| m == "GET") {
+                        methods.push("HEAD".into());
+                    }
+                    (path.split('/').map(str::to_owned).collect(), methods.join(", "))
+                })
+                .collect(),
+        )
+    }
+
+    /// The methods `path` takes: of the templates it matches, the one with the most literal
+    /// segments (`/v1/orders/counts` before `/v1/orders/{id}`), as the router picks.
+    fn allow(&self, path: &str) -> Option<&str> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.0
+            .iter()
+            .filter(|(template, _)| {
+                template.len() == segments.len()
+                    && template
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty()))
+            })
+            .max_by_key(|(template, _)| template.iter().filter(|t| !t.starts_with('{')).count())
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
 /// A running Cairn.
 pub struct Running {
     pub addr: SocketAddr,
@@ -357,6 +398,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
 
     let service = api_service(apis, &public_url);
     let scopes = scope_table(&service)?;
+    let allowed = std::sync::Arc::new(Allowed::from_spec(&service.spec()));
     let docs = service.swagger_ui();
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
@@ -374,6 +416,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let app = site
         .around(move |ep, req| {
             let enabled = enabled.clone();
+            let allowed = allowed.clone();
             async move {
                 if let Some(s) = Service::owning(req.uri().path())
                     && !enabled.contains(&s)
@@ -383,7 +426,20 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
                         format!("{s:?} does not run in this process"),
                     )));
                 }
-                ep.call(req).await.map(IntoResponse::into_response)
+                let path = req.uri().path().to_owned();
+                let mut resp = match ep.call(req).await {
+                    Ok(resp) => resp.into_response(),
+                    Err(e) if e.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED => problem::catch_all(e).await,
+                    Err(e) => return Err(e),
+                };
+                // An undeclared method on a known path: the 405 says what the path takes.
+                if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+                    && let Some(methods) = allowed.allow(&path)
+                    && let Ok(value) = poem::http::HeaderValue::from_str(methods)
+                {
+                    resp.headers_mut().insert(poem::http::header::ALLOW, value);
+                }
+                Ok(resp)
             }
         })
         .data(Authenticator {
@@ -427,21 +483,134 @@ mod tests {
         assert!(table.lookup(&poem::http::Method::POST, "/v1/signup").is_none());
     }
 
-    /// Every property a response may carry as `null` must say so, or generated clients reject
-    /// the answer: a property that is neither required nor defaulted is an `Option`, which
-    /// the server sends as `null` unless told to skip it.
+    /// Huge or negative paging values (`page`, `per_page`, `limit`, …) must be refused by the
+    /// spec's own bounds (a 400 before any query), never reach the SQL layer: every integer
+    /// query parameter of every operation has a minimum and a maximum, and no `page` goes past
+    /// what `store::page_offset` was sized for.
     #[test]
-    fn optional_properties_are_nullable_in_the_spec() {
+    fn every_integer_query_parameter_is_bounded() {
+        let spec: serde_json::Value = serde_json::from_str(&super::spec_service().spec()).unwrap();
+        let mut unbounded = Vec::new();
+        for (path, ops) in spec["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let schema = &p["schema"];
+                    if p["in"] != "query" || schema["type"] != "integer" {
+                        continue;
+                    }
+                    let (min, max) = (schema["minimum"].as_f64(), schema["maximum"].as_f64());
+                    let page_ok = p["name"] != "page" || max.is_some_and(|m| m <= store::MAX_PAGE as f64);
+                    if min.is_none() || max.is_none() || !page_ok {
+                        unbounded.push(format!("{} {path} ?{}", method.to_uppercase(), p["name"].as_str().unwrap()));
+                    }
+                }
+            }
+        }
+        assert!(unbounded.is_empty(), "integer query parameters without bounds: {unbounded:?}");
+    }
+
+    /// Each operation lists the error statuses it can really return, by the rule in
+    /// `problem::status`: 500 everywhere; 401, 403 and 429 exactly where a bearer token is
+    /// needed; 400 where there is a parameter or a body; 415 exactly where a body must come
+    /// with its content type.
+    #[test]
+    fn operations_declare_their_errors_by_the_rule() {
         let spec: serde_json::Value = serde_json::from_str(&super::spec_service().spec()).unwrap();
         let mut wrong = Vec::new();
-        for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+        for (path, ops) in spec["paths"].as_object().unwrap() {
+            if matches!(path.as_str(), "/healthz" | "/readyz") {
+                continue; // probes: answered by the process itself
+            }
+            for (method, op) in ops.as_object().unwrap() {
+                let declared = |status: &str| op["responses"].get(status).is_some();
+                let authenticated = op.get("security").is_some();
+                let has_input =
+                    op["requestBody"].is_object() || op["parameters"].as_array().is_some_and(|p| !p.is_empty());
+                let checks = [
+                    ("500", true),
+                    ("401", authenticated || declared("401")),
+                    ("403", authenticated),
+                    ("429", authenticated),
+                    // A body is read only as its content type (JSON, or the OAuth token form); the
+                    // signed callbacks read theirs raw, whatever it is labelled.
+                    ("415", op["requestBody"].is_object() && !path.starts_with("/v1/webhooks/")),
+                ];
+                for (status, expected) in checks {
+                    if declared(status) != expected {
+                        wrong.push(format!("{} {path}: {status} declared {}", method.to_uppercase(), declared(status)));
+                    }
+                }
+                if declared("400") && !has_input {
+                    wrong.push(format!("{} {path}: 400 without any parameter or body", method.to_uppercase()));
+                }
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    let problem = response["content"].get("application/problem+json").is_some();
+                    if (status.starts_with('4') || status.starts_with('5')) && !problem {
+                        wrong.push(format!("{} {path}: {status} is not problem+json", method.to_uppercase()));
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
+    fn allow_lists_the_methods_of_the_matching_path() {
+        let allowed = super::Allowed::from_spec(&super::spec_service().spec());
+        assert_eq!(allowed.allow("/v1/warehouses"), Some("GET, POST, HEAD"));
+        assert_eq!(allowed.allow("/v1/channels/0190-x/api"), Some("DELETE, PUT"));
+        assert_eq!(allowed.allow("/v1/orders/counts"), Some("GET, HEAD"));
+        assert_eq!(allowed.allow("/v1/nothing-here"), None);
+    }
+
+    /// Every property a response may carry as `null` must say so, or generated clients reject
+    /// the answer: a property that is neither required nor defaulted is an `Option`, which
+    /// the server sends as `null` unless told to skip it. Checked for every object schema in
+    /// the document, named or inline, at any depth (a union's variants, array items, map
+    /// values, bodies declared inline in an operation).
+    #[test]
+    fn optional_properties_are_nullable_in_the_spec() {
+        /// Checks `schema` and every schema inside it.
+        fn walk(at: &str, schema: &serde_json::Value, wrong: &mut Vec<String>) {
             let required: Vec<&str> = schema["required"]
                 .as_array()
                 .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
                 .unwrap_or_default();
             for (prop, p) in schema["properties"].as_object().into_iter().flatten() {
                 if !required.contains(&prop.as_str()) && p.get("default").is_none() && p["nullable"] != true {
-                    wrong.push(format!("{name}.{prop}"));
+                    wrong.push(format!("{at}.{prop}"));
+                }
+                walk(&format!("{at}.{prop}"), p, wrong);
+            }
+            for key in ["items", "additionalProperties"] {
+                if schema[key].is_object() {
+                    walk(&format!("{at}[{key}]"), &schema[key], wrong);
+                }
+            }
+            for key in ["allOf", "oneOf", "anyOf"] {
+                for (i, part) in schema[key].as_array().into_iter().flatten().enumerate() {
+                    walk(&format!("{at}[{key} {i}]"), part, wrong);
+                }
+            }
+        }
+        let spec: serde_json::Value = serde_json::from_str(&super::spec_service().spec()).unwrap();
+        let mut wrong = Vec::new();
+        for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+            walk(name, schema, &mut wrong);
+        }
+        for (path, ops) in spec["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                let at = format!("{} {path}", method.to_uppercase());
+                let bodies = op["requestBody"]["content"].as_object().into_iter().flatten().chain(
+                    op["responses"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|(_, r)| r["content"].as_object())
+                        .flatten(),
+                );
+                for (media, content) in bodies {
+                    walk(&format!("{at} {media}"), &content["schema"], &mut wrong);
                 }
             }
         }

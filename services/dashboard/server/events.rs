@@ -18,6 +18,7 @@ use poem_openapi::{
     types::{ToJSON, Type},
 };
 use problem::ApiResult;
+use problem::status::READ;
 use std::borrow::Cow;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -142,7 +143,7 @@ impl EventsApi {
         /// The `id` of the last event received, to resume after it.
         #[oai(name = "Last-Event-ID")]
         last_event_id: Header<Option<String>>,
-    ) -> ApiResult<Streamed> {
+    ) -> ApiResult<Streamed, READ> {
         let tenant = auth.0.tenant_id.0;
         // Subscribe before reading what was missed, so nothing falls between the two.
         let rx = self.tail.subscribe();

@@ -8,7 +8,9 @@ import { BASE, DEMO, api, assertClean, gotoApp, loginUi, openBrowser, settle, sh
 async function callbackServer() {
   const hits = [];
   const server = createServer((req, res) => {
-    hits.push(new URL(req.url, 'http://127.0.0.1'));
+    // Only the callback counts: the browser also asks this origin for /favicon.ico, late.
+    const url = new URL(req.url, 'http://127.0.0.1');
+    if (url.pathname === '/cb') hits.push(url);
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end('<!doctype html><title>ISV callback</title><p>Back at the app.</p>');
   });

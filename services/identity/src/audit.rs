@@ -11,8 +11,9 @@
 use crate::db::{api_audit_log, apps, users};
 use auth::{AuditEntry, AuditSink, BearerAuth, Scope};
 use kernel::SharedClock;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags, param::Query, payload::Json};
-use problem::{ApiResult, Code, Problem};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags, param::Query};
+use problem::status::READ;
+use problem::{ApiResult, Code, Json, Problem};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::{collections::HashMap, future::Future, pin::Pin};
 use uuid::Uuid;
@@ -149,7 +150,7 @@ impl AuditApi {
         /// At most 200.
         #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<u64>,
-    ) -> ApiResult<AuditFound> {
+    ) -> ApiResult<AuditFound, READ> {
         let t = auth.0.tenant_id.0;
         let db = self.db.tenant(t);
         let mut q = api_audit_log::Entity::find().filter(api_audit_log::Column::TenantId.eq(t));

@@ -4,8 +4,9 @@ use crate::db::{tenants, users};
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use auth::{JwtKeys, Role, TenantContext};
 use kernel::TenantId;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags, payload::Json};
-use problem::{ApiResult, Code, Problem, ProblemResponse};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use problem::status::{BAD_REQUEST, CONFLICT, PUBLIC, UNAUTHORIZED, UNSUPPORTED_MEDIA_TYPE};
+use problem::{ApiResult, Code, Json, Problem};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -112,7 +113,10 @@ async fn verify_password(password: String, hash: Option<String>) -> bool {
 impl IdentityApi {
     /// Sign up: creates a tenant and its owner, and returns an access token.
     #[oai(path = "/signup", method = "post")]
-    async fn signup(&self, body: Json<SignupRequest>) -> ApiResult<SignupCreated> {
+    async fn signup(
+        &self,
+        body: Json<SignupRequest>,
+    ) -> ApiResult<SignupCreated, { PUBLIC | BAD_REQUEST | UNSUPPORTED_MEDIA_TYPE | CONFLICT }> {
         let email = normalize_email(&body.email)?;
         let name = body.tenant_name.trim().to_owned();
         if name.is_empty() {
@@ -151,7 +155,10 @@ impl IdentityApi {
 
     /// Log in: exchanges email and password for an access token.
     #[oai(path = "/auth/token", method = "post")]
-    async fn token(&self, body: Json<TokenRequest>) -> ApiResult<TokenIssued> {
+    async fn token(
+        &self,
+        body: Json<TokenRequest>,
+    ) -> ApiResult<TokenIssued, { PUBLIC | BAD_REQUEST | UNSUPPORTED_MEDIA_TYPE | UNAUTHORIZED }> {
         let email = body.email.trim().to_lowercase();
         // The email is what finds the tenant, so this look-up spans tenants.
         let user = users::Entity::find()
@@ -161,7 +168,7 @@ impl IdentityApi {
             .map_err(Problem::internal)?;
         let ok = verify_password(body.0.password, user.as_ref().map(|u| u.password_hash.clone())).await;
         let Some(user) = user.filter(|_| ok) else {
-            return Err(ProblemResponse::from(Problem::new(Code::InvalidCredentials, "Email or password is wrong.")));
+            return Err(Problem::new(Code::InvalidCredentials, "Email or password is wrong.").into());
         };
         let role =
             Role::parse(&user.role).ok_or_else(|| Problem::internal(anyhow::anyhow!("unknown role {}", user.role)))?;

@@ -29,9 +29,12 @@ use kernel::{SharedClock, TenantId};
 use poem_openapi::{
     ApiResponse, Object, OpenApi, Tags,
     param::{Header, Path, Query},
-    payload::{Form, Json},
+    payload::Form,
 };
-use problem::{ApiResult, Code, Problem};
+use problem::status::{
+    AUTHENTICATED, BAD_REQUEST, PUBLIC, READ, READ_BY_ID, UNAUTHORIZED, UNSUPPORTED_MEDIA_TYPE, WRITE,
+};
+use problem::{ApiResult, Code, Json, Problem};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::{future::Future, pin::Pin};
 use uuid::Uuid;
@@ -487,7 +490,7 @@ impl OAuthApi {
         &self,
         #[oai(scope = "Scope::AppsWrite")] auth: BearerAuth,
         body: Json<AppIn>,
-    ) -> ApiResult<AppCreated> {
+    ) -> ApiResult<AppCreated, WRITE> {
         let name = body.name.trim().to_owned();
         if name.is_empty() {
             return Err(Problem::new(Code::InvalidInput, "name must not be blank").into());
@@ -525,7 +528,10 @@ impl OAuthApi {
 
     /// The apps this tenant registered.
     #[oai(path = "/apps", method = "get")]
-    async fn list_apps(&self, #[oai(scope = "Scope::AppsRead")] auth: BearerAuth) -> ApiResult<AppsFound> {
+    async fn list_apps(
+        &self,
+        #[oai(scope = "Scope::AppsRead")] auth: BearerAuth,
+    ) -> ApiResult<AppsFound, AUTHENTICATED> {
         let found = apps::Entity::find()
             .filter(apps::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(apps::Column::CreatedAt)
@@ -542,7 +548,7 @@ impl OAuthApi {
         &self,
         #[oai(scope = "Scope::AppsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<SecretRotated> {
+    ) -> ApiResult<SecretRotated, READ_BY_ID> {
         let tx = self.db.tenant(auth.0.tenant_id.0).write().await.map_err(Problem::internal)?;
         let app = apps::Entity::find_by_id((auth.0.tenant_id.0, id.0))
             .one(&*tx)
@@ -567,7 +573,7 @@ impl OAuthApi {
         redirect_uri: Query<String>,
         /// Space-separated; none means all the app registered.
         scope: Query<Option<String>>,
-    ) -> ApiResult<ConsentFound> {
+    ) -> ApiResult<ConsentFound, READ> {
         let (app, asked) =
             self.consent_request(client_id.0, &redirect_uri.0, scope.0.as_deref().unwrap_or_default()).await?;
         let granted = self.active_grant(auth.0.tenant_id.0, app.id).await?;
@@ -589,7 +595,7 @@ impl OAuthApi {
         &self,
         #[oai(scope = "Scope::GrantsWrite")] auth: BearerAuth,
         body: Json<AuthorizeIn>,
-    ) -> ApiResult<Authorized> {
+    ) -> ApiResult<Authorized, WRITE> {
         let b = body.0;
         let (app, asked) = self.consent_request(b.client_id, &b.redirect_uri, &b.scope).await?;
         if b.code_challenge_method != "S256" {
@@ -665,7 +671,7 @@ impl OAuthApi {
         &self,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
         body: Form<TokenForm>,
-    ) -> ApiResult<TokenGranted> {
+    ) -> ApiResult<TokenGranted, { PUBLIC | BAD_REQUEST | UNAUTHORIZED | UNSUPPORTED_MEDIA_TYPE }> {
         let form = body.0;
         let app = self.client(authorization.0.as_deref(), &form).await?;
         let bad_grant = |d: &str| Problem::new(Code::InvalidGrant, d.to_owned());
@@ -780,7 +786,10 @@ impl OAuthApi {
 
     /// The apps this tenant granted access, revoked ones included.
     #[oai(path = "/grants", method = "get")]
-    async fn grants(&self, #[oai(scope = "Scope::GrantsRead")] auth: BearerAuth) -> ApiResult<GrantsFound> {
+    async fn grants(
+        &self,
+        #[oai(scope = "Scope::GrantsRead")] auth: BearerAuth,
+    ) -> ApiResult<GrantsFound, AUTHENTICATED> {
         let t = auth.0.tenant_id.0;
         let found = app_grants::Entity::find()
             .filter(app_grants::Column::TenantId.eq(t))
@@ -812,7 +821,7 @@ impl OAuthApi {
         &self,
         #[oai(scope = "Scope::GrantsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Revoked> {
+    ) -> ApiResult<Revoked, READ_BY_ID> {
         let t = auth.0.tenant_id.0;
         let tx = self.db.tenant(t).write().await.map_err(Problem::internal)?;
         let g = app_grants::Entity::find_by_id((t, id.0))

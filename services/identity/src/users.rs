@@ -12,8 +12,9 @@ use crate::{
 };
 use auth::{BearerAuth, JwtKeys, Role, Scope, TenantContext};
 use kernel::{SharedClock, TenantId};
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags, payload::Json};
-use problem::{ApiResult, Code, Problem};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use problem::status::{AUTHENTICATED, BAD_REQUEST, CONFLICT, NOT_FOUND, PUBLIC, UNSUPPORTED_MEDIA_TYPE, WRITE};
+use problem::{ApiResult, Code, Json, Problem};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -159,7 +160,7 @@ fn invalid_invite() -> Problem {
 impl UsersApi {
     /// The tenant's users and pending invitations.
     #[oai(path = "/users", method = "get")]
-    async fn list(&self, #[oai(scope = "Scope::UsersRead")] auth: BearerAuth) -> ApiResult<UsersFound> {
+    async fn list(&self, #[oai(scope = "Scope::UsersRead")] auth: BearerAuth) -> ApiResult<UsersFound, AUTHENTICATED> {
         let t = auth.0.tenant_id.0;
         let db = self.db.tenant(t);
         let found = users::Entity::find()
@@ -193,7 +194,7 @@ impl UsersApi {
         &self,
         #[oai(scope = "Scope::UsersWrite")] auth: BearerAuth,
         body: Json<InviteIn>,
-    ) -> ApiResult<Invited> {
+    ) -> ApiResult<Invited, { WRITE | CONFLICT }> {
         let t = auth.0.tenant_id.0;
         let email = normalize_email(&body.email)?;
         // An email is one account across all tenants: the check spans them (the unique index
@@ -238,7 +239,10 @@ impl UsersApi {
 
     /// Accepts an invitation: sets the password and returns a token for the new user.
     #[oai(path = "/invites/accept", method = "post")]
-    async fn accept(&self, body: Json<AcceptIn>) -> ApiResult<Accepted> {
+    async fn accept(
+        &self,
+        body: Json<AcceptIn>,
+    ) -> ApiResult<Accepted, { PUBLIC | BAD_REQUEST | UNSUPPORTED_MEDIA_TYPE | NOT_FOUND | CONFLICT }> {
         let Some((tenant, hash)) = secret::split_tenant_token(body.token.trim()) else {
             return Err(invalid_invite().into());
         };

@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi, Tags,
     param::{Header, Path, Query},
-    payload::Json,
 };
-use problem::{ApiResult, Code, Problem, ProblemResponse, ShortLine};
+use problem::status::{AUTHENTICATED, CONFLICT, NOT_FOUND, READ, READ_BY_ID, UNAVAILABLE, UNPROCESSABLE, WRITE};
+use problem::{ApiResult, Code, Json, Problem, ProblemResponse, ShortLine};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use uuid::Uuid;
@@ -106,7 +106,8 @@ struct WarehouseDto {
 
 #[derive(Debug, Object)]
 struct NewWarehouse {
-    /// Unique per tenant, e.g. `SH-01`.
+    /// Unique per tenant, e.g. `SH-01`: 1-64 letters, digits, `-`, `_` or `.`.
+    #[oai(validator(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]+$"))]
     code: String,
     #[oai(validator(min_length = 1, max_length = 200))]
     name: String,
@@ -139,6 +140,8 @@ struct SkuDto {
 
 #[derive(Debug, Object)]
 struct NewSku {
+    /// The seller's code (marketplaces' `outer_sku_id`): 1-64 letters, digits, `-`, `_` or `.`.
+    #[oai(validator(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]+$"))]
     code: String,
     #[oai(validator(min_length = 1, max_length = 200))]
     name: String,
@@ -249,9 +252,10 @@ impl From<StockView> for StockDto {
 
 #[derive(Debug, Object, Serialize)]
 struct NewAdjustment {
+    #[oai(validator(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]+$"))]
     sku_code: String,
     /// Defaults to `MAIN`.
-    #[oai(nullable)]
+    #[oai(nullable, validator(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]+$"))]
     warehouse_code: Option<String>,
     /// Units received (positive) or removed (negative); never zero.
     #[oai(validator(minimum(value = "-1000000000"), maximum(value = "1000000000")))]
@@ -298,6 +302,7 @@ enum LedgerFound {
 
 #[derive(Debug, Object, Serialize)]
 struct ReserveLineDto {
+    #[oai(validator(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]+$"))]
     sku_code: String,
     #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
     quantity: i64,
@@ -494,7 +499,7 @@ impl InventoryApi {
         &self,
         #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         body: Json<NewWarehouse>,
-    ) -> ApiResult<WarehouseCreated> {
+    ) -> ApiResult<WarehouseCreated, { WRITE | CONFLICT | UNAVAILABLE }> {
         check_code("code", &body.code)?;
         let reply = self
             .engine
@@ -507,7 +512,10 @@ impl InventoryApi {
 
     /// List warehouses.
     #[oai(path = "/warehouses", method = "get")]
-    async fn list_warehouses(&self, #[oai(scope = "Scope::StockRead")] auth: BearerAuth) -> ApiResult<WarehouseList> {
+    async fn list_warehouses(
+        &self,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
+    ) -> ApiResult<WarehouseList, AUTHENTICATED> {
         let rows = db::warehouses::Entity::find()
             .filter(db::warehouses::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(db::warehouses::Column::CreatedAt)
@@ -525,7 +533,7 @@ impl InventoryApi {
         &self,
         #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         body: Json<NewSku>,
-    ) -> ApiResult<SkuCreated> {
+    ) -> ApiResult<SkuCreated, { WRITE | CONFLICT | UNAVAILABLE }> {
         check_code("code", &body.code)?;
         let cmd =
             Command::CreateSku { code: body.0.code, name: body.0.name, safety_stock: body.0.safety_stock.unwrap_or(0) };
@@ -537,7 +545,10 @@ impl InventoryApi {
 
     /// List SKUs.
     #[oai(path = "/skus", method = "get")]
-    async fn list_skus(&self, #[oai(scope = "Scope::StockRead")] auth: BearerAuth) -> ApiResult<SkuList> {
+    async fn list_skus(
+        &self,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
+    ) -> ApiResult<SkuList, AUTHENTICATED> {
         let rows = db::skus::Entity::find()
             .filter(db::skus::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(db::skus::Column::Code)
@@ -558,7 +569,7 @@ impl InventoryApi {
         #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
         body: Json<NewAdjustment>,
-    ) -> ApiResult<AdjustmentCreated> {
+    ) -> ApiResult<AdjustmentCreated, { WRITE | NOT_FOUND | CONFLICT | UNPROCESSABLE | UNAVAILABLE }> {
         check_code("sku_code", &body.sku_code)?;
         if body.delta == 0 {
             return Err(Problem::new(Code::InvalidInput, "delta must not be zero").into());
@@ -590,7 +601,7 @@ impl InventoryApi {
         &self,
         #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
         sku_code: Path<String>,
-    ) -> ApiResult<StockFound> {
+    ) -> ApiResult<StockFound, READ_BY_ID> {
         let t = auth.0.tenant_id.0;
         let sku = self.find_sku(t, &sku_code.0).await?;
         let row = self.stock_rows(t, vec![sku], 0).await.map_err(Problem::internal)?.remove(0);
@@ -618,7 +629,7 @@ impl InventoryApi {
         /// 1–500, default 100.
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u64>>,
-    ) -> ApiResult<StockListed> {
+    ) -> ApiResult<StockListed, READ> {
         let t = auth.0.tenant_id.0;
         let limit = limit.0.unwrap_or(100);
         let threshold = self.settings(t).await.map_err(Problem::internal)?.low_stock_threshold;
@@ -670,7 +681,10 @@ impl InventoryApi {
 
     /// The tenant's inventory settings.
     #[oai(path = "/inventory/settings", method = "get")]
-    async fn get_settings(&self, #[oai(scope = "Scope::StockRead")] auth: BearerAuth) -> ApiResult<SettingsFound> {
+    async fn get_settings(
+        &self,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
+    ) -> ApiResult<SettingsFound, AUTHENTICATED> {
         Ok(SettingsFound::Ok(Json(self.settings(auth.0.tenant_id.0).await.map_err(Problem::internal)?)))
     }
 
@@ -680,7 +694,7 @@ impl InventoryApi {
         &self,
         #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         body: Json<InventorySettingsDto>,
-    ) -> ApiResult<SettingsFound> {
+    ) -> ApiResult<SettingsFound, WRITE> {
         use db::inventory_settings as s;
         let row = s::ActiveModel {
             tenant_id: sea_orm::Set(auth.0.tenant_id.0),
@@ -703,7 +717,10 @@ impl InventoryApi {
 
     /// The tenant's allocation settings: how order lines pick their warehouses.
     #[oai(path = "/inventory/allocation", method = "get")]
-    async fn get_allocation(&self, #[oai(scope = "Scope::StockRead")] auth: BearerAuth) -> ApiResult<AllocationFound> {
+    async fn get_allocation(
+        &self,
+        #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
+    ) -> ApiResult<AllocationFound, AUTHENTICATED> {
         let a = db::load_allocation(self.db.tenant(auth.0.tenant_id.0).conn(), auth.0.tenant_id)
             .await
             .map_err(Problem::internal)?;
@@ -719,7 +736,7 @@ impl InventoryApi {
         &self,
         #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         body: Json<AllocationDto>,
-    ) -> ApiResult<AllocationFound> {
+    ) -> ApiResult<AllocationFound, { WRITE | UNPROCESSABLE | UNAVAILABLE }> {
         let a = body.0.into_domain()?;
         let Reply::Allocation(a) =
             self.engine.call(auth.0.tenant_id, Command::SetAllocation(a)).await.map_err(problem)?
@@ -742,7 +759,7 @@ impl InventoryApi {
         newest_first: Query<Option<bool>>,
         /// Only movements older than this one (its `id`).
         before: Query<Option<Uuid>>,
-    ) -> ApiResult<LedgerFound> {
+    ) -> ApiResult<LedgerFound, READ_BY_ID> {
         let t = auth.0.tenant_id.0;
         let sku = self.find_sku(t, &sku_code.0).await?;
         let whs = db::warehouses::Entity::find()
@@ -787,7 +804,7 @@ impl InventoryApi {
         #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
         body: Json<NewReservation>,
-    ) -> ApiResult<ReservationCreated> {
+    ) -> ApiResult<ReservationCreated, { WRITE | NOT_FOUND | CONFLICT | UNPROCESSABLE | UNAVAILABLE }> {
         let Some(key) = key.0 else {
             return Err(Problem::new(
                 Code::IdempotencyKeyRequired,
@@ -825,7 +842,7 @@ impl InventoryApi {
         &self,
         #[oai(scope = "Scope::StockRead")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<ReservationFound> {
+    ) -> ApiResult<ReservationFound, READ_BY_ID> {
         let row = db::reservations::Entity::find_by_id((auth.0.tenant_id.0, id.0))
             .one(self.db.tenant(auth.0.tenant_id.0).conn())
             .await
@@ -841,8 +858,8 @@ impl InventoryApi {
         &self,
         #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<ReservationFound> {
-        self.transition(auth, Command::Confirm(id.0)).await
+    ) -> ApiResult<ReservationFound, { READ_BY_ID | CONFLICT | UNAVAILABLE }> {
+        Ok(self.transition(auth, Command::Confirm(id.0)).await?)
     }
 
     /// Release a reservation: its stock becomes available again.
@@ -851,8 +868,8 @@ impl InventoryApi {
         &self,
         #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<ReservationFound> {
-        self.transition(auth, Command::Release(id.0)).await
+    ) -> ApiResult<ReservationFound, { READ_BY_ID | CONFLICT | UNAVAILABLE }> {
+        Ok(self.transition(auth, Command::Release(id.0)).await?)
     }
 
     /// Commit a reservation (shipped): on-hand and reserved both drop.
@@ -861,8 +878,8 @@ impl InventoryApi {
         &self,
         #[oai(scope = "Scope::StockWrite")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<ReservationFound> {
-        self.transition(auth, Command::Commit(id.0)).await
+    ) -> ApiResult<ReservationFound, { READ_BY_ID | CONFLICT | UNAVAILABLE }> {
+        Ok(self.transition(auth, Command::Commit(id.0)).await?)
     }
 }
 
@@ -936,7 +953,7 @@ impl InventoryApi {
             .ok_or_else(|| Problem::new(Code::UnknownSku, format!("SKU `{code}` does not exist")).into())
     }
 
-    async fn transition(&self, auth: BearerAuth, cmd: Command) -> ApiResult<ReservationFound> {
+    async fn transition(&self, auth: BearerAuth, cmd: Command) -> Result<ReservationFound, ProblemResponse> {
         let Reply::Reservation { reservation, .. } = self.engine.call(auth.0.tenant_id, cmd).await.map_err(problem)?
         else {
             unreachable!("transitions answer a reservation")

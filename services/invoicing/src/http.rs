@@ -12,9 +12,10 @@ use kernel::{Money, trade::InvoiceBuyerKind};
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi, Tags,
     param::{Path, Query},
-    payload::{Binary, Json, PlainText},
+    payload::{Binary, PlainText},
 };
-use problem::{ApiResult, Code, Problem, ProblemResponse};
+use problem::status::{AUTHENTICATED, BAD_REQUEST, CONFLICT, NOT_FOUND, PUBLIC, READ, READ_BY_ID, WRITE, WRITE_BY_ID};
+use problem::{ApiResult, Code, Json, Problem, ProblemResponse};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::OnConflict,
@@ -70,7 +71,7 @@ struct SettingsDto {
     #[oai(validator(min_length = 1, max_length = 100))]
     seller_name: String,
     /// The seller's unified social credit code (纳税人识别号): 15–20 digits or capitals.
-    #[oai(validator(min_length = 15, max_length = 20))]
+    #[oai(validator(min_length = 15, max_length = 20, pattern = "^[0-9A-Z]{15,20}$"))]
     tax_id: String,
     #[oai(default, validator(max_length = 200))]
     address: String,
@@ -155,8 +156,8 @@ struct BuyerDto {
     /// A company's registered name, or a person's name.
     #[oai(validator(min_length = 1, max_length = 100))]
     title: String,
-    /// Required for a company.
-    #[oai(nullable, skip_serializing_if_is_none)]
+    /// Required for a company: 15–20 digits or capitals.
+    #[oai(nullable, skip_serializing_if_is_none, validator(pattern = "^[0-9A-Z]{15,20}$"))]
     tax_id: Option<String>,
     #[oai(nullable, skip_serializing_if_is_none, validator(max_length = 254))]
     email: Option<String>,
@@ -569,7 +570,10 @@ fn check_sku(code: &str) -> Result<(), Problem> {
 impl InvoicingApi {
     /// The tenant's invoicing settings; 404 until they are set.
     #[oai(path = "/invoicing/settings", method = "get")]
-    async fn get_settings(&self, #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth) -> ApiResult<SettingsFound> {
+    async fn get_settings(
+        &self,
+        #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
+    ) -> ApiResult<SettingsFound, { AUTHENTICATED | NOT_FOUND }> {
         let r = invoice_settings::Entity::find_by_id(auth.0.tenant_id.0)
             .one(self.svc.db.tenant(auth.0.tenant_id.0).conn())
             .await
@@ -586,7 +590,7 @@ impl InvoicingApi {
         &self,
         #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         body: Json<SettingsDto>,
-    ) -> ApiResult<SettingsFound> {
+    ) -> ApiResult<SettingsFound, WRITE> {
         let b = body.0;
         if b.seller_name.trim().is_empty() {
             return Err(bad("seller_name must not be blank").into());
@@ -654,7 +658,7 @@ impl InvoicingApi {
     async fn list_categories(
         &self,
         #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
-    ) -> ApiResult<CategoriesFound> {
+    ) -> ApiResult<CategoriesFound, AUTHENTICATED> {
         let rows = invoice_tax_categories::Entity::find()
             .filter(invoice_tax_categories::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(invoice_tax_categories::Column::SkuCode)
@@ -675,7 +679,7 @@ impl InvoicingApi {
         #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
         sku_code: Path<String>,
         body: Json<TaxCategoryIn>,
-    ) -> ApiResult<CategorySet> {
+    ) -> ApiResult<CategorySet, WRITE> {
         check_sku(&sku_code.0)?;
         let rate = amounts::parse_rate(&body.0.vat_rate)
             .ok_or_else(|| bad("vat_rate must be one of 0%, 1%, 1.5%, 3%, 5%, 6%, 9%, 13%"))?;
@@ -703,7 +707,7 @@ impl InvoicingApi {
         &self,
         #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
         sku_code: Path<String>,
-    ) -> ApiResult<Deleted> {
+    ) -> ApiResult<Deleted, READ> {
         let tx = self.svc.db.tenant(auth.0.tenant_id.0).write().await.map_err(Problem::internal)?;
         invoice_tax_categories::Entity::delete_many()
             .filter(invoice_tax_categories::Column::TenantId.eq(auth.0.tenant_id.0))
@@ -733,7 +737,7 @@ impl InvoicingApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
         page: Query<Option<u64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] per_page: Query<Option<u64>>,
-    ) -> ApiResult<InvoicesFound> {
+    ) -> ApiResult<InvoicesFound, READ> {
         let mut q = invoices::Entity::find().filter(invoices::Column::TenantId.eq(auth.0.tenant_id.0));
         if let Some(o) = order_id.0 {
             q = q.filter(invoices::Column::OrderId.eq(o));
@@ -754,7 +758,7 @@ impl InvoicingApi {
         let rows = q
             .order_by_desc(invoices::Column::IssuedAt)
             .order_by_desc(invoices::Column::Id)
-            .offset((page - 1) * per_page)
+            .offset(store::page_offset(page, per_page))
             .limit(per_page)
             .all(self.svc.db.tenant(auth.0.tenant_id.0).conn())
             .await
@@ -771,7 +775,7 @@ impl InvoicingApi {
         &self,
         #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
         body: Json<IssueIn>,
-    ) -> ApiResult<Issued> {
+    ) -> ApiResult<Issued, { WRITE | NOT_FOUND | CONFLICT }> {
         let buyer = body.0.buyer.map(BuyerDto::into_info).transpose()?;
         let issued = self.svc.request(auth.0.tenant_id.0, body.0.order_id, buyer).await.map_err(issue_problem)?;
         let d = dto(issued.invoice, &self.svc.public_url)?;
@@ -786,7 +790,7 @@ impl InvoicingApi {
         #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
         from: Query<Option<NaiveDate>>,
         to: Query<Option<NaiveDate>>,
-    ) -> ApiResult<CsvFound> {
+    ) -> ApiResult<CsvFound, READ> {
         let q =
             period(invoices::Entity::find().filter(invoices::Column::TenantId.eq(auth.0.tenant_id.0)), from.0, to.0)?;
         let rows = q
@@ -853,7 +857,7 @@ impl InvoicingApi {
     /// Public: checks a verification code (the QR code on a PDF). Answers what the genuine
     /// document says; 404 for a tampered or unknown code. No login needed.
     #[oai(path = "/invoices/verify/:token", method = "get")]
-    async fn verify(&self, token: Path<String>) -> ApiResult<Verified> {
+    async fn verify(&self, token: Path<String>) -> ApiResult<Verified, { PUBLIC | BAD_REQUEST | NOT_FOUND }> {
         let not_genuine = || {
             ProblemResponse::from(Problem::new(
                 Code::NotFound,
@@ -888,7 +892,7 @@ impl InvoicingApi {
         &self,
         #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<InvoiceFound> {
+    ) -> ApiResult<InvoiceFound, READ_BY_ID> {
         let inv = self.find(auth.0.tenant_id.0, id.0).await?;
         Ok(InvoiceFound::Ok(Json(dto(inv, &self.svc.public_url)?)))
     }
@@ -896,7 +900,11 @@ impl InvoicingApi {
     /// The document as an A4 PDF (Chinese, with English sub-labels). A void document shows
     /// a 作废 VOID mark.
     #[oai(path = "/invoices/:id/pdf", method = "get")]
-    async fn pdf(&self, #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth, id: Path<Uuid>) -> ApiResult<PdfFound> {
+    async fn pdf(
+        &self,
+        #[oai(scope = "Scope::InvoicesRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<PdfFound, READ_BY_ID> {
         let inv = self.find(auth.0.tenant_id.0, id.0).await?;
         let doc = printable(&inv, &doc_of(&inv)?);
         let renderer = self.renderer.clone();
@@ -912,7 +920,7 @@ impl InvoicingApi {
         #[oai(scope = "Scope::InvoicesWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<VoidIn>,
-    ) -> ApiResult<InvoiceFound> {
+    ) -> ApiResult<InvoiceFound, { WRITE_BY_ID | CONFLICT }> {
         match self.svc.void(auth.0.tenant_id.0, id.0, body.0.reason.trim()).await {
             Ok(Some(inv)) => Ok(InvoiceFound::Ok(Json(dto(inv, &self.svc.public_url)?))),
             Ok(None) => Err(Problem::not_found("invoice").into()),

@@ -17,9 +17,9 @@ use kernel::{Money, OrderStatus, SharedClock, events::HoldReason};
 use poem_openapi::{
     ApiResponse, Object, OpenApi, Tags,
     param::{Path, Query},
-    payload::Json,
 };
-use problem::{ApiResult, Code, Problem, ProblemResponse};
+use problem::status::{AUTHENTICATED, CONFLICT, READ, READ_BY_ID, WRITE, WRITE_BY_ID};
+use problem::{ApiResult, Code, Json, Problem, ProblemResponse};
 use uuid::Uuid;
 
 #[derive(Tags)]
@@ -349,9 +349,11 @@ impl From<Shipment> for ShipmentDto {
 #[derive(Debug, Object)]
 struct NewShipment {
     /// The carrier's code, e.g. `SF`: 1-32 letters, digits, `-` or `_`.
+    #[oai(validator(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     company_code: String,
     /// 1-64 letters, digits, `-` or `_`. Recording the same waybill again with the same
     /// carrier and lines returns the first result and changes nothing.
+    #[oai(validator(pattern = "^[A-Za-z0-9_-]{1,64}$"))]
     waybill_no: String,
     /// The marketplace line ids (`external_line_id`) in this parcel; leave out to ship every
     /// line not yet shipped and not refunded.
@@ -596,7 +598,7 @@ impl OrdersApi {
         /// The `next_cursor` of the previous page.
         #[oai(validator(max_length = 64))]
         cursor: Query<Option<String>>,
-    ) -> ApiResult<OrdersFound> {
+    ) -> ApiResult<OrdersFound, READ> {
         let hold_reason = hold_reason
             .0
             .map(|r| {
@@ -647,7 +649,7 @@ impl OrdersApi {
         created_to: Query<Option<DateTime<Utc>>>,
         #[oai(validator(max_length = 100))] buyer: Query<Option<String>>,
         #[oai(validator(max_length = 64))] sku_code: Query<Option<String>>,
-    ) -> ApiResult<CountsFound> {
+    ) -> ApiResult<CountsFound, READ> {
         let f = filter(external_id, channel_id, created_from, created_to, buyer, sku_code);
         let c = self.orders.counts(auth.0.tenant_id, &f).await.map_err(Problem::internal)?;
         Ok(CountsFound::Ok(Json(StatusCountsDto { total: c.total, by_status: c.by_status })))
@@ -661,8 +663,8 @@ impl OrdersApi {
         &self,
         #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
         since: Query<DateTime<Utc>>,
-        bucket_seconds: Query<Option<i64>>,
-    ) -> ApiResult<StatsFound> {
+        #[oai(validator(minimum(value = "60"), maximum(value = "86400")))] bucket_seconds: Query<Option<i64>>,
+    ) -> ApiResult<StatsFound, READ> {
         let s = self.orders.stats(auth.0.tenant_id, since.0, bucket_seconds.0.unwrap_or(60)).await.map_err(
             |e| match e {
                 StatsError::Window(w) => Problem::new(Code::InvalidInput, w.to_string()),
@@ -689,7 +691,7 @@ impl OrdersApi {
     async fn get_audit_rules(
         &self,
         #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
-    ) -> ApiResult<AuditRulesFound> {
+    ) -> ApiResult<AuditRulesFound, AUTHENTICATED> {
         let r = self.orders.audit_rules(auth.0.tenant_id).await.map_err(Problem::internal)?;
         Ok(AuditRulesFound::Ok(Json(rules_dto(r))))
     }
@@ -702,7 +704,7 @@ impl OrdersApi {
         &self,
         #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         body: Json<AuditRulesDto>,
-    ) -> ApiResult<AuditRulesFound> {
+    ) -> ApiResult<AuditRulesFound, WRITE> {
         let b = body.0;
         let amount_over = match b.amount_over.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
             None => None,
@@ -735,7 +737,7 @@ impl OrdersApi {
         #[oai(scope = "Scope::OrdersWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<HoldIn>,
-    ) -> ApiResult<HoldsChanged> {
+    ) -> ApiResult<HoldsChanged, { WRITE_BY_ID | CONFLICT }> {
         let by = auth.0.actor.to_string();
         let out = self.orders.hold(auth.0.tenant_id, id.0, &by, &body.0.note).await.map_err(hold_problem)?;
         Ok(HoldsChanged::Ok(Json(holds_dto(id.0, out))))
@@ -752,7 +754,7 @@ impl OrdersApi {
         #[oai(scope = "Scope::OrdersWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<HoldIn>,
-    ) -> ApiResult<HoldsChanged> {
+    ) -> ApiResult<HoldsChanged, { WRITE_BY_ID | CONFLICT }> {
         let by = auth.0.actor.to_string();
         let out = self.orders.release(auth.0.tenant_id, id.0, &by, &body.0.note).await.map_err(hold_problem)?;
         Ok(HoldsChanged::Ok(Json(holds_dto(id.0, out))))
@@ -765,7 +767,7 @@ impl OrdersApi {
         &self,
         #[oai(scope = "Scope::OrdersWrite")] auth: BearerAuth,
         body: Json<BulkIn>,
-    ) -> ApiResult<BulkDone> {
+    ) -> ApiResult<BulkDone, WRITE> {
         let b = body.0;
         let hold = match b.action.as_str() {
             "hold" => true,
@@ -817,7 +819,10 @@ impl OrdersApi {
     /// no SKU), with how many orders wait on each: what the product mapping screen lists
     /// first.
     #[oai(path = "/orders/unmapped-items", method = "get")]
-    async fn unmapped_items(&self, #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth) -> ApiResult<UnmappedFound> {
+    async fn unmapped_items(
+        &self,
+        #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
+    ) -> ApiResult<UnmappedFound, AUTHENTICATED> {
         let items = self.orders.unmapped_items(auth.0.tenant_id).await.map_err(Problem::internal)?;
         Ok(UnmappedFound::Ok(Json(UnmappedItemsDto {
             items: items
@@ -837,7 +842,11 @@ impl OrdersApi {
     /// One order with its lines (each with its reservation state and waybill), its shipments
     /// and its timeline.
     #[oai(path = "/orders/:id", method = "get")]
-    async fn get(&self, #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth, id: Path<Uuid>) -> ApiResult<OrderFound> {
+    async fn get(
+        &self,
+        #[oai(scope = "Scope::OrdersRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<OrderFound, READ_BY_ID> {
         let OrderDetail { order, timeline, shipments } = self
             .orders
             .get(auth.0.tenant_id, id.0)
@@ -858,7 +867,7 @@ impl OrdersApi {
         #[oai(scope = "Scope::OrdersWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<NewShipment>,
-    ) -> ApiResult<ShipmentDone> {
+    ) -> ApiResult<ShipmentDone, { WRITE_BY_ID | CONFLICT }> {
         let req = ShipRequest { company_code: body.0.company_code, waybill_no: body.0.waybill_no, lines: body.0.lines };
         let done = self.orders.ship(auth.0.tenant_id, id.0, req).await.map_err(ship_problem)?;
         Ok(ShipmentDone::Ok(Json(ShipmentRecorded {

@@ -19,9 +19,12 @@ use kernel::TenantId;
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi, Tags,
     param::{Header, Path, Query},
-    payload::{Binary, Json},
+    payload::Binary,
 };
-use problem::{ApiResult, Code, Problem, ProblemResponse};
+use problem::status::{
+    AUTHENTICATED, CALLBACK, CONFLICT, READ, READ_BY_ID, UNAVAILABLE, UNPROCESSABLE, WRITE, WRITE_BY_ID,
+};
+use problem::{ApiResult, Code, Errors, Json, Problem, ProblemResponse};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use shipping_labels::LabelSize;
 use std::sync::Arc;
@@ -51,7 +54,7 @@ impl ShippingApi {
     }
 }
 
-impl From<Error> for ProblemResponse {
+impl<const S: u16> From<Error> for Errors<S> {
     fn from(e: Error) -> Self {
         let code = match &e {
             Error::NotFound => Code::NotFound,
@@ -69,7 +72,7 @@ impl From<Error> for ProblemResponse {
     }
 }
 
-impl From<PushError> for ProblemResponse {
+impl<const S: u16> From<PushError> for Errors<S> {
     fn from(e: PushError) -> Self {
         let code = match &e {
             PushError::NotFound => Code::NotFound,
@@ -87,7 +90,8 @@ impl From<PushError> for ProblemResponse {
     }
 }
 
-fn bad(detail: impl Into<String>) -> ProblemResponse {
+/// A 400 `invalid_input`, as whichever error type the caller returns.
+fn bad<E: From<Problem>>(detail: impl Into<String>) -> E {
     Problem::new(Code::InvalidInput, detail).into()
 }
 
@@ -580,6 +584,7 @@ enum CountsFound {
 #[oai(rename = "ShipmentIds")]
 struct ShipmentIds {
     /// 1-1000 shipment ids.
+    #[oai(validator(min_items = 1, max_items = 1000))]
     shipment_ids: Vec<Uuid>,
 }
 
@@ -588,6 +593,7 @@ struct ShipmentIds {
 #[oai(rename = "ShipRequestIds")]
 struct ShipIds {
     /// 1-1000 shipment ids (what a scan-to-ship station scanned).
+    #[oai(validator(min_items = 1, max_items = 1000))]
     ids: Vec<Uuid>,
 }
 
@@ -678,8 +684,8 @@ struct PackageIn {
     /// 1-20; more than 1 draws a multi-parcel waybill (子母件), one label per parcel.
     #[oai(validator(minimum(value = "1"), maximum(value = "20")))]
     parcels: u32,
-    /// 0: estimate from the units.
-    #[oai(default)]
+    /// 0-1000000; 0: estimate from the units.
+    #[oai(default, validator(minimum(value = "0"), maximum(value = "1000000")))]
     weight_grams: i64,
 }
 
@@ -731,6 +737,7 @@ enum SortDto {
 #[oai(rename = "NewLabelBatch")]
 struct BatchIn {
     /// 1-20000 shipments with a live waybill.
+    #[oai(validator(min_items = 1, max_items = 20000))]
     shipment_ids: Vec<Uuid>,
     #[oai(default = "by_route")]
     sort: SortDto,
@@ -1038,7 +1045,7 @@ impl ShippingApi {
         &self,
         #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         body: Json<AccountIn>,
-    ) -> ApiResult<AccountSaved> {
+    ) -> ApiResult<AccountSaved, { WRITE | UNPROCESSABLE | UNAVAILABLE }> {
         let b = body.0;
         check_code("cp_code", &b.cp_code, 16)?;
         check_code("branch_code", &b.branch_code, 32)?;
@@ -1072,7 +1079,10 @@ impl ShippingApi {
     /// The carrier accounts, with balances asked of Courier now (an account Courier did not
     /// answer for shows its last known balance and `balance_at`).
     #[oai(path = "/shipping/accounts", method = "get", tag = "Tag::Shipping")]
-    async fn accounts(&self, #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth) -> ApiResult<AccountsFound> {
+    async fn accounts(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+    ) -> ApiResult<AccountsFound, AUTHENTICATED> {
         let list = self.svc.accounts(auth.0.tenant_id).await?;
         Ok(AccountsFound::Ok(Json(AccountList {
             items: list.into_iter().map(|a| account_dto(a, &self.svc.public_url)).collect(),
@@ -1081,7 +1091,10 @@ impl ShippingApi {
 
     /// The merge wait, the unit weight and the carrier rules.
     #[oai(path = "/shipping/rules", method = "get", tag = "Tag::Shipping")]
-    async fn get_rules(&self, #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth) -> ApiResult<RulesFound> {
+    async fn get_rules(
+        &self,
+        #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
+    ) -> ApiResult<RulesFound, AUTHENTICATED> {
         let (s, r) = db::settings(self.svc.db.tenant(auth.0.tenant_id.0).conn(), auth.0.tenant_id)
             .await
             .map_err(Problem::internal)?;
@@ -1095,7 +1108,7 @@ impl ShippingApi {
         &self,
         #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         body: Json<RulesDto>,
-    ) -> ApiResult<RulesFound> {
+    ) -> ApiResult<RulesFound, { WRITE | UNPROCESSABLE }> {
         let b = body.0;
         let settings = Settings { merge_wait_seconds: b.merge_wait_seconds, unit_weight_grams: b.unit_weight_grams };
         let rules = Rules {
@@ -1137,19 +1150,17 @@ impl ShippingApi {
         /// scan-to-ship station scans.
         waybill: Query<Option<String>>,
         /// 1-500, default 50.
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
-    ) -> ApiResult<ShipmentsFound> {
+    ) -> ApiResult<ShipmentsFound, READ> {
         let tenant = auth.0.tenant_id;
         let limit = limit.0.unwrap_or(50);
-        if !(1..=500).contains(&limit) {
-            return Err(bad("limit must be 1-500"));
-        }
         let mut q = self.filtered(tenant, warehouse.0, account.0, order_id.0).await?;
         if let Some(s) = status.0.as_deref() {
             let s = Status::parse(s).ok_or_else(|| {
-                bad(format!(
+                bad::<Problem>(format!(
                     "status must be one of {}",
                     Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                 ))
@@ -1166,7 +1177,7 @@ impl ShippingApi {
             );
         }
         if let Some(c) = cursor.0.as_deref() {
-            let id: Uuid = c.parse().map_err(|_| bad("cursor is not one this API gave"))?;
+            let id: Uuid = c.parse().map_err(|_| bad::<Problem>("cursor is not one this API gave"))?;
             q = q.filter(shipments::Column::Id.lt(id));
         }
         let rows = q
@@ -1194,7 +1205,7 @@ impl ShippingApi {
         warehouse: Query<Option<String>>,
         account: Query<Option<Uuid>>,
         order_id: Query<Option<Uuid>>,
-    ) -> ApiResult<CountsFound> {
+    ) -> ApiResult<CountsFound, READ> {
         let q = self.filtered(auth.0.tenant_id, warehouse.0, account.0, order_id.0).await?;
         let rows: Vec<(String, i64)> = q
             .select_only()
@@ -1227,7 +1238,7 @@ impl ShippingApi {
         &self,
         #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<ShipmentFound> {
+    ) -> ApiResult<ShipmentFound, READ_BY_ID> {
         let tenant = auth.0.tenant_id;
         let db = self.svc.db.tenant(tenant.0);
         let conn = db.conn();
@@ -1275,7 +1286,7 @@ impl ShippingApi {
         &self,
         #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         body: Json<ShipmentIds>,
-    ) -> ApiResult<BulkDone> {
+    ) -> ApiResult<BulkDone, WRITE> {
         let results = self.svc.draw(auth.0.tenant_id, &body.0.shipment_ids).await?;
         Ok(BulkDone::Ok(Json(BulkResults { results: results.into_iter().map(Into::into).collect() })))
     }
@@ -1287,7 +1298,7 @@ impl ShippingApi {
         &self,
         #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<ShipmentSaved> {
+    ) -> ApiResult<ShipmentSaved, { READ_BY_ID | CONFLICT }> {
         let s = self.svc.cancel_waybill(auth.0.tenant_id, id.0).await?;
         Ok(ShipmentSaved::Ok(Json(s.into())))
     }
@@ -1299,7 +1310,7 @@ impl ShippingApi {
         #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<PackageIn>,
-    ) -> ApiResult<ShipmentSaved> {
+    ) -> ApiResult<ShipmentSaved, { WRITE_BY_ID | CONFLICT }> {
         let s = self.svc.set_package(auth.0.tenant_id, id.0, body.0.parcels, body.0.weight_grams).await?;
         Ok(ShipmentSaved::Ok(Json(s.into())))
     }
@@ -1312,7 +1323,7 @@ impl ShippingApi {
         #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<SplitIn>,
-    ) -> ApiResult<ReplanDone> {
+    ) -> ApiResult<ReplanDone, { WRITE_BY_ID | CONFLICT }> {
         let parts: Vec<Vec<(Uuid, String, i64)>> = body
             .0
             .parts
@@ -1330,7 +1341,7 @@ impl ShippingApi {
         &self,
         #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<ReplanDone> {
+    ) -> ApiResult<ReplanDone, { READ_BY_ID | CONFLICT }> {
         let made = self.svc.unmerge(auth.0.tenant_id, id.0).await?;
         Ok(ReplanDone::Ok(Json(Replanned { shipment_ids: std::iter::once(id.0).chain(made).collect() })))
     }
@@ -1343,7 +1354,7 @@ impl ShippingApi {
         &self,
         #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         body: Json<ShipIds>,
-    ) -> ApiResult<BulkDone> {
+    ) -> ApiResult<BulkDone, { WRITE | CONFLICT }> {
         let results = self.svc.ship(auth.0.tenant_id, &body.0.ids).await?;
         Ok(BulkDone::Ok(Json(BulkResults { results: results.into_iter().map(Into::into).collect() })))
     }
@@ -1356,7 +1367,7 @@ impl ShippingApi {
         #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
         id: Path<Uuid>,
         size: Query<Option<SizeDto>>,
-    ) -> ApiResult<PdfFound> {
+    ) -> ApiResult<PdfFound, { READ_BY_ID | CONFLICT }> {
         let size: LabelSize = size.0.unwrap_or(SizeDto::S100x180).into();
         let pdf = self.svc.label(auth.0.tenant_id, id.0, size, &self.renderer).await?;
         Ok(PdfFound::Ok(Binary(pdf), filename(&format!("label-{}", id.0))))
@@ -1369,7 +1380,7 @@ impl ShippingApi {
         &self,
         #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         body: Json<BatchIn>,
-    ) -> ApiResult<BatchQueued> {
+    ) -> ApiResult<BatchQueued, { WRITE | CONFLICT | UNPROCESSABLE }> {
         let b = body.0;
         let sort = match b.sort {
             SortDto::Route => Sort::Route,
@@ -1386,7 +1397,7 @@ impl ShippingApi {
         &self,
         #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<BatchFound> {
+    ) -> ApiResult<BatchFound, READ_BY_ID> {
         let b = self.svc.batch(auth.0.tenant_id, id.0).await?.ok_or_else(|| Problem::not_found("label batch"))?;
         Ok(BatchFound::Ok(Json(b.into())))
     }
@@ -1397,7 +1408,7 @@ impl ShippingApi {
         &self,
         #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<PdfFound> {
+    ) -> ApiResult<PdfFound, { READ_BY_ID | CONFLICT }> {
         let (b, pdf) =
             self.svc.batch_pdf(auth.0.tenant_id, id.0).await?.ok_or_else(|| Problem::not_found("label batch"))?;
         let pdf = pdf.ok_or_else(|| {
@@ -1418,16 +1429,14 @@ impl ShippingApi {
         status: Query<Option<ReturnStatusDto>>,
         order_id: Query<Option<Uuid>>,
         /// 1-500, default 50.
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
-    ) -> ApiResult<ReturnsFound> {
+    ) -> ApiResult<ReturnsFound, READ> {
         let limit = limit.0.unwrap_or(50);
-        if !(1..=500).contains(&limit) {
-            return Err(bad("limit must be 1-500"));
-        }
         let before = match cursor.0.as_deref() {
-            Some(c) => Some(c.parse::<Uuid>().map_err(|_| bad("cursor is not one this API gave"))?),
+            Some(c) => Some(c.parse::<Uuid>().map_err(|_| bad::<Problem>("cursor is not one this API gave"))?),
             None => None,
         };
         let status = status.0.map(|s| match s {
@@ -1444,7 +1453,7 @@ impl ShippingApi {
     async fn return_counts(
         &self,
         #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
-    ) -> ApiResult<ReturnCountsFound> {
+    ) -> ApiResult<ReturnCountsFound, AUTHENTICATED> {
         let (expected, received) = self.svc.return_counts(auth.0.tenant_id).await?;
         Ok(ReturnCountsFound::Ok(Json(ReturnCounts { expected, received })))
     }
@@ -1455,7 +1464,7 @@ impl ShippingApi {
         &self,
         #[oai(scope = "Scope::ShippingRead")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<ReturnFound> {
+    ) -> ApiResult<ReturnFound, READ_BY_ID> {
         let r = self.svc.return_of(auth.0.tenant_id, id.0).await?.ok_or_else(|| Problem::not_found("return"))?;
         Ok(ReturnFound::Ok(Json(r.into())))
     }
@@ -1469,7 +1478,7 @@ impl ShippingApi {
         #[oai(scope = "Scope::ShippingWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<ReceiveIn>,
-    ) -> ApiResult<ReturnFound> {
+    ) -> ApiResult<ReturnFound, { WRITE_BY_ID | CONFLICT | UNPROCESSABLE }> {
         let lines = body
             .0
             .lines
@@ -1499,7 +1508,7 @@ impl ShippingApi {
         #[oai(name = "X-Courier-Timestamp")] timestamp: Header<Option<String>>,
         #[oai(name = "X-Courier-Signature")] signature: Header<Option<String>>,
         body: RawPush,
-    ) -> ApiResult<PushAccepted> {
+    ) -> ApiResult<PushAccepted, CALLBACK> {
         let h = tracking::Signed {
             message_id: message_id.0.as_deref(),
             timestamp: timestamp.0.as_deref(),

@@ -11,9 +11,9 @@ use kernel::SharedClock;
 use poem_openapi::{
     ApiResponse, Object, OpenApi, Tags,
     param::{Path, Query},
-    payload::Json,
 };
-use problem::{ApiResult, Code, Problem};
+use problem::status::{AUTHENTICATED, CONFLICT, READ_BY_ID, WRITE, WRITE_BY_ID};
+use problem::{ApiResult, Code, Json, Problem};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -343,7 +343,7 @@ impl SubscriptionsApi {
         &self,
         #[oai(scope = "Scope::EventsWrite")] auth: BearerAuth,
         body: Json<SubscriptionIn>,
-    ) -> ApiResult<Created> {
+    ) -> ApiResult<Created, { WRITE | CONFLICT }> {
         let url = body.url.trim().to_owned();
         self.check_url(&url)?;
         let t = auth.0.tenant_id.0;
@@ -387,7 +387,7 @@ impl SubscriptionsApi {
 
     /// The tenant's subscriptions.
     #[oai(path = "/subscriptions", method = "get")]
-    async fn list(&self, #[oai(scope = "Scope::EventsRead")] auth: BearerAuth) -> ApiResult<Listed> {
+    async fn list(&self, #[oai(scope = "Scope::EventsRead")] auth: BearerAuth) -> ApiResult<Listed, AUTHENTICATED> {
         let rows = event_subscriptions::Entity::find()
             .filter(event_subscriptions::Column::TenantId.eq(auth.0.tenant_id.0))
             .order_by_asc(event_subscriptions::Column::CreatedAt)
@@ -399,7 +399,11 @@ impl SubscriptionsApi {
 
     /// One subscription.
     #[oai(path = "/subscriptions/:id", method = "get")]
-    async fn get(&self, #[oai(scope = "Scope::EventsRead")] auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Found> {
+    async fn get(
+        &self,
+        #[oai(scope = "Scope::EventsRead")] auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Found, READ_BY_ID> {
         Ok(Found::Ok(Json(dto(self.find(auth.0.tenant_id.0, id.0).await?))))
     }
 
@@ -410,7 +414,7 @@ impl SubscriptionsApi {
         #[oai(scope = "Scope::EventsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<SubscriptionUpdate>,
-    ) -> ApiResult<Found> {
+    ) -> ApiResult<Found, { WRITE_BY_ID | CONFLICT }> {
         let url = body.url.trim().to_owned();
         self.check_url(&url)?;
         let t = auth.0.tenant_id.0;
@@ -468,7 +472,7 @@ impl SubscriptionsApi {
         &self,
         #[oai(scope = "Scope::EventsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Deleted> {
+    ) -> ApiResult<Deleted, READ_BY_ID> {
         let t = auth.0.tenant_id.0;
         let tx = self.db.tenant(t).write().await.map_err(Problem::internal)?;
         let r = event_subscriptions::Entity::delete_many()
@@ -512,7 +516,7 @@ impl SubscriptionsApi {
         /// At most 100.
         #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<u64>,
-    ) -> ApiResult<DeliveriesFound> {
+    ) -> ApiResult<DeliveriesFound, READ_BY_ID> {
         let t = auth.0.tenant_id.0;
         self.find(t, id.0).await?;
         let mut q = event_deliveries::Entity::find()
@@ -550,7 +554,7 @@ impl SubscriptionsApi {
         #[oai(scope = "Scope::EventsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         delivery_id: Path<Uuid>,
-    ) -> ApiResult<Redelivering> {
+    ) -> ApiResult<Redelivering, { READ_BY_ID | CONFLICT }> {
         let t = auth.0.tenant_id.0;
         let sub = self.find(t, id.0).await?;
         if sub.status != "active" {
@@ -582,7 +586,7 @@ impl SubscriptionsApi {
         #[oai(scope = "Scope::EventsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<ReplayIn>,
-    ) -> ApiResult<Replaying> {
+    ) -> ApiResult<Replaying, { WRITE_BY_ID | CONFLICT }> {
         let t = auth.0.tenant_id.0;
         if body.until <= body.since {
             return Err(Problem::new(Code::InvalidInput, "until must be after since").into());

@@ -1,14 +1,22 @@
 //! RFC 7807 `application/problem+json` errors with stable codes.
 //!
 //! One table ([`Code`]) maps every error code to its HTTP status and title. Operations return
-//! `Result<_, ProblemResponse>`, so the OpenAPI spec lists the errors; anything poem itself
-//! rejects (bad JSON, missing auth, unknown route, oversized body) is turned into the same
-//! shape by [`catch_all`].
+//! [`ApiResult<_, S>`](ApiResult), where `S` is the set of error statuses the operation can
+//! answer with (the rule is in [`status`]), so the OpenAPI spec lists those and no others;
+//! anything poem itself rejects (bad JSON, missing auth, unknown route, oversized body) is
+//! turned into the same shape by [`catch_all`].
 
+pub mod json;
 pub mod raw;
 
+pub use json::Json;
+
 use poem::{Response, http::StatusCode};
-use poem_openapi::{ApiResponse, Object, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object,
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::Type,
+};
 
 /// The content type of every error Cairn returns.
 pub const CONTENT_TYPE: &str = "application/problem+json";
@@ -219,69 +227,185 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// The error side of every operation; each status is listed so the spec shows it.
-#[derive(ApiResponse, Debug)]
-pub enum ProblemResponse {
-    /// The request is malformed or a field is invalid.
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<ProblemBody>),
-    /// Missing or invalid credentials or signature.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<ProblemBody>),
-    /// Not allowed for this token.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<ProblemBody>),
-    /// Not found — also for another tenant's resources.
-    #[oai(status = 404, content_type = "application/problem+json")]
-    NotFound(Json<ProblemBody>),
-    /// Conflicts with the current state.
-    #[oai(status = 409, content_type = "application/problem+json")]
-    Conflict(Json<ProblemBody>),
-    /// The body is larger than allowed.
-    #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<ProblemBody>),
-    /// Same Idempotency-Key, different request.
-    #[oai(status = 422, content_type = "application/problem+json")]
-    Unprocessable(Json<ProblemBody>),
-    /// Rate limited.
-    #[oai(status = 429, content_type = "application/problem+json")]
-    TooManyRequests(Json<ProblemBody>),
-    /// Internal error.
-    #[oai(status = 500, content_type = "application/problem+json")]
-    Internal(Json<ProblemBody>),
-    /// A dependency is unavailable.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<ProblemBody>),
-}
+/// Which error statuses an operation declares: a set of bits, one per status, composed with
+/// `|` in the operation's return type, e.g. `ApiResult<ChannelFound, { WRITE_BY_ID | CONFLICT }>`.
+///
+/// The rule: an operation lists exactly the statuses it can answer with.
+/// - Every authenticated operation can answer 401 (no or bad token), 403 (the token lacks the
+///   scope), 429 (rate limited) and 500: [`AUTHENTICATED`](status::AUTHENTICATED).
+/// - 400 only when there is something to be malformed: a path, query or header parameter, or
+///   a body ([`READ`](status::READ)); 415 only with a JSON body, which must be sent as JSON
+///   ([`WRITE`](status::WRITE)); 404 only when a path id or a named resource can be missing
+///   ([`READ_BY_ID`](status::READ_BY_ID), [`WRITE_BY_ID`](status::WRITE_BY_ID), or `| NOT_FOUND`).
+/// - Signed callbacks (webhooks) take no token: [`CALLBACK`](status::CALLBACK).
+/// - 409, 413, 422 and 503 are added by the operations that can raise them.
+///
+/// Answers the router gives for any path (404 for an unknown path, 405 with `Allow` for an
+/// undeclared method) are not repeated on every operation.
+pub mod status {
+    /// 400: a parameter or the body is malformed or invalid.
+    pub const BAD_REQUEST: u16 = 1 << 0;
+    /// 401: no valid bearer token (or, for callbacks, signature).
+    pub const UNAUTHORIZED: u16 = 1 << 1;
+    /// 403: the token does not allow this.
+    pub const FORBIDDEN: u16 = 1 << 2;
+    /// 404: the resource is missing or another tenant's.
+    pub const NOT_FOUND: u16 = 1 << 3;
+    /// 409: conflicts with the resource's state.
+    pub const CONFLICT: u16 = 1 << 4;
+    /// 413: the body is too large.
+    pub const PAYLOAD_TOO_LARGE: u16 = 1 << 5;
+    /// 415: the body is not sent as JSON.
+    pub const UNSUPPORTED_MEDIA_TYPE: u16 = 1 << 6;
+    /// 422: names something that does not exist, or reuses an Idempotency-Key.
+    pub const UNPROCESSABLE: u16 = 1 << 7;
+    /// 429: rate limited.
+    pub const TOO_MANY_REQUESTS: u16 = 1 << 8;
+    /// 500: an internal error (e.g. the database failed).
+    pub const INTERNAL: u16 = 1 << 9;
+    /// 503: a dependency is unavailable; retry.
+    pub const UNAVAILABLE: u16 = 1 << 10;
 
-impl From<Problem> for ProblemResponse {
-    fn from(p: Problem) -> Self {
-        let body = Json(p.body());
-        match body.0.status {
-            400 => ProblemResponse::BadRequest(body),
-            401 => ProblemResponse::Unauthorized(body),
-            403 => ProblemResponse::Forbidden(body),
-            404 => ProblemResponse::NotFound(body),
-            409 => ProblemResponse::Conflict(body),
-            413 => ProblemResponse::PayloadTooLarge(body),
-            422 => ProblemResponse::Unprocessable(body),
-            429 => ProblemResponse::TooManyRequests(body),
-            503 => ProblemResponse::Unavailable(body),
-            _ => ProblemResponse::Internal(body),
-        }
+    /// Any operation without a token (sign-up, login, callbacks): only a 500 is certain.
+    pub const PUBLIC: u16 = INTERNAL;
+    /// Any operation with a bearer token.
+    pub const AUTHENTICATED: u16 = UNAUTHORIZED | FORBIDDEN | TOO_MANY_REQUESTS | INTERNAL;
+    /// An authenticated read with parameters.
+    pub const READ: u16 = AUTHENTICATED | BAD_REQUEST;
+    /// An authenticated read of one resource by its id.
+    pub const READ_BY_ID: u16 = READ | NOT_FOUND;
+    /// An authenticated call with a JSON body.
+    pub const WRITE: u16 = READ | UNSUPPORTED_MEDIA_TYPE;
+    /// An authenticated call with a JSON body on one resource by its id.
+    pub const WRITE_BY_ID: u16 = WRITE | NOT_FOUND;
+    /// A signed callback (a marketplace's or carrier's webhook): its headers or body can be
+    /// malformed or too large, its signature wrong, its shop or account unknown.
+    pub const CALLBACK: u16 = PUBLIC | BAD_REQUEST | UNAUTHORIZED | NOT_FOUND | PAYLOAD_TOO_LARGE;
+
+    /// (bit, status, description) of every status a set can hold.
+    pub(crate) const TABLE: [(u16, u16, &str); 11] = [
+        (BAD_REQUEST, 400, "The request is malformed or a field is invalid."),
+        (UNAUTHORIZED, 401, "Missing or invalid credentials or signature."),
+        (FORBIDDEN, 403, "Not allowed for this token."),
+        (NOT_FOUND, 404, "Not found — also for another tenant's resources."),
+        (CONFLICT, 409, "Conflicts with the current state."),
+        (PAYLOAD_TOO_LARGE, 413, "The body is larger than allowed."),
+        (UNSUPPORTED_MEDIA_TYPE, 415, "The body was not sent as `application/json`."),
+        (
+            UNPROCESSABLE,
+            422,
+            "Names something that does not exist, or reuses an Idempotency-Key for a different request.",
+        ),
+        (TOO_MANY_REQUESTS, 429, "Rate limited."),
+        (INTERNAL, 500, "Internal error."),
+        (UNAVAILABLE, 503, "A dependency is unavailable; retry."),
+    ];
+
+    /// The bit of an HTTP status, if a set can hold it.
+    pub fn bit(status: u16) -> Option<u16> {
+        TABLE.iter().find(|(_, s, _)| *s == status).map(|(bit, _, _)| *bit)
     }
 }
 
-/// Result of an operation.
-pub type ApiResult<T> = Result<T, ProblemResponse>;
+/// The error side of an operation: a problem+json answer whose status is one of the set `S`
+/// (see [`status`]), which is what the spec lists for the operation.
+#[derive(Debug)]
+pub struct Errors<const S: u16>(pub ProblemBody);
+
+impl<const S: u16> Errors<S> {
+    /// The statuses `S` holds, in order.
+    pub fn statuses() -> Vec<u16> {
+        status::TABLE.iter().filter(|(bit, _, _)| S & bit != 0).map(|(_, s, _)| *s).collect()
+    }
+}
+
+impl<const S: u16> From<Problem> for Errors<S> {
+    fn from(p: Problem) -> Self {
+        ProblemResponse::from(p).into()
+    }
+}
+
+impl<const S: u16> From<ProblemResponse> for Errors<S> {
+    fn from(p: ProblemResponse) -> Self {
+        let status = p.0.status;
+        if status::bit(status).is_none_or(|bit| S & bit == 0) {
+            // The spec does not list this status for the operation: a bug to fix in its
+            // declaration (schemathesis's status_code_conformance reports it too).
+            tracing::error!(status, code = %p.0.code, declared = ?Self::statuses(), "undeclared error status");
+        }
+        Errors(p.0)
+    }
+}
+
+impl<const S: u16> std::fmt::Display for Errors<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.0.code, self.0.detail)
+    }
+}
+
+impl<const S: u16> std::error::Error for Errors<S> {}
+
+impl<const S: u16> poem::error::ResponseError for Errors<S> {
+    fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn as_response(&self) -> Response {
+        body_response(&self.0)
+    }
+}
+
+impl<const S: u16> poem::IntoResponse for Errors<S> {
+    fn into_response(self) -> Response {
+        body_response(&self.0)
+    }
+}
+
+impl<const S: u16> ApiResponse for Errors<S> {
+    fn meta() -> MetaResponses {
+        let responses = status::TABLE
+            .iter()
+            .filter(|(bit, _, _)| S & bit != 0)
+            .map(|(_, status, description)| MetaResponse {
+                description,
+                status: Some(*status),
+                status_range: None,
+                content: vec![MetaMediaType { content_type: CONTENT_TYPE, schema: ProblemBody::schema_ref() }],
+                headers: vec![],
+            })
+            .collect();
+        MetaResponses { responses }
+    }
+
+    fn register(registry: &mut Registry) {
+        ProblemBody::register(registry);
+    }
+}
+
+/// Any problem, before an operation narrows it to the statuses it declares ([`Errors`]):
+/// what helpers shared by several operations return.
+#[derive(Debug)]
+pub struct ProblemResponse(pub ProblemBody);
+
+impl From<Problem> for ProblemResponse {
+    fn from(p: Problem) -> Self {
+        ProblemResponse(p.body())
+    }
+}
+
+/// Result of an operation that declares the error statuses `S` (see [`status`]).
+pub type ApiResult<T, const S: u16> = Result<T, Errors<S>>;
 
 /// Renders a problem as a plain poem response (for code outside poem-openapi).
 pub fn response(p: &Problem) -> Response {
-    let body = p.body();
+    body_response(&p.body())
+}
+
+fn body_response(body: &ProblemBody) -> Response {
     Response::builder()
         .status(StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .content_type(CONTENT_TYPE)
-        .body(serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(&body)).unwrap_or_default())
+        .body(serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(body)).unwrap_or_default())
 }
 
 /// Turns any error poem raises into problem+json; responses that already are problems pass.

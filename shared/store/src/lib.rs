@@ -643,6 +643,18 @@ impl std::ops::Deref for WriteTx {
     }
 }
 
+/// The largest `page` an offset-paged list takes. List routes bound their `page` parameter to
+/// it in the spec (`validator(maximum(value = "1000000"))`; a test in services/cairn checks that
+/// every integer query parameter has bounds), so a huge page is a 400, never a query.
+pub const MAX_PAGE: u64 = 1_000_000;
+
+/// The row offset of `page` (from 1) of `per_page` rows, saturating at the largest `OFFSET`
+/// the databases take (a signed 64-bit integer): past the end of any table, so an
+/// out-of-range page is an empty page and never a panic in the SQL layer.
+pub fn page_offset(page: u64, per_page: u64) -> u64 {
+    page.saturating_sub(1).saturating_mul(per_page).min(i64::MAX as u64)
+}
+
 /// True when `err` is a unique-constraint violation (on either backend).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
@@ -699,4 +711,16 @@ pub fn stmt_for(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>
 pub fn value_rows(rows: usize, cols: usize) -> String {
     let one = format!("({})", vec!["?"; cols].join(", "));
     vec![one; rows].join(", ")
+}
+
+#[cfg(test)]
+mod paging_tests {
+    #[test]
+    fn page_offsets_fit_a_signed_64_bit_offset() {
+        assert_eq!(super::page_offset(1, 50), 0);
+        assert_eq!(super::page_offset(3, 50), 100);
+        assert_eq!(super::page_offset(0, 50), 0);
+        assert_eq!(super::page_offset(27_144_795_537_361_116, 467), i64::MAX as u64);
+        assert_eq!(super::page_offset(super::MAX_PAGE, 500), 499_999_500);
+    }
 }

@@ -9,7 +9,7 @@
 //!   `node services/dashboard/tests/run.mjs --base-url …` against it (Debian's Chromium,
 //!   driven by playwright-core; screenshots go to `target/dashboard-screens/`).
 
-use crate::util::{cargo_command, free_ports, secs, show};
+use crate::util::{cargo_command, free_ports, secs, show, target_dir};
 use std::{
     collections::BTreeMap,
     fs,
@@ -126,9 +126,11 @@ pub fn browser_tests(root: &Path) -> Result<i32, String> {
     }
     let port = free_ports(1)?[0];
     let data = std::env::temp_dir().join(format!("cairn-dashboard-demo-{}", std::process::id()));
-    let log = root.join("target/dashboard-demo.log");
+    // Where cargo put the binary: CARGO_TARGET_DIR may point outside the work tree.
+    let target = target_dir(root);
+    let log = target.join("dashboard-demo.log");
     let log_file = fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-    let mut cmd = Command::new(root.join("target/debug/cairn"));
+    let mut cmd = Command::new(target.join("debug/cairn"));
     cmd.args(["up", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(&data)
         .stdin(Stdio::null())

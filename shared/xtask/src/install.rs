@@ -78,12 +78,17 @@ fn missing() -> Vec<&'static str> {
 fn install(missing: &[&str]) -> Result<(), String> {
     crate::say!("not installed: {}", missing.join("; "));
     crate::say!("installing Debian packages {} (apt-get update + apt-get install)", PACKAGES.join(" "));
+    apt_install(&PACKAGES)
+}
+
+/// `apt-get update` and `apt-get install` of `packages` (Debian, as root).
+pub fn apt_install(packages: &[&str]) -> Result<(), String> {
     let t = Instant::now();
     apt(&["update"])?;
     let mut args = vec!["install", "-y", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=300"];
-    args.extend(PACKAGES);
+    args.extend(packages);
     apt(&args)?;
-    crate::say!("installed {} in {}", PACKAGES.join(" "), secs(t.elapsed()));
+    crate::say!("installed {} in {}", packages.join(" "), secs(t.elapsed()));
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub(crate) use say;
 mod dashboard;
 mod install;
 mod openapi;
+mod schemathesis;
 mod services;
 mod util;
 
@@ -35,8 +36,9 @@ USAGE:
         for drift, runs `cargo test --workspace --locked <args>` with the CAIRN_TEST_* variables
         below, then stops both servers and deletes their files (also on failure or Ctrl-C).
         Without <args>, the RabbitMQ-restart test runs by itself after the rest (a restart can
-        wedge the broker), then the dashboard's browser tests run against a fresh
-        `cairn up --demo` (Debian's Chromium). Exits with the first failing step's code.
+        wedge the broker), then `cargo xtask schemathesis` runs, then the dashboard's browser
+        tests run against a fresh `cairn up --demo` (Debian's Chromium). Exits with the first
+        failing step's code.
         `--workspace` is left out when <args> select packages (-p/--package), so
         `cargo xtask test -- -p kernel` tests only kernel.
 
@@ -52,6 +54,16 @@ USAGE:
     cargo xtask browser-tests
         Builds cairn, starts `cargo run -p cairn -- up --demo` on a free port and runs the
         dashboard's browser tests against it (screenshots in target/dashboard-screens/).
+
+    cargo xtask schemathesis
+        Checks the published OpenAPI against a live Cairn as an ISV would: installs
+        schemathesis into a virtualenv under the target directory (python3-venv with apt-get
+        if missing), starts `cairn up` on a free port with a fresh data dir, signs up a seller,
+        creates a shop, a SKU with stock and a reservation, and runs `st run` on
+        /openapi.json with shared/xtask/schemathesis.toml (seeded, a bounded number of examples
+        per operation; every check but those the file turns off). Prints schemathesis's
+        summary; fails on any server error, undocumented status, response that violates the
+        schema, or other failed check.
 
     cargo xtask openapi [--check]
         Regenerates openapi/cairn.yaml with `cargo run -p cairn -- openapi`.
@@ -77,6 +89,7 @@ VARIABLES SET FOR THE TESTS:
 KNOBS:
     CAIRN_XTASK_SKIP_OPENAPI=1  `test` skips the OpenAPI drift check
     CAIRN_XTASK_SKIP_DASHBOARD=1  `test` skips the dashboard drift check and browser tests
+    CAIRN_XTASK_SKIP_SCHEMATHESIS=1  `test` skips the schemathesis run
     CAIRN_XTASK_TMPDIR=<dir>    where the servers' temp dirs go (default /tmp; must be
                                 traversable by the postgres and rabbitmq users)
 ";
@@ -94,6 +107,7 @@ fn main() -> ExitCode {
         Some("openapi") => openapi_cmd(rest),
         Some("dashboard") => workspace_root().and_then(|root| dashboard::build(&root, None)).map(|()| 0),
         Some("browser-tests") => workspace_root().and_then(|root| dashboard::browser_tests(&root)),
+        Some("schemathesis") => workspace_root().and_then(|root| schemathesis::run(&root)),
         Some("services") => services_cmd(rest),
         Some("bench") => bench(rest),
         Some(services::REAPER_ARG) => Ok(services::reaper_main()),
@@ -112,6 +126,10 @@ fn skip_openapi() -> bool {
 
 fn skip_dashboard() -> bool {
     knob("CAIRN_XTASK_SKIP_DASHBOARD")
+}
+
+fn skip_schemathesis() -> bool {
+    knob("CAIRN_XTASK_SKIP_SCHEMATHESIS")
 }
 
 fn knob(name: &str) -> bool {
@@ -206,6 +224,13 @@ fn test(args: &[String]) -> Result<i32, String> {
     say!("cargo test finished in {} (exit code {code})", secs(t_test.elapsed()));
     drop(services);
 
+    if code == 0 && extra.is_empty() {
+        if skip_schemathesis() {
+            say!("CAIRN_XTASK_SKIP_SCHEMATHESIS is set: skipping the schemathesis run");
+        } else {
+            code = schemathesis::run(&root)?;
+        }
+    }
     if code == 0 && extra.is_empty() && !skip_dashboard() {
         code = dashboard::browser_tests(&root)?;
     }

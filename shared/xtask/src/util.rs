@@ -1,11 +1,11 @@
 //! Small std-only helpers: running commands with logs and timeouts, free ports, users,
-//! process scanning, workspace discovery.
+//! process scanning, workspace discovery, and a minimal HTTP/1.1 client for local servers.
 
 use std::{
     ffi::OsString,
     fs::{self, OpenOptions},
     io::{self, Read, Write},
-    net::TcpListener,
+    net::{TcpListener, TcpStream},
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     thread,
@@ -71,6 +71,75 @@ pub fn workspace_root() -> Result<PathBuf, String> {
         .parent()
         .map(Path::to_path_buf)
         .ok_or_else(|| format!("odd workspace manifest path {}", manifest.display()))
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` (relative to the workspace root when
+/// relative), else `<root>/target`.
+pub fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}
+
+/// One HTTP/1.1 request to a local server (`addr` is `host:port`), `Connection: close`, with
+/// extra headers and an optional JSON body: (status, body). Enough for seeding a test server
+/// from std alone; it reads `Content-Length` and chunked answers.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    json: Option<&str>,
+) -> Result<(u16, String), String> {
+    let fail = |e: io::Error| format!("{method} http://{addr}{path}: {e}");
+    let mut stream = TcpStream::connect(addr).map_err(fail)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(fail)?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: */*\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let body = json.unwrap_or("");
+    if json.is_some() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(req.as_bytes()).map_err(fail)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).map_err(fail)?;
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, rest) = raw.split_once("\r\n\r\n").ok_or_else(|| format!("{method} {path}: no HTTP answer"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("{method} {path}: bad status line in {head:?}"))?;
+    let chunked = head.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    Ok((status, if chunked { dechunk(rest) } else { rest.to_owned() }))
+}
+
+/// The payload of a chunked HTTP body.
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16) else { break };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The string value of the first `"key": "..."` in a JSON text (ids and tokens: no escapes).
+pub fn json_str(json: &str, key: &str) -> Option<String> {
+    let at = json.find(&format!("\"{key}\""))? + key.len() + 2;
+    let rest = json[at..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_owned())
 }
 
 /// Quotes `s` for a POSIX shell (only when needed).
@@ -242,7 +311,16 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::shell_quote;
+    use super::{dechunk, json_str, shell_quote};
+
+    #[test]
+    fn small_http_parsing() {
+        assert_eq!(dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), "hello world");
+        let body = r#"{"tenant_id":"t-1", "access_token" : "ey.J"}"#;
+        assert_eq!(json_str(body, "access_token").as_deref(), Some("ey.J"));
+        assert_eq!(json_str(body, "tenant_id").as_deref(), Some("t-1"));
+        assert_eq!(json_str(body, "missing"), None);
+    }
 
     #[test]
     fn quoting() {

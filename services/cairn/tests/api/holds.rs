@@ -328,7 +328,7 @@ async fn hold_routes_are_tenant_scoped_idempotent_and_check_their_input(app: Tes
     let r = put(theirs.clone()).await;
     r.assert_problem(422, "unknown_reference");
     assert!(r.body.to_string().contains("THEIRS-1"), "{}", r.body);
-    put(json!({"mappings": []})).await.assert_problem(400, "invalid_input");
+    put(json!({"mappings": []})).await.assert_problem(400, "malformed_request");
     put(json!({"mappings": [{"item_id": "", "sku_code": "OWN-1"}]})).await.assert_problem(400, "malformed_request");
     put(json!({"mappings": "OWN-1"})).await.assert_problem(400, "malformed_request");
     let path = format!("/v1/channels/{}/item-mappings", ch.id);

@@ -22,6 +22,7 @@ mod harness;
 mod allocation;
 mod apps;
 mod auth;
+mod contract;
 mod crash;
 mod dashboard;
 mod fairness;

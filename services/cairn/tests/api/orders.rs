@@ -113,7 +113,7 @@ async fn orders_filter_page_count_and_chart(app: TestApp) {
         .assert_problem(400, "invalid_input");
     app.get(&format!("/v1/orders/stats?since={}&bucket_seconds=10", urlencode(&since.to_rfc3339())), &t.token)
         .await
-        .assert_problem(400, "invalid_input");
+        .assert_problem(400, "malformed_request");
     assert_eq!(app.get("/v1/orders/stats", &t.token).await.status, 400, "`since` is required");
 
     // Another tenant sees none of it.

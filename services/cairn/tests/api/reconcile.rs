@@ -569,13 +569,22 @@ async fn reconcile_and_sync_reject_bad_input(app: TestApp) {
     app.post("/v1/channels", &t.token, &json!({"marketplace": "bazaar", "shop_id": "s-1", "name": "X", "api": api}))
         .await
         .assert_problem(400, "invalid_input");
+    // The spec says who makes the webhook secret: a Shopify shop must send its app's, a Bazaar
+    // shop must not send one.
     app.post("/v1/channels", &t.token, &json!({"marketplace": "shopify", "shop_id": "s.myshopify.com", "name": "X"}))
         .await
-        .assert_problem(400, "invalid_input");
+        .assert_problem(400, "malformed_request");
     app.post(
         "/v1/channels",
         &t.token,
         &json!({"marketplace": "bazaar", "shop_id": "s-2", "name": "X", "webhook_secret": "0123456789abcdef"}),
+    )
+    .await
+    .assert_problem(400, "malformed_request");
+    app.post(
+        "/v1/channels",
+        &t.token,
+        &json!({"marketplace": "bazaar", "shop_id": "s-2", "name": "X", "webhook_secret": ""}),
     )
     .await
     .assert_problem(400, "invalid_input");

@@ -24,9 +24,9 @@ use kernel::{SharedClock, events::Mapping};
 use poem_openapi::{
     OpenApi, Tags,
     param::{Header, Path},
-    payload::Json,
 };
-use problem::{ApiResult, Code, Problem, ProblemResponse};
+use problem::status::{AUTHENTICATED, CALLBACK, CONFLICT, READ_BY_ID, UNPROCESSABLE, WRITE, WRITE_BY_ID};
+use problem::{ApiResult, Code, Errors, Json, Problem};
 use uuid::Uuid;
 use webhooks::WebhookAccepted;
 
@@ -61,7 +61,7 @@ impl ChannelsApi {
 
 /// The problem each service error answers with: one table for the whole channels API. The
 /// detail is the error's own message, except for a 500, which logs its cause and says nothing.
-impl From<service::Error> for ProblemResponse {
+impl<const S: u16> From<service::Error> for Errors<S> {
     fn from(e: service::Error) -> Self {
         use service::Error as E;
         let code = match &e {
@@ -95,7 +95,7 @@ impl ChannelsApi {
         &self,
         #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         body: Json<NewChannel>,
-    ) -> ApiResult<ChannelCreated> {
+    ) -> ApiResult<ChannelCreated, { WRITE | CONFLICT }> {
         let c = self.service.connect(auth.0.tenant_id, body.0.into()).await?;
         Ok(ChannelCreated::Created(Json(self.dto(c, true))))
     }
@@ -108,7 +108,7 @@ impl ChannelsApi {
         #[oai(scope = "Scope::ChannelsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<StockSync>,
-    ) -> ApiResult<ChannelFound> {
+    ) -> ApiResult<ChannelFound, WRITE_BY_ID> {
         let c = self.service.set_stock_rules(auth.0.tenant_id, id.0, body.0.into()).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
@@ -122,7 +122,7 @@ impl ChannelsApi {
         #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<StockSync>,
-    ) -> ApiResult<PreviewFound> {
+    ) -> ApiResult<PreviewFound, WRITE_BY_ID> {
         let rows = self.service.preview_stock_rules(auth.0.tenant_id, id.0, body.0.into()).await?;
         let items = rows
             .into_iter()
@@ -144,7 +144,7 @@ impl ChannelsApi {
         &self,
         #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<ItemsFound> {
+    ) -> ApiResult<ItemsFound, READ_BY_ID> {
         let found = self.service.items(auth.0.tenant_id, id.0).await?;
         let mut items: Vec<ItemDto> = found
             .rows
@@ -182,7 +182,7 @@ impl ChannelsApi {
         #[oai(scope = "Scope::ChannelsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<MappingsIn>,
-    ) -> ApiResult<MappingsSaved> {
+    ) -> ApiResult<MappingsSaved, { WRITE_BY_ID | UNPROCESSABLE }> {
         let mappings = body
             .0
             .mappings
@@ -204,7 +204,7 @@ impl ChannelsApi {
         #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<NewWebhookSecret>,
-    ) -> ApiResult<ChannelFound> {
+    ) -> ApiResult<ChannelFound, { WRITE_BY_ID | CONFLICT }> {
         let c = self.service.rotate_secret(auth.0.tenant_id, id.0, body.0.into_secret()).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, true))))
     }
@@ -220,7 +220,7 @@ impl ChannelsApi {
         #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<ApiCredentials>,
-    ) -> ApiResult<ChannelFound> {
+    ) -> ApiResult<ChannelFound, WRITE_BY_ID> {
         let c = self.service.set_api(auth.0.tenant_id, id.0, body.0.into()).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
@@ -235,7 +235,7 @@ impl ChannelsApi {
         &self,
         #[oai(scope = "Scope::SettingsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<ChannelFound> {
+    ) -> ApiResult<ChannelFound, READ_BY_ID> {
         let c = self.service.remove_api(auth.0.tenant_id, id.0).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
@@ -247,7 +247,7 @@ impl ChannelsApi {
         &self,
         #[oai(scope = "Scope::ChannelsWrite")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Reconciled> {
+    ) -> ApiResult<Reconciled, { READ_BY_ID | CONFLICT }> {
         let r = self.service.reconcile_now(auth.0.tenant_id, id.0).await?;
         Ok(Reconciled::Ok(Json(r.into())))
     }
@@ -259,14 +259,17 @@ impl ChannelsApi {
         &self,
         #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<SyncFound> {
+    ) -> ApiResult<SyncFound, READ_BY_ID> {
         let r = self.service.sync_report(auth.0.tenant_id, id.0).await?;
         Ok(SyncFound::Ok(Json(r.into())))
     }
 
     /// List connected shops.
     #[oai(path = "/channels", method = "get", tag = "Tag::Channels")]
-    async fn list(&self, #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth) -> ApiResult<ChannelList> {
+    async fn list(
+        &self,
+        #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
+    ) -> ApiResult<ChannelList, AUTHENTICATED> {
         let rows = self.service.list(auth.0.tenant_id).await?;
         Ok(ChannelList::Ok(Json(rows.into_iter().map(|c| self.dto(c, false)).collect())))
     }
@@ -277,7 +280,7 @@ impl ChannelsApi {
         &self,
         #[oai(scope = "Scope::ChannelsRead")] auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<ChannelFound> {
+    ) -> ApiResult<ChannelFound, READ_BY_ID> {
         let c = self.service.get(auth.0.tenant_id, id.0).await?;
         Ok(ChannelFound::Ok(Json(self.dto(c, false))))
     }
@@ -294,7 +297,7 @@ impl ChannelsApi {
         #[oai(name = "X-Shopify-Webhook-Id")] webhook_id: Header<Option<String>>,
         #[oai(name = "X-Shopify-Shop-Domain")] shop_domain: Header<Option<String>>,
         body: RawJson,
-    ) -> ApiResult<WebhookAccepted> {
+    ) -> ApiResult<WebhookAccepted, CALLBACK> {
         let headers = shopify::webhook::Headers {
             topic: topic.0.as_deref(),
             hmac: hmac.0.as_deref(),
@@ -321,7 +324,7 @@ impl ChannelsApi {
         #[oai(name = "X-Bazaar-Signature")] signature: Header<Option<String>>,
         #[oai(name = "X-Bazaar-Shop-Id")] shop_id: Header<Option<String>>,
         body: RawJson,
-    ) -> ApiResult<WebhookAccepted> {
+    ) -> ApiResult<WebhookAccepted, CALLBACK> {
         let headers = bazaar::webhook::Headers {
             topic: topic.0.as_deref(),
             message_id: message_id.0.as_deref(),

@@ -126,33 +126,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Missing or invalid credentials or signature. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -162,26 +135,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -191,15 +146,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -265,53 +211,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -321,15 +222,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -370,15 +262,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["UsersList"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -397,42 +280,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -444,15 +291,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -516,15 +354,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -534,17 +363,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -563,15 +383,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -628,24 +439,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Missing or invalid credentials or signature. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Not found — also for another tenant's resources. */
                 404: {
                     headers: {
@@ -664,26 +457,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -693,15 +468,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -742,15 +508,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["AppList"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -769,42 +526,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -816,15 +537,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -884,35 +596,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -931,15 +616,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1024,33 +700,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -1062,15 +711,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1146,42 +786,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -1193,15 +797,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1281,35 +876,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1328,15 +896,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1408,53 +967,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1464,15 +978,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1513,15 +1018,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["GrantList"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -1540,42 +1036,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -1587,15 +1047,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1681,33 +1132,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -1719,15 +1143,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1802,42 +1217,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -1849,15 +1228,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1901,15 +1271,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ChannelDto"][];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -1928,42 +1289,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -1975,15 +1300,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2047,15 +1363,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -2065,17 +1372,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2094,15 +1392,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2190,26 +1479,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2228,15 +1499,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2327,26 +1589,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2365,15 +1609,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2457,33 +1692,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -2495,15 +1703,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2595,8 +1794,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2604,16 +1803,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -2633,15 +1823,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2742,17 +1923,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2771,15 +1943,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2871,26 +2034,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2909,15 +2054,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2991,33 +2127,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -3029,15 +2138,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3130,24 +2230,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -3159,15 +2241,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3250,33 +2323,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -3288,15 +2334,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3378,33 +2415,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -3416,15 +2426,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3504,26 +2505,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Not found — also for another tenant's resources. */
                 404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3540,35 +2523,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3646,26 +2602,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Not found — also for another tenant's resources. */
                 404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3682,35 +2620,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3802,42 +2713,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -3849,15 +2724,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3938,42 +2804,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -3985,15 +2815,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4071,42 +2892,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -4118,15 +2903,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4170,15 +2946,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["AuditRulesDto"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -4197,42 +2964,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -4244,15 +2975,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4316,35 +3038,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4363,15 +3058,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4470,17 +3156,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4499,15 +3176,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4608,17 +3276,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4637,15 +3296,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4723,35 +3373,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4770,15 +3393,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4824,15 +3438,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["UnmappedItemsDto"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -4851,42 +3456,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -4898,15 +3467,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4991,33 +3551,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -5029,15 +3562,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5140,17 +3664,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5169,15 +3684,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5219,15 +3725,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["WarehouseDto"][];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -5246,42 +3743,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -5293,15 +3754,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5362,15 +3814,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -5380,17 +3823,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5416,7 +3850,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5459,15 +3893,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["SkuDto"][];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -5486,42 +3911,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -5533,15 +3922,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5602,15 +3982,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -5620,17 +3991,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5656,7 +4018,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5752,8 +4114,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5761,7 +4123,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -5788,7 +4150,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5869,33 +4231,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -5907,15 +4242,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5997,42 +4323,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -6044,15 +4334,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6096,15 +4377,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["InventorySettingsDto"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -6123,42 +4395,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -6170,15 +4406,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6238,35 +4465,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6285,15 +4485,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6336,15 +4527,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["AllocationDto"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -6363,42 +4545,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -6410,15 +4556,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6483,8 +4620,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6492,25 +4629,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -6537,7 +4656,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -6628,33 +4747,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -6666,15 +4758,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6771,8 +4854,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6780,7 +4863,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -6807,7 +4890,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -6888,33 +4971,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -6926,15 +4982,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7027,24 +5074,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -7063,7 +5092,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7155,24 +5184,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -7191,7 +5202,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7283,24 +5294,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -7319,7 +5312,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7362,15 +5355,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["SettingsDto"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -7398,33 +5382,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -7436,15 +5393,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7507,35 +5455,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7554,15 +5475,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7605,15 +5517,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["TaxCategoryDto"][];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -7632,42 +5535,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -7679,15 +5546,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7765,35 +5623,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7812,15 +5643,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7877,42 +5699,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -7924,15 +5710,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8014,42 +5791,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -8061,15 +5802,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8161,17 +5893,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8190,15 +5913,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8277,42 +5991,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -8324,15 +6002,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8390,24 +6059,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Missing or invalid credentials or signature. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Not found — also for another tenant's resources. */
                 404: {
                     headers: {
@@ -8417,53 +6068,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8545,33 +6151,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -8583,15 +6162,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8677,33 +6247,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -8715,15 +6258,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8823,17 +6357,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8852,15 +6377,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8904,15 +6420,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["CarrierAccountList"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -8931,42 +6438,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -8978,15 +6449,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9061,8 +6523,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9070,25 +6532,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -9115,7 +6559,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description A dependency is unavailable. */
+                /** @description A dependency is unavailable; retry. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -9157,15 +6601,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ShippingRules"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -9184,42 +6619,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -9231,15 +6630,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9301,8 +6691,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9310,25 +6700,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -9348,15 +6720,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9439,42 +6802,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -9486,15 +6813,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9568,42 +6886,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -9615,15 +6897,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9704,33 +6977,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -9742,15 +6988,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9831,35 +7068,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9878,15 +7088,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9979,24 +7180,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -10008,15 +7191,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10110,17 +7284,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10139,15 +7304,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10244,17 +7400,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10273,15 +7420,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10374,24 +7512,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -10403,15 +7523,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10489,15 +7600,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -10507,17 +7609,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10536,15 +7629,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10639,24 +7723,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -10668,15 +7734,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10756,15 +7813,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -10774,8 +7822,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10783,7 +7831,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -10803,15 +7851,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10890,33 +7929,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -10928,15 +7940,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -11028,24 +8031,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -11057,15 +8042,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -11145,42 +8121,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -11192,15 +8132,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -11243,15 +8174,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ReturnCounts"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -11270,42 +8192,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -11317,15 +8203,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -11406,33 +8283,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -11444,15 +8294,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -11552,8 +8393,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -11561,7 +8402,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
+                /** @description Names something that does not exist, or reuses an Idempotency-Key for a different request. */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -11581,15 +8422,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -11667,26 +8499,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not allowed for this token. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Not found — also for another tenant's resources. */
                 404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -11703,35 +8517,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Rate limited. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -11809,42 +8596,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -11856,15 +8607,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -11907,15 +8649,6 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["SubscriptionList"];
                     };
                 };
-                /** @description The request is malformed or a field is invalid. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Missing or invalid credentials or signature. */
                 401: {
                     headers: {
@@ -11934,42 +8667,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -11981,15 +8678,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12053,15 +8741,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Not found — also for another tenant's resources. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Conflicts with the current state. */
                 409: {
                     headers: {
@@ -12071,17 +8750,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12100,15 +8770,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12187,33 +8848,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -12225,15 +8859,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12312,17 +8937,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12341,15 +8957,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12415,33 +9022,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -12453,15 +9033,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12545,33 +9116,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description Conflicts with the current state. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -12583,15 +9127,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12685,24 +9220,6 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
                 /** @description Rate limited. */
                 429: {
                     headers: {
@@ -12714,15 +9231,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12816,17 +9324,8 @@ export interface paths {
                         "application/problem+json": components["schemas"]["ProblemBody"];
                     };
                 };
-                /** @description The body is larger than allowed. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description Same Idempotency-Key, different request. */
-                422: {
+                /** @description The body was not sent as `application/json`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12845,15 +9344,6 @@ export interface paths {
                 };
                 /** @description Internal error. */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["ProblemBody"];
-                    };
-                };
-                /** @description A dependency is unavailable. */
-                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -13138,7 +9628,7 @@ export interface components {
             kind: components["schemas"]["BuyerKindDto"];
             /** @description A company's registered name, or a person's name. */
             title: string;
-            /** @description Required for a company. */
+            /** @description Required for a company: 15–20 digits or capitals. */
             tax_id?: string | null;
             email?: string | null;
         };
@@ -13762,6 +10252,29 @@ export interface components {
             reason: string;
         };
         /**
+         * NewBazaarChannel
+         * @description A Bazaar shop to connect (`marketplace: bazaar`); Cairn generates its webhook secret.
+         */
+        NewBazaarChannel: {
+            /** @description The marketplace's shop id (`X-Bazaar-Shop-Id`). */
+            shop_id: string;
+            name: string;
+            /**
+             * Format: int64
+             * @description How long an unpaid order holds stock (default 1800 s).
+             */
+            hold_ttl_seconds?: number | null;
+            /** @description The shop's Open API (reconciliation pulls, shipment and stock write-backs). */
+            api?: (components["schemas"]["ApiCredentials"] & unknown) | null;
+            /** @description Stock sync rules (default: show everything sellable). */
+            stock_sync?: (components["schemas"]["StockSync"] & unknown) | null;
+            /**
+             * @description Not taken: Cairn makes a Bazaar shop's webhook secret (it is in the answer). Leave it
+             *     out; a secret sent here is refused.
+             */
+            webhook_secret?: string | null;
+        };
+        /**
          * NewCarrierAccount
          * @description A carrier account to connect: a carrier's branch, Courier credentials and the sender.
          */
@@ -13778,28 +10291,36 @@ export interface components {
             /** @description Printed as the sender on every label this account draws. */
             sender: components["schemas"]["CarrierAddress"] & unknown;
         };
-        /** NewChannel */
-        NewChannel: {
-            /** @description `bazaar` or `shopify`. */
-            marketplace: string;
-            /** @description The marketplace's shop id (`X-Bazaar-Shop-Id`). */
-            shop_id: string;
-            name: string;
+        /**
+         * @description A shop to connect. `marketplace` decides who makes the webhook secret: Cairn for Bazaar
+         *     (so a Bazaar shop takes no `webhook_secret`), the Shopify app for Shopify (so a Shopify shop
+         *     must send its client secret).
+         */
+        NewChannel: components["schemas"]["NewChannel_NewBazaarChannel"] | components["schemas"]["NewChannel_NewShopifyChannel"];
+        /**
+         * @description A shop to connect. `marketplace` decides who makes the webhook secret: Cairn for Bazaar
+         *     (so a Bazaar shop takes no `webhook_secret`), the Shopify app for Shopify (so a Shopify shop
+         *     must send its client secret).
+         */
+        NewChannel_NewBazaarChannel: {
             /**
-             * Format: int64
-             * @description How long an unpaid order holds stock (default 1800 s).
+             * @example bazaar
+             * @enum {string}
              */
-            hold_ttl_seconds?: number | null;
-            /** @description The shop's Open API (reconciliation pulls, shipment and stock write-backs). */
-            api?: (components["schemas"]["ApiCredentials"] & unknown) | null;
-            /** @description Stock sync rules (default: show everything sellable). */
-            stock_sync?: (components["schemas"]["StockSync"] & unknown) | null;
+            marketplace: "bazaar";
+        } & components["schemas"]["NewBazaarChannel"];
+        /**
+         * @description A shop to connect. `marketplace` decides who makes the webhook secret: Cairn for Bazaar
+         *     (so a Bazaar shop takes no `webhook_secret`), the Shopify app for Shopify (so a Shopify shop
+         *     must send its client secret).
+         */
+        NewChannel_NewShopifyChannel: {
             /**
-             * @description Shopify only: the app's client secret, which Shopify signs webhooks with. Bazaar
-             *     webhooks are signed with a secret Cairn generates.
+             * @example shopify
+             * @enum {string}
              */
-            webhook_secret?: string | null;
-        };
+            marketplace: "shopify";
+        } & components["schemas"]["NewShopifyChannel"];
         /**
          * NewLabelBatch
          * @description A label batch to print.
@@ -13841,8 +10362,29 @@ export interface components {
              */
             lines?: string[] | null;
         };
+        /**
+         * NewShopifyChannel
+         * @description A Shopify shop to connect (`marketplace: shopify`).
+         */
+        NewShopifyChannel: {
+            /** @description The shop's domain, e.g. `example.myshopify.com` (`X-Shopify-Shop-Domain`). */
+            shop_id: string;
+            name: string;
+            /**
+             * Format: int64
+             * @description How long an unpaid order holds stock (default 1800 s).
+             */
+            hold_ttl_seconds?: number | null;
+            /** @description The shop's Admin API (reconciliation pulls, fulfillment and stock write-backs). */
+            api?: (components["schemas"]["ApiCredentials"] & unknown) | null;
+            /** @description Stock sync rules (default: show everything sellable). */
+            stock_sync?: (components["schemas"]["StockSync"] & unknown) | null;
+            /** @description The app's client secret, which Shopify signs webhooks with. */
+            webhook_secret: string;
+        };
         /** NewSku */
         NewSku: {
+            /** @description The seller's code (marketplaces' `outer_sku_id`): 1-64 letters, digits, `-`, `_` or `.`. */
             code: string;
             name: string;
             /** Format: int64 */
@@ -13850,7 +10392,7 @@ export interface components {
         };
         /** NewWarehouse */
         NewWarehouse: {
-            /** @description Unique per tenant, e.g. `SH-01`. */
+            /** @description Unique per tenant, e.g. `SH-01`: 1-64 letters, digits, `-`, `_` or `.`. */
             code: string;
             name: string;
         };
@@ -14509,7 +11051,7 @@ export interface components {
             parcels: number;
             /**
              * Format: int64
-             * @description 0: estimate from the units.
+             * @description 0-1000000; 0: estimate from the units.
              * @default 0
              */
             weight_grams: number;

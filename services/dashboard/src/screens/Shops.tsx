@@ -357,14 +357,24 @@ function ConnectDialog({ open, onClose }: { open: boolean; onClose: () => void }
     mutationFn: () =>
       call(
         api.POST('/v1/channels', {
-          body: {
-            marketplace,
-            shop_id: shopId.trim(),
-            name: name.trim(),
-            hold_ttl_seconds: Math.round(Number(holdMinutes) * 60) || undefined,
-            ...(marketplace === 'shopify' ? { webhook_secret: clientSecret.trim() } : {}),
-            ...(withApi && marketplace === 'bazaar' ? { api: { ...creds, base_url: creds.base_url.trim() } } : {}),
-          },
+          // The body's shape follows the marketplace: a Shopify shop sends its app's client
+          // secret, a Bazaar shop gets one made by Cairn (and may give its Open API).
+          body:
+            marketplace === 'shopify'
+              ? {
+                  marketplace,
+                  shop_id: shopId.trim(),
+                  name: name.trim(),
+                  hold_ttl_seconds: Math.round(Number(holdMinutes) * 60) || undefined,
+                  webhook_secret: clientSecret.trim(),
+                }
+              : {
+                  marketplace,
+                  shop_id: shopId.trim(),
+                  name: name.trim(),
+                  hold_ttl_seconds: Math.round(Number(holdMinutes) * 60) || undefined,
+                  ...(withApi ? { api: { ...creds, base_url: creds.base_url.trim() } } : {}),
+                },
         }),
       ),
     onSuccess: (c) => {

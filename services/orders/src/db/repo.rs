@@ -172,7 +172,7 @@ pub async fn list_orders<C: ConnectionTrait>(
     let total = q.clone().count(conn).await?;
     let q = q.order_by_desc(orders::Column::TradeCreated).order_by_desc(orders::Column::Id);
     let (q, limit) = match paging {
-        Paging::Offset { page, per_page } => (q.offset(page.saturating_sub(1).saturating_mul(per_page)), per_page),
+        Paging::Offset { page, per_page } => (q.offset(store::page_offset(page, per_page)), per_page),
         Paging::After { after, limit } => {
             let q = match after {
                 None => q,

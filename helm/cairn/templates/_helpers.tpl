@@ -154,6 +154,8 @@ Call with (dict "ctx" $ "secretName" "...").
   value: {{ $v.dbMaxConnections | quote }}
 - name: CAIRN_DRAIN_SECONDS
   value: {{ $v.drainSeconds | quote }}
+- name: CAIRN_AMQP_SHARDS
+  value: {{ $v.amqpShards | quote }}
 {{- with $v.amqpPrefix }}
 - name: CAIRN_AMQP_PREFIX
   value: {{ . | quote }}

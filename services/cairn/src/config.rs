@@ -115,6 +115,10 @@ settings! {
     amqp_url: String,
     /// Prefix of exchange and queue names (several deployments on one broker).
     amqp_prefix: String,
+    /// Queues each consumer's messages are split into by tenant, so that one tenant's flood
+    /// waits in its own queue (8). The same in every process; change it only with the queues
+    /// drained.
+    amqp_shards: u16,
     /// Signs access tokens; at least 32 characters. `cairn up` keeps one in the data directory.
     jwt_secret: String,
     /// Access token lifetime (86,400 s).
@@ -312,7 +316,11 @@ impl Config {
             migration_database_url: s.migration_database_url.clone().filter(|u| !u.trim().is_empty()),
             db_max_connections: s.db_max_connections.unwrap_or(20),
             sql_trace: None,
-            transport: bus::Transport::Rabbit { url: amqp_url, prefix: s.amqp_prefix.clone().unwrap_or_default() },
+            transport: bus::Transport::Rabbit {
+                url: amqp_url,
+                prefix: s.amqp_prefix.clone().unwrap_or_default(),
+                shards: s.amqp_shards.unwrap_or(8).max(1),
+            },
             jwt_secret: SecretString::from(secret),
             jwt_ttl_seconds: s.jwt_ttl_seconds.unwrap_or(86_400),
             rate_limits: s.rate_limits(),

@@ -23,7 +23,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Datelike, Utc};
 use kernel::signature::{self, HmacSha256, Mac as _};
 use kernel::{
-    Timestamp,
+    Money, Timestamp,
     events::OrderChanged,
     trade::{InvoiceBuyerKind, InvoiceRequest},
 };
@@ -291,6 +291,18 @@ impl Invoicing {
             document: serde_json::to_string(&doc).map_err(|e| DbErr::Custom(e.to_string()))?,
         };
         invoices::Entity::insert(invoices::ActiveModel::from(row.clone())).exec_without_returning(conn).await?;
+        let issued = kernel::events::InvoiceIssued {
+            invoice_id: row.id,
+            kind: row.kind.clone(),
+            number: row.number.clone(),
+            order_id,
+            order_ref: row.order_ref.clone(),
+            original_id,
+            currency: row.currency.clone(),
+            total: Money(row.total),
+            issued_at: now,
+        };
+        bus::outbox::enqueue(conn, &[kernel::Envelope::new(kernel::TenantId(tenant), &issued, now, None)]).await?;
         Ok((row, true))
     }
 

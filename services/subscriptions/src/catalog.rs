@@ -40,10 +40,13 @@ pub enum EventType {
     /// The carrier reported on a parcel (in transit, delivered, returned…).
     #[oai(rename = "shipment.tracked")]
     ShipmentTracked,
+    /// An invoice or a credit note was issued.
+    #[oai(rename = "invoice.issued")]
+    InvoiceIssued,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 10] = [
         EventType::OrderPaid,
         EventType::OrderChanged,
         EventType::OrderShipped,
@@ -53,6 +56,7 @@ impl EventType {
         EventType::StockReturned,
         EventType::ShipmentShipped,
         EventType::ShipmentTracked,
+        EventType::InvoiceIssued,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +70,7 @@ impl EventType {
             EventType::StockReturned => "stock.returned",
             EventType::ShipmentShipped => "shipment.shipped",
             EventType::ShipmentTracked => "shipment.tracked",
+            EventType::InvoiceIssued => "invoice.issued",
         }
     }
 
@@ -98,6 +103,7 @@ pub const TOPICS: &[&str] = &[
     "stock.returned",
     "shipment.shipped",
     "shipment.tracked",
+    "invoice.issued",
 ];
 
 /// The delivery body of `env` as `ty`.

@@ -377,11 +377,19 @@ impl SubscriptionsApi {
             )
             .into());
         }
+        // Two creates of one URL at once both pass the check above; the unique index decides.
+        let conflict = |e: sea_orm::DbErr| {
+            if store::is_unique_violation(&e) {
+                Problem::new(Code::AlreadyExists, "A subscription already delivers to this URL.")
+            } else {
+                Problem::internal(e)
+            }
+        };
         event_subscriptions::Entity::insert(event_subscriptions::ActiveModel::from(row.clone()))
             .exec_without_returning(&*tx)
             .await
-            .map_err(Problem::internal)?;
-        tx.commit().await.map_err(Problem::internal)?;
+            .map_err(conflict)?;
+        tx.commit().await.map_err(conflict)?;
         Ok(Created::Created(Json(SubscriptionCreatedDto { subscription: dto(row), secret })))
     }
 

@@ -124,8 +124,9 @@ pub type Shutdown = watch::Receiver<bool>;
 pub enum Transport {
     /// The database alone (SQLite, `cairn up`).
     Embedded,
-    /// RabbitMQ. `prefix` namespaces the exchange and queue names (tests use one per test).
-    Rabbit { url: String, prefix: String },
+    /// RabbitMQ. `prefix` namespaces the exchange and queue names (tests use one per test);
+    /// each consumer's queue is split into `shards` by tenant (see [`rabbit`]).
+    Rabbit { url: String, prefix: String, shards: u16 },
 }
 
 /// Health of the bus connection, for `/readyz`.
@@ -162,9 +163,10 @@ pub fn start(
             health.set(true);
             handlers.into_iter().map(|h| tokio::spawn(embedded::run(db.clone(), h, shutdown.clone()))).collect()
         }
-        Transport::Rabbit { url, prefix } => {
-            let topo =
-                bindings.iter().fold(rabbit::Topology::new(url, prefix), |t, (c, topics)| t.with_binding(c, topics));
+        Transport::Rabbit { url, prefix, shards } => {
+            let topo = bindings
+                .iter()
+                .fold(rabbit::Topology::new(url, prefix, *shards), |t, (c, topics)| t.with_binding(c, topics));
             let mut tasks =
                 vec![tokio::spawn(rabbit::relay(db.clone(), topo.clone(), health.clone(), shutdown.clone()))];
             tasks.extend(

@@ -1,6 +1,20 @@
 //! RabbitMQ transport: outbox relay with publisher confirms, quorum-queue consumers with a
 //! parking queue, reconnection with re-declaration.
 //!
+//! Fairness between tenants: each consumer's queue is split into [`Topology::shards`] quorum
+//! queues by tenant ([`shard_of`]); the relay publishes each event with its shard in the
+//! routing key (`order.changed.3`). A consumer reads all its shards at once, each on a channel
+//! of its own with its own prefetch, and its handlers take turns through one fair (FIFO)
+//! semaphore of [`crate::Handler::concurrency`] permits. A flood from one tenant then fills only
+//! its shard's queue: another tenant's message in another shard is delivered at once and waits
+//! for at most one round of the flood's handlers, not for the flood's backlog. Two tenants in
+//! the same shard still share one FIFO (with N shards a given pair does with probability 1/N).
+//! Order is kept per tenant (one tenant is always in one shard), not across tenants.
+//!
+//! Every process must use the same shard count. A consumer also drains its queue from before
+//! sharding (`<prefix><consumer>`, still bound to the unsharded routing keys that processes
+//! of an older version publish with) when it exists, so a rolling upgrade loses nothing.
+//!
 //! lapin does not reconnect by itself, so every loop here is "connect, declare, work until the
 //! connection fails, back off, repeat". Outbox rows are marked published only after the broker
 //! confirmed them; after a reconnect the relay simply publishes what is still unmarked, so
@@ -27,13 +41,26 @@ use std::time::Duration;
 pub struct Topology {
     url: String,
     prefix: String,
+    shards: u16,
     bindings: Vec<(&'static str, &'static [&'static str])>,
 }
 
+/// The shard of `tenant` among `shards`: its id's low 64 bits modulo the count (random bits in
+/// both UUID v4 and v7, so tenants spread evenly). Stable: never change it once deployed.
+pub fn shard_of(tenant: uuid::Uuid, shards: u16) -> u16 {
+    (tenant.as_u64_pair().1 % u64::from(shards.max(1))) as u16
+}
+
 impl Topology {
-    /// `prefix` is prepended to every exchange and queue name.
-    pub fn new(url: &str, prefix: &str) -> Topology {
-        Topology { url: url.to_owned(), prefix: prefix.to_owned(), bindings: Vec::new() }
+    /// `prefix` is prepended to every exchange and queue name; each consumer's queue is split
+    /// into `shards` (at least 1) by tenant.
+    pub fn new(url: &str, prefix: &str, shards: u16) -> Topology {
+        Topology { url: url.to_owned(), prefix: prefix.to_owned(), shards: shards.max(1), bindings: Vec::new() }
+    }
+
+    /// How many queues each consumer's messages are split into by tenant.
+    pub fn shards(&self) -> u16 {
+        self.shards
     }
 
     /// Registers a consumer's queue so that publishers declare it too.
@@ -48,9 +75,17 @@ impl Topology {
     fn parking_exchange(&self) -> ShortString {
         format!("{}cairn.parking", self.prefix).into()
     }
-    /// The quorum queue of a consumer.
-    pub fn queue(&self, consumer: &str) -> String {
+    /// The quorum queue of a consumer's `shard`.
+    pub fn queue(&self, consumer: &str, shard: u16) -> String {
+        format!("{}{consumer}.s{shard}", self.prefix)
+    }
+    /// A consumer's single queue from before sharding (drained when it exists).
+    fn unsharded_queue(&self, consumer: &str) -> String {
         format!("{}{consumer}", self.prefix)
+    }
+    /// The routing key of an event of type `kind` from `tenant`.
+    pub fn routing_key(&self, kind: &str, tenant: uuid::Uuid) -> String {
+        format!("{kind}.{}", shard_of(tenant, self.shards))
     }
     /// Where a consumer's poison messages wait for a person.
     pub fn parking_queue(&self, consumer: &str) -> String {
@@ -87,19 +122,34 @@ impl Topology {
         args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(self.parking_exchange().as_str().into()));
         args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(consumer.into()));
         args.insert("x-delivery-limit".into(), AMQPValue::LongInt(MAX_ATTEMPTS as i32));
-        let queue = self.queue(consumer);
-        ch.queue_declare(queue.clone().into(), durable, args).await?;
-        for topic in topics {
-            ch.queue_bind(
-                queue.clone().into(),
-                self.events_exchange(),
-                (*topic).into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+        for shard in 0..self.shards {
+            let queue = self.queue(consumer, shard);
+            ch.queue_declare(queue.clone().into(), durable, args.clone()).await?;
+            for topic in topics {
+                ch.queue_bind(
+                    queue.clone().into(),
+                    self.events_exchange(),
+                    format!("{topic}.{shard}").into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            }
         }
         Ok(())
+    }
+
+    /// Whether `consumer`'s queue from before sharding exists (asked on a channel of its own:
+    /// a passive declare of a missing queue closes the channel).
+    async fn has_unsharded_queue(&self, conn: &Connection, consumer: &str) -> anyhow::Result<bool> {
+        let ch = conn.create_channel().await?;
+        let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+        let exists =
+            ch.queue_declare(self.unsharded_queue(consumer).into(), passive, FieldTable::default()).await.is_ok();
+        if exists {
+            let _ = ch.close(200, "".into()).await;
+        }
+        Ok(exists)
     }
 
     async fn declare_all(&self, ch: &Channel) -> anyhow::Result<()> {
@@ -190,7 +240,7 @@ pub async fn publish_batch(db: &store::Db, ch: &Channel, topo: &Topology) -> any
         confirms.push(
             ch.basic_publish(
                 topo.events_exchange(),
-                r.kind.clone().into(),
+                topo.routing_key(&r.kind, r.tenant_id).into(),
                 BasicPublishOptions::default(),
                 r.envelope.as_bytes(),
                 props,
@@ -243,89 +293,127 @@ async fn consume_session(
     let ch = conn.create_channel().await?;
     topo.declare_exchanges(&ch).await?;
     topo.declare_consumer(&ch, handler.name(), handler.topics()).await?;
+    let mut queues: Vec<String> = (0..topo.shards).map(|s| topo.queue(handler.name(), s)).collect();
+    if topo.has_unsharded_queue(&conn, handler.name()).await? {
+        queues.push(topo.unsharded_queue(handler.name()));
+    }
     let concurrency = handler.concurrency().clamp(1, 1024);
-    ch.basic_qos(u16::try_from(concurrency * 2).unwrap_or(u16::MAX), BasicQosOptions::default()).await?;
-    let consumer = ch
-        .basic_consume(
-            topo.queue(handler.name()).into(),
-            handler.name().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    // One channel per queue: prefetch is per channel, so a flooded shard cannot take another's.
+    let mut consumers = Vec::with_capacity(queues.len());
+    for queue in &queues {
+        let ch = conn.create_channel().await?;
+        ch.basic_qos(u16::try_from(concurrency * 2).unwrap_or(u16::MAX), BasicQosOptions::default()).await?;
+        consumers.push(
+            ch.basic_consume(
+                queue.as_str().into(),
+                handler.name().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?,
+        );
+    }
     *attempt = 0;
-    tracing::info!(consumer = handler.name(), "consumer connected");
-    let mut stop = shutdown.clone();
-    let stopped = async move {
-        while !*stop.borrow() {
-            if stop.changed().await.is_err() {
-                break;
+    tracing::info!(consumer = handler.name(), queues = queues.len(), "consumer connected");
+    // Handlers take turns across the shards: tokio's semaphore is FIFO.
+    let permits = tokio::sync::Semaphore::new(concurrency);
+    // Set when one queue's stream ends before shutdown (its channel or the connection failed):
+    // the session then reconnects as a whole rather than go on without that shard.
+    let broken = tokio::sync::Notify::new();
+    let shards = consumers.into_iter().map(|consumer| {
+        let (permits, broken) = (&permits, &broken);
+        let mut stop = shutdown.clone();
+        let stopped = async move {
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        let shutdown = shutdown.clone();
+        async move {
+            consumer
+                .take_until(stopped)
+                .for_each_concurrent(concurrency, |delivery| async {
+                    let Ok(_turn) = permits.acquire().await else { return };
+                    deliver(handler, delivery).await;
+                })
+                .await;
+            if !*shutdown.borrow() {
+                broken.notify_one();
             }
         }
-    };
-    let handling = consumer
-        .take_until(stopped)
-        .for_each_concurrent(concurrency, |delivery| async {
-            let delivery = match delivery {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::warn!(consumer = handler.name(), error = %e, "delivery error");
-                    return;
-                }
-            };
-            let env: Envelope = match serde_json::from_slice(&delivery.data) {
-                Ok(env) => env,
-                Err(e) => {
-                    tracing::error!(consumer = handler.name(), error = %e, "unreadable message parked");
-                    let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
-                    telemetry::metrics::bus_messages(handler.name(), "parked", 1);
-                    return;
-                }
-            };
-            let started = std::time::Instant::now();
-            let result = handler.handle(env.clone()).await;
-            match result {
-                Ok(()) => {
-                    if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
-                        // It will be redelivered; the inbox makes that a no-op.
-                        tracing::warn!(consumer = handler.name(), error = %e, "ack failed");
-                    }
-                    // After the ack: the event's age is then from its occurrence to its ack.
-                    crate::handled(handler.name(), started, Some(std::slice::from_ref(&env)), 1);
-                }
-                Err(e) => {
-                    crate::handled(handler.name(), started, None, 1);
-                    tracing::warn!(consumer = handler.name(), message_id = %env.id, error = format!("{e:#}"), "handler failed; message requeued");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
-                }
-            }
-        });
+    });
     tokio::select! {
-        _ = handling => {}
-        _ = measure_pending(&conn, topo.queue(handler.name()), handler.name()) => {}
+        _ = futures_util::future::join_all(shards) => {}
+        _ = broken.notified() => {}
+        _ = measure_pending(&conn, queues, handler.name()) => {}
     }
     if *shutdown.borrow() {
         let _ = conn.close(200, "shutdown".into()).await;
         return Ok(());
     }
-    bail!("consumer stream ended")
+    bail!("a consumer stream ended")
+}
+
+/// Applies one delivery and acks it, or parks it when unreadable, or requeues it after a
+/// failure.
+async fn deliver(handler: &SharedHandler, delivery: Result<lapin::message::Delivery, lapin::Error>) {
+    let delivery = match delivery {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(consumer = handler.name(), error = %e, "delivery error");
+            return;
+        }
+    };
+    let env: Envelope = match serde_json::from_slice(&delivery.data) {
+        Ok(env) => env,
+        Err(e) => {
+            tracing::error!(consumer = handler.name(), error = %e, "unreadable message parked");
+            let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+            telemetry::metrics::bus_messages(handler.name(), "parked", 1);
+            return;
+        }
+    };
+    let started = std::time::Instant::now();
+    let result = handler.handle(env.clone()).await;
+    match result {
+        Ok(()) => {
+            if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+                // It will be redelivered; the inbox makes that a no-op.
+                tracing::warn!(consumer = handler.name(), error = %e, "ack failed");
+            }
+            // After the ack: the event's age is then from its occurrence to its ack.
+            crate::handled(handler.name(), started, Some(std::slice::from_ref(&env)), 1);
+        }
+        Err(e) => {
+            crate::handled(handler.name(), started, None, 1);
+            tracing::warn!(consumer = handler.name(), message_id = %env.id, error = format!("{e:#}"), "handler failed; message requeued");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+        }
+    }
 }
 
 /// How often a consumer's queue depth is asked for (`/metrics`).
 const PENDING_EVERY: Duration = Duration::from_secs(5);
 
-/// Sets `consumer`'s pending gauge to its queue's ready messages every [`PENDING_EVERY`],
+/// Sets `consumer`'s pending gauge to its queues' ready messages every [`PENDING_EVERY`],
 /// with a passive declare (one round trip; nothing is created or changed) on a channel of its
 /// own, so that a failure here cannot close the channel the consumer reads from. Gives up
 /// quietly on an error (the next session starts it again); never returns otherwise.
-async fn measure_pending(conn: &Connection, queue: String, consumer: &'static str) {
+async fn measure_pending(conn: &Connection, queues: Vec<String>, consumer: &'static str) {
     let result: anyhow::Result<()> = async {
         let ch = conn.create_channel().await?;
         let passive = QueueDeclareOptions { passive: true, ..Default::default() };
         loop {
-            let q = ch.queue_declare(queue.clone().into(), passive, FieldTable::default()).await?;
-            telemetry::metrics::bus_pending(consumer, u64::from(q.message_count()), None);
+            let mut pending = 0u64;
+            for queue in &queues {
+                pending += u64::from(
+                    ch.queue_declare(queue.as_str().into(), passive, FieldTable::default()).await?.message_count(),
+                );
+            }
+            telemetry::metrics::bus_pending(consumer, pending, None);
             tokio::time::sleep(PENDING_EVERY).await;
         }
     }

@@ -551,6 +551,32 @@ impl Event for ShipmentTracked {
     }
 }
 
+/// invoicing → subscribers: an invoice or a credit note was issued (once per document).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InvoiceIssued {
+    pub invoice_id: Uuid,
+    /// `invoice` or `credit_note`.
+    pub kind: String,
+    /// e.g. `CN2026-000042`.
+    pub number: String,
+    pub order_id: Uuid,
+    /// The marketplace's order number.
+    pub order_ref: String,
+    /// A credit note's invoice.
+    pub original_id: Option<Uuid>,
+    pub currency: String,
+    /// Total with tax, in minor units (fen).
+    pub total: Money,
+    pub issued_at: Timestamp,
+}
+
+impl Event for InvoiceIssued {
+    const TYPE: &'static str = "invoice.issued";
+    fn partition_key(&self) -> String {
+        self.order_id.to_string()
+    }
+}
+
 /// Units of a SKU coming back, as [`StockReturned`] lists them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReturnedUnits {

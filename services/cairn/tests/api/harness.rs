@@ -4,6 +4,9 @@
 
 use testkit::{Api, Backend, TempDir};
 
+/// Tenant shards of each consumer's RabbitMQ queue in the tests.
+pub const TEST_SHARDS: u16 = 2;
+
 /// A configuration for `backend` with a fresh database (and namespace), listening on port 0.
 pub async fn config(backend: Backend, dir: &std::path::Path) -> cairn::Config {
     let mut c = cairn::Config::embedded(&cairn::Settings::default(), "127.0.0.1:0", dir).expect("embedded config");
@@ -15,7 +18,9 @@ pub async fn config(backend: Backend, dir: &std::path::Path) -> cairn::Config {
         c.migration_database_url = Some(pg.owner_url);
         c.db_max_connections = 20;
         let (url, prefix) = testkit::fresh_amqp();
-        c.transport = bus::Transport::Rabbit { url, prefix };
+        // Two tenant shards per consumer rather than production's eight: every test declares
+        // its own quorum queues on the one test broker, and two are enough to exercise them.
+        c.transport = bus::Transport::Rabbit { url, prefix, shards: TEST_SHARDS };
     }
     c.drain_seconds = 5;
     c

@@ -449,3 +449,37 @@ async fn bad_input_and_other_tenants(app: TestApp) {
     assert_eq!(app.get(&format!("/v1/invoices/{id}"), &a.token).await.expect(200)["status"], "issued");
 }
 both!(bad_input_and_other_tenants);
+
+/// A subscription to `invoice.issued` hears of each invoice once it is issued.
+async fn an_issued_invoice_is_announced_to_subscribers(app: TestApp) {
+    let t = app.signup("Announcer").await;
+    set_up(&app, &t, "payment").await;
+    let rx = crate::subscriptions::receiver().await;
+    let body = json!({"url": rx.url, "event_types": ["invoice.issued"]});
+    app.post("/v1/subscriptions", &t.token, &body).await.expect(201);
+    let ch = shop(&app, &t, &["TEE-1"]).await;
+    let trade = Trade::new(&ch.shop_id, "T-ANN-1", Utc::now() - chrono::Duration::minutes(5), "TEE-1", 2);
+    app.post_webhook(&ch, "p", &trade.paid_msg(1000)).await.expect(200);
+    app.settle().await;
+    let docs = invoices(&app, &t, "").await;
+    assert_eq!(docs.len(), 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let got = loop {
+        let got: Vec<Value> = rx.got.lock().unwrap().iter().map(|g| g.json()).collect();
+        if !got.is_empty() {
+            break got;
+        }
+        assert!(std::time::Instant::now() < deadline, "invoice.issued was not delivered");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let e = &got[0];
+    assert_eq!(e["type"], "invoice.issued", "{e}");
+    assert_eq!(e["tenant_id"], t.tenant_id.to_string());
+    assert_eq!(e["data"]["invoice_id"], docs[0]["id"]);
+    assert_eq!(e["data"]["number"], docs[0]["number"]);
+    assert_eq!(e["data"]["kind"], "invoice");
+    assert_eq!(e["data"]["total"], 19800);
+    assert_eq!(e["data"]["currency"], "CNY");
+    app.shutdown().await;
+}
+both!(an_issued_invoice_is_announced_to_subscribers);

@@ -11363,7 +11363,7 @@ export interface components {
          * @description A public event type.
          * @enum {string}
          */
-        SubscriptionEventType: "order.paid" | "order.changed" | "order.shipped" | "order.hold_changed" | "order.ready_to_ship" | "stock.level_changed" | "stock.returned" | "shipment.shipped" | "shipment.tracked";
+        SubscriptionEventType: "order.paid" | "order.changed" | "order.shipped" | "order.hold_changed" | "order.ready_to_ship" | "stock.level_changed" | "stock.returned" | "shipment.shipped" | "shipment.tracked" | "invoice.issued";
         /** SubscriptionIn */
         SubscriptionIn: {
             /**

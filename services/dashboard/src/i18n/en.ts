@@ -1094,6 +1094,7 @@ export const en: Dict = {
   'event.stock.returned': 'Returned goods received',
   'event.shipment.shipped': 'Parcel handed to carrier',
   'event.shipment.tracked': 'Tracking update',
+  'event.invoice.issued': 'Invoice issued',
   'event_desc.order.paid': 'When an order is paid, and with each change of a paid order that is still paid',
   'event_desc.order.changed': 'Any change of an order: status, lines, address…',
   'event_desc.order.shipped': 'An order left the warehouse (wholly or partly)',
@@ -1103,6 +1104,7 @@ export const en: Dict = {
   'event_desc.stock.returned': 'Returned goods were received back into stock',
   'event_desc.shipment.shipped': 'A parcel was handed to the carrier',
   'event_desc.shipment.tracked': 'The carrier reported on a parcel (in transit, delivered, returned…)',
+  'event_desc.invoice.issued': 'An invoice or a credit note was issued',
 
   'subs.title': 'Event subscriptions',
   'subs.subtitle': "Your account's events pushed to your systems (ERP, WMS…) as they happen, each signed the Standard Webhooks way",

@@ -1073,6 +1073,7 @@ export const zhCN = {
   'event.stock.returned': '退货入库',
   'event.shipment.shipped': '包裹已交快递',
   'event.shipment.tracked': '物流轨迹更新',
+  'event.invoice.issued': '发票已开具',
   'event_desc.order.paid': '订单付款后发送；已付款订单每次变化（仍为已付款）也会发送',
   'event_desc.order.changed': '订单的任何变化：状态、商品行、地址等',
   'event_desc.order.shipped': '订单出库（全部或部分发货）',
@@ -1082,6 +1083,7 @@ export const zhCN = {
   'event_desc.stock.returned': '退回的商品已收货入库',
   'event_desc.shipment.shipped': '包裹已交给快递公司',
   'event_desc.shipment.tracked': '快递公司回传了包裹状态（运输中、已签收、退回等）',
+  'event_desc.invoice.issued': '开具了发票或红字发票',
 
   'subs.title': '订阅与推送',
   'subs.subtitle': '把账号里的事件实时推送到你的系统（ERP、WMS 等），每次推送都带 Standard Webhooks 签名',

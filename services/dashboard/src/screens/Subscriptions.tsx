@@ -54,6 +54,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'stock.returned',
   'shipment.shipped',
   'shipment.tracked',
+  'invoice.issued',
 ];
 
 const DELIVERY_TONES: Record<DeliveryStatus, Tone> = { pending: 'amber', delivered: 'green', failed: 'red' };

@@ -75,7 +75,8 @@ test('a subscription made in the screen delivers signed events; the log shows fa
     assert.ok(await dialog.locator('[data-testid=sub-submit]').isDisabled());
     await dialog.locator('input[name=url]').fill(rx.url);
     const offered = await dialog.locator('input[name=event_type]').evaluateAll((xs) => xs.map((x) => x.value));
-    assert.equal(offered.length, 9);
+    assert.equal(offered.length, 10);
+    assert.ok(offered.includes('invoice.issued'), offered.join());
     assert.match(await dialog.locator('label:has(input[value="stock.level_changed"])').innerText(), /库存变化[\s\S]*SKU 的库存数量变化/);
     await dialog.locator('input[name=event_type][value="stock.level_changed"]').check();
     await dialog.locator('input[name=description]').fill('ERP 库存同步');

@@ -33,6 +33,11 @@ pub fn bindings() -> Vec<host::Binding> {
     Service::ALL.iter().flat_map(|s| s.descriptor().consumers.iter().copied()).collect()
 }
 
+/// Every consumer that has one active instance per shard (see [`host::Descriptor::single_active`]).
+pub fn single_active() -> Vec<&'static str> {
+    Service::ALL.iter().flat_map(|s| s.descriptor().single_active.iter().copied()).collect()
+}
+
 /// Every service mounted on `ctx`, serving those `serves` accepts.
 struct Mounted {
     apis: Apis,
@@ -392,7 +397,8 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     };
     let Mounted { mut apis, consumers, mut tasks } = mount_all(&ctx, settings, |s| config.runs(s));
     tasks.push(prune_rate_limits(limits.clone(), stop_rx.clone()));
-    let (bus_health, bus_tasks) = bus::start(db.clone(), &config.transport, &bindings(), consumers, stop_rx.clone());
+    let (bus_health, bus_tasks) =
+        bus::start(db.clone(), &config.transport, &bindings(), &single_active(), consumers, stop_rx.clone());
     tasks.extend(bus_tasks);
     apis.0.bus = Some(bus_health);
 

@@ -35,6 +35,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     name: "channels",
     prefixes: &["channels", "webhooks"],
     consumers: &[(writeback::CONSUMER, writeback::TOPICS)],
+    single_active: &[],
     tables: &[
         "channels",
         "webhook_messages",

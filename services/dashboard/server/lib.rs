@@ -13,7 +13,7 @@ pub use events::EventsApi;
 
 /// dashboard as the binary sees it.
 pub const SERVICE: host::Descriptor =
-    host::Descriptor { name: "dashboard", prefixes: &["events"], consumers: &[], tables: &[] };
+    host::Descriptor { name: "dashboard", prefixes: &["events"], consumers: &[], single_active: &[], tables: &[] };
 
 /// Mounts the dashboard's API: the event stream, whose outbox reader starts with its first
 /// subscriber. The assets are served by [`Assets`] at `/`.

@@ -24,6 +24,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     name: "identity",
     prefixes: &["signup", "auth", "users", "invites", "apps", "oauth", "grants", "audit-log"],
     consumers: &[],
+    single_active: &[],
     tables: &[
         "tenants",
         "users",

@@ -19,6 +19,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     name: "inventory",
     prefixes: &["warehouses", "skus", "stock", "reservations", "inventory"],
     consumers: &[(engine::CONSUMER, consumer::TOPICS)],
+    single_active: &[engine::CONSUMER],
     tables: &[
         "warehouses",
         "skus",

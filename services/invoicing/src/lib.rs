@@ -15,6 +15,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     name: "invoicing",
     prefixes: &["invoices", "invoicing"],
     consumers: &[(consumer::CONSUMER, consumer::TOPICS)],
+    single_active: &[],
     tables: &[
         "invoice_settings",
         "invoice_tax_categories",

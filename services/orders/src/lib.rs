@@ -31,6 +31,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     name: "orders",
     prefixes: &["orders"],
     consumers: &[(consumer::CONSUMER, consumer::TOPICS)],
+    single_active: &[],
     tables: &["orders", "order_lines", "order_timeline", "order_shipments", "order_audit_rules"],
 };
 

@@ -26,6 +26,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     name: "shipping",
     prefixes: &["shipping", "shipments", "label-batches", "returns", "webhooks/courier"],
     consumers: &[(consumer::CONSUMER, consumer::TOPICS)],
+    single_active: &[],
     tables: &[
         "shipping_settings",
         "shipping_accounts",

@@ -21,6 +21,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     name: "subscriptions",
     prefixes: &["subscriptions"],
     consumers: &[(consumer::CONSUMER, catalog::TOPICS)],
+    single_active: &[],
     tables: &["event_subscriptions", "event_deliveries", "event_delivery_attempts"],
 };
 

@@ -149,11 +149,14 @@ impl BusHealth {
 ///
 /// `bindings` names every consumer of the whole system with its topics, whether or not it runs
 /// in this process: a RabbitMQ publisher declares all queues before it publishes, so no event
-/// is published into the void while a consumer's service is still starting.
+/// is published into the void while a consumer's service is still starting. `single_active`
+/// names the consumers whose RabbitMQ queues have one active consumer at a time across all
+/// processes (the same list in every process: it is part of each queue's declaration).
 pub fn start(
     db: store::Db,
     transport: &Transport,
     bindings: &[(&'static str, &'static [&'static str])],
+    single_active: &[&'static str],
     handlers: Vec<SharedHandler>,
     shutdown: Shutdown,
 ) -> (BusHealth, Vec<tokio::task::JoinHandle<()>>) {
@@ -166,7 +169,8 @@ pub fn start(
         Transport::Rabbit { url, prefix, shards } => {
             let topo = bindings
                 .iter()
-                .fold(rabbit::Topology::new(url, prefix, *shards), |t, (c, topics)| t.with_binding(c, topics));
+                .fold(rabbit::Topology::new(url, prefix, *shards), |t, (c, topics)| t.with_binding(c, topics))
+                .with_single_active(single_active);
             let mut tasks =
                 vec![tokio::spawn(rabbit::relay(db.clone(), topo.clone(), health.clone(), shutdown.clone()))];
             tasks.extend(

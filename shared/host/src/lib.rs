@@ -22,6 +22,11 @@ pub struct Descriptor {
     /// Its bus consumers. Every process declares every consumer's queue (see [`bus::start`]),
     /// so these are listed whether or not the service runs here.
     pub consumers: &'static [Binding],
+    /// Those of its consumers that must have one active instance per tenant shard across all
+    /// processes (RabbitMQ single-active-consumer): the others stand by and take a shard over
+    /// when its owner goes. Listed, like `consumers`, whether or not the service runs here,
+    /// since every process declares every queue with the same arguments.
+    pub single_active: &'static [&'static str],
     /// The tables its migrations create and only it reads or writes.
     pub tables: &'static [&'static str],
 }

@@ -10,6 +10,8 @@ pub(crate) use say;
 
 mod dashboard;
 mod install;
+mod live;
+mod npm;
 mod openapi;
 mod schemathesis;
 mod services;

@@ -138,6 +138,11 @@ impl Cairn {
         &self.addr
     }
 
+    /// `http://127.0.0.1:<port>`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// Where its stdout and stderr go.
     pub fn log(&self) -> &Path {
         &self.log

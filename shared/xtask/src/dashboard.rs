@@ -9,7 +9,10 @@
 //!   `node services/dashboard/tests/run.mjs --base-url …` against it (Debian's Chromium,
 //!   driven by playwright-core; screenshots go to `target/dashboard-screens/`).
 
-use crate::util::{cargo_command, free_ports, secs, show, target_dir};
+use crate::{
+    npm,
+    util::{cargo_command, free_ports, secs, show, target_dir},
+};
 use std::{
     collections::BTreeMap,
     fs,
@@ -22,37 +25,16 @@ use std::{
 pub const APP: &str = "services/dashboard";
 const FIX: &str = "run `cargo xtask dashboard` and commit services/dashboard/dist";
 
-fn npm(app: &Path, args: &[&str]) -> Result<(), String> {
-    let mut cmd = Command::new("npm");
-    cmd.current_dir(app).args(args).stdin(Stdio::null());
-    crate::say!("$ (cd {APP} && {})", show(&cmd));
-    let status =
-        cmd.status().map_err(|e| format!("cannot run npm (Node 20 and npm are needed to build the dashboard): {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("`npm {}` failed ({status})", args.join(" "))) }
-}
-
-/// `npm ci`, unless `node_modules` was installed from this very `package-lock.json`.
-fn install(app: &Path) -> Result<(), String> {
-    let lock =
-        fs::read(app.join("package-lock.json")).map_err(|e| format!("cannot read {APP}/package-lock.json: {e}"))?;
-    let stamp = app.join("node_modules/.cairn-installed-lock");
-    if fs::read(&stamp).is_ok_and(|s| s == lock) {
-        return Ok(());
-    }
-    npm(app, &["ci", "--no-audit", "--no-fund"])?;
-    fs::write(&stamp, &lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
-}
-
 /// Builds the app into `out` (its `dist/` when `None`).
 pub fn build(root: &Path, out: Option<&Path>) -> Result<(), String> {
     let t = Instant::now();
     let app = root.join(APP);
-    install(&app)?;
+    npm::ci(&app, APP)?;
     match out {
-        None => npm(&app, &["run", "build"])?,
+        None => npm::run(&app, APP, &["run", "build"])?,
         Some(dir) => {
             let dir = dir.to_str().ok_or("the output directory is not UTF-8")?;
-            npm(&app, &["run", "build", "--", "--outDir", dir, "--emptyOutDir"])?
+            npm::run(&app, APP, &["run", "build", "--", "--outDir", dir, "--emptyOutDir"])?
         }
     }
     crate::say!("built the dashboard in {}", secs(t.elapsed()));
@@ -114,7 +96,7 @@ impl Drop for Demo {
 pub fn browser_tests(root: &Path) -> Result<i32, String> {
     let t = Instant::now();
     let app = root.join(APP);
-    install(&app)?;
+    npm::ci(&app, APP)?;
     if !Path::new("/usr/bin/chromium").exists() {
         return Err("/usr/bin/chromium is missing (Debian's `chromium` package)".into());
     }

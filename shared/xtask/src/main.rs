@@ -8,8 +8,11 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+mod clients;
 mod dashboard;
 mod install;
+mod live;
+mod npm;
 mod openapi;
 mod schemathesis;
 mod services;
@@ -36,9 +39,9 @@ USAGE:
         for drift, runs `cargo test --workspace --locked <args>` with the CAIRN_TEST_* variables
         below, then stops both servers and deletes their files (also on failure or Ctrl-C).
         Without <args>, the RabbitMQ-restart test runs by itself after the rest (a restart can
-        wedge the broker), then `cargo xtask schemathesis` runs, then the dashboard's browser
-        tests run against a fresh `cairn up --demo` (Debian's Chromium). Exits with the first
-        failing step's code.
+        wedge the broker), then `cargo xtask schemathesis` runs, then `cargo xtask clients`, then
+        the dashboard's browser tests run against a fresh `cairn up --demo` (Debian's Chromium).
+        Exits with the first failing step's code.
         `--workspace` is left out when <args> select packages (-p/--package), so
         `cargo xtask test -- -p kernel` tests only kernel.
 
@@ -65,6 +68,18 @@ USAGE:
         summary; fails on any server error, undocumented status, response that violates the
         schema, or other failed check.
 
+    cargo xtask clients
+        Generated clients work: starts `cairn up` on a free port with a fresh data dir and, from
+        its /openapi.json, generates a Python client with openapi-python-client (pinned, in a
+        virtualenv under the target directory) and TypeScript types with openapi-typescript for
+        openapi-fetch (the dashboard's versions, `npm ci` under the target directory). Then runs
+        shared/xtask/clients/smoke.py with the generated package, and type-checks (tsc, strict)
+        and runs smoke.ts: sign up, create a SKU, adjust its stock, reserve, read an order (made
+        by a signed Bazaar webhook), checking the stock levels and the order. Prints the
+        versions, how many operations each client covers and each script's result; fails on a
+        failed script, a type error, or a generator warning not listed (with its reason) in
+        shared/xtask/clients/python-known-warnings.txt.
+
     cargo xtask openapi [--check]
         Regenerates openapi/cairn.yaml with `cargo run -p cairn -- openapi`.
         --check: write nothing; exit 1 naming the first differing line if it is out of date.
@@ -90,6 +105,7 @@ KNOBS:
     CAIRN_XTASK_SKIP_OPENAPI=1  `test` skips the OpenAPI drift check
     CAIRN_XTASK_SKIP_DASHBOARD=1  `test` skips the dashboard drift check and browser tests
     CAIRN_XTASK_SKIP_SCHEMATHESIS=1  `test` skips the schemathesis run
+    CAIRN_XTASK_SKIP_CLIENTS=1  `test` skips the generated clients' check
     CAIRN_XTASK_TMPDIR=<dir>    where the servers' temp dirs go (default /tmp; must be
                                 traversable by the postgres and rabbitmq users)
 ";
@@ -108,6 +124,7 @@ fn main() -> ExitCode {
         Some("dashboard") => workspace_root().and_then(|root| dashboard::build(&root, None)).map(|()| 0),
         Some("browser-tests") => workspace_root().and_then(|root| dashboard::browser_tests(&root)),
         Some("schemathesis") => workspace_root().and_then(|root| schemathesis::run(&root)),
+        Some("clients") => workspace_root().and_then(|root| clients::run(&root)),
         Some("services") => services_cmd(rest),
         Some("bench") => bench(rest),
         Some(services::REAPER_ARG) => Ok(services::reaper_main()),
@@ -130,6 +147,10 @@ fn skip_dashboard() -> bool {
 
 fn skip_schemathesis() -> bool {
     knob("CAIRN_XTASK_SKIP_SCHEMATHESIS")
+}
+
+fn skip_clients() -> bool {
+    knob("CAIRN_XTASK_SKIP_CLIENTS")
 }
 
 fn knob(name: &str) -> bool {
@@ -229,6 +250,13 @@ fn test(args: &[String]) -> Result<i32, String> {
             say!("CAIRN_XTASK_SKIP_SCHEMATHESIS is set: skipping the schemathesis run");
         } else {
             code = schemathesis::run(&root)?;
+        }
+    }
+    if code == 0 && extra.is_empty() {
+        if skip_clients() {
+            say!("CAIRN_XTASK_SKIP_CLIENTS is set: skipping the generated clients' check");
+        } else {
+            code = clients::run(&root)?;
         }
     }
     if code == 0 && extra.is_empty() && !skip_dashboard() {

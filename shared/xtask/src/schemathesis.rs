@@ -2,21 +2,21 @@
 //! ISV would check it.
 //!
 //! - Installs schemathesis ([`VERSION`]) into a virtualenv under the target directory
-//!   (`<target>/schemathesis-<VERSION>/`), with Debian's `python3-venv` first when the
-//!   machine's Python cannot make one (as root; `test` installs PostgreSQL the same way).
-//! - Builds cairn, starts `cairn up` (SQLite + the embedded bus) in a temp data dir on a free
-//!   port, with its outbound HTTP sent to a closed loopback port, signs up a seller and creates a few resources (a Bazaar shop, a SKU with stock, a
+//!   (`<target>/schemathesis-<VERSION>/`; [`live::make_venv`]).
+//! - Starts a fresh `cairn up` ([`live::Cairn`]: outbound HTTP sent to a closed loopback
+//!   port), signs up a seller and creates a few resources (a Bazaar shop, a SKU with stock, a
 //!   reservation), so the operations on them are reached and not only answered 404.
 //! - Runs `st run <url>/openapi.json` with [`CONFIG`] (checks, seed, examples per operation,
 //!   the seeded ids), which reads the token and ids from `CAIRN_ST_*` variables, and prints
 //!   its summary. The exit code is schemathesis's: any failure of a check fails the step.
 
-use crate::util::{cargo_command, effective_uid, free_ports, http, json_str, secs, show, target_dir, wait_timeout};
+use crate::{
+    live,
+    util::{http, json_str, secs, show, target_dir, wait_timeout},
+};
 use std::{
-    fs,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    thread,
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -27,78 +27,10 @@ pub const CONFIG: &str = "shared/xtask/schemathesis.toml";
 /// A run that takes longer than this is stopped and fails (a bounded run takes 2-3 minutes).
 const TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The Python that makes the virtualenv: Debian's own when present (pyenv shims and the like
-/// may lack `venv`), else whatever `python3` is on PATH.
-fn python() -> PathBuf {
-    let debian = Path::new("/usr/bin/python3");
-    if debian.exists() { debian.to_path_buf() } else { PathBuf::from("python3") }
-}
-
-fn can_make_venv(python: &Path) -> bool {
-    Command::new(python)
-        .args(["-c", "import venv, ensurepip"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// `<venv>/bin/st` of schemathesis [`VERSION`], installing it when missing.
 pub fn ensure_installed(root: &Path) -> Result<PathBuf, String> {
     let venv = target_dir(root).join(format!("schemathesis-{VERSION}"));
-    let st = venv.join("bin/st");
-    let installed = Command::new(&st)
-        .arg("--version")
-        .stderr(Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(VERSION));
-    if installed {
-        return Ok(st);
-    }
-    let t = Instant::now();
-    let python = python();
-    if !can_make_venv(&python) {
-        if effective_uid() != Some(0) {
-            return Err(format!(
-                "{} cannot make a virtualenv; install `python3-venv` (xtask only installs packages when run as root)",
-                python.display()
-            ));
-        }
-        crate::install::apt_install(&["python3-venv"])?;
-        if !can_make_venv(&python) {
-            return Err(format!("{} still cannot make a virtualenv after installing python3-venv", python.display()));
-        }
-    }
-    let _ = fs::remove_dir_all(&venv);
-    let mut mk = Command::new(&python);
-    mk.args(["-m", "venv"]).arg(&venv).stdin(Stdio::null());
-    crate::say!("$ {}", show(&mk));
-    if !mk.status().map_err(|e| format!("cannot run {}: {e}", python.display()))?.success() {
-        return Err(format!("`{}` failed", show(&mk)));
-    }
-    let mut pip = Command::new(venv.join("bin/pip"));
-    pip.args(["install", "--quiet", "--disable-pip-version-check", &format!("schemathesis=={VERSION}")])
-        .stdin(Stdio::null());
-    crate::say!("$ {}", show(&pip));
-    if !pip.status().map_err(|e| format!("cannot run pip: {e}"))?.success() {
-        return Err(format!("`{}` failed", show(&pip)));
-    }
-    crate::say!("installed schemathesis {VERSION} in {}", secs(t.elapsed()));
-    Ok(st)
-}
-
-/// Stops `cairn up` and removes its data, however the run ends.
-struct Cairn {
-    child: Child,
-    data: PathBuf,
-}
-
-impl Drop for Cairn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.data);
-    }
+    live::ensure_venv(&venv, "st", VERSION, &[&format!("schemathesis=={VERSION}")])
 }
 
 /// What the run works on, exported to schemathesis as `CAIRN_ST_*`.
@@ -150,42 +82,12 @@ fn seed(addr: &str) -> Result<Seeded, String> {
 pub fn run(root: &Path) -> Result<i32, String> {
     let t = Instant::now();
     let st = ensure_installed(root)?;
-    let mut cargo = cargo_command(root);
-    cargo.args(["build", "--locked", "--quiet", "-p", "cairn"]);
-    crate::say!("$ {}", show(&cargo));
-    if !cargo.status().map_err(|e| format!("cannot run cargo: {e}"))?.success() {
-        return Err("building cairn failed".into());
-    }
-    let target = target_dir(root);
-    let ports = free_ports(2)?;
-    let addr = format!("127.0.0.1:{}", ports[0]);
-    // Cairn calls out where the API tells it to (a carrier's `api_url`, a shop's `base_url`, a
-    // subscription's `url`), and schemathesis makes those up. Every outbound call goes instead
-    // to a closed port on loopback, through the proxy variables reqwest honours: the run sends
-    // nothing off this machine, not even a DNS query.
-    let nowhere = format!("http://127.0.0.1:{}", ports[1]);
-    let data = std::env::temp_dir().join(format!("cairn-schemathesis-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&data);
-    let log = target.join("schemathesis-cairn.log");
-    let log_file = fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-    let mut cmd = Command::new(target.join("debug/cairn"));
-    cmd.args(["up", "--listen", &addr, "--data-dir"]).arg(&data).env_remove("NO_PROXY").env_remove("no_proxy");
-    for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
-        cmd.env(var, &nowhere);
-    }
-    cmd.stdin(Stdio::null()).stdout(log_file.try_clone().map_err(|e| e.to_string())?).stderr(log_file);
-    crate::say!("$ {}", show(&cmd));
-    let cairn = Cairn { child: cmd.spawn().map_err(|e| format!("cannot start cairn: {e}"))?, data };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !http(&addr, "GET", "/readyz", &[], None).is_ok_and(|(status, _)| status == 200) {
-        if Instant::now() > deadline {
-            return Err(format!("cairn up was not ready within 60 s\n{}", crate::util::tail(&log, 30)));
-        }
-        thread::sleep(Duration::from_millis(200));
-    }
-    let seeded = seed(&addr)?;
+    let cairn = live::Cairn::start(root, "schemathesis")?;
+    let addr = cairn.addr();
+    let log = cairn.log().to_path_buf();
+    let seeded = seed(addr)?;
 
-    let reports = target.join("schemathesis-report");
+    let reports = target_dir(root).join("schemathesis-report");
     let mut run = Command::new(&st);
     run.arg("--config-file")
         .arg(root.join(CONFIG))

@@ -83,7 +83,8 @@ pub fn target_dir(root: &Path) -> PathBuf {
 }
 
 /// One HTTP/1.1 request to a local server (`addr` is `host:port`), `Connection: close`, with
-/// extra headers and an optional JSON body: (status, body). Enough for seeding a test server
+/// extra headers and an optional body, JSON unless the headers name another `Content-Type`:
+/// (status, body). Enough for seeding a test server
 /// from std alone; it reads `Content-Length` and chunked answers.
 pub fn http(
     addr: &str,
@@ -100,7 +101,8 @@ pub fn http(
         req.push_str(&format!("{name}: {value}\r\n"));
     }
     let body = json.unwrap_or("");
-    if json.is_some() {
+    // A body is JSON unless a header says otherwise (e.g. an OAuth token request's form).
+    if json.is_some() && !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
         req.push_str("Content-Type: application/json\r\n");
     }
     req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));

@@ -1,12 +1,13 @@
 //! Finding (and, on Debian, installing) the PostgreSQL and RabbitMQ server binaries, and
 //! poppler's `pdftotext`, which the invoice tests read PDFs back with, and Debian's Chromium,
-//! which the dashboard's browser tests drive.
+//! which the dashboard's browser tests drive; and the Python virtualenvs of the steps that run
+//! Python tools (schemathesis, kubernetes-validate).
 
-use crate::util::{effective_uid, lookup_user, secs};
+use crate::util::{effective_uid, lookup_user, secs, show};
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, Stdio},
     time::Instant,
 };
 
@@ -130,4 +131,55 @@ fn find_rabbitmq() -> Option<(PathBuf, PathBuf)> {
     let lib = Path::new("/usr/lib/rabbitmq/bin");
     let pick = |name: &str| if lib.join(name).is_file() { lib.join(name) } else { sbin.join(name) };
     Some((pick("rabbitmq-server"), pick("rabbitmqctl")))
+}
+
+/// The Python that makes virtualenvs: Debian's own when present (pyenv shims and the like may
+/// lack `venv`), else whatever `python3` is on PATH.
+pub fn python() -> PathBuf {
+    let debian = Path::new("/usr/bin/python3");
+    if debian.exists() { debian.to_path_buf() } else { PathBuf::from("python3") }
+}
+
+fn can_make_venv(python: &Path) -> bool {
+    Command::new(python)
+        .args(["-c", "import venv, ensurepip"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Makes a fresh virtualenv at `venv` (removing whatever is there) and pip-installs
+/// `requirement` (e.g. `schemathesis==4.32.5`) into it, with Debian's `python3-venv` first when
+/// the machine's Python cannot make one (as root, like the servers).
+pub fn venv(venv: &Path, requirement: &str) -> Result<(), String> {
+    let t = Instant::now();
+    let python = python();
+    if !can_make_venv(&python) {
+        if effective_uid() != Some(0) {
+            return Err(format!(
+                "{} cannot make a virtualenv; install `python3-venv` (xtask only installs packages when run as root)",
+                python.display()
+            ));
+        }
+        apt_install(&["python3-venv"])?;
+        if !can_make_venv(&python) {
+            return Err(format!("{} still cannot make a virtualenv after installing python3-venv", python.display()));
+        }
+    }
+    let _ = fs::remove_dir_all(venv);
+    let mut mk = Command::new(&python);
+    mk.args(["-m", "venv"]).arg(venv).stdin(Stdio::null());
+    crate::say!("$ {}", show(&mk));
+    if !mk.status().map_err(|e| format!("cannot run {}: {e}", python.display()))?.success() {
+        return Err(format!("`{}` failed", show(&mk)));
+    }
+    let mut pip = Command::new(venv.join("bin/pip"));
+    pip.args(["install", "--quiet", "--disable-pip-version-check", requirement]).stdin(Stdio::null());
+    crate::say!("$ {}", show(&pip));
+    if !pip.status().map_err(|e| format!("cannot run pip: {e}"))?.success() {
+        return Err(format!("`{}` failed", show(&pip)));
+    }
+    crate::say!("installed {requirement} in {}", secs(t.elapsed()));
+    Ok(())
 }

@@ -2,8 +2,7 @@
 //! ISV would check it.
 //!
 //! - Installs schemathesis ([`VERSION`]) into a virtualenv under the target directory
-//!   (`<target>/schemathesis-<VERSION>/`), with Debian's `python3-venv` first when the
-//!   machine's Python cannot make one (as root; `test` installs PostgreSQL the same way).
+//!   (`<target>/schemathesis-<VERSION>/`, see [`crate::install::venv`]).
 //! - Builds cairn, starts `cairn up` (SQLite + the embedded bus) in a temp data dir on a free
 //!   port, with its outbound HTTP sent to a closed loopback port, signs up a seller and creates a few resources (a Bazaar shop, a SKU with stock, a
 //!   reservation), so the operations on them are reached and not only answered 404.
@@ -11,7 +10,7 @@
 //!   the seeded ids), which reads the token and ids from `CAIRN_ST_*` variables, and prints
 //!   its summary. The exit code is schemathesis's: any failure of a check fails the step.
 
-use crate::util::{cargo_command, effective_uid, free_ports, http, json_str, secs, show, target_dir, wait_timeout};
+use crate::util::{cargo_command, free_ports, http, json_str, secs, show, target_dir, wait_timeout};
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -27,22 +26,6 @@ pub const CONFIG: &str = "shared/xtask/schemathesis.toml";
 /// A run that takes longer than this is stopped and fails (a bounded run takes 2-3 minutes).
 const TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The Python that makes the virtualenv: Debian's own when present (pyenv shims and the like
-/// may lack `venv`), else whatever `python3` is on PATH.
-fn python() -> PathBuf {
-    let debian = Path::new("/usr/bin/python3");
-    if debian.exists() { debian.to_path_buf() } else { PathBuf::from("python3") }
-}
-
-fn can_make_venv(python: &Path) -> bool {
-    Command::new(python)
-        .args(["-c", "import venv, ensurepip"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// `<venv>/bin/st` of schemathesis [`VERSION`], installing it when missing.
 pub fn ensure_installed(root: &Path) -> Result<PathBuf, String> {
     let venv = target_dir(root).join(format!("schemathesis-{VERSION}"));
@@ -55,35 +38,7 @@ pub fn ensure_installed(root: &Path) -> Result<PathBuf, String> {
     if installed {
         return Ok(st);
     }
-    let t = Instant::now();
-    let python = python();
-    if !can_make_venv(&python) {
-        if effective_uid() != Some(0) {
-            return Err(format!(
-                "{} cannot make a virtualenv; install `python3-venv` (xtask only installs packages when run as root)",
-                python.display()
-            ));
-        }
-        crate::install::apt_install(&["python3-venv"])?;
-        if !can_make_venv(&python) {
-            return Err(format!("{} still cannot make a virtualenv after installing python3-venv", python.display()));
-        }
-    }
-    let _ = fs::remove_dir_all(&venv);
-    let mut mk = Command::new(&python);
-    mk.args(["-m", "venv"]).arg(&venv).stdin(Stdio::null());
-    crate::say!("$ {}", show(&mk));
-    if !mk.status().map_err(|e| format!("cannot run {}: {e}", python.display()))?.success() {
-        return Err(format!("`{}` failed", show(&mk)));
-    }
-    let mut pip = Command::new(venv.join("bin/pip"));
-    pip.args(["install", "--quiet", "--disable-pip-version-check", &format!("schemathesis=={VERSION}")])
-        .stdin(Stdio::null());
-    crate::say!("$ {}", show(&pip));
-    if !pip.status().map_err(|e| format!("cannot run pip: {e}"))?.success() {
-        return Err(format!("`{}` failed", show(&pip)));
-    }
-    crate::say!("installed schemathesis {VERSION} in {}", secs(t.elapsed()));
+    crate::install::venv(&venv, &format!("schemathesis=={VERSION}"))?;
     Ok(st)
 }
 

@@ -127,6 +127,62 @@ data of the chart-created Secrets (the release one and the migrate hook one).
 {{- end }}
 
 {{/*
+data of the migrate hook Secret: the release Secret's, plus the schema owner's
+URL, which only the migrate Job gets.
+*/}}
+{{- define "cairn.migrateSecretData" -}}
+{{ include "cairn.secretData" . }}
+{{- with .Values.secrets.migrationDatabaseUrl }}
+{{ $.Values.secretKeys.migrationDatabaseUrl }}: {{ . | b64enc | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+The service names `cairn serve` takes (services/cairn/src/config.rs, enum Service).
+*/}}
+{{- define "cairn.serviceNames" -}}
+identity channels orders inventory invoicing shipping dashboard subscriptions
+{{- end }}
+
+{{/*
+Whether a service's replica count is owned by an HPA ("true" or ""). Call with
+the service's values.
+*/}}
+{{- define "cairn.autoscaled" -}}
+{{- if and .autoscaling .autoscaling.enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+The fewest pods a service runs: its HPA's minReplicas, else its replicas.
+Call with the service's values.
+*/}}
+{{- define "cairn.minReplicas" -}}
+{{- if include "cairn.autoscaled" . }}{{ int .autoscaling.minReplicas }}{{ else }}{{ int .replicas }}{{ end }}
+{{- end }}
+
+{{/*
+A service's probes: the global `probes`, overridden key by key by the
+service's own. Call with (dict "ctx" $ "svc" $svc); returns YAML.
+*/}}
+{{- define "cairn.probes" -}}
+{{- toYaml (mergeOverwrite (deepCopy .ctx.Values.probes) (deepCopy (.svc.probes | default dict))) }}
+{{- end }}
+
+{{/*
+One httpGet probe on the http port from its values (path and timings).
+*/}}
+{{- define "cairn.httpProbe" -}}
+httpGet:
+  path: {{ .path }}
+  port: http
+{{- range $k := list "initialDelaySeconds" "periodSeconds" "timeoutSeconds" "failureThreshold" "successThreshold" }}
+{{- if hasKey $ $k }}
+{{ $k }}: {{ get $ $k }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 Environment shared by the service containers and the migrate Job.
 Call with (dict "ctx" $ "secretName" "...").
 */}}
@@ -223,6 +279,28 @@ Fail early on values that would render a broken release.
 {{- if not .Values.secrets.amqpUrl }}
 {{- fail "secrets.amqpUrl is required when existingSecret is not set" }}
 {{- end }}
+{{- end }}
+{{- $known := splitList " " (include "cairn.serviceNames" .) }}
+{{- range $name, $svc := .Values.services }}
+{{- if not (has $name $known) }}
+{{- fail (printf "services.%s: no such service (`cairn serve` takes %s)" $name (join ", " $known)) }}
+{{- end }}
+{{- if and $svc.enabled (include "cairn.autoscaled" $svc) (lt (int $svc.autoscaling.maxReplicas) (int $svc.autoscaling.minReplicas)) }}
+{{- fail (printf "services.%s.autoscaling.maxReplicas is below minReplicas" $name) }}
+{{- end }}
+{{- with $svc.podDisruptionBudget }}
+{{- if and (hasKey . "minAvailable") (hasKey . "maxUnavailable") }}
+{{- fail (printf "services.%s.podDisruptionBudget: give minAvailable or maxUnavailable, not both" $name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with .Values.services.inventory }}
+{{- if include "cairn.autoscaled" . }}
+{{- fail "services.inventory.autoscaling: inventory is not autoscaled. Each inventory partition (amqpShards of them) has one active engine across the pods (RabbitMQ single-active-consumer), so more pods add standbys, not throughput; set services.inventory.replicas (default 2: an owner and a standby) and remove autoscaling" }}
+{{- end }}
+{{- end }}
+{{- if lt (int .Values.amqpShards) 1 }}
+{{- fail "amqpShards must be at least 1" }}
 {{- end }}
 {{- if ge (int .Values.drainSeconds) (int .Values.terminationGracePeriodSeconds) }}
 {{- fail "drainSeconds must be below terminationGracePeriodSeconds (the pod is killed at the end of the grace period)" }}

@@ -1,6 +1,7 @@
 //! Finding (and, on Debian, installing) the PostgreSQL and RabbitMQ server binaries, and
 //! poppler's `pdftotext`, which the invoice tests read PDFs back with, and Debian's Chromium,
-//! which the dashboard's browser tests drive.
+//! which the dashboard's browser tests drive; and the Python virtualenvs of the steps that run
+//! Python tools (schemathesis, kubernetes-validate).
 
 use crate::util::{effective_uid, lookup_user, secs};
 use std::{

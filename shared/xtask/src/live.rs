@@ -12,7 +12,7 @@ use std::{
 
 /// The Python that makes virtualenvs: Debian's own when present (pyenv shims and the like may
 /// lack `venv`), else whatever `python3` is on PATH.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     let debian = Path::new("/usr/bin/python3");
     if debian.exists() { debian.to_path_buf() } else { PathBuf::from("python3") }
 }

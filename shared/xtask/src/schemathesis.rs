@@ -99,10 +99,8 @@ fn app_token(addr: &str, seller: &str, python: &Path) -> Result<String, String> 
     let auth = [("Authorization", bearer.as_str())];
     let redirect = "http://localhost:9/callback";
     let scopes: Vec<String> = APP_SCOPES.split_whitespace().map(|s| format!("\"{s}\"")).collect();
-    let body = format!(
-        r#"{{"name":"Schemathesis app","redirect_uris":["{redirect}"],"scopes":[{}]}}"#,
-        scopes.join(",")
-    );
+    let body =
+        format!(r#"{{"name":"Schemathesis app","redirect_uris":["{redirect}"],"scopes":[{}]}}"#, scopes.join(","));
     let app = call("POST", "/v1/apps", &auth, &body, 201)?;
     let client_id = json_str(&app, "id").ok_or("app token: the app has no id")?;
     let secret = json_str(&app, "client_secret").ok_or("app token: the app has no client_secret")?;

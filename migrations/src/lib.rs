@@ -53,6 +53,7 @@ mod m0011_apps;
 mod m0012_api_audit;
 mod m0013_subscriptions;
 pub mod m0014_row_level_security;
+mod m0015_tenant_keys;
 
 /// Applies Cairn's migrations in order.
 pub struct Migrator;
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_api_audit::Migration),
             Box::new(m0013_subscriptions::Migration),
             Box::new(m0014_row_level_security::Migration),
+            Box::new(m0015_tenant_keys::Migration),
         ]
     }
 }

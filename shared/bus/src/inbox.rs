@@ -65,7 +65,7 @@ pub async fn claim_many(
         }
         return Ok(fresh.iter().map(|e| e.id).collect());
     }
-    let sql = format!("{} on conflict (consumer, message_id) do nothing returning message_id", insert(envs.len()));
+    let sql = format!("{} on conflict do nothing returning message_id", insert(envs.len()));
     let rows = tx.query_all_raw(store::stmt_for(backend, &sql, values(&envs.iter().collect::<Vec<_>>()))).await?;
     rows.iter().map(|r| r.try_get::<uuid::Uuid>("", "message_id")).collect()
 }

@@ -37,6 +37,7 @@ mod metrics;
 mod orders;
 mod reconcile;
 mod rls;
+mod sharding;
 mod shipping;
 mod shopify;
 mod subscriptions;

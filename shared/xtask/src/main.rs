@@ -111,6 +111,8 @@ VARIABLES SET FOR THE TESTS:
     CAIRN_TEST_AMQP_URL     amqp://guest:guest@127.0.0.1:<port>/%2f
     CAIRN_TEST_RABBITMQCTL  shell command prefix controlling that RabbitMQ node; append a
                             rabbitmqctl sub-command: sh -c \"$CAIRN_TEST_RABBITMQCTL stop_app\"
+    CAIRN_TEST_PG_CTL       the same for that PostgreSQL's pg_ctl:
+                            sh -c \"$CAIRN_TEST_PG_CTL restart -m fast -w\"
 
 KNOBS:
     CAIRN_XTASK_SKIP_OPENAPI=1  `test` skips the OpenAPI drift check
@@ -170,8 +172,10 @@ fn knob(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-/// The test that restarts RabbitMQ under load (services/cairn/tests/api/crash.rs).
-const RESTART_TEST: &str = "crash::rabbitmq_restart_mid_stream_loses_nothing";
+/// The tests that restart RabbitMQ or PostgreSQL under load (services/cairn/tests/api/crash.rs):
+/// they run alone, one after the other, after everything else.
+const RESTART_TESTS: [&str; 2] =
+    ["crash::rabbitmq_restart_mid_stream_loses_nothing", "crash::postgresql_restart_mid_stream_loses_nothing"];
 
 /// `cargo xtask test [-- args]`
 fn test(args: &[String]) -> Result<i32, String> {
@@ -233,13 +237,27 @@ fn test(args: &[String]) -> Result<i32, String> {
         }
     }
 
-    // The whole suite runs the broker-restart test on its own, after everything else: on this
+    // The whole suite runs the restart tests on their own, after everything else: on this
     // kind of machine a RabbitMQ `stop_app`/`start_app` has twice left the broker's AMQP
-    // listener wedged, which would fail every distributed test running beside or after it.
+    // listener wedged, which would fail every distributed test running beside or after it, and
+    // a PostgreSQL restart cuts every test's connections.
     let runs: Vec<Vec<String>> = if extra.is_empty() {
         vec![
-            ["--", "--skip", RESTART_TEST].map(String::from).to_vec(),
-            ["-p", "cairn", "--test", "api", "--", "--exact", RESTART_TEST].map(String::from).to_vec(),
+            ["--", "--skip", RESTART_TESTS[0], "--skip", RESTART_TESTS[1]].map(String::from).to_vec(),
+            [
+                "-p",
+                "cairn",
+                "--test",
+                "api",
+                "--",
+                "--exact",
+                RESTART_TESTS[0],
+                RESTART_TESTS[1],
+                "--test-threads",
+                "1",
+            ]
+            .map(String::from)
+            .to_vec(),
         ]
     } else {
         vec![extra.to_vec()]

@@ -100,12 +100,32 @@ impl Instance {
         self.ctl_argv().iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
     }
 
+    /// `CAIRN_TEST_PG_CTL`: append a pg_ctl sub-command (e.g. `restart -m fast -w`) and run
+    /// with `sh -c`. A restarted server keeps its options (pg_ctl reads `postmaster.opts`) and
+    /// the marker, so the reaper still finds it.
+    pub fn pg_ctl_prefix(&self) -> String {
+        let mut argv: Vec<String> = Vec::new();
+        if self.tools.as_service_users {
+            argv.extend(["runuser", "-u", PG_USER, "--"].map(String::from));
+        }
+        argv.extend(["env".into(), "-C".into(), self.pg_dir().display().to_string(), self.marker()]);
+        argv.push(self.tools.pg_bin.join("pg_ctl").display().to_string());
+        argv.extend([
+            "-D".into(),
+            self.pg_data().display().to_string(),
+            "-l".into(),
+            self.pg_log().display().to_string(),
+        ]);
+        argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+    }
+
     /// The variables the test suite reads.
     pub fn test_env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("CAIRN_TEST_PG_URL", self.pg_url()),
             ("CAIRN_TEST_AMQP_URL", self.amqp_url()),
             ("CAIRN_TEST_RABBITMQCTL", self.rabbitmqctl_prefix()),
+            ("CAIRN_TEST_PG_CTL", self.pg_ctl_prefix()),
         ]
     }
 

@@ -207,6 +207,86 @@ async fn rabbitmq_restart_mid_stream_loses_nothing() {
     app.shutdown().await;
 }
 
+/// PostgreSQL stopped (`pg_ctl stop -m fast`: every connection cut) for three seconds and
+/// started again while webhooks keep coming, four at a time. During the restart a webhook may get an error, and the sender
+/// retries it as a marketplace does; every acknowledged one becomes exactly one order, and the
+/// services recover by themselves (pools reconnect, the relay and consumers retry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgresql_restart_mid_stream_loses_nothing() {
+    const TRADES: usize = 240;
+    let ctl = std::env::var("CAIRN_TEST_PG_CTL").expect("CAIRN_TEST_PG_CTL is set by `cargo xtask test`");
+    let app = crate::harness::spawn_app(testkit::Backend::Distributed).await;
+    let t = app.signup("Database chaos").await;
+    app.create_sku(&t, "CUP", 0).await;
+    app.adjust(&t, "CUP", 180).await;
+    let ch = app.connect_bazaar(&t, "shop-pg", None).await;
+    let start = chrono::Utc::now();
+    let refused = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let restart = {
+        let sent = sent.clone();
+        std::thread::spawn(move || {
+            while sent.load(std::sync::atomic::Ordering::SeqCst) < TRADES / 3 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let began = Instant::now();
+            let ok = Command::new("sh")
+                .arg("-c")
+                // `restart` of a stopped server starts it with the options it last ran with.
+                .arg(format!("{ctl} stop -m fast -w -t 60 && sleep 3 && {ctl} restart -w -t 60"))
+                .stdout(Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "pg_ctl stop/start failed");
+            (began, Instant::now())
+        })
+    };
+    stream::iter(0..TRADES)
+        .for_each_concurrent(4, |i| {
+            let (app, ch, refused, sent) = (&app, &ch, refused.clone(), sent.clone());
+            async move {
+                let tid = format!("P{i:05}");
+                let msg = Trade::new("shop-pg", &tid, start, "CUP", 1).paid_msg(i as i64);
+                let deadline = Instant::now() + Duration::from_secs(120);
+                loop {
+                    let r = app.post_webhook(ch, &format!("{tid}-pay"), &msg).await;
+                    if r.status == 200 {
+                        break;
+                    }
+                    refused.lock().unwrap().push(Instant::now());
+                    assert!(Instant::now() < deadline, "{tid} still refused after 120 s: {} {:?}", r.status, r.body);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+        .await;
+    let (began, restarted) = restart.join().unwrap();
+    let refused = refused.lock().unwrap().clone();
+    let last_refused = refused.iter().max().map(|at| at.saturating_duration_since(began));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while app.scalar("select count(*) from orders where status in ('allocated', 'backordered')").await < TRADES as i64 {
+        assert!(Instant::now() < deadline, "orders left undecided after the restart");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.settle().await;
+    println!(
+        "postgresql restart: took {:?}; {} webhook attempts refused meanwhile, the last {last_refused:?} after it \
+         began; every order decided",
+        restarted - began,
+        refused.len()
+    );
+    assert_eq!(app.get("/v1/orders?per_page=1", &t.token).await.expect(200)["total"], TRADES);
+    assert_eq!(app.get("/v1/orders?status=allocated&per_page=1", &t.token).await.expect(200)["total"], 180);
+    assert_eq!(app.get("/v1/orders?status=backordered&per_page=1", &t.token).await.expect(200)["total"], 60);
+    let s = app.stock(&t, "CUP").await;
+    assert_eq!((s["on_hand"].as_i64(), s["reserved"].as_i64()), (Some(180), Some(180)));
+    assert_eq!(app.scalar(LEDGER_MISMATCHES).await, 0);
+    assert_eq!(app.scalar("select count(*) from parked_messages").await, 0, "nothing parked");
+    app.shutdown().await;
+}
+
 async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {
     let r = client.get(url).bearer_auth(token).send().await.unwrap();
     assert!(r.status().is_success(), "{}", r.status());

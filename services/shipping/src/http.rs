@@ -732,24 +732,17 @@ enum SortDto {
     AsGiven,
 }
 
-/// A label batch to print.
+/// A label batch to print. `sort` is `route` and `size` `100x180` when left out.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "NewLabelBatch")]
 struct BatchIn {
     /// 1-20000 shipments with a live waybill.
     #[oai(validator(min_items = 1, max_items = 20000))]
     shipment_ids: Vec<Uuid>,
-    #[oai(default = "by_route")]
-    sort: SortDto,
-    #[oai(default = "big_label")]
-    size: SizeDto,
-}
-
-fn by_route() -> SortDto {
-    SortDto::Route
-}
-fn big_label() -> SizeDto {
-    SizeDto::S100x180
+    // Optional, with no default or doc comment in the schema: either wraps the enum's `$ref`
+    // in an `allOf`, which openapi-python-client cannot read (see `SettingsDto` in invoicing).
+    sort: Option<SortDto>,
+    size: Option<SizeDto>,
 }
 
 /// A label batch and its progress.
@@ -1382,12 +1375,13 @@ impl ShippingApi {
         body: Json<BatchIn>,
     ) -> ApiResult<BatchQueued, { WRITE | CONFLICT | UNPROCESSABLE }> {
         let b = body.0;
-        let sort = match b.sort {
+        let sort = match b.sort.unwrap_or(SortDto::Route) {
             SortDto::Route => Sort::Route,
             SortDto::Sku => Sort::Sku,
             SortDto::AsGiven => Sort::AsGiven,
         };
-        let batch = self.svc.create_batch(auth.0.tenant_id, &b.shipment_ids, sort, b.size.into()).await?;
+        let size = b.size.unwrap_or(SizeDto::S100x180);
+        let batch = self.svc.create_batch(auth.0.tenant_id, &b.shipment_ids, sort, size.into()).await?;
         Ok(BatchQueued::Accepted(Json(batch.into())))
     }
 

@@ -82,7 +82,7 @@ fn seed(addr: &str) -> Result<Seeded, String> {
 /// (`auth::Scope`); the app run asks for every one of them.
 const APP_SCOPES: &str = "orders:read orders:write stock:read stock:write channels:read channels:write \
     invoices:read invoices:write shipping:read shipping:write events:read events:write audit:read settings:write \
-    users:read grants:read apps:read";
+    users:read";
 
 /// An ISV's app, registered by the seeded seller and granted by it every scope an app may
 /// hold through the authorization-code flow with PKCE: the app's access token.

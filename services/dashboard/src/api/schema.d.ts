@@ -10323,15 +10323,13 @@ export interface components {
         } & components["schemas"]["NewShopifyChannel"];
         /**
          * NewLabelBatch
-         * @description A label batch to print.
+         * @description A label batch to print. `sort` is `route` and `size` `100x180` when left out.
          */
         NewLabelBatch: {
             /** @description 1-20000 shipments with a live waybill. */
             shipment_ids: string[];
-            /** @default route */
-            sort: components["schemas"]["LabelSort"] & unknown;
-            /** @default 100x180 */
-            size: components["schemas"]["LabelSize"] & unknown;
+            sort?: components["schemas"]["LabelSort"];
+            size?: components["schemas"]["LabelSize"];
         };
         /** NewReservation */
         NewReservation: {
@@ -10787,7 +10785,8 @@ export interface components {
         };
         /**
          * SettingsDto
-         * @description A tenant's invoicing settings.
+         * @description A tenant's invoicing settings. `issue_on`: when invoices are issued automatically
+         *     (`payment` when left out; always given in answers).
          */
         SettingsDto: {
             /** @description The seller's registered name (销售方名称), printed on every invoice. */
@@ -10819,11 +10818,7 @@ export interface components {
              * @default 13%
              */
             default_vat_rate: string;
-            /**
-             * @description When invoices are issued automatically. Default `payment`.
-             * @default payment
-             */
-            issue_on: components["schemas"]["IssueOnDto"] & unknown;
+            issue_on?: components["schemas"]["IssueOnDto"];
             /**
              * @description The invoice number prefix; `{YYYY}` becomes the year, and numbering restarts at 1 in
              *     each resulting series. Default `INV{YYYY}-` (→ `INV2026-00000001`).

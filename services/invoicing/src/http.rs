@@ -64,8 +64,7 @@ impl From<IssueOnDto> for IssueOn {
     }
 }
 
-/// A tenant's invoicing settings. `issue_on`: when invoices are issued automatically
-/// (`payment` when left out; always given in answers).
+/// A tenant's invoicing settings.
 #[derive(Debug, Clone, Object)]
 struct SettingsDto {
     /// The seller's registered name (销售方名称), printed on every invoice.
@@ -91,11 +90,9 @@ struct SettingsDto {
     /// Default `13%`.
     #[oai(default = "thirteen")]
     default_vat_rate: String,
-    // When invoices are issued automatically; `payment` when left out. Optional and without a
-    // doc comment or a default in the schema on purpose: either makes poem-openapi wrap the
-    // enum's `$ref` in an `allOf`, which openapi-python-client cannot read (it then drops this
-    // schema and the operations that use it). The struct's description says it instead.
-    issue_on: Option<IssueOnDto>,
+    /// When invoices are issued automatically. Default `payment`.
+    #[oai(default = "on_payment")]
+    issue_on: IssueOnDto,
     /// The invoice number prefix; `{YYYY}` becomes the year, and numbering restarts at 1 in
     /// each resulting series. Default `INV{YYYY}-` (→ `INV2026-00000001`).
     #[oai(default = "inv_pattern")]
@@ -110,6 +107,9 @@ fn yes() -> bool {
 }
 fn thirteen() -> String {
     "13%".into()
+}
+fn on_payment() -> IssueOnDto {
+    IssueOnDto::Payment
 }
 fn inv_pattern() -> String {
     "INV{YYYY}-".into()
@@ -549,11 +549,11 @@ fn settings_dto(r: invoice_settings::Model) -> SettingsDto {
         account: r.account,
         prices_include_tax: r.prices_include_tax,
         default_vat_rate: amounts::rate_label(r.default_rate_bp as u32),
-        issue_on: Some(match IssueOn::parse(&r.issue_on) {
+        issue_on: match IssueOn::parse(&r.issue_on) {
             Some(IssueOn::Payment) => IssueOnDto::Payment,
             Some(IssueOn::Shipment) => IssueOnDto::Shipment,
             _ => IssueOnDto::Request,
-        }),
+        },
         series_pattern: r.series_pattern,
         credit_series_pattern: r.credit_series_pattern,
     }
@@ -621,7 +621,7 @@ impl InvoicingApi {
             account: b.account,
             prices_include_tax: b.prices_include_tax,
             default_rate_bp: rate as i32,
-            issue_on: IssueOn::from(b.issue_on.unwrap_or(IssueOnDto::Payment)).as_str().to_owned(),
+            issue_on: IssueOn::from(b.issue_on).as_str().to_owned(),
             series_pattern: b.series_pattern,
             credit_series_pattern: b.credit_series_pattern,
             updated_at: self.svc.clock.now(),

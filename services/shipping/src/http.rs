@@ -732,17 +732,24 @@ enum SortDto {
     AsGiven,
 }
 
-/// A label batch to print. `sort` is `route` and `size` `100x180` when left out.
+/// A label batch to print.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "NewLabelBatch")]
 struct BatchIn {
     /// 1-20000 shipments with a live waybill.
     #[oai(validator(min_items = 1, max_items = 20000))]
     shipment_ids: Vec<Uuid>,
-    // Optional, with no default or doc comment in the schema: either wraps the enum's `$ref`
-    // in an `allOf`, which openapi-python-client cannot read (see `SettingsDto` in invoicing).
-    sort: Option<SortDto>,
-    size: Option<SizeDto>,
+    #[oai(default = "by_route")]
+    sort: SortDto,
+    #[oai(default = "big_label")]
+    size: SizeDto,
+}
+
+fn by_route() -> SortDto {
+    SortDto::Route
+}
+fn big_label() -> SizeDto {
+    SizeDto::S100x180
 }
 
 /// A label batch and its progress.
@@ -1375,13 +1382,12 @@ impl ShippingApi {
         body: Json<BatchIn>,
     ) -> ApiResult<BatchQueued, { WRITE | CONFLICT | UNPROCESSABLE }> {
         let b = body.0;
-        let sort = match b.sort.unwrap_or(SortDto::Route) {
+        let sort = match b.sort {
             SortDto::Route => Sort::Route,
             SortDto::Sku => Sort::Sku,
             SortDto::AsGiven => Sort::AsGiven,
         };
-        let size = b.size.unwrap_or(SizeDto::S100x180);
-        let batch = self.svc.create_batch(auth.0.tenant_id, &b.shipment_ids, sort, size.into()).await?;
+        let batch = self.svc.create_batch(auth.0.tenant_id, &b.shipment_ids, sort, b.size.into()).await?;
         Ok(BatchQueued::Accepted(Json(batch.into())))
     }
 

@@ -10323,13 +10323,15 @@ export interface components {
         } & components["schemas"]["NewShopifyChannel"];
         /**
          * NewLabelBatch
-         * @description A label batch to print. `sort` is `route` and `size` `100x180` when left out.
+         * @description A label batch to print.
          */
         NewLabelBatch: {
             /** @description 1-20000 shipments with a live waybill. */
             shipment_ids: string[];
-            sort?: components["schemas"]["LabelSort"];
-            size?: components["schemas"]["LabelSize"];
+            /** @default route */
+            sort: components["schemas"]["LabelSort"] & unknown;
+            /** @default 100x180 */
+            size: components["schemas"]["LabelSize"] & unknown;
         };
         /** NewReservation */
         NewReservation: {
@@ -10785,8 +10787,7 @@ export interface components {
         };
         /**
          * SettingsDto
-         * @description A tenant's invoicing settings. `issue_on`: when invoices are issued automatically
-         *     (`payment` when left out; always given in answers).
+         * @description A tenant's invoicing settings.
          */
         SettingsDto: {
             /** @description The seller's registered name (销售方名称), printed on every invoice. */
@@ -10818,7 +10819,11 @@ export interface components {
              * @default 13%
              */
             default_vat_rate: string;
-            issue_on?: components["schemas"]["IssueOnDto"];
+            /**
+             * @description When invoices are issued automatically. Default `payment`.
+             * @default payment
+             */
+            issue_on: components["schemas"]["IssueOnDto"] & unknown;
             /**
              * @description The invoice number prefix; `{YYYY}` becomes the year, and numbering restarts at 1 in
              *     each resulting series. Default `INV{YYYY}-` (→ `INV2026-00000001`).

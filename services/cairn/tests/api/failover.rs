@@ -4,7 +4,8 @@
 //! shards, with the messages it had not acknowledged, to a standby instance.
 //!
 //! Real processes: a front (`cairn serve` with every service but inventory) and two
-//! `cairn serve inventory`, on one PostgreSQL database and one RabbitMQ namespace.
+//! `cairn serve inventory`, on one PostgreSQL database and one RabbitMQ namespace; the killed
+//! one is started again mid-drain and rejoins as the standby while the others go on.
 
 use futures_util::{StreamExt, stream};
 use std::{
@@ -192,6 +193,10 @@ async fn the_standby_inventory_takes_over_when_the_owner_is_killed_mid_burst() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     wait_for_owner(&d.prefix, standby_pid, 1).await;
+    // The killed instance comes back while the burst drains: it joins as the standby.
+    let back = d.serve(&["inventory"], free_port());
+    ready(&client, &back).await;
+    wait_for_owner(&d.prefix, standby_pid, 2).await;
     sender.await.unwrap();
     let sent = Instant::now();
     while api.scalar(decided).await < ORDERS as i64 {

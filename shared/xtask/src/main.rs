@@ -10,6 +10,7 @@ pub(crate) use say;
 
 mod clients;
 mod dashboard;
+mod double11;
 mod helm;
 mod install;
 mod live;
@@ -99,6 +100,11 @@ USAGE:
         Starts the same servers (PostgreSQL with its default durability: fsync on) and runs the
         hot-SKU benchmark, `cargo bench -p inventory --bench hot_sku`, which prints Cairn's
         reservations per second beside the naive one-UPDATE-per-reservation baseline.
+    cargo xtask double11 [-- <cairn sim double11 flags>]
+        The Double-11 scenario side by side in one sitting (release build): embedded, then on
+        the same servers (PostgreSQL durable) with `cairn serve` as one process and as two
+        (a second `cairn serve channels orders invoicing`). Default flags: --tenants 5
+        --orders 10000 --no-shipping. Fails if any run loses, oversells or doubles an order.
     cargo xtask services
         Starts the same throwaway servers, prints `export CAIRN_TEST_...=...` lines for running
         `cargo test` by hand in another shell, and stops everything when stdin gets a line
@@ -140,6 +146,7 @@ fn main() -> ExitCode {
         Some("schemathesis") => workspace_root().and_then(|root| schemathesis::run(&root)),
         Some("clients") => workspace_root().and_then(|root| clients::run(&root)),
         Some("helm") => workspace_root().and_then(|root| helm::run(&root)),
+        Some("double11") => workspace_root().and_then(|root| double11::run(&root, rest)),
         Some("services") => services_cmd(rest),
         Some("bench") => bench(rest),
         Some(services::REAPER_ARG) => Ok(services::reaper_main()),

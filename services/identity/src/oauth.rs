@@ -739,8 +739,28 @@ impl OAuthApi {
                     .map_err(Problem::internal)?
                     .filter(|r| r.app_id == app.id)
                     .ok_or_else(|| bad_grant("unknown refresh token"))?;
-                if row.used_at.is_some() || row.expires_at <= now {
-                    return Err(bad_grant("The refresh token was already used or has expired.").into());
+                if row.expires_at <= now {
+                    return Err(bad_grant("The refresh token has expired.").into());
+                }
+                if row.used_at.is_some() {
+                    // A rotated refresh token came back: it leaked, or a client replays it. As
+                    // the OAuth 2.0 Security BCP asks, every refresh token of the grant is
+                    // spent now (the thief's and the client's alike); the app must be
+                    // authorized again to refresh. Its access tokens run out at expiry.
+                    oauth_refresh_tokens::Entity::update_many()
+                        .col_expr(oauth_refresh_tokens::Column::UsedAt, sea_orm::sea_query::Expr::value(now))
+                        .filter(oauth_refresh_tokens::Column::TenantId.eq(tenant))
+                        .filter(oauth_refresh_tokens::Column::GrantId.eq(row.grant_id))
+                        .filter(oauth_refresh_tokens::Column::UsedAt.is_null())
+                        .exec(&*tx)
+                        .await
+                        .map_err(Problem::internal)?;
+                    tx.commit().await.map_err(Problem::internal)?;
+                    tracing::warn!(%tenant, grant = %row.grant_id, app = %app.id, "a used refresh token was presented again; the grant's refresh tokens are revoked");
+                    return Err(bad_grant(
+                        "The refresh token was already used. Every refresh token of this grant is revoked now; authorize the app again.",
+                    )
+                    .into());
                 }
                 let grant = app_grants::Entity::find_by_id((tenant, row.grant_id))
                     .one(&*tx)

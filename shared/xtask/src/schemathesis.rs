@@ -38,15 +38,28 @@ struct Seeded {
     vars: Vec<(&'static str, String)>,
 }
 
+/// One call to the live Cairn that must answer `want`: its body, or an error naming `what`
+/// (the step) and the call.
+fn expect(
+    addr: &str,
+    what: &str,
+    (method, path): (&str, &str),
+    headers: &[(&str, &str)],
+    body: &str,
+    want: u16,
+) -> Result<String, String> {
+    let (status, answer) = http(addr, method, path, headers, Some(body))?;
+    if status == want {
+        Ok(answer)
+    } else {
+        Err(format!("{what}: {method} {path} answered {status}, not {want}: {answer}"))
+    }
+}
+
 /// A seller and a few of its resources; fails naming the call that did not answer as expected.
 fn seed(addr: &str) -> Result<Seeded, String> {
     let call = |method: &str, path: &str, headers: &[(&str, &str)], body: &str, want: u16| {
-        let (status, answer) = http(addr, method, path, headers, Some(body))?;
-        if status == want {
-            Ok(answer)
-        } else {
-            Err(format!("seeding: {method} {path} answered {status}, not {want}: {answer}"))
-        }
+        expect(addr, "seeding", (method, path), headers, body, want)
     };
     let signup = call(
         "POST",
@@ -88,12 +101,7 @@ const APP_SCOPES: &str = "orders:read orders:write stock:read stock:write channe
 /// hold through the authorization-code flow with PKCE: the app's access token.
 fn app_token(addr: &str, seller: &str, python: &Path) -> Result<String, String> {
     let call = |method: &str, path: &str, headers: &[(&str, &str)], body: &str, want: u16| {
-        let (status, answer) = http(addr, method, path, headers, Some(body))?;
-        if status == want {
-            Ok(answer)
-        } else {
-            Err(format!("app token: {method} {path} answered {status}, not {want}: {answer}"))
-        }
+        expect(addr, "app token", (method, path), headers, body, want)
     };
     let bearer = format!("Bearer {seller}");
     let auth = [("Authorization", bearer.as_str())];

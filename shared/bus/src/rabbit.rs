@@ -326,6 +326,7 @@ async fn consume_session(
     }
     let concurrency = handler.concurrency().clamp(1, 1024);
     // One channel per queue: prefetch is per channel, so a flooded shard cannot take another's.
+    let tag = consumer_tag(handler.name());
     let mut consumers = Vec::with_capacity(queues.len());
     for queue in &queues {
         let ch = conn.create_channel().await?;
@@ -333,7 +334,7 @@ async fn consume_session(
         consumers.push(
             ch.basic_consume(
                 queue.as_str().into(),
-                consumer_tag(handler.name()).as_str().into(),
+                tag.as_str().into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
             )

@@ -12,7 +12,7 @@ use testkit::{
     bazaar::{Trade, sign},
 };
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

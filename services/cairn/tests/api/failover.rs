@@ -7,6 +7,7 @@
 //! `cairn serve inventory`, on one PostgreSQL database and one RabbitMQ namespace; the killed
 //! one is started again mid-drain and rejoins as the standby while the others go on.
 
+use crate::crash::free_port;
 use futures_util::{StreamExt, stream};
 use std::{
     process::{Child, Command, Stdio},
@@ -29,10 +30,6 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// What every process of the deployment shares.

@@ -20,7 +20,7 @@
 
 use crate::{
     live, npm,
-    util::{http, json_str, secs, show, target_dir, wait_timeout},
+    util::{http, json_str, secs, show, target_dir, wait_or_kill},
 };
 use std::{
     fs,
@@ -238,14 +238,10 @@ fn run_script(mut cmd: Command, name: &str) -> Result<(), String> {
     cmd.stdin(Stdio::null());
     crate::say!("$ {}", show(&cmd));
     let mut child = cmd.spawn().map_err(|e| format!("cannot run {name}: {e}"))?;
-    match wait_timeout(&mut child, SCRIPT_TIMEOUT).map_err(|e| format!("waiting for {name}: {e}"))? {
+    match wait_or_kill(&mut child, SCRIPT_TIMEOUT).map_err(|e| format!("waiting for {name}: {e}"))? {
         Some(status) if status.success() => Ok(()),
         Some(status) => Err(format!("{name} failed ({status}; its output is above)")),
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            Err(format!("{name} did not finish within {}; stopped it", secs(SCRIPT_TIMEOUT)))
-        }
+        None => Err(format!("{name} did not finish within {}; stopped it", secs(SCRIPT_TIMEOUT))),
     }
 }
 

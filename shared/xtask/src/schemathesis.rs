@@ -12,7 +12,7 @@
 
 use crate::{
     live,
-    util::{http, json_str, secs, show, target_dir, wait_timeout},
+    util::{http, json_str, secs, show, target_dir, wait_or_kill},
 };
 use std::{
     path::{Path, PathBuf},
@@ -153,11 +153,9 @@ fn st_run(st: &Path, root: &Path, addr: &str, vars: &[(&'static str, String)], r
         .envs(vars.iter().map(|(k, v)| (*k, v.as_str())));
     crate::say!("$ {}", show(&run));
     let mut child = run.spawn().map_err(|e| format!("cannot run {}: {e}", st.display()))?;
-    match wait_timeout(&mut child, TIMEOUT).map_err(|e| format!("waiting for schemathesis: {e}"))? {
+    match wait_or_kill(&mut child, TIMEOUT).map_err(|e| format!("waiting for schemathesis: {e}"))? {
         Some(status) => Ok(status.code().unwrap_or(1)),
         None => {
-            let _ = child.kill();
-            let _ = child.wait();
             crate::say!("schemathesis did not finish within {}; stopped it", secs(TIMEOUT));
             Ok(1)
         }

@@ -159,6 +159,17 @@ pub fn show(cmd: &Command) -> String {
         .join(" ")
 }
 
+/// Waits for `child` at most `timeout`; `None` if it was still running, and then it is killed
+/// and reaped.
+pub fn wait_or_kill(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+    let status = wait_timeout(child, timeout)?;
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    Ok(status)
+}
+
 /// Waits for `child` at most `timeout`; `None` if it is still running.
 pub fn wait_timeout(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
     let deadline = Instant::now() + timeout;
@@ -189,14 +200,10 @@ pub fn run_logged(cmd: &mut Command, log: &Path, timeout: Duration) -> Result<()
     let err_file = file.try_clone().map_err(|e| format!("cannot dup log file: {e}"))?;
     cmd.stdin(Stdio::null()).stdout(file).stderr(err_file);
     let mut child = cmd.spawn().map_err(|e| format!("cannot run `{shown}`: {e}"))?;
-    match wait_timeout(&mut child, timeout).map_err(|e| format!("waiting for `{shown}`: {e}"))? {
+    match wait_or_kill(&mut child, timeout).map_err(|e| format!("waiting for `{shown}`: {e}"))? {
         Some(status) if status.success() => Ok(()),
         Some(status) => Err(format!("`{shown}` failed ({status})")),
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            Err(format!("`{shown}` did not finish within {}", secs(timeout)))
-        }
+        None => Err(format!("`{shown}` did not finish within {}", secs(timeout))),
     }
 }
 

@@ -83,7 +83,7 @@ impl EventType {
         match env.kind.as_str() {
             "order.changed" => {
                 let mut out = vec![EventType::OrderChanged];
-                if env.payload["status"] == "paid" {
+                if env.payload_str("status").as_deref() == Some("paid") {
                     out.push(EventType::OrderPaid);
                 }
                 out

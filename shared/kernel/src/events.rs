@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Every message on the bus, whatever the transport.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope {
     /// UUID v7; consumers dedupe on it.
     pub id: Uuid,
@@ -23,7 +23,27 @@ pub struct Envelope {
     /// What must be handled in order (e.g. the order id); used to partition work.
     pub partition_key: String,
     pub schema_version: u32,
-    pub payload: serde_json::Value,
+    /// The event as JSON text, kept as it came: a consumer parses it once, straight into the
+    /// type it expects ([`Envelope::decode`]), and a relay or consumer that only passes the
+    /// envelope on never builds a tree of it. (A `serde_json::Value` here cost a parse into
+    /// maps, a clone per decode and the drop of both, for each of an event's consumers.)
+    pub payload: Box<serde_json::value::RawValue>,
+}
+
+impl PartialEq for Envelope {
+    fn eq(&self, other: &Self) -> bool {
+        let Envelope { id, kind, tenant_id, occurred_at, correlation_id, causation_id, partition_key, schema_version, payload } =
+            self;
+        *id == other.id
+            && *kind == other.kind
+            && *tenant_id == other.tenant_id
+            && *occurred_at == other.occurred_at
+            && *correlation_id == other.correlation_id
+            && *causation_id == other.causation_id
+            && *partition_key == other.partition_key
+            && *schema_version == other.schema_version
+            && payload.get() == other.payload.get()
+    }
 }
 
 impl Envelope {
@@ -39,13 +59,22 @@ impl Envelope {
             causation_id: cause.map(|c| c.id),
             partition_key: event.partition_key(),
             schema_version: 1,
-            payload: serde_json::to_value(event).expect("events serialize"),
+            payload: serde_json::value::to_raw_value(event).expect("events serialize"),
         }
     }
 
     /// The payload as the event type it claims to be.
     pub fn decode<E: Event>(&self) -> Result<E, serde_json::Error> {
-        serde_json::from_value(self.payload.clone())
+        serde_json::from_str(self.payload.get())
+    }
+
+    /// One top-level string field of the payload (`None` when it is absent, not a string or
+    /// the payload is not an object), read without decoding the rest into values.
+    pub fn payload_str(&self, field: &str) -> Option<String> {
+        serde_json::from_str::<std::collections::HashMap<&str, &serde_json::value::RawValue>>(self.payload.get())
+            .ok()?
+            .get(field)
+            .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
     }
 }
 

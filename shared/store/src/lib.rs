@@ -49,6 +49,14 @@ use uuid::Uuid;
 
 mod trace;
 
+/// Prepared statements each connection keeps (sqlx's default is 100). A multi-row
+/// insert or an `in (…)` list is a statement of its own for every row count, so one Double-11
+/// run's writer ran about 760 distinct statements. With 100 slots the cache churned and the
+/// common single-row statements were parsed and planned again and again (about 5% of all CPU
+/// in `sqlite3Prepare`); with 2,000 they stay prepared (about 12% less CPU per order, measured
+/// side by side). A prepared statement costs a few KiB.
+const STATEMENT_CACHE: usize = 2000;
+
 /// A connection pool plus the write gate and change signal.
 #[derive(Clone)]
 pub struct Db {
@@ -139,12 +147,16 @@ impl Db {
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true)
-                    .create_if_missing(true);
+                    .create_if_missing(true)
+                    .statement_cache_capacity(STATEMENT_CACHE);
                 match cache_size {
                     Some(c) => o.pragma("cache_size", c),
                     None => o,
                 }
             });
+        } else {
+            // The same churn on PostgreSQL costs a Parse round trip and a plan per eviction.
+            opts.map_sqlx_postgres_opts(|o| o.statement_cache_capacity(STATEMENT_CACHE));
         }
         opts
     }

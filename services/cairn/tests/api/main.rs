@@ -25,6 +25,7 @@ mod auth;
 mod contract;
 mod crash;
 mod dashboard;
+mod deployment;
 mod failover;
 mod fairness;
 mod fulfilment;

@@ -37,6 +37,7 @@ mod layout;
 mod metrics;
 mod orders;
 mod reconcile;
+mod restart;
 mod rls;
 mod sharding;
 mod shipping;

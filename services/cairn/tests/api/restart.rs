@@ -3,6 +3,10 @@
 //! other service) keeps acknowledging webhooks and answering its API while orders is down; what
 //! it acknowledged waits in RabbitMQ, and the orders processes, started again a few seconds
 //! later, drain it: each acknowledged trade becomes one order and each order is decided.
+//!
+//! It kills only processes of its own, on its own database and RabbitMQ namespace, so it runs
+//! beside the other tests, unlike crash.rs's restarts of the shared RabbitMQ and PostgreSQL,
+//! which `cargo xtask test` runs alone (select it with `restart::`: `restart` also matches those).
 
 use crate::{
     crash::free_port,
@@ -17,7 +21,7 @@ use std::{
 use testkit::{Api, Backend, LEDGER_MISMATCHES, bazaar::Trade};
 
 /// Trades per tenant; every other one buys the tenant's hot SKU, the rest a plentiful one.
-const TRADES: usize = 200;
+const TRADES: usize = 150;
 /// The two tenants: shop and stock of the hot SKU (sold out by the burst).
 const SHOPS: [(&str, i64); 2] = [("shop-restart-a", 40), ("shop-restart-b", 25)];
 const PLENTY: i64 = 1000;

@@ -7,10 +7,13 @@
 //! `cairn serve inventory`, on one PostgreSQL database and one RabbitMQ namespace; the killed
 //! one is started again mid-drain and rejoins as the standby while the others go on.
 
-use crate::crash::free_port;
+use crate::{
+    crash::free_port,
+    deployment::{Deployment, count_reaches, ready},
+};
 use futures_util::{StreamExt, stream};
 use std::{
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -18,52 +21,6 @@ use std::{
     time::{Duration, Instant},
 };
 use testkit::{Api, Backend, LEDGER_MISMATCHES, bazaar::Trade};
-
-/// A `cairn serve` process.
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// What every process of the deployment shares.
-struct Deployment {
-    pg: testkit::PgDatabase,
-    amqp_url: String,
-    prefix: String,
-    public_url: String,
-    front_port: u16,
-}
-
-impl Deployment {
-    fn serve(&self, services: &[&str], port: u16) -> Serve {
-        let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .arg("serve")
-            .args(services)
-            .env("CAIRN_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CAIRN_PUBLIC_URL", &self.public_url)
-            .env("CAIRN_DATABASE_URL", &self.pg.app_url)
-            .env("CAIRN_MIGRATION_DATABASE_URL", &self.pg.owner_url)
-            .env("CAIRN_MIGRATE_ON_START", "true")
-            .env("CAIRN_AMQP_URL", &self.amqp_url)
-            .env("CAIRN_AMQP_PREFIX", &self.prefix)
-            .env("CAIRN_AMQP_SHARDS", crate::harness::TEST_SHARDS.to_string())
-            .env("CAIRN_JWT_SECRET", "failover-test-secret-of-at-least-32-chars")
-            .env("CAIRN_DB_MAX_CONNECTIONS", "10")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start cairn serve");
-        Serve { child, url: format!("http://127.0.0.1:{port}") }
-    }
-}
 
 /// Per inventory shard queue of `prefix`: the pids of its consumers, the active one first.
 fn inventory_consumers(prefix: &str) -> Vec<(String, Vec<(u32, bool)>)> {
@@ -106,28 +63,13 @@ async fn wait_for_owner(prefix: &str, owner: u32, want: usize) {
     }
 }
 
-/// Waits until `/readyz` answers 200 (database and bus reachable).
-async fn ready(client: &reqwest::Client, s: &Serve) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client.get(format!("{}/readyz", s.url)).send().await.map(|r| r.status() != 200).unwrap_or(true) {
-        assert!(Instant::now() < deadline, "{} did not become ready", s.url);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_standby_inventory_takes_over_when_the_owner_is_killed_mid_burst() {
     const ORDERS: usize = 900;
     const STOCK: i64 = 300;
-    let pg = testkit::fresh_pg_database().await;
-    let (amqp_url, prefix) = testkit::fresh_amqp();
-    let front_port = free_port();
-    let d = Deployment { pg, amqp_url, prefix, public_url: format!("http://127.0.0.1:{front_port}"), front_port };
+    let d = Deployment::new().await;
     let client = reqwest::Client::new();
-    let front = d.serve(
-        &["identity", "channels", "orders", "invoicing", "shipping", "subscriptions", "dashboard"],
-        d.front_port,
-    );
+    let front = d.serve_front(cairn::Service::Inventory);
     ready(&client, &front).await;
     // The first inventory instance registers first on every shard: it is the active consumer
     // of all of them, the second a standby.
@@ -175,10 +117,9 @@ async fn the_standby_inventory_takes_over_when_the_owner_is_killed_mid_burst() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let mut owner = owner;
-    owner.child.kill().expect("SIGKILL");
     let killed = Instant::now();
     let before_kill = burst.elapsed();
-    let _ = owner.child.wait();
+    owner.kill();
     let at_kill = api.scalar(reservations).await;
     let standby_pid = standby.child.id();
     // The standby's first reservation: the takeover.
@@ -195,11 +136,7 @@ async fn the_standby_inventory_takes_over_when_the_owner_is_killed_mid_burst() {
     ready(&client, &back).await;
     wait_for_owner(&d.prefix, standby_pid, 2).await;
     sender.await.unwrap();
-    let sent = Instant::now();
-    while api.scalar(decided).await < ORDERS as i64 {
-        assert!(sent.elapsed() < Duration::from_secs(120), "orders left undecided: {}", api.scalar(decided).await);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    count_reaches(&api, decided, ORDERS as i64, Duration::from_secs(120), "orders decided").await;
     let all_decided = killed.elapsed();
     println!(
         "failover: owner killed {before_kill:?} into the burst with {at_kill} of {ORDERS} reservations made ({} \

@@ -114,6 +114,7 @@ fn spec_service() -> OpenApiService<Apis, ()> {
         clock: kernel::SystemClock::shared(),
         public_url: url.into(),
         stop: stop_rx,
+        requester: None,
         serve: false,
     };
     let secret = secrecy::SecretString::from("spec-only");
@@ -121,7 +122,7 @@ fn spec_service() -> OpenApiService<Apis, ()> {
         keys: &JwtKeys::new(&secret, 1, ctx.clock.clone()),
         secret: &secret,
         channels: &Default::default(),
-        inventory: &inventory::Settings { partitions: 1 },
+        inventory: &inventory::Settings { partitions: 1, command_timeout: inventory::remote::DEFAULT_TIMEOUT },
         subscriptions: Default::default(),
     };
     let m = mount_all(&ctx, settings, |_| false);
@@ -384,6 +385,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         clock: config.clock.clone(),
         public_url: public_url.clone(),
         stop: stop_rx.clone(),
+        requester: bus::Requester::new(&config.transport),
         serve: false,
     };
     let keys = JwtKeys::new(&config.jwt_secret, config.jwt_ttl_seconds, config.clock.clone());
@@ -408,7 +410,11 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let docs = service.swagger_ui();
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
-    let enabled = config.services.clone();
+    // The services whose routes this process answers: those it runs and, on RabbitMQ, those
+    // whose API works from anywhere (see `host::Descriptor::api_everywhere`).
+    let rabbit = matches!(config.transport, bus::Transport::Rabbit { .. });
+    let enabled: Vec<Service> =
+        Service::ALL.into_iter().filter(|s| config.runs(*s) || (rabbit && s.descriptor().api_everywhere)).collect();
     let api = Route::new()
         .nest("/", service)
         .nest("/docs", docs)

@@ -117,7 +117,7 @@ impl Requester {
     /// unreachable or refused the request, the connection failed while waiting, or no answer
     /// came within `timeout` (then the request is dropped unanswered by whoever gets it
     /// later). Never retried here: the caller decides.
-    #[tracing::instrument(skip_all, fields(consumer, tenant_id = %env.tenant_id.0, request = %env.kind))]
+    #[tracing::instrument(skip_all, fields(%consumer, request = %env.kind))]
     pub async fn request(&self, consumer: &str, env: &Envelope, timeout: Duration) -> anyhow::Result<Vec<u8>> {
         let deadline = chrono::Utc::now() + timeout;
         match tokio::time::timeout(timeout, self.send_and_wait(consumer, env, deadline.timestamp_millis())).await {

@@ -17,6 +17,8 @@
 //! next and redelivers what the owner had not acknowledged (the failover test: 0.1–0.7 s from
 //! `kill -9` to the standby's first reservation). Consumer tags are `<consumer>@<host>:<pid>`,
 //! so `rabbitmqctl list_consumers queue_name consumer_tag active` shows who owns what.
+//! Requests ([`crate::request`]) are sent into these same shard queues, so the owner of a
+//! shard's events also answers its requests (inventory's API commands).
 //!
 //! Every process must use the same shard count. A consumer also drains its queue from before
 //! sharding (`<prefix><consumer>`, still bound to the unsharded routing keys that processes

@@ -239,6 +239,8 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Closed once the server has drained (the requests it answers may need it until then).
+    requester: Option<bus::Requester>,
 }
 
 impl Running {
@@ -252,6 +254,9 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.server.await;
+        if let Some(r) = &self.requester {
+            r.close().await;
+        }
         for t in self.tasks {
             let _ = t.await;
         }
@@ -380,12 +385,13 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let requester = bus::Requester::new(&config.transport);
     let ctx = host::Context {
         db: db.clone(),
         clock: config.clock.clone(),
         public_url: public_url.clone(),
         stop: stop_rx.clone(),
-        requester: bus::Requester::new(&config.transport),
+        requester: requester.clone(),
         serve: false,
     };
     let keys = JwtKeys::new(&config.jwt_secret, config.jwt_ttl_seconds, config.clock.clone());
@@ -479,7 +485,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
             .await
     });
     tracing::info!(%addr, services = ?config.services, "cairn is listening");
-    Ok(Running { addr, db, stop, server, tasks })
+    Ok(Running { addr, db, stop, server, tasks, requester })
 }
 
 #[cfg(test)]

@@ -171,6 +171,15 @@ impl Requester {
         rx.await.map_err(|_| anyhow::anyhow!("the connection to RabbitMQ failed while waiting for the answer"))
     }
 
+    /// Closes the connection, if one is open (when the process stops, after the last request
+    /// it serves): a request after this opens another.
+    pub async fn close(&self) {
+        if let Some(s) = self.session.lock().await.take() {
+            s.close();
+            let _ = s.conn.close(200, "shutdown".into()).await;
+        }
+    }
+
     /// The open session, or a new one.
     async fn session(&self) -> anyhow::Result<Arc<Session>> {
         let mut slot = self.session.lock().await;

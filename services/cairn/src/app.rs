@@ -114,6 +114,7 @@ fn spec_service() -> OpenApiService<Apis, ()> {
         clock: kernel::SystemClock::shared(),
         public_url: url.into(),
         stop: stop_rx,
+        requester: None,
         serve: false,
     };
     let secret = secrecy::SecretString::from("spec-only");
@@ -121,7 +122,7 @@ fn spec_service() -> OpenApiService<Apis, ()> {
         keys: &JwtKeys::new(&secret, 1, ctx.clock.clone()),
         secret: &secret,
         channels: &Default::default(),
-        inventory: &inventory::Settings { partitions: 1 },
+        inventory: &inventory::Settings { partitions: 1, command_timeout: inventory::remote::DEFAULT_TIMEOUT },
         subscriptions: Default::default(),
     };
     let m = mount_all(&ctx, settings, |_| false);
@@ -238,6 +239,8 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Closed once the server has drained (the requests it answers may need it until then).
+    requester: Option<bus::Requester>,
 }
 
 impl Running {
@@ -251,6 +254,9 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.server.await;
+        if let Some(r) = &self.requester {
+            r.close().await;
+        }
         for t in self.tasks {
             let _ = t.await;
         }
@@ -379,11 +385,13 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let requester = bus::Requester::new(&config.transport);
     let ctx = host::Context {
         db: db.clone(),
         clock: config.clock.clone(),
         public_url: public_url.clone(),
         stop: stop_rx.clone(),
+        requester: requester.clone(),
         serve: false,
     };
     let keys = JwtKeys::new(&config.jwt_secret, config.jwt_ttl_seconds, config.clock.clone());
@@ -408,7 +416,11 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let docs = service.swagger_ui();
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
-    let enabled = config.services.clone();
+    // The services whose routes this process answers: those it runs and, on RabbitMQ, those
+    // whose API works from anywhere (see `host::Descriptor::api_everywhere`).
+    let rabbit = matches!(config.transport, bus::Transport::Rabbit { .. });
+    let enabled: Vec<Service> =
+        Service::ALL.into_iter().filter(|s| config.runs(*s) || (rabbit && s.descriptor().api_everywhere)).collect();
     let api = Route::new()
         .nest("/", service)
         .nest("/docs", docs)
@@ -473,7 +485,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
             .await
     });
     tracing::info!(%addr, services = ?config.services, "cairn is listening");
-    Ok(Running { addr, db, stop, server, tasks })
+    Ok(Running { addr, db, stop, server, tasks, requester })
 }
 
 #[cfg(test)]

@@ -133,6 +133,9 @@ settings! {
     subscriptions_allow_private_targets: bool,
     /// Inventory engine partitions (embedded 1: SQLite has one writer; distributed 8).
     inventory_partitions: usize,
+    /// `cairn serve`: how long an inventory API command waits for the answer of the instance
+    /// that owns the tenant's shard before it answers 503 (5,000 ms).
+    inventory_command_timeout_ms: u64,
     /// `cairn serve`: apply migrations at start (default false: run `cairn migrate`).
     migrate_on_start: bool,
     /// How long SIGTERM waits for in-flight requests (20 s).
@@ -180,6 +183,11 @@ impl Settings {
             },
             writeback_tick: std::time::Duration::from_millis(self.writeback_tick_ms.unwrap_or(500).max(10)),
         }
+    }
+
+    fn inventory_command_timeout(&self) -> std::time::Duration {
+        self.inventory_command_timeout_ms
+            .map_or(inventory::remote::DEFAULT_TIMEOUT, |ms| std::time::Duration::from_millis(ms.max(1)))
     }
 
     fn public_url(&self) -> Option<String> {
@@ -281,7 +289,10 @@ impl Config {
             drain_seconds: s.drain_seconds.unwrap_or(20),
             // One: SQLite has one writer, so more partitions only split a step's stock
             // commands into more transactions (Double-11: 270 inventory commits became 83).
-            inventory: inventory::Settings { partitions: s.inventory_partitions.unwrap_or(1) },
+            inventory: inventory::Settings {
+                partitions: s.inventory_partitions.unwrap_or(1),
+                command_timeout: s.inventory_command_timeout(),
+            },
             channels: s.reconcile(),
             subscriptions: subscriptions::Settings {
                 allow_private_targets: s.subscriptions_allow_private_targets.unwrap_or(true),
@@ -327,7 +338,10 @@ impl Config {
             services: if services.is_empty() { Service::ALL.to_vec() } else { services },
             migrate: s.migrate_on_start.unwrap_or(false),
             drain_seconds: s.drain_seconds.unwrap_or(20),
-            inventory: inventory::Settings { partitions: s.inventory_partitions.unwrap_or(8) },
+            inventory: inventory::Settings {
+                partitions: s.inventory_partitions.unwrap_or(8),
+                command_timeout: s.inventory_command_timeout(),
+            },
             channels: s.reconcile(),
             subscriptions: subscriptions::Settings {
                 allow_private_targets: s.subscriptions_allow_private_targets.unwrap_or(false),

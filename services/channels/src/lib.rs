@@ -36,6 +36,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     prefixes: &["channels", "webhooks"],
     consumers: &[(writeback::CONSUMER, writeback::TOPICS)],
     single_active: &[],
+    api_everywhere: false,
     tables: &[
         "channels",
         "webhook_messages",

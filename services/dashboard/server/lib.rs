@@ -12,8 +12,14 @@ pub use assets::Assets;
 pub use events::EventsApi;
 
 /// dashboard as the binary sees it.
-pub const SERVICE: host::Descriptor =
-    host::Descriptor { name: "dashboard", prefixes: &["events"], consumers: &[], single_active: &[], tables: &[] };
+pub const SERVICE: host::Descriptor = host::Descriptor {
+    name: "dashboard",
+    prefixes: &["events"],
+    consumers: &[],
+    single_active: &[],
+    api_everywhere: false,
+    tables: &[],
+};
 
 /// Mounts the dashboard's API: the event stream, whose outbox reader starts with its first
 /// subscriber. The assets are served by [`Assets`] at `/`.

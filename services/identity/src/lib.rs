@@ -25,6 +25,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     prefixes: &["signup", "auth", "users", "invites", "apps", "oauth", "grants", "audit-log"],
     consumers: &[],
     single_active: &[],
+    api_everywhere: false,
     tables: &[
         "tenants",
         "users",

@@ -1,5 +1,6 @@
 //! `order.changed` → the order's reservation, and `stock.returned` → goods back on hand,
-//! through the engine (so they join a batch).
+//! through the engine (so they join a batch); and, on RabbitMQ, the API's commands sent to
+//! this instance as the owner of their tenant's shard (`crate::remote`).
 
 use crate::{
     Engine,
@@ -65,5 +66,9 @@ impl bus::Handler for OrderStockHandler {
         };
         self.engine.call(env.tenant_id, Command::SyncOrder { sync, message: env }).await?;
         Ok(())
+    }
+    /// An API command from a process that sent it to this shard's owner.
+    async fn answer(&self, env: Envelope) -> anyhow::Result<Vec<u8>> {
+        crate::remote::answer(&self.engine, env).await
     }
 }

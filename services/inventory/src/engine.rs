@@ -39,10 +39,46 @@ use uuid::Uuid;
 pub const CONSUMER: &str = "inventory";
 /// Most commands one transaction carries.
 pub const MAX_BATCH: usize = 1024;
+/// Callers' Idempotency-Keys of adjustments.
 const IDEMPOTENCY_SCOPE: &str = "stock.adjustment";
+/// Adjustments without a caller's key, by the id of the command that carried them to the
+/// shard's owner (see [`AdjustKey::command`]); apart from callers' keys.
+const COMMAND_SCOPE: &str = "stock.adjustment.command";
 
-/// A command for a tenant's book.
-#[derive(Debug)]
+/// What makes an adjustment safe to apply again: it is applied once per key, and a repeat
+/// with the same request answers the first result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustKey {
+    pub key: String,
+    /// A hash of the request; the same key with another request is `KeyReused`.
+    pub request_hash: String,
+    /// `key` is a command's id, not a caller's Idempotency-Key.
+    #[serde(default)]
+    pub command: bool,
+}
+
+impl AdjustKey {
+    /// A caller's Idempotency-Key.
+    pub fn caller(key: String, request_hash: String) -> AdjustKey {
+        AdjustKey { key, request_hash, command: false }
+    }
+
+    /// The key of an adjustment the caller gave none: the id of the command that carries it to
+    /// the shard's owner, so that a command delivered again after a failover is applied once.
+    pub fn command(id: Uuid) -> AdjustKey {
+        AdjustKey { key: id.to_string(), request_hash: String::new(), command: true }
+    }
+
+    fn scope(&self) -> &'static str {
+        if self.command { COMMAND_SCOPE } else { IDEMPOTENCY_SCOPE }
+    }
+}
+
+/// A command for a tenant's book. The API's commands serialize, to be sent to the owner of
+/// the tenant's shard (see `crate::remote`); the event-driven ones (`SyncOrder`, `Return`)
+/// are made by the owner's own consumer and never travel.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Command {
     CreateWarehouse {
         code: String,
@@ -53,10 +89,10 @@ pub enum Command {
         name: String,
         safety_stock: i64,
     },
-    /// With the caller's Idempotency-Key and request hash, when given.
+    /// With its idempotency key, when it has one.
     Adjust {
         adjust: Adjust,
-        idempotency: Option<(String, String)>,
+        idempotency: Option<AdjustKey>,
     },
     Reserve(Reserve),
     /// Replaces the tenant's allocation settings.
@@ -65,11 +101,13 @@ pub enum Command {
     Release(Uuid),
     Commit(Uuid),
     /// From an `order.changed` message; the message is claimed in the batch's transaction.
+    #[serde(skip)]
     SyncOrder {
         sync: SyncOrder,
         message: Envelope,
     },
     /// From a `stock.returned` message (claimed likewise): goods back on hand.
+    #[serde(skip)]
     Return {
         warehouse_code: String,
         lines: Vec<(String, i64)>,
@@ -98,7 +136,8 @@ pub struct WarehouseStock {
 }
 
 /// What a command answered.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reply {
     Warehouse(Warehouse),
     Sku(Sku),
@@ -113,7 +152,8 @@ pub enum Reply {
 }
 
 /// Why a command got no answer from the book.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EngineError {
     #[error(transparent)]
     Stock(#[from] StockError),
@@ -121,6 +161,10 @@ pub enum EngineError {
     #[error("inventory is temporarily unavailable: {0}")]
     Unavailable(String),
 }
+
+/// Adjustments' idempotency keys (tenant, scope, key) used earlier in a batch, with their
+/// request hash and answer.
+type BatchKeys = HashMap<(TenantId, &'static str, String), (String, StockView)>;
 
 /// Where a command's answer goes.
 type ReplyTo = oneshot::Sender<Result<Reply, EngineError>>;
@@ -334,9 +378,9 @@ impl Partition {
     async fn stored_idempotency(
         &self,
         tenant: TenantId,
-        key: &str,
+        key: &AdjustKey,
     ) -> Result<Option<store::idempotency_keys::Model>, DbErr> {
-        store::idempotency_keys::Entity::find_by_id((tenant.0, IDEMPOTENCY_SCOPE.to_owned(), key.to_owned()))
+        store::idempotency_keys::Entity::find_by_id((tenant.0, key.scope().to_owned(), key.key.clone()))
             .one(self.db.tenant(tenant.0).conn())
             .await
     }
@@ -349,14 +393,14 @@ impl Partition {
         };
         let mut pending = Pending::default();
         let mut replies: Vec<(ReplyTo, Result<Reply, EngineError>)> = Vec::with_capacity(jobs.len());
-        let mut batch_keys: HashMap<(TenantId, String), (String, StockView)> = HashMap::new();
+        let mut batch_keys: BatchKeys = HashMap::new();
         let mut tally = Tally::default();
         for job in jobs {
             let tenant = job.tenant;
             // Stored idempotency keys are looked up before the book is borrowed.
             let stored = match &job.cmd {
-                Command::Adjust { idempotency: Some((key, _)), .. }
-                    if !batch_keys.contains_key(&(tenant, key.clone())) =>
+                Command::Adjust { idempotency: Some(key), .. }
+                    if !batch_keys.contains_key(&(tenant, key.scope(), key.key.clone())) =>
                 {
                     match self.stored_idempotency(tenant, key).await {
                         Ok(s) => s,
@@ -728,7 +772,7 @@ fn apply(
     now: Timestamp,
     pending: &mut Pending,
     seen: &mut HashSet<Uuid>,
-    batch_keys: &mut HashMap<(TenantId, String), (String, StockView)>,
+    batch_keys: &mut BatchKeys,
     stored: Option<store::idempotency_keys::Model>,
 ) -> Result<Reply, EngineError> {
     match cmd {
@@ -743,13 +787,17 @@ fn apply(
             Ok(Reply::Sku(s))
         }
         Command::Adjust { adjust, idempotency } => {
-            if let Some((key, hash)) = &idempotency {
+            if let Some(key) = &idempotency {
                 let earlier = stored
                     .map(|s| (s.request_hash, serde_json::from_str::<StockView>(&s.response).ok()))
-                    .or_else(|| batch_keys.get(&(tenant, key.clone())).map(|(h, v)| (h.clone(), Some(v.clone()))));
+                    .or_else(|| {
+                        batch_keys
+                            .get(&(tenant, key.scope(), key.key.clone()))
+                            .map(|(h, v)| (h.clone(), Some(v.clone())))
+                    });
                 if let Some((h, view)) = earlier {
                     return match view {
-                        Some(v) if &h == hash => Ok(Reply::Stock(v)),
+                        Some(v) if h == key.request_hash => Ok(Reply::Stock(v)),
                         Some(_) => Err(StockError::KeyReused.into()),
                         None => Err(EngineError::Unavailable("stored response unreadable".into())),
                     };
@@ -759,17 +807,18 @@ fn apply(
             pending.record(tenant, &ev, now);
             let sku = book.sku(&adjust.sku_code).expect("adjusted SKU exists").clone();
             let view = stock_view(book, &sku);
-            if let Some((key, hash)) = idempotency {
+            if let Some(key) = idempotency {
+                let scope = key.scope();
                 pending.idempotency.push(store::idempotency_keys::ActiveModel {
                     tenant_id: Set(tenant.0),
-                    scope: Set(IDEMPOTENCY_SCOPE.into()),
-                    key: Set(key.clone()),
-                    request_hash: Set(hash.clone()),
+                    scope: Set(scope.into()),
+                    key: Set(key.key.clone()),
+                    request_hash: Set(key.request_hash.clone()),
                     status: Set(201),
                     response: Set(serde_json::to_string(&view).expect("views serialize")),
                     created_at: Set(now),
                 });
-                batch_keys.insert((tenant, key), (hash, view.clone()));
+                batch_keys.insert((tenant, scope, key.key), (key.request_hash, view.clone()));
             }
             Ok(Reply::Stock(view))
         }

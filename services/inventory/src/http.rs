@@ -1,10 +1,10 @@
 //! The inventory API: warehouses, SKUs, stock, adjustments and reservations.
 
-use crate::Engine;
+use crate::remote::Commands;
 use crate::{
     db,
     domain::{Adjust, Allocation, RegionRule, Reservation, Reserve, ReserveLine, StockError, Strategy, province_key},
-    engine::{Command, EngineError, Reply, StockView},
+    engine::{AdjustKey, Command, EngineError, Reply, StockView},
 };
 use auth::{BearerAuth, Scope};
 use chrono::{DateTime, Utc};
@@ -27,12 +27,14 @@ enum Tag {
 /// The inventory HTTP API.
 pub struct InventoryApi {
     db: store::Db,
-    engine: Engine,
+    /// Where its commands are decided (see `crate::remote`).
+    engine: Commands,
 }
 
 impl InventoryApi {
-    /// Builds the API over the database (reads) and the engine (writes).
-    pub fn new(db: store::Db, engine: Engine) -> Self {
+    /// Builds the API over the database (reads) and the engine that decides its commands
+    /// (writes): this process's, or the owner of the tenant's shard.
+    pub fn new(db: store::Db, engine: Commands) -> Self {
         InventoryApi { db, engine }
     }
 }
@@ -577,7 +579,7 @@ impl InventoryApi {
         let idempotency = match key.0 {
             Some(k) => {
                 check_key(&k)?;
-                Some((k, store::request_hash(&body.0)))
+                Some(AdjustKey::caller(k, store::request_hash(&body.0)))
             }
             None => None,
         };

@@ -16,6 +16,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     prefixes: &["invoices", "invoicing"],
     consumers: &[(consumer::CONSUMER, consumer::TOPICS)],
     single_active: &[],
+    api_everywhere: false,
     tables: &[
         "invoice_settings",
         "invoice_tax_categories",

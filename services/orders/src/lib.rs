@@ -32,6 +32,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     prefixes: &["orders"],
     consumers: &[(consumer::CONSUMER, consumer::TOPICS)],
     single_active: &[],
+    api_everywhere: false,
     tables: &["orders", "order_lines", "order_timeline", "order_shipments", "order_audit_rules"],
 };
 

@@ -27,6 +27,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     prefixes: &["shipping", "shipments", "label-batches", "returns", "webhooks/courier"],
     consumers: &[(consumer::CONSUMER, consumer::TOPICS)],
     single_active: &[],
+    api_everywhere: false,
     tables: &[
         "shipping_settings",
         "shipping_accounts",

@@ -22,6 +22,7 @@ pub const SERVICE: host::Descriptor = host::Descriptor {
     prefixes: &["subscriptions"],
     consumers: &[(consumer::CONSUMER, catalog::TOPICS)],
     single_active: &[],
+    api_everywhere: false,
     tables: &["event_subscriptions", "event_deliveries", "event_delivery_attempts"],
 };
 

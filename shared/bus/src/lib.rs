@@ -22,7 +22,10 @@ pub mod entities;
 pub mod inbox;
 pub mod outbox;
 pub mod rabbit;
+pub mod request;
 pub mod tail;
+
+pub use request::Requester;
 
 use kernel::Envelope;
 use std::sync::Arc;
@@ -54,6 +57,15 @@ pub trait Handler: Send + Sync + 'static {
     /// the messages need no inbox rows (they are checked against the inbox, not recorded).
     async fn handle_batch(&self, _envs: &[Envelope], _cursor: Option<i64>) -> anyhow::Result<bool> {
         Ok(false)
+    }
+    /// Answers a request sent to this consumer's queue by [`Requester::request`] (RabbitMQ
+    /// only) with the reply's body. A request is answered once its answer is published, and
+    /// answered again if it is delivered again, so the answer to a repeated request MUST be
+    /// the first one's (see `rabbit::answer`). An error means the request cannot be read and
+    /// parks it; a request that was read but failed is answered with that failure, since its
+    /// requester is waiting. The default answers nothing (every request is parked).
+    async fn answer(&self, env: Envelope) -> anyhow::Result<Vec<u8>> {
+        anyhow::bail!("{} takes no requests (got a {})", self.name(), env.kind)
     }
 }
 

@@ -17,6 +17,8 @@
 //! next and redelivers what the owner had not acknowledged (the failover test: 0.1–0.7 s from
 //! `kill -9` to the standby's first reservation). Consumer tags are `<consumer>@<host>:<pid>`,
 //! so `rabbitmqctl list_consumers queue_name consumer_tag active` shows who owns what.
+//! Requests ([`crate::request`]) are sent into these same shard queues, so the owner of a
+//! shard's events also answers its requests (inventory's API commands).
 //!
 //! Every process must use the same shard count. A consumer also drains its queue from before
 //! sharding (`<prefix><consumer>`, still bound to the unsharded routing keys that processes
@@ -116,7 +118,7 @@ impl Topology {
         format!("{}{consumer}.parking", self.prefix)
     }
 
-    async fn connect(&self) -> anyhow::Result<Connection> {
+    pub(crate) async fn connect(&self) -> anyhow::Result<Connection> {
         Connection::connect(&self.url, ConnectionProperties::default()).await.context("connecting to RabbitMQ")
     }
 
@@ -325,6 +327,9 @@ async fn consume_session(
         queues.push(topo.unsharded_queue(handler.name()));
     }
     let concurrency = handler.concurrency().clamp(1, 1024);
+    // Answers to requests (see `crate::request`) go out on a channel of their own, confirmed.
+    let replies = conn.create_channel().await?;
+    replies.confirm_select(ConfirmSelectOptions::default()).await?;
     // One channel per queue: prefetch is per channel, so a flooded shard cannot take another's.
     let tag = consumer_tag(handler.name());
     let mut consumers = Vec::with_capacity(queues.len());
@@ -349,7 +354,7 @@ async fn consume_session(
     // the session then reconnects as a whole rather than go on without that shard.
     let broken = tokio::sync::Notify::new();
     let shards = consumers.into_iter().map(|consumer| {
-        let (permits, broken) = (&permits, &broken);
+        let (permits, broken, replies) = (&permits, &broken, &replies);
         let mut stop = shutdown.clone();
         let stopped = async move {
             while !*stop.borrow() {
@@ -364,7 +369,7 @@ async fn consume_session(
                 .take_until(stopped)
                 .for_each_concurrent(concurrency, |delivery| async {
                     let Ok(_turn) = permits.acquire().await else { return };
-                    deliver(handler, delivery).await;
+                    deliver(handler, replies, delivery).await;
                 })
                 .await;
             if !*shutdown.borrow() {
@@ -392,8 +397,8 @@ fn consumer_tag(consumer: &str) -> String {
 }
 
 /// Applies one delivery and acks it, or parks it when unreadable, or requeues it after a
-/// failure.
-async fn deliver(handler: &SharedHandler, delivery: Result<lapin::message::Delivery, lapin::Error>) {
+/// failure. A request (a message with a reply address) is answered instead (see [`answer`]).
+async fn deliver(handler: &SharedHandler, replies: &Channel, delivery: Result<lapin::message::Delivery, lapin::Error>) {
     let delivery = match delivery {
         Ok(d) => d,
         Err(e) => {
@@ -410,6 +415,9 @@ async fn deliver(handler: &SharedHandler, delivery: Result<lapin::message::Deliv
             return;
         }
     };
+    if let Some(reply_to) = delivery.properties.reply_to().clone() {
+        return answer(handler, replies, delivery, env, reply_to).await;
+    }
     let started = std::time::Instant::now();
     let result = handler.handle(env.clone()).await;
     match result {
@@ -425,6 +433,62 @@ async fn deliver(handler: &SharedHandler, delivery: Result<lapin::message::Deliv
             crate::handled(handler.name(), started, None, 1);
             tracing::warn!(consumer = handler.name(), message_id = %env.id, error = format!("{e:#}"), "handler failed; message requeued");
             tokio::time::sleep(Duration::from_millis(200)).await;
+            let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+        }
+    }
+}
+
+/// Answers one request ([`crate::request::Requester::request`]): unless its requester has
+/// given up on it already, the handler's answer is published to the request's reply address,
+/// and only once the broker confirmed the reply is the request acknowledged. So a request
+/// whose answer never left (the connection dropped, or this process died) is delivered again,
+/// to this consumer or to the one that takes the shard over, and answered again: handlers
+/// MUST answer a repeated request as they answered it the first time (inventory's commands
+/// carry idempotency keys for that).
+async fn answer(
+    handler: &SharedHandler,
+    replies: &Channel,
+    delivery: lapin::message::Delivery,
+    env: Envelope,
+    reply_to: ShortString,
+) {
+    if crate::request::expired(&delivery.properties) {
+        // Its requester has answered 503 ("nothing was applied"): doing it now would make that
+        // a lie. (A request taken just before its deadline may still finish after it.)
+        tracing::debug!(consumer = handler.name(), message_id = %env.id, "request past its deadline dropped");
+        let _ = delivery.ack(BasicAckOptions::default()).await;
+        telemetry::metrics::bus_messages(handler.name(), "expired", 1);
+        return;
+    }
+    let started = std::time::Instant::now();
+    let body = match handler.answer(env.clone()).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(consumer = handler.name(), message_id = %env.id, error = format!("{e:#}"), "unreadable request parked");
+            let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+            telemetry::metrics::bus_messages(handler.name(), "parked", 1);
+            return;
+        }
+    };
+    let props = BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_correlation_id(env.id.to_string().into());
+    let sent = async {
+        // The default exchange routes by queue name: the requester's own reply queue.
+        replies.basic_publish("".into(), reply_to, BasicPublishOptions::default(), &body, props).await?.await
+    }
+    .await;
+    match sent {
+        Ok(Confirmation::Ack(_) | Confirmation::NotRequested) => {
+            if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+                // Redelivered and answered again, alike (see above).
+                tracing::warn!(consumer = handler.name(), error = %e, "ack of an answered request failed");
+            }
+            crate::handled(handler.name(), started, Some(std::slice::from_ref(&env)), 1);
+        }
+        other => {
+            crate::handled(handler.name(), started, None, 1);
+            tracing::warn!(consumer = handler.name(), message_id = %env.id, outcome = ?other, "reply not published; request requeued");
             let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
         }
     }

@@ -27,6 +27,11 @@ pub struct Descriptor {
     /// when its owner goes. Listed, like `consumers`, whether or not the service runs here,
     /// since every process declares every queue with the same arguments.
     pub single_active: &'static [&'static str],
+    /// Whether, on RabbitMQ, every process answers its API, served here or not: its reads go
+    /// to the database and its commands to the owner of the tenant's shard over the bus
+    /// ([`Context::requester`]), so it does not matter which process a request reaches. When
+    /// false, its routes answer 404 in a process that does not serve it.
+    pub api_everywhere: bool,
     /// The tables its migrations create and only it reads or writes.
     pub tables: &'static [&'static str],
 }
@@ -59,6 +64,9 @@ pub struct Context {
     pub public_url: String,
     /// Becomes `true` when the process stops: background tasks finish their step and exit.
     pub stop: bus::Shutdown,
+    /// RabbitMQ only: sends requests to the active consumer of a tenant's shard (see
+    /// [`bus::request`]); `None` on the embedded bus, where every service runs in this process.
+    pub requester: Option<bus::Requester>,
     /// Whether this process serves the service. When false, `mount` builds only the API
     /// object — so that one OpenAPI document and one route table cover every service — and
     /// starts nothing: no consumer, worker or engine. Its routes answer 404 in this process.

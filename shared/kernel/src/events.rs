@@ -32,8 +32,17 @@ pub struct Envelope {
 
 impl PartialEq for Envelope {
     fn eq(&self, other: &Self) -> bool {
-        let Envelope { id, kind, tenant_id, occurred_at, correlation_id, causation_id, partition_key, schema_version, payload } =
-            self;
+        let Envelope {
+            id,
+            kind,
+            tenant_id,
+            occurred_at,
+            correlation_id,
+            causation_id,
+            partition_key,
+            schema_version,
+            payload,
+        } = self;
         *id == other.id
             && *kind == other.kind
             && *tenant_id == other.tenant_id

@@ -402,11 +402,18 @@ pub fn response(p: &Problem) -> Response {
 }
 
 fn body_response(body: &ProblemBody) -> Response {
-    Response::builder()
+    let mut resp = Response::builder()
         .status(StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .content_type(CONTENT_TYPE)
-        .body(serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(body)).unwrap_or_default())
+        .content_type(CONTENT_TYPE);
+    if body.status == 503 {
+        // Unavailable is temporary by definition: say when to try again (RFC 9110 §10.2.3).
+        resp = resp.header(poem::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS);
+    }
+    resp.body(serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(body)).unwrap_or_default())
 }
+
+/// The `Retry-After` of every 503, in seconds.
+pub const RETRY_AFTER_SECONDS: &str = "1";
 
 /// Turns any error poem raises into problem+json; responses that already are problems pass.
 pub async fn catch_all(err: poem::Error) -> Response {

@@ -50,6 +50,11 @@ impl Deployment {
 
     /// Starts `cairn serve <services>` on `port`.
     pub fn serve(&self, services: &[&str], port: u16) -> Serve {
+        self.serve_with(services, port, &[])
+    }
+
+    /// [`Deployment::serve`] with more environment variables.
+    pub fn serve_with(&self, services: &[&str], port: u16, env: &[(&str, &str)]) -> Serve {
         let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
             .arg("serve")
             .args(services)
@@ -64,6 +69,7 @@ impl Deployment {
             .env("CAIRN_JWT_SECRET", "deployment-test-secret-of-at-least-32-chars")
             .env("CAIRN_DB_MAX_CONNECTIONS", "10")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

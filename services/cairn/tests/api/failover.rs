@@ -154,3 +154,168 @@ async fn the_standby_inventory_takes_over_when_the_owner_is_killed_mid_burst() {
     assert_eq!(api.scalar(LEDGER_MISMATCHES).await, 0);
     assert!(takeover < Duration::from_secs(10), "takeover took {takeover:?}");
 }
+
+/// How a reservation request sent to the front ended, after its retries.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    /// 201 with this reservation id.
+    Reserved(String),
+    /// 409 `insufficient_stock`.
+    Refused,
+}
+
+/// `cairn_reservations_total{source="api"}` of the process at `url` (0 when it decided none).
+async fn api_decisions(client: &reqwest::Client, url: &str) -> f64 {
+    let text = client.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+    let samples = telemetry::metrics::parse(&text).expect("Prometheus text");
+    telemetry::metrics::sum(&samples, telemetry::metrics::RESERVATIONS, &[("source", "api")])
+}
+
+/// The inventory API's commands are decided by the owner of the tenant's shard, whichever
+/// process the HTTP request reaches: here a front that runs no inventory at all (no engine, no
+/// consumer). Mid-burst the owner is killed with `kill -9`; requests that failed meanwhile (503)
+/// are retried with the same Idempotency-Key, and the standby decides them, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn api_reservations_sent_to_a_front_are_decided_by_the_shard_owner_across_its_kill() {
+    const REQUESTS: usize = 600;
+    const STOCK: i64 = 300;
+    let d = Deployment::new().await;
+    let client = reqwest::Client::new();
+    // A command timeout shorter than the takeover, so that commands in flight at the kill time
+    // out (503) and are retried: the retries, and commands taken up just before their deadline,
+    // must still be decided once.
+    let front = d.serve_with(
+        &["identity", "channels", "orders", "invoicing", "shipping", "subscriptions", "dashboard"],
+        d.front_port,
+        &[("CAIRN_INVENTORY_COMMAND_TIMEOUT_MS", "300")],
+    );
+    ready(&client, &front).await;
+    let owner = d.serve(&["inventory"], free_port());
+    ready(&client, &owner).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let standby = d.serve(&["inventory"], free_port());
+    ready(&client, &standby).await;
+    // Exactly two consumers per shard, the owner active: the front consumes nothing.
+    wait_for_owner(&d.prefix, owner.child.id(), 2).await;
+    let db = store::Db::connect(&d.pg.owner_url, 4).await.unwrap();
+    let api = Api::new(Backend::Distributed, front.url.clone(), db.clone(), Vec::new());
+    let t = api.signup("Front").await;
+    // Even these go through the front to the owner.
+    api.create_sku(&t, "HOT", 0).await;
+    api.adjust(&t, "HOT", STOCK).await;
+
+    let retries = Arc::new(AtomicUsize::new(0));
+    let killed_at: Arc<std::sync::OnceLock<Instant>> = Arc::default();
+    // The first answer to a request first sent after the kill: only the standby can give it.
+    let first_after_kill: Arc<std::sync::Mutex<Option<Duration>>> = Arc::default();
+    let burst = {
+        let (api, t, retries, killed_at, first_after_kill) =
+            (api.clone(), t.clone(), retries.clone(), killed_at.clone(), first_after_kill.clone());
+        tokio::spawn(async move {
+            stream::iter(0..REQUESTS)
+                .map(|i| {
+                    let (api, t, retries, killed_at, first_after_kill) =
+                        (api.clone(), t.clone(), retries.clone(), killed_at.clone(), first_after_kill.clone());
+                    async move {
+                        let key = format!("hot-{i:04}");
+                        let body = serde_json::json!({"reference": key, "lines": [{"sku_code": "HOT", "quantity": 1}]});
+                        let sent_after_kill = killed_at.get().is_some();
+                        let deadline = Instant::now() + Duration::from_secs(120);
+                        let outcome = loop {
+                            let r = api
+                                .call(
+                                    reqwest::Method::POST,
+                                    "/v1/reservations",
+                                    Some(&t.token),
+                                    Some(&body),
+                                    &[("Idempotency-Key", &key)],
+                                )
+                                .await;
+                            match r.status.as_u16() {
+                                201 => break Outcome::Reserved(r.body["id"].as_str().unwrap().to_owned()),
+                                409 => {
+                                    r.assert_problem(409, "insufficient_stock");
+                                    break Outcome::Refused;
+                                }
+                                _ => {
+                                    r.assert_problem(503, "unavailable");
+                                    retries.fetch_add(1, Ordering::SeqCst);
+                                    assert!(Instant::now() < deadline, "{key} never answered");
+                                    tokio::time::sleep(Duration::from_millis(50)).await;
+                                }
+                            }
+                        };
+                        if sent_after_kill && let Some(k) = killed_at.get() {
+                            let mut first = first_after_kill.lock().unwrap();
+                            let took = k.elapsed();
+                            if first.is_none_or(|f| took < f) {
+                                *first = Some(took);
+                            }
+                        }
+                        (key, outcome)
+                    }
+                })
+                .buffer_unordered(16)
+                .collect::<Vec<_>>()
+                .await
+        })
+    };
+    // Mid-burst: once the owner has decided some, kill -9 it.
+    let reservations = "select count(*) from reservations";
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while api.scalar(reservations).await < (STOCK / 5) {
+        assert!(Instant::now() < deadline, "the owner reserved nothing");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (owner_decided, standby_decided) =
+        (api_decisions(&client, &owner.url).await as u64, api_decisions(&client, &standby.url).await as u64);
+    let mut owner = owner;
+    owner.child.kill().expect("SIGKILL");
+    let killed = Instant::now();
+    killed_at.set(killed).unwrap();
+    let _ = owner.child.wait();
+    let at_kill = api.scalar(reservations).await;
+    let takeover = loop {
+        if api.scalar(reservations).await > at_kill {
+            break killed.elapsed();
+        }
+        assert!(killed.elapsed() < Duration::from_secs(60), "no instance took the shards over");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    wait_for_owner(&d.prefix, standby.child.id(), 1).await;
+    let outcomes = burst.await.unwrap();
+    let first_answer = *first_after_kill.lock().unwrap();
+    let after = api_decisions(&client, &standby.url).await as u64;
+    println!(
+        "front → owner: before the kill the owner had decided {owner_decided} API reservations and the standby \
+         {standby_decided}; owner killed with {at_kill} reserved; the standby's first reservation {takeover:?} after \
+         the kill, its first answer to a request sent after the kill {first_answer:?}; {} retries (503) in all; the \
+         standby decided {after} (replays included)",
+        retries.load(Ordering::SeqCst)
+    );
+    // The owner decided, not the front (which has no engine) nor the standby.
+    assert!(owner_decided > 0, "the owner decided none");
+    assert_eq!(standby_decided, 0, "the standby decided while the owner was alive");
+    assert_eq!(api_decisions(&client, &front.url).await as u64, 0, "the front decided a reservation");
+    assert!(after > 0, "the standby decided nothing after the kill");
+    // Every request answered; 0 oversold; each reservation decided once.
+    assert_eq!(outcomes.len(), REQUESTS);
+    let reserved: std::collections::BTreeSet<&String> =
+        outcomes.iter().filter_map(|(_, o)| if let Outcome::Reserved(id) = o { Some(id) } else { None }).collect();
+    let refused = outcomes.iter().filter(|(_, o)| *o == Outcome::Refused).count();
+    assert_eq!((reserved.len() as i64, refused as i64), (STOCK, REQUESTS as i64 - STOCK));
+    assert_eq!(api.scalar(reservations).await, STOCK);
+    assert_eq!(api.scalar("select count(*) from stock_ledger where kind = 'reserve'").await, STOCK);
+    let s = api.stock(&t, "HOT").await;
+    assert_eq!((s["on_hand"].as_i64(), s["reserved"].as_i64()), (Some(STOCK), Some(STOCK)), "{s}");
+    assert_eq!(api.scalar(LEDGER_MISMATCHES).await, 0);
+    // A replay of any key answers its first result.
+    let (key, first) = outcomes.iter().find(|(_, o)| matches!(o, Outcome::Reserved(_))).unwrap();
+    let body = serde_json::json!({"reference": key, "lines": [{"sku_code": "HOT", "quantity": 1}]});
+    let again = api
+        .call(reqwest::Method::POST, "/v1/reservations", Some(&t.token), Some(&body), &[("Idempotency-Key", key)])
+        .await
+        .expect(201);
+    assert_eq!(Outcome::Reserved(again["id"].as_str().unwrap().to_owned()), *first);
+    assert!(takeover < Duration::from_secs(10), "takeover took {takeover:?}");
+}

@@ -265,3 +265,63 @@ async fn the_stock_list_pages_filters_and_flags_low_stock(app: TestApp) {
     app.call(Method::GET, "/v1/stock", None, None, &[]).await.assert_problem(401, "unauthorized");
 }
 both!(the_stock_list_pages_filters_and_flags_low_stock);
+
+/// RabbitMQ: an API command goes to the instance that owns the tenant's shard. While none
+/// does, the command answers 503 (problem+json, `Retry-After`) once the command timeout has
+/// passed, and it changes nothing — not even when an owner comes later and finds it queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_command_nobody_owns_times_out_with_503_and_changes_nothing() {
+    const TIMEOUT: Duration = Duration::from_millis(1500);
+    let dir = testkit::TempDir::new("cairn-test");
+    let mut config = crate::harness::config(testkit::Backend::Distributed, &dir.0).await;
+    config.inventory.command_timeout = TIMEOUT;
+    let mut front_config = config.clone();
+    // Every service but inventory: it answers inventory's API, but no engine runs here.
+    front_config.services.retain(|s| *s != cairn::Service::Inventory);
+    let front = crate::harness::start(testkit::Backend::Distributed, front_config, dir).await;
+    let t = front.signup("Ownerless").await;
+    let started = Instant::now();
+    let sku = front.post("/v1/skus", &t.token, &json!({"code": "EARLY", "name": "Early"})).await;
+    let waited = started.elapsed();
+    sku.assert_problem(503, "unavailable");
+    assert!(waited >= TIMEOUT && waited < TIMEOUT + Duration::from_secs(2), "answered after {waited:?}");
+    let body = json!({"reference": "PO-1", "lines": [{"sku_code": "EARLY", "quantity": 1}]});
+    let resp = front
+        .client
+        .post(format!("{}/v1/reservations", front.url))
+        .bearer_auth(&t.token)
+        .header("Idempotency-Key", "r1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], problem::RETRY_AFTER_SECONDS);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    assert_eq!(front.scalar("select count(*) from skus").await, 0);
+    assert_eq!(front.scalar("select count(*) from reservations").await, 0);
+
+    // An owner starts: the expired commands still queued in its shard are dropped unapplied, and
+    // the next command (the same tenant, so the same shard, behind them) is decided.
+    let mut owner_config = config;
+    owner_config.services = vec![cairn::Service::Inventory];
+    let owner =
+        crate::harness::start(testkit::Backend::Distributed, owner_config, testkit::TempDir::new("cairn-test")).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = front.post("/v1/skus", &t.token, &json!({"code": "LATE", "name": "Late"})).await;
+        if r.status == 201 {
+            break;
+        }
+        r.assert_problem(503, "unavailable");
+        assert!(Instant::now() < deadline, "the owner never answered");
+    }
+    let skus = front.get("/v1/skus", &t.token).await.expect(200);
+    let codes: Vec<&str> = skus.as_array().unwrap().iter().map(|s| s["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["LATE"], "the command that timed out was never applied");
+    assert_eq!(front.scalar("select count(*) from reservations").await, 0);
+    // The same reservation again, now with an owner: decided there (unknown SKU), once.
+    reserve(&front, &t.token, Some("r1"), &body).await.assert_problem(404, "unknown_sku");
+    owner.shutdown().await;
+    front.shutdown().await;
+}

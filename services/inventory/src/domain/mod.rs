@@ -24,8 +24,9 @@ pub fn sellable(on_hand: i64, reserved: i64, safety_stock: i64) -> i64 {
     available(on_hand, reserved, safety_stock).max(0)
 }
 
-/// Why a stock command was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a stock command was refused. Serializable: the owner of a tenant's shard sends it to
+/// the process that asked (see `crate::remote`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 pub enum StockError {
     #[error("unknown SKU `{0}`")]
     UnknownSku(String),
@@ -48,8 +49,56 @@ pub enum StockError {
     Invalid(String),
 }
 
+/// A [`StockError`] as read back from its serialized form: its fixed words as strings.
+#[derive(Deserialize)]
+enum WireStockError {
+    UnknownSku(String),
+    UnknownWarehouse(String),
+    UnknownWarehouses(Vec<String>),
+    UnknownReservation,
+    Insufficient(Vec<Shortage>),
+    AlreadyExists(String, String),
+    KeyReused,
+    InvalidTransition { action: String, state: String },
+    Invalid(String),
+}
+
+// By hand, through the wire form: serde's derive would read the fixed words as borrowed
+// `&'static str`, which only a `'static` input can lend.
+impl<'de> Deserialize<'de> for StockError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        WireStockError::deserialize(d).map(Into::into)
+    }
+}
+
+impl From<WireStockError> for StockError {
+    fn from(w: WireStockError) -> Self {
+        use WireStockError as W;
+        match w {
+            W::UnknownSku(c) => StockError::UnknownSku(c),
+            W::UnknownWarehouse(c) => StockError::UnknownWarehouse(c),
+            W::UnknownWarehouses(c) => StockError::UnknownWarehouses(c),
+            W::UnknownReservation => StockError::UnknownReservation,
+            W::Insufficient(l) => StockError::Insufficient(l),
+            W::AlreadyExists(what, code) => StockError::AlreadyExists(known_word(&what), code),
+            W::KeyReused => StockError::KeyReused,
+            W::InvalidTransition { action, state } => {
+                StockError::InvalidTransition { action: known_word(&action), state: known_word(&state) }
+            }
+            W::Invalid(m) => StockError::Invalid(m),
+        }
+    }
+}
+
+/// A word a [`StockError`] names (`sku`, `confirm`, a line state, …), or `unknown` for one
+/// this version does not use.
+fn known_word(s: &str) -> &'static str {
+    const WORDS: [&str; 5] = ["warehouse", "sku", "confirm", "release", "commit"];
+    WORDS.into_iter().find(|w| *w == s).or_else(|| LineState::parse(s).map(LineState::as_str)).unwrap_or("unknown")
+}
+
 /// A line that could not be reserved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shortage {
     pub sku_code: String,
     pub requested: i64,
@@ -65,7 +114,7 @@ pub struct Warehouse {
 }
 
 /// A stock-keeping unit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sku {
     pub id: Uuid,
     pub code: String,
@@ -119,7 +168,7 @@ pub struct VariantRef {
 }
 
 /// A reservation: made through the API, or the stock side of an order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reservation {
     pub id: Uuid,
     pub key: String,
@@ -227,14 +276,14 @@ pub struct SyncOrder {
 }
 
 /// A line of an API reservation request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReserveLine {
     pub sku_code: String,
     pub quantity: i64,
 }
 
 /// An API reservation request: all lines or none.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reserve {
     pub key: String,
     pub request_hash: String,
@@ -244,7 +293,7 @@ pub struct Reserve {
 }
 
 /// A stock correction or receipt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Adjust {
     pub sku_code: String,
     pub warehouse_code: Option<String>,

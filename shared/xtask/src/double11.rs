@@ -83,6 +83,42 @@ fn sim(cairn: &Path, flags: &[String], log: &Path) -> Result<(i32, String), Stri
     Ok((out.status.code().unwrap_or(1), report))
 }
 
+/// CPU seconds (user + system) from `/proc/<pid>/stat`: the process's own, plus those of its
+/// children it has reaped when `reaped`. 0 when it is gone.
+fn cpu_secs(pid: u32, reaped: bool) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // After the command name's closing parenthesis: state, ppid, …; utime is the 12th field.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let own = ticks(11) + ticks(12);
+    // USER_HZ is 100 on every Linux this runs on.
+    (if reaped { own + ticks(13) + ticks(14) } else { own }) / 100.0
+}
+
+/// CPU seconds of a server so far: its main process (with the children it reaped) and its
+/// live children (PostgreSQL's backends and background processes, the Erlang VM's helpers).
+fn server_cpu(pid: Option<u32>) -> f64 {
+    let Some(pid) = pid else { return 0.0 };
+    let children: f64 = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat")).ok().is_some_and(|stat| {
+                stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<u32>().ok()) == Some(pid)
+            })
+        })
+        .map(|child| cpu_secs(child, false))
+        .sum();
+    cpu_secs(pid, true) + children
+}
+
+/// CPU seconds this process's reaped children have used (the simulator's, once it is waited for).
+fn reaped_children_cpu() -> f64 {
+    cpu_secs(std::process::id(), true) - cpu_secs(std::process::id(), false)
+}
+
 /// The first number on the report's line that starts with `label`.
 fn figure(report: &str, label: &str) -> String {
     report
@@ -114,8 +150,15 @@ pub fn run(root: &Path, args: &[String]) -> Result<i32, String> {
     let mut results: Vec<(String, i32, String)> = Vec::new();
 
     crate::say!("Double-11, embedded");
+    let before = reaped_children_cpu();
     let (code, report) = sim(&cairn, &flags, &logs.join("embedded.log"))?;
-    results.push(("embedded (SQLite, embedded bus)".into(), code, report));
+    let cpu = format!(
+        "CPU-seconds during the run: Cairn and the simulator in one process {:.1} (the bare-endpoint \
+         baseline included)",
+        reaped_children_cpu() - before
+    );
+    crate::say!("{cpu}");
+    results.push(("embedded (SQLite, embedded bus)".into(), code, format!("{report}\n{cpu}\n")));
 
     let services = Services::start_with(true)?;
     let admin = services.instance().pg_url();
@@ -162,8 +205,26 @@ pub fn run(root: &Path, args: &[String]) -> Result<i32, String> {
         crate::say!("Double-11, distributed: {layout}");
         let mut remote = flags.clone();
         remote.extend(["--cairn-url".into(), format!("http://127.0.0.1:{}", ports[0]), "--no-baseline".into()]);
+        // Where the CPU goes during the run (set-up and verification included): the basis of
+        // the README's capacity estimate.
+        let (pg, rabbit) = services.instance().server_pids();
+        let cairn_cpu = |running: &[Serve]| running.iter().map(|s| cpu_secs(s.0.id(), false)).sum::<f64>();
+        let before = [cairn_cpu(&running), server_cpu(pg), server_cpu(rabbit), reaped_children_cpu()];
         let (code, report) = sim(&cairn, &remote, &logs.join(format!("distributed-{i}.log")))?;
-        results.push((format!("distributed, {layout} (PostgreSQL + RabbitMQ)"), code, report));
+        let after = [cairn_cpu(&running), server_cpu(pg), server_cpu(rabbit), reaped_children_cpu()];
+        let used: Vec<f64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+        let cpu = format!(
+            "CPU-seconds during the run: cairn serve {:.1} ({} process{}), PostgreSQL {:.1}, RabbitMQ {:.1}, \
+             the simulator {:.1}",
+            used[0],
+            running.len(),
+            if running.len() == 1 { "" } else { "es" },
+            used[1],
+            used[2],
+            used[3]
+        );
+        crate::say!("{cpu}");
+        results.push((format!("distributed, {layout} (PostgreSQL + RabbitMQ)"), code, format!("{report}\n{cpu}\n")));
         drop(running);
     }
     drop(services);
@@ -189,6 +250,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<i32, String> {
             if *code == 0 { "" } else { " — FAILED" }
         );
         failed |= *code != 0;
+        if let Some(cpu) = report.lines().find(|l| l.starts_with("CPU-seconds")) {
+            crate::say!("    {cpu}");
+        }
     }
     crate::say!("reports in {}", logs.display());
     Ok(if failed { 1 } else { 0 })

@@ -82,6 +82,10 @@ impl Instance {
     fn rabbit_log(&self) -> PathBuf {
         self.rabbit_dir().join("log").join(format!("{}.log", self.node()))
     }
+    /// The pids of the PostgreSQL postmaster and of RabbitMQ's Erlang VM, when running.
+    pub fn server_pids(&self) -> (Option<u32>, Option<u32>) {
+        (read_pid(&self.pg_data().join("postmaster.pid")), read_pid(&self.rabbit_pid_file()))
+    }
     pub fn node(&self) -> String {
         format!("cairn-test-{}@localhost", self.amqp_port)
     }

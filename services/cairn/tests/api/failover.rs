@@ -9,7 +9,7 @@
 
 use crate::{
     crash::free_port,
-    deployment::{Deployment, count_reaches, ready},
+    deployment::{Deployment, Serve, count_reaches, ready},
 };
 use futures_util::{StreamExt, stream};
 use std::{
@@ -63,6 +63,19 @@ async fn wait_for_owner(prefix: &str, owner: u32, want: usize) {
     }
 }
 
+/// Two `cairn serve inventory`, once the broker shows them so: the first registers first on
+/// every shard, so it is the active consumer of all of them (the owner), the second a standby.
+async fn owner_and_standby(d: &Deployment, client: &reqwest::Client) -> (Serve, Serve) {
+    let owner = d.serve(&["inventory"], free_port());
+    ready(client, &owner).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let standby = d.serve(&["inventory"], free_port());
+    ready(client, &standby).await;
+    // On every shard both are consumers, the owner the active one.
+    wait_for_owner(&d.prefix, owner.child.id(), 2).await;
+    (owner, standby)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_standby_inventory_takes_over_when_the_owner_is_killed_mid_burst() {
     const ORDERS: usize = 900;
@@ -71,15 +84,7 @@ async fn the_standby_inventory_takes_over_when_the_owner_is_killed_mid_burst() {
     let client = reqwest::Client::new();
     let front = d.serve_front(cairn::Service::Inventory);
     ready(&client, &front).await;
-    // The first inventory instance registers first on every shard: it is the active consumer
-    // of all of them, the second a standby.
-    let owner = d.serve(&["inventory"], free_port());
-    ready(&client, &owner).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let standby = d.serve(&["inventory"], free_port());
-    ready(&client, &standby).await;
-    // The broker says so: on every shard both are consumers, the owner the active one.
-    wait_for_owner(&d.prefix, owner.child.id(), 2).await;
+    let (owner, standby) = owner_and_standby(&d, &client).await;
     let db = store::Db::connect(&d.pg.owner_url, 4).await.unwrap();
     let api = Api::new(Backend::Distributed, front.url.clone(), db.clone(), Vec::new());
     let inv_owner = Api::new(Backend::Distributed, owner.url.clone(), db.clone(), Vec::new());
@@ -190,13 +195,8 @@ async fn api_reservations_sent_to_a_front_are_decided_by_the_shard_owner_across_
         &[("CAIRN_INVENTORY_COMMAND_TIMEOUT_MS", "300")],
     );
     ready(&client, &front).await;
-    let owner = d.serve(&["inventory"], free_port());
-    ready(&client, &owner).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let standby = d.serve(&["inventory"], free_port());
-    ready(&client, &standby).await;
     // Exactly two consumers per shard, the owner active: the front consumes nothing.
-    wait_for_owner(&d.prefix, owner.child.id(), 2).await;
+    let (owner, standby) = owner_and_standby(&d, &client).await;
     let db = store::Db::connect(&d.pg.owner_url, 4).await.unwrap();
     let api = Api::new(Backend::Distributed, front.url.clone(), db.clone(), Vec::new());
     let t = api.signup("Front").await;

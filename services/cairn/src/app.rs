@@ -325,7 +325,21 @@ pub async fn grant_app_role(owner: &store::Db, role: &str) -> anyhow::Result<()>
         format!("revoke all on table seaql_migrations from {r}"),
         format!("grant usage, select on all sequences in schema {schema} to {r}"),
     ] {
-        conn.execute_unprepared(&sql).await.with_context(|| format!("granting the services' role: {sql}"))?;
+        // Processes that start together each grant again, and PostgreSQL fails one of two
+        // concurrent grants on the same objects ("tuple concurrently updated"): a grant is
+        // idempotent, so it is tried again after a pause rather than failing the start.
+        let mut attempt = 1;
+        loop {
+            match conn.execute_unprepared(&sql).await {
+                Ok(_) => break,
+                Err(e) if attempt < 5 && e.to_string().contains("concurrently updated") => {
+                    tracing::debug!(attempt, error = %e, "grant raced another process's; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e).with_context(|| format!("granting the services' role: {sql}")),
+            }
+        }
     }
     Ok(())
 }

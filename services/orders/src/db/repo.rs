@@ -270,8 +270,12 @@ pub async fn find_shipment<C: ConnectionTrait>(
         .transpose()
 }
 
+/// Tracking statuses that end a parcel's journey.
+const TRACKING_ENDS: [&str; 2] = ["delivered", "returned"];
+
 /// Records what the carrier said of the tenant's order `order_id`'s shipment under
-/// `ev.waybill_code`; `false` when the order has no such shipment.
+/// `ev.waybill_code`; `false` when the order has no such shipment, or when the event is older
+/// news than the end the shipment already reached.
 pub async fn track_shipment<C: ConnectionTrait>(
     conn: &C,
     tenant: TenantId,
@@ -285,6 +289,16 @@ pub async fn track_shipment<C: ConnectionTrait>(
         .filter(order_shipments::Column::WaybillNo.eq(ev.waybill_code.clone()));
     if ev.status == "delivered" {
         q = q.col_expr(order_shipments::Column::DeliveredAt, Expr::value(ev.at));
+    }
+    // Tracking events of one shipment can be handled out of order (on RabbitMQ a consumer
+    // handles several messages of a shard at once): an earlier `in_transit` or `exception`
+    // must not overwrite a parcel's end (`delivered`, `returned`), whatever order they come in.
+    if !TRACKING_ENDS.contains(&ev.status.as_str()) {
+        q = q.filter(
+            sea_orm::Condition::any()
+                .add(order_shipments::Column::TrackingStatus.is_null())
+                .add(order_shipments::Column::TrackingStatus.is_not_in(TRACKING_ENDS)),
+        );
     }
     Ok(q.exec(conn).await?.rows_affected > 0)
 }

@@ -79,9 +79,14 @@ impl Deployment {
 
     /// Starts the front: every service but `except`, on the public URL's port.
     pub fn serve_front(&self, except: Service) -> Serve {
+        self.serve_front_with(except, &[])
+    }
+
+    /// [`Deployment::serve_front`] with more environment variables.
+    pub fn serve_front_with(&self, except: Service, env: &[(&str, &str)]) -> Serve {
         let names: Vec<String> =
             Service::ALL.into_iter().filter(|s| *s != except).map(|s| format!("{s:?}").to_lowercase()).collect();
-        self.serve(&names.iter().map(String::as_str).collect::<Vec<_>>(), self.front_port)
+        self.serve_with(&names.iter().map(String::as_str).collect::<Vec<_>>(), self.front_port, env)
     }
 }
 

@@ -189,11 +189,7 @@ async fn api_reservations_sent_to_a_front_are_decided_by_the_shard_owner_across_
     // A command timeout shorter than the takeover, so that commands in flight at the kill time
     // out (503) and are retried: the retries, and commands taken up just before their deadline,
     // must still be decided once.
-    let front = d.serve_with(
-        &["identity", "channels", "orders", "invoicing", "shipping", "subscriptions", "dashboard"],
-        d.front_port,
-        &[("CAIRN_INVENTORY_COMMAND_TIMEOUT_MS", "300")],
-    );
+    let front = d.serve_front_with(cairn::Service::Inventory, &[("CAIRN_INVENTORY_COMMAND_TIMEOUT_MS", "300")]);
     ready(&client, &front).await;
     // Exactly two consumers per shard, the owner active: the front consumes nothing.
     let (owner, standby) = owner_and_standby(&d, &client).await;

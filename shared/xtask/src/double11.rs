@@ -18,7 +18,7 @@
 
 use crate::{
     services::Services,
-    util::{cargo_command, free_ports, secs, show, target_dir},
+    util::{cargo_command, free_ports, pids, secs, show, stat_fields, target_dir},
 };
 use std::{
     path::Path,
@@ -83,40 +83,33 @@ fn sim(cairn: &Path, flags: &[String], log: &Path) -> Result<(i32, String), Stri
     Ok((out.status.code().unwrap_or(1), report))
 }
 
-/// CPU seconds (user + system) from `/proc/<pid>/stat`: the process's own, plus those of its
-/// children it has reaped when `reaped`. 0 when it is gone.
-fn cpu_secs(pid: u32, reaped: bool) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    // After the command name's closing parenthesis: state, ppid, …; utime is the 12th field.
-    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
+/// CPU seconds (user + system) in a process's [`stat_fields`]: its own, plus those of the
+/// children it has reaped when `reaped`.
+fn cpu_secs(fields: &[String], reaped: bool) -> f64 {
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     let own = ticks(11) + ticks(12);
     // USER_HZ is 100 on every Linux this runs on.
     (if reaped { own + ticks(13) + ticks(14) } else { own }) / 100.0
 }
 
+/// CPU seconds of process `pid` so far (its own); 0 when it is gone.
+fn process_cpu(pid: u32) -> f64 {
+    stat_fields(pid).map_or(0.0, |f| cpu_secs(&f, false))
+}
+
 /// CPU seconds of a server so far: its main process (with the children it reaped) and its
 /// live children (PostgreSQL's backends and background processes, the Erlang VM's helpers).
 fn server_cpu(pid: Option<u32>) -> f64 {
-    let Some(pid) = pid else { return 0.0 };
-    let children: f64 = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|child| {
-            std::fs::read_to_string(format!("/proc/{child}/stat")).ok().is_some_and(|stat| {
-                stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<u32>().ok()) == Some(pid)
-            })
-        })
-        .map(|child| cpu_secs(child, false))
-        .sum();
-    cpu_secs(pid, true) + children
+    let Some(main) = pid.and_then(stat_fields) else { return 0.0 };
+    let pid = pid.map(|p| p.to_string());
+    let children: f64 =
+        pids().filter_map(stat_fields).filter(|f| f.get(1) == pid.as_ref()).map(|f| cpu_secs(&f, false)).sum();
+    cpu_secs(&main, true) + children
 }
 
 /// CPU seconds this process's reaped children have used (the simulator's, once it is waited for).
 fn reaped_children_cpu() -> f64 {
-    cpu_secs(std::process::id(), true) - cpu_secs(std::process::id(), false)
+    stat_fields(std::process::id()).map_or(0.0, |f| cpu_secs(&f, true) - cpu_secs(&f, false))
 }
 
 /// The first number on the report's line that starts with `label`.
@@ -208,7 +201,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<i32, String> {
         // Where the CPU goes during the run (set-up and verification included): the basis of
         // the README's capacity estimate.
         let (pg, rabbit) = services.instance().server_pids();
-        let cairn_cpu = |running: &[Serve]| running.iter().map(|s| cpu_secs(s.0.id(), false)).sum::<f64>();
+        let cairn_cpu = |running: &[Serve]| running.iter().map(|s| process_cpu(s.0.id())).sum::<f64>();
         let before = [cairn_cpu(&running), server_cpu(pg), server_cpu(rabbit), reaped_children_cpu()];
         let (code, report) = sim(&cairn, &remote, &logs.join(format!("distributed-{i}.log")))?;
         let after = [cairn_cpu(&running), server_cpu(pg), server_cpu(rabbit), reaped_children_cpu()];
@@ -256,4 +249,28 @@ pub fn run(root: &Path, args: &[String]) -> Result<i32, String> {
     }
     crate::say!("reports in {}", logs.display());
     Ok(if failed { 1 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_s_cpu_is_read_from_proc_and_a_child_counts_for_its_parent() {
+        let me = std::process::id();
+        let spin = Instant::now();
+        let mut x = 0u64;
+        while spin.elapsed() < Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        assert!(process_cpu(me) >= 0.2, "{}", process_cpu(me));
+        assert_eq!(process_cpu(u32::MAX), 0.0);
+        // A live child's CPU counts for its parent; the parent's own is there too.
+        let mut child = Command::new("sh").args(["-c", "sleep 5"]).spawn().unwrap();
+        assert!(server_cpu(Some(me)) >= process_cpu(me));
+        assert_eq!(server_cpu(None), 0.0);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(reaped_children_cpu() >= 0.0);
+    }
 }

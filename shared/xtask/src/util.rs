@@ -260,30 +260,27 @@ pub fn effective_uid() -> Option<u32> {
     line.split_whitespace().nth(2)?.parse().ok()
 }
 
+/// The pids of every process, from /proc.
+pub fn pids() -> impl Iterator<Item = u32> {
+    fs::read_dir("/proc").into_iter().flatten().flatten().filter_map(|e| e.file_name().to_str()?.parse().ok())
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name: state, ppid, … (utime is the
+/// 12th, index 11); `None` when the process is gone.
+pub fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) S ...": the command name may hold anything, so split after the last ')'.
+    Some(stat.rsplit_once(')')?.1.split_whitespace().map(str::to_owned).collect())
+}
+
 /// Live (non-zombie) processes whose initial environment contains `entry` (`KEY=value`),
 /// as (pid, command name).
 pub fn pids_with_env(entry: &str) -> Vec<(u32, String)> {
     let me = std::process::id();
-    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
-    let mut found = Vec::new();
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        if pid == me {
-            continue;
-        }
-        if !pid_has_env(pid, entry) {
-            continue;
-        }
-        let stat = fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        // "pid (comm) S ...": the state follows the last ')'.
-        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).unwrap_or("?");
-        if state == "Z" || state == "X" {
-            continue;
-        }
-        let comm = fs::read_to_string(e.path().join("comm")).unwrap_or_default().trim().to_owned();
-        found.push((pid, comm));
-    }
-    found
+    pids()
+        .filter(|&pid| pid != me && pid_has_env(pid, entry) && process_alive(pid))
+        .map(|pid| (pid, fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned()))
+        .collect()
 }
 
 /// Whether the initial environment of process `pid` contains `entry` (`KEY=value`).
@@ -292,9 +289,8 @@ pub fn pid_has_env(pid: u32, entry: &str) -> bool {
 }
 
 pub fn process_alive(pid: u32) -> bool {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
-    matches!(state, Some(s) if s != "Z" && s != "X")
+    let fields = stat_fields(pid).unwrap_or_default();
+    matches!(fields.first().map(String::as_str), Some(s) if s != "Z" && s != "X")
 }
 
 /// Sends `signal` (e.g. `KILL`) to `pid` with kill(1).
